@@ -1,0 +1,20 @@
+// Command sessionproxy is a reverse proxy that gives any backend the
+// sessions koa-session gives Koa apps. See the README for the protocol.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "sessionproxy:", err)
+		os.Exit(1)
+	}
+}

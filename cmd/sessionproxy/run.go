@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessionproxy/sessionproxy/config"
+	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// run is the whole program: it parses args, loads the config, and serves
+// until ctx is cancelled, then shuts down gracefully.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("sessionproxy", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "path to the YAML config `file` (required)")
+	check := fs.Bool("check", false, "validate the config and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "sessionproxy", version)
+		return nil
+	}
+	if *configPath == "" {
+		return errors.New("-config FILE is required")
+	}
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if *check {
+		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
+		return nil
+	}
+	log := newLogger(cfg.Log, stderr)
+
+	app, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer app.close()
+	return app.serve(ctx)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if c.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// app is the running proxy: its listeners and what they serve.
+type app struct {
+	cfg     config.Config
+	log     *slog.Logger
+	handler http.Handler
+	admin   http.Handler
+	closers []func()
+}
+
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+	a := &app{cfg: cfg, log: log}
+	var store session.Store
+	ready := func(context.Context) error { return nil }
+	switch cfg.Store.Type {
+	case "cookie":
+	default:
+		return nil, fmt.Errorf("store.type %q is not available in this build", cfg.Store.Type)
+	}
+
+	sessions, err := session.New(sessionOptions(cfg, store))
+	if err != nil {
+		return nil, err
+	}
+	upstream, err := url.Parse(cfg.Upstream)
+	if err != nil {
+		return nil, fmt.Errorf("upstream: %w", err)
+	}
+	p, err := proxy.New(proxy.Options{
+		Upstream:    upstream,
+		Sessions:    sessions,
+		TokenSecret: []byte(cfg.Token.Secret),
+		TokenTTL:    time.Duration(cfg.Token.TTL),
+		Header:      cfg.Token.Header,
+		Logger:      log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.handler = p
+	a.admin = adminHandler(ready)
+	return a, nil
+}
+
+// sessionOptions copies the config into session.Options.
+func sessionOptions(cfg config.Config, store session.Store) session.Options {
+	s := cfg.Session
+	maxAge := session.MaxAge(s.MaxAge.Duration)
+	if s.MaxAge.Session {
+		maxAge = session.Browser
+	}
+	sameSite := map[string]http.SameSite{
+		"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode,
+	}[strings.ToLower(s.SameSite)]
+	return session.Options{
+		Name:     s.Key,
+		Keys:     cfg.Keys,
+		Format:   session.Format(s.Format),
+		Unsigned: !s.Signed,
+		MaxAge:   maxAge,
+		Cookie: http.Cookie{
+			Path:     s.Path,
+			Domain:   s.Domain,
+			HttpOnly: s.HTTPOnly,
+			Secure:   s.Secure == config.SecureOn,
+			SameSite: sameSite,
+		},
+		SecureAuto: s.Secure == config.SecureAuto,
+		Rolling:    s.Rolling,
+		Renew:      s.Renew,
+		Store:      store,
+	}
+}
+
+// adminHandler serves the operator's endpoints.
+func adminHandler(ready func(context.Context) error) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := ready(ctx); err != nil {
+			http.Error(w, "not ready: session store unreachable", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+func (a *app) close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// serve runs the public and admin listeners until ctx is done, then shuts
+// them down, letting in-flight requests finish.
+func (a *app) serve(ctx context.Context) error {
+	pub, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	servers := []*http.Server{{
+		Handler:           a.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}}
+	listeners := []net.Listener{pub}
+	attrs := []any{"listen", pub.Addr().String(), "upstream", a.cfg.Upstream}
+	if a.cfg.Admin.Listen != "" {
+		adm, err := net.Listen("tcp", a.cfg.Admin.Listen)
+		if err != nil {
+			pub.Close()
+			return fmt.Errorf("admin.listen: %w", err)
+		}
+		listeners = append(listeners, adm)
+		servers = append(servers, &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second})
+		attrs = append(attrs, "admin", adm.Addr().String())
+	}
+	errc := make(chan error, len(servers))
+	for i, s := range servers {
+		go func() { errc <- s.Serve(listeners[i]) }()
+	}
+	a.log.Info("listening", attrs...)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	a.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(sctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	a.log.Info("stopped")
+	return errors.Join(errs...)
+}

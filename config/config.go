@@ -1,0 +1,217 @@
+// Package config turns sessionproxy's YAML file into a validated Config.
+// It is the only package that knows YAML: it applies the defaults, decodes
+// the file strictly (an unknown key is an error), replaces ${VAR} with the
+// environment, and validates every value, reporting all problems at once
+// with their YAML paths. It does no I/O beyond reading the file.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is sessionproxy's configuration. The YAML keys are the field
+// tags; those under session are koa-session's own option names.
+type Config struct {
+	// Listen is the public listener's address. Default ":3000".
+	Listen string `yaml:"listen"`
+	// Upstream is the app's base URL, http or https. Required.
+	Upstream string `yaml:"upstream"`
+	// Keys are koa's app.keys: the first signs or encrypts, all verify.
+	// Required; at least 32 characters each for the secure format.
+	Keys []string `yaml:"keys"`
+	// Session holds koa-session's options.
+	Session Session `yaml:"session"`
+	// Store says where sessions live.
+	Store Store `yaml:"store"`
+	// Token configures the JWT the upstream receives.
+	Token Token `yaml:"token"`
+	// Admin configures the operator's listener.
+	Admin Admin `yaml:"admin"`
+	// Log configures logging.
+	Log Log `yaml:"log"`
+}
+
+// Session holds koa-session's options, with its names and meanings.
+type Session struct {
+	// Key is the cookie name. Default "koa.sess".
+	Key string `yaml:"key"`
+	// MaxAge is the session lifetime: milliseconds, a Go duration such as
+	// "24h", or "session" for a browser-session cookie. Default 1 day.
+	MaxAge MaxAge `yaml:"maxAge"`
+	// Format is the cookie format, "secure" or "koa". Default "secure".
+	Format string `yaml:"format"`
+	// Signed signs koa-format cookies (koa.sess.sig). Default true.
+	Signed bool `yaml:"signed"`
+	// HTTPOnly hides the cookie from scripts. Default true.
+	HTTPOnly bool `yaml:"httpOnly"`
+	// Secure is true, false, or "auto" (Secure when the request came to
+	// the proxy over TLS). Default false.
+	Secure Secure `yaml:"secure"`
+	// SameSite is "lax", "strict", "none" or "" (no attribute). Default
+	// "lax".
+	SameSite string `yaml:"sameSite"`
+	// Path is the cookie path. Default "/".
+	Path string `yaml:"path"`
+	// Domain is the cookie domain. Default none (host-only).
+	Domain string `yaml:"domain"`
+	// Rolling re-issues the cookie on every response. Default false.
+	Rolling bool `yaml:"rolling"`
+	// Renew re-issues the cookie when less than half its maxAge is left.
+	// Default false.
+	Renew bool `yaml:"renew"`
+}
+
+// Store says where sessions live.
+type Store struct {
+	// Type is "cookie" (in the cookie, no server), "memory" or "redis".
+	// Default "cookie".
+	Type string `yaml:"type"`
+}
+
+// Token configures the JWT in the X-Session request header.
+type Token struct {
+	// Secret is the HS256 key, at least 32 characters. Required.
+	Secret string `yaml:"secret"`
+	// TTL is the token's lifetime. Default 60s.
+	TTL Duration `yaml:"ttl"`
+	// Header is the request header carrying the token; the directives
+	// are named after it. Default "X-Session".
+	Header string `yaml:"header"`
+}
+
+// Admin configures the operator's listener (/healthz, /readyz, /metrics).
+type Admin struct {
+	// Listen is its address; "" turns it off. Default "127.0.0.1:9090".
+	Listen string `yaml:"listen"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Format is "json" or "text". Default "json".
+	Format string `yaml:"format"`
+	// Level is "debug", "info", "warn" or "error". Default "info".
+	Level string `yaml:"level"`
+}
+
+// Default returns the configuration with every default applied and no
+// required value set.
+func Default() Config {
+	return Config{
+		Listen: ":3000",
+		Session: Session{
+			Key:      "koa.sess",
+			MaxAge:   MaxAge{Duration: DefaultMaxAge},
+			Format:   "secure",
+			Signed:   true,
+			HTTPOnly: true,
+			SameSite: "lax",
+			Path:     "/",
+		},
+		Store: Store{Type: "cookie"},
+		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
+		Admin: Admin{Listen: "127.0.0.1:9090"},
+		Log:   Log{Format: "json", Level: "info"},
+	}
+}
+
+// Load reads the file at path, replaces ${VAR} from the environment,
+// decodes it over Default() and validates it.
+func Load(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	c, err := Parse(b, os.LookupEnv)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes YAML over Default(), replacing ${VAR} in values with
+// lookup(VAR), and validates the result.
+func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		return Config{}, err
+	}
+	if err := expand(&root, lookup); err != nil {
+		return Config{}, err
+	}
+	expanded, err := yaml.Marshal(&root)
+	if err != nil {
+		return Config{}, err
+	}
+	c := Default()
+	if len(root.Content) > 0 {
+		d := yaml.NewDecoder(bytes.NewReader(expanded))
+		d.KnownFields(true)
+		if err := d.Decode(&c); err != nil {
+			return Config{}, explain(err)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${VAR} in every scalar value (not in keys) of n.
+func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
+	var errs []error
+	var walk func(n *yaml.Node, isKey bool)
+	walk = func(n *yaml.Node, isKey bool) {
+		if n.Kind == yaml.ScalarNode && !isKey && strings.Contains(n.Value, "${") {
+			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+				name := ref[2 : len(ref)-1]
+				v, ok := lookup(name)
+				if !ok {
+					errs = append(errs, fmt.Errorf("line %d: environment variable %s is not set", n.Line, name))
+				}
+				return v
+			})
+			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
+				// Unquoted: the value is typed as if written in place
+				// (true, 1000); the encoder quotes it where needed.
+				n.Tag = ""
+			}
+		}
+		for i, c := range n.Content {
+			walk(c, n.Kind == yaml.MappingNode && i%2 == 0)
+		}
+	}
+	walk(n, false)
+	return errors.Join(errs...)
+}
+
+var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+// explain rewrites yaml.v3's decoding errors to name YAML paths.
+func explain(err error) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	paths := map[string]string{
+		"Config": "", "Session": "session.", "Store": "store.", "Token": "token.",
+		"Admin": "admin.", "Log": "log.",
+	}
+	var errs []error
+	for _, e := range te.Errors {
+		if m := unknownField.FindStringSubmatch(e); m != nil {
+			errs = append(errs, fmt.Errorf("line %s: unknown key %s%s", m[1], paths[m[3]], m[2]))
+			continue
+		}
+		errs = append(errs, errors.New(e))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,99 @@
+package proxy
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// DirectiveError is an upstream's malformed session directive. When a
+// response has one, no directive of that response is applied.
+type DirectiveError struct {
+	Header string // the header's name
+	Reason string // what is wrong with its value
+}
+
+// Error names the header and the problem, but not the value, which may
+// hold session data.
+func (e *DirectiveError) Error() string {
+	return fmt.Sprintf("upstream directive %s: %s", e.Header, e.Reason)
+}
+
+// parseDirectives removes every header of the proxy's from h and returns
+// the session change they ask for, or a *DirectiveError for the first
+// malformed one.
+func (p *Proxy) parseDirectives(h http.Header) (session.Change, error) {
+	var ch session.Change
+	var first error
+	fail := func(name, reason string) {
+		if first == nil {
+			first = &DirectiveError{Header: name, Reason: reason}
+		}
+	}
+	for name, values := range h {
+		if !p.isOwnHeader(name) {
+			continue
+		}
+		delete(h, name)
+		switch name {
+		case p.dirSet:
+			for _, v := range values {
+				if err := session.ValidPatch([]byte(v)); err != nil {
+					fail(name, "want a JSON object: "+err.Error())
+					continue
+				}
+				ch.Set = append(ch.Set, []byte(v))
+			}
+		case p.dirDestroy, p.dirRenew:
+			for _, v := range values {
+				if !isTrue(v) {
+					fail(name, `want "true" or "1"`)
+				}
+			}
+			if name == p.dirDestroy {
+				ch.Destroy = true
+			} else {
+				ch.Renew = true
+			}
+		case p.dirMaxAge:
+			for _, v := range values {
+				m, err := parseMaxAge(v)
+				if err != nil {
+					fail(name, err.Error())
+					continue
+				}
+				ch.MaxAge = m
+			}
+		default:
+			fail(name, "unknown session directive")
+		}
+	}
+	if first != nil {
+		return session.Change{}, first
+	}
+	// Several headers apply in order, but Go keeps repeated header lines in
+	// order only within one name, which is all that Set needs.
+	return ch, nil
+}
+
+func isTrue(v string) bool {
+	v = strings.TrimSpace(v)
+	return v == "1" || strings.EqualFold(v, "true")
+}
+
+// parseMaxAge reads X-Session-Max-Age: milliseconds, or "session".
+func parseMaxAge(v string) (session.MaxAge, error) {
+	v = strings.TrimSpace(v)
+	if strings.EqualFold(v, "session") {
+		return session.Browser, nil
+	}
+	ms, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || ms <= 0 || ms > int64(100*365*24*time.Hour/time.Millisecond) {
+		return 0, fmt.Errorf(`want a positive number of milliseconds or "session"`)
+	}
+	return session.MaxAge(time.Duration(ms) * time.Millisecond), nil
+}

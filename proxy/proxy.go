@@ -1,0 +1,290 @@
+// Package proxy builds sessionproxy's HTTP handler: an
+// httputil.ReverseProxy that loads the client's session before the
+// request goes upstream, hands it to the upstream as a signed JWT in a
+// request header, and applies the session directives in the upstream's
+// response headers before the response goes back to the client.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// Options configures a Proxy. Zero fields take the documented defaults.
+type Options struct {
+	// Upstream is the app's base URL. Required.
+	Upstream *url.URL
+	// Sessions loads and commits sessions. Required.
+	Sessions *session.Manager
+	// TokenSecret is the HS256 key of the session JWT. Required.
+	TokenSecret []byte
+	// TokenTTL is the JWT's lifetime. Default 60s.
+	TokenTTL time.Duration
+	// Header is the request header that carries the JWT; the directives
+	// are Header+"-Set", "-Destroy", "-Renew" and "-Max-Age". Every
+	// request and response header with this prefix belongs to the proxy.
+	// Default "X-Session".
+	Header string
+	// Transport carries requests to the upstream. Default: NewTransport
+	// with its defaults.
+	Transport http.RoundTripper
+	// Logger receives error logs. Default: discard.
+	Logger *slog.Logger
+}
+
+// Proxy is the session-aware reverse proxy. Create it with New.
+type Proxy struct {
+	opts   Options
+	rp     *httputil.ReverseProxy
+	log    *slog.Logger
+	prefix string // lower-case Header, for matching header names
+	dirSet, dirDestroy, dirRenew, dirMaxAge string
+}
+
+// New returns a Proxy for o, or an error naming the missing option.
+func New(o Options) (*Proxy, error) {
+	switch {
+	case o.Upstream == nil || o.Upstream.Scheme == "" || o.Upstream.Host == "":
+		return nil, errors.New("proxy: Upstream must be an absolute URL")
+	case o.Sessions == nil:
+		return nil, errors.New("proxy: Sessions is required")
+	case len(o.TokenSecret) == 0:
+		return nil, errors.New("proxy: TokenSecret is required")
+	}
+	if o.TokenTTL <= 0 {
+		o.TokenTTL = 60 * time.Second
+	}
+	if o.Header == "" {
+		o.Header = "X-Session"
+	}
+	if o.Transport == nil {
+		o.Transport = NewTransport(TransportOptions{})
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := http.CanonicalHeaderKey(o.Header)
+	p := &Proxy{
+		opts:       o,
+		log:        o.Logger,
+		prefix:     strings.ToLower(h),
+		dirSet:     h + "-Set",
+		dirDestroy: h + "-Destroy",
+		dirRenew:   h + "-Renew",
+		dirMaxAge:  h + "-Max-Age",
+	}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:        p.rewrite,
+		Transport:      o.Transport,
+		ModifyResponse: p.modifyResponse,
+		ErrorHandler:   p.errorHandler,
+		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+	}
+	return p, nil
+}
+
+// TransportOptions tunes NewTransport. Zero fields take the defaults.
+type TransportOptions struct {
+	// DialTimeout bounds connecting to the upstream. Default 5s.
+	DialTimeout time.Duration
+	// ResponseHeaderTimeout bounds the wait for the upstream's response
+	// headers (not the body, so streams are unaffected). Default 60s.
+	ResponseHeaderTimeout time.Duration
+	// MaxIdleConns is the keep-alive pool size. Default 1024.
+	MaxIdleConns int
+}
+
+// NewTransport returns the http.Transport the proxy uses for the upstream:
+// explicit timeouts, a large keep-alive pool, and no proxy from the
+// environment.
+func NewTransport(o TransportOptions) *http.Transport {
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = 5 * time.Second
+	}
+	if o.ResponseHeaderTimeout <= 0 {
+		o.ResponseHeaderTimeout = 60 * time.Second
+	}
+	if o.MaxIdleConns <= 0 {
+		o.MaxIdleConns = 1024
+	}
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          o.MaxIdleConns,
+		MaxIdleConnsPerHost:   o.MaxIdleConns,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// state is what one request carries from ServeHTTP to ModifyResponse.
+type state struct {
+	in      *http.Request
+	session *session.Session
+	token   string
+}
+
+type stateKey struct{}
+
+// ServeHTTP loads the session, forwards the request with the session JWT,
+// and commits the upstream's directives on the way back.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s, err := p.opts.Sessions.Load(r.Context(), r)
+	if err != nil {
+		p.errorHandler(w, r, err)
+		return
+	}
+	tok, err := p.token(s)
+	if err != nil {
+		p.errorHandler(w, r, err)
+		return
+	}
+	st := &state{in: r, session: s, token: tok}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+}
+
+// rewrite builds the upstream request. ReverseProxy has already removed
+// hop-by-hop and X-Forwarded-* headers from pr.Out.
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	pr.SetURL(p.opts.Upstream)
+	pr.Out.Host = pr.In.Host // pass the client's Host, as nginx and oauth2-proxy do
+	pr.SetXForwarded()
+	p.stripOwnHeaders(pr.Out.Header)
+	stripCookies(pr.Out.Header, p.opts.Sessions.Name())
+	if st, ok := pr.In.Context().Value(stateKey{}).(*state); ok {
+		pr.Out.Header.Set(p.opts.Header, st.token)
+	}
+}
+
+// isOwnHeader reports whether the header name belongs to the proxy: the
+// token header or anything starting with it plus "-". Underscores count
+// as dashes, because CGI-style servers (WSGI, Rack, PHP) map both to the
+// same variable, so "X_Session" would reach them as "X-Session".
+func (p *Proxy) isOwnHeader(name string) bool {
+	if len(name) < len(p.prefix) {
+		return false
+	}
+	for i := 0; i < len(p.prefix); i++ {
+		c := name[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c == '_' {
+			c = '-'
+		}
+		if c != p.prefix[i] {
+			return false
+		}
+	}
+	return len(name) == len(p.prefix) || name[len(p.prefix)] == '-' || name[len(p.prefix)] == '_'
+}
+
+// stripOwnHeaders removes every header that belongs to the proxy, so a
+// client cannot forge a session or a directive.
+func (p *Proxy) stripOwnHeaders(h http.Header) {
+	for k := range h {
+		if p.isOwnHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// stripCookies removes the session cookie and its signature from the Cookie
+// headers in h, keeping every other cookie as the client sent it.
+func stripCookies(h http.Header, name string) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	sig := name + ".sig"
+	kept := lines[:0]
+	for _, line := range lines {
+		if !strings.Contains(line, name) {
+			kept = append(kept, line)
+			continue
+		}
+		var b strings.Builder
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.TrimSpace(part)
+			n, _, _ := strings.Cut(part, "=")
+			if part == "" || n == name || n == sig {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+		if b.Len() > 0 {
+			kept = append(kept, b.String())
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = kept
+}
+
+// modifyResponse applies the upstream's session directives. Any error
+// makes ReverseProxy call errorHandler instead of sending the response.
+func (p *Proxy) modifyResponse(resp *http.Response) error {
+	st, ok := resp.Request.Context().Value(stateKey{}).(*state)
+	if !ok {
+		return errors.New("proxy: request state missing")
+	}
+	ch, err := p.parseDirectives(resp.Header)
+	if err != nil {
+		return err
+	}
+	n := len(resp.Header["Set-Cookie"])
+	if _, err := p.opts.Sessions.Commit(resp.Request.Context(), st.in, st.session, ch, resp.Header); err != nil {
+		return err
+	}
+	if len(resp.Header["Set-Cookie"]) > n {
+		resp.Header.Add("Vary", "Cookie")
+		if resp.Header.Get("Cache-Control") == "" {
+			resp.Header.Set("Cache-Control", `no-cache="Set-Cookie"`)
+		}
+	}
+	return nil
+}
+
+// errorHandler answers for a request that could not be proxied. The client
+// gets a short generic body; the cause goes to the log.
+func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	var de *DirectiveError
+	status, msg := http.StatusBadGateway, "bad gateway"
+	switch {
+	case errors.As(err, &de):
+		msg = "bad gateway: the upstream sent a malformed session directive"
+	case errors.Is(err, session.ErrUnavailable):
+		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
+		w.Header().Set("Retry-After", "5")
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		p.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
+		return // the client is gone; nobody reads an answer
+	case isTimeout(err):
+		status, msg = http.StatusGatewayTimeout, "gateway timeout"
+	}
+	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "upstream", p.opts.Upstream.Host, "error", err)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	fmt.Fprintln(w, msg)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}

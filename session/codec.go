@@ -1,0 +1,110 @@
+package session
+
+import (
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// Format names a cookie format.
+type Format string
+
+// The cookie formats.
+const (
+	// FormatSecure encrypts and authenticates the cookie with
+	// gorilla/securecookie (AES-256-CTR and HMAC-SHA256), with keys
+	// derived from Options.Keys.
+	FormatSecure Format = "secure"
+	// FormatKoa is koa-session's own format: the base64 JSON record (or
+	// the id, with a store) in the cookie and a keygrip signature in
+	// "<name>.sig".
+	FormatKoa Format = "koa"
+)
+
+// readResult is what a codec found in a request.
+type readResult struct {
+	payload []byte // the verified payload; nil when none
+	found   bool   // the client sent the session cookie
+	reject  string // a Reject* reason when found but not verified
+	resign  bool   // verified by an older key: re-issue the signature
+}
+
+// codec keeps the session cookie's value from being read or forged.
+type codec interface {
+	// read returns the verified payload of the cookie named name.
+	read(r *http.Request, name string) readResult
+	// write appends the Set-Cookie headers that carry payload, with the
+	// attributes of c (whose Name is the cookie name).
+	write(h http.Header, c http.Cookie, payload []byte) error
+	// expire appends the Set-Cookie headers that delete the cookie.
+	expire(h http.Header, c http.Cookie)
+	// repair appends what the client needs when the session itself is not
+	// saved: a koa signature re-issued with the current key, or a .sig
+	// cookie that matched no key cleared.
+	repair(h http.Header, c http.Cookie, rr readResult)
+}
+
+// secureCodec is FormatSecure.
+type secureCodec struct {
+	codecs []securecookie.Codec
+}
+
+func newSecureCodec(keys []string) (*secureCodec, error) {
+	c := &secureCodec{}
+	for i, k := range keys {
+		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: hmac-sha256", 32)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		blockKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: aes-256", 32)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		sc := securecookie.New(hashKey, blockKey)
+		sc.MaxAge(0) // expiry is checked inside the payload, per session
+		sc.SetSerializer(securecookie.NopEncoder{})
+		c.codecs = append(c.codecs, sc)
+	}
+	return c, nil
+}
+
+func (c *secureCodec) read(r *http.Request, name string) readResult {
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return readResult{}
+	}
+	var payload []byte
+	if err := securecookie.DecodeMulti(name, ck.Value, &payload, c.codecs...); err != nil {
+		return readResult{found: true, reject: RejectTampered}
+	}
+	return readResult{payload: payload, found: true}
+}
+
+func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
+	v, err := securecookie.EncodeMulti(ck.Name, payload, c.codecs[0])
+	if err != nil {
+		return fmt.Errorf("secure cookie: %w", err)
+	}
+	ck.Value = v
+	h.Add("Set-Cookie", ck.String())
+	return nil
+}
+
+func (c *secureCodec) expire(h http.Header, ck http.Cookie) {
+	h.Add("Set-Cookie", expired(ck).String())
+}
+
+func (c *secureCodec) repair(http.Header, http.Cookie, readResult) {}
+
+// expired returns c changed to delete the cookie, as koa-session does:
+// an empty value that expired at the epoch.
+func expired(c http.Cookie) *http.Cookie {
+	c.Value = ""
+	c.Expires = time.Unix(0, 0)
+	c.MaxAge = 0
+	return &c
+}

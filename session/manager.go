@@ -1,0 +1,385 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Options configures a Manager. Zero fields take the documented defaults,
+// which are koa-session's own.
+type Options struct {
+	// Name is the session cookie's name. Default "koa.sess".
+	Name string
+	// Keys are koa's app.keys: the first signs or encrypts, every one
+	// verifies, so putting a new key first logs nobody out. Required.
+	Keys []string
+	// Format is the cookie format. Default FormatSecure.
+	Format Format
+	// Unsigned turns off the koa format's signature (koa-session's
+	// signed: false). Ignored by FormatSecure, which is always
+	// authenticated.
+	Unsigned bool
+	// MaxAge is how long a session lives. Default DefaultMaxAge.
+	MaxAge MaxAge
+	// Cookie holds the cookie attributes: Path (default "/"), Domain,
+	// HttpOnly, Secure and SameSite. Name, Value and Expires are ignored.
+	Cookie http.Cookie
+	// SecureAuto marks the cookie Secure when the request came over TLS,
+	// whatever Cookie.Secure says.
+	SecureAuto bool
+	// Rolling re-issues the cookie on every response (koa's rolling).
+	Rolling bool
+	// Renew re-issues the cookie when less than half of its maxAge is
+	// left (koa's renew).
+	Renew bool
+	// Store keeps sessions on the server; the cookie then holds only the
+	// id. Nil keeps the whole session in the cookie.
+	Store Store
+	// Now returns the current time. Default time.Now.
+	Now func() time.Time
+}
+
+// StoreGrace is added to a session's maxAge for the store's expiry, as
+// koa-session does, so that the entry outlives the cookie.
+const StoreGrace = 10 * time.Second
+
+// Manager loads sessions from requests and commits the upstream's changes
+// to cookies and the store.
+type Manager struct {
+	opts  Options
+	codec codec
+	now   func() time.Time
+}
+
+// New returns a Manager for o, or an error naming the bad option.
+func New(o Options) (*Manager, error) {
+	if o.Name == "" {
+		o.Name = "koa.sess"
+	}
+	if len(o.Keys) == 0 {
+		return nil, errors.New("session: at least one key is required")
+	}
+	for i, k := range o.Keys {
+		if k == "" {
+			return nil, fmt.Errorf("session: keys[%d] is empty", i)
+		}
+	}
+	if o.MaxAge == 0 {
+		o.MaxAge = DefaultMaxAge
+	}
+	if o.MaxAge < 0 && o.MaxAge != Browser {
+		return nil, fmt.Errorf("session: maxAge %v is negative", time.Duration(o.MaxAge))
+	}
+	if o.Cookie.Path == "" {
+		o.Cookie.Path = "/"
+	}
+	m := &Manager{opts: o, now: o.Now}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	var err error
+	switch o.Format {
+	case "", FormatSecure:
+		m.opts.Format = FormatSecure
+		m.codec, err = newSecureCodec(o.Keys)
+	case FormatKoa:
+		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned)
+	default:
+		err = fmt.Errorf("unknown format %q (want secure or koa)", o.Format)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return m, nil
+}
+
+// Name returns the session cookie's name.
+func (m *Manager) Name() string { return m.opts.Name }
+
+// Format returns the cookie format in use.
+func (m *Manager) Format() Format { return m.opts.Format }
+
+// hasID reports whether sessions carry an id: with a store, and in the
+// secure format.
+func (m *Manager) hasID() bool { return m.opts.Store != nil || m.opts.Format == FormatSecure }
+
+// Load returns the session of request r: the one its cookie names, or a
+// new, empty one when there is no usable cookie (s.Rejected says why a
+// cookie was not usable). The error is non-nil only when the store could
+// not be reached; it wraps ErrUnavailable.
+func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
+	rr := m.codec.read(r, m.opts.Name)
+	s, err := m.load(ctx, rr)
+	if err != nil {
+		return nil, err
+	}
+	s.hadCookie = rr.found
+	return s, nil
+}
+
+func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
+	if rr.reject != "" || rr.payload == nil {
+		s := m.fresh()
+		s.Rejected = rr.reject
+		return s, nil
+	}
+	var id string
+	rec := rr.payload
+	switch {
+	case m.opts.Store != nil:
+		id = string(rr.payload)
+		b, ok, err := m.opts.Store.Load(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("%w: load: %w", ErrUnavailable, err)
+		}
+		if !ok {
+			s := m.fresh()
+			s.Rejected = RejectUnknown
+			return s, nil
+		}
+		rec = b
+	case m.opts.Format == FormatSecure:
+		i := bytes.IndexByte(rec, '.')
+		if i <= 0 {
+			s := m.fresh()
+			s.Rejected = RejectMalformed
+			return s, nil
+		}
+		id, rec = string(rec[:i]), rec[i+1:]
+	}
+	r, err := parseRecord(rec)
+	if err != nil {
+		s := m.fresh()
+		s.Rejected = RejectMalformed
+		return s, nil
+	}
+	if !r.expire.IsZero() && r.expire.Before(m.now()) {
+		s := m.fresh()
+		s.Rejected = RejectExpired
+		return s, nil
+	}
+	maxAge := r.maxAge
+	if maxAge == 0 {
+		maxAge = m.opts.MaxAge
+	}
+	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire, resign: rr.resign}, nil
+}
+
+// fresh returns a new, empty session. It has its id already, so that the
+// id the upstream sees on the first request is the one the session keeps.
+func (m *Manager) fresh() *Session {
+	s := &Session{Data: json.RawMessage("{}"), MaxAge: m.opts.MaxAge, IsNew: true}
+	if m.hasID() {
+		s.ID = NewID()
+	}
+	return s
+}
+
+// Change is what an upstream asked for in its response.
+type Change struct {
+	// Set holds JSON merge patches (RFC 7396) applied in order.
+	Set [][]byte
+	// Destroy drops the session (koa's ctx.session = null). With Set, a
+	// new session with a new id starts from the patches.
+	Destroy bool
+	// Renew gives the session a new id and a fresh expiry, keeping its
+	// data (koa's ctx.session.regenerate()).
+	Renew bool
+	// MaxAge, when not zero, becomes the session's own maxAge.
+	MaxAge MaxAge
+}
+
+// Outcome says what Commit did, for metrics and logs.
+type Outcome struct {
+	Saved     bool // the session was written
+	Created   bool // a new session was saved for the first time
+	Destroyed bool // an existing session was destroyed
+	Renewed   bool // the session got a new id or a re-issued cookie
+}
+
+// Commit applies ch to s, as koa-session commits ctx.session, writes the
+// store, and appends the session's Set-Cookie headers to h. A cookie is
+// set only when something changed or rolling/renew require it. The error
+// wraps ErrUnavailable when the store could not be written; otherwise it
+// is a problem with ch itself (or a session too large for a cookie).
+func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
+	var out Outcome
+	ck := m.cookie(r)
+	if ch.Destroy {
+		if m.opts.Store != nil && !s.IsNew {
+			if err := m.opts.Store.Delete(ctx, s.ID); err != nil {
+				return out, fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
+			}
+		}
+		out.Destroyed = !s.IsNew
+		if len(ch.Set) == 0 && ch.MaxAge == 0 {
+			m.codec.expire(h, ck)
+			return out, nil
+		}
+		*s = *m.fresh() // its cookie replaces the old one
+	}
+
+	data := s.Data
+	changed := false
+	if len(ch.Set) > 0 {
+		var err error
+		for _, p := range ch.Set {
+			if data, err = MergePatch(data, p); err != nil {
+				return out, err
+			}
+		}
+		before, err := MergePatch(s.Data, []byte("{}"))
+		if err != nil {
+			return out, err
+		}
+		changed = !bytes.Equal(before, data)
+	}
+	maxAge := s.MaxAge
+	force := ch.Renew
+	if ch.MaxAge != 0 {
+		maxAge, force = ch.MaxAge, true
+	}
+	if !m.shouldSave(s, data, changed, force) {
+		if s.hadCookie {
+			m.codec.repair(h, ck, readResult{resign: s.resign, reject: s.Rejected, found: true})
+		}
+		return out, nil
+	}
+
+	now := m.now()
+	oldID := s.ID
+	renewID := ch.Renew && !s.IsNew && m.hasID()
+	if renewID {
+		s.ID = NewID()
+	}
+	var err error
+	if m.opts.Store != nil {
+		err = m.saveStore(ctx, h, ck, s, oldID, renewID, ch.Set, maxAge, now)
+	} else {
+		err = m.saveCookie(h, ck, s, data, maxAge, now)
+	}
+	if err != nil {
+		s.ID = oldID
+		return out, err
+	}
+	out.Saved, out.Created, out.Renewed = true, s.IsNew, ch.Renew && !s.IsNew
+	s.MaxAge = maxAge
+	s.Expire = expiry(maxAge, now)
+	return out, nil
+}
+
+// shouldSave is koa-session's _shouldSaveSession.
+func (m *Manager) shouldSave(s *Session, data []byte, changed, force bool) bool {
+	switch {
+	case force:
+		return true
+	case s.IsNew && isEmptyObject(data):
+		return false
+	case changed, m.opts.Rolling:
+		return true
+	case m.opts.Renew && !s.Expire.IsZero() && s.MaxAge > 0:
+		return s.Expire.Sub(m.now()) < time.Duration(s.MaxAge)/2
+	}
+	return false
+}
+
+func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []byte, maxAge MaxAge, now time.Time) error {
+	var payload []byte
+	if m.opts.Format == FormatSecure {
+		payload = append(payload, s.ID...)
+		payload = append(payload, '.')
+	}
+	payload = appendRecord(payload, data, maxAge, now)
+	ck.Expires = expiry(maxAge, now)
+	if err := m.codec.write(h, ck, payload); err != nil {
+		return err
+	}
+	s.Data = data
+	return nil
+}
+
+// saveStore writes the session's record to the store and sets the cookie
+// that names it. The merge patches are applied inside Store.Update to the
+// record as it is now in the store, so that concurrent requests that set
+// different keys all survive.
+func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, s *Session, oldID string, renewID bool, patches [][]byte, maxAge MaxAge, now time.Time) error {
+	st := m.opts.Store
+	ttl := storeTTL(maxAge)
+	var saved json.RawMessage
+	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
+		data := s.Data
+		if ok {
+			// A record that cannot be parsed is replaced by the one this
+			// request loaded; Load already treated it as malformed.
+			if r, err := parseRecord(cur); err == nil {
+				data = r.data
+			}
+		}
+		for _, p := range patches {
+			var err error
+			if data, err = MergePatch(data, p); err != nil {
+				return nil, 0, err
+			}
+		}
+		saved = data
+		return appendRecord(nil, data, maxAge, now), ttl, nil
+	}
+	var err error
+	if renewID {
+		// Read the current record under the old id, write it under the
+		// new one, then drop the old id (defeats session fixation).
+		var cur []byte
+		var ok bool
+		if cur, ok, err = st.Load(ctx, oldID); err == nil {
+			var rec []byte
+			if rec, _, err = update(cur, ok); err == nil {
+				if err = st.Save(ctx, s.ID, rec, ttl); err == nil {
+					err = st.Delete(ctx, oldID)
+				}
+			}
+		}
+	} else {
+		err = st.Update(ctx, s.ID, update)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: save: %w", ErrUnavailable, err)
+	}
+	ck.Expires = expiry(maxAge, now)
+	if err := m.codec.write(h, ck, []byte(s.ID)); err != nil {
+		return err
+	}
+	s.Data = saved
+	return nil
+}
+
+// cookie returns the cookie template for a response to r.
+func (m *Manager) cookie(r *http.Request) http.Cookie {
+	c := m.opts.Cookie
+	c.Name = m.opts.Name
+	c.Value, c.Expires, c.MaxAge, c.Raw, c.Unparsed = "", time.Time{}, 0, "", nil
+	if m.opts.SecureAuto && r != nil && r.TLS != nil {
+		c.Secure = true
+	}
+	return c
+}
+
+// expiry is when a session saved now with maxAge m ends (zero: Browser).
+func expiry(m MaxAge, now time.Time) time.Time {
+	if m == Browser {
+		return time.Time{}
+	}
+	return now.Add(time.Duration(m)).Truncate(time.Millisecond)
+}
+
+// storeTTL is how long a store keeps a session with maxAge m.
+func storeTTL(m MaxAge) time.Duration {
+	if m == Browser {
+		m = DefaultMaxAge
+	}
+	return time.Duration(m) + StoreGrace
+}

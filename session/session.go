@@ -1,0 +1,75 @@
+// Package session owns sessionproxy's session model: the Session a request
+// carries, how it is read from and written to cookies (the encrypted
+// "secure" format and koa-session's signed "koa" format), the records kept
+// in a server-side Store, and koa-session's rules for when a session is
+// saved.
+package session
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"time"
+)
+
+// MaxAge is how long a session lives after it was last saved: a positive
+// duration, or Browser for a cookie that ends when the browser closes
+// (koa-session's maxAge "session").
+type MaxAge time.Duration
+
+// Browser is koa-session's maxAge "session": the cookie has no expiry and
+// the record carries "_session": true instead of "_expire".
+const Browser MaxAge = -1
+
+// DefaultMaxAge is koa-session's default maxAge, one day.
+const DefaultMaxAge = MaxAge(24 * time.Hour)
+
+// String returns "session" for Browser and the duration otherwise.
+func (m MaxAge) String() string {
+	if m == Browser {
+		return "session"
+	}
+	return time.Duration(m).String()
+}
+
+// Session is one client's session during one request.
+type Session struct {
+	// ID identifies the session in a server-side store and in the secure
+	// cookie format. It is empty in the koa cookie format, whose cookies
+	// carry no id.
+	ID string
+	// Data is the session's data: a JSON object, "{}" when empty.
+	Data json.RawMessage
+	// MaxAge is this session's own maxAge (koa's _maxAge), which sticks
+	// to it across saves once an upstream set it.
+	MaxAge MaxAge
+	// Expire is when the session ends; zero for a Browser session.
+	Expire time.Time
+	// IsNew reports that the session did not exist before this request.
+	IsNew bool
+	// Rejected says why the client's cookie gave no session ("" when it
+	// did, or when there was no cookie): one of the Reject* reasons.
+	Rejected string
+
+	hadCookie bool // the client sent the session cookie
+	resign    bool // koa: signature made by an older key, re-issue it
+}
+
+// Why a cookie the client sent did not give a session. Each is counted.
+const (
+	RejectTampered  = "tampered"  // the signature or MAC did not verify
+	RejectMalformed = "malformed" // it verified but could not be decoded
+	RejectExpired   = "expired"   // its signed expiry has passed
+	RejectUnknown   = "unknown"   // the store has no session with its id
+)
+
+// IsEmpty reports whether the session holds no data.
+func (s *Session) IsEmpty() bool { return isEmptyObject(s.Data) }
+
+// NewID returns a random session id: 128 bits from crypto/rand, encoded as
+// 22 characters of unpadded URL-safe base64.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
