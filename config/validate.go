@@ -83,7 +83,7 @@ func (c *Config) Validate() error {
 
 	if c.Admin.Listen != "" {
 		checkAddr("admin.listen", c.Admin.Listen)
-		if c.Admin.Listen == c.Listen {
+		if _, port, _ := net.SplitHostPort(c.Listen); c.Admin.Listen == c.Listen && port != "0" {
 			bad("admin.listen", "must differ from listen: the admin endpoints never share the public listener")
 		}
 	}

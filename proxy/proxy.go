@@ -44,10 +44,11 @@ type Options struct {
 
 // Proxy is the session-aware reverse proxy. Create it with New.
 type Proxy struct {
-	opts                                    Options
-	rp                                      *httputil.ReverseProxy
-	log                                     *slog.Logger
-	prefix                                  string // lower-case Header, for matching header names
+	opts   Options
+	rp     *httputil.ReverseProxy
+	log    *slog.Logger
+	prefix string // lower-case Header, for matching header names
+	// The directive header names, canonical.
 	dirSet, dirDestroy, dirRenew, dirMaxAge string
 }
 

@@ -20,7 +20,8 @@ SECRET = os.environ.get("UPSTREAM_SECRET", "")
 @app.before_request
 def load_session():
     try:
-        g.session = sessiontoken.verify(request.headers.get("X-Session", ""), SECRET)["sess"]
+        g.claims = sessiontoken.verify(request.headers.get("X-Session", ""), SECRET)
+        g.session = g.claims["sess"]
     except ValueError:
         abort(401)  # not sent by sessionproxy
 

@@ -1,0 +1,302 @@
+// Package test holds sessionproxy's black-box tests: they build the real
+// binary once, run it with a generated config in front of real upstream
+// processes on loopback, and check what a user sees.
+package test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Secrets the black-box tests configure; nothing real.
+const (
+	testKey    = "test-key-one-0123456789abcdef0123456789"
+	testKey2   = "test-key-two-0123456789abcdef0123456789"
+	testSecret = "test-upstream-secret-0123456789abcdef"
+)
+
+// binary is the sessionproxy binary built once by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sessionproxy-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "sessionproxy")
+	build := exec.Command("go", "build", "-o", binary, "../cmd/sessionproxy")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building sessionproxy:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// requireTool fails in CI, and skips elsewhere, when a program is missing.
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI but not installed (test/run.sh installs it)", name)
+		}
+		t.Skipf("%s not installed; run test/run.sh", name)
+	}
+	return p
+}
+
+// process is a program a test started; it is stopped by its own PID when
+// the test ends.
+type process struct {
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  strings.Builder // stdout and stderr, for failure messages
+	done chan struct{}
+	err  error
+}
+
+// Output returns everything the process printed so far.
+func (p *process) Output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitOutput waits up to 5 s for the process to print s.
+func (p *process) waitOutput(t testing.TB, s string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(p.Output(), s) {
+			return
+		}
+	}
+	t.Errorf("%s never printed %q; it printed:\n%s", p.cmd.Path, s, p.Output())
+}
+
+// startProcess runs name with args and waits until a line of its output
+// matches ready; it returns the process and the match's submatches.
+func startProcess(t testing.TB, ready *regexp.Regexp, env []string, name string, args ...string) (*process, []string) {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	p := &process{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		p.err = cmd.Wait()
+		pw.Close()
+		close(p.done)
+	}()
+	matched := make(chan []string, 1)
+	go func() {
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			line := sc.Text()
+			p.mu.Lock()
+			p.out.WriteString(line + "\n")
+			p.mu.Unlock()
+			if m := ready.FindStringSubmatch(line); m != nil && matched != nil {
+				matched <- m
+				matched = nil
+			}
+		}
+		io.Copy(io.Discard, pr)
+	}()
+	t.Cleanup(func() { p.stop(t) })
+	select {
+	case m := <-matched:
+		return p, m
+	case <-p.done:
+		t.Fatalf("%s exited before it was ready (%v):\n%s", name, p.err, p.Output())
+	case <-time.After(20 * time.Second):
+		t.Fatalf("%s not ready after 20s:\n%s", name, p.Output())
+	}
+	return nil, nil
+}
+
+// stop sends SIGTERM, waits up to 10 s, then kills.
+func (p *process) stop(t testing.TB) {
+	select {
+	case <-p.done:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("%s did not stop on SIGTERM within 10s", p.cmd.Path)
+	}
+}
+
+// Stop stops the process and returns its exit error.
+func (p *process) Stop(t testing.TB) error {
+	p.stop(t)
+	return p.err
+}
+
+var listeningOn = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+
+// startUpstream runs the Python test upstream (the Flask example plus test
+// routes) on a free port and returns its base URL.
+func startUpstream(t testing.TB) string {
+	t.Helper()
+	python := requireTool(t, "python3")
+	_, m := startProcess(t, listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, python, "upstream/app.py", "--port", "0")
+	return "http://" + m[1]
+}
+
+// config is a sessionproxy config under construction, as YAML values.
+type config map[string]any
+
+// baseConfig returns a config for a proxy in front of upstream on free
+// loopback ports, with the test keys.
+func baseConfig(upstream string) config {
+	return config{
+		"listen":   "127.0.0.1:0",
+		"upstream": upstream,
+		"keys":     []string{testKey},
+		"token":    map[string]any{"secret": testSecret},
+		"admin":    map[string]any{"listen": "127.0.0.1:0"},
+		"log":      map[string]any{"level": "debug"},
+	}
+}
+
+// set sets the value at a dotted path such as "session.maxAge".
+func (c config) set(path string, v any) config {
+	m := map[string]any(c)
+	keys := strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = v
+	return c
+}
+
+// write writes the config to a file in a temporary directory.
+func (c config) write(t testing.TB) string {
+	t.Helper()
+	b, err := yaml.Marshal(map[string]any(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "sessionproxy.yaml")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// proxy is a running sessionproxy.
+type proxy struct {
+	*process
+	URL   string // public listener, http://127.0.0.1:port
+	Admin string // admin listener
+}
+
+var proxyListening = regexp.MustCompile(`"msg":"listening".*"listen":"([^"]+)".*"admin":"([^"]+)"`)
+
+// startProxy runs sessionproxy with cfg and waits for its listeners.
+func startProxy(t testing.TB, cfg config) *proxy {
+	t.Helper()
+	p, m := startProcess(t, proxyListening, nil, binary, "-config", cfg.write(t))
+	return &proxy{process: p, URL: "http://" + m[1], Admin: "http://" + m[2]}
+}
+
+// newClient returns an HTTP client with a cookie jar, like a browser.
+func newClient(t testing.TB) *http.Client {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &http.Client{Jar: jar, Timeout: 15 * time.Second}
+}
+
+// get sends a GET and returns the response with its body read.
+func get(t testing.TB, c *http.Client, url string, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range header {
+		name, value, _ := strings.Cut(h, ":")
+		req.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("GET %s: reading body: %v", url, err)
+	}
+	return resp, string(b)
+}
+
+// echo is what the test upstream's /echo route reports.
+type echo struct {
+	Session     map[string]any    `json:"session"`
+	Claims      map[string]any    `json:"claims"`
+	Headers     map[string]string `json:"headers"`
+	EnvironKeys []string          `json:"environ_keys"`
+}
+
+// getEcho GETs an /echo URL, expects 200, and decodes the report.
+func getEcho(t testing.TB, c *http.Client, url string, header ...string) (*http.Response, echo) {
+	t.Helper()
+	resp, body := get(t, c, url, header...)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: status %d, body %q", url, resp.StatusCode, body)
+	}
+	var e echo
+	if err := json.Unmarshal([]byte(body), &e); err != nil {
+		t.Fatalf("GET %s: decoding %q: %v", url, body, err)
+	}
+	return resp, e
+}
+
+// sessionCookies returns the Set-Cookie headers of resp that set the
+// session cookie (or its signature).
+func sessionCookies(resp *http.Response, name string) []*http.Cookie {
+	var out []*http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == name || c.Name == name+".sig" {
+			out = append(out, c)
+		}
+	}
+	return out
+}

@@ -1,0 +1,39 @@
+"""The upstream of the black-box tests: the Flask example plus test routes.
+
+Every response tells what the upstream saw, and the query string asks for
+directives, so a test can drive any case:
+
+    /echo?set={"a":1}&set={"b":2}&destroy=true&renew=1&maxage=5000&status=200
+"""
+import json
+import os
+import sys
+
+from flask import g, request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "flask"))
+import app as example  # noqa: E402
+
+app = example.app
+
+
+@app.route("/echo", methods=["GET", "POST"])
+def echo():
+    headers = [("X-Session-Set", v) for v in request.args.getlist("set")]
+    for name, arg in (("X-Session-Destroy", "destroy"), ("X-Session-Renew", "renew"), ("X-Session-Max-Age", "maxage")):
+        if arg in request.args:
+            headers.append((name, request.args[arg]))
+    for raw in request.args.getlist("header"):  # any header, "Name: value"
+        name, _, value = raw.partition(":")
+        headers.append((name.strip(), value.strip()))
+    body = {
+        "session": g.session,
+        "claims": g.claims,
+        "headers": {k: v for k, v in request.headers.items()},
+        "environ_keys": sorted(k for k in request.environ if k.startswith("HTTP_")),
+    }
+    return app.json.response(body), int(request.args.get("status", 200)), headers
+
+
+if __name__ == "__main__":
+    example.serve(app)
