@@ -1,0 +1,388 @@
+// Command driver is sessionproxy's load benchmark (test/bench/run.sh runs
+// it). On 127.0.0.1 only, it builds and starts a trivial upstream, a bare
+// httputil.ReverseProxy with sessionproxy's Transport (the limit), and
+// sessionproxy in each mode; drives each with wrk in interleaved rounds;
+// and prints the medians and each mode's ratio to the bare proxy measured
+// in the same run. Every process it starts is stopped by its PID.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Secrets of the benchmark's configs; nothing real.
+const (
+	benchKey    = "bench-key-0123456789abcdef0123456789abcdef"
+	benchSecret = "bench-upstream-secret-0123456789abcdef"
+)
+
+// A mode is one sessionproxy configuration under test.
+type mode struct {
+	name   string
+	config string // the YAML after listen/upstream/keys/token/admin
+	redis  bool   // needs redis-server
+}
+
+var allModes = []mode{
+	{name: "secure", config: "session:\n  format: secure\n"},
+	{name: "koa", config: "session:\n  format: koa\n"},
+	{name: "memory", config: "store:\n  type: memory\n"},
+	{name: "redis", config: "store:\n  type: redis\n  redis:\n    addrs: [\"%s\"]\n", redis: true},
+}
+
+// A scenario is one kind of request.
+type scenario struct {
+	name   string
+	path   string
+	cookie bool // send the session cookie got from /write
+}
+
+var allScenarios = []scenario{
+	{name: "new", path: "/"},                      // no cookie: a new session each request
+	{name: "read", path: "/", cookie: true},       // a valid cookie, nothing changes
+	{name: "write", path: "/write", cookie: true}, // the upstream sets {"n":<counter>} every time
+}
+
+// target is a running proxy the benchmark drives.
+type target struct {
+	name        string
+	url         string
+	cookie      string // Cookie header for the cookie scenarios
+	unavailable string // why the mode could not run ("" when it runs)
+}
+
+type options struct {
+	duration  time.Duration
+	rounds    int
+	conns     int
+	threads   int
+	pin       bool
+	modes     []string
+	scenarios []string
+}
+
+func main() {
+	var o options
+	var modes, scenarios string
+	flag.DurationVar(&o.duration, "d", 3*time.Second, "duration of one wrk run (also the first argument)")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; the table shows medians")
+	flag.IntVar(&o.conns, "c", 16, "wrk connections")
+	flag.IntVar(&o.threads, "t", 2, "wrk threads")
+	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to CPU 0 and wrk, upstream and redis to CPU 1 with taskset (needs 2+ CPUs)")
+	flag.StringVar(&modes, "modes", "secure,koa,memory,redis", "sessionproxy modes")
+	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
+	args := os.Args[1:]
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
+		d, err := time.ParseDuration(args[0])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "duration %q: %v\n", args[0], err)
+			os.Exit(2)
+		}
+		o.duration, args = d, args[1:]
+	}
+	_ = flag.CommandLine.Parse(args) // exits on error
+	o.modes = strings.Split(modes, ",")
+	o.scenarios = strings.Split(scenarios, ",")
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
+	if _, err := exec.LookPath("wrk"); err != nil {
+		return errors.New("wrk is not installed (test/bench/run.sh installs it)")
+	}
+	if o.pin {
+		if _, err := exec.LookPath("taskset"); err != nil || runtime.NumCPU() < 2 {
+			fmt.Fprintln(stderr, "bench: not pinning (needs taskset and 2+ CPUs)")
+			o.pin = false
+		}
+	}
+	var scens []scenario
+	for _, s := range allScenarios {
+		if slices.Contains(o.scenarios, s.name) {
+			scens = append(scens, s)
+		}
+	}
+	var modes []mode
+	for _, m := range allModes {
+		if slices.Contains(o.modes, m.name) {
+			modes = append(modes, m)
+		}
+	}
+
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "sessionproxy-bench")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	procs := &processes{dir: dir, pin: o.pin}
+	defer procs.stopAll()
+
+	fmt.Fprintln(stderr, "bench: building")
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{
+		"sessionproxy": "./cmd/sessionproxy",
+		"upstream":     "./test/bench/upstream",
+		"bare":         "./test/bench/bare",
+	} {
+		bins[name] = filepath.Join(dir, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
+		}
+	}
+
+	upAddr := freeAddr()
+	up, err := procs.start(ctx, "upstream", cpuLoad, bins["upstream"], "-listen", upAddr)
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, up, "http://"+upAddr+"/"); err != nil {
+		return err
+	}
+	upstream := "http://" + upAddr
+
+	bareAddr := freeAddr()
+	bare, err := procs.start(ctx, "bare", cpuProxy, bins["bare"], "-listen", bareAddr, "-upstream", upstream)
+	if err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, bare, "http://"+bareAddr+"/"); err != nil {
+		return err
+	}
+	targets := []*target{{name: "bare", url: "http://" + bareAddr}}
+
+	redisAddr := ""
+	for _, m := range modes {
+		if m.redis {
+			redisAddr, err = startRedis(ctx, procs)
+			if err != nil {
+				fmt.Fprintln(stderr, "bench: redis:", err)
+			}
+			break
+		}
+	}
+	for _, m := range modes {
+		t := &target{name: m.name}
+		targets = append(targets, t)
+		if m.redis && redisAddr == "" {
+			t.unavailable = "redis-server not available"
+			continue
+		}
+		cfg := m.config
+		if m.redis {
+			cfg = fmt.Sprintf(cfg, redisAddr)
+		}
+		if err := startProxy(ctx, procs, bins["sessionproxy"], t, upstream, cfg); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			t.unavailable = err.Error()
+			fmt.Fprintf(stderr, "bench: %s unavailable: %v\n", m.name, err)
+		}
+	}
+
+	runs := 0
+	for _, t := range targets {
+		if t.unavailable == "" {
+			runs++
+		}
+	}
+	total := time.Duration(runs*len(scens)*o.rounds)*o.duration + time.Duration(runs)*time.Second
+	fmt.Fprintf(stderr, "bench: %d targets x %d scenarios x %d rounds x %v, about %v\n",
+		runs, len(scens), o.rounds, o.duration, total.Round(time.Second))
+
+	w := wrk{threads: o.threads, conns: o.conns, pin: o.pin}
+	for _, t := range targets { // warm up: connection pools, heap
+		if t.unavailable == "" {
+			if _, err := w.run(ctx, time.Second, t.url+"/", t.cookie); err != nil {
+				return fmt.Errorf("warm-up %s: %w", t.name, err)
+			}
+		}
+	}
+	results := map[string]map[string][]result{} // scenario -> target -> rounds
+	for round := range o.rounds {
+		for _, s := range scens {
+			if results[s.name] == nil {
+				results[s.name] = map[string][]result{}
+			}
+			for _, t := range targets {
+				if t.unavailable != "" {
+					continue
+				}
+				cookie := ""
+				if s.cookie {
+					cookie = t.cookie
+				}
+				r, err := w.run(ctx, o.duration, t.url+s.path, cookie)
+				if err != nil {
+					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
+				}
+				fmt.Fprintf(stderr, "bench: round %d %-5s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d\n",
+					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors)
+				results[s.name][t.name] = append(results[s.name][t.name], r)
+			}
+		}
+	}
+
+	fmt.Fprintf(stdout, "wrk -t%d -c%d -d%v, %d interleaved rounds, medians; pinned: %v\n\n",
+		o.threads, o.conns, o.duration, o.rounds, pinning(o.pin))
+	printTable(stdout, scens, targets, results)
+	return nil
+}
+
+func pinning(pin bool) string {
+	if !pin {
+		return "no"
+	}
+	return fmt.Sprintf("proxies on CPU %s; wrk, upstream, redis on CPU %s", cpuProxy, cpuLoad)
+}
+
+// startProxy checks and starts sessionproxy for t, and fetches a session
+// cookie from it for the cookie scenarios.
+func startProxy(ctx context.Context, procs *processes, bin string, t *target, upstream, modeConfig string) error {
+	addr, admin := freeAddr(), freeAddr()
+	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\ntoken:\n  secret: %q\nadmin:\n  listen: %q\n%s",
+		addr, upstream, benchKey, benchSecret, admin, modeConfig)
+	path := filepath.Join(procs.dir, t.name+".yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	if out, err := exec.CommandContext(ctx, bin, "-check", "-config", path).CombinedOutput(); err != nil {
+		return fmt.Errorf("-check: %s", firstLine(out))
+	}
+	p, err := procs.start(ctx, "sessionproxy-"+t.name, cpuProxy, bin, "-config", path)
+	if err != nil {
+		return err
+	}
+	t.url = "http://" + addr
+	if err := waitHTTP(ctx, p, t.url+"/"); err != nil {
+		return err
+	}
+	resp, err := http.Get(t.url + "/write")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	var cookies []string
+	for _, c := range resp.Cookies() {
+		cookies = append(cookies, c.Name+"="+c.Value)
+	}
+	if resp.StatusCode != http.StatusOK || len(cookies) == 0 {
+		return fmt.Errorf("GET /write: status %d, %d cookies; want 200 and a session cookie", resp.StatusCode, len(cookies))
+	}
+	t.cookie = strings.Join(cookies, "; ")
+	return nil
+}
+
+// startRedis starts a throw-away redis-server on a free port.
+func startRedis(ctx context.Context, procs *processes) (string, error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", err
+	}
+	addr := freeAddr()
+	_, port, _ := net.SplitHostPort(addr)
+	p, err := procs.start(ctx, "redis", cpuLoad, bin, "--bind", "127.0.0.1", "--port", port,
+		"--save", "", "--appendonly", "no", "--dir", procs.dir)
+	if err != nil {
+		return "", err
+	}
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if p.exited() {
+			return "", fmt.Errorf("redis-server exited: %s", p.tail())
+		}
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, nil
+		}
+	}
+	return "", errors.New("redis-server did not start listening")
+}
+
+// freeAddr returns a loopback address with a port that was free just now.
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// waitHTTP waits until url answers 200, or p exits.
+func waitHTTP(ctx context.Context, p *process, url string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if p.exited() {
+			return fmt.Errorf("%s exited: %s", p.name, p.tail())
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("status %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not ready at %s: %v", p.name, url, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// repoRoot is the directory of go.mod above the working directory.
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

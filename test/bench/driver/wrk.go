@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// wrk runs the load generator.
+type wrk struct {
+	threads, conns int
+	pin            bool
+}
+
+// result is what one wrk run measured.
+type result struct {
+	rps      float64 // requests per second
+	p50, p99 float64 // latency percentiles, milliseconds
+	errors   int     // non-2xx/3xx responses and socket errors
+}
+
+func (w wrk) run(ctx context.Context, d time.Duration, url, cookie string) (result, error) {
+	args := []string{
+		"-t" + strconv.Itoa(w.threads), "-c" + strconv.Itoa(w.conns),
+		"-d" + strconv.Itoa(max(1, int(d.Round(time.Second).Seconds()))) + "s",
+		"--latency", "--timeout", "5s",
+	}
+	if cookie != "" {
+		args = append(args, "-H", "Cookie: "+cookie)
+	}
+	args = append(args, url)
+	name := "wrk"
+	if w.pin {
+		args = append([]string{"-c", cpuLoad, name}, args...)
+		name = "taskset"
+	}
+	cmd := exec.CommandContext(ctx, name, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return result{}, fmt.Errorf("wrk: %w\n%s", err, out.String())
+	}
+	return parseWrk(out.String())
+}
+
+// parseWrk reads wrk --latency's report.
+func parseWrk(out string) (result, error) {
+	var r result
+	var haveRPS, have50, have99 bool
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			v, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return r, fmt.Errorf("wrk: requests/sec %q", f[1])
+			}
+			r.rps, haveRPS = v, true
+		case len(f) == 2 && (f[0] == "50%" || f[0] == "99%"):
+			ms, err := parseLatency(f[1])
+			if err != nil {
+				return r, err
+			}
+			if f[0] == "50%" {
+				r.p50, have50 = ms, true
+			} else {
+				r.p99, have99 = ms, true
+			}
+		case len(f) == 5 && f[0] == "Non-2xx":
+			n, _ := strconv.Atoi(f[4])
+			r.errors += n
+		case len(f) >= 2 && f[0] == "Socket" && f[1] == "errors:":
+			// Socket errors: connect 0, read 0, write 0, timeout 0
+			for i := 3; i < len(f); i += 2 {
+				n, _ := strconv.Atoi(strings.TrimSuffix(f[i], ","))
+				r.errors += n
+			}
+		}
+	}
+	if !haveRPS || !have50 || !have99 {
+		return r, fmt.Errorf("wrk: no requests/sec or latency distribution in:\n%s", out)
+	}
+	return r, nil
+}
+
+// parseLatency converts wrk's "812.00us", "1.23ms", "2.00s" or "1.00m" to
+// milliseconds.
+func parseLatency(s string) (float64, error) {
+	for _, u := range []struct {
+		suffix string
+		ms     float64
+	}{{"us", 1e-3}, {"ms", 1}, {"s", 1e3}, {"m", 60e3}, {"h", 3600e3}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				break
+			}
+			return f * u.ms, nil
+		}
+	}
+	return 0, fmt.Errorf("wrk: latency %q", s)
+}

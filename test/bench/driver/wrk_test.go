@@ -1,0 +1,62 @@
+package main
+
+import "testing"
+
+const wrkReport = `Running 3s test @ http://127.0.0.1:40000/
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.02ms  512.31us   9.87ms   80.12%
+    Req/Sec     8.01k   301.22     8.60k    70.00%
+  Latency Distribution
+     50%  912.00us
+     75%    1.20ms
+     90%    1.60ms
+     99%    2.50ms
+  47830 requests in 3.00s, 5.20MB read
+  Socket errors: connect 0, read 2, write 0, timeout 1
+  Non-2xx or 3xx responses: 4
+Requests/sec:  15943.21
+Transfer/sec:      1.73MB
+`
+
+func TestParseWrk(t *testing.T) {
+	r, err := parseWrk(wrkReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := result{rps: 15943.21, p50: 0.912, p99: 2.5, errors: 7}
+	if r != want {
+		t.Errorf("parseWrk = %+v, want %+v", r, want)
+	}
+	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n"); err == nil {
+		t.Error("parseWrk of a failed run: no error")
+	}
+}
+
+func TestParseLatency(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{
+		{"812.00us", 0.812},
+		{"1.23ms", 1.23},
+		{"2.00s", 2000},
+		{"1.00m", 60000},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := parseLatency(tc.in)
+			if err != nil || got != tc.want {
+				t.Errorf("parseLatency(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMedian(t *testing.T) {
+	if got := median([]float64{3, 1, 2}); got != 2 {
+		t.Errorf("median odd = %v, want 2", got)
+	}
+	if got := median([]float64{4, 1, 2, 3}); got != 2.5 {
+		t.Errorf("median even = %v, want 2.5", got)
+	}
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Load benchmark: sessionproxy in each mode against a bare
+# httputil.ReverseProxy, driven by wrk on 127.0.0.1. Not a test; timing is
+# never asserted.
+#
+#   test/bench/run.sh [duration-per-run] [driver flags]
+#   test/bench/run.sh            # 3s runs, 3 interleaved rounds, ~2.5 min
+#   test/bench/run.sh 5s -rounds 5 -modes secure,redis
+#
+# Flags: -rounds N, -c CONNS, -t THREADS, -pin=false, -modes LIST,
+# -scenarios LIST (see test/bench/driver). Prints a Markdown table.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+if ! command -v wrk >/dev/null; then
+	echo "bench: installing wrk" >&2
+	apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+dir=$(mktemp -d)
+pid=
+cleanup() {
+	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+go build -o "$dir/driver" ./test/bench/driver
+"$dir/driver" "$@" &
+pid=$!
+wait "$pid"
+status=$?
+pid=
+exit $status
