@@ -1,0 +1,129 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// benchData is a typical small session, as koa's example app keeps.
+const benchData = `{"user":{"name":"john doe","age":30,"roles":["admin","dev"]},"csrf":"Yv3a9kPq","n":41}`
+
+// benchCookies returns the cookies a client holds for a session with
+// benchData, issued by m.
+func benchCookies(b *testing.B, m *Manager) []*http.Cookie {
+	b.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	s, err := m.Load(context.Background(), r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := http.Header{}
+	if _, err := m.Commit(context.Background(), r, s, set(benchData), h); err != nil {
+		b.Fatal(err)
+	}
+	cookies := (&http.Response{Header: h}).Cookies()
+	if len(cookies) == 0 {
+		b.Fatal("no cookie issued")
+	}
+	return cookies
+}
+
+func benchLoad(b *testing.B, o Options) {
+	o.Keys = []string{key1}
+	m, err := New(o)
+	if err != nil {
+		b.Skipf("format %q: %v (lands with the koa codec)", o.Format, err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range benchCookies(b, m) {
+		r.AddCookie(c)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		s, err := m.Load(ctx, r)
+		if err != nil || s.IsNew {
+			b.Fatalf("Load: %v, new %v", err, s != nil && s.IsNew)
+		}
+	}
+}
+
+// BenchmarkLoad is reading a request's cookie: find it, verify it, decode
+// it, parse the record and check its expiry.
+func BenchmarkLoad(b *testing.B) {
+	b.Run("secure", func(b *testing.B) { benchLoad(b, Options{Format: FormatSecure}) })
+	b.Run("koa", func(b *testing.B) { benchLoad(b, Options{Format: FormatKoa}) })
+}
+
+// BenchmarkLoadNoCookie is a request without a session: a fresh one.
+func BenchmarkLoadNoCookie(b *testing.B) {
+	m, err := New(Options{Keys: []string{key1}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := m.Load(context.Background(), r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseRecord(b *testing.B) {
+	rec := []byte(`{"user":{"name":"john doe","age":30,"roles":["admin","dev"]},"csrf":"Yv3a9kPq","n":41,"_expire":1764100000000,"_maxAge":86400000}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseRecord(rec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkMergePatch(b *testing.B) {
+	doc, patch := []byte(benchData), []byte(`{"n":42,"user":{"age":31}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := MergePatch(doc, patch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCommit is applying an upstream's X-Session-Set to a loaded
+// session and issuing its cookie.
+func BenchmarkCommit(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		ch   Change
+	}{
+		{"unchanged", Change{}},
+		{"set", set(`{"n":42}`)},
+		{"set-same", set(`{"n":41}`)},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			m, err := New(Options{Keys: []string{key1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			for _, c := range benchCookies(b, m) {
+				r.AddCookie(c)
+			}
+			ctx := context.Background()
+			loaded, err := m.Load(ctx, r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				s := *loaded
+				if _, err := m.Commit(ctx, r, &s, tc.ch, http.Header{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
