@@ -26,47 +26,141 @@ type record struct {
 	isBrowser bool
 }
 
-// parseRecord decodes a koa-layout record.
+// parseRecord decodes a koa-layout record. It cuts koa's bookkeeping
+// members out of the top-level object and keeps the rest of the bytes as
+// they are: the data is neither decoded nor re-encoded, since a request
+// that only reads its session never needs more.
 func parseRecord(b []byte) (record, error) {
-	var members map[string]json.RawMessage
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(&members); err != nil {
-		return record{}, fmt.Errorf("record: %w", err)
+	b = bytes.TrimSpace(b)
+	if !json.Valid(b) {
+		return record{}, errors.New("record: invalid JSON")
 	}
-	if members == nil {
+	if b[0] != '{' {
 		return record{}, fmt.Errorf("record: %w", errNotObject)
 	}
 	var r record
-	if v, ok := members["_expire"]; ok {
-		ms, err := strconv.ParseFloat(string(v), 64)
-		if err != nil {
-			return record{}, fmt.Errorf("record: _expire %s is not a number", v)
+	var data []byte // nil while every member so far is kept: b[:keptTo]
+	keptTo := 1     // end of the kept prefix of b, while data is nil
+	cut := false
+	for i := skipSpace(b, 1); b[i] != '}'; {
+		start := i
+		keyEnd := skipString(b, i)
+		colon := skipSpace(b, keyEnd)
+		valStart := skipSpace(b, colon+1)
+		valEnd := skipValue(b, valStart)
+		next := skipSpace(b, valEnd)
+		if b[next] == ',' {
+			next = skipSpace(b, next+1)
 		}
-		r.expire = time.UnixMilli(int64(ms))
-		delete(members, "_expire")
-	}
-	if v, ok := members["_maxAge"]; ok {
-		ms, err := strconv.ParseFloat(string(v), 64)
-		if err != nil || ms <= 0 {
-			return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", v)
+		key, v := b[start+1:keyEnd-1], b[valStart:valEnd]
+		if bytes.IndexByte(key, '\\') >= 0 {
+			var k string
+			_ = json.Unmarshal(b[start:keyEnd], &k) // valid JSON: cannot fail
+			key = []byte(k)
 		}
-		r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
-		delete(members, "_maxAge")
-	}
-	if v, ok := members["_session"]; ok {
-		if string(v) == "true" {
-			r.isBrowser = true
-			r.maxAge = Browser
+		switch string(key) {
+		case "_expire":
+			ms, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return record{}, fmt.Errorf("record: _expire %s is not a number", v)
+			}
+			r.expire = time.UnixMilli(int64(ms))
+		case "_maxAge":
+			ms, err := strconv.ParseFloat(string(v), 64)
+			if err != nil || ms <= 0 {
+				return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", v)
+			}
+			if !r.isBrowser {
+				r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
+			}
+		case "_session":
+			if string(v) == "true" {
+				r.isBrowser = true
+				r.maxAge = Browser
+			}
+		default:
+			switch {
+			case !cut:
+				keptTo = valEnd
+			case data == nil:
+				data = append(make([]byte, 0, len(b)), b[:keptTo]...)
+				if keptTo > 1 {
+					data = append(data, ',')
+				}
+				data = append(data, b[start:valEnd]...)
+			default:
+				data = append(append(data, ','), b[start:valEnd]...)
+			}
+			i = next
+			continue
 		}
-		delete(members, "_session")
+		cut = true
+		i = next
 	}
-	data, err := marshalJSON(members)
-	if err != nil {
-		return record{}, fmt.Errorf("record: %w", err)
+	switch {
+	case !cut:
+		r.data = b
+	case data != nil:
+		r.data = append(data, '}')
+	case keptTo == 1:
+		r.data = json.RawMessage("{}")
+	default: // koa's own layout: the bookkeeping members come last
+		r.data = append(b[:keptTo:keptTo], '}')
 	}
-	r.data = data
 	return r, nil
+}
+
+// The skip functions walk JSON that json.Valid accepted: each returns the
+// index just past what starts at i.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func skipString(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !isDelim(b[i]) {
+		i++
+	}
+	return i
+}
+
+// isDelim reports whether c ends a number or a literal.
+func isDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
 }
 
 // appendRecord serializes data with koa's bookkeeping members for a

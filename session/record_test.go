@@ -1,0 +1,132 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestParseRecord(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		data   string
+		expire int64 // ms; 0: none
+		maxAge MaxAge
+	}{
+		{"koa layout", `{"a":1,"b":{"c":[1,"x"]},"_expire":1700003600123,"_maxAge":3600000}`, `{"a":1,"b":{"c":[1,"x"]}}`, 1700003600123, MaxAge(time.Hour)},
+		{"only bookkeeping", `{"_expire":1700003600123,"_maxAge":3600000}`, `{}`, 1700003600123, MaxAge(time.Hour)},
+		{"bookkeeping first", `{"_expire":1700003600123,"_maxAge":3600000,"a":1,"b":2}`, `{"a":1,"b":2}`, 1700003600123, MaxAge(time.Hour)},
+		{"bookkeeping between", `{"a":1,"_maxAge":3600000,"b":"}","_expire":1700003600123,"c":null}`, `{"a":1,"b":"}","c":null}`, 1700003600123, MaxAge(time.Hour)},
+		{"browser", `{"a":true,"_session":true}`, `{"a":true}`, 0, Browser},
+		{"browser wins over maxAge", `{"_session":true,"_maxAge":5000}`, `{}`, 0, Browser},
+		{"_session false is cut", `{"a":1,"_session":false}`, `{"a":1}`, 0, 0},
+		{"no bookkeeping kept verbatim", `{ "b" : 2 , "a" : [ 1 ] }`, `{ "b" : 2 , "a" : [ 1 ] }`, 0, 0},
+		{"spacing around", " \n{\"a\":1 , \"_expire\" : 1e3 }\t", `{"a":1}`, 1000, 0},
+		{"nested bookkeeping names stay", `{"u":{"_expire":1,"_maxAge":"x"},"_maxAge":1000}`, `{"u":{"_expire":1,"_maxAge":"x"}}`, 0, MaxAge(time.Second)},
+		{"escaped key", `{"\u005fexpire":2000,"a\"b":"c\\"}`, `{"a\"b":"c\\"}`, 2000, 0},
+		{"quotes and brackets in strings", `{"s":"{[\"]}","_expire":3000}`, `{"s":"{[\"]}"}`, 3000, 0},
+		{"big integers untouched", `{"n":12345678901234567890123,"_expire":3000}`, `{"n":12345678901234567890123}`, 3000, 0},
+		{"empty", `{}`, `{}`, 0, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := parseRecord([]byte(tc.in))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(r.data) != tc.data {
+				t.Errorf("data %s, want %s", r.data, tc.data)
+			}
+			var expire int64
+			if !r.expire.IsZero() {
+				expire = r.expire.UnixMilli()
+			}
+			if expire != tc.expire || r.maxAge != tc.maxAge {
+				t.Errorf("expire %d maxAge %v, want %d %v", expire, r.maxAge, tc.expire, tc.maxAge)
+			}
+		})
+	}
+}
+
+func TestParseRecordErrors(t *testing.T) {
+	for _, in := range []string{
+		``, `null`, `[]`, `"x"`, `{`, `{"a":1}x`, `{"a":1}{}`, `{"a":}`,
+		`{"_expire":"soon"}`, `{"_maxAge":0}`, `{"_maxAge":-5}`, `{"_maxAge":null}`,
+	} {
+		t.Run(in, func(t *testing.T) {
+			if r, err := parseRecord([]byte(in)); err == nil {
+				t.Errorf("parseRecord(%q) = %+v, want an error", in, r)
+			}
+		})
+	}
+}
+
+// parseRecordMap is the straightforward decoding parseRecord must agree
+// with: decode every member, drop the bookkeeping ones, keep the rest.
+func parseRecordMap(b []byte) (record, error) {
+	var members map[string]json.RawMessage
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&members); err != nil || members == nil || !json.Valid(b) {
+		return record{}, fmt.Errorf("not an object")
+	}
+	var r record
+	if v, ok := members["_expire"]; ok {
+		ms, err := strconv.ParseFloat(string(v), 64)
+		if err != nil {
+			return record{}, err
+		}
+		r.expire = time.UnixMilli(int64(ms))
+	}
+	if v, ok := members["_maxAge"]; ok {
+		ms, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || ms <= 0 {
+			return record{}, fmt.Errorf("bad _maxAge")
+		}
+		r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
+	}
+	if v, ok := members["_session"]; ok && string(v) == "true" {
+		r.isBrowser, r.maxAge = true, Browser
+	}
+	delete(members, "_expire")
+	delete(members, "_maxAge")
+	delete(members, "_session")
+	r.data, _ = json.Marshal(members)
+	return r, nil
+}
+
+func FuzzParseRecord(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"_expire":1700003600123,"_maxAge":3600000}`,
+		`{"_session":true,"x":{"y":[1,2,{"z":"}"}]}}`,
+		`{"\u005fmaxAge":5,"a":"\"","b":[]}`,
+		`{}`, `[1]`, `{"a":1}junk`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got, err := parseRecord(b)
+		want, werr := parseRecordMap(b)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("parseRecord(%q): error %v, reference %v", b, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		// Compare the data as decoded values: parseRecord keeps the
+		// original bytes, the reference re-encodes them.
+		var gd, wd any
+		if err := json.Unmarshal(got.data, &gd); err != nil {
+			t.Fatalf("parseRecord(%q) data %q is not JSON: %v", b, got.data, err)
+		}
+		_ = json.Unmarshal(want.data, &wd)
+		if !reflect.DeepEqual(gd, wd) || got.expire != want.expire || got.maxAge != want.maxAge || got.isBrowser != want.isBrowser {
+			t.Fatalf("parseRecord(%q) = %q %v %v, reference %q %v %v", b, got.data, got.expire, got.maxAge, want.data, want.expire, want.maxAge)
+		}
+	})
+}
