@@ -15,6 +15,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sessionproxy/sessionproxy/session"
@@ -46,6 +47,7 @@ type Options struct {
 type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
+	minter *minter
 	log    *slog.Logger
 	prefix string // lower-case Header, for matching header names
 	// The directive header names, canonical.
@@ -77,6 +79,7 @@ func New(o Options) (*Proxy, error) {
 	h := http.CanonicalHeaderKey(o.Header)
 	p := &Proxy{
 		opts:       o,
+		minter:     newMinter(o.TokenSecret, o.TokenTTL),
 		log:        o.Logger,
 		prefix:     strings.ToLower(h),
 		dirSet:     h + "-Set",
@@ -90,9 +93,23 @@ func New(o Options) (*Proxy, error) {
 		ModifyResponse: p.modifyResponse,
 		ErrorHandler:   p.errorHandler,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		BufferPool:     &bufferPool{},
 	}
 	return p, nil
 }
+
+// bufferPool lends ReverseProxy the 32 KiB buffers it copies response
+// bodies through, which it would otherwise allocate for every response.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32*1024)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // TransportOptions tunes NewTransport. Zero fields take the defaults.
 type TransportOptions struct {

@@ -1,8 +1,13 @@
 package proxy
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
-	"fmt"
+	"hash"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -25,22 +30,86 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
+// tokenHeader is the JWT's first segment, the same for every token:
+// base64url of {"alg":"HS256","typ":"JWT"}, as golang-jwt writes it.
+const tokenHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
+
+// minter mints session JWTs. It writes the claims JSON by hand, with the
+// session data as it is (already a JSON object), and signs with pooled
+// HMACs and buffers: what golang-jwt does with encoding/json and a new
+// HMAC per token, without the reflection and the garbage. Any JWT library
+// verifies its tokens (the tests use golang-jwt's parser).
+type minter struct {
+	ttl  time.Duration
+	macs sync.Pool // hash.Hash: HMAC-SHA256 keyed with the secret
+	bufs sync.Pool // *[]byte
+}
+
+func newMinter(secret []byte, ttl time.Duration) *minter {
+	m := &minter{ttl: ttl}
+	m.macs.New = func() any { return hmac.New(sha256.New, secret) }
+	m.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	return m
+}
+
 // token mints the JWT that carries s to the upstream.
 func (p *Proxy) token(s *session.Session) (string, error) {
-	now := time.Now()
-	c := Claims{
-		SID:  s.ID,
-		Sess: s.Data,
-		New:  s.IsNew,
-		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    Issuer,
-			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(p.opts.TokenTTL)),
-		},
+	return p.minter.mint(s, time.Now()), nil
+}
+
+// mint returns the token for s issued at now. Its claims are in the order
+// golang-jwt would write Claims: sid, sess, new, iss, exp, iat.
+func (m *minter) mint(s *session.Session, now time.Time) string {
+	bp := m.bufs.Get().(*[]byte)
+	defer m.bufs.Put(bp)
+	claims := (*bp)[:0]
+	claims = append(claims, '{')
+	if s.ID != "" {
+		claims = append(claims, `"sid":`...)
+		claims = appendJSONString(claims, s.ID)
+		claims = append(claims, ',')
 	}
-	t, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(p.opts.TokenSecret)
-	if err != nil {
-		return "", fmt.Errorf("session token: %w", err)
+	claims = append(claims, `"sess":`...)
+	if len(s.Data) == 0 {
+		claims = append(claims, "{}"...)
+	} else {
+		claims = append(claims, s.Data...)
 	}
-	return t, nil
+	claims = append(claims, `,"new":`...)
+	claims = strconv.AppendBool(claims, s.IsNew)
+	claims = append(claims, `,"iss":"`+Issuer+`","exp":`...)
+	claims = strconv.AppendInt(claims, now.Add(m.ttl).Unix(), 10)
+	claims = append(claims, `,"iat":`...)
+	claims = strconv.AppendInt(claims, now.Unix(), 10)
+	claims = append(claims, '}')
+
+	// The token goes after the claims in the same buffer.
+	enc := base64.RawURLEncoding
+	start := len(claims)
+	tok := append(claims, tokenHeader+"."...)
+	tok = enc.AppendEncode(tok, claims[:start])
+	mac := m.macs.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write(tok[start:])
+	var sum [sha256.Size]byte
+	tok = append(tok, '.')
+	tok = enc.AppendEncode(tok, mac.Sum(sum[:0]))
+	m.macs.Put(mac)
+	*bp = tok
+	return string(tok[start:])
+}
+
+// appendJSONString appends s as a JSON string. Session ids are URL-safe
+// base64, so the loop is the whole story; anything else goes through
+// encoding/json.
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
