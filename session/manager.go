@@ -201,6 +201,11 @@ type Change struct {
 	MaxAge MaxAge
 }
 
+// IsZero reports whether ch asks for nothing.
+func (ch Change) IsZero() bool {
+	return len(ch.Set) == 0 && !ch.Destroy && !ch.Renew && ch.MaxAge == 0
+}
+
 // Outcome says what Commit did, for metrics and logs.
 type Outcome struct {
 	Saved     bool // the session was written
