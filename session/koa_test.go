@@ -326,3 +326,39 @@ func FuzzKoaRead(f *testing.F) {
 		}
 	})
 }
+
+// mapStore is a minimal Store for tests.
+type mapStore map[string][]byte
+
+func (s mapStore) Load(_ context.Context, id string) ([]byte, bool, error) {
+	b, ok := s[id]
+	return b, ok, nil
+}
+func (s mapStore) Save(_ context.Context, id string, rec []byte, _ time.Duration) error {
+	s[id] = rec
+	return nil
+}
+func (s mapStore) Delete(_ context.Context, id string) error { delete(s, id); return nil }
+func (s mapStore) Update(ctx context.Context, id string, fn UpdateFunc) error {
+	cur, ok := s[id]
+	next, _, err := fn(cur, ok)
+	if err == nil {
+		s[id] = next
+	}
+	return err
+}
+
+// With a store the koa cookie holds the id as is, signed, as koa-session's
+// external-store mode writes its externalKey.
+func TestKoaCookieWithStoreHoldsTheID(t *testing.T) {
+	st := mapStore{}
+	m, _ := newKoaManager(t, Options{Store: st})
+	set, s := roundTrip(t, m, "", Change{Set: [][]byte{[]byte(`{"a":1}`)}})
+	want := "koa.sess=" + s.ID + ";"
+	if len(set) != 2 || !strings.HasPrefix(set[0], want) || !strings.HasPrefix(set[1], "koa.sess.sig="+sign([]byte("new-key"), "koa.sess="+s.ID)+";") {
+		t.Fatalf("Set-Cookie %q, want %s... and its keygrip signature", set, want)
+	}
+	if _, again := roundTrip(t, m, cookieHeader(set), Change{}); again.ID != s.ID || string(again.Data) != `{"a":1}` {
+		t.Errorf("read back id %q data %s", again.ID, again.Data)
+	}
+}
