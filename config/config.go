@@ -28,6 +28,10 @@ type Config struct {
 	Keys []string `yaml:"keys"`
 	// Session holds koa-session's options.
 	Session Session `yaml:"session"`
+	// Routes change how requests under a path are proxied. The first
+	// route whose path is a prefix of the request path (the longest, when
+	// several match) applies; other requests go to Upstream.
+	Routes []Route `yaml:"routes"`
 	// Store says where sessions live.
 	Store Store `yaml:"store"`
 	// Token configures the JWT the upstream receives.
@@ -66,6 +70,24 @@ type Session struct {
 	// Renew re-issues the cookie when less than half its maxAge is left.
 	// Default false.
 	Renew bool `yaml:"renew"`
+	// Overwrite makes the proxy's session cookie replace a Set-Cookie of
+	// the same name earlier in the response, as cookies' overwrite does.
+	// Default true.
+	Overwrite bool `yaml:"overwrite"`
+}
+
+// Route is how requests under one path are proxied.
+type Route struct {
+	// Path is a path prefix such as "/legacy/". Required. The request
+	// path is forwarded unchanged.
+	Path string `yaml:"path"`
+	// Upstream is the base URL for this route. Default: the top-level
+	// upstream.
+	Upstream string `yaml:"upstream"`
+	// ForwardCookie passes the session cookie and its .sig to the
+	// upstream, for an app that runs koa-session itself and shares the
+	// session (format koa only). Default false: the proxy strips them.
+	ForwardCookie bool `yaml:"forwardCookie"`
 }
 
 // Store says where sessions live.
@@ -106,13 +128,14 @@ func Default() Config {
 	return Config{
 		Listen: ":3000",
 		Session: Session{
-			Key:      "koa.sess",
-			MaxAge:   MaxAge{Duration: DefaultMaxAge},
-			Format:   "secure",
-			Signed:   true,
-			HTTPOnly: true,
-			SameSite: "lax",
-			Path:     "/",
+			Key:       "koa.sess",
+			MaxAge:    MaxAge{Duration: DefaultMaxAge},
+			Format:    "secure",
+			Signed:    true,
+			HTTPOnly:  true,
+			SameSite:  "lax",
+			Path:      "/",
+			Overwrite: true,
 		},
 		Store: Store{Type: "cookie"},
 		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
@@ -203,7 +226,7 @@ func explain(err error) error {
 	}
 	paths := map[string]string{
 		"Config": "", "Session": "session.", "Store": "store.", "Token": "token.",
-		"Admin": "admin.", "Log": "log.",
+		"Admin": "admin.", "Log": "log.", "Route": "routes[].",
 	}
 	var errs []error
 	for _, e := range te.Errors {

@@ -65,6 +65,26 @@ func (c *Config) Validate() error {
 		bad("session.signed", "false is only allowed with format koa; secure cookies are always authenticated")
 	}
 
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case !strings.HasPrefix(r.Path, "/"):
+			bad(path+".path", "%q must start with /", r.Path)
+		case seen[r.Path]:
+			bad(path+".path", "%q is already the path of another route", r.Path)
+		}
+		seen[r.Path] = true
+		if r.Upstream != "" {
+			if u, err := url.Parse(r.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(path+".upstream", "%q must be an http:// or https:// URL", r.Upstream)
+			}
+		}
+		if r.ForwardCookie && s.Format != "koa" {
+			bad(path+".forwardCookie", "needs session.format koa: only a koa-format cookie can be read by the upstream's koa-session")
+		}
+	}
+
 	switch c.Store.Type {
 	case "cookie", "memory", "redis":
 	default:

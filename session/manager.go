@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -37,6 +38,11 @@ type Options struct {
 	// Renew re-issues the cookie when less than half of its maxAge is
 	// left (koa's renew).
 	Renew bool
+	// NoOverwrite turns off koa's overwrite: by default a session cookie
+	// the proxy sets replaces any Set-Cookie of the same name (or its
+	// .sig) already in the response, as cookies 0.9 does with
+	// overwrite: true; with NoOverwrite both are sent.
+	NoOverwrite bool
 	// Store keeps sessions on the server; the cookie then holds only the
 	// id. Nil keeps the whole session in the cookie.
 	Store Store
@@ -88,7 +94,7 @@ func New(o Options) (*Manager, error) {
 		m.opts.Format = FormatSecure
 		m.codec, err = newSecureCodec(o.Keys)
 	case FormatKoa:
-		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned)
+		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned, o.Store == nil)
 	default:
 		err = fmt.Errorf("unknown format %q (want secure or koa)", o.Format)
 	}
@@ -118,7 +124,8 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.hadCookie = rr.found
+	rr.payload, rr.reject = nil, s.Rejected
+	s.cookie = rr
 	return s, nil
 }
 
@@ -167,7 +174,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 	if maxAge == 0 {
 		maxAge = m.opts.MaxAge
 	}
-	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire, resign: rr.resign}, nil
+	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire}, nil
 }
 
 // fresh returns a new, empty session. It has its id already, so that the
@@ -194,6 +201,11 @@ type Change struct {
 	MaxAge MaxAge
 }
 
+// IsZero reports whether ch asks for nothing.
+func (ch Change) IsZero() bool {
+	return len(ch.Set) == 0 && !ch.Destroy && !ch.Renew && ch.MaxAge == 0
+}
+
 // Outcome says what Commit did, for metrics and logs.
 type Outcome struct {
 	Saved     bool // the session was written
@@ -208,6 +220,39 @@ type Outcome struct {
 // wraps ErrUnavailable when the store could not be written; otherwise it
 // is a problem with ch itself (or a session too large for a cookie).
 func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
+	set := http.Header{}
+	out, err := m.commit(ctx, r, s, ch, set)
+	if err != nil {
+		return out, err
+	}
+	for _, line := range set["Set-Cookie"] {
+		if !m.opts.NoOverwrite {
+			removeCookie(h, line[:strings.IndexByte(line, '=')+1])
+		}
+		h.Add("Set-Cookie", line)
+	}
+	return out, nil
+}
+
+// removeCookie deletes the Set-Cookie lines in h that start with prefix
+// ("name="), as cookies 0.9's overwrite does.
+func removeCookie(h http.Header, prefix string) {
+	lines := h["Set-Cookie"]
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			kept = append(kept, l)
+		}
+	}
+	switch {
+	case len(kept) == 0:
+		delete(h, "Set-Cookie")
+	case len(kept) < len(lines):
+		h["Set-Cookie"] = kept
+	}
+}
+
+func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
 	var out Outcome
 	ck := m.cookie(r)
 	if ch.Destroy {
@@ -245,8 +290,9 @@ func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 		maxAge, force = ch.MaxAge, true
 	}
 	if !m.shouldSave(s, data, changed, force) {
-		if s.hadCookie {
-			m.codec.repair(h, ck, readResult{resign: s.resign, reject: s.Rejected, found: true})
+		if s.cookie.found {
+			ck.Expires = s.Expire
+			m.codec.repair(h, ck, s.cookie)
 		}
 		return out, nil
 	}

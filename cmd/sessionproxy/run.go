@@ -94,8 +94,19 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
+	var routes []proxy.Route
+	for i, r := range cfg.Routes {
+		pr := proxy.Route{Path: r.Path, ForwardCookie: r.ForwardCookie}
+		if r.Upstream != "" {
+			if pr.Upstream, err = url.Parse(r.Upstream); err != nil {
+				return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+			}
+		}
+		routes = append(routes, pr)
+	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:    upstream,
+		Routes:      routes,
 		Sessions:    sessions,
 		TokenSecret: []byte(cfg.Token.Secret),
 		TokenTTL:    time.Duration(cfg.Token.TTL),
@@ -133,10 +144,11 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 			Secure:   s.Secure == config.SecureOn,
 			SameSite: sameSite,
 		},
-		SecureAuto: s.Secure == config.SecureAuto,
-		Rolling:    s.Rolling,
-		Renew:      s.Renew,
-		Store:      store,
+		SecureAuto:  s.Secure == config.SecureAuto,
+		Rolling:     s.Rolling,
+		Renew:       s.Renew,
+		NoOverwrite: !s.Overwrite,
+		Store:       store,
 	}
 }
 
