@@ -35,7 +35,7 @@ func cutHeader(s string) (string, string, bool) {
 	return s, "", false
 }
 
-func newTestProxy(t *testing.T, routes []Route, def *url.URL) *Proxy {
+func newRouteProxy(t *testing.T, routes []Route, def *url.URL) *Proxy {
 	t.Helper()
 	m, err := session.New(session.Options{Format: session.FormatKoa, Keys: []string{"k"}, Rolling: true})
 	if err != nil {
@@ -50,7 +50,7 @@ func newTestProxy(t *testing.T, routes []Route, def *url.URL) *Proxy {
 
 func TestRoutes(t *testing.T) {
 	def, legacy, deep := upstream(t, "default"), upstream(t, "legacy"), upstream(t, "deep")
-	p := newTestProxy(t, []Route{
+	p := newRouteProxy(t, []Route{
 		{Path: "/legacy/", Upstream: legacy, ForwardCookie: true},
 		{Path: "/legacy/deep/", Upstream: deep},
 		{Path: "/same/", ForwardCookie: true},
@@ -81,7 +81,7 @@ func TestRoutes(t *testing.T) {
 }
 
 func TestUpstreamSessionCookieWins(t *testing.T) {
-	p := newTestProxy(t, nil, upstream(t, "koa"))
+	p := newRouteProxy(t, nil, upstream(t, "koa"))
 	for _, tc := range []struct {
 		name, query string
 		status      int

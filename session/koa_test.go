@@ -119,7 +119,7 @@ func newKoaManager(t *testing.T, o Options) (*Manager, *time.Time) {
 
 // roundTrip loads the session of a request with cookie, commits ch, and
 // returns the Set-Cookie lines and the session.
-func roundTrip(t *testing.T, m *Manager, cookie string, ch Change) ([]string, *Session) {
+func koaRoundTrip(t *testing.T, m *Manager, cookie string, ch Change) ([]string, *Session) {
 	t.Helper()
 	r := koaRequest(cookie)
 	s, err := m.Load(context.Background(), r)
@@ -192,7 +192,7 @@ func TestKoaManagerCommit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _ := newKoaManager(t, tc.opts)
-			got, _ := roundTrip(t, m, tc.cookie, tc.ch)
+			got, _ := koaRoundTrip(t, m, tc.cookie, tc.ch)
 			if len(got) != len(tc.want) {
 				t.Fatalf("Set-Cookie = %q, want %q", got, tc.want)
 			}
@@ -214,7 +214,7 @@ func TestKoaManagerCommit(t *testing.T) {
 func TestKoaRoundTripKeepsData(t *testing.T) {
 	m, _ := newKoaManager(t, Options{})
 	data := `{"big":123456789012345678901234567890,"f":1.5e300,"html":"<b>&amp;</b>","list":[1,{"a":[null,true]}],"u":"日本語 ✓ 😀"}`
-	set, _ := roundTrip(t, m, "", Change{Set: [][]byte{[]byte(data)}})
+	set, _ := koaRoundTrip(t, m, "", Change{Set: [][]byte{[]byte(data)}})
 	if len(set) != 2 {
 		t.Fatalf("Set-Cookie = %q, want the pair", set)
 	}
@@ -226,7 +226,7 @@ func TestKoaRoundTripKeepsData(t *testing.T) {
 	if want := strings.TrimSuffix(data, "}") + `,"_expire":1800086400000,"_maxAge":86400000}`; string(raw) != want {
 		t.Errorf("cookie JSON = %s\nwant         %s", raw, want)
 	}
-	again, s := roundTrip(t, m, cookieHeader(set), Change{})
+	again, s := koaRoundTrip(t, m, cookieHeader(set), Change{})
 	if len(again) != 0 || string(s.Data) != data {
 		t.Errorf("read back: data %s, Set-Cookie %q; want %s and no cookie", s.Data, again, data)
 	}
@@ -236,36 +236,36 @@ func TestKoaOptions(t *testing.T) {
 	set := Change{Set: [][]byte{[]byte(`{"n":1}`)}}
 	t.Run("rolling re-issues every response", func(t *testing.T) {
 		m, _ := newKoaManager(t, Options{Rolling: true})
-		first, _ := roundTrip(t, m, "", set)
-		if got, _ := roundTrip(t, m, cookieHeader(first), Change{}); len(got) != 2 {
+		first, _ := koaRoundTrip(t, m, "", set)
+		if got, _ := koaRoundTrip(t, m, cookieHeader(first), Change{}); len(got) != 2 {
 			t.Errorf("rolling: Set-Cookie %q, want the pair", got)
 		}
 	})
 	t.Run("renew only past half of maxAge", func(t *testing.T) {
 		m, now := newKoaManager(t, Options{Renew: true, MaxAge: MaxAge(time.Hour)})
-		first, _ := roundTrip(t, m, "", set)
+		first, _ := koaRoundTrip(t, m, "", set)
 		*now = now.Add(29 * time.Minute)
-		if got, _ := roundTrip(t, m, cookieHeader(first), Change{}); len(got) != 0 {
+		if got, _ := koaRoundTrip(t, m, cookieHeader(first), Change{}); len(got) != 0 {
 			t.Errorf("renew at 29 of 60 minutes: Set-Cookie %q, want none", got)
 		}
 		*now = now.Add(2 * time.Minute)
-		got, s := roundTrip(t, m, cookieHeader(first), Change{})
+		got, s := koaRoundTrip(t, m, cookieHeader(first), Change{})
 		if len(got) != 2 || !s.Expire.Equal(now.Add(time.Hour)) {
 			t.Errorf("renew at 31 of 60 minutes: Set-Cookie %q, expire %v; want a fresh pair", got, s.Expire)
 		}
 	})
 	t.Run("expired is a new session", func(t *testing.T) {
 		m, now := newKoaManager(t, Options{MaxAge: MaxAge(time.Hour)})
-		first, _ := roundTrip(t, m, "", set)
+		first, _ := koaRoundTrip(t, m, "", set)
 		*now = now.Add(time.Hour + time.Millisecond)
-		if _, s := roundTrip(t, m, cookieHeader(first), Change{}); !s.IsNew || s.Rejected != RejectExpired {
+		if _, s := koaRoundTrip(t, m, cookieHeader(first), Change{}); !s.IsNew || s.Rejected != RejectExpired {
 			t.Errorf("after maxAge: new=%v rejected %q, want a new session (expired)", s.IsNew, s.Rejected)
 		}
 	})
 	t.Run("per-session maxAge sticks", func(t *testing.T) {
 		m, _ := newKoaManager(t, Options{})
-		first, _ := roundTrip(t, m, "", Change{Set: set.Set, MaxAge: MaxAge(time.Minute)})
-		_, s := roundTrip(t, m, cookieHeader(first), Change{})
+		first, _ := koaRoundTrip(t, m, "", Change{Set: set.Set, MaxAge: MaxAge(time.Minute)})
+		_, s := koaRoundTrip(t, m, cookieHeader(first), Change{})
 		if s.MaxAge != MaxAge(time.Minute) {
 			t.Errorf("maxAge = %v, want 1m from the cookie's _maxAge", s.MaxAge)
 		}
@@ -353,12 +353,12 @@ func (s mapStore) Update(ctx context.Context, id string, fn UpdateFunc) error {
 func TestKoaCookieWithStoreHoldsTheID(t *testing.T) {
 	st := mapStore{}
 	m, _ := newKoaManager(t, Options{Store: st})
-	set, s := roundTrip(t, m, "", Change{Set: [][]byte{[]byte(`{"a":1}`)}})
+	set, s := koaRoundTrip(t, m, "", Change{Set: [][]byte{[]byte(`{"a":1}`)}})
 	want := "koa.sess=" + s.ID + ";"
 	if len(set) != 2 || !strings.HasPrefix(set[0], want) || !strings.HasPrefix(set[1], "koa.sess.sig="+sign([]byte("new-key"), "koa.sess="+s.ID)+";") {
 		t.Fatalf("Set-Cookie %q, want %s... and its keygrip signature", set, want)
 	}
-	if _, again := roundTrip(t, m, cookieHeader(set), Change{}); again.ID != s.ID || string(again.Data) != `{"a":1}` {
+	if _, again := koaRoundTrip(t, m, cookieHeader(set), Change{}); again.ID != s.ID || string(again.Data) != `{"a":1}` {
 		t.Errorf("read back id %q data %s", again.ID, again.Data)
 	}
 }
