@@ -40,6 +40,10 @@ type Options struct {
 	// Store keeps sessions on the server; the cookie then holds only the
 	// id. Nil keeps the whole session in the cookie.
 	Store Store
+	// IDPrefix starts every new session id: koa-session's prefix option.
+	// In the koa format with a store the cookie's value is the id and is
+	// also the store key koa-session uses, so the prefix appears in both.
+	IDPrefix string
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -175,7 +179,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 func (m *Manager) fresh() *Session {
 	s := &Session{Data: json.RawMessage("{}"), MaxAge: m.opts.MaxAge, IsNew: true}
 	if m.hasID() {
-		s.ID = NewID()
+		s.ID = m.opts.IDPrefix + NewID()
 	}
 	return s
 }
@@ -255,7 +259,7 @@ func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	oldID := s.ID
 	renewID := ch.Renew && !s.IsNew && m.hasID()
 	if renewID {
-		s.ID = NewID()
+		s.ID = m.opts.IDPrefix + NewID()
 	}
 	var err error
 	if m.opts.Store != nil {
