@@ -1,0 +1,140 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// minimal is the smallest valid config; ${K} and ${S} come from env below.
+const minimal = `
+upstream: http://127.0.0.1:8080
+keys: ["${K}"]
+token:
+  secret: "${S}"
+`
+
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+}
+
+var testEnv = env(map[string]string{
+	"K": "k0123456789abcdef0123456789abcdef",
+	"S": "s0123456789abcdef0123456789abcdef",
+})
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Default()
+	if c.Listen != want.Listen || c.Session.Key != "koa.sess" || c.Session.MaxAge.Duration != 24*time.Hour ||
+		c.Session.Format != "secure" || !c.Session.HTTPOnly || !c.Session.Signed || c.Store.Type != "cookie" ||
+		time.Duration(c.Token.TTL) != time.Minute || c.Token.Header != "X-Session" || c.Admin.Listen != "127.0.0.1:9090" {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+	if c.Keys[0] != "k0123456789abcdef0123456789abcdef" || c.Token.Secret != "s0123456789abcdef0123456789abcdef" {
+		t.Errorf("${VAR} not expanded: keys %v, secret %q", c.Keys, c.Token.Secret)
+	}
+}
+
+func TestParseMaxAge(t *testing.T) {
+	tests := []struct {
+		name  string
+		value string
+		want  MaxAge
+	}{
+		{"milliseconds", "86400000", MaxAge{Duration: 24 * time.Hour}},
+		{"duration", `"90m"`, MaxAge{Duration: 90 * time.Minute}},
+		{"session", "session", MaxAge{Session: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(minimal+"session:\n  maxAge: "+tc.value+"\n"), testEnv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Session.MaxAge != tc.want {
+				t.Errorf("maxAge %s = %v, want %v", tc.value, c.Session.MaxAge, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		env  map[string]string
+		want []string // every one must appear in the error
+	}{
+		{"unknown key names its path", minimal + "session:\n  maxage: 1000\n", nil,
+			[]string{"unknown key session.maxage", "line 6"}},
+		{"unknown top-level key", minimal + "listn: :3000\n", nil, []string{"unknown key listn"}},
+		{"unset variable", minimal, map[string]string{"K": "k0123456789abcdef0123456789abcdef"},
+			[]string{"environment variable S is not set"}},
+		{"bad maxAge", minimal + "session:\n  maxAge: soon\n", nil, []string{`maxAge "soon"`}},
+		{"zero maxAge", minimal + "session:\n  maxAge: 0\n", nil, []string{`session.maxAge: must be > 0 or "session"`}},
+		{"every problem at once", `
+listen: nowhere
+upstream: ftp://x
+keys: [short]
+session:
+  sameSite: sometimes
+store:
+  type: disk
+token:
+  secret: tiny
+log:
+  level: loud
+`, nil, []string{"listen:", "upstream:", "keys[0]: must be at least 32", "session.sameSite:",
+			"store.type:", "token.secret:", "log.level:"}},
+		{"bad format", minimal + "session:\n  format: json\n", nil, []string{`session.format: "json" must be secure or koa`}},
+		{"sameSite none needs secure", minimal + "session:\n  sameSite: none\n", nil, []string{"session.sameSite:"}},
+		{"bad secure", minimal + "session:\n  secure: maybe\n", nil, []string{`secure "maybe"`}},
+		{"admin on the public listener", minimal + "listen: :3000\nadmin:\n  listen: :3000\n", nil, []string{"admin.listen:"}},
+		{"missing upstream", "keys: [x]\n", nil, []string{"upstream: is required", "token.secret"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := testEnv
+			if tc.env != nil {
+				e = env(tc.env)
+			}
+			_, err := Parse([]byte(tc.yaml), e)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestExpandKeepsSpecialCharacters(t *testing.T) {
+	// A secret with YAML syntax in it must arrive verbatim, and must not
+	// be expanded twice.
+	secret := `a: b # c "d" 'e' ${K} - [f]` + strings.Repeat("x", 32)
+	c, err := Parse([]byte(minimal), env(map[string]string{"K": "k0123456789abcdef0123456789abcdef", "S": secret}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Token.Secret != secret {
+		t.Errorf("secret = %q, want %q", c.Token.Secret, secret)
+	}
+}
+
+func TestExpandTypedValues(t *testing.T) {
+	c, err := Parse([]byte(minimal+"session:\n  rolling: ${R}\n  maxAge: ${M}\n"),
+		env(map[string]string{"K": "k0123456789abcdef0123456789abcdef", "S": "s0123456789abcdef0123456789abcdef", "R": "true", "M": "5000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.Session.Rolling || c.Session.MaxAge.Duration != 5*time.Second {
+		t.Errorf("rolling %v maxAge %v, want true and 5s", c.Session.Rolling, c.Session.MaxAge)
+	}
+}

@@ -1,0 +1,173 @@
+package proxy
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+const testSecret = "secret-0123456789abcdef0123456789abcdef"
+
+// newTestProxy puts a Proxy in front of upstream.
+func newTestProxy(t testing.TB, upstream http.Handler) *httptest.Server {
+	t.Helper()
+	up := httptest.NewServer(upstream)
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	sm, err := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// claimsOf verifies the session token of r as an upstream would.
+func claimsOf(t testing.TB, r *http.Request) *Claims {
+	t.Helper()
+	var c Claims
+	_, err := jwt.ParseWithClaims(r.Header.Get("X-Session"), &c, func(*jwt.Token) (any, error) {
+		return []byte(testSecret), nil
+	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(Issuer), jwt.WithExpirationRequired())
+	if err != nil {
+		t.Errorf("upstream could not verify the token: %v", err)
+		return &Claims{}
+	}
+	return &c
+}
+
+func TestToken(t *testing.T) {
+	var got *Claims
+	srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = claimsOf(t, r)
+	}))
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got.SID == "" || string(got.Sess) != "{}" || !got.New {
+		t.Errorf("claims %+v, want a new session with an id and {}", got)
+	}
+	if d := got.ExpiresAt.Sub(got.IssuedAt.Time); d != 60*time.Second {
+		t.Errorf("token lifetime %v, want the 60s default", d)
+	}
+}
+
+func TestParseDirectives(t *testing.T) {
+	p := &Proxy{prefix: "x-session", dirSet: "X-Session-Set", dirDestroy: "X-Session-Destroy", dirRenew: "X-Session-Renew", dirMaxAge: "X-Session-Max-Age"}
+	tests := []struct {
+		name    string
+		headers map[string][]string
+		want    session.Change
+		wantErr string
+	}{
+		{"none", nil, session.Change{}, ""},
+		{"two sets in order", map[string][]string{"X-Session-Set": {`{"a":1}`, `{"a":2}`}},
+			session.Change{Set: [][]byte{[]byte(`{"a":1}`), []byte(`{"a":2}`)}}, ""},
+		{"destroy true", map[string][]string{"X-Session-Destroy": {"true"}}, session.Change{Destroy: true}, ""},
+		{"renew 1", map[string][]string{"X-Session-Renew": {"1"}}, session.Change{Renew: true}, ""},
+		{"max-age ms", map[string][]string{"X-Session-Max-Age": {"60000"}}, session.Change{MaxAge: session.MaxAge(time.Minute)}, ""},
+		{"max-age session", map[string][]string{"X-Session-Max-Age": {"session"}}, session.Change{MaxAge: session.Browser}, ""},
+		{"set not JSON", map[string][]string{"X-Session-Set": {`{a:1}`}}, session.Change{}, "X-Session-Set: want a JSON object"},
+		{"set an array", map[string][]string{"X-Session-Set": {`[1]`}}, session.Change{}, "X-Session-Set: want a JSON object"},
+		{"destroy yes", map[string][]string{"X-Session-Destroy": {"yes"}}, session.Change{}, `X-Session-Destroy: want "true" or "1"`},
+		{"max-age negative", map[string][]string{"X-Session-Max-Age": {"-5"}}, session.Change{}, "X-Session-Max-Age: want a positive"},
+		{"max-age float", map[string][]string{"X-Session-Max-Age": {"1.5"}}, session.Change{}, "X-Session-Max-Age: want a positive"},
+		{"unknown", map[string][]string{"X-Session-Sett": {"{}"}}, session.Change{}, "X-Session-Sett: unknown session directive"},
+		{"bad one spoils good ones", map[string][]string{"X-Session-Set": {`{"a":1}`}, "X-Session-Renew": {"yes"}}, session.Change{}, "X-Session-Renew"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Content-Type": {"text/plain"}}
+			for k, v := range tc.headers {
+				h[k] = v
+			}
+			got, err := p.parseDirectives(h)
+			if tc.wantErr != "" {
+				var de *DirectiveError
+				if !errors.As(err, &de) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want a DirectiveError with %q", err, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			gotJSON, _ := json.Marshal(got)
+			wantJSON, _ := json.Marshal(tc.want)
+			if string(gotJSON) != string(wantJSON) {
+				t.Errorf("change %s, want %s", gotJSON, wantJSON)
+			}
+			if len(h) != 1 {
+				t.Errorf("directive headers left in the response: %v", h)
+			}
+		})
+	}
+}
+
+func TestIsOwnHeader(t *testing.T) {
+	p := &Proxy{prefix: "x-session"}
+	for name, want := range map[string]bool{
+		"X-Session": true, "X-Session-Set": true, "x-session-anything": true, "X_Session": true,
+		"X_SESSION_SET": true, "X-Sessions": false, "X-Sessio": false, "X-Request-Id": false, "Cookie": false,
+	} {
+		if got := p.isOwnHeader(name); got != want {
+			t.Errorf("isOwnHeader(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestStripCookies(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"only session", []string{"koa.sess=abc; koa.sess.sig=def"}, nil},
+		{"others kept", []string{"a=1; koa.sess=abc; b=2"}, []string{"a=1; b=2"}},
+		{"similar names kept", []string{"koa.sess2=x; xkoa.sess=y"}, []string{"koa.sess2=x; xkoa.sess=y"}},
+		{"several lines", []string{"a=1", "koa.sess=abc"}, []string{"a=1"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := http.Header{"Cookie": append([]string(nil), tc.in...)}
+			stripCookies(h, "koa.sess")
+			if strings.Join(h["Cookie"], "|") != strings.Join(tc.want, "|") {
+				t.Errorf("Cookie %q, want %q", h["Cookie"], tc.want)
+			}
+		})
+	}
+}
+
+func TestMalformedDirectiveIs502AndLeaksNothing(t *testing.T) {
+	srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Session-Set", `{"secret":"value"`)
+		io.WriteString(w, "upstream body")
+	}))
+	resp, err := http.Get(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || strings.Contains(string(body), "secret") || strings.Contains(string(body), "upstream body") {
+		t.Errorf("status %d body %q, want 502 with a generic body", resp.StatusCode, body)
+	}
+	if resp.Header.Get("X-Session-Set") != "" || resp.Header.Get("Set-Cookie") != "" {
+		t.Errorf("headers leaked: %v", resp.Header)
+	}
+}
