@@ -267,6 +267,12 @@ func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	} else {
 		err = m.saveCookie(h, ck, s, data, maxAge, now)
 	}
+	if errors.Is(err, errSessionGone) {
+		// Destroyed or renewed by a concurrent request: its Set must
+		// not bring the session back (that would undo a logout).
+		s.ID = oldID
+		return out, nil
+	}
 	if err != nil {
 		s.ID = oldID
 		return out, err
@@ -307,6 +313,11 @@ func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []b
 	return nil
 }
 
+// errSessionGone reports that a session this request loaded is no longer
+// in the store when it is saved: another request destroyed or renewed it
+// (or it expired) meanwhile.
+var errSessionGone = errors.New("session: gone from the store")
+
 // saveStore writes the session's record to the store and sets the cookie
 // that names it. The merge patches are applied inside Store.Update to the
 // record as it is now in the store, so that concurrent requests that set
@@ -317,6 +328,9 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 	var saved json.RawMessage
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		data := s.Data
+		if !ok && !s.IsNew {
+			return nil, 0, errSessionGone
+		}
 		if ok {
 			// A record that cannot be parsed is replaced by the one this
 			// request loaded; Load already treated it as malformed.
@@ -349,6 +363,9 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 		}
 	} else {
 		err = st.Update(ctx, s.ID, update)
+	}
+	if errors.Is(err, errSessionGone) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("%w: save: %w", ErrUnavailable, err)
