@@ -216,7 +216,9 @@ func TestRedisOutage(t *testing.T) {
 		}
 	}()
 	for _, path := range []string{"/get", "/echo?set=" + url.QueryEscape(`{"n":1}`)} {
+		start := time.Now()
 		resp, body := get(t, c, p.URL+path)
+		t.Logf("%s with Redis paused answered %d in %v", path, resp.StatusCode, time.Since(start).Round(time.Millisecond))
 		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Errorf("%s with Redis paused: %d, Retry-After %q, body %q; want 503 with Retry-After",
 				path, resp.StatusCode, resp.Header.Get("Retry-After"), body)
