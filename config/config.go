@@ -95,6 +95,62 @@ type Store struct {
 	// Type is "cookie" (in the cookie, no server), "memory" or "redis".
 	// Default "cookie".
 	Type string `yaml:"type"`
+	// Memory configures the in-process store (type memory).
+	Memory MemoryStore `yaml:"memory"`
+	// Redis configures the Redis store (type redis).
+	Redis RedisStore `yaml:"redis"`
+}
+
+// MemoryStore configures the in-process store.
+type MemoryStore struct {
+	// MaxEntries bounds the sessions kept; past it the one closest to
+	// expiring is dropped. Default 100000.
+	MaxEntries int `yaml:"maxEntries"`
+}
+
+// RedisStore configures the Redis store. The mode follows go-redis's
+// UniversalClient: MasterName set means Sentinel (Addrs are the
+// sentinels), several Addrs or Cluster mean Cluster, else standalone.
+type RedisStore struct {
+	// Addrs are host:port addresses: the server, the cluster seeds, or
+	// the sentinels. Default ["127.0.0.1:6379"].
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel master's name; set it to use Sentinel.
+	MasterName string `yaml:"masterName"`
+	// Cluster forces Cluster mode with a single seed address.
+	Cluster bool `yaml:"cluster"`
+	// Username and Password authenticate (Redis 6 ACL, or requirepass
+	// with the password alone). Use ${VAR} for the password.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// SentinelPassword authenticates to the sentinels, if they need it.
+	SentinelPassword string `yaml:"sentinelPassword"`
+	// DB is the database number (standalone and Sentinel only).
+	DB int `yaml:"db"`
+	// TLS turns on TLS to Redis.
+	TLS RedisTLS `yaml:"tls"`
+	// KeyPrefix starts every session's key. In the secure format a key
+	// is KeyPrefix + the hex SHA-256 of the session id. In the koa
+	// format the key is the cookie's value, as with koa-session and
+	// koa-redis, and KeyPrefix is koa-session's prefix option: new
+	// session ids start with it. Default "koa:sess:".
+	KeyPrefix string `yaml:"keyPrefix"`
+	// Timeout bounds every Redis operation (dial, read, write, and a
+	// whole update with its retries): past it the request gets 503.
+	// Default 2s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// Enabled turns TLS on. Default false.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of CAs to trust instead of the system's.
+	CAFile string `yaml:"caFile"`
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `yaml:"serverName"`
+	// InsecureSkipVerify accepts any certificate. Testing only.
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
 }
 
 // Token configures the JWT in the X-Session request header.
@@ -137,7 +193,15 @@ func Default() Config {
 			Path:      "/",
 			Overwrite: true,
 		},
-		Store: Store{Type: "cookie"},
+		Store: Store{
+			Type:   "cookie",
+			Memory: MemoryStore{MaxEntries: DefaultMaxEntries},
+			Redis: RedisStore{
+				Addrs:     []string{"127.0.0.1:6379"},
+				KeyPrefix: "koa:sess:",
+				Timeout:   Duration(DefaultRedisTimeout),
+			},
+		},
 		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Log:   Log{Format: "json", Level: "info"},
@@ -227,6 +291,7 @@ func explain(err error) error {
 	paths := map[string]string{
 		"Config": "", "Session": "session.", "Store": "store.", "Token": "token.",
 		"Admin": "admin.", "Log": "log.", "Route": "routes[].",
+		"MemoryStore": "store.memory.", "RedisStore": "store.redis.", "RedisTLS": "store.redis.tls.",
 	}
 	var errs []error
 	for _, e := range te.Errors {

@@ -86,7 +86,37 @@ func (c *Config) Validate() error {
 	}
 
 	switch c.Store.Type {
-	case "cookie", "memory", "redis":
+	case "cookie":
+	case "memory":
+		if c.Store.Memory.MaxEntries <= 0 {
+			bad("store.memory.maxEntries", "must be > 0")
+		}
+	case "redis":
+		r := c.Store.Redis
+		if len(r.Addrs) == 0 {
+			bad("store.redis.addrs", "at least one host:port is required")
+		}
+		for i, a := range r.Addrs {
+			checkAddr(fmt.Sprintf("store.redis.addrs[%d]", i), a)
+		}
+		if r.DB < 0 {
+			bad("store.redis.db", "must be >= 0")
+		}
+		if r.DB != 0 && r.MasterName == "" && (r.Cluster || len(r.Addrs) > 1) {
+			bad("store.redis.db", "must be 0 in Cluster mode (several addrs or cluster: true)")
+		}
+		if r.Cluster && r.MasterName != "" {
+			bad("store.redis.cluster", "cannot be combined with store.redis.masterName (Sentinel)")
+		}
+		if r.Timeout <= 0 {
+			bad("store.redis.timeout", "must be > 0")
+		}
+		if strings.ContainsAny(r.KeyPrefix, " \t\r\n;,\"\\") && c.Session.Format == "koa" {
+			bad("store.redis.keyPrefix", "%q cannot be part of a cookie value (format koa puts it in the session id)", r.KeyPrefix)
+		}
+		if !r.TLS.Enabled && (r.TLS.CAFile != "" || r.TLS.ServerName != "" || r.TLS.InsecureSkipVerify) {
+			bad("store.redis.tls.enabled", "must be true when other store.redis.tls options are set")
+		}
 	default:
 		bad("store.type", "%q must be cookie, memory or redis", c.Store.Type)
 	}

@@ -46,6 +46,10 @@ type Options struct {
 	// Store keeps sessions on the server; the cookie then holds only the
 	// id. Nil keeps the whole session in the cookie.
 	Store Store
+	// IDPrefix starts every new session id: koa-session's prefix option.
+	// In the koa format with a store the cookie's value is the id and is
+	// also the store key koa-session uses, so the prefix appears in both.
+	IDPrefix string
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -182,7 +186,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 func (m *Manager) fresh() *Session {
 	s := &Session{Data: json.RawMessage("{}"), MaxAge: m.opts.MaxAge, IsNew: true}
 	if m.hasID() {
-		s.ID = NewID()
+		s.ID = m.opts.IDPrefix + NewID()
 	}
 	return s
 }
@@ -301,13 +305,19 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	oldID := s.ID
 	renewID := ch.Renew && !s.IsNew && m.hasID()
 	if renewID {
-		s.ID = NewID()
+		s.ID = m.opts.IDPrefix + NewID()
 	}
 	var err error
 	if m.opts.Store != nil {
 		err = m.saveStore(ctx, h, ck, s, oldID, renewID, ch.Set, maxAge, now)
 	} else {
 		err = m.saveCookie(h, ck, s, data, maxAge, now)
+	}
+	if errors.Is(err, errSessionGone) {
+		// Destroyed or renewed by a concurrent request: its Set must
+		// not bring the session back (that would undo a logout).
+		s.ID = oldID
+		return out, nil
 	}
 	if err != nil {
 		s.ID = oldID
@@ -349,6 +359,11 @@ func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []b
 	return nil
 }
 
+// errSessionGone reports that a session this request loaded is no longer
+// in the store when it is saved: another request destroyed or renewed it
+// (or it expired) meanwhile.
+var errSessionGone = errors.New("session: gone from the store")
+
 // saveStore writes the session's record to the store and sets the cookie
 // that names it. The merge patches are applied inside Store.Update to the
 // record as it is now in the store, so that concurrent requests that set
@@ -359,6 +374,9 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 	var saved json.RawMessage
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		data := s.Data
+		if !ok && !s.IsNew {
+			return nil, 0, errSessionGone
+		}
 		if ok {
 			// A record that cannot be parsed is replaced by the one this
 			// request loaded; Load already treated it as malformed.
@@ -391,6 +409,9 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 		}
 	} else {
 		err = st.Update(ctx, s.ID, update)
+	}
+	if errors.Is(err, errSessionGone) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("%w: save: %w", ErrUnavailable, err)
