@@ -28,6 +28,10 @@ type Config struct {
 	Keys []string `yaml:"keys"`
 	// Session holds koa-session's options.
 	Session Session `yaml:"session"`
+	// Routes change how requests under a path are proxied. The first
+	// route whose path is a prefix of the request path (the longest, when
+	// several match) applies; other requests go to Upstream.
+	Routes []Route `yaml:"routes"`
 	// Store says where sessions live.
 	Store Store `yaml:"store"`
 	// Token configures the JWT the upstream receives.
@@ -66,6 +70,24 @@ type Session struct {
 	// Renew re-issues the cookie when less than half its maxAge is left.
 	// Default false.
 	Renew bool `yaml:"renew"`
+	// Overwrite makes the proxy's session cookie replace a Set-Cookie of
+	// the same name earlier in the response, as cookies' overwrite does.
+	// Default true.
+	Overwrite bool `yaml:"overwrite"`
+}
+
+// Route is how requests under one path are proxied.
+type Route struct {
+	// Path is a path prefix such as "/legacy/". Required. The request
+	// path is forwarded unchanged.
+	Path string `yaml:"path"`
+	// Upstream is the base URL for this route. Default: the top-level
+	// upstream.
+	Upstream string `yaml:"upstream"`
+	// ForwardCookie passes the session cookie and its .sig to the
+	// upstream, for an app that runs koa-session itself and shares the
+	// session (format koa only). Default false: the proxy strips them.
+	ForwardCookie bool `yaml:"forwardCookie"`
 }
 
 // Store says where sessions live.
@@ -73,6 +95,62 @@ type Store struct {
 	// Type is "cookie" (in the cookie, no server), "memory" or "redis".
 	// Default "cookie".
 	Type string `yaml:"type"`
+	// Memory configures the in-process store (type memory).
+	Memory MemoryStore `yaml:"memory"`
+	// Redis configures the Redis store (type redis).
+	Redis RedisStore `yaml:"redis"`
+}
+
+// MemoryStore configures the in-process store.
+type MemoryStore struct {
+	// MaxEntries bounds the sessions kept; past it the one closest to
+	// expiring is dropped. Default 100000.
+	MaxEntries int `yaml:"maxEntries"`
+}
+
+// RedisStore configures the Redis store. The mode follows go-redis's
+// UniversalClient: MasterName set means Sentinel (Addrs are the
+// sentinels), several Addrs or Cluster mean Cluster, else standalone.
+type RedisStore struct {
+	// Addrs are host:port addresses: the server, the cluster seeds, or
+	// the sentinels. Default ["127.0.0.1:6379"].
+	Addrs []string `yaml:"addrs"`
+	// MasterName is the Sentinel master's name; set it to use Sentinel.
+	MasterName string `yaml:"masterName"`
+	// Cluster forces Cluster mode with a single seed address.
+	Cluster bool `yaml:"cluster"`
+	// Username and Password authenticate (Redis 6 ACL, or requirepass
+	// with the password alone). Use ${VAR} for the password.
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	// SentinelPassword authenticates to the sentinels, if they need it.
+	SentinelPassword string `yaml:"sentinelPassword"`
+	// DB is the database number (standalone and Sentinel only).
+	DB int `yaml:"db"`
+	// TLS turns on TLS to Redis.
+	TLS RedisTLS `yaml:"tls"`
+	// KeyPrefix starts every session's key. In the secure format a key
+	// is KeyPrefix + the hex SHA-256 of the session id. In the koa
+	// format the key is the cookie's value, as with koa-session and
+	// koa-redis, and KeyPrefix is koa-session's prefix option: new
+	// session ids start with it. Default "koa:sess:".
+	KeyPrefix string `yaml:"keyPrefix"`
+	// Timeout bounds every Redis operation (dial, read, write, and a
+	// whole update with its retries): past it the request gets 503.
+	// Default 2s.
+	Timeout Duration `yaml:"timeout"`
+}
+
+// RedisTLS configures TLS to Redis.
+type RedisTLS struct {
+	// Enabled turns TLS on. Default false.
+	Enabled bool `yaml:"enabled"`
+	// CAFile is a PEM file of CAs to trust instead of the system's.
+	CAFile string `yaml:"caFile"`
+	// ServerName overrides the name checked in the server's certificate.
+	ServerName string `yaml:"serverName"`
+	// InsecureSkipVerify accepts any certificate. Testing only.
+	InsecureSkipVerify bool `yaml:"insecureSkipVerify"`
 }
 
 // Token configures the JWT in the X-Session request header.
@@ -106,15 +184,24 @@ func Default() Config {
 	return Config{
 		Listen: ":3000",
 		Session: Session{
-			Key:      "koa.sess",
-			MaxAge:   MaxAge{Duration: DefaultMaxAge},
-			Format:   "secure",
-			Signed:   true,
-			HTTPOnly: true,
-			SameSite: "lax",
-			Path:     "/",
+			Key:       "koa.sess",
+			MaxAge:    MaxAge{Duration: DefaultMaxAge},
+			Format:    "secure",
+			Signed:    true,
+			HTTPOnly:  true,
+			SameSite:  "lax",
+			Path:      "/",
+			Overwrite: true,
 		},
-		Store: Store{Type: "cookie"},
+		Store: Store{
+			Type:   "cookie",
+			Memory: MemoryStore{MaxEntries: DefaultMaxEntries},
+			Redis: RedisStore{
+				Addrs:     []string{"127.0.0.1:6379"},
+				KeyPrefix: "koa:sess:",
+				Timeout:   Duration(DefaultRedisTimeout),
+			},
+		},
 		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Log:   Log{Format: "json", Level: "info"},
@@ -203,7 +290,8 @@ func explain(err error) error {
 	}
 	paths := map[string]string{
 		"Config": "", "Session": "session.", "Store": "store.", "Token": "token.",
-		"Admin": "admin.", "Log": "log.",
+		"Admin": "admin.", "Log": "log.", "Route": "routes[].",
+		"MemoryStore": "store.memory.", "RedisStore": "store.redis.", "RedisTLS": "store.redis.tls.",
 	}
 	var errs []error
 	for _, e := range te.Errors {

@@ -95,6 +95,22 @@ log:
 		{"bad secure", minimal + "session:\n  secure: maybe\n", nil, []string{`secure "maybe"`}},
 		{"admin on the public listener", minimal + "listen: :3000\nadmin:\n  listen: :3000\n", nil, []string{"admin.listen:"}},
 		{"missing upstream", "keys: [x]\n", nil, []string{"upstream: is required", "token.secret"}},
+		{"unknown redis key", minimal + "store:\n  redis:\n    adress: x\n", nil, []string{"unknown key store.redis.adress"}},
+		{"unknown tls key", minimal + "store:\n  redis:\n    tls:\n      ca: x\n", nil, []string{"unknown key store.redis.tls.ca"}},
+		{"bad redis store", minimal + `
+store:
+  type: redis
+  redis:
+    addrs: ["127.0.0.1:1", nowhere]
+    db: 2
+    timeout: 0s
+    tls:
+      caFile: ca.pem
+`, nil, []string{"store.redis.addrs[1]:", "store.redis.db: must be 0 in Cluster mode", "store.redis.timeout: must be > 0",
+			"store.redis.tls.enabled:"}},
+		{"no redis addrs", minimal + "store:\n  type: redis\n  redis:\n    addrs: []\n", nil, []string{"store.redis.addrs: at least one"}},
+		{"sentinel and cluster", minimal + "store:\n  type: redis\n  redis:\n    masterName: m\n    cluster: true\n", nil, []string{"store.redis.cluster:"}},
+		{"memory bound", minimal + "store:\n  type: memory\n  memory:\n    maxEntries: 0\n", nil, []string{"store.memory.maxEntries: must be > 0"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,5 +152,23 @@ func TestExpandTypedValues(t *testing.T) {
 	}
 	if !c.Session.Rolling || c.Session.MaxAge.Duration != 5*time.Second {
 		t.Errorf("rolling %v maxAge %v, want true and 5s", c.Session.Rolling, c.Session.MaxAge)
+	}
+}
+
+func TestParseStoreDefaults(t *testing.T) {
+	c, err := Parse([]byte(minimal+"store:\n  type: redis\n  redis:\n    password: ${S}\n"), testEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Store.Redis
+	if len(r.Addrs) != 1 || r.Addrs[0] != "127.0.0.1:6379" || r.KeyPrefix != "koa:sess:" ||
+		time.Duration(r.Timeout) != 2*time.Second || r.DB != 0 || r.Cluster || r.TLS.Enabled {
+		t.Errorf("redis defaults not applied: %+v", r)
+	}
+	if r.Password != "s0123456789abcdef0123456789abcdef" {
+		t.Errorf("password ${S} not expanded: %q", r.Password)
+	}
+	if c.Store.Memory.MaxEntries != 100_000 {
+		t.Errorf("memory.maxEntries = %d, want 100000", c.Store.Memory.MaxEntries)
 	}
 }

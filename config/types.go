@@ -13,6 +13,9 @@ import (
 const (
 	DefaultMaxAge   = 24 * time.Hour
 	DefaultTokenTTL = 60 * time.Second
+
+	DefaultMaxEntries   = 100_000
+	DefaultRedisTimeout = 2 * time.Second
 )
 
 // MaxAge is koa-session's maxAge: a duration, or Session for a cookie that

@@ -65,8 +65,58 @@ func (c *Config) Validate() error {
 		bad("session.signed", "false is only allowed with format koa; secure cookies are always authenticated")
 	}
 
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		path := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case !strings.HasPrefix(r.Path, "/"):
+			bad(path+".path", "%q must start with /", r.Path)
+		case seen[r.Path]:
+			bad(path+".path", "%q is already the path of another route", r.Path)
+		}
+		seen[r.Path] = true
+		if r.Upstream != "" {
+			if u, err := url.Parse(r.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				bad(path+".upstream", "%q must be an http:// or https:// URL", r.Upstream)
+			}
+		}
+		if r.ForwardCookie && s.Format != "koa" {
+			bad(path+".forwardCookie", "needs session.format koa: only a koa-format cookie can be read by the upstream's koa-session")
+		}
+	}
+
 	switch c.Store.Type {
-	case "cookie", "memory", "redis":
+	case "cookie":
+	case "memory":
+		if c.Store.Memory.MaxEntries <= 0 {
+			bad("store.memory.maxEntries", "must be > 0")
+		}
+	case "redis":
+		r := c.Store.Redis
+		if len(r.Addrs) == 0 {
+			bad("store.redis.addrs", "at least one host:port is required")
+		}
+		for i, a := range r.Addrs {
+			checkAddr(fmt.Sprintf("store.redis.addrs[%d]", i), a)
+		}
+		if r.DB < 0 {
+			bad("store.redis.db", "must be >= 0")
+		}
+		if r.DB != 0 && r.MasterName == "" && (r.Cluster || len(r.Addrs) > 1) {
+			bad("store.redis.db", "must be 0 in Cluster mode (several addrs or cluster: true)")
+		}
+		if r.Cluster && r.MasterName != "" {
+			bad("store.redis.cluster", "cannot be combined with store.redis.masterName (Sentinel)")
+		}
+		if r.Timeout <= 0 {
+			bad("store.redis.timeout", "must be > 0")
+		}
+		if strings.ContainsAny(r.KeyPrefix, " \t\r\n;,\"\\") && c.Session.Format == "koa" {
+			bad("store.redis.keyPrefix", "%q cannot be part of a cookie value (format koa puts it in the session id)", r.KeyPrefix)
+		}
+		if !r.TLS.Enabled && (r.TLS.CAFile != "" || r.TLS.ServerName != "" || r.TLS.InsecureSkipVerify) {
+			bad("store.redis.tls.enabled", "must be true when other store.redis.tls options are set")
+		}
 	default:
 		bad("store.type", "%q must be cookie, memory or redis", c.Store.Type)
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,6 +26,10 @@ import (
 type Options struct {
 	// Upstream is the app's base URL. Required.
 	Upstream *url.URL
+	// Routes change how requests under a path prefix are proxied; the
+	// longest matching Path applies. Others go to Upstream with the
+	// session cookie stripped.
+	Routes []Route
 	// Sessions loads and commits sessions. Required.
 	Sessions *session.Manager
 	// TokenSecret is the HS256 key of the session JWT. Required.
@@ -43,7 +48,30 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// Route changes how requests under one path prefix are proxied.
+type Route struct {
+	// Path is the prefix, such as "/legacy/". The request path is
+	// forwarded unchanged.
+	Path string
+	// Upstream is the route's base URL. Nil means Options.Upstream.
+	Upstream *url.URL
+	// ForwardCookie keeps the session cookie and its .sig in the Cookie
+	// header forwarded upstream, for an app that runs koa-session with the
+	// same keys and shares the session. Such an app may also set the
+	// session cookie itself; see Proxy.
+	ForwardCookie bool
+}
+
 // Proxy is the session-aware reverse proxy. Create it with New.
+//
+// When an upstream's response sets the session cookie itself (a Koa app
+// behind a ForwardCookie route, typically), that cookie wins: the proxy
+// writes no session cookie of its own in that response, so it never
+// re-sets a stale session over the app's. Such a response must not also
+// carry session directives; if it does, it is a malformed response (502).
+// The upstream may still set only the .sig cookie (koa re-signing with a
+// newer key), which the proxy's own cookies replace, as cookies'
+// overwrite option does.
 type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
@@ -76,6 +104,19 @@ func New(o Options) (*Proxy, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	o.Routes = slices.Clone(o.Routes)
+	for i, r := range o.Routes {
+		if !strings.HasPrefix(r.Path, "/") {
+			return nil, fmt.Errorf("proxy: Routes[%d].Path %q must start with /", i, r.Path)
+		}
+		if r.Upstream == nil {
+			o.Routes[i].Upstream = o.Upstream
+		} else if r.Upstream.Scheme == "" || r.Upstream.Host == "" {
+			return nil, fmt.Errorf("proxy: Routes[%d].Upstream must be an absolute URL", i)
+		}
+	}
+	// Longest prefix first, so that the first match is the best one.
+	slices.SortStableFunc(o.Routes, func(a, b Route) int { return len(b.Path) - len(a.Path) })
 	h := http.CanonicalHeaderKey(o.Header)
 	p := &Proxy{
 		opts:       o,
@@ -148,8 +189,19 @@ func NewTransport(o TransportOptions) *http.Transport {
 // state is what one request carries from ServeHTTP to ModifyResponse.
 type state struct {
 	in      *http.Request
+	route   Route
 	session *session.Session
 	token   string
+}
+
+// route returns the route for a request path.
+func (p *Proxy) route(path string) Route {
+	for _, r := range p.opts.Routes {
+		if strings.HasPrefix(path, r.Path) {
+			return r
+		}
+	}
+	return Route{Path: "/", Upstream: p.opts.Upstream}
 }
 
 type stateKey struct{}
@@ -167,19 +219,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.errorHandler(w, r, err)
 		return
 	}
-	st := &state{in: r, session: s, token: tok}
+	st := &state{in: r, route: p.route(r.URL.Path), session: s, token: tok}
 	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
 // hop-by-hop and X-Forwarded-* headers from pr.Out.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
-	pr.SetURL(p.opts.Upstream)
+	st, ok := pr.In.Context().Value(stateKey{}).(*state)
+	if !ok {
+		st = &state{route: p.route(pr.In.URL.Path)}
+	}
+	pr.SetURL(st.route.Upstream)
 	pr.Out.Host = pr.In.Host // pass the client's Host, as nginx and oauth2-proxy do
 	pr.SetXForwarded()
 	p.stripOwnHeaders(pr.Out.Header)
-	stripCookies(pr.Out.Header, p.opts.Sessions.Name())
-	if st, ok := pr.In.Context().Value(stateKey{}).(*state); ok {
+	if !st.route.ForwardCookie {
+		stripCookies(pr.Out.Header, p.opts.Sessions.Name())
+	}
+	if st.token != "" {
 		pr.Out.Header.Set(p.opts.Header, st.token)
 	}
 }
@@ -265,6 +323,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
+	if setsCookie(resp.Header, p.opts.Sessions.Name()) {
+		if !ch.IsZero() {
+			return &DirectiveError{Header: "Set-Cookie", Reason: "the upstream set the session cookie itself and also sent session directives"}
+		}
+		p.log.Debug("the upstream set the session cookie; the proxy leaves it", "path", st.in.URL.Path, "upstream", st.route.Upstream.Host)
+		return nil
+	}
 	n := len(resp.Header["Set-Cookie"])
 	if _, err := p.opts.Sessions.Commit(resp.Request.Context(), st.in, st.session, ch, resp.Header); err != nil {
 		return err
@@ -276,6 +341,16 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		}
 	}
 	return nil
+}
+
+// setsCookie reports whether h sets the cookie name (not just name.sig).
+func setsCookie(h http.Header, name string) bool {
+	for _, line := range h["Set-Cookie"] {
+		if strings.HasPrefix(strings.TrimLeft(line, " "), name+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // errorHandler answers for a request that could not be proxied. The client
@@ -295,7 +370,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case isTimeout(err):
 		status, msg = http.StatusGatewayTimeout, "gateway timeout"
 	}
-	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "upstream", p.opts.Upstream.Host, "error", err)
+	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "upstream", p.route(r.URL.Path).Upstream.Host, "error", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

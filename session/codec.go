@@ -31,6 +31,9 @@ type readResult struct {
 	found   bool   // the client sent the session cookie
 	reject  string // a Reject* reason when found but not verified
 	resign  bool   // verified by an older key: re-issue the signature
+	// For FormatKoa's repair:
+	value    string // the cookie's value as sent
+	clearSig bool   // a .sig cookie matched no key: clear it
 }
 
 // codec keeps the session cookie's value from being read or forged.

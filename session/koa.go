@@ -1,23 +1,241 @@
 package session
 
 import (
+	"crypto/hmac"
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
+	"time"
 )
 
-// koaCodec is FormatKoa: koa-session's cookie with a keygrip signature.
+// koaCodec is FormatKoa: koa-session's cookie, as written by the cookies
+// 0.9 library with a keygrip signature.
+//
+// The value is the standard base64 of the record's JSON (koa-session's
+// encode), or, with a server-side store, the session id as is (koa-session's
+// externalKey). When signed, "<name>.sig" holds keygrip's signature of the
+// string "<name>=<value>": HMAC-SHA1 with the first key, URL-safe base64
+// without padding. Every key verifies, in order.
 type koaCodec struct {
-	keys   []string
+	keys   [][]byte
 	signed bool
+	encode bool // base64 the payload (cookie store); false: an id, sent as is
 }
 
-func newKoaCodec(keys []string, signed bool) (*koaCodec, error) {
-	return nil, errors.New("format koa is not implemented yet")
+func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
+	if signed && len(keys) == 0 {
+		return nil, errors.New("format koa: signed cookies need at least one key")
+	}
+	c := &koaCodec{signed: signed, encode: encode}
+	for _, k := range keys {
+		c.keys = append(c.keys, []byte(k))
+	}
+	return c, nil
 }
 
-func (c *koaCodec) read(r *http.Request, name string) readResult { return readResult{} }
+// sign is keygrip's sign with key.
+func sign(key []byte, data string) string {
+	m := hmac.New(sha1.New, key)
+	m.Write([]byte(data))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// index is keygrip's index: the position of the key that made digest for
+// data, or -1. Each comparison takes constant time.
+func (c *koaCodec) index(data, digest string) int {
+	for i, k := range c.keys {
+		if hmac.Equal([]byte(digest), []byte(sign(k, data))) {
+			return i
+		}
+	}
+	return -1
+}
+
+// read follows cookies 0.9's get(name, {signed}) and koa-session's
+// initFromCookie: a missing signature means no session; a signature that
+// matches no key means no session and a cleared .sig cookie; one that
+// matches an older key means the session, with the .sig re-issued.
+func (c *koaCodec) read(r *http.Request, name string) readResult {
+	// Node joins repeated Cookie headers (HTTP/2) with "; ".
+	header := strings.Join(r.Header.Values("Cookie"), "; ")
+	value, ok := cookieValue(header, name)
+	if !ok {
+		return readResult{}
+	}
+	rr := readResult{found: true, value: value}
+	if c.signed {
+		sig, _ := cookieValue(header, name+".sig")
+		if sig == "" {
+			rr.reject = RejectTampered
+			return rr
+		}
+		i := c.index(name+"="+value, sig)
+		if i < 0 {
+			rr.reject, rr.clearSig = RejectTampered, true
+			return rr
+		}
+		rr.resign = i > 0
+	}
+	if value == "" {
+		return rr // koa: an empty cookie is no cookie
+	}
+	if !c.encode {
+		rr.payload = []byte(value)
+		return rr
+	}
+	b, err := decodeBase64(value)
+	if err != nil {
+		rr.reject = RejectMalformed
+		return rr
+	}
+	rr.payload = b
+	return rr
+}
+
+// cookieValue finds the cookie name in a Cookie header as cookies 0.9 does:
+// the first match of /(?:^|;) *NAME=([^;]*)/, without surrounding double
+// quotes.
+func cookieValue(header, name string) (string, bool) {
+	for i := 0; i <= len(header); {
+		j := i
+		for j < len(header) && header[j] == ' ' {
+			j++
+		}
+		if strings.HasPrefix(header[j:], name+"=") {
+			v := header[j+len(name)+1:]
+			if k := strings.IndexByte(v, ';'); k >= 0 {
+				v = v[:k]
+			}
+			if len(v) > 0 && v[0] == '"' {
+				// JavaScript's value.slice(1, -1).
+				if len(v) >= 2 {
+					v = v[1 : len(v)-1]
+				} else {
+					v = ""
+				}
+			}
+			return v, true
+		}
+		k := strings.IndexByte(header[i:], ';')
+		if k < 0 {
+			break
+		}
+		i += k + 1
+	}
+	return "", false
+}
+
+// decodeBase64 decodes like Node's Buffer.from(s, "base64"), which
+// koa-session uses: both alphabets, padding optional, other characters
+// ignored, decoding stops at the first "=".
+func decodeBase64(s string) ([]byte, error) {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; {
+		case ch == '=':
+			i = len(s)
+		case ch == '-':
+			b = append(b, '+')
+		case ch == '_':
+			b = append(b, '/')
+		case 'A' <= ch && ch <= 'Z', 'a' <= ch && ch <= 'z', '0' <= ch && ch <= '9', ch == '+', ch == '/':
+			b = append(b, ch)
+		}
+	}
+	if len(b)%4 == 1 {
+		b = b[:len(b)-1] // Node drops a lone trailing sextet
+	}
+	out, err := base64.RawStdEncoding.DecodeString(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("base64: %w", err)
+	}
+	return out, nil
+}
+
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
-	return errors.New("format koa is not implemented yet")
+	value := string(payload)
+	if c.encode {
+		value = base64.StdEncoding.EncodeToString(payload)
+	} else if strings.ContainsAny(value, "; \t\r\n\",\\") {
+		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
+	}
+	ck.Value = value
+	c.set(h, ck)
+	return nil
 }
-func (c *koaCodec) expire(h http.Header, ck http.Cookie)                {}
-func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {}
+
+// set appends ck and, when signed, its signature cookie with the same
+// attributes, as cookies 0.9's set does.
+func (c *koaCodec) set(h http.Header, ck http.Cookie) {
+	h.Add("Set-Cookie", koaHeader(ck))
+	if c.signed {
+		ck.Value = sign(c.keys[0], ck.Name+"="+ck.Value)
+		ck.Name += ".sig"
+		h.Add("Set-Cookie", koaHeader(ck))
+	}
+}
+
+// expire writes what koa-session's remove writes: an empty value that
+// expired at the epoch and, when signed, the signature of that empty value,
+// expired too.
+func (c *koaCodec) expire(h http.Header, ck http.Cookie) {
+	ck.Value, ck.Expires = "", time.Unix(0, 0)
+	c.set(h, ck)
+}
+
+// repair re-issues a signature made by an older key with the first one, or
+// clears a signature that matched no key, as cookies 0.9's get does. Unlike
+// cookies 0.9, both use the session cookie's own attributes (the caller sets
+// Expires to the session's expiry): cookies 0.9 writes them with path "/"
+// and no expiry, which leaves a stale .sig behind under another path and
+// loses the signature when the browser closes.
+func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
+	if !c.signed {
+		return
+	}
+	switch {
+	case rr.clearSig:
+		ck.Name += ".sig"
+		ck.Value, ck.Expires = "", time.Unix(0, 0)
+		h.Add("Set-Cookie", koaHeader(ck))
+	case rr.resign && rr.reject == "":
+		ck.Name, ck.Value = ck.Name+".sig", sign(c.keys[0], ck.Name+"="+rr.value)
+		h.Add("Set-Cookie", koaHeader(ck))
+	}
+}
+
+// koaHeader formats a Set-Cookie value exactly as cookies 0.9's toHeader:
+// lower-case attributes in its order, and expires rather than Max-Age.
+func koaHeader(ck http.Cookie) string {
+	var b strings.Builder
+	b.WriteString(ck.Name)
+	b.WriteByte('=')
+	b.WriteString(ck.Value)
+	if ck.Path != "" {
+		b.WriteString("; path=" + ck.Path)
+	}
+	if !ck.Expires.IsZero() {
+		b.WriteString("; expires=" + ck.Expires.UTC().Format(http.TimeFormat))
+	}
+	if ck.Domain != "" {
+		b.WriteString("; domain=" + ck.Domain)
+	}
+	switch ck.SameSite {
+	case http.SameSiteLaxMode:
+		b.WriteString("; samesite=lax")
+	case http.SameSiteStrictMode:
+		b.WriteString("; samesite=strict")
+	case http.SameSiteNoneMode:
+		b.WriteString("; samesite=none")
+	}
+	if ck.Secure {
+		b.WriteString("; secure")
+	}
+	if ck.HttpOnly {
+		b.WriteString("; httponly")
+	}
+	return b.String()
+}

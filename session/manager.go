@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -37,9 +38,18 @@ type Options struct {
 	// Renew re-issues the cookie when less than half of its maxAge is
 	// left (koa's renew).
 	Renew bool
+	// NoOverwrite turns off koa's overwrite: by default a session cookie
+	// the proxy sets replaces any Set-Cookie of the same name (or its
+	// .sig) already in the response, as cookies 0.9 does with
+	// overwrite: true; with NoOverwrite both are sent.
+	NoOverwrite bool
 	// Store keeps sessions on the server; the cookie then holds only the
 	// id. Nil keeps the whole session in the cookie.
 	Store Store
+	// IDPrefix starts every new session id: koa-session's prefix option.
+	// In the koa format with a store the cookie's value is the id and is
+	// also the store key koa-session uses, so the prefix appears in both.
+	IDPrefix string
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -88,7 +98,7 @@ func New(o Options) (*Manager, error) {
 		m.opts.Format = FormatSecure
 		m.codec, err = newSecureCodec(o.Keys)
 	case FormatKoa:
-		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned)
+		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned, o.Store == nil)
 	default:
 		err = fmt.Errorf("unknown format %q (want secure or koa)", o.Format)
 	}
@@ -118,7 +128,8 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.hadCookie = rr.found
+	rr.payload, rr.reject = nil, s.Rejected
+	s.cookie = rr
 	return s, nil
 }
 
@@ -167,7 +178,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 	if maxAge == 0 {
 		maxAge = m.opts.MaxAge
 	}
-	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire, resign: rr.resign}, nil
+	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire}, nil
 }
 
 // fresh returns a new, empty session. It has its id already, so that the
@@ -175,7 +186,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 func (m *Manager) fresh() *Session {
 	s := &Session{Data: json.RawMessage("{}"), MaxAge: m.opts.MaxAge, IsNew: true}
 	if m.hasID() {
-		s.ID = NewID()
+		s.ID = m.opts.IDPrefix + NewID()
 	}
 	return s
 }
@@ -194,6 +205,11 @@ type Change struct {
 	MaxAge MaxAge
 }
 
+// IsZero reports whether ch asks for nothing.
+func (ch Change) IsZero() bool {
+	return len(ch.Set) == 0 && !ch.Destroy && !ch.Renew && ch.MaxAge == 0
+}
+
 // Outcome says what Commit did, for metrics and logs.
 type Outcome struct {
 	Saved     bool // the session was written
@@ -208,6 +224,39 @@ type Outcome struct {
 // wraps ErrUnavailable when the store could not be written; otherwise it
 // is a problem with ch itself (or a session too large for a cookie).
 func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
+	set := http.Header{}
+	out, err := m.commit(ctx, r, s, ch, set)
+	if err != nil {
+		return out, err
+	}
+	for _, line := range set["Set-Cookie"] {
+		if !m.opts.NoOverwrite {
+			removeCookie(h, line[:strings.IndexByte(line, '=')+1])
+		}
+		h.Add("Set-Cookie", line)
+	}
+	return out, nil
+}
+
+// removeCookie deletes the Set-Cookie lines in h that start with prefix
+// ("name="), as cookies 0.9's overwrite does.
+func removeCookie(h http.Header, prefix string) {
+	lines := h["Set-Cookie"]
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			kept = append(kept, l)
+		}
+	}
+	switch {
+	case len(kept) == 0:
+		delete(h, "Set-Cookie")
+	case len(kept) < len(lines):
+		h["Set-Cookie"] = kept
+	}
+}
+
+func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
 	var out Outcome
 	ck := m.cookie(r)
 	if ch.Destroy {
@@ -245,8 +294,9 @@ func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 		maxAge, force = ch.MaxAge, true
 	}
 	if !m.shouldSave(s, data, changed, force) {
-		if s.hadCookie {
-			m.codec.repair(h, ck, readResult{resign: s.resign, reject: s.Rejected, found: true})
+		if s.cookie.found {
+			ck.Expires = s.Expire
+			m.codec.repair(h, ck, s.cookie)
 		}
 		return out, nil
 	}
@@ -255,13 +305,19 @@ func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	oldID := s.ID
 	renewID := ch.Renew && !s.IsNew && m.hasID()
 	if renewID {
-		s.ID = NewID()
+		s.ID = m.opts.IDPrefix + NewID()
 	}
 	var err error
 	if m.opts.Store != nil {
 		err = m.saveStore(ctx, h, ck, s, oldID, renewID, ch.Set, maxAge, now)
 	} else {
 		err = m.saveCookie(h, ck, s, data, maxAge, now)
+	}
+	if errors.Is(err, errSessionGone) {
+		// Destroyed or renewed by a concurrent request: its Set must
+		// not bring the session back (that would undo a logout).
+		s.ID = oldID
+		return out, nil
 	}
 	if err != nil {
 		s.ID = oldID
@@ -303,6 +359,11 @@ func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []b
 	return nil
 }
 
+// errSessionGone reports that a session this request loaded is no longer
+// in the store when it is saved: another request destroyed or renewed it
+// (or it expired) meanwhile.
+var errSessionGone = errors.New("session: gone from the store")
+
 // saveStore writes the session's record to the store and sets the cookie
 // that names it. The merge patches are applied inside Store.Update to the
 // record as it is now in the store, so that concurrent requests that set
@@ -313,6 +374,9 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 	var saved json.RawMessage
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		data := s.Data
+		if !ok && !s.IsNew {
+			return nil, 0, errSessionGone
+		}
 		if ok {
 			// A record that cannot be parsed is replaced by the one this
 			// request loaded; Load already treated it as malformed.
@@ -345,6 +409,9 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 		}
 	} else {
 		err = st.Update(ctx, s.ID, update)
+	}
+	if errors.Is(err, errSessionGone) {
+		return err
 	}
 	if err != nil {
 		return fmt.Errorf("%w: save: %w", ErrUnavailable, err)

@@ -257,3 +257,21 @@ func TestRecordLayout(t *testing.T) {
 		})
 	}
 }
+
+func TestSecureAuto(t *testing.T) {
+	m := newManager(t, Options{SecureAuto: true})
+	for _, tls := range []bool{false, true} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if tls {
+			r = httptest.NewRequest(http.MethodGet, "https://example.test/", nil)
+		}
+		s, _ := m.Load(context.Background(), r)
+		h := http.Header{}
+		if _, err := m.Commit(context.Background(), r, s, set(`{"a":1}`), h); err != nil {
+			t.Fatal(err)
+		}
+		if c := (&http.Response{Header: h}).Cookies()[0]; c.Secure != tls {
+			t.Errorf("TLS %v: cookie Secure = %v", tls, c.Secure)
+		}
+	}
+}

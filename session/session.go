@@ -51,8 +51,7 @@ type Session struct {
 	// did, or when there was no cookie): one of the Reject* reasons.
 	Rejected string
 
-	hadCookie bool // the client sent the session cookie
-	resign    bool // koa: signature made by an older key, re-issue it
+	cookie readResult // what the codec found, without the payload
 }
 
 // Why a cookie the client sent did not give a session. Each is counted.

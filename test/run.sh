@@ -1,8 +1,33 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what the tests need, then
 # runs the Go unit and black-box tests (which start and stop their own
-# upstreams and servers).
+# upstreams and servers on free loopback ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# apt_install installs Debian packages (once: the package lists are
+# fetched on the first call).
+apt_updated=""
+apt_install() {
+	local sudo=""
+	[ "$(id -u)" -eq 0 ] || sudo="sudo"
+	export DEBIAN_FRONTEND=noninteractive
+	[ -n "$apt_updated" ] || { $sudo apt-get update -qq >/dev/null; apt_updated=1; }
+	$sudo apt-get install -y -qq "$@" >/dev/null
+}
+
+# Debian's redis-server and redis-cli: the Redis store's tests start their
+# own servers (standalone and a 3-node cluster).
+if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+	apt_install redis-server redis-tools
+fi
+# Node and npm run the real koa + koa-session the koa-format tests use.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	apt_install nodejs npm
+fi
+if [ ! -d test/koa/node_modules ]; then
+	(cd test/koa && npm ci --no-audit --no-fund)
+fi
+
 go vet ./...
 go test -count=1 ./...

@@ -290,3 +290,52 @@ func TestCheckRejectsTypo(t *testing.T) {
 		t.Errorf("-check rejected a good config: %v %s", err, out)
 	}
 }
+
+func TestCookieAttributes(t *testing.T) {
+	t.Parallel()
+	up := startUpstream(t)
+	tests := []struct {
+		name    string
+		session map[string]any
+		check   func(t *testing.T, c *http.Cookie)
+	}{
+		{"koa defaults", map[string]any{}, func(t *testing.T, c *http.Cookie) {
+			if !c.HttpOnly || c.Secure || c.Path != "/" || c.Domain != "" || c.SameSite != http.SameSiteLaxMode {
+				t.Errorf("cookie %s, want HttpOnly, Path=/, SameSite=Lax, host-only", c)
+			}
+			if d := time.Until(c.Expires); d < 23*time.Hour || d > 25*time.Hour {
+				t.Errorf("expires in %v, want one day", d)
+			}
+		}},
+		{"everything set", map[string]any{"httpOnly": false, "secure": true, "sameSite": "strict", "path": "/app",
+			"domain": "example.test", "maxAge": "session"}, func(t *testing.T, c *http.Cookie) {
+			if c.HttpOnly || !c.Secure || c.Path != "/app" || c.Domain != "example.test" || c.SameSite != http.SameSiteStrictMode {
+				t.Errorf("cookie %s does not follow the config", c)
+			}
+			if !c.Expires.IsZero() || c.MaxAge != 0 {
+				t.Errorf("maxAge session: cookie %s has an expiry", c)
+			}
+		}},
+		{"secure auto over plain HTTP", map[string]any{"secure": "auto"}, func(t *testing.T, c *http.Cookie) {
+			if c.Secure {
+				t.Errorf("cookie %s is Secure on a plain-HTTP request", c)
+			}
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg := baseConfig(up)
+			for k, v := range tc.session {
+				cfg.set("session."+k, v)
+			}
+			p := startProxy(t, cfg)
+			resp, _ := get(t, http.DefaultClient, p.URL+"/set")
+			cs := sessionCookies(resp, "koa.sess")
+			if len(cs) != 1 {
+				t.Fatalf("Set-Cookie %v", resp.Header["Set-Cookie"])
+			}
+			tc.check(t, cs[0])
+		})
+	}
+}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,12 +12,16 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionproxy/sessionproxy/config"
 	"github.com/sessionproxy/sessionproxy/proxy"
 	"github.com/sessionproxy/sessionproxy/session"
+	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -80,13 +86,40 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	a := &app{cfg: cfg, log: log}
 	var store session.Store
 	ready := func(context.Context) error { return nil }
+	var idPrefix string
 	switch cfg.Store.Type {
 	case "cookie":
+	case "memory":
+		m := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
+		store, ready = m, m.Ping
+	case "redis":
+		client, err := newRedisClient(cfg.Store.Redis)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, func() { client.Close() })
+		o := redisstore.Options{Timeout: time.Duration(cfg.Store.Redis.Timeout)}
+		if cfg.Session.Format == "koa" {
+			// As koa-session with koa-redis: the key is the cookie's
+			// value, the id, which starts with koa-session's prefix.
+			idPrefix = cfg.Store.Redis.KeyPrefix
+		} else {
+			o.Prefix, o.HashIDs = cfg.Store.Redis.KeyPrefix, true
+		}
+		r := redisstore.New(client, o)
+		store, ready = r, r.Ping
+		// Redis may come up after the proxy: warn, serve, and let
+		// /readyz say when it answers.
+		if err := r.Ping(ctx); err != nil {
+			log.Warn("redis does not answer yet", "addrs", cfg.Store.Redis.Addrs, "error", err)
+		}
 	default:
 		return nil, fmt.Errorf("store.type %q is not available in this build", cfg.Store.Type)
 	}
 
-	sessions, err := session.New(sessionOptions(cfg, store))
+	so := sessionOptions(cfg, store)
+	so.IDPrefix = idPrefix
+	sessions, err := session.New(so)
 	if err != nil {
 		return nil, err
 	}
@@ -94,8 +127,19 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	if err != nil {
 		return nil, fmt.Errorf("upstream: %w", err)
 	}
+	var routes []proxy.Route
+	for i, r := range cfg.Routes {
+		pr := proxy.Route{Path: r.Path, ForwardCookie: r.ForwardCookie}
+		if r.Upstream != "" {
+			if pr.Upstream, err = url.Parse(r.Upstream); err != nil {
+				return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
+			}
+		}
+		routes = append(routes, pr)
+	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:    upstream,
+		Routes:      routes,
 		Sessions:    sessions,
 		TokenSecret: []byte(cfg.Token.Secret),
 		TokenTTL:    time.Duration(cfg.Token.TTL),
@@ -133,10 +177,11 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 			Secure:   s.Secure == config.SecureOn,
 			SameSite: sameSite,
 		},
-		SecureAuto: s.Secure == config.SecureAuto,
-		Rolling:    s.Rolling,
-		Renew:      s.Renew,
-		Store:      store,
+		SecureAuto:  s.Secure == config.SecureAuto,
+		Rolling:     s.Rolling,
+		Renew:       s.Renew,
+		NoOverwrite: !s.Overwrite,
+		Store:       store,
 	}
 }
 
@@ -212,4 +257,46 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	a.log.Info("stopped")
 	return errors.Join(errs...)
+}
+
+// newRedisClient builds the go-redis client for c: Sentinel when a master
+// name is set, Cluster with several addresses or cluster: true, else
+// standalone. Every wait is bounded by c.Timeout, so an unreachable Redis
+// answers with an error in that time.
+func newRedisClient(c config.RedisStore) (redis.UniversalClient, error) {
+	timeout := time.Duration(c.Timeout)
+	o := &redis.UniversalOptions{
+		Addrs:                 c.Addrs,
+		MasterName:            c.MasterName,
+		IsClusterMode:         c.Cluster,
+		Username:              c.Username,
+		Password:              c.Password,
+		SentinelPassword:      c.SentinelPassword,
+		DB:                    c.DB,
+		DialTimeout:           timeout,
+		ReadTimeout:           timeout,
+		WriteTimeout:          timeout,
+		PoolTimeout:           timeout,
+		ContextTimeoutEnabled: true,
+		ClientName:            "sessionproxy",
+	}
+	if c.TLS.Enabled {
+		t := &tls.Config{
+			MinVersion:         tls.VersionTLS12,
+			ServerName:         c.TLS.ServerName,
+			InsecureSkipVerify: c.TLS.InsecureSkipVerify, //nolint:gosec // an explicit, documented testing option
+		}
+		if c.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.TLS.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("store.redis.tls.caFile: %w", err)
+			}
+			t.RootCAs = x509.NewCertPool()
+			if !t.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("store.redis.tls.caFile: %s holds no PEM certificate", c.TLS.CAFile)
+			}
+		}
+		o.TLSConfig = t
+	}
+	return redis.NewUniversalClient(o), nil
 }

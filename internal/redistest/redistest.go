@@ -1,0 +1,226 @@
+// Package redistest starts real Redis servers for tests: a standalone
+// redis-server or a three-node Redis Cluster on free loopback ports, each
+// stopped by its own PID when the test ends. It uses Debian's
+// redis-server and redis-cli (test/run.sh installs them); without them a
+// test is skipped, or fails when CI is set.
+package redistest
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is a redis-server a test started.
+type Server struct {
+	Addr string // 127.0.0.1:port
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+// Start runs a standalone redis-server with no persistence on a free
+// loopback port and waits until it answers.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t)
+}
+
+func start(t testing.TB, extra ...string) *Server {
+	t.Helper()
+	bin := requireTool(t, "redis-server")
+	dir := t.TempDir()
+	var s *Server
+	for attempt := 0; ; attempt++ {
+		port := freePort(t)
+		args := append([]string{
+			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
+			"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
+		}, extra...)
+		s = &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
+		s.cmd = exec.Command(bin, args...)
+		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+		if err := s.cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		go func() { _ = s.cmd.Wait(); close(s.done) }()
+		if s.waitReady() {
+			break
+		}
+		s.kill()
+		if attempt == 2 { // a port taken between freePort and the bind
+			t.Fatalf("redis-server did not start:\n%s", s.out.String())
+		}
+	}
+	t.Cleanup(s.kill)
+	return s
+}
+
+// waitReady waits up to 10 s for the server to answer PING.
+func (s *Server) waitReady() bool {
+	c := redis.NewClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer c.Close()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-s.done:
+			return false
+		default:
+		}
+		if c.Ping(context.Background()).Err() == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Client returns a go-redis client for the server, closed with the test.
+func (s *Server) Client(t testing.TB) *redis.Client {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: s.Addr})
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// Pause stops the server with SIGSTOP: connections stay open and
+// nothing answers, as in a network partition or a stuck server.
+func (s *Server) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("SIGSTOP redis-server: %v", err)
+	}
+}
+
+// Resume continues a paused server with SIGCONT.
+func (s *Server) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatalf("SIGCONT redis-server: %v", err)
+	}
+}
+
+// kill stops the server by its PID (SIGCONT first, in case it is paused).
+func (s *Server) kill() {
+	select {
+	case <-s.done:
+		return
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+}
+
+// Cluster is a three-master Redis Cluster a test started.
+type Cluster struct {
+	Nodes []*Server
+}
+
+// Addrs returns the nodes' addresses.
+func (c *Cluster) Addrs() []string {
+	var a []string
+	for _, n := range c.Nodes {
+		a = append(a, n.Addr)
+	}
+	return a
+}
+
+// Client returns a go-redis cluster client, closed with the test.
+func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
+	t.Helper()
+	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { cc.Close() })
+	return cc
+}
+
+// StartCluster runs three cluster-enabled redis-servers, joins them with
+// redis-cli --cluster create (every slot assigned, no replicas) and waits
+// until every node reports the cluster ok.
+func StartCluster(t testing.TB) *Cluster {
+	t.Helper()
+	cli := requireTool(t, "redis-cli")
+	c := &Cluster{}
+	for range 3 {
+		// The bus port is chosen too: the default, port+10000, may be
+		// taken or out of range.
+		c.Nodes = append(c.Nodes, start(t, "--cluster-enabled", "yes",
+			"--cluster-config-file", "nodes.conf", "--cluster-port", strconv.Itoa(freePort(t)),
+			"--cluster-node-timeout", "5000"))
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs()...)
+	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	for _, n := range c.Nodes {
+		cl := redis.NewClient(&redis.Options{Addr: n.Addr})
+		ok := false
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			info, err := cl.ClusterInfo(context.Background()).Result()
+			if err == nil && bytes.Contains([]byte(info), []byte("cluster_state:ok")) {
+				ok = true
+				break
+			}
+		}
+		cl.Close()
+		if !ok {
+			t.Fatalf("cluster node %s never reported cluster_state:ok", n.Addr)
+		}
+	}
+	return c
+}
+
+// requireTool fails in CI, and skips elsewhere, when a program is missing.
+func requireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI but not installed (test/run.sh installs it)", name)
+		}
+		t.Skipf("%s not installed; run test/run.sh", name)
+	}
+	return p
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuffer collects a process's output for failure messages.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,364 @@
+package session
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A cookie written by koa-session 7.0.2 (cookies 0.9.2, keygrip 1.1.0)
+// with app.keys ["new-key", "old-key"]; the signatures were computed by
+// keygrip itself.
+const (
+	koaValue  = "eyJ1c2VyIjp7Im5hbWUiOiJqb2huIGRvZSIsImFnZSI6MzB9LCJiaWciOjEyMzQ1Njc4OTAxMjM0NTY3MDAwLCJzIjoiw7wgPD4mIiwiX2V4cGlyZSI6MTkwMDAwMDAwMDAwMCwiX21heEFnZSI6ODY0MDAwMDB9"
+	koaSigNew = "-lAtNsQ00atMNz4HaTzY4q6g588" // keygrip(["new-key"]).sign("koa.sess=" + koaValue)
+	koaSigOld = "bKbvHzvOl_CVny8A636KS_b62U4" // keygrip(["old-key"]).sign(...)
+	koaSigNil = "ePbf4iaj3TrDfdPMmNhH55FqcWI" // keygrip(["new-key"]).sign("koa.sess=")
+	koaData   = `{"big":12345678901234567000,"s":"ü <>&","user":{"name":"john doe","age":30}}`
+)
+
+func TestKeygripSign(t *testing.T) {
+	for _, tc := range []struct{ name, key, data, want string }{
+		{"value", "new-key", "koa.sess=" + koaValue, koaSigNew},
+		{"old key", "old-key", "koa.sess=" + koaValue, koaSigOld},
+		{"empty value", "new-key", "koa.sess=", koaSigNil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sign([]byte(tc.key), tc.data); got != tc.want {
+				t.Errorf("sign = %q, want %q (keygrip)", got, tc.want)
+			}
+		})
+	}
+}
+
+func koaRequest(cookie string) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if cookie != "" {
+		r.Header.Set("Cookie", cookie)
+	}
+	return r
+}
+
+func TestKoaCodecRead(t *testing.T) {
+	c, err := newKoaCodec([]string{"new-key", "old-key"}, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		cookie   string
+		found    bool
+		reject   string
+		resign   bool
+		clearSig bool
+		payload  bool
+	}{
+		{name: "no cookie"},
+		{name: "other cookies", cookie: "a=1; koa.sess.sig=" + koaSigNew},
+		{name: "first key", cookie: "koa.sess=" + koaValue + "; koa.sess.sig=" + koaSigNew, found: true, payload: true},
+		{name: "old key re-signs", cookie: "koa.sess=" + koaValue + "; koa.sess.sig=" + koaSigOld, found: true, payload: true, resign: true},
+		{name: "among others, spaced", cookie: "x=y;  koa.sess.sig=" + koaSigNew + ";koa.sess=" + koaValue + "; z=1", found: true, payload: true},
+		{name: "quoted", cookie: `koa.sess="` + koaValue + `"; koa.sess.sig=` + koaSigNew, found: true, payload: true},
+		{name: "first of two wins", cookie: "koa.sess=" + koaValue + "; koa.sess=x; koa.sess.sig=" + koaSigNew, found: true, payload: true},
+		{name: "missing signature", cookie: "koa.sess=" + koaValue, found: true, reject: RejectTampered},
+		{name: "empty signature", cookie: "koa.sess=" + koaValue + "; koa.sess.sig=", found: true, reject: RejectTampered},
+		{name: "tampered value", cookie: "koa.sess=" + koaValue[:10] + "x" + koaValue[11:] + "; koa.sess.sig=" + koaSigNew, found: true, reject: RejectTampered, clearSig: true},
+		{name: "tampered signature", cookie: "koa.sess=" + koaValue + "; koa.sess.sig=" + koaSigNew[:26] + "A", found: true, reject: RejectTampered, clearSig: true},
+		{name: "signed empty value", cookie: "koa.sess=; koa.sess.sig=" + koaSigNil, found: true},
+		{name: "prefix name is another cookie", cookie: "xkoa.sess=" + koaValue + "; koa.sess.sig=" + koaSigNew},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rr := c.read(koaRequest(tc.cookie), "koa.sess")
+			if rr.found != tc.found || rr.reject != tc.reject || rr.resign != tc.resign || rr.clearSig != tc.clearSig || (rr.payload != nil) != tc.payload {
+				t.Errorf("read = found %v reject %q resign %v clearSig %v payload %q; want %v %q %v %v payload %v",
+					rr.found, rr.reject, rr.resign, rr.clearSig, rr.payload, tc.found, tc.reject, tc.resign, tc.clearSig, tc.payload)
+			}
+		})
+	}
+}
+
+func TestDecodeBase64LikeNode(t *testing.T) {
+	want := `{"a":1}`
+	std := base64.StdEncoding.EncodeToString([]byte(want))
+	for _, tc := range []struct{ name, in string }{
+		{"standard", std},
+		{"no padding", strings.TrimRight(std, "=")},
+		{"url-safe", base64.URLEncoding.EncodeToString([]byte(want))},
+		{"junk ignored", std[:4] + "!\n" + std[4:]},
+		{"stops at =", std + "=garbage"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := decodeBase64(tc.in)
+			if err != nil || string(got) != want {
+				t.Errorf("decodeBase64(%q) = %q, %v; want %q", tc.in, got, err, want)
+			}
+		})
+	}
+}
+
+func newKoaManager(t *testing.T, o Options) (*Manager, *time.Time) {
+	t.Helper()
+	now := time.UnixMilli(1_800_000_000_000)
+	o.Format, o.Now = FormatKoa, func() time.Time { return now }
+	if o.Cookie.Path == "" && !o.Cookie.Secure {
+		o.Cookie.HttpOnly = true // the config's default, and koa's
+	}
+	if o.Keys == nil {
+		o.Keys = []string{"new-key", "old-key"}
+	}
+	m, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, &now
+}
+
+// roundTrip loads the session of a request with cookie, commits ch, and
+// returns the Set-Cookie lines and the session.
+func koaRoundTrip(t *testing.T, m *Manager, cookie string, ch Change) ([]string, *Session) {
+	t.Helper()
+	r := koaRequest(cookie)
+	s, err := m.Load(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := http.Header{}
+	if _, err := m.Commit(context.Background(), r, s, ch, h); err != nil {
+		t.Fatal(err)
+	}
+	return h["Set-Cookie"], s
+}
+
+// cookieHeader turns Set-Cookie lines into the Cookie header a browser
+// sends back (ignoring expiry).
+func cookieHeader(lines []string) string {
+	var parts []string
+	for _, l := range lines {
+		nv, _, _ := strings.Cut(l, ";")
+		parts = append(parts, nv)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func TestKoaManagerReadsKoaCookie(t *testing.T) {
+	m, _ := newKoaManager(t, Options{})
+	for _, sig := range []string{koaSigNew, koaSigOld} {
+		r := koaRequest("koa.sess=" + koaValue + "; koa.sess.sig=" + sig)
+		s, err := m.Load(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.IsNew || string(s.Data) != koaData || s.MaxAge != MaxAge(24*time.Hour) {
+			t.Errorf("sig %s: session new=%v data %s maxAge %v; want %s", sig, s.IsNew, s.Data, s.MaxAge, koaData)
+		}
+	}
+}
+
+func TestKoaManagerCommit(t *testing.T) {
+	koaCookie := "koa.sess=" + koaValue + "; koa.sess.sig="
+	for _, tc := range []struct {
+		name   string
+		opts   Options
+		cookie string
+		ch     Change
+		want   []string // expected Set-Cookie lines, in order
+	}{
+		{name: "new empty session sets nothing"},
+		{name: "unchanged sets nothing", cookie: koaCookie + koaSigNew},
+		{name: "same value sets nothing", cookie: koaCookie + koaSigNew, ch: Change{Set: [][]byte{[]byte(`{"user":{"age":30}}`)}}},
+		{name: "old key re-issues only .sig", cookie: koaCookie + koaSigOld,
+			want: []string{"koa.sess.sig=" + koaSigNew + "; path=/; expires=Sun, 17 Mar 2030 17:46:40 GMT; httponly"}},
+		{name: "bad sig clears .sig", cookie: koaCookie + "AAAA",
+			want: []string{"koa.sess.sig=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"}},
+		{name: "destroy writes koa's expired pair", cookie: koaCookie + koaSigNew, ch: Change{Destroy: true},
+			want: []string{
+				"koa.sess=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly",
+				"koa.sess.sig=" + koaSigNil + "; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly",
+			}},
+		{name: "attributes in cookies 0.9 order", cookie: koaCookie + koaSigNew, ch: Change{Renew: true},
+			opts: Options{Cookie: http.Cookie{Path: "/app", Domain: "example.test", SameSite: http.SameSiteLaxMode, Secure: true, HttpOnly: true}},
+			want: []string{
+				"koa.sess=*; path=/app; expires=Sat, 16 Jan 2027 08:00:00 GMT; domain=example.test; samesite=lax; secure; httponly",
+				"koa.sess.sig=*; path=/app; expires=Sat, 16 Jan 2027 08:00:00 GMT; domain=example.test; samesite=lax; secure; httponly",
+			}},
+		{name: "unsigned", opts: Options{Unsigned: true}, cookie: "koa.sess=" + koaValue, ch: Change{Set: [][]byte{[]byte(`{"n":1}`)}},
+			want: []string{"koa.sess=*; path=/; expires=Sat, 16 Jan 2027 08:00:00 GMT; httponly"}},
+		{name: "maxAge session has no expires", ch: Change{Set: [][]byte{[]byte(`{"n":1}`)}, MaxAge: Browser},
+			want: []string{"koa.sess=*; path=/; httponly", "koa.sess.sig=*; path=/; httponly"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _ := newKoaManager(t, tc.opts)
+			got, _ := koaRoundTrip(t, m, tc.cookie, tc.ch)
+			if len(got) != len(tc.want) {
+				t.Fatalf("Set-Cookie = %q, want %q", got, tc.want)
+			}
+			for i, w := range tc.want {
+				if name, attrs, ok := strings.Cut(w, "=*"); ok {
+					if !strings.HasPrefix(got[i], name+"=") || !strings.HasSuffix(got[i], attrs) || got[i] == name+"="+attrs {
+						t.Errorf("Set-Cookie[%d] = %q, want %s=<value>%s", i, got[i], name, attrs)
+					}
+					continue
+				}
+				if got[i] != w {
+					t.Errorf("Set-Cookie[%d] = %q, want %q", i, got[i], w)
+				}
+			}
+		})
+	}
+}
+
+func TestKoaRoundTripKeepsData(t *testing.T) {
+	m, _ := newKoaManager(t, Options{})
+	data := `{"big":123456789012345678901234567890,"f":1.5e300,"html":"<b>&amp;</b>","list":[1,{"a":[null,true]}],"u":"日本語 ✓ 😀"}`
+	set, _ := koaRoundTrip(t, m, "", Change{Set: [][]byte{[]byte(data)}})
+	if len(set) != 2 {
+		t.Fatalf("Set-Cookie = %q, want the pair", set)
+	}
+	v, _ := cookieValue(cookieHeader(set), "koa.sess")
+	raw, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.TrimSuffix(data, "}") + `,"_expire":1800086400000,"_maxAge":86400000}`; string(raw) != want {
+		t.Errorf("cookie JSON = %s\nwant         %s", raw, want)
+	}
+	again, s := koaRoundTrip(t, m, cookieHeader(set), Change{})
+	if len(again) != 0 || string(s.Data) != data {
+		t.Errorf("read back: data %s, Set-Cookie %q; want %s and no cookie", s.Data, again, data)
+	}
+}
+
+func TestKoaOptions(t *testing.T) {
+	set := Change{Set: [][]byte{[]byte(`{"n":1}`)}}
+	t.Run("rolling re-issues every response", func(t *testing.T) {
+		m, _ := newKoaManager(t, Options{Rolling: true})
+		first, _ := koaRoundTrip(t, m, "", set)
+		if got, _ := koaRoundTrip(t, m, cookieHeader(first), Change{}); len(got) != 2 {
+			t.Errorf("rolling: Set-Cookie %q, want the pair", got)
+		}
+	})
+	t.Run("renew only past half of maxAge", func(t *testing.T) {
+		m, now := newKoaManager(t, Options{Renew: true, MaxAge: MaxAge(time.Hour)})
+		first, _ := koaRoundTrip(t, m, "", set)
+		*now = now.Add(29 * time.Minute)
+		if got, _ := koaRoundTrip(t, m, cookieHeader(first), Change{}); len(got) != 0 {
+			t.Errorf("renew at 29 of 60 minutes: Set-Cookie %q, want none", got)
+		}
+		*now = now.Add(2 * time.Minute)
+		got, s := koaRoundTrip(t, m, cookieHeader(first), Change{})
+		if len(got) != 2 || !s.Expire.Equal(now.Add(time.Hour)) {
+			t.Errorf("renew at 31 of 60 minutes: Set-Cookie %q, expire %v; want a fresh pair", got, s.Expire)
+		}
+	})
+	t.Run("expired is a new session", func(t *testing.T) {
+		m, now := newKoaManager(t, Options{MaxAge: MaxAge(time.Hour)})
+		first, _ := koaRoundTrip(t, m, "", set)
+		*now = now.Add(time.Hour + time.Millisecond)
+		if _, s := koaRoundTrip(t, m, cookieHeader(first), Change{}); !s.IsNew || s.Rejected != RejectExpired {
+			t.Errorf("after maxAge: new=%v rejected %q, want a new session (expired)", s.IsNew, s.Rejected)
+		}
+	})
+	t.Run("per-session maxAge sticks", func(t *testing.T) {
+		m, _ := newKoaManager(t, Options{})
+		first, _ := koaRoundTrip(t, m, "", Change{Set: set.Set, MaxAge: MaxAge(time.Minute)})
+		_, s := koaRoundTrip(t, m, cookieHeader(first), Change{})
+		if s.MaxAge != MaxAge(time.Minute) {
+			t.Errorf("maxAge = %v, want 1m from the cookie's _maxAge", s.MaxAge)
+		}
+	})
+	t.Run("overwrite replaces the upstream's .sig", func(t *testing.T) {
+		for _, tc := range []struct {
+			noOverwrite bool
+			want        int
+		}{{false, 2}, {true, 3}} {
+			m, _ := newKoaManager(t, Options{NoOverwrite: tc.noOverwrite})
+			r := koaRequest("")
+			s, _ := m.Load(context.Background(), r)
+			h := http.Header{"Set-Cookie": {"koa.sess.sig=stale; path=/"}}
+			if _, err := m.Commit(context.Background(), r, s, set, h); err != nil {
+				t.Fatal(err)
+			}
+			if got := h["Set-Cookie"]; len(got) != tc.want {
+				t.Errorf("NoOverwrite %v: Set-Cookie %q, want %d lines", tc.noOverwrite, got, tc.want)
+			}
+		}
+	})
+}
+
+func FuzzKoaRead(f *testing.F) {
+	f.Add("koa.sess=" + koaValue + "; koa.sess.sig=" + koaSigNew)
+	f.Add(`koa.sess="` + koaValue + `"; koa.sess.sig=` + koaSigOld)
+	f.Add("koa.sess=\"; koa.sess.sig=;;")
+	f.Add("koa.sess=e30; koa.sess.sig=x")
+	m, err := New(Options{Format: FormatKoa, Keys: []string{"new-key", "old-key"}, Unsigned: false})
+	if err != nil {
+		f.Fatal(err)
+	}
+	unsigned, err := New(Options{Format: FormatKoa, Keys: []string{"k"}, Unsigned: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		r := koaRequest("")
+		r.Header.Set("Cookie", header)
+		for _, m := range []*Manager{m, unsigned} {
+			s, err := m.Load(context.Background(), r)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if !s.IsNew {
+				if err := ValidPatch(s.Data); err != nil {
+					t.Fatalf("loaded data %q is not an object: %v", s.Data, err)
+				}
+			}
+			h := http.Header{}
+			if _, err := m.Commit(context.Background(), r, s, Change{Set: [][]byte{[]byte(`{"x":1}`)}}, h); err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			again, err := m.Load(context.Background(), koaRequest(cookieHeader(h["Set-Cookie"])))
+			if err != nil || again.IsNew {
+				t.Fatalf("the cookie written after %q does not load back: %+v %v", header, again, err)
+			}
+		}
+	})
+}
+
+// mapStore is a minimal Store for tests.
+type mapStore map[string][]byte
+
+func (s mapStore) Load(_ context.Context, id string) ([]byte, bool, error) {
+	b, ok := s[id]
+	return b, ok, nil
+}
+func (s mapStore) Save(_ context.Context, id string, rec []byte, _ time.Duration) error {
+	s[id] = rec
+	return nil
+}
+func (s mapStore) Delete(_ context.Context, id string) error { delete(s, id); return nil }
+func (s mapStore) Update(ctx context.Context, id string, fn UpdateFunc) error {
+	cur, ok := s[id]
+	next, _, err := fn(cur, ok)
+	if err == nil {
+		s[id] = next
+	}
+	return err
+}
+
+// With a store the koa cookie holds the id as is, signed, as koa-session's
+// external-store mode writes its externalKey.
+func TestKoaCookieWithStoreHoldsTheID(t *testing.T) {
+	st := mapStore{}
+	m, _ := newKoaManager(t, Options{Store: st})
+	set, s := koaRoundTrip(t, m, "", Change{Set: [][]byte{[]byte(`{"a":1}`)}})
+	want := "koa.sess=" + s.ID + ";"
+	if len(set) != 2 || !strings.HasPrefix(set[0], want) || !strings.HasPrefix(set[1], "koa.sess.sig="+sign([]byte("new-key"), "koa.sess="+s.ID)+";") {
+		t.Fatalf("Set-Cookie %q, want %s... and its keygrip signature", set, want)
+	}
+	if _, again := koaRoundTrip(t, m, cookieHeader(set), Change{}); again.ID != s.ID || string(again.Data) != `{"a":1}` {
+		t.Errorf("read back id %q data %s", again.ID, again.Data)
+	}
+}

@@ -1,0 +1,56 @@
+package session
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// A request that loaded a session before another request destroyed it
+// must not bring it back with its Set: that would undo a logout.
+func TestConcurrentDestroyIsNotUndone(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		other Change
+	}{
+		{"destroy", Change{Destroy: true}},
+		{"renew", Change{Renew: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			store := NewMemoryStore(MemoryOptions{})
+			m := newManager(t, Options{Store: store})
+			_, cookies := roundTrip(t, m, nil, set(`{"user":"john"}`))
+
+			load := func() (*http.Request, *Session) {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				for _, c := range cookies {
+					r.AddCookie(c)
+				}
+				s, err := m.Load(context.Background(), r)
+				if err != nil || s.IsNew {
+					t.Fatalf("Load: %+v, %v", s, err)
+				}
+				return r, s
+			}
+			slowReq, slow := load()
+			fastReq, fast := load()
+			if _, err := m.Commit(context.Background(), fastReq, fast, tc.other, http.Header{}); err != nil {
+				t.Fatal(err)
+			}
+			before := store.Len()
+			h := http.Header{}
+			out, err := m.Commit(context.Background(), slowReq, slow, set(`{"late":true}`), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.Saved || len(h["Set-Cookie"]) != 0 || store.Len() != before {
+				t.Errorf("the late Set recreated the session: outcome %+v, cookies %v, %d entries (was %d)",
+					out, h["Set-Cookie"], store.Len(), before)
+			}
+			if _, ok, _ := store.Load(context.Background(), slow.ID); ok {
+				t.Error("the old id is back in the store")
+			}
+		})
+	}
+}

@@ -1,0 +1,89 @@
+package session_test
+
+import (
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/sessionproxy/sessionproxy/session"
+	"github.com/sessionproxy/sessionproxy/session/sessiontest"
+)
+
+func TestMemoryStoreConformance(t *testing.T) {
+	t.Parallel()
+	sessiontest.TestStore(t, func(t *testing.T) session.Store {
+		return session.NewMemoryStore(session.MemoryOptions{})
+	})
+}
+
+func TestMemoryStoreExpiry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := session.NewMemoryStore(session.MemoryOptions{})
+		ctx := t.Context()
+		if err := s.Save(ctx, "a", []byte(`{}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, "b", []byte(`{}`), 2*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Minute - time.Nanosecond)
+		if _, ok, _ := s.Load(ctx, "a"); !ok {
+			t.Fatal("entry gone before its ttl")
+		}
+		time.Sleep(time.Nanosecond)
+		if _, ok, _ := s.Load(ctx, "a"); ok {
+			t.Fatal("entry still there at its ttl")
+		}
+		if n := s.Len(); n != 1 {
+			t.Fatalf("Len = %d, want 1 (b)", n)
+		}
+		time.Sleep(time.Minute)
+		if n := s.Len(); n != 0 {
+			t.Fatalf("Len = %d after every ttl passed, want 0", n)
+		}
+	})
+}
+
+func TestMemoryStoreBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		s := session.NewMemoryStore(session.MemoryOptions{MaxEntries: 3})
+		for i := range 3 {
+			if err := s.Save(ctx, fmt.Sprint(i), []byte(`{}`), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+		}
+		// Saving 0 again makes 1 the closest to expiring.
+		if err := s.Save(ctx, "0", []byte(`{"again":1}`), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Save(ctx, "3", []byte(`{}`), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.Len(); n != 3 {
+			t.Fatalf("Len = %d, want the bound 3", n)
+		}
+		for id, want := range map[string]bool{"0": true, "1": false, "2": true, "3": true} {
+			if _, ok, _ := s.Load(ctx, id); ok != want {
+				t.Errorf("Load(%s): ok %v, want %v", id, ok, want)
+			}
+		}
+	})
+}
+
+// A full store makes room from expired entries before live ones.
+func TestMemoryStoreEvictsExpiredFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		s := session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2})
+		_ = s.Save(ctx, "long", []byte(`{}`), time.Hour)
+		_ = s.Save(ctx, "short", []byte(`{}`), time.Second)
+		time.Sleep(2 * time.Second)
+		_ = s.Save(ctx, "new", []byte(`{}`), time.Hour)
+		if _, ok, _ := s.Load(ctx, "long"); !ok {
+			t.Error("a live entry was evicted while an expired one could go")
+		}
+	})
+}

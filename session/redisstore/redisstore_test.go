@@ -1,0 +1,140 @@
+package redisstore_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionproxy/sessionproxy/internal/redistest"
+	"github.com/sessionproxy/sessionproxy/session"
+	"github.com/sessionproxy/sessionproxy/session/redisstore"
+	"github.com/sessionproxy/sessionproxy/session/sessiontest"
+)
+
+func TestConformance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	cases := []struct {
+		name string
+		opts redisstore.Options
+	}{
+		{"plain ids", redisstore.Options{Prefix: "koa:sess:"}},
+		{"hashed ids", redisstore.Options{Prefix: "sp:", HashIDs: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sessiontest.TestStore(t, func(t *testing.T) session.Store {
+				return redisstore.New(srv.Client(t), tc.opts)
+			})
+		})
+	}
+}
+
+func TestClusterConformance(t *testing.T) {
+	t.Parallel()
+	cl := redistest.StartCluster(t)
+	sessiontest.TestStore(t, func(t *testing.T) session.Store {
+		return redisstore.New(cl.Client(t), redisstore.Options{Prefix: "koa:sess:"})
+	})
+}
+
+// The layout is what koa-session with koa-redis 4.x writes: a string at
+// prefix+id holding the record, with an expiry.
+func TestLayout(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	ctx := t.Context()
+	rec := []byte(`{"user":"john","_expire":1700000000000,"_maxAge":86400000}`)
+	sum := sha256.Sum256([]byte("abc"))
+	cases := []struct {
+		name string
+		opts redisstore.Options
+		key  string
+	}{
+		{"plain", redisstore.Options{Prefix: "koa:sess:"}, "koa:sess:abc"},
+		{"no prefix", redisstore.Options{}, "abc"},
+		{"hashed", redisstore.Options{Prefix: "sp:", HashIDs: true}, "sp:" + hex.EncodeToString(sum[:])},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s := redisstore.New(rdb, tc.opts)
+			if err := s.Save(ctx, "abc", rec, 86410*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := rdb.Get(ctx, tc.key).Bytes(); err != nil || string(got) != string(rec) {
+				t.Fatalf("GET %s = %q, %v; want the record", tc.key, got, err)
+			}
+			if ttl := rdb.TTL(ctx, tc.key).Val(); ttl <= 86400*time.Second || ttl > 86410*time.Second {
+				t.Errorf("TTL %s = %v, want about 86410s", tc.key, ttl)
+			}
+			if err := s.Update(ctx, "abc", func([]byte, bool) ([]byte, time.Duration, error) {
+				return rec, time.Hour, nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if ttl := rdb.TTL(ctx, tc.key).Val(); ttl > time.Hour || ttl < 59*time.Minute {
+				t.Errorf("after Update, TTL %s = %v, want the new 1h", tc.key, ttl)
+			}
+		})
+	}
+}
+
+// A Redis that does not answer is an error within the timeout, never
+// "missing", and every operation answers.
+func TestPausedRedisIsAnError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
+	t.Cleanup(func() { rdb.Close() })
+	s := redisstore.New(rdb, redisstore.Options{Timeout: 300 * time.Millisecond})
+	ctx := t.Context()
+	if err := s.Save(ctx, "id", []byte(`{"n":1}`), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	srv.Pause(t)
+	resumed := false
+	defer func() {
+		if !resumed {
+			srv.Resume(t)
+		}
+	}()
+	if _, ok, err := s.Load(ctx, "id"); err == nil {
+		t.Errorf("Load from a paused Redis: ok %v and no error", ok)
+	} else if !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+		t.Logf("Load error: %v", err)
+	}
+	if err := s.Save(ctx, "id", []byte(`{}`), time.Hour); err == nil {
+		t.Error("Save to a paused Redis: no error")
+	}
+	if err := s.Update(ctx, "id", func([]byte, bool) ([]byte, time.Duration, error) { return []byte(`{}`), time.Hour, nil }); err == nil {
+		t.Error("Update on a paused Redis: no error")
+	}
+	if err := s.Ping(ctx); err == nil {
+		t.Error("Ping of a paused Redis: no error")
+	}
+	srv.Resume(t)
+	resumed = true
+	// The write attempts may have reached Redis before the timeout; what
+	// matters is that a Redis that answers again is read normally.
+	if err := s.Ping(ctx); err != nil {
+		// The first command after the pause may meet a connection the
+		// timeout closed; go-redis dials a new one on the next.
+		if err := s.Ping(ctx); err != nil {
+			t.Fatalf("Ping after SIGCONT: %v", err)
+		}
+	}
+	if _, ok, err := s.Load(ctx, "id"); !ok || err != nil {
+		t.Errorf("Load after SIGCONT: ok %v, err %v; want the session", ok, err)
+	}
+}
+
+func isTimeout(err error) bool {
+	var te interface{ Timeout() bool }
+	return errors.As(err, &te) && te.Timeout()
+}

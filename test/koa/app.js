@@ -1,0 +1,68 @@
+// A real Koa app with koa-session, for sessionproxy's compatibility tests.
+//
+//   node app.js PORT        (0 = a free port; prints "listening on 127.0.0.1:PORT")
+//
+// Environment: KOA_KEYS, a JSON array of app.keys (first signs, all
+// verify); KOA_SESSION, a JSON object of extra koa-session options
+// (rolling, renew, maxAge, ...).
+//
+// Routes are matched on the last path segment, so the app works under any
+// prefix (/legacy/get and /get are the same route):
+//   get                   -> {"isNew": bool, "session": {...}}
+//   set?json={...}        -> assigns each member (null deletes it), then as get
+//   destroy               -> ctx.session = null
+//   regenerate            -> await ctx.session.regenerate()
+//   maxage?ms=N|session   -> ctx.session.maxAge = N or "session"
+//   touch                 -> reads the session, changes nothing
+'use strict';
+
+const Koa = require('koa');
+const session = require('koa-session');
+const createSession = session.createSession || session.default || session;
+
+const port = Number(process.argv[2] || 0);
+const app = new Koa();
+app.keys = JSON.parse(process.env.KOA_KEYS || '["test-key"]');
+const opts = JSON.parse(process.env.KOA_SESSION || '{}');
+app.use(createSession(opts, app));
+
+function report(ctx) {
+  const s = ctx.session;
+  ctx.body = { isNew: s ? !!s.isNew : null, session: s ? s.toJSON() : null };
+}
+
+app.use(async (ctx) => {
+  const route = ctx.path.split('/').filter(Boolean).pop() || '';
+  switch (route) {
+    case 'get':
+    case 'touch':
+      break;
+    case 'set': {
+      const patch = JSON.parse(ctx.query.json || '{}');
+      for (const [k, v] of Object.entries(patch)) {
+        if (v === null) delete ctx.session[k];
+        else ctx.session[k] = v;
+      }
+      break;
+    }
+    case 'destroy':
+      ctx.session = null;
+      break;
+    case 'regenerate':
+      await ctx.session.regenerate();
+      break;
+    case 'maxage':
+      ctx.session.maxAge = ctx.query.ms === 'session' ? 'session' : Number(ctx.query.ms);
+      break;
+    default:
+      ctx.status = 404;
+      ctx.body = 'no route ' + route;
+      return;
+  }
+  report(ctx);
+});
+
+const server = app.listen(port, '127.0.0.1', () => {
+  console.log('listening on 127.0.0.1:' + server.address().port);
+});
+process.on('SIGTERM', () => server.close(() => process.exit(0)));
