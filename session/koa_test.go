@@ -15,10 +15,10 @@ import (
 // keygrip itself.
 const (
 	koaValue  = "eyJ1c2VyIjp7Im5hbWUiOiJqb2huIGRvZSIsImFnZSI6MzB9LCJiaWciOjEyMzQ1Njc4OTAxMjM0NTY3MDAwLCJzIjoiw7wgPD4mIiwiX2V4cGlyZSI6MTkwMDAwMDAwMDAwMCwiX21heEFnZSI6ODY0MDAwMDB9"
-	koaSigNew = "-lAtNsQ00atMNz4HaTzY4q6g588" // keygrip(["new-key"]).sign("koa.sess=" + koaValue)
-	koaSigOld = "bKbvHzvOl_CVny8A636KS_b62U4" // keygrip(["old-key"]).sign(...)
-	koaSigNil = "ePbf4iaj3TrDfdPMmNhH55FqcWI" // keygrip(["new-key"]).sign("koa.sess=")
-	koaData   = `{"big":12345678901234567000,"s":"ü <>&","user":{"name":"john doe","age":30}}`
+	koaSigNew = "-lAtNsQ00atMNz4HaTzY4q6g588"                                                  // keygrip(["new-key"]).sign("koa.sess=" + koaValue)
+	koaSigOld = "bKbvHzvOl_CVny8A636KS_b62U4"                                                  // keygrip(["old-key"]).sign(...)
+	koaSigNil = "ePbf4iaj3TrDfdPMmNhH55FqcWI"                                                  // keygrip(["new-key"]).sign("koa.sess=")
+	koaData   = `{"user":{"name":"john doe","age":30},"big":12345678901234567000,"s":"ü <>&"}` // as koa wrote it
 )
 
 func TestKeygripSign(t *testing.T) {
