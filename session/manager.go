@@ -277,16 +277,9 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	changed := false
 	if len(ch.Set) > 0 {
 		var err error
-		for _, p := range ch.Set {
-			if data, err = MergePatch(data, p); err != nil {
-				return out, err
-			}
-		}
-		before, err := MergePatch(s.Data, []byte("{}"))
-		if err != nil {
+		if data, changed, err = mergePatches(data, ch.Set); err != nil {
 			return out, err
 		}
-		changed = !bytes.Equal(before, data)
 	}
 	maxAge := s.MaxAge
 	force := ch.Renew

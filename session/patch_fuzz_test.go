@@ -1,0 +1,83 @@
+package session
+
+import (
+	"bytes"
+	"testing"
+)
+
+// mergePatchReference is MergePatch done with encoding/json throughout,
+// which the hand-written decoding and encoding must match byte for byte.
+func mergePatchReference(doc, patch []byte) ([]byte, error) {
+	d, err := decodeObjectSlowly(doc)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decodeObjectSlowly(patch)
+	if err != nil {
+		return nil, err
+	}
+	return marshalJSON(mergeObject(d, p))
+}
+
+func TestMergePatchesChanged(t *testing.T) {
+	tests := []struct {
+		name, doc string
+		patches   []string
+		want      string
+		changed   bool
+	}{
+		{"same value", `{"a":1,"b":{"c":2}}`, []string{`{"a":1}`}, `{"a":1,"b":{"c":2}}`, false},
+		{"same nested value, other order", `{"b":{"d":1,"c":2},"a":1}`, []string{`{"b":{"c":2}}`}, `{"a":1,"b":{"c":2,"d":1}}`, false},
+		{"new value", `{"a":1}`, []string{`{"a":2}`}, `{"a":2}`, true},
+		{"set then reset", `{"a":1}`, []string{`{"a":2}`, `{"a":1}`}, `{"a":1}`, false},
+		{"delete missing", `{"a":1}`, []string{`{"b":null}`}, `{"a":1}`, false},
+		{"in order", `{}`, []string{`{"a":1}`, `{"a":null,"b":2}`}, `{"b":2}`, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var ps [][]byte
+			for _, p := range tc.patches {
+				ps = append(ps, []byte(p))
+			}
+			got, changed, err := mergePatches([]byte(tc.doc), ps)
+			if err != nil || string(got) != tc.want || changed != tc.changed {
+				t.Errorf("mergePatches = %s, %v, %v; want %s, %v", got, changed, err, tc.want, tc.changed)
+			}
+		})
+	}
+	if _, _, err := mergePatches([]byte(`{}`), [][]byte{[]byte(`{"a":1}`), []byte(`[1]`)}); err == nil {
+		t.Error("a bad second patch: no error")
+	}
+}
+
+func FuzzMergePatchLikeEncodingJSON(f *testing.F) {
+	for _, s := range [][2]string{
+		{`{"a":"b","n":[1,{"x":null}]}`, `{"a":null,"c":{"d":1e400}}`},
+		{`{"s":"\u00e9\u2028<>&\"\\\/\b\f\n\r\t\u0001"}`, `{"t":"é","s":{"k":[true,false,null]}}`},
+		{"{\"bad\":\"\xff\xfe\"}", `{"\ud800":1}`},
+		{`{"a":1,"a":2}`, ` {"b" : [ ] } `},
+		{`{}`, `[]`},
+		{`{"a":1}`, `{"a":1} x`},
+		{`null`, `{}`},
+	} {
+		f.Add([]byte(s[0]), []byte(s[1]))
+	}
+	f.Fuzz(func(t *testing.T, doc, patch []byte) {
+		want, werr := mergePatchReference(doc, patch)
+		got, err := MergePatch(doc, patch)
+		if (err != nil) != (werr != nil) {
+			t.Fatalf("MergePatch(%q, %q): error %v, reference %v", doc, patch, err, werr)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("MergePatch(%q, %q) = %q, reference %q", doc, patch, got, want)
+		}
+		if (ValidPatch(patch) != nil) != (decodeObjectOnly(patch) != nil) {
+			t.Fatalf("ValidPatch(%q) = %v, disagrees with encoding/json", patch, ValidPatch(patch))
+		}
+	})
+}
+
+func decodeObjectOnly(b []byte) error {
+	_, err := decodeObjectSlowly(b)
+	return err
+}
