@@ -47,22 +47,30 @@ var allModes = []mode{
 
 // A scenario is one kind of request.
 type scenario struct {
-	name   string
-	path   string
-	cookie bool // send the session cookie got from /write
+	name     string
+	path     string
+	cookie   bool // send the session cookie got from /write
+	sessions bool // spread the requests over many sessions' cookies
 }
 
 var allScenarios = []scenario{
-	{name: "new", path: "/"},                      // no cookie: a new session each request
-	{name: "read", path: "/", cookie: true},       // a valid cookie, nothing changes
-	{name: "write", path: "/write", cookie: true}, // the upstream sets {"n":<counter>} every time
+	{name: "new", path: "/"},                // no cookie: a new session each request
+	{name: "read", path: "/", cookie: true}, // one valid cookie, nothing changes
+	// The upstream sets {"n":<counter>} every time. Each wrk connection
+	// writes its own sessions: concurrent writes of one session would
+	// measure the stores' conflict handling, not their throughput.
+	{name: "write", path: "/write", sessions: true},
 }
+
+// sessionsPerTarget is how many sessions the write scenario spreads over.
+const sessionsPerTarget = 64
 
 // target is a running proxy the benchmark drives.
 type target struct {
 	name        string
 	url         string
 	cookie      string // Cookie header for the cookie scenarios
+	script      string // wrk script cycling through many sessions' cookies
 	unavailable string // why the mode could not run ("" when it runs)
 }
 
@@ -79,11 +87,11 @@ type options struct {
 func main() {
 	var o options
 	var modes, scenarios string
-	flag.DurationVar(&o.duration, "d", 3*time.Second, "duration of one wrk run (also the first argument)")
-	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds; the table shows medians")
+	flag.DurationVar(&o.duration, "d", 2*time.Second, "duration of one wrk run (also the first argument)")
+	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds; the table shows medians")
 	flag.IntVar(&o.conns, "c", 16, "wrk connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
-	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to CPU 0 and wrk, upstream and redis to CPU 1 with taskset (needs 2+ CPUs)")
+	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to CPU 0 and wrk and the upstream to CPU 1 with taskset (needs 2+ CPUs)")
 	flag.StringVar(&modes, "modes", "secure,koa,memory,redis", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
 	args := os.Args[1:]
@@ -198,12 +206,24 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if m.redis {
 			cfg = fmt.Sprintf(cfg, redisAddr)
 		}
-		if err := startProxy(ctx, procs, bins["sessionproxy"], t, upstream, cfg); err != nil {
+		if err := startProxy(ctx, procs, bins["sessionproxy"], t, upstream, cfg, o.threads); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			t.unavailable = err.Error()
 			fmt.Fprintf(stderr, "bench: %s unavailable: %v\n", m.name, err)
+		}
+	}
+
+	for _, t := range targets[1:] { // the bare proxy forwards the same cookies
+		if t.unavailable == "" {
+			targets[0].script = t.script
+			break
+		}
+	}
+	if targets[0].script == "" {
+		if targets[0].script, err = writeScript(dir, "bare", nil, o.threads); err != nil {
+			return err
 		}
 	}
 
@@ -220,7 +240,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	w := wrk{threads: o.threads, conns: o.conns, pin: o.pin}
 	for _, t := range targets { // warm up: connection pools, heap
 		if t.unavailable == "" {
-			if _, err := w.run(ctx, time.Second, t.url+"/", t.cookie); err != nil {
+			if _, err := w.run(ctx, time.Second, t.url+"/", t.cookie, ""); err != nil {
 				return fmt.Errorf("warm-up %s: %w", t.name, err)
 			}
 		}
@@ -235,11 +255,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				if t.unavailable != "" {
 					continue
 				}
-				cookie := ""
-				if s.cookie {
+				cookie, script := "", ""
+				switch {
+				case s.cookie:
 					cookie = t.cookie
+				case s.sessions:
+					script = t.script
 				}
-				r, err := w.run(ctx, o.duration, t.url+s.path, cookie)
+				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
 				}
@@ -260,12 +283,12 @@ func pinning(pin bool) string {
 	if !pin {
 		return "no"
 	}
-	return fmt.Sprintf("proxies on CPU %s; wrk, upstream, redis on CPU %s", cpuProxy, cpuLoad)
+	return fmt.Sprintf("proxies on CPU %s; wrk and upstream on CPU %s; redis on either", cpuProxy, cpuLoad)
 }
 
 // startProxy checks and starts sessionproxy for t, and fetches a session
 // cookie from it for the cookie scenarios.
-func startProxy(ctx context.Context, procs *processes, bin string, t *target, upstream, modeConfig string) error {
+func startProxy(ctx context.Context, procs *processes, bin string, t *target, upstream, modeConfig string, threads int) error {
 	addr, admin := freeAddr(), freeAddr()
 	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\ntoken:\n  secret: %q\nadmin:\n  listen: %q\n%s",
 		addr, upstream, benchKey, benchSecret, admin, modeConfig)
@@ -284,9 +307,24 @@ func startProxy(ctx context.Context, procs *processes, bin string, t *target, up
 	if err := waitHTTP(ctx, p, t.url+"/"); err != nil {
 		return err
 	}
-	resp, err := http.Get(t.url + "/write")
+	var sessions []string
+	for range sessionsPerTarget {
+		c, err := newSession(t.url)
+		if err != nil {
+			return err
+		}
+		sessions = append(sessions, c)
+	}
+	t.cookie = sessions[0]
+	t.script, err = writeScript(procs.dir, t.name, sessions, threads)
+	return err
+}
+
+// newSession starts a session at url and returns its Cookie header.
+func newSession(url string) (string, error) {
+	resp, err := http.Get(url + "/write")
 	if err != nil {
-		return err
+		return "", err
 	}
 	resp.Body.Close()
 	var cookies []string
@@ -294,10 +332,41 @@ func startProxy(ctx context.Context, procs *processes, bin string, t *target, up
 		cookies = append(cookies, c.Name+"="+c.Value)
 	}
 	if resp.StatusCode != http.StatusOK || len(cookies) == 0 {
-		return fmt.Errorf("GET /write: status %d, %d cookies; want 200 and a session cookie", resp.StatusCode, len(cookies))
+		return "", fmt.Errorf("GET /write: status %d, %d cookies; want 200 and a session cookie", resp.StatusCode, len(cookies))
 	}
-	t.cookie = strings.Join(cookies, "; ")
-	return nil
+	return strings.Join(cookies, "; "), nil
+}
+
+// writeScript writes a wrk script that sends each request with the next
+// of sessions' cookies, each wrk thread using its own share of them, so
+// that no two requests in flight carry the same session.
+func writeScript(dir, name string, sessions []string, threads int) (string, error) {
+	var b strings.Builder
+	b.WriteString("local sessions = {\n")
+	for _, c := range sessions {
+		fmt.Fprintf(&b, "  %q,\n", c)
+	}
+	fmt.Fprintf(&b, `}
+local threads, n = %d, 0
+function setup(thread)
+  thread:set("index", n)
+  n = n + 1
+end
+function init(args)
+  per = math.floor(#sessions / threads)
+  first = index * per
+  i = 0
+end
+function request()
+  if per == 0 then
+    return wrk.format()
+  end
+  i = (i + 1) %% per
+  return wrk.format(nil, nil, { ["Cookie"] = sessions[first + i + 1] })
+end
+`, threads)
+	path := filepath.Join(dir, "write-"+name+".lua")
+	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // startRedis starts a throw-away redis-server on a free port.
@@ -308,7 +377,7 @@ func startRedis(ctx context.Context, procs *processes) (string, error) {
 	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
-	p, err := procs.start(ctx, "redis", cpuLoad, bin, "--bind", "127.0.0.1", "--port", port,
+	p, err := procs.start(ctx, "redis", cpuAny, bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", procs.dir)
 	if err != nil {
 		return "", err

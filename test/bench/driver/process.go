@@ -12,10 +12,13 @@ import (
 )
 
 // The CPUs the benchmark pins to: the proxy under test alone on one, the
-// load generator, the upstream and redis on the other.
+// load generator and the upstream on the other. Redis may run on either:
+// pinned beside wrk it waits behind it, pinned beside the proxy it takes
+// the proxy's CPU; unpinned, the scheduler finds it room.
 const (
 	cpuProxy = "0"
 	cpuLoad  = "1"
+	cpuAny   = "0-1"
 )
 
 // processes are the programs the benchmark started; stopAll stops each by

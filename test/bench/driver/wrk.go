@@ -24,7 +24,8 @@ type result struct {
 	errors   int     // non-2xx/3xx responses and socket errors
 }
 
-func (w wrk) run(ctx context.Context, d time.Duration, url, cookie string) (result, error) {
+// run drives url for d, with a Cookie header or a Lua script if given.
+func (w wrk) run(ctx context.Context, d time.Duration, url, cookie, script string) (result, error) {
 	args := []string{
 		"-t" + strconv.Itoa(w.threads), "-c" + strconv.Itoa(w.conns),
 		"-d" + strconv.Itoa(max(1, int(d.Round(time.Second).Seconds()))) + "s",
@@ -32,6 +33,9 @@ func (w wrk) run(ctx context.Context, d time.Duration, url, cookie string) (resu
 	}
 	if cookie != "" {
 		args = append(args, "-H", "Cookie: "+cookie)
+	}
+	if script != "" {
+		args = append(args, "-s", script)
 	}
 	args = append(args, url)
 	name := "wrk"
