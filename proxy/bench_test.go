@@ -53,7 +53,8 @@ func BenchmarkParseDirectives(b *testing.B) {
 }
 
 // BenchmarkServeHTTP is a whole proxied request through httptest: the
-// bare httputil.ReverseProxy with the same Transport (the limit) beside
+// bare httputil.ReverseProxy with the same Transport and buffer pool (the
+// limit) beside
 // sessionproxy without a cookie, with a cookie it only reads, and with an
 // upstream that changes the session on every request. Compare their
 // ns/op; the difference is the session's cost.
@@ -72,7 +73,8 @@ func BenchmarkServeHTTP(b *testing.B) {
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
 		},
-		Transport: NewTransport(TransportOptions{}),
+		Transport:  NewTransport(TransportOptions{}),
+		BufferPool: &bufferPool{}, // as the Proxy has: the limit is the best plain proxy
 	}
 	p := benchProxy(b, up.URL)
 
