@@ -91,7 +91,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds; the table shows medians")
 	flag.IntVar(&o.conns, "c", 16, "wrk connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
-	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to CPU 0 and wrk and the upstream to CPU 1 with taskset (needs 2+ CPUs)")
+	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to CPU 0 and wrk, the upstream and redis to CPU 1 with taskset (needs 2+ CPUs)")
 	flag.StringVar(&modes, "modes", "secure,koa,memory,redis", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
 	args := os.Args[1:]
@@ -283,7 +283,7 @@ func pinning(pin bool) string {
 	if !pin {
 		return "no"
 	}
-	return fmt.Sprintf("proxies on CPU %s; wrk and upstream on CPU %s; redis on either", cpuProxy, cpuLoad)
+	return fmt.Sprintf("proxies on CPU %s; wrk, upstream and redis on CPU %s", cpuProxy, cpuLoad)
 }
 
 // startProxy checks and starts sessionproxy for t, and fetches a session
@@ -377,7 +377,7 @@ func startRedis(ctx context.Context, procs *processes) (string, error) {
 	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
-	p, err := procs.start(ctx, "redis", cpuAny, bin, "--bind", "127.0.0.1", "--port", port,
+	p, err := procs.start(ctx, "redis", cpuLoad, bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", procs.dir)
 	if err != nil {
 		return "", err

@@ -12,13 +12,12 @@ import (
 )
 
 // The CPUs the benchmark pins to: the proxy under test alone on one, the
-// load generator and the upstream on the other. Redis may run on either:
-// pinned beside wrk it waits behind it, pinned beside the proxy it takes
-// the proxy's CPU; unpinned, the scheduler finds it room.
+// load generator, the upstream and Redis on the other, as if they were
+// other machines. (Redis beside the proxy took the proxy's CPU; unpinned
+// it did no better than beside wrk.)
 const (
 	cpuProxy = "0"
 	cpuLoad  = "1"
-	cpuAny   = "0-1"
 )
 
 // processes are the programs the benchmark started; stopAll stops each by
