@@ -105,12 +105,10 @@ func newSecureCodec(keys []string) (*secureCodec, error) {
 	return c, nil
 }
 
-// sum returns the HMAC of name, "|" and msg.
-func (k *secureKey) sum(dst []byte, name string, msg []byte) []byte {
+// sum appends the HMAC of msg to dst.
+func (k *secureKey) sum(dst, msg []byte) []byte {
 	h := k.macs.Get().(hash.Hash)
 	h.Reset()
-	h.Write([]byte(name))
-	h.Write([]byte{'|'})
 	h.Write(msg)
 	dst = h.Sum(dst)
 	k.macs.Put(h)
@@ -136,11 +134,16 @@ func (c *secureCodec) decode(name, value string) ([]byte, bool) {
 	if len(value) > maxSecureCookie {
 		return nil, false
 	}
-	b, err := enc.AppendDecode(make([]byte, 0, enc.DecodedLen(len(value))), []byte(value))
+	// One buffer: "name|" and the decoded value, which is "date|value|mac"
+	// (the MAC covers "name|date|value"), then room for the payload.
+	n := len(name) + 1 + enc.DecodedLen(len(value))
+	buf := append(make([]byte, 0, 2*n), name...)
+	buf = append(buf, '|')
+	buf, err := enc.AppendDecode(buf, []byte(value))
 	if err != nil {
 		return nil, false
 	}
-	// b is "date|value|mac"; the MAC covers "name|date|value".
+	b := buf[len(name)+1:]
 	i := bytes.IndexByte(b, '|')
 	if i < 0 {
 		return nil, false
@@ -152,13 +155,13 @@ func (c *secureCodec) decode(name, value string) ([]byte, bool) {
 	j += i + 1
 	var sum [sha256.Size]byte
 	for _, k := range c.keys {
-		if !hmac.Equal(k.sum(sum[:0], name, b[:j]), b[j+1:]) {
+		if !hmac.Equal(k.sum(sum[:0], buf[:len(name)+1+j]), b[j+1:]) {
 			continue
 		}
 		if _, err := strconv.ParseInt(string(b[:i]), 10, 64); err != nil {
 			return nil, false
 		}
-		v, err := enc.AppendDecode(nil, b[i+1:j])
+		v, err := enc.AppendDecode(buf[len(buf):], b[i+1:j])
 		if err != nil || len(v) <= aes.BlockSize {
 			return nil, false
 		}
@@ -178,12 +181,16 @@ func (c *secureCodec) encode(name string, payload []byte, now time.Time) (string
 	_, _ = rand.Read(iv) // crypto/rand.Read never fails (Go 1.24+)
 	cipher.NewCTR(k.block, iv).XORKeyStream(v[aes.BlockSize:], payload)
 
-	msg := make([]byte, 0, 24+enc.EncodedLen(len(v))+sha256.Size)
+	// "name|date|value|" and the MAC of "name|date|value"; the cookie
+	// value is all but "name|", base64.
+	msg := make([]byte, 0, len(name)+24+enc.EncodedLen(len(v))+sha256.Size)
+	msg = append(msg, name...)
+	msg = append(msg, '|')
 	msg = strconv.AppendInt(msg, now.Unix(), 10)
 	msg = append(msg, '|')
 	msg = enc.AppendEncode(msg, v)
-	msg = k.sum(append(msg, '|'), name, msg)
-	out := enc.EncodeToString(msg)
+	msg = k.sum(append(msg, '|'), msg)
+	out := enc.EncodeToString(msg[len(name)+1:])
 	if len(out) > maxSecureCookie {
 		return "", fmt.Errorf("secure cookie: the session is too large for a cookie (%d bytes encoded, at most %d)", len(out), maxSecureCookie)
 	}

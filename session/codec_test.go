@@ -81,7 +81,7 @@ func TestSecureCodecRejects(t *testing.T) {
 	// securecookie rejects too.
 	enc := base64.URLEncoding
 	inner := "x1|" + enc.EncodeToString(make([]byte, 20))
-	badDate := enc.EncodeToString(c.keys[0].sum([]byte(inner+"|"), "koa.sess", []byte(inner)))
+	badDate := enc.EncodeToString(c.keys[0].sum([]byte(inner+"|"), []byte("koa.sess|"+inner)))
 
 	tests := []struct{ name, cookie, value string }{
 		{"another name", "other", good},
