@@ -18,7 +18,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -91,7 +90,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 5, "interleaved rounds; the table shows medians")
 	flag.IntVar(&o.conns, "c", 16, "wrk connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
-	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to CPU 0 and wrk, the upstream and redis to CPU 1 with taskset (needs 2+ CPUs)")
+	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.StringVar(&modes, "modes", "secure,koa,memory,redis", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
 	args := os.Args[1:]
@@ -119,10 +118,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if _, err := exec.LookPath("wrk"); err != nil {
 		return errors.New("wrk is not installed (test/bench/run.sh installs it)")
 	}
+	var pin cpus
 	if o.pin {
-		if _, err := exec.LookPath("taskset"); err != nil || runtime.NumCPU() < 2 {
+		allowed, err := allowedCPUs()
+		_, lookErr := exec.LookPath("taskset")
+		if pin = pinTo(allowed); err != nil || lookErr != nil || pin.proxy == "" {
 			fmt.Fprintln(stderr, "bench: not pinning (needs taskset and 2+ CPUs)")
-			o.pin = false
+			pin = cpus{}
 		}
 	}
 	var scens []scenario
@@ -147,7 +149,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	procs := &processes{dir: dir, pin: o.pin}
+	procs := &processes{dir: dir}
 	defer procs.stopAll()
 
 	fmt.Fprintln(stderr, "bench: building")
@@ -166,7 +168,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 
 	upAddr := freeAddr()
-	up, err := procs.start(ctx, "upstream", cpuLoad, bins["upstream"], "-listen", upAddr)
+	up, err := procs.start(ctx, "upstream", pin.load, bins["upstream"], "-listen", upAddr)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	upstream := "http://" + upAddr
 
 	bareAddr := freeAddr()
-	bare, err := procs.start(ctx, "bare", cpuProxy, bins["bare"], "-listen", bareAddr, "-upstream", upstream)
+	bare, err := procs.start(ctx, "bare", pin.proxy, bins["bare"], "-listen", bareAddr, "-upstream", upstream)
 	if err != nil {
 		return err
 	}
@@ -188,7 +190,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	redisAddr := ""
 	for _, m := range modes {
 		if m.redis {
-			redisAddr, err = startRedis(ctx, procs)
+			redisAddr, err = startRedis(ctx, procs, pin.load)
 			if err != nil {
 				fmt.Fprintln(stderr, "bench: redis:", err)
 			}
@@ -206,7 +208,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if m.redis {
 			cfg = fmt.Sprintf(cfg, redisAddr)
 		}
-		if err := startProxy(ctx, procs, bins["sessionproxy"], t, upstream, cfg, o.threads); err != nil {
+		if err := startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, cfg, o.threads); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -237,7 +239,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "bench: %d targets x %d scenarios x %d rounds x %v, about %v\n",
 		runs, len(scens), o.rounds, o.duration, total.Round(time.Second))
 
-	w := wrk{threads: o.threads, conns: o.conns, pin: o.pin}
+	w := wrk{threads: o.threads, conns: o.conns, cpu: pin.load}
 	for _, t := range targets { // warm up: connection pools, heap
 		if t.unavailable == "" {
 			if _, err := w.run(ctx, time.Second, t.url+"/", t.cookie, ""); err != nil {
@@ -274,21 +276,21 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 
 	fmt.Fprintf(stdout, "wrk -t%d -c%d -d%v, %d interleaved rounds, medians; pinned: %v\n\n",
-		o.threads, o.conns, o.duration, o.rounds, pinning(o.pin))
+		o.threads, o.conns, o.duration, o.rounds, pinning(pin))
 	printTable(stdout, scens, targets, results)
 	return nil
 }
 
-func pinning(pin bool) string {
-	if !pin {
+func pinning(pin cpus) string {
+	if pin.proxy == "" {
 		return "no"
 	}
-	return fmt.Sprintf("proxies on CPU %s; wrk, upstream and redis on CPU %s", cpuProxy, cpuLoad)
+	return fmt.Sprintf("proxies on CPU %s; wrk, upstream and redis on CPU %s", pin.proxy, pin.load)
 }
 
 // startProxy checks and starts sessionproxy for t, and fetches a session
 // cookie from it for the cookie scenarios.
-func startProxy(ctx context.Context, procs *processes, bin string, t *target, upstream, modeConfig string, threads int) error {
+func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads int) error {
 	addr, admin := freeAddr(), freeAddr()
 	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\ntoken:\n  secret: %q\nadmin:\n  listen: %q\n%s",
 		addr, upstream, benchKey, benchSecret, admin, modeConfig)
@@ -299,7 +301,7 @@ func startProxy(ctx context.Context, procs *processes, bin string, t *target, up
 	if out, err := exec.CommandContext(ctx, bin, "-check", "-config", path).CombinedOutput(); err != nil {
 		return fmt.Errorf("-check: %s", firstLine(out))
 	}
-	p, err := procs.start(ctx, "sessionproxy-"+t.name, cpuProxy, bin, "-config", path)
+	p, err := procs.start(ctx, "sessionproxy-"+t.name, cpu, bin, "-config", path)
 	if err != nil {
 		return err
 	}
@@ -370,14 +372,14 @@ end
 }
 
 // startRedis starts a throw-away redis-server on a free port.
-func startRedis(ctx context.Context, procs *processes) (string, error) {
+func startRedis(ctx context.Context, procs *processes, cpu string) (string, error) {
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		return "", err
 	}
 	addr := freeAddr()
 	_, port, _ := net.SplitHostPort(addr)
-	p, err := procs.start(ctx, "redis", cpuLoad, bin, "--bind", "127.0.0.1", "--port", port,
+	p, err := procs.start(ctx, "redis", cpu, bin, "--bind", "127.0.0.1", "--port", port,
 		"--save", "", "--appendonly", "no", "--dir", procs.dir)
 	if err != nil {
 		return "", err

@@ -2,29 +2,82 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// The CPUs the benchmark pins to: the proxy under test alone on one, the
-// load generator, the upstream and Redis on the other, as if they were
-// other machines. (Redis beside the proxy took the proxy's CPU; unpinned
-// it did no better than beside wrk.)
-const (
-	cpuProxy = "0"
-	cpuLoad  = "1"
-)
+// cpus says where the benchmark pins its processes: the proxy under test
+// alone on one CPU; the load generator, the upstream and Redis on the
+// others, as if they were other machines. (Redis beside the proxy took
+// the proxy's CPU; unpinned it did no better than beside wrk.) Empty
+// fields: no pinning.
+type cpus struct {
+	proxy, load string // taskset -c lists
+}
+
+// allowedCPUs returns this process's CPU affinity list from
+// /proc/self/status ("0-1", "2,3", ...) expanded to CPU numbers.
+func allowedCPUs() ([]int, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil, err
+	}
+	for line := range strings.Lines(string(b)) {
+		list, ok := strings.CutPrefix(line, "Cpus_allowed_list:")
+		if !ok {
+			continue
+		}
+		return parseCPUList(strings.TrimSpace(list))
+	}
+	return nil, errors.New("no Cpus_allowed_list in /proc/self/status")
+}
+
+// parseCPUList expands a Linux CPU list such as "0-2,4".
+func parseCPUList(list string) ([]int, error) {
+	var out []int
+	for part := range strings.SplitSeq(list, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			return nil, fmt.Errorf("cpu list %q: %w", list, err)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("cpu list %q: bad range %q", list, part)
+			}
+		}
+		for c := a; c <= b; c++ {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// pinTo splits the allowed CPUs: the first for the proxies, the rest for
+// everything else. It pins nothing with fewer than two.
+func pinTo(allowed []int) cpus {
+	if len(allowed) < 2 {
+		return cpus{}
+	}
+	rest := make([]string, len(allowed)-1)
+	for i, c := range allowed[1:] {
+		rest[i] = strconv.Itoa(c)
+	}
+	return cpus{proxy: strconv.Itoa(allowed[0]), load: strings.Join(rest, ",")}
+}
 
 // processes are the programs the benchmark started; stopAll stops each by
 // its PID.
 type processes struct {
 	dir  string // logs go here
-	pin  bool
 	list []*process
 }
 
@@ -36,8 +89,8 @@ type process struct {
 	done chan struct{}
 }
 
-// start runs bin with args, pinned to cpu when pinning, output to a log
-// file in the benchmark's directory.
+// start runs bin with args, pinned to the CPU list cpu unless it is
+// empty, output to a log file in the benchmark's directory.
 func (ps *processes) start(ctx context.Context, name, cpu, bin string, args ...string) (*process, error) {
 	logPath := filepath.Join(ps.dir, name+".log")
 	f, err := os.Create(logPath)
@@ -45,7 +98,7 @@ func (ps *processes) start(ctx context.Context, name, cpu, bin string, args ...s
 		return nil, err
 	}
 	defer f.Close()
-	if ps.pin {
+	if cpu != "" {
 		args = append([]string{"-c", cpu, bin}, args...)
 		bin = "taskset"
 	}

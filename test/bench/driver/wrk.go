@@ -14,7 +14,7 @@ import (
 // wrk runs the load generator.
 type wrk struct {
 	threads, conns int
-	pin            bool
+	cpu            string // taskset -c list; "" runs it unpinned
 }
 
 // result is what one wrk run measured.
@@ -39,8 +39,8 @@ func (w wrk) run(ctx context.Context, d time.Duration, url, cookie, script strin
 	}
 	args = append(args, url)
 	name := "wrk"
-	if w.pin {
-		args = append([]string{"-c", cpuLoad, name}, args...)
+	if w.cpu != "" {
+		args = append([]string{"-c", w.cpu, name}, args...)
 		name = "taskset"
 	}
 	cmd := exec.CommandContext(ctx, name, args...)

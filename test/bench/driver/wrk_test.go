@@ -60,3 +60,32 @@ func TestMedian(t *testing.T) {
 		t.Errorf("median even = %v, want 2.5", got)
 	}
 }
+
+func TestPinTo(t *testing.T) {
+	for _, tc := range []struct {
+		list  string
+		proxy string
+		load  string
+	}{
+		{"0-1", "0", "1"},
+		{"2,3", "2", "3"},
+		{"0-3", "0", "1,2,3"},
+		{"1,4-5", "1", "4,5"},
+		{"0", "", ""}, // one CPU: no pinning
+	} {
+		t.Run(tc.list, func(t *testing.T) {
+			allowed, err := parseCPUList(tc.list)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pinTo(allowed); got != (cpus{tc.proxy, tc.load}) {
+				t.Errorf("pinTo(%v) = %+v, want proxy %q load %q", allowed, got, tc.proxy, tc.load)
+			}
+		})
+	}
+	for _, bad := range []string{"", "a", "3-1", "1-"} {
+		if _, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q): no error", bad)
+		}
+	}
+}
