@@ -219,3 +219,33 @@ func waitExit(t *testing.T, p *proxy) error {
 		return nil
 	}
 }
+
+// TestConfiguredLimits: the server and upstream limits come from the
+// config.
+func TestConfiguredLimits(t *testing.T) {
+	t.Parallel()
+	upstream := startUpstream(t)
+	p := startProxy(t, baseConfig(upstream).
+		set("upstreamTimeouts.responseHeader", "300ms").
+		set("server.maxHeaderBytes", 4096))
+
+	t.Run("upstreamTimeouts.responseHeader", func(t *testing.T) {
+		before := scrape(t, p)[`sessionproxy_upstream_errors_total{kind="timeout"}`]
+		resp, body := get(t, newClient(t), p.URL+"/slow?ms=5000&id=timeout")
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			t.Errorf("upstream slower than responseHeader: %d %q, want 504", resp.StatusCode, body)
+		}
+		if after := scrape(t, p)[`sessionproxy_upstream_errors_total{kind="timeout"}`]; after != before+1 {
+			t.Errorf("upstream timeouts counted %v → %v, want one more", before, after)
+		}
+	})
+	t.Run("server.maxHeaderBytes", func(t *testing.T) {
+		resp, _ := get(t, newClient(t), p.URL+"/get", "X-Big: "+strings.Repeat("a", 16<<10))
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("16 KiB of headers over a 4 KiB limit: %d, want 431", resp.StatusCode)
+		}
+		if resp, _ := get(t, newClient(t), p.URL+"/get", "X-Small: "+strings.Repeat("a", 1<<10)); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("1 KiB of headers: %d, want the app's 204", resp.StatusCode)
+		}
+	})
+}
