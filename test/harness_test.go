@@ -167,9 +167,17 @@ var listeningOn = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 // routes) on a free port and returns its base URL.
 func startUpstream(t testing.TB) string {
 	t.Helper()
+	url, _ := startUpstreamProcess(t)
+	return url
+}
+
+// startUpstreamProcess is startUpstream that also returns the process, to
+// watch its output.
+func startUpstreamProcess(t testing.TB) (string, *process) {
+	t.Helper()
 	python := requireTool(t, "python3")
-	_, m := startProcess(t, listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, python, "upstream/app.py", "--port", "0")
-	return "http://" + m[1]
+	p, m := startProcess(t, listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, python, "upstream/app.py", "--port", "0")
+	return "http://" + m[1], p
 }
 
 // config is a sessionproxy config under construction, as YAML values.
