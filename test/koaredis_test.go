@@ -64,6 +64,13 @@ func sessionID(resp *http.Response) string {
 // returns the data without the bookkeeping members.
 func koaRedisRecord(t *testing.T, rdb *redis.Client, id string) map[string]any {
 	t.Helper()
+	return koaRedisRecordMaxAge(t, rdb, id, koaRedisMaxAge)
+}
+
+// koaRedisRecordMaxAge is koaRedisRecord for a session whose own maxAge
+// is maxAge ms.
+func koaRedisRecordMaxAge(t *testing.T, rdb *redis.Client, id string, maxAge int) map[string]any {
+	t.Helper()
 	if !strings.HasPrefix(id, "koa:sess:") {
 		t.Errorf("session id %q does not start with koa-session's prefix koa:sess:", id)
 	}
@@ -76,17 +83,17 @@ func koaRedisRecord(t *testing.T, rdb *redis.Client, id string) map[string]any {
 		t.Fatalf("the Redis value is not JSON: %v", err)
 	}
 	expire, ok := rec["_expire"].(float64)
-	if !ok || rec["_maxAge"] != float64(koaRedisMaxAge) {
-		t.Errorf("record _expire %v, _maxAge %v; want a number and %d", rec["_expire"], rec["_maxAge"], koaRedisMaxAge)
+	if !ok || rec["_maxAge"] != float64(maxAge) {
+		t.Errorf("record _expire %v, _maxAge %v; want a number and %d", rec["_expire"], rec["_maxAge"], maxAge)
 	}
-	if left := time.Until(time.UnixMilli(int64(expire))); left <= 0 || left > koaRedisMaxAge*time.Millisecond {
+	if left := time.Until(time.UnixMilli(int64(expire))); left <= 0 || left > time.Duration(maxAge)*time.Millisecond {
 		t.Errorf("record expires in %v, want within maxAge", left)
 	}
 	// Both sides keep the entry maxAge + 10 s; the lower bound only
 	// catches a TTL that is missing or far too short.
 	ttl := rdb.PTTL(t.Context(), id).Val()
-	if max := koaRedisMaxAge*time.Millisecond + 10*time.Second; ttl > max || ttl < max-5*time.Minute {
-		t.Errorf("the key's TTL is %v, want about maxAge + 10s (%v)", ttl, max)
+	if full := time.Duration(maxAge)*time.Millisecond + 10*time.Second; ttl > full || ttl < full-min(full/2, 5*time.Minute) {
+		t.Errorf("the key's TTL is %v, want about maxAge + 10s (%v)", ttl, full)
 	}
 	delete(rec, "_expire")
 	delete(rec, "_maxAge")
@@ -154,6 +161,24 @@ func TestKoaRedisSharesSessions(t *testing.T) {
 		_, e = getEcho(t, c, s.proxy+"/echo", "Cookie: "+cookie)
 		if e.Session["koa"] != float64(1) || e.Session["user"] != nil || e.Session["note"] == nil || e.Claims["new"] != false {
 			t.Errorf("upstream saw %v after koa's write", e.Session)
+		}
+	})
+
+	t.Run("a per-session maxAge sticks on both sides", func(t *testing.T) {
+		const short = 600000 // 10 minutes, the session's own
+		resp, _ := getEcho(t, c, s.proxy+"/echo?maxage=600000&set="+url.QueryEscape(`{"remember":false}`))
+		id, cookie := sessionID(resp), cookieLine(resp, "koa.sess")
+		koaRedisRecordMaxAge(t, s.rdb, id, short)
+		// koa takes _maxAge as the session's maxAge when it saves...
+		resp, k := getKoa(t, c, s.koa+"/set?json="+url.QueryEscape(`{"koa":1}`), "Cookie: "+cookie)
+		if k.IsNew || sessionID(resp) != id {
+			t.Fatalf("koa's write: new %v, Set-Cookie %v", k.IsNew, resp.Header["Set-Cookie"])
+		}
+		koaRedisRecordMaxAge(t, s.rdb, id, short)
+		// ...and so does the proxy after koa's write.
+		getEcho(t, c, s.proxy+"/echo?set="+url.QueryEscape(`{"api":1}`), "Cookie: "+cookie)
+		if rec := koaRedisRecordMaxAge(t, s.rdb, id, short); rec["koa"] != float64(1) || rec["api"] != float64(1) {
+			t.Errorf("Redis holds %v, want both writes", rec)
 		}
 	})
 
