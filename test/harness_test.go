@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 )
 
 // Secrets the black-box tests configure; nothing real.
@@ -57,17 +59,7 @@ func TestMain(m *testing.M) {
 }
 
 // requireTool fails in CI, and skips elsewhere, when a program is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI but not installed (test/run.sh installs it)", name)
-		}
-		t.Skipf("%s not installed; run test/run.sh", name)
-	}
-	return p
-}
+var requireTool = testenv.RequireTool
 
 // process is a program a test started; it is stopped by its own PID when
 // the test ends.
