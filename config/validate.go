@@ -85,6 +85,11 @@ func (c *Config) Validate() error {
 	if !s.Signed && s.Format == "secure" {
 		bad("session.signed", "false is only allowed with format koa; secure cookies are always authenticated")
 	}
+	if !s.Signed && c.Store.Type != "cookie" {
+		// The cookie's value is the store key: unsigned, a client could
+		// name any key in the store, and read or delete it.
+		bad("session.signed", "false is not allowed with store.type %s: an unsigned id would let a client choose the store key", c.Store.Type)
+	}
 
 	seen := map[string]bool{}
 	for i, r := range c.Routes {
