@@ -12,6 +12,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -23,6 +24,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// Upstream is the app's base URL, http or https. Required.
 	Upstream string `yaml:"upstream"`
+	// UpstreamTimeouts bound the proxy's connections to the upstream.
+	UpstreamTimeouts UpstreamTimeouts `yaml:"upstreamTimeouts"`
+	// Server holds the public listener's limits and timeouts.
+	Server Server `yaml:"server"`
 	// Keys are koa's app.keys: the first signs or encrypts, all verify.
 	// Required; at least 32 characters each for the secure format.
 	Keys []string `yaml:"keys"`
@@ -170,6 +175,39 @@ type Admin struct {
 	Listen string `yaml:"listen"`
 }
 
+// Server holds the public listener's limits and timeouts (the admin
+// listener uses the same ones). Zero turns a timeout off.
+type Server struct {
+	// ReadHeaderTimeout bounds reading a request's headers (defeats
+	// slow-loris clients). Default 10s; must be > 0.
+	ReadHeaderTimeout Duration `yaml:"readHeaderTimeout"`
+	// ReadTimeout bounds reading a whole request, body included. Default
+	// 0 (none), so that slow uploads work.
+	ReadTimeout Duration `yaml:"readTimeout"`
+	// WriteTimeout bounds writing a response. Default 0 (none), so that
+	// streams (SSE) and long downloads work.
+	WriteTimeout Duration `yaml:"writeTimeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default
+	// 120s.
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// MaxHeaderBytes limits the size of a request's headers. Default
+	// 1048576 (1 MiB).
+	MaxHeaderBytes int `yaml:"maxHeaderBytes"`
+	// ShutdownTimeout is how long in-flight requests may take to finish
+	// after SIGTERM or SIGINT. Default 30s; must be > 0.
+	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+}
+
+// UpstreamTimeouts bound the proxy's connections to the upstream.
+type UpstreamTimeouts struct {
+	// Dial bounds connecting to the upstream. Default 5s.
+	Dial Duration `yaml:"dial"`
+	// ResponseHeader bounds the wait for the upstream's response headers
+	// (not its body, so streams are unaffected); past it the client gets
+	// 504. Default 60s.
+	ResponseHeader Duration `yaml:"responseHeader"`
+}
+
 // Log configures logging.
 type Log struct {
 	// Format is "json" or "text". Default "json".
@@ -201,6 +239,16 @@ func Default() Config {
 				KeyPrefix: "koa:sess:",
 				Timeout:   Duration(DefaultRedisTimeout),
 			},
+		},
+		UpstreamTimeouts: UpstreamTimeouts{
+			Dial:           Duration(5 * time.Second),
+			ResponseHeader: Duration(60 * time.Second),
+		},
+		Server: Server{
+			ReadHeaderTimeout: Duration(10 * time.Second),
+			IdleTimeout:       Duration(120 * time.Second),
+			MaxHeaderBytes:    1 << 20,
+			ShutdownTimeout:   Duration(30 * time.Second),
 		},
 		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
@@ -292,6 +340,7 @@ func explain(err error) error {
 		"Config": "", "Session": "session.", "Store": "store.", "Token": "token.",
 		"Admin": "admin.", "Log": "log.", "Route": "routes[].",
 		"MemoryStore": "store.memory.", "RedisStore": "store.redis.", "RedisTLS": "store.redis.tls.",
+		"Server": "server.", "UpstreamTimeouts": "upstreamTimeouts.",
 	}
 	var errs []error
 	for _, e := range te.Errors {

@@ -91,6 +91,8 @@ log:
 `, nil, []string{"listen:", "upstream:", "keys[0]: must be at least 32", "session.sameSite:",
 			"store.type:", "token.secret:", "log.level:"}},
 		{"bad format", minimal + "session:\n  format: json\n", nil, []string{`session.format: "json" must be secure or koa`}},
+		{"unsigned store ids", minimal + "session:\n  format: koa\n  signed: false\nstore:\n  type: redis\n", nil,
+			[]string{"session.signed: false is not allowed with store.type redis"}},
 		{"sameSite none needs secure", minimal + "session:\n  sameSite: none\n", nil, []string{"session.sameSite:"}},
 		{"bad secure", minimal + "session:\n  secure: maybe\n", nil, []string{`secure "maybe"`}},
 		{"admin on the public listener", minimal + "listen: :3000\nadmin:\n  listen: :3000\n", nil, []string{"admin.listen:"}},

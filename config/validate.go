@@ -26,6 +26,27 @@ func (c *Config) Validate() error {
 	} else if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("upstream", "%q must be an http:// or https:// URL", c.Upstream)
 	}
+	positive := func(path string, d Duration) {
+		if d <= 0 {
+			bad(path, "must be > 0")
+		}
+	}
+	notNegative := func(path string, d Duration) {
+		if d < 0 {
+			bad(path, "must be >= 0 (0 turns it off)")
+		}
+	}
+	positive("upstreamTimeouts.dial", c.UpstreamTimeouts.Dial)
+	positive("upstreamTimeouts.responseHeader", c.UpstreamTimeouts.ResponseHeader)
+	positive("server.readHeaderTimeout", c.Server.ReadHeaderTimeout)
+	notNegative("server.readTimeout", c.Server.ReadTimeout)
+	notNegative("server.writeTimeout", c.Server.WriteTimeout)
+	notNegative("server.idleTimeout", c.Server.IdleTimeout)
+	positive("server.shutdownTimeout", c.Server.ShutdownTimeout)
+	if c.Server.MaxHeaderBytes < 4096 {
+		bad("server.maxHeaderBytes", "must be at least 4096 (it is %d)", c.Server.MaxHeaderBytes)
+	}
+
 	if len(c.Keys) == 0 {
 		bad("keys", "at least one key is required")
 	}
@@ -63,6 +84,11 @@ func (c *Config) Validate() error {
 	}
 	if !s.Signed && s.Format == "secure" {
 		bad("session.signed", "false is only allowed with format koa; secure cookies are always authenticated")
+	}
+	if !s.Signed && c.Store.Type != "cookie" {
+		// The cookie's value is the store key: unsigned, a client could
+		// name any key in the store, and read or delete it.
+		bad("session.signed", "false is not allowed with store.type %s: an unsigned id would let a client choose the store key", c.Store.Type)
 	}
 
 	seen := map[string]bool{}

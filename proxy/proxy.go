@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -44,8 +45,12 @@ type Options struct {
 	// Transport carries requests to the upstream. Default: NewTransport
 	// with its defaults.
 	Transport http.RoundTripper
-	// Logger receives error logs. Default: discard.
+	// Logger receives the access log (one line per request, level Info)
+	// and error logs. Default: discard.
 	Logger *slog.Logger
+	// Metrics records requests, sessions, rejected cookies and errors.
+	// Default nil: nothing is recorded.
+	Metrics *metrics.Metrics
 }
 
 // Route changes how requests under one path prefix are proxied.
@@ -208,19 +213,26 @@ type stateKey struct{}
 
 // ServeHTTP loads the session, forwards the request with the session JWT,
 // and commits the upstream's directives on the way back.
+// Every request gets one access-log line and is counted in the metrics.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	var st *state
+	defer func() { p.finish(rec, r, st, start) }()
+
 	s, err := p.opts.Sessions.Load(r.Context(), r)
 	if err != nil {
-		p.errorHandler(w, r, err)
+		p.errorHandler(rec, r, err)
 		return
 	}
+	p.opts.Metrics.Rejected(s.Rejected)
 	tok, err := p.token(s)
 	if err != nil {
-		p.errorHandler(w, r, err)
+		p.errorHandler(rec, r, err)
 		return
 	}
-	st := &state{in: r, route: p.route(r.URL.Path), session: s, token: tok}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	st = &state{in: r, route: p.route(r.URL.Path), session: s, token: tok}
+	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
@@ -331,9 +343,11 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return nil
 	}
 	n := len(resp.Header["Set-Cookie"])
-	if _, err := p.opts.Sessions.Commit(resp.Request.Context(), st.in, st.session, ch, resp.Header); err != nil {
+	out, err := p.opts.Sessions.Commit(resp.Request.Context(), st.in, st.session, ch, resp.Header)
+	if err != nil {
 		return err
 	}
+	p.opts.Metrics.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
 		resp.Header.Add("Vary", "Cookie")
 		if resp.Header.Get("Cache-Control") == "" {
@@ -357,17 +371,23 @@ func setsCookie(h http.Header, name string) bool {
 // gets a short generic body; the cause goes to the log.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var de *DirectiveError
+	kind := errorKind(err, r)
+	p.opts.Metrics.UpstreamError(kind)
 	status, msg := http.StatusBadGateway, "bad gateway"
 	switch {
 	case errors.As(err, &de):
+		p.opts.Metrics.DirectiveError(p.directiveLabel(de.Header))
 		msg = "bad gateway: the upstream sent a malformed session directive"
-	case errors.Is(err, session.ErrUnavailable):
+	case kind == metrics.ErrorStoreUnavailable:
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")
-	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+	case kind == metrics.ErrorCanceled:
 		p.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
+		if rec, ok := w.(*recorder); ok && rec.status == 0 {
+			rec.status = statusClientClosed
+		}
 		return // the client is gone; nobody reads an answer
-	case isTimeout(err):
+	case kind == metrics.ErrorTimeout:
 		status, msg = http.StatusGatewayTimeout, "gateway timeout"
 	}
 	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "upstream", p.route(r.URL.Path).Upstream.Host, "error", err)
@@ -376,6 +396,12 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	w.WriteHeader(status)
 	fmt.Fprintln(w, msg)
 }
+
+func isClientGone(err error, r *http.Request) bool {
+	return errors.Is(err, context.Canceled) && r.Context().Err() != nil
+}
+
+func isStoreUnavailable(err error) bool { return errors.Is(err, session.ErrUnavailable) }
 
 func isTimeout(err error) bool {
 	var ne net.Error

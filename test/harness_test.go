@@ -5,6 +5,7 @@ package test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -22,6 +23,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 )
 
 // Secrets the black-box tests configure; nothing real.
@@ -48,22 +51,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if shared.proc != nil {
+		shared.proc.stop(nil)
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
 // requireTool fails in CI, and skips elsewhere, when a program is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI but not installed (test/run.sh installs it)", name)
-		}
-		t.Skipf("%s not installed; run test/run.sh", name)
-	}
-	return p
-}
+var requireTool = testenv.RequireTool
 
 // process is a program a test started; it is stopped by its own PID when
 // the test ends.
@@ -94,15 +90,32 @@ func (p *process) waitOutput(t testing.TB, s string) {
 }
 
 // startProcess runs name with args and waits until a line of its output
-// matches ready; it returns the process and the match's submatches.
+// matches ready; it returns the process and the match's submatches. The
+// process is stopped when the test ends.
 func startProcess(t testing.TB, ready *regexp.Regexp, env []string, name string, args ...string) (*process, []string) {
 	t.Helper()
+	p, m, err := launch(ready, env, name, args...)
+	if p != nil {
+		t.Cleanup(func() { p.stop(t) })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, m
+}
+
+// readyTimeout bounds a process's start-up; generous, because a loaded
+// 2-core machine runs many tests side by side.
+const readyTimeout = 60 * time.Second
+
+// launch is startProcess without a test: the caller stops the process.
+func launch(ready *regexp.Regexp, env []string, name string, args ...string) (*process, []string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", name, err)
+		return nil, nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
 	go func() {
@@ -126,16 +139,14 @@ func startProcess(t testing.TB, ready *regexp.Regexp, env []string, name string,
 		}
 		io.Copy(io.Discard, pr)
 	}()
-	t.Cleanup(func() { p.stop(t) })
 	select {
 	case m := <-matched:
-		return p, m
+		return p, m, nil
 	case <-p.done:
-		t.Fatalf("%s exited before it was ready (%v):\n%s", name, p.err, p.Output())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("%s not ready after 20s:\n%s", name, p.Output())
+		return p, nil, fmt.Errorf("%s exited before it was ready (%v):\n%s", name, p.err, p.Output())
+	case <-time.After(readyTimeout):
+		return p, nil, fmt.Errorf("%s not ready after %v:\n%s", name, readyTimeout, p.Output())
 	}
-	return nil, nil
 }
 
 // stop sends SIGTERM, waits up to 10 s, then kills.
@@ -151,7 +162,9 @@ func (p *process) stop(t testing.TB) {
 	case <-time.After(10 * time.Second):
 		_ = p.cmd.Process.Kill()
 		<-p.done
-		t.Errorf("%s did not stop on SIGTERM within 10s", p.cmd.Path)
+		if t != nil {
+			t.Errorf("%s did not stop on SIGTERM within 10s", p.cmd.Path)
+		}
 	}
 }
 
@@ -163,13 +176,61 @@ func (p *process) Stop(t testing.TB) error {
 
 var listeningOn = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
-// startUpstream runs the Python test upstream (the Flask example plus test
-// routes) on a free port and returns its base URL.
+// shared is the Python test upstream most tests share: it is stateless
+// (the session travels in the token), and one process instead of one per
+// test keeps a 2-core machine from spending its time starting Pythons.
+var shared struct {
+	once sync.Once
+	url  string
+	proc *process
+	err  error
+}
+
+// startUpstream returns the base URL of the shared Python test upstream
+// (the Flask example plus test routes), starting it on first use. TestMain
+// stops it.
 func startUpstream(t testing.TB) string {
 	t.Helper()
+	python := pythonPath(t)
+	shared.once.Do(func() {
+		var m []string
+		shared.proc, m, shared.err = launch(listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, python, "upstream/app.py", "--port", "0")
+		if shared.err == nil {
+			shared.url = "http://" + m[1]
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.url
+}
+
+// startUpstreamProcess starts a test upstream of the test's own, to read
+// its output or stop it.
+func startUpstreamProcess(t testing.TB) (string, *process) {
+	t.Helper()
+	p, m := startProcess(t, listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, pythonPath(t), "upstream/app.py", "--port", "0")
+	return "http://" + m[1], p
+}
+
+// pythonPath returns the real interpreter behind python3, past any
+// version-manager shim, which costs a shell start per process.
+func pythonPath(t testing.TB) string {
+	t.Helper()
 	python := requireTool(t, "python3")
-	_, m := startProcess(t, listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, python, "upstream/app.py", "--port", "0")
-	return "http://" + m[1]
+	resolvedPython.once.Do(func() {
+		resolvedPython.path = python
+		out, err := exec.Command(python, "-c", "import sys; print(sys.executable)").Output()
+		if p := string(bytes.TrimSpace(out)); err == nil && p != "" {
+			resolvedPython.path = p
+		}
+	})
+	return resolvedPython.path
+}
+
+var resolvedPython struct {
+	once sync.Once
+	path string
 }
 
 // config is a sessionproxy config under construction, as YAML values.

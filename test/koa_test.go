@@ -23,16 +23,26 @@ import (
 // opts, and returns its base URL.
 func startKoa(t testing.TB, keys []string, opts map[string]any) string {
 	t.Helper()
+	return startKoaEnv(t, keys, opts)
+}
+
+// startKoaEnv is startKoa with extra environment variables for app.js
+// (KOA_REDIS=host:port puts its sessions in Redis through koa-redis).
+func startKoaEnv(t testing.TB, keys []string, opts map[string]any, env ...string) string {
+	t.Helper()
 	node := requireTool(t, "node")
-	if _, err := os.Stat("koa/node_modules/koa-session"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("koa-session is not installed in test/koa (test/run.sh runs npm ci): %v", err)
+	for _, pkg := range []string{"koa", "koa-session", "koa-redis"} {
+		if _, err := os.Stat("koa/node_modules/" + pkg); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s is not installed in test/koa (test/run.sh runs npm ci): %v", pkg, err)
+			}
+			t.Skipf("%s not installed; run test/run.sh (npm ci in test/koa)", pkg)
 		}
-		t.Skip("koa-session not installed; run test/run.sh (npm ci in test/koa)")
 	}
 	k, _ := json.Marshal(keys)
 	o, _ := json.Marshal(opts)
-	_, m := startProcess(t, listeningOn, []string{"KOA_KEYS=" + string(k), "KOA_SESSION=" + string(o)}, node, "koa/app.js", "0")
+	env = append([]string{"KOA_KEYS=" + string(k), "KOA_SESSION=" + string(o)}, env...)
+	_, m := startProcess(t, listeningOn, env, node, "koa/app.js", "0")
 	return "http://" + m[1]
 }
 

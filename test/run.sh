@@ -21,11 +21,14 @@ apt_install() {
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 	apt_install redis-server redis-tools
 fi
-# Node and npm run the real koa + koa-session the koa-format tests use.
+# Node and npm run the real koa + koa-session (+ koa-redis) the koa-format
+# tests use; npm ci again when the lock is newer than the installed tree
+# (its .package-lock.json), so a checkout that gained a package gets it.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 	apt_install nodejs npm
 fi
-if [ ! -d test/koa/node_modules ]; then
+if [ ! -f test/koa/node_modules/.package-lock.json ] ||
+	[ test/koa/package-lock.json -nt test/koa/node_modules/.package-lock.json ]; then
 	(cd test/koa && npm ci --no-audit --no-fund)
 fi
 

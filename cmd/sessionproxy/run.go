@@ -16,9 +16,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/sessionproxy/sessionproxy/config"
+	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/proxy"
 	"github.com/sessionproxy/sessionproxy/session"
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
@@ -84,14 +88,27 @@ type app struct {
 
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
 	a := &app{cfg: cfg, log: log}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m, err := metrics.New(reg, version)
+	if err != nil {
+		return nil, err
+	}
+
 	var store session.Store
 	ready := func(context.Context) error { return nil }
 	var idPrefix string
 	switch cfg.Store.Type {
 	case "cookie":
 	case "memory":
-		m := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
-		store, ready = m, m.Ping
+		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
+		store, ready = mem, mem.Ping
+		if err := m.WatchStoreSize(mem.Len); err != nil {
+			return nil, err
+		}
 	case "redis":
 		client, err := newRedisClient(cfg.Store.Redis)
 		if err != nil {
@@ -116,6 +133,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	default:
 		return nil, fmt.Errorf("store.type %q is not available in this build", cfg.Store.Type)
 	}
+	store = m.Store(store) // times every store operation; nil stays nil
 
 	so := sessionOptions(cfg, store)
 	so.IDPrefix = idPrefix
@@ -144,13 +162,18 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		TokenSecret: []byte(cfg.Token.Secret),
 		TokenTTL:    time.Duration(cfg.Token.TTL),
 		Header:      cfg.Token.Header,
-		Logger:      log,
+		Transport: proxy.NewTransport(proxy.TransportOptions{
+			DialTimeout:           time.Duration(cfg.UpstreamTimeouts.Dial),
+			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeouts.ResponseHeader),
+		}),
+		Logger:  log,
+		Metrics: m,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.handler = p
-	a.admin = adminHandler(ready)
+	a.admin = adminHandler(ready, reg)
 	return a, nil
 }
 
@@ -185,9 +208,12 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 	}
 }
 
-// adminHandler serves the operator's endpoints.
-func adminHandler(ready func(context.Context) error) http.Handler {
+// adminHandler serves the operator's endpoints: /healthz (the process is
+// up), /readyz (ready reports no error: the store is reachable) and
+// /metrics (what metrics gathers). They are never on the public listener.
+func adminHandler(ready func(context.Context) error, metrics prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -216,15 +242,9 @@ func (a *app) serve(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	servers := []*http.Server{{
-		Handler:           a.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    1 << 20,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}}
+	servers := []*http.Server{a.server(a.handler)}
 	listeners := []net.Listener{pub}
-	attrs := []any{"listen", pub.Addr().String(), "upstream", a.cfg.Upstream}
+	attrs := []any{"listen", pub.Addr().String(), "upstream", a.cfg.Upstream, "version", version}
 	if a.cfg.Admin.Listen != "" {
 		adm, err := net.Listen("tcp", a.cfg.Admin.Listen)
 		if err != nil {
@@ -232,7 +252,7 @@ func (a *app) serve(ctx context.Context) error {
 			return fmt.Errorf("admin.listen: %w", err)
 		}
 		listeners = append(listeners, adm)
-		servers = append(servers, &http.Server{Handler: a.admin, ReadHeaderTimeout: 10 * time.Second})
+		servers = append(servers, a.server(a.admin))
 		attrs = append(attrs, "admin", adm.Addr().String())
 	}
 	errc := make(chan error, len(servers))
@@ -246,17 +266,44 @@ func (a *app) serve(ctx context.Context) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	timeout := time.Duration(a.cfg.Server.ShutdownTimeout)
+	a.log.Info("shutting down", "timeout", timeout)
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var errs []error
+	errs := make(chan error, len(servers))
 	for _, s := range servers {
-		if err := s.Shutdown(sctx); err != nil {
-			errs = append(errs, err)
-		}
+		go func() {
+			if err := s.Shutdown(sctx); err != nil {
+				s.Close() // the deadline passed: cut what is still running
+				errs <- fmt.Errorf("shutdown: requests still in flight after server.shutdownTimeout %v: %w", timeout, err)
+				return
+			}
+			errs <- nil
+		}()
+	}
+	var all []error
+	for range servers {
+		all = append(all, <-errs)
+	}
+	if err := errors.Join(all...); err != nil {
+		return err
 	}
 	a.log.Info("stopped")
-	return errors.Join(errs...)
+	return nil
+}
+
+// server returns an http.Server for h with the configured limits.
+func (a *app) server(h http.Handler) *http.Server {
+	c := a.cfg.Server
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: time.Duration(c.ReadHeaderTimeout),
+		ReadTimeout:       time.Duration(c.ReadTimeout),
+		WriteTimeout:      time.Duration(c.WriteTimeout),
+		IdleTimeout:       time.Duration(c.IdleTimeout),
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // newRedisClient builds the go-redis client for c: Sentinel when a master

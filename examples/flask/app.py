@@ -50,14 +50,16 @@ def renew():
 
 
 def serve(flask_app):
-    """Serve on 127.0.0.1; with --port 0 a free port is picked and printed."""
+    """Serve on --host (default 127.0.0.1; 0.0.0.0 in a container); with
+    --port 0 a free port is picked and printed."""
     from werkzeug.serving import make_server
 
     parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    server = make_server("127.0.0.1", args.port, flask_app, threaded=True)
-    print(f"listening on 127.0.0.1:{server.server_port}", flush=True)
+    server = make_server(args.host, args.port, flask_app, threaded=True)
+    print(f"listening on {args.host}:{server.server_port}", flush=True)
     server.serve_forever()
 
 

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 )
 
 // Server is a redis-server a test started.
@@ -37,7 +38,7 @@ func Start(t testing.TB) *Server {
 
 func start(t testing.TB, extra ...string) *Server {
 	t.Helper()
-	bin := requireTool(t, "redis-server")
+	bin := testenv.RequireTool(t, "redis-server")
 	dir := t.TempDir()
 	var s *Server
 	for attempt := 0; ; attempt++ {
@@ -151,7 +152,7 @@ func (c *Cluster) Client(t testing.TB) *redis.ClusterClient {
 // until every node reports the cluster ok.
 func StartCluster(t testing.TB) *Cluster {
 	t.Helper()
-	cli := requireTool(t, "redis-cli")
+	cli := testenv.RequireTool(t, "redis-cli")
 	c := &Cluster{}
 	for range 3 {
 		// The bus port is chosen too: the default, port+10000, may be
@@ -181,19 +182,6 @@ func StartCluster(t testing.TB) *Cluster {
 		}
 	}
 	return c
-}
-
-// requireTool fails in CI, and skips elsewhere, when a program is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is required in CI but not installed (test/run.sh installs it)", name)
-		}
-		t.Skipf("%s not installed; run test/run.sh", name)
-	}
-	return p
 }
 
 // freePort returns a loopback port that was free a moment ago.

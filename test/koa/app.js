@@ -4,7 +4,10 @@
 //
 // Environment: KOA_KEYS, a JSON array of app.keys (first signs, all
 // verify); KOA_SESSION, a JSON object of extra koa-session options
-// (rolling, renew, maxAge, ...).
+// (rolling, renew, maxAge, ...); KOA_REDIS, host:port of a Redis server:
+// when set, sessions live there through koa-redis (koa-session's
+// external-store mode, with prefix "koa:sess:" unless KOA_SESSION names
+// another) and the cookie holds only the key.
 //
 // Routes are matched on the last path segment, so the app works under any
 // prefix (/legacy/get and /get are the same route):
@@ -23,7 +26,18 @@ const createSession = session.createSession || session.default || session;
 const port = Number(process.argv[2] || 0);
 const app = new Koa();
 app.keys = JSON.parse(process.env.KOA_KEYS || '["test-key"]');
-const opts = JSON.parse(process.env.KOA_SESSION || '{}');
+const opts = JSON.parse(process.env.KOA_SESSION || '{}') || {};
+let redisStore = null;
+if (process.env.KOA_REDIS) {
+  const redisStoreFactory = require('koa-redis');
+  const i = process.env.KOA_REDIS.lastIndexOf(':');
+  redisStore = redisStoreFactory({
+    host: process.env.KOA_REDIS.slice(0, i),
+    port: Number(process.env.KOA_REDIS.slice(i + 1)),
+  });
+  opts.store = redisStore;
+  if (opts.prefix === undefined) opts.prefix = 'koa:sess:';
+}
 app.use(createSession(opts, app));
 
 function report(ctx) {
@@ -65,4 +79,7 @@ app.use(async (ctx) => {
 const server = app.listen(port, '127.0.0.1', () => {
   console.log('listening on 127.0.0.1:' + server.address().port);
 });
-process.on('SIGTERM', () => server.close(() => process.exit(0)));
+process.on('SIGTERM', () => {
+  if (redisStore) redisStore.client.disconnect();
+  server.close(() => process.exit(0));
+});

@@ -4,10 +4,12 @@ Every response tells what the upstream saw, and the query string asks for
 directives, so a test can drive any case:
 
     /echo?set={"a":1}&set={"b":2}&destroy=true&renew=1&maxage=5000&status=200
+    /slow?ms=2000&id=x    answers after 2 s, printing "slow request started: x" first
 """
 import json
 import os
 import sys
+import time
 
 from flask import g, request
 
@@ -33,6 +35,15 @@ def echo():
         "environ_keys": sorted(k for k in request.environ if k.startswith("HTTP_")),
     }
     return app.json.response(body), int(request.args.get("status", 200)), headers
+
+
+@app.get("/slow")
+def slow():
+    """Answers after ?ms= milliseconds; prints when it starts, so a test
+    knows the request is in flight."""
+    print(f"slow request started: {request.args.get('id', '')}", flush=True)
+    time.sleep(int(request.args.get("ms", 1000)) / 1000)
+    return "slow done"
 
 
 if __name__ == "__main__":

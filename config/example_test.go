@@ -1,0 +1,100 @@
+package config_test
+
+import (
+	"os"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/sessionproxy/sessionproxy/config"
+)
+
+// exampleEnv is the environment config.example.yaml needs.
+func exampleEnv(name string) (string, bool) {
+	v, ok := map[string]string{
+		"SESSION_KEY":     "a-session-key-of-at-least-32-characters",
+		"UPSTREAM_SECRET": "an-upstream-secret-of-at-least-32-chars",
+	}[name]
+	return v, ok
+}
+
+// TestExampleIsValidAndShowsTheDefaults keeps config.example.yaml honest:
+// it parses, and every value it shows is the default, except the required
+// values, which have none.
+func TestExampleIsValidAndShowsTheDefaults(t *testing.T) {
+	b, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := config.Parse(b, exampleEnv)
+	if err != nil {
+		t.Fatalf("config.example.yaml: %v", err)
+	}
+	want := config.Default()
+	want.Upstream, want.Keys, want.Token.Secret = got.Upstream, got.Keys, got.Token.Secret
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("config.example.yaml shows values that are not the defaults:\n got  %+v\n want %+v", got, want)
+	}
+}
+
+// TestExampleDocumentsEveryKey fails when a config key is missing from
+// config.example.yaml: add it there, with its default, and to the
+// README's configuration table.
+func TestExampleDocumentsEveryKey(t *testing.T) {
+	b, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	var documented []string
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := prefix + n.Content[i].Value
+			documented = append(documented, path)
+			walk(n.Content[i+1], path+".")
+		}
+	}
+	walk(root.Content[0], "")
+
+	for _, key := range keys(reflect.TypeFor[config.Config](), "") {
+		if !slices.Contains(documented, key) {
+			t.Errorf("config.example.yaml does not document %s", key)
+		}
+	}
+	doc, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range keys(reflect.TypeFor[config.Config](), "") {
+		if !strings.Contains(string(doc), "`"+key+"`") {
+			t.Errorf("README.md does not document `%s`", key)
+		}
+	}
+}
+
+// keys returns the YAML path of every field of the struct type t.
+func keys(t reflect.Type, prefix string) []string {
+	var out []string
+	for f := range t.Fields() {
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		path := prefix + name
+		out = append(out, path)
+		if f.Type.Kind() == reflect.Struct && f.Type.NumMethod() == 0 && reflect.PointerTo(f.Type).NumMethod() == 0 {
+			out = append(out, keys(f.Type, path+".")...)
+		}
+	}
+	return out
+}

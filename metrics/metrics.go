@@ -1,0 +1,219 @@
+// Package metrics owns sessionproxy's Prometheus metrics: every family the
+// proxy exposes, registered on a registry the caller passes in (never the
+// global one), the methods the proxy calls to record what happened, and
+// Store, a session.Store decorator that times the store's operations.
+//
+// Every family is named sessionproxy_*, in base units, with labels drawn
+// only from small fixed sets (never a path, a session id or a user value).
+// docs/operations.md says what each one means.
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// Upstream error kinds, the values of sessionproxy_upstream_errors_total's
+// kind label: why the proxy answered a request itself with an error.
+const (
+	ErrorDirective        = "directive"         // malformed session directive: 502
+	ErrorStoreUnavailable = "store_unavailable" // session store unreachable: 503
+	ErrorTimeout          = "timeout"           // upstream too slow: 504
+	ErrorConnect          = "connect"           // upstream unreachable: 502
+	ErrorCanceled         = "canceled"          // client went away before the answer
+	ErrorOther            = "other"             // any other failure: 502
+)
+
+// Directive label values of sessionproxy_directive_errors_total.
+const (
+	DirectiveSet     = "set"
+	DirectiveDestroy = "destroy"
+	DirectiveRenew   = "renew"
+	DirectiveMaxAge  = "max_age"
+	DirectiveUnknown = "unknown"
+)
+
+// Store operations, the values of the store families' operation label.
+const (
+	OpLoad   = "load"
+	OpSave   = "save"
+	OpDelete = "delete"
+	OpUpdate = "update"
+)
+
+// Metrics records what the proxy does. Create it with New. A nil *Metrics
+// records nothing, so callers need no checks.
+type Metrics struct {
+	reg prometheus.Registerer
+
+	requests        *prometheus.CounterVec
+	requestDuration prometheus.Histogram
+	upstreamErrors  *prometheus.CounterVec
+	directiveErrors *prometheus.CounterVec
+	created         prometheus.Counter
+	destroyed       prometheus.Counter
+	renewed         prometheus.Counter
+	rejected        *prometheus.CounterVec
+	storeDuration   *prometheus.HistogramVec
+	storeErrors     *prometheus.CounterVec
+}
+
+// New registers sessionproxy's metric families on reg and returns the
+// Metrics that record them. version is exposed in sessionproxy_build_info.
+// It fails if a family is already registered on reg.
+func New(reg prometheus.Registerer, version string) (*Metrics, error) {
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionproxy_http_requests_total",
+			Help: "Requests served on the public listener, by status code and method.",
+		}, []string{"code", "method"}),
+		requestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "sessionproxy_http_request_duration_seconds",
+			Help:    "Time from receiving a request to finishing its response (the upstream's time included).",
+			Buckets: prometheus.DefBuckets,
+		}),
+		upstreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionproxy_upstream_errors_total",
+			Help: "Requests the proxy answered itself with an error instead of the upstream's response, by kind.",
+		}, []string{"kind"}),
+		directiveErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionproxy_directive_errors_total",
+			Help: "Upstream responses rejected for a malformed session directive, by directive.",
+		}, []string{"directive"}),
+		created: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessionproxy_sessions_created_total",
+			Help: "New sessions saved for the first time.",
+		}),
+		destroyed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessionproxy_sessions_destroyed_total",
+			Help: "Existing sessions destroyed by the upstream.",
+		}),
+		renewed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessionproxy_sessions_renewed_total",
+			Help: "Sessions renewed by the upstream (new id, or a re-issued cookie in the koa format).",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionproxy_cookies_rejected_total",
+			Help: "Session cookies that gave no session, by reason; the client got a fresh session.",
+		}, []string{"reason"}),
+		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "sessionproxy_store_operation_duration_seconds",
+			Help:    "Duration of session store operations, by operation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"operation"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "sessionproxy_store_errors_total",
+			Help: "Session store operations that failed (an outage, not a missing session), by operation.",
+		}, []string{"operation"}),
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "sessionproxy_build_info",
+		Help:        "Always 1; its labels give the running build's version and Go version.",
+		ConstLabels: prometheus.Labels{"version": version, "goversion": runtime.Version()},
+	})
+	build.Set(1)
+
+	for _, c := range []prometheus.Collector{
+		m.requests, m.requestDuration, m.upstreamErrors, m.directiveErrors,
+		m.created, m.destroyed, m.renewed, m.rejected, m.storeDuration, m.storeErrors, build,
+	} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	// Start the labelled counters at zero, so that rate() and alerts see
+	// every series from the first scrape.
+	for _, k := range []string{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorOther} {
+		m.upstreamErrors.WithLabelValues(k)
+	}
+	for _, d := range []string{DirectiveSet, DirectiveDestroy, DirectiveRenew, DirectiveMaxAge, DirectiveUnknown} {
+		m.directiveErrors.WithLabelValues(d)
+	}
+	for _, r := range []string{session.RejectTampered, session.RejectMalformed, session.RejectExpired, session.RejectUnknown} {
+		m.rejected.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// Request records one request served on the public listener.
+func (m *Metrics) Request(method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(strconv.Itoa(status), methodLabel(method)).Inc()
+	m.requestDuration.Observe(d.Seconds())
+}
+
+// methodLabel keeps the method label to a fixed set: a client can send any
+// token as a method.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return "other"
+}
+
+// UpstreamError records a request the proxy answered with an error of the
+// given kind (one of the Error* constants).
+func (m *Metrics) UpstreamError(kind string) {
+	if m == nil {
+		return
+	}
+	m.upstreamErrors.WithLabelValues(kind).Inc()
+}
+
+// DirectiveError records a malformed directive (one of the Directive*
+// constants).
+func (m *Metrics) DirectiveError(directive string) {
+	if m == nil {
+		return
+	}
+	m.directiveErrors.WithLabelValues(directive).Inc()
+}
+
+// Rejected records a session cookie that gave no session, for one of the
+// session.Reject* reasons. An empty reason records nothing.
+func (m *Metrics) Rejected(reason string) {
+	if m == nil || reason == "" {
+		return
+	}
+	m.rejected.WithLabelValues(reason).Inc()
+}
+
+// Committed records what session.Manager.Commit did.
+func (m *Metrics) Committed(o session.Outcome) {
+	if m == nil {
+		return
+	}
+	if o.Created {
+		m.created.Inc()
+	}
+	if o.Destroyed {
+		m.destroyed.Inc()
+	}
+	if o.Renewed {
+		m.renewed.Inc()
+	}
+}
+
+// WatchStoreSize exposes size, called at each scrape, as the gauge
+// sessionproxy_store_sessions (for a store that knows its size, such as
+// the memory store).
+func (m *Metrics) WatchStoreSize(size func() int) error {
+	if m == nil {
+		return nil
+	}
+	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "sessionproxy_store_sessions",
+		Help: "Sessions held by the in-process session store.",
+	}, func() float64 { return float64(size()) }))
+}

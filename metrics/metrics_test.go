@@ -1,0 +1,215 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/sessionproxy/sessionproxy/metrics"
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/families.golden")
+
+// TestFamiliesGolden pins every family the proxy exposes: its name, type,
+// help and label names. Dashboards and alerts depend on them; a change
+// here is a change users see. Run with -update to accept one.
+func TestFamiliesGolden(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	m, err := metrics.New(reg, "v1.2.3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WatchStoreSize(func() int { return 3 }); err != nil {
+		t.Fatal(err)
+	}
+	// Give every vector a child, so that every family is gathered.
+	m.Request("GET", 200, time.Millisecond)
+	m.Store(fakeStore{}).Load(context.Background(), "id")
+
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, mf := range mfs {
+		labels := map[string]bool{}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = true
+			}
+		}
+		names := make([]string, 0, len(labels))
+		for l := range labels {
+			names = append(names, l)
+		}
+		slices.Sort(names)
+		fmt.Fprintf(&b, "%s %s {%s}\n  %s\n", mf.GetName(), mf.GetType(), strings.Join(names, ","), mf.GetHelp())
+	}
+	golden := filepath.Join("testdata", "families.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != string(want) {
+		t.Errorf("metric families changed (go test ./metrics -update to accept):\n--- got\n%s--- want\n%s", got, want)
+	}
+}
+
+func TestNewTwiceOnOneRegistryFails(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := metrics.New(reg, "x"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := metrics.New(reg, "x"); err == nil {
+		t.Fatal("registering the families twice succeeded")
+	}
+}
+
+func TestNilMetricsRecordsNothing(t *testing.T) {
+	var m *metrics.Metrics
+	m.Request("GET", 200, time.Second)
+	m.UpstreamError(metrics.ErrorTimeout)
+	m.DirectiveError(metrics.DirectiveSet)
+	m.Rejected(session.RejectTampered)
+	m.Committed(session.Outcome{Created: true})
+	s := fakeStore{}
+	if got := m.Store(s); got != session.Store(s) {
+		t.Errorf("nil Metrics wrapped the store: %T", got)
+	}
+}
+
+func TestRecording(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Request("GET", 200, time.Millisecond)
+	m.Request("BREW", 418, time.Millisecond) // any token is a valid method
+	m.Committed(session.Outcome{Saved: true, Created: true})
+	m.Committed(session.Outcome{Saved: true, Renewed: true})
+	m.Committed(session.Outcome{Destroyed: true})
+	m.Rejected(session.RejectExpired)
+	m.Rejected("")
+
+	tests := []struct {
+		name   string
+		metric string
+		want   string
+	}{
+		{"requests", "sessionproxy_http_requests_total", `
+# HELP sessionproxy_http_requests_total Requests served on the public listener, by status code and method.
+# TYPE sessionproxy_http_requests_total counter
+sessionproxy_http_requests_total{code="200",method="GET"} 1
+sessionproxy_http_requests_total{code="418",method="other"} 1
+`},
+		{"sessions", "sessionproxy_sessions_created_total", `
+# HELP sessionproxy_sessions_created_total New sessions saved for the first time.
+# TYPE sessionproxy_sessions_created_total counter
+sessionproxy_sessions_created_total 1
+`},
+		{"rejected", "sessionproxy_cookies_rejected_total", `
+# HELP sessionproxy_cookies_rejected_total Session cookies that gave no session, by reason; the client got a fresh session.
+# TYPE sessionproxy_cookies_rejected_total counter
+sessionproxy_cookies_rejected_total{reason="expired"} 1
+sessionproxy_cookies_rejected_total{reason="malformed"} 0
+sessionproxy_cookies_rejected_total{reason="tampered"} 0
+sessionproxy_cookies_rejected_total{reason="unknown"} 0
+`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(tt.want), tt.metric); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// fakeStore fails with errOutage for the id "down" and answers "missing"
+// for everything else.
+type fakeStore struct{}
+
+var errOutage = errors.New("connection refused")
+
+func (fakeStore) Load(_ context.Context, id string) ([]byte, bool, error) {
+	if id == "down" {
+		return nil, false, errOutage
+	}
+	return nil, false, nil
+}
+func (fakeStore) Save(_ context.Context, id string, _ []byte, _ time.Duration) error {
+	if id == "down" {
+		return errOutage
+	}
+	return nil
+}
+func (fakeStore) Delete(_ context.Context, id string) error {
+	if id == "down" {
+		return errOutage
+	}
+	return nil
+}
+func (fakeStore) Update(_ context.Context, id string, fn session.UpdateFunc) error {
+	if id == "down" {
+		return errOutage
+	}
+	_, _, err := fn(nil, false)
+	return err
+}
+
+func TestStoreCountsOutagesOnly(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := m.Store(fakeStore{})
+	ctx := context.Background()
+	errBadRecord := errors.New("bad record")
+
+	if _, ok, err := s.Load(ctx, "missing"); ok || err != nil {
+		t.Fatalf("Load(missing) = %v, %v; the decorator changed the answer", ok, err)
+	}
+	if _, _, err := s.Load(ctx, "down"); !errors.Is(err, errOutage) {
+		t.Fatalf("Load(down) = %v, want the store's error", err)
+	}
+	_ = s.Save(ctx, "down", nil, time.Second)
+	_ = s.Delete(ctx, "ok")
+	err = s.Update(ctx, "ok", func([]byte, bool) ([]byte, time.Duration, error) { return nil, 0, errBadRecord })
+	if !errors.Is(err, errBadRecord) {
+		t.Fatalf("Update = %v, want fn's error", err)
+	}
+	_ = s.Update(ctx, "down", func([]byte, bool) ([]byte, time.Duration, error) { return nil, time.Second, nil })
+
+	want := `
+# HELP sessionproxy_store_errors_total Session store operations that failed (an outage, not a missing session), by operation.
+# TYPE sessionproxy_store_errors_total counter
+sessionproxy_store_errors_total{operation="delete"} 0
+sessionproxy_store_errors_total{operation="load"} 1
+sessionproxy_store_errors_total{operation="save"} 1
+sessionproxy_store_errors_total{operation="update"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sessionproxy_store_errors_total"); err != nil {
+		t.Error(err)
+	}
+	if n := testutil.CollectAndCount(reg, "sessionproxy_store_operation_duration_seconds"); n != 4 {
+		t.Errorf("store duration series = %d, want one per operation (4)", n)
+	}
+}

@@ -1,0 +1,76 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// Store returns s wrapped so that every operation's duration, and every
+// error (an outage, never a missing session), is recorded. With a nil
+// Metrics it returns s itself.
+func (m *Metrics) Store(s session.Store) session.Store {
+	if m == nil || s == nil {
+		return s
+	}
+	for _, op := range []string{OpLoad, OpSave, OpDelete, OpUpdate} {
+		m.storeErrors.WithLabelValues(op)
+	}
+	return &store{next: s, m: m}
+}
+
+// store is the instrumented session.Store.
+type store struct {
+	next session.Store
+	m    *Metrics
+}
+
+var _ session.Store = (*store)(nil)
+
+func (s *store) observe(op string, start time.Time, err error) {
+	s.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.m.storeErrors.WithLabelValues(op).Inc()
+	}
+}
+
+func (s *store) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	start := time.Now()
+	rec, ok, err := s.next.Load(ctx, id)
+	s.observe(OpLoad, start, err)
+	return rec, ok, err
+}
+
+func (s *store) Save(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+	start := time.Now()
+	err := s.next.Save(ctx, id, record, ttl)
+	s.observe(OpSave, start, err)
+	return err
+}
+
+func (s *store) Delete(ctx context.Context, id string) error {
+	start := time.Now()
+	err := s.next.Delete(ctx, id)
+	s.observe(OpDelete, start, err)
+	return err
+}
+
+// Update does not count an error that fn itself returned: that is the
+// caller's problem with the record, not the store's.
+func (s *store) Update(ctx context.Context, id string, fn session.UpdateFunc) error {
+	start := time.Now()
+	var fnErr error
+	err := s.next.Update(ctx, id, func(rec []byte, ok bool) ([]byte, time.Duration, error) {
+		next, ttl, err := fn(rec, ok)
+		fnErr = err
+		return next, ttl, err
+	})
+	storeErr := err
+	if fnErr != nil && errors.Is(err, fnErr) {
+		storeErr = nil
+	}
+	s.observe(OpUpdate, start, storeErr)
+	return err
+}

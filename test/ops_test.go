@@ -1,0 +1,251 @@
+package test
+
+import (
+	"bufio"
+	"errors"
+	"net/http"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// scrape GETs the admin listener's /metrics and returns every sample,
+// keyed by its series as written (`name{label="v"}`).
+func scrape(t *testing.T, p *proxy) map[string]float64 {
+	t.Helper()
+	resp, body := get(t, http.DefaultClient, p.Admin+"/metrics")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d %q", resp.StatusCode, body)
+	}
+	samples := map[string]float64{}
+	sc := bufio.NewScanner(strings.NewReader(body))
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("/metrics line %q: %v", line, err)
+		}
+		samples[line[:i]] = v
+	}
+	return samples
+}
+
+// TestMetricsCountWhatHappened runs the seed flow, a tampered cookie and
+// a malformed directive, and checks the admin listener's /metrics counted
+// each; and that the access log has a line per request without the
+// cookie or the session id.
+func TestMetricsCountWhatHappened(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, baseConfig(startUpstream(t)))
+	before := scrape(t, p)
+	seedFlow(t, p)
+
+	// A tampered cookie: a real one with a character changed.
+	c := newClient(t)
+	resp, _ := get(t, c, p.URL+"/set")
+	cookie := sessionCookies(resp, "koa.sess")[0].Value
+	_, e := getEcho(t, c, p.URL+"/echo")
+	sid, _ := e.Claims["sid"].(string)
+	if sid == "" {
+		t.Fatalf("no sid in the claims: %v", e.Claims)
+	}
+	tampered := cookie[:10] + string(cookie[10]^1) + cookie[11:]
+	if _, e := getEcho(t, newClient(t), p.URL+"/echo", "Cookie: koa.sess="+tampered); e.Claims["new"] != true {
+		t.Fatalf("a tampered cookie gave a session: %v", e.Claims)
+	}
+	// A malformed directive.
+	if resp, _ := get(t, newClient(t), p.URL+"/echo?destroy=maybe"); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("malformed directive: status %d, want 502", resp.StatusCode)
+	}
+
+	after := scrape(t, p)
+	tests := []struct {
+		series string
+		moved  float64 // how much it must have grown
+	}{
+		{`sessionproxy_sessions_created_total`, 2}, // the seed flow's and the tampering client's
+		{`sessionproxy_sessions_renewed_total`, 1},
+		{`sessionproxy_sessions_destroyed_total`, 1},
+		{`sessionproxy_cookies_rejected_total{reason="tampered"}`, 1},
+		{`sessionproxy_directive_errors_total{directive="destroy"}`, 1},
+		{`sessionproxy_upstream_errors_total{kind="directive"}`, 1},
+		{`sessionproxy_http_requests_total{code="502",method="GET"}`, 1},
+		{`sessionproxy_http_requests_total{code="200",method="GET"}`, 10},
+		{`sessionproxy_http_request_duration_seconds_count`, 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.series, func(t *testing.T) {
+			if _, ok := after[tt.series]; !ok {
+				t.Fatalf("/metrics has no %s", tt.series)
+			}
+			if got := after[tt.series] - before[tt.series]; got < tt.moved {
+				t.Errorf("%s grew by %v, want at least %v", tt.series, got, tt.moved)
+			}
+		})
+	}
+	if after[`sessionproxy_build_info{goversion="`+goVersion(t)+`",version="dev"}`] != 1 {
+		t.Errorf("no sessionproxy_build_info for this build in /metrics")
+	}
+
+	out := p.Output()
+	if n := strings.Count(out, `"msg":"request"`); n < 13 {
+		t.Errorf("%d access-log lines, want one per request (13)", n)
+	}
+	if !strings.Contains(out, `"msg":"request","method":"GET","path":"/echo","status":502`) {
+		t.Errorf("no access-log line for the 502:\n%s", out)
+	}
+	for name, secret := range map[string]string{"the cookie": cookie, "the session id": sid, "the key": testKey} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the log shows %s", name)
+		}
+	}
+}
+
+func goVersion(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOVERSION").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// TestPublicListenerServesOnlyTheApp: the proxy's own endpoints live on
+// the admin listener; on the public one the same paths reach the app.
+func TestPublicListenerServesOnlyTheApp(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, baseConfig(startUpstream(t)))
+	for _, path := range []string{"/metrics", "/healthz", "/readyz"} {
+		t.Run(path, func(t *testing.T) {
+			resp, body := get(t, newClient(t), p.URL+path)
+			if resp.StatusCode != http.StatusNotFound || strings.Contains(body, "sessionproxy_") || strings.Contains(body, "# TYPE") {
+				t.Errorf("public %s: %d %q, want the app's 404", path, resp.StatusCode, body)
+			}
+			resp, body = get(t, http.DefaultClient, p.Admin+path)
+			if resp.StatusCode != http.StatusOK {
+				t.Errorf("admin %s: %d %q, want 200", path, resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// TestSIGTERMLetsInFlightRequestsFinish sends SIGTERM while a slow request
+// is in flight: the request completes and the process exits 0.
+func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
+	t.Parallel()
+	upstream, up := startUpstreamProcess(t)
+	p := startProxy(t, baseConfig(upstream))
+
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := http.Get(p.URL + "/slow?ms=1500&id=graceful")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		_, err = bufio.NewReader(resp.Body).WriteTo(&b)
+		done <- result{resp.StatusCode, b.String(), err}
+	}()
+	up.waitOutput(t, "slow request started: graceful")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil || r.status != http.StatusOK || r.body != "slow done" {
+		t.Errorf("in-flight request: %d %q %v, want 200 \"slow done\"", r.status, r.body, r.err)
+	}
+	if err := waitExit(t, p); err != nil {
+		t.Errorf("exit after SIGTERM: %v, want 0\n%s", err, p.Output())
+	}
+	if !strings.Contains(p.Output(), `"msg":"stopped"`) {
+		t.Errorf("no \"stopped\" log line:\n%s", p.Output())
+	}
+}
+
+// TestShutdownTimeoutCutsSlowRequests: past server.shutdownTimeout the
+// proxy stops anyway, and says so with a non-zero exit.
+func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
+	t.Parallel()
+	upstream, up := startUpstreamProcess(t)
+	p := startProxy(t, baseConfig(upstream).set("server.shutdownTimeout", "200ms"))
+
+	done := make(chan error, 1)
+	go func() {
+		resp, err := http.Get(p.URL + "/slow?ms=5000&id=cut")
+		if err == nil {
+			resp.Body.Close()
+		}
+		done <- err
+	}()
+	up.waitOutput(t, "slow request started: cut")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := waitExit(t, p)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1", err)
+	}
+	if !strings.Contains(p.Output(), "server.shutdownTimeout") {
+		t.Errorf("the exit does not name server.shutdownTimeout:\n%s", p.Output())
+	}
+	if err := <-done; err == nil {
+		t.Errorf("the slow request completed although the shutdown deadline had passed")
+	}
+}
+
+// waitExit waits up to 10 s for p to exit and returns its exit error.
+func waitExit(t *testing.T, p *proxy) error {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the proxy did not exit within 10s of SIGTERM:\n%s", p.Output())
+		return nil
+	}
+}
+
+// TestConfiguredLimits: the server and upstream limits come from the
+// config.
+func TestConfiguredLimits(t *testing.T) {
+	t.Parallel()
+	upstream := startUpstream(t)
+	p := startProxy(t, baseConfig(upstream).
+		set("upstreamTimeouts.responseHeader", "300ms").
+		set("server.maxHeaderBytes", 4096))
+
+	t.Run("upstreamTimeouts.responseHeader", func(t *testing.T) {
+		before := scrape(t, p)[`sessionproxy_upstream_errors_total{kind="timeout"}`]
+		resp, body := get(t, newClient(t), p.URL+"/slow?ms=5000&id=timeout")
+		if resp.StatusCode != http.StatusGatewayTimeout {
+			t.Errorf("upstream slower than responseHeader: %d %q, want 504", resp.StatusCode, body)
+		}
+		if after := scrape(t, p)[`sessionproxy_upstream_errors_total{kind="timeout"}`]; after != before+1 {
+			t.Errorf("upstream timeouts counted %v → %v, want one more", before, after)
+		}
+	})
+	t.Run("server.maxHeaderBytes", func(t *testing.T) {
+		resp, _ := get(t, newClient(t), p.URL+"/get", "X-Big: "+strings.Repeat("a", 16<<10))
+		if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			t.Errorf("16 KiB of headers over a 4 KiB limit: %d, want 431", resp.StatusCode)
+		}
+		if resp, _ := get(t, newClient(t), p.URL+"/get", "X-Small: "+strings.Repeat("a", 1<<10)); resp.StatusCode != http.StatusNoContent {
+			t.Errorf("1 KiB of headers: %d, want the app's 204", resp.StatusCode)
+		}
+	})
+}
