@@ -1,20 +1,13 @@
 package session
 
 import (
-	"bytes"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
-	"hash"
 	"net/http"
-	"strconv"
-	"sync"
 	"time"
+
+	"github.com/gorilla/securecookie"
 )
 
 // Format names a cookie format.
@@ -58,61 +51,28 @@ type codec interface {
 	repair(h http.Header, c http.Cookie, rr readResult)
 }
 
-// secureCodec is FormatSecure: gorilla/securecookie's format (AES-256-CTR
-// with a random IV, then HMAC-SHA256 over "name|date|value", in URL-safe
-// base64), implemented here with one AES cipher per key made at start-up
-// and pooled HMACs, since securecookie builds both for every cookie. The
-// tests hold it to securecookie itself, both ways.
+// secureCodec is FormatSecure.
 type secureCodec struct {
-	keys []*secureKey // the first encrypts, all decrypt
+	codecs []securecookie.Codec
 }
-
-// secureKey is one key's halves.
-type secureKey struct {
-	block cipher.Block
-	macs  sync.Pool // hash.Hash: HMAC-SHA256 with the hash key
-}
-
-// The HKDF infos that derive a key's halves from each of Options.Keys.
-const (
-	hashKeyInfo  = "sessionproxy secure cookie: hmac-sha256"
-	blockKeyInfo = "sessionproxy secure cookie: aes-256"
-)
-
-// maxSecureCookie is securecookie's default maxLength: longer values are
-// neither encoded nor decoded.
-const maxSecureCookie = 4096
 
 func newSecureCodec(keys []string) (*secureCodec, error) {
 	c := &secureCodec{}
 	for i, k := range keys {
-		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, hashKeyInfo, 32)
+		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: hmac-sha256", 32)
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d]: %w", i, err)
 		}
-		blockKey, err := hkdf.Key(sha256.New, []byte(k), nil, blockKeyInfo, 32)
+		blockKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: aes-256", 32)
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d]: %w", i, err)
 		}
-		block, err := aes.NewCipher(blockKey)
-		if err != nil {
-			return nil, fmt.Errorf("keys[%d]: %w", i, err)
-		}
-		sk := &secureKey{block: block}
-		sk.macs.New = func() any { return hmac.New(sha256.New, hashKey) }
-		c.keys = append(c.keys, sk)
+		sc := securecookie.New(hashKey, blockKey)
+		sc.MaxAge(0) // expiry is checked inside the payload, per session
+		sc.SetSerializer(securecookie.NopEncoder{})
+		c.codecs = append(c.codecs, sc)
 	}
 	return c, nil
-}
-
-// sum appends the HMAC of msg to dst.
-func (k *secureKey) sum(dst, msg []byte) []byte {
-	h := k.macs.Get().(hash.Hash)
-	h.Reset()
-	h.Write(msg)
-	dst = h.Sum(dst)
-	k.macs.Put(h)
-	return dst
 }
 
 func (c *secureCodec) read(r *http.Request, name string) readResult {
@@ -120,87 +80,17 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 	if err != nil {
 		return readResult{}
 	}
-	payload, ok := c.decode(name, ck.Value)
-	if !ok {
+	var payload []byte
+	if err := securecookie.DecodeMulti(name, ck.Value, &payload, c.codecs...); err != nil {
 		return readResult{found: true, reject: RejectTampered}
 	}
 	return readResult{payload: payload, found: true}
 }
 
-// decode returns the payload of a cookie value that one of the keys
-// authenticates, as securecookie.DecodeMulti does with MaxAge(0).
-func (c *secureCodec) decode(name, value string) ([]byte, bool) {
-	enc := base64.URLEncoding
-	if len(value) > maxSecureCookie {
-		return nil, false
-	}
-	// One buffer: "name|" and the decoded value, which is "date|value|mac"
-	// (the MAC covers "name|date|value"), then room for the payload.
-	n := len(name) + 1 + enc.DecodedLen(len(value))
-	buf := append(make([]byte, 0, 2*n), name...)
-	buf = append(buf, '|')
-	buf, err := enc.AppendDecode(buf, []byte(value))
-	if err != nil {
-		return nil, false
-	}
-	b := buf[len(name)+1:]
-	i := bytes.IndexByte(b, '|')
-	if i < 0 {
-		return nil, false
-	}
-	j := bytes.IndexByte(b[i+1:], '|')
-	if j < 0 {
-		return nil, false
-	}
-	j += i + 1
-	var sum [sha256.Size]byte
-	for _, k := range c.keys {
-		if !hmac.Equal(k.sum(sum[:0], buf[:len(name)+1+j]), b[j+1:]) {
-			continue
-		}
-		if _, err := strconv.ParseInt(string(b[:i]), 10, 64); err != nil {
-			return nil, false
-		}
-		v, err := enc.AppendDecode(buf[len(buf):], b[i+1:j])
-		if err != nil || len(v) <= aes.BlockSize {
-			return nil, false
-		}
-		iv, text := v[:aes.BlockSize], v[aes.BlockSize:]
-		cipher.NewCTR(k.block, iv).XORKeyStream(text, text)
-		return text, true
-	}
-	return nil, false
-}
-
-// encode returns the cookie value carrying payload, as
-// securecookie.EncodeMulti does with the first key.
-func (c *secureCodec) encode(name string, payload []byte, now time.Time) (string, error) {
-	k, enc := c.keys[0], base64.URLEncoding
-	v := make([]byte, aes.BlockSize+len(payload))
-	iv := v[:aes.BlockSize]
-	_, _ = rand.Read(iv) // crypto/rand.Read never fails (Go 1.24+)
-	cipher.NewCTR(k.block, iv).XORKeyStream(v[aes.BlockSize:], payload)
-
-	// "name|date|value|" and the MAC of "name|date|value"; the cookie
-	// value is all but "name|", base64.
-	msg := make([]byte, 0, len(name)+24+enc.EncodedLen(len(v))+sha256.Size)
-	msg = append(msg, name...)
-	msg = append(msg, '|')
-	msg = strconv.AppendInt(msg, now.Unix(), 10)
-	msg = append(msg, '|')
-	msg = enc.AppendEncode(msg, v)
-	msg = k.sum(append(msg, '|'), msg)
-	out := enc.EncodeToString(msg[len(name)+1:])
-	if len(out) > maxSecureCookie {
-		return "", fmt.Errorf("secure cookie: the session is too large for a cookie (%d bytes encoded, at most %d)", len(out), maxSecureCookie)
-	}
-	return out, nil
-}
-
 func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
-	v, err := c.encode(ck.Name, payload, time.Now())
+	v, err := securecookie.EncodeMulti(ck.Name, payload, c.codecs[0])
 	if err != nil {
-		return err
+		return fmt.Errorf("secure cookie: %w", err)
 	}
 	ck.Value = v
 	h.Add("Set-Cookie", ck.String())

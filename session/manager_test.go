@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/securecookie"
 )
 
 const (
@@ -81,7 +83,8 @@ func TestLoadRejects(t *testing.T) {
 	_, good := roundTrip(t, m, nil, set(`{"a":1}`))
 
 	encode := func(payload string) []*http.Cookie {
-		v, err := gorillaCodec(t, key1).Encode("koa.sess", []byte(payload))
+		c, _ := newSecureCodec([]string{key1})
+		v, err := securecookie.EncodeMulti("koa.sess", []byte(payload), c.codecs[0])
 		if err != nil {
 			t.Fatal(err)
 		}
