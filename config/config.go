@@ -214,6 +214,9 @@ type Log struct {
 	Format string `yaml:"format"`
 	// Level is "debug", "info", "warn" or "error". Default "info".
 	Level string `yaml:"level"`
+	// Access turns on the access log: one line per request, at level
+	// info. Default true.
+	Access bool `yaml:"access"`
 }
 
 // Default returns the configuration with every default applied and no
@@ -252,7 +255,7 @@ func Default() Config {
 		},
 		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
-		Log:   Log{Format: "json", Level: "info"},
+		Log:   Log{Format: "json", Level: "info", Access: true},
 	}
 }
 

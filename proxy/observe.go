@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -65,19 +66,30 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 		status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 	}
 	p.opts.Metrics.Request(r.Method, status, d)
-	attrs := []any{
-		"method", r.Method,
-		"path", r.URL.Path,
-		"status", status,
-		"duration", d,
-		"bytes", rec.bytes,
-		"upstream", p.opts.Upstream.Host,
-		"remote", r.RemoteAddr,
+	al := p.opts.AccessLog
+	if al == nil || !al.Enabled(r.Context(), slog.LevelInfo) {
+		return
 	}
+	upstream := p.opts.Upstream
+	if st != nil {
+		upstream = st.route.Upstream
+	}
+	attrs := [8]slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", status),
+		slog.Duration("duration", d),
+		slog.Int64("bytes", rec.bytes),
+		slog.String("upstream", upstream.Host),
+		slog.String("remote", r.RemoteAddr),
+	}
+	n := 7
 	if st != nil && st.session.ID != "" {
-		attrs = append(attrs, "session", SessionRef(st.session.ID))
+		attrs[n] = slog.String("session", SessionRef(st.session.ID))
+		n++
 	}
-	p.log.Info("request", attrs...)
+	// LogAttrs: typed attributes, no boxing of each value per request.
+	al.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs[:n]...)
 }
 
 // SessionRef returns a short, one-way reference to a session id for logs:

@@ -40,11 +40,13 @@ func newObservedProxy(t *testing.T, upstream string) (*proxy.Proxy, *bytes.Buffe
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	p, err := proxy.New(proxy.Options{
 		Upstream:    u,
 		Sessions:    sessions,
 		TokenSecret: []byte(testKey),
-		Logger:      slog.New(slog.NewJSONHandler(&logs, nil)),
+		Logger:      log,
+		AccessLog:   log,
 		Metrics:     m,
 	})
 	if err != nil {

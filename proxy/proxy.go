@@ -45,9 +45,11 @@ type Options struct {
 	// Transport carries requests to the upstream. Default: NewTransport
 	// with its defaults.
 	Transport http.RoundTripper
-	// Logger receives the access log (one line per request, level Info)
-	// and error logs. Default: discard.
+	// Logger receives error logs. Default: discard.
 	Logger *slog.Logger
+	// AccessLog receives one line per request, at level Info. Default
+	// nil: no access log.
+	AccessLog *slog.Logger
 	// Metrics records requests, sessions, rejected cookies and errors.
 	// Default nil: nothing is recorded.
 	Metrics *metrics.Metrics

@@ -249,3 +249,18 @@ func TestConfiguredLimits(t *testing.T) {
 		}
 	})
 }
+
+func TestAccessLogOff(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, baseConfig("http://127.0.0.1:1").set("log.access", false))
+	if resp, _ := get(t, newClient(t), p.URL+"/get"); resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("status %d, want 502", resp.StatusCode)
+	}
+	// A second request's error line comes after any access line of the
+	// first, so once it is there the first one's would be too.
+	get(t, newClient(t), p.URL+"/second")
+	p.waitOutput(t, `"path":"/second"`) // the error log stays on
+	if strings.Contains(p.Output(), `"msg":"request"`) {
+		t.Errorf("log.access: false still wrote an access line:\n%s", p.Output())
+	}
+}

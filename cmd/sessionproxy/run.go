@@ -155,6 +155,10 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		}
 		routes = append(routes, pr)
 	}
+	var accessLog *slog.Logger
+	if cfg.Log.Access {
+		accessLog = log
+	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:    upstream,
 		Routes:      routes,
@@ -166,8 +170,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			DialTimeout:           time.Duration(cfg.UpstreamTimeouts.Dial),
 			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeouts.ResponseHeader),
 		}),
-		Logger:  log,
-		Metrics: m,
+		Logger:    log,
+		AccessLog: accessLog,
+		Metrics:   m,
 	})
 	if err != nil {
 		return nil, err
