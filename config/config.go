@@ -173,6 +173,10 @@ type Token struct {
 type Admin struct {
 	// Listen is its address; "" turns it off. Default "127.0.0.1:9090".
 	Listen string `yaml:"listen"`
+	// Pprof serves Go's profiles under /debug/pprof/ on the admin
+	// listener, for finding what a running proxy spends its time on.
+	// Default false.
+	Pprof bool `yaml:"pprof"`
 }
 
 // Server holds the public listener's limits and timeouts (the admin

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"strings"
@@ -178,7 +179,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		return nil, err
 	}
 	a.handler = p
-	a.admin = adminHandler(ready, reg)
+	a.admin = adminHandler(ready, reg, cfg.Admin.Pprof)
 	return a, nil
 }
 
@@ -216,8 +217,17 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 // adminHandler serves the operator's endpoints: /healthz (the process is
 // up), /readyz (ready reports no error: the store is reachable) and
 // /metrics (what metrics gathers). They are never on the public listener.
-func adminHandler(ready func(context.Context) error, metrics prometheus.Gatherer) http.Handler {
+// With withPprof it also serves net/http/pprof's profiles under
+// /debug/pprof/.
+func adminHandler(ready func(context.Context) error, metrics prometheus.Gatherer, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
+	if withPprof {
+		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")

@@ -36,7 +36,7 @@ func TestAdminHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			adminHandler(tt.ready, reg).ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+			adminHandler(tt.ready, reg, false).ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
 			body, _ := io.ReadAll(rec.Body)
 			if rec.Code != tt.status || !strings.Contains(string(body), tt.body) {
 				t.Errorf("GET %s = %d %q, want %d containing %q", tt.path, rec.Code, body, tt.status, tt.body)
@@ -59,4 +59,15 @@ func TestRunCheck(t *testing.T) {
 	}
 }
 
-var _ http.Handler = adminHandler(nil, prometheus.NewRegistry())
+var _ http.Handler = adminHandler(nil, prometheus.NewRegistry(), false)
+
+func TestAdminPprofIsOptIn(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		rec := httptest.NewRecorder()
+		adminHandler(func(context.Context) error { return nil }, prometheus.NewRegistry(), on).
+			ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
+		if got := rec.Code == http.StatusOK; got != on {
+			t.Errorf("admin.pprof %v: /debug/pprof/ answered %d", on, rec.Code)
+		}
+	}
+}

@@ -39,6 +39,8 @@ type mode struct {
 
 var allModes = []mode{
 	{name: "secure", config: "session:\n  format: secure\n"},
+	// secure without the access log: what one line per request costs.
+	{name: "secure-nolog", config: "session:\n  format: secure\nlog:\n  access: false\n"},
 	{name: "koa", config: "session:\n  format: koa\n"},
 	{name: "memory", config: "store:\n  type: memory\n"},
 	{name: "redis", config: "store:\n  type: redis\n  redis:\n    addrs: [\"%s\"]\n", redis: true},
@@ -91,7 +93,7 @@ func main() {
 	flag.IntVar(&o.conns, "c", 16, "wrk connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
-	flag.StringVar(&modes, "modes", "secure,koa,memory,redis", "sessionproxy modes")
+	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
