@@ -112,6 +112,7 @@ const readyTimeout = 60 * time.Second
 func launch(ready *regexp.Regexp, env []string, name string, args ...string) (*process, []string, error) {
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
+	testenv.DieWithParent(cmd)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

@@ -49,6 +49,7 @@ func start(t testing.TB, extra ...string) *Server {
 		}, extra...)
 		s = &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
 		s.cmd = exec.Command(bin, args...)
+		testenv.DieWithParent(s.cmd)
 		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
 		if err := s.cmd.Start(); err != nil {
 			t.Fatalf("start redis-server: %v", err)

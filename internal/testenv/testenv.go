@@ -5,6 +5,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"syscall"
 	"testing"
 )
 
@@ -21,4 +22,14 @@ func RequireTool(t testing.TB, name string) string {
 		t.Skipf("%s not installed; run test/run.sh", name)
 	}
 	return p
+}
+
+// DieWithParent makes cmd's process get SIGKILL if the test binary dies
+// first (a panic, a timeout), so that no server a test started outlives
+// it. Tests still stop their processes themselves; this is the backstop.
+func DieWithParent(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
