@@ -40,6 +40,10 @@ func (p *Proxy) parseDirectives(h http.Header) (session.Change, error) {
 		}
 		delete(h, name)
 		switch name {
+		case p.tokenHeader:
+			// The token itself, echoed back by an upstream that reflects
+			// its request headers: not a directive, and never for the
+			// client's eyes.
 		case p.dirSet:
 			for _, v := range values {
 				if err := session.ValidPatch([]byte(v)); err != nil {

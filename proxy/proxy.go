@@ -85,8 +85,8 @@ type Proxy struct {
 	minter *minter
 	log    *slog.Logger
 	prefix string // lower-case Header, for matching header names
-	// The directive header names, canonical.
-	dirSet, dirDestroy, dirRenew, dirMaxAge string
+	// The token and directive header names, canonical.
+	tokenHeader, dirSet, dirDestroy, dirRenew, dirMaxAge string
 }
 
 // New returns a Proxy for o, or an error naming the missing option.
@@ -126,14 +126,15 @@ func New(o Options) (*Proxy, error) {
 	slices.SortStableFunc(o.Routes, func(a, b Route) int { return len(b.Path) - len(a.Path) })
 	h := http.CanonicalHeaderKey(o.Header)
 	p := &Proxy{
-		opts:       o,
-		minter:     newMinter(o.TokenSecret, o.TokenTTL),
-		log:        o.Logger,
-		prefix:     strings.ToLower(h),
-		dirSet:     h + "-Set",
-		dirDestroy: h + "-Destroy",
-		dirRenew:   h + "-Renew",
-		dirMaxAge:  h + "-Max-Age",
+		opts:        o,
+		minter:      newMinter(o.TokenSecret, o.TokenTTL),
+		log:         o.Logger,
+		prefix:      strings.ToLower(h),
+		tokenHeader: h,
+		dirSet:      h + "-Set",
+		dirDestroy:  h + "-Destroy",
+		dirRenew:    h + "-Renew",
+		dirMaxAge:   h + "-Max-Age",
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,

@@ -70,7 +70,7 @@ func TestToken(t *testing.T) {
 }
 
 func TestParseDirectives(t *testing.T) {
-	p := &Proxy{prefix: "x-session", dirSet: "X-Session-Set", dirDestroy: "X-Session-Destroy", dirRenew: "X-Session-Renew", dirMaxAge: "X-Session-Max-Age"}
+	p := &Proxy{prefix: "x-session", tokenHeader: "X-Session", dirSet: "X-Session-Set", dirDestroy: "X-Session-Destroy", dirRenew: "X-Session-Renew", dirMaxAge: "X-Session-Max-Age"}
 	tests := []struct {
 		name    string
 		headers map[string][]string
@@ -90,6 +90,7 @@ func TestParseDirectives(t *testing.T) {
 		{"max-age negative", map[string][]string{"X-Session-Max-Age": {"-5"}}, session.Change{}, "X-Session-Max-Age: want a positive"},
 		{"max-age float", map[string][]string{"X-Session-Max-Age": {"1.5"}}, session.Change{}, "X-Session-Max-Age: want a positive"},
 		{"unknown", map[string][]string{"X-Session-Sett": {"{}"}}, session.Change{}, "X-Session-Sett: unknown session directive"},
+		{"echoed token is dropped, not an error", map[string][]string{"X-Session": {"a.b.c"}}, session.Change{}, ""},
 		{"bad one spoils good ones", map[string][]string{"X-Session-Set": {`{"a":1}`}, "X-Session-Renew": {"yes"}}, session.Change{}, "X-Session-Renew"},
 	}
 	for _, tc := range tests {
