@@ -381,6 +381,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case errors.As(err, &de):
 		p.opts.Metrics.DirectiveError(p.directiveLabel(de.Header))
 		msg = "bad gateway: the upstream sent a malformed session directive"
+	case errors.Is(err, session.ErrCookieTooLarge):
+		msg = "bad gateway: the session is too large for a cookie"
 	case kind == metrics.ErrorStoreUnavailable:
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")

@@ -3,6 +3,7 @@ package session
 import (
 	"crypto/hkdf"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -24,6 +25,16 @@ const (
 	// "<name>.sig".
 	FormatKoa Format = "koa"
 )
+
+// maxCookieSize is the largest name=value a cookie may have: browsers
+// keep at least 4096 bytes per cookie (RFC 6265, 6.1) and drop larger
+// ones silently, which would lose the session without a word.
+const maxCookieSize = 4096
+
+// ErrCookieTooLarge is returned by Manager.Commit when the session does
+// not fit in a cookie. Nothing is written; the cookie the client has is
+// left as it is.
+var ErrCookieTooLarge = errors.New("session too large for a cookie")
 
 // readResult is what a codec found in a request.
 type readResult struct {
@@ -90,7 +101,11 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
 	v, err := securecookie.EncodeMulti(ck.Name, payload, c.codecs[0])
 	if err != nil {
-		return fmt.Errorf("secure cookie: %w", err)
+		// securecookie refuses values over its 4096-byte limit.
+		return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
+	}
+	if n := len(ck.Name) + 1 + len(v); n > maxCookieSize {
+		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
 	}
 	ck.Value = v
 	h.Add("Set-Cookie", ck.String())

@@ -162,6 +162,9 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
 	} else if strings.ContainsAny(value, "; \t\r\n\",\\") {
 		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
 	}
+	if n := len(ck.Name) + 1 + len(value); n > maxCookieSize {
+		return fmt.Errorf("format koa: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
+	}
 	ck.Value = value
 	c.set(h, ck)
 	return nil

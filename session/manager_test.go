@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -273,5 +274,24 @@ func TestSecureAuto(t *testing.T) {
 		if c := (&http.Response{Header: h}).Cookies()[0]; c.Secure != tls {
 			t.Errorf("TLS %v: cookie Secure = %v", tls, c.Secure)
 		}
+	}
+}
+
+func TestSessionTooLargeForCookie(t *testing.T) {
+	big := `{"x":"` + strings.Repeat("a", 4000) + `"}`
+	for _, f := range []Format{FormatSecure, FormatKoa} {
+		t.Run(string(f), func(t *testing.T) {
+			m := newManager(t, Options{Format: f})
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			s, _ := m.Load(context.Background(), r)
+			h := http.Header{}
+			_, err := m.Commit(context.Background(), r, s, set(big), h)
+			if !errors.Is(err, ErrCookieTooLarge) || !strings.Contains(err.Error(), "store.type") {
+				t.Errorf("error %v, want ErrCookieTooLarge with advice", err)
+			}
+			if len(h) != 0 {
+				t.Errorf("headers written: %v", h)
+			}
+		})
 	}
 }

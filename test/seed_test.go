@@ -339,3 +339,19 @@ func TestCookieAttributes(t *testing.T) {
 		})
 	}
 }
+
+func TestSessionTooLargeForCookie(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, baseConfig(startUpstream(t)))
+	c := newClient(t)
+	get(t, c, p.URL+"/echo?set="+url.QueryEscape(`{"n":1}`))
+	big := url.QueryEscape(`{"blob":"` + strings.Repeat("a", 4500) + `"}`)
+	resp, body := get(t, c, p.URL+"/echo?set="+big)
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "too large for a cookie") {
+		t.Fatalf("status %d body %q, want 502 saying the session is too large", resp.StatusCode, body)
+	}
+	if _, e := getEcho(t, c, p.URL+"/echo"); e.Session["n"] != 1.0 || e.Session["blob"] != nil {
+		t.Errorf("after the refused save the session is %v, want n=1 only", e.Session)
+	}
+	p.waitOutput(t, "use store.type memory or redis")
+}
