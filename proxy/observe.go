@@ -22,13 +22,22 @@ const statusClientClosed = 499
 // and the metrics. It unwraps for http.ResponseController, so flushing
 // (streams, SSE) reaches the real writer, and it hijacks (WebSocket
 // upgrades) through it, noting status 101.
+//
+// It also keeps the proxy's own headers out of informational (1xx)
+// responses, which ReverseProxy relays without calling ModifyResponse: an
+// upstream that echoes its request headers in a 103 Early Hints would
+// otherwise hand the client its session token.
 type recorder struct {
 	http.ResponseWriter
+	proxy  *Proxy
 	status int
 	bytes  int64
 }
 
 func (r *recorder) WriteHeader(code int) {
+	if code < 200 {
+		r.proxy.stripOwnHeaders(r.Header())
+	}
 	if r.status == 0 && code >= 200 {
 		r.status = code
 	}

@@ -219,7 +219,7 @@ type stateKey struct{}
 // Every request gets one access-log line and is counted in the metrics.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, proxy: p}
 	var st *state
 	defer func() { p.finish(rec, r, st, start) }()
 
@@ -353,11 +353,41 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	p.opts.Metrics.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
 		resp.Header.Add("Vary", "Cookie")
-		if resp.Header.Get("Cache-Control") == "" {
-			resp.Header.Set("Cache-Control", `no-cache="Set-Cookie"`)
-		}
+		privateCache(resp.Header)
 	}
 	return nil
+}
+
+// privateCache keeps shared caches (CDNs, caching proxies) from storing a
+// response that sets a session cookie, which would hand that session to
+// every later visitor: without a Cache-Control, it gets
+// no-cache="Set-Cookie"; with one, "public" and "s-maxage" are dropped and
+// "private" is added.
+func privateCache(h http.Header) {
+	cc := h.Values("Cache-Control")
+	if len(cc) == 0 {
+		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+		return
+	}
+	var kept []string
+	private := false
+	for _, line := range cc {
+		for d := range strings.SplitSeq(line, ",") {
+			d = strings.TrimSpace(d)
+			name, _, _ := strings.Cut(strings.ToLower(d), "=")
+			switch name {
+			case "", "public", "s-maxage":
+				continue
+			case "private", "no-store":
+				private = true
+			}
+			kept = append(kept, d)
+		}
+	}
+	if !private {
+		kept = append(kept, "private")
+	}
+	h.Set("Cache-Control", strings.Join(kept, ", "))
 }
 
 // setsCookie reports whether h sets the cookie name (not just name.sig).

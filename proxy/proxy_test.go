@@ -1,11 +1,14 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
 	"net/url"
 	"strings"
 	"testing"
@@ -170,5 +173,66 @@ func TestMalformedDirectiveIs502AndLeaksNothing(t *testing.T) {
 	}
 	if resp.Header.Get("X-Session-Set") != "" || resp.Header.Get("Set-Cookie") != "" {
 		t.Errorf("headers leaked: %v", resp.Header)
+	}
+}
+
+func TestSharedCachesDoNotStoreSessionCookies(t *testing.T) {
+	tests := []struct{ name, upstreamCC, want string }{
+		{"none", "", `no-cache="Set-Cookie"`},
+		{"public", "public, max-age=3600", "max-age=3600, private"},
+		{"s-maxage", "max-age=60, s-maxage=600", "max-age=60, private"},
+		{"already private", "private, max-age=60", "private, max-age=60"},
+		{"no-store", "no-store", "no-store"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.upstreamCC != "" {
+					w.Header().Set("Cache-Control", tc.upstreamCC)
+				}
+				w.Header().Set("X-Session-Set", `{"a":1}`)
+			}))
+			resp, err := http.Get(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.Header.Get("Set-Cookie") == "" {
+				t.Fatal("no session cookie")
+			}
+			if got := resp.Header.Get("Cache-Control"); got != tc.want {
+				t.Errorf("Cache-Control %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestInformationalResponsesCarryNoSessionHeaders(t *testing.T) {
+	srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// An upstream that echoes its request headers into Early Hints.
+		w.Header().Set("X-Session", r.Header.Get("X-Session"))
+		w.Header().Set("X-Session-Set", `{"a":1}`)
+		w.Header().Set("Link", "</app.css>; rel=preload")
+		w.WriteHeader(http.StatusEarlyHints)
+		io.WriteString(w, "ok")
+	}))
+	var hints []http.Header
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		hints = append(hints, http.Header(h).Clone())
+		return nil
+	}}
+	req, _ := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodGet, srv.URL, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if len(hints) != 1 || hints[0].Get("Link") == "" {
+		t.Fatalf("1xx headers %v, want one Early Hints with its Link", hints)
+	}
+	for name := range hints[0] {
+		if strings.HasPrefix(strings.ToLower(name), "x-session") {
+			t.Errorf("Early Hints carried %s to the client", name)
+		}
 	}
 }
