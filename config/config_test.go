@@ -97,6 +97,7 @@ log:
 		{"bad secure", minimal + "session:\n  secure: maybe\n", nil, []string{`secure "maybe"`}},
 		{"admin on the public listener", minimal + "listen: :3000\nadmin:\n  listen: :3000\n", nil, []string{"admin.listen:"}},
 		{"missing upstream", "keys: [x]\n", nil, []string{"upstream: is required", "token.secret"}},
+		{"bad upstream hides its password", "upstream: ftp://u:hunter2@x\nkeys: [x]\n", nil, []string{`upstream: "ftp://u:xxxxx@x"`}},
 		{"unknown redis key", minimal + "store:\n  redis:\n    adress: x\n", nil, []string{"unknown key store.redis.adress"}},
 		{"unknown tls key", minimal + "store:\n  redis:\n    tls:\n      ca: x\n", nil, []string{"unknown key store.redis.tls.ca"}},
 		{"bad redis store", minimal + `

@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 	if c.Upstream == "" {
 		bad("upstream", "is required")
 	} else if u, err := url.Parse(c.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("upstream", "%q must be an http:// or https:// URL", c.Upstream)
+		bad("upstream", "%q must be an http:// or https:// URL", redactURL(c.Upstream))
 	}
 	positive := func(path string, d Duration) {
 		if d <= 0 {
@@ -174,4 +174,12 @@ func (c *Config) Validate() error {
 		bad("log.level", "%q must be debug, info, warn or error", c.Log.Level)
 	}
 	return errors.Join(errs...)
+}
+
+// redactURL hides a password in a URL that is quoted in an error.
+func redactURL(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	return u
 }

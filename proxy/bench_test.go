@@ -32,9 +32,7 @@ func BenchmarkToken(b *testing.B) {
 	s := &session.Session{ID: session.NewID(), Data: []byte(benchData)}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.token(s); err != nil {
-			b.Fatal(err)
-		}
+		_ = p.token(s)
 	}
 }
 

@@ -229,11 +229,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.opts.Metrics.Rejected(s.Rejected)
-	tok, err := p.token(s)
-	if err != nil {
-		p.errorHandler(rec, r, err)
-		return
-	}
+	tok := p.token(s)
 	st = &state{in: r, route: p.route(r.URL.Path), session: s, token: tok}
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
 }
@@ -425,7 +421,13 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	case kind == metrics.ErrorTimeout:
 		status, msg = http.StatusGatewayTimeout, "gateway timeout"
 	}
-	p.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "status", status, "upstream", p.route(r.URL.Path).Upstream.Host, "error", err)
+	// After the upstream answered, r is the outgoing request; the log
+	// names the client's path and the route it took.
+	path, upstream := r.URL.Path, p.route(r.URL.Path).Upstream
+	if st, ok := r.Context().Value(stateKey{}).(*state); ok {
+		path, upstream = st.in.URL.Path, st.route.Upstream
+	}
+	p.log.Error("request failed", "method", r.Method, "path", path, "status", status, "upstream", upstream.Host, "error", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

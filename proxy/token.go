@@ -53,8 +53,8 @@ func newMinter(secret []byte, ttl time.Duration) *minter {
 }
 
 // token mints the JWT that carries s to the upstream.
-func (p *Proxy) token(s *session.Session) (string, error) {
-	return p.minter.mint(s, time.Now()), nil
+func (p *Proxy) token(s *session.Session) string {
+	return p.minter.mint(s, time.Now())
 }
 
 // mint returns the token for s issued at now. Its claims are in the order

@@ -98,6 +98,11 @@ func New(o Options) (*Manager, error) {
 		m.opts.Format = FormatSecure
 		m.codec, err = newSecureCodec(o.Keys)
 	case FormatKoa:
+		if o.Unsigned && o.Store != nil {
+			// The cookie's value is the store key: unsigned, a client
+			// could name any key and read or delete that session.
+			return nil, errors.New("session: Unsigned cannot be used with a Store")
+		}
 		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned, o.Store == nil)
 	default:
 		err = fmt.Errorf("unknown format %q (want secure or koa)", o.Format)
@@ -256,22 +261,37 @@ func removeCookie(h http.Header, prefix string) {
 	}
 }
 
-func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
-	var out Outcome
+func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (out Outcome, err error) {
 	ck := m.cookie(r)
+	// destroyID is a stored session to delete: at once for a plain
+	// destroy, but only after the new session is written for a destroy
+	// that starts a new one, so that a failed write leaves the client's
+	// old session intact rather than half-applied.
+	var destroyID string
 	if ch.Destroy {
 		if m.opts.Store != nil && !s.IsNew {
-			if err := m.opts.Store.Delete(ctx, s.ID); err != nil {
-				return out, fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
-			}
+			destroyID = s.ID
 		}
 		out.Destroyed = !s.IsNew
 		if len(ch.Set) == 0 && ch.MaxAge == 0 {
+			if err := m.deleteStored(ctx, destroyID); err != nil {
+				return Outcome{}, err
+			}
 			m.codec.expire(h, ck)
 			return out, nil
 		}
 		*s = *m.fresh() // its cookie replaces the old one
 	}
+	defer func() {
+		if destroyID != "" && err == nil {
+			if err = m.deleteStored(ctx, destroyID); err != nil {
+				out = Outcome{}
+				for k := range h {
+					delete(h, k) // the client keeps its old cookie
+				}
+			}
+		}
+	}()
 
 	data := s.Data
 	changed := false
@@ -300,7 +320,6 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	if renewID {
 		s.ID = m.opts.IDPrefix + NewID()
 	}
-	var err error
 	if m.opts.Store != nil {
 		err = m.saveStore(ctx, h, ck, s, oldID, renewID, ch.Set, maxAge, now)
 	} else {
@@ -349,6 +368,17 @@ func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []b
 		return err
 	}
 	s.Data = data
+	return nil
+}
+
+// deleteStored deletes id from the store ("" deletes nothing).
+func (m *Manager) deleteStored(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := m.opts.Store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
+	}
 	return nil
 }
 

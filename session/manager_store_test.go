@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -52,5 +53,42 @@ func TestConcurrentDestroyIsNotUndone(t *testing.T) {
 				t.Error("the old id is back in the store")
 			}
 		})
+	}
+}
+
+// brokenWrites is a store whose writes fail, as in an outage that began
+// between a request's load and its commit.
+type brokenWrites struct{ Store }
+
+func (brokenWrites) Update(context.Context, string, UpdateFunc) error {
+	return errors.New("connection refused")
+}
+
+// A destroy that starts a new session must not delete the old one when the
+// new one cannot be written: the client keeps a working cookie.
+func TestDestroyWithSetIsAllOrNothing(t *testing.T) {
+	mem := NewMemoryStore(MemoryOptions{})
+	_, cookies := roundTrip(t, newManager(t, Options{Store: mem}), nil, set(`{"user":"john"}`))
+
+	m := newManager(t, Options{Store: brokenWrites{mem}})
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	s, err := m.Load(context.Background(), r)
+	if err != nil || s.IsNew {
+		t.Fatalf("Load: %+v, %v", s, err)
+	}
+	old := s.ID
+	h := http.Header{}
+	_, err = m.Commit(context.Background(), r, s, Change{Destroy: true, Set: [][]byte{[]byte(`{"guest":true}`)}}, h)
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("error %v, want ErrUnavailable", err)
+	}
+	if len(h) != 0 {
+		t.Errorf("headers written: %v", h)
+	}
+	if _, ok, _ := mem.Load(context.Background(), old); !ok {
+		t.Error("the old session was deleted although the new one was never written")
 	}
 }

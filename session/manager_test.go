@@ -295,3 +295,27 @@ func TestSessionTooLargeForCookie(t *testing.T) {
 		})
 	}
 }
+
+func TestNewRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"no keys", Options{Keys: []string{}}, "at least one key"},
+		{"empty key", Options{Keys: []string{key1, ""}}, "keys[1] is empty"},
+		{"unknown format", Options{Format: "json"}, `unknown format "json"`},
+		{"unsigned ids in a store", Options{Format: FormatKoa, Unsigned: true, Store: NewMemoryStore(MemoryOptions{})}, "Unsigned cannot be used with a Store"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.opts.Keys == nil {
+				tc.opts.Keys = []string{key1}
+			}
+			_, err := New(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want an error with %q", err, tc.want)
+			}
+		})
+	}
+}

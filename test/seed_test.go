@@ -355,3 +355,13 @@ func TestSessionTooLargeForCookie(t *testing.T) {
 	}
 	p.waitOutput(t, "use store.type memory or redis")
 }
+
+func TestUpstreamPasswordNeverLogged(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, baseConfig("http://user:hunter2@127.0.0.1:1"))
+	get(t, newClient(t), p.URL+"/get")
+	p.waitOutput(t, `"msg":"request failed"`)
+	if strings.Contains(p.Output(), "hunter2") {
+		t.Errorf("the upstream's password is in the log:\n%s", p.Output())
+	}
+}

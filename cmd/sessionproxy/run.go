@@ -219,7 +219,7 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 // /metrics (what metrics gathers). They are never on the public listener.
 // With withPprof it also serves net/http/pprof's profiles under
 // /debug/pprof/.
-func adminHandler(ready func(context.Context) error, metrics prometheus.Gatherer, withPprof bool) http.Handler {
+func adminHandler(ready func(context.Context) error, gatherer prometheus.Gatherer, withPprof bool) http.Handler {
 	mux := http.NewServeMux()
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
@@ -228,7 +228,7 @@ func adminHandler(ready func(context.Context) error, metrics prometheus.Gatherer
 		mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	}
-	mux.Handle("GET /metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
@@ -259,7 +259,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	servers := []*http.Server{a.server(a.handler)}
 	listeners := []net.Listener{pub}
-	attrs := []any{"listen", pub.Addr().String(), "upstream", a.cfg.Upstream, "version", version}
+	attrs := []any{"listen", pub.Addr().String(), "upstream", redacted(a.cfg.Upstream), "version", version}
 	if a.cfg.Admin.Listen != "" {
 		adm, err := net.Listen("tcp", a.cfg.Admin.Listen)
 		if err != nil {
@@ -361,4 +361,13 @@ func newRedisClient(c config.RedisStore) (redis.UniversalClient, error) {
 		o.TLSConfig = t
 	}
 	return redis.NewUniversalClient(o), nil
+}
+
+// redacted returns the URL u with any password replaced by "xxxxx", for
+// logs.
+func redacted(u string) string {
+	if p, err := url.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	return u
 }
