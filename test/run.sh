@@ -21,6 +21,13 @@ apt_install() {
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 	apt_install redis-server redis-tools
 fi
+# Python 3 with Flask runs the example and test upstreams. When the
+# python3 on PATH has no Flask, Debian's python3-flask is installed and the
+# tests use Debian's interpreter (PYTHON is read by the test harness).
+if ! python3 -c 'import flask' >/dev/null 2>&1; then
+	apt_install python3 python3-flask
+	export PYTHON=/usr/bin/python3
+fi
 # Node and npm run the real koa + koa-session (+ koa-redis) the koa-format
 # tests use; npm ci again when the lock is newer than the installed tree
 # (its .package-lock.json), so a checkout that gained a package gets it.
