@@ -94,6 +94,8 @@ log:
 		{"unsigned store ids", minimal + "session:\n  format: koa\n  signed: false\nstore:\n  type: redis\n", nil,
 			[]string{"session.signed: false is not allowed with store.type redis"}},
 		{"sameSite none needs secure", minimal + "session:\n  sameSite: none\n", nil, []string{"session.sameSite:"}},
+		{"token header not X-", "upstream: http://x\nkeys: [\"${K}\"]\ntoken:\n  secret: ${S}\n  header: Content\n", nil, []string{`token.header: "Content" must be an "X-" header`}},
+		{"token header covers X-Forwarded-*", "upstream: http://x\nkeys: [\"${K}\"]\ntoken:\n  secret: ${S}\n  header: X-Forwarded\n", nil, []string{`token.header: "X-Forwarded" would strip X-Forwarded-For`}},
 		{"bad secure", minimal + "session:\n  secure: maybe\n", nil, []string{`secure "maybe"`}},
 		{"admin on the public listener", minimal + "listen: :3000\nadmin:\n  listen: :3000\n", nil, []string{"admin.listen:"}},
 		{"missing upstream", "keys: [x]\n", nil, []string{"upstream: is required", "token.secret"}},

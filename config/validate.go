@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -153,8 +154,8 @@ func (c *Config) Validate() error {
 	if c.Token.TTL <= 0 {
 		bad("token.ttl", "must be > 0")
 	}
-	if c.Token.Header == "" || strings.ContainsAny(c.Token.Header, " :\t") {
-		bad("token.header", "%q is not a valid header name", c.Token.Header)
+	if msg := checkTokenHeader(c.Token.Header); msg != "" {
+		bad("token.header", "%q %s", c.Token.Header, msg)
 	}
 
 	if c.Admin.Listen != "" {
@@ -182,4 +183,28 @@ func redactURL(u string) string {
 		return p.Redacted()
 	}
 	return u
+}
+
+// tokenHeaderName is what token.header may look like: an X- header of
+// letters, digits and dashes.
+var tokenHeaderName = regexp.MustCompile(`^[Xx]-[A-Za-z0-9]+(-[A-Za-z0-9]+)*$`)
+
+// proxyHeaders are headers the proxy or its peers set for the upstream.
+// Every header named token.header or starting with it plus "-" belongs to
+// the proxy and is stripped from requests and responses, so the name must
+// not cover any of these.
+var proxyHeaders = []string{"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-Ip", "X-Request-Id"}
+
+// checkTokenHeader says what is wrong with a token.header value ("" if
+// nothing).
+func checkTokenHeader(h string) string {
+	if !tokenHeaderName.MatchString(h) {
+		return `must be an "X-" header name of letters, digits and dashes, such as X-Session`
+	}
+	for _, std := range proxyHeaders {
+		if strings.EqualFold(std, h) || strings.HasPrefix(strings.ToLower(std), strings.ToLower(h)+"-") {
+			return "would strip " + std + ": every header named like it or starting with it plus \"-\" belongs to the proxy"
+		}
+	}
+	return ""
 }
