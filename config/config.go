@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -296,7 +297,7 @@ func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
 		d := yaml.NewDecoder(bytes.NewReader(expanded))
 		d.KnownFields(true)
 		if err := d.Decode(&c); err != nil {
-			return Config{}, explain(err)
+			return Config{}, explain(err, &root, expanded)
 		}
 	}
 	if err := c.Validate(); err != nil {
@@ -335,27 +336,72 @@ func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
 	return errors.Join(errs...)
 }
 
-var unknownField = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+var (
+	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
+	atLine       = regexp.MustCompile(`^line (\d+): `)
+)
 
-// explain rewrites yaml.v3's decoding errors to name YAML paths.
-func explain(err error) error {
+// explain rewrites yaml.v3's decoding errors, which give a line of the
+// re-encoded (expanded) YAML and a Go type, to name the key's YAML path and
+// its line in the file as written: "line 7: unknown key session.maxage",
+// "line 4: server.maxHeaderBytes: cannot unmarshal !!str `lots` into int".
+func explain(err error, original *yaml.Node, expanded []byte) error {
+	var msgs []string
 	var te *yaml.TypeError
-	if !errors.As(err, &te) {
+	if errors.As(err, &te) {
+		msgs = te.Errors
+	} else {
+		msgs = []string{err.Error()}
+	}
+	var exp yaml.Node
+	if yaml.Unmarshal(expanded, &exp) != nil {
 		return err
 	}
-	paths := map[string]string{
-		"Config": "", "Session": "session.", "Store": "store.", "Token": "token.",
-		"Admin": "admin.", "Log": "log.", "Route": "routes[].",
-		"MemoryStore": "store.memory.", "RedisStore": "store.redis.", "RedisTLS": "store.redis.tls.",
-		"Server": "server.", "UpstreamTimeouts": "upstreamTimeouts.",
-	}
+	pathAt := map[int]string{} // line in the expanded YAML → key path
+	walkKeys(&exp, "", func(path string, line int) { pathAt[line] = path })
+	lineOf := map[string]int{} // key path → line in the file
+	walkKeys(original, "", func(path string, line int) { lineOf[path] = line })
+
 	var errs []error
-	for _, e := range te.Errors {
-		if m := unknownField.FindStringSubmatch(e); m != nil {
-			errs = append(errs, fmt.Errorf("line %s: unknown key %s%s", m[1], paths[m[3]], m[2]))
+	for _, m := range msgs {
+		sub := atLine.FindStringSubmatch(m)
+		if sub == nil {
+			errs = append(errs, errors.New(m))
 			continue
 		}
-		errs = append(errs, errors.New(e))
+		n, _ := strconv.Atoi(sub[1])
+		path, ok := pathAt[n]
+		if !ok {
+			errs = append(errs, errors.New(m))
+			continue
+		}
+		line := lineOf[path]
+		if unknownField.MatchString(m) {
+			errs = append(errs, fmt.Errorf("line %d: unknown key %s", line, path))
+			continue
+		}
+		errs = append(errs, fmt.Errorf("line %d: %s: %s", line, path, m[len(sub[0]):]))
 	}
 	return errors.Join(errs...)
+}
+
+// walkKeys calls fn with the dotted path and line of every mapping key in
+// n ("store.redis.addrs"; sequence items as "routes[0].path").
+func walkKeys(n *yaml.Node, prefix string, fn func(path string, line int)) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			walkKeys(c, prefix, fn)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			path := prefix + n.Content[i].Value
+			fn(path, n.Content[i].Line)
+			walkKeys(n.Content[i+1], path+".", fn)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			walkKeys(c, fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i), fn)
+		}
+	}
 }

@@ -70,7 +70,11 @@ func TestParseErrors(t *testing.T) {
 		want []string // every one must appear in the error
 	}{
 		{"unknown key names its path", minimal + "session:\n  maxage: 1000\n", nil,
-			[]string{"unknown key session.maxage", "line 6"}},
+			[]string{"line 7: unknown key session.maxage"}},
+		{"type error names the key", minimal + "server:\n  maxHeaderBytes: lots\n", nil,
+			[]string{"line 7: server.maxHeaderBytes: cannot unmarshal !!str `lots` into int"}},
+		{"custom value error names the key", minimal + "\n\n# a comment\nserver:\n\n  idleTimeout: soon\n", nil,
+			[]string{`line 11: server.idleTimeout: "soon" is not a duration`}},
 		{"unknown top-level key", minimal + "listn: :3000\n", nil, []string{"unknown key listn"}},
 		{"unset variable", minimal, map[string]string{"K": "k0123456789abcdef0123456789abcdef"},
 			[]string{"environment variable S is not set"}},

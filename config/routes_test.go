@@ -19,7 +19,7 @@ session: {format: koa}
 		{name: "path must be absolute", yaml: base + "routes: [{path: legacy/}]", wantErr: `routes[0].path: "legacy/" must start with /`},
 		{name: "duplicate path", yaml: base + "routes: [{path: /a/}, {path: /a/}]", wantErr: `routes[1].path: "/a/" is already`},
 		{name: "bad upstream", yaml: base + "routes: [{path: /a/, upstream: 'ftp://x'}]", wantErr: "routes[0].upstream:"},
-		{name: "typo", yaml: base + "routes: [{path: /a/, forwardCookies: true}]", wantErr: "unknown key routes[].forwardCookies"},
+		{name: "typo", yaml: base + "routes: [{path: /a/, forwardCookies: true}]", wantErr: "unknown key routes[0].forwardCookies"},
 		{name: "forwardCookie needs koa", yaml: strings.Replace(base, "{format: koa}", "{format: secure}", 1) + "routes: [{path: /a/, forwardCookie: true}]",
 			wantErr: "routes[0].forwardCookie: needs session.format koa"},
 	} {
