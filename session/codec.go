@@ -92,10 +92,14 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 		return readResult{}
 	}
 	var payload []byte
-	if err := securecookie.DecodeMulti(name, ck.Value, &payload, c.codecs...); err != nil {
-		return readResult{found: true, reject: RejectTampered}
+	for i, sc := range c.codecs {
+		if sc.Decode(name, ck.Value, &payload) == nil {
+			// Verified by an older key: re-issue it under the first, so
+			// that the old key can be retired without logging anyone out.
+			return readResult{payload: payload, found: true, resign: i > 0}
+		}
 	}
-	return readResult{payload: payload, found: true}
+	return readResult{found: true, reject: RejectTampered}
 }
 
 func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
@@ -116,7 +120,13 @@ func (c *secureCodec) expire(h http.Header, ck http.Cookie) {
 	h.Add("Set-Cookie", expired(ck).String())
 }
 
-func (c *secureCodec) repair(http.Header, http.Cookie, readResult) {}
+// repair re-issues a cookie that an older key verified, unchanged but
+// encrypted under the first key.
+func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
+	if rr.resign && rr.reject == "" && rr.payload != nil {
+		_ = c.write(h, ck, rr.payload) // it fitted before; if not, the old cookie stays
+	}
+}
 
 // expired returns c changed to delete the cookie, as koa-session does:
 // an empty value that expired at the epoch.

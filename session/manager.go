@@ -133,7 +133,10 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	rr.payload, rr.reject = nil, s.Rejected
+	if !rr.resign {
+		rr.payload = nil // kept only to re-issue the cookie under the first key
+	}
+	rr.reject = s.Rejected
 	s.cookie = rr
 	return s, nil
 }

@@ -127,9 +127,21 @@ func TestKeyRotation(t *testing.T) {
 	_, cookies := roundTrip(t, old, nil, set(`{"a":1}`))
 
 	rotated := newManager(t, Options{Keys: []string{key2, key1}})
-	s, _ := roundTrip(t, rotated, cookies, Change{})
+	s, reissued := roundTrip(t, rotated, cookies, Change{})
 	if s.IsNew || string(s.Data) != `{"a":1}` {
 		t.Fatalf("the rotated manager did not read the old cookie: %+v", s)
+	}
+	// Reading it re-issues it under the new key, unchanged, so that the
+	// old key can be retired without logging this client out.
+	if len(reissued) != 1 {
+		t.Fatalf("an old-key cookie was not re-issued: %v", reissued)
+	}
+	retired := newManager(t, Options{Keys: []string{key2}})
+	if s, _ := roundTrip(t, retired, reissued, Change{}); s.IsNew || string(s.Data) != `{"a":1}` || !s.Expire.Equal(firstExpire(t, old, cookies)) {
+		t.Errorf("the re-issued cookie does not hold the same session under the new key: %+v", s)
+	}
+	if _, again := roundTrip(t, rotated, reissued, Change{}); len(again) != 0 {
+		t.Errorf("a cookie under the first key was re-issued again: %v", again)
 	}
 	_, rewritten := roundTrip(t, rotated, cookies, set(`{"b":2}`))
 	if s, _ := roundTrip(t, newManager(t, Options{Keys: []string{key2}}), rewritten, Change{}); s.IsNew {
@@ -318,4 +330,11 @@ func TestNewRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstExpire returns the expiry of the session in cookies, read by m.
+func firstExpire(t *testing.T, m *Manager, cookies []*http.Cookie) time.Time {
+	t.Helper()
+	s, _ := roundTrip(t, m, cookies, Change{})
+	return s.Expire
 }

@@ -87,8 +87,13 @@ type app struct {
 	closers []func()
 }
 
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, err error) {
 	a := &app{cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			a.close() // e.g. the Redis client made before a later step failed
+		}
+	}()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -278,6 +283,11 @@ func (a *app) serve(ctx context.Context) error {
 
 	select {
 	case err := <-errc:
+		// One server failed: stop the other too, so nothing is left
+		// serving (or leaking) when run returns.
+		for _, s := range servers {
+			s.Close()
+		}
 		return err
 	case <-ctx.Done():
 	}
