@@ -310,6 +310,12 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 		maxAge, force = ch.MaxAge, true
 	}
 	if !m.shouldSave(s, data, changed, force) {
+		if ch.Destroy {
+			// Destroyed, and the new session stayed empty: nothing to
+			// save, but the old cookie must still go.
+			m.codec.expire(h, ck)
+			return out, nil
+		}
 		if s.cookie.found {
 			ck.Expires = s.Expire
 			m.codec.repair(h, ck, s.cookie)

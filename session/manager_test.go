@@ -338,3 +338,12 @@ func firstExpire(t *testing.T, m *Manager, cookies []*http.Cookie) time.Time {
 	s, _ := roundTrip(t, m, cookies, Change{})
 	return s.Expire
 }
+
+func TestDestroyWithEmptySetExpiresTheCookie(t *testing.T) {
+	m := newManager(t, Options{})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	_, got := roundTrip(t, m, cookies, Change{Destroy: true, Set: [][]byte{[]byte(`{"a":null}`)}})
+	if len(got) != 1 || got[0].Value != "" {
+		t.Errorf("destroy with an empty new session set %v, want the cookie expired", got)
+	}
+}
