@@ -72,7 +72,7 @@ func BenchmarkServeHTTP(b *testing.B) {
 			pr.SetXForwarded()
 		},
 		Transport:  NewTransport(TransportOptions{}),
-		BufferPool: &bufferPool{}, // as the Proxy has: the limit is the best plain proxy
+		BufferPool: NewBufferPool(), // as the Proxy has: the limit is the best plain proxy
 	}
 	p := benchProxy(b, up.URL)
 

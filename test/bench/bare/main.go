@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sync"
 	"time"
 
 	"github.com/sessionproxy/sessionproxy/proxy"
@@ -32,7 +31,7 @@ func main() {
 			pr.SetXForwarded()
 		},
 		Transport:  proxy.NewTransport(proxy.TransportOptions{}),
-		BufferPool: &bufferPool{},
+		BufferPool: proxy.NewBufferPool(),
 	}
 	srv := &http.Server{
 		Addr:              *addr,
@@ -43,16 +42,3 @@ func main() {
 	}
 	log.Fatal(srv.ListenAndServe())
 }
-
-// bufferPool lends ReverseProxy its 32 KiB copy buffers, as sessionproxy's
-// does.
-type bufferPool struct{ p sync.Pool }
-
-func (b *bufferPool) Get() []byte {
-	if v, ok := b.p.Get().(*[]byte); ok {
-		return *v
-	}
-	return make([]byte, 32*1024)
-}
-
-func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
