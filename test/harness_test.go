@@ -119,13 +119,16 @@ func launch(ready *regexp.Regexp, env []string, name string, args ...string) (*p
 		return nil, nil, fmt.Errorf("start %s: %w", name, err)
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
+	read := make(chan struct{}) // closed once every line is in p.out
 	go func() {
 		p.err = cmd.Wait()
 		pw.Close()
+		<-read // so that after done, Output has the last lines too
 		close(p.done)
 	}()
 	matched := make(chan []string, 1)
 	go func() {
+		defer close(read)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {

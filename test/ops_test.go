@@ -94,6 +94,8 @@ func TestMetricsCountWhatHappened(t *testing.T) {
 		t.Errorf("no sessionproxy_build_info for this build in /metrics")
 	}
 
+	// Access lines are buffered for up to 100 ms; wait for the last one.
+	p.waitOutput(t, `"msg":"request","method":"GET","path":"/echo","status":502`)
 	out := p.Output()
 	if n := strings.Count(out, `"msg":"request"`); n < 13 {
 		t.Errorf("%d access-log lines, want one per request (13)", n)

@@ -58,7 +58,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
 		return nil
 	}
-	log := newLogger(cfg.Log, stderr)
+	lw := newLogWriter(stderr, logFlushInterval)
+	defer lw.Close()
+	log := newLogger(cfg.Log, lw)
 
 	app, err := newApp(ctx, cfg, log)
 	if err != nil {
@@ -68,14 +70,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return app.serve(ctx)
 }
 
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
+// logFlushInterval is how long an info log line (the access log) may wait
+// in the buffer; warnings and errors are written at once.
+const logFlushInterval = 100 * time.Millisecond
+
+func newLogger(c config.Log, w *logWriter) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if c.Format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(flushHandler{h, w})
 }
 
 // app is the running proxy: its listeners and what they serve.
