@@ -1,0 +1,76 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+)
+
+func TestVerifiedCache(t *testing.T) {
+	m := newManager(t, Options{})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	c := m.codec.(*secureCodec)
+
+	read := func(value string) readResult {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: "koa.sess", Value: value})
+		return c.read(r, "koa.sess")
+	}
+	first := read(cookies[0].Value)
+	if first.payload == nil || c.seen.len() != 1 {
+		t.Fatalf("a verified cookie was not remembered: %+v, %d cached", first, c.seen.len())
+	}
+	first.payload[0] ^= 0xff // a caller changing its copy changes nothing cached
+	again := read(cookies[0].Value)
+	if again.payload == nil || again.payload[0] == first.payload[0] {
+		t.Errorf("a cache hit gave %q", again.payload)
+	}
+	if s, _ := roundTrip(t, m, cookies, Change{}); s.IsNew || string(s.Data) != `{"a":1}` {
+		t.Errorf("a cached cookie did not load its session: %+v", s)
+	}
+
+	tampered := []byte(cookies[0].Value)
+	tampered[len(tampered)/2] ^= 1
+	for range 2 {
+		if rr := read(string(tampered)); rr.reject != RejectTampered {
+			t.Fatalf("a tampered value was accepted: %+v", rr)
+		}
+	}
+	if c.seen.len() != 1 {
+		t.Errorf("a tampered value was cached: %d entries", c.seen.len())
+	}
+}
+
+func TestVerifiedCacheIsBounded(t *testing.T) {
+	var c verifiedCache
+	for i := range 3*verifiedCacheSize + 7 {
+		c.put(fmt.Sprint(i), verified{})
+	}
+	if n := c.len(); n > 2*verifiedCacheSize {
+		t.Errorf("%d entries, want at most %d", n, 2*verifiedCacheSize)
+	}
+	c.put(string(make([]byte, verifiedValueMax+1)), verified{})
+	if _, ok := c.get(string(make([]byte, verifiedValueMax+1))); ok {
+		t.Error("a value over verifiedValueMax was cached")
+	}
+}
+
+// The cache must not let an expired session through: expiry is checked on
+// every load, from the payload, whether or not the value was cached.
+func TestVerifiedCacheStillChecksExpiry(t *testing.T) {
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	m := newManager(t, Options{Now: clk.now, MaxAge: MaxAge(time.Minute)})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	if s, _ := roundTrip(t, m, cookies, Change{}); s.IsNew {
+		t.Fatal("fresh cookie not loaded")
+	}
+	clk.t = clk.t.Add(time.Minute + time.Second)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(cookies[0])
+	if s, _ := m.Load(context.Background(), r); s.Rejected != RejectExpired {
+		t.Errorf("a cached but expired cookie gave %+v", s)
+	}
+}
