@@ -1,36 +1,17 @@
 package main
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/sessionproxy/sessionproxy/config"
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 )
 
-// syncBuffer is a bytes.Buffer safe for the flusher goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestLogWriterBuffersInfoButNotErrors(t *testing.T) {
-	var out syncBuffer
+	var out testenv.Buffer
 	lw := newLogWriter(&out, time.Hour) // no periodic flush during the test
 	log := newLogger(config.Log{Format: "json", Level: "info"}, lw)
 
@@ -52,7 +33,7 @@ func TestLogWriterBuffersInfoButNotErrors(t *testing.T) {
 }
 
 func TestLogWriterFlushesPeriodically(t *testing.T) {
-	var out syncBuffer
+	var out testenv.Buffer
 	lw := newLogWriter(&out, 10*time.Millisecond)
 	defer lw.Close()
 	slog.New(slog.NewTextHandler(lw, nil)).Info("request")

@@ -11,7 +11,6 @@ import (
 	"net"
 	"os/exec"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,7 +24,7 @@ import (
 type Server struct {
 	Addr string // 127.0.0.1:port
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testenv.Buffer
 	done chan struct{}
 }
 
@@ -47,7 +46,7 @@ func start(t testing.TB, extra ...string) *Server {
 			"--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 			"--save", "", "--appendonly", "no", "--dir", dir, "--daemonize", "no",
 		}, extra...)
-		s = &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &syncBuffer{}, done: make(chan struct{})}
+		s = &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &testenv.Buffer{}, done: make(chan struct{})}
 		s.cmd = exec.Command(bin, args...)
 		testenv.DieWithParent(s.cmd)
 		s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
@@ -194,22 +193,4 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer collects a process's output for failure messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
