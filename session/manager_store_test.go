@@ -23,19 +23,8 @@ func TestConcurrentDestroyIsNotUndone(t *testing.T) {
 			m := newManager(t, Options{Store: store})
 			_, cookies := roundTrip(t, m, nil, set(`{"user":"john"}`))
 
-			load := func() (*http.Request, *Session) {
-				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				for _, c := range cookies {
-					r.AddCookie(c)
-				}
-				s, err := m.Load(context.Background(), r)
-				if err != nil || s.IsNew {
-					t.Fatalf("Load: %+v, %v", s, err)
-				}
-				return r, s
-			}
-			slowReq, slow := load()
-			fastReq, fast := load()
+			slowReq, slow := loadExisting(t, m, cookies)
+			fastReq, fast := loadExisting(t, m, cookies)
 			if _, err := m.Commit(context.Background(), fastReq, fast, tc.other, http.Header{}); err != nil {
 				t.Fatal(err)
 			}
@@ -71,17 +60,10 @@ func TestDestroyWithSetIsAllOrNothing(t *testing.T) {
 	_, cookies := roundTrip(t, newManager(t, Options{Store: mem}), nil, set(`{"user":"john"}`))
 
 	m := newManager(t, Options{Store: brokenWrites{mem}})
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
-	s, err := m.Load(context.Background(), r)
-	if err != nil || s.IsNew {
-		t.Fatalf("Load: %+v, %v", s, err)
-	}
+	r, s := loadExisting(t, m, cookies)
 	old := s.ID
 	h := http.Header{}
-	_, err = m.Commit(context.Background(), r, s, Change{Destroy: true, Set: [][]byte{[]byte(`{"guest":true}`)}}, h)
+	_, err := m.Commit(context.Background(), r, s, Change{Destroy: true, Set: [][]byte{[]byte(`{"guest":true}`)}}, h)
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("error %v, want ErrUnavailable", err)
 	}
@@ -91,4 +73,18 @@ func TestDestroyWithSetIsAllOrNothing(t *testing.T) {
 	if _, ok, _ := mem.Load(context.Background(), old); !ok {
 		t.Error("the old session was deleted although the new one was never written")
 	}
+}
+
+// loadExisting loads the session that cookies name, which must exist.
+func loadExisting(t *testing.T, m *Manager, cookies []*http.Cookie) (*http.Request, *Session) {
+	t.Helper()
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	s, err := m.Load(context.Background(), r)
+	if err != nil || s.IsNew {
+		t.Fatalf("Load: %+v, %v", s, err)
+	}
+	return r, s
 }
