@@ -73,6 +73,7 @@ type target struct {
 	cookie      string // Cookie header for the cookie scenarios
 	script      string // wrk script cycling through many sessions' cookies
 	unavailable string // why the mode could not run ("" when it runs)
+	proc        string // name of its process
 }
 
 type options struct {
@@ -81,6 +82,7 @@ type options struct {
 	conns     int
 	threads   int
 	pin       bool
+	cpu       bool
 	modes     []string
 	scenarios []string
 }
@@ -93,6 +95,7 @@ func main() {
 	flag.IntVar(&o.conns, "c", 16, "wrk connections")
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
+	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
 	args := os.Args[1:]
@@ -187,7 +190,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := waitHTTP(ctx, bare, "http://"+bareAddr+"/"); err != nil {
 		return err
 	}
-	targets := []*target{{name: "bare", url: "http://" + bareAddr}}
+	targets := []*target{{name: "bare", url: "http://" + bareAddr, proc: "bare"}}
 
 	redisAddr := ""
 	for _, m := range modes {
@@ -200,7 +203,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, m := range modes {
-		t := &target{name: m.name}
+		t := &target{name: m.name, proc: "sessionproxy-" + m.name}
 		targets = append(targets, t)
 		if m.redis && redisAddr == "" {
 			t.unavailable = "redis-server not available"
@@ -266,12 +269,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				case s.sessions:
 					script = t.script
 				}
+				before := sampleCPU(procs)
 				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
 				}
-				fmt.Fprintf(stderr, "bench: round %d %-5s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d\n",
-					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors)
+				cpu := ""
+				if o.cpu {
+					cpu = " " + cpuReport(before, sampleCPU(procs), t.proc, r.rps*o.duration.Seconds())
+				}
+				fmt.Fprintf(stderr, "bench: round %d %-5s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
+					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors, cpu)
 				results[s.name][t.name] = append(results[s.name][t.name], r)
 			}
 		}

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"os"
+	"testing"
+	"time"
+)
 
 const wrkReport = `Running 3s test @ http://127.0.0.1:40000/
   2 threads and 16 connections
@@ -87,5 +91,25 @@ func TestPinTo(t *testing.T) {
 		if _, err := parseCPUList(bad); err == nil {
 			t.Errorf("parseCPUList(%q): no error", bad)
 		}
+	}
+}
+
+func TestProcTicksCountsBusyWork(t *testing.T) {
+	before, err := procTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) { // burn CPU: user time must grow
+	}
+	after, err := procTicks(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after <= before {
+		t.Errorf("procTicks: %d after 300ms of busy work, %d before; want more", after, before)
+	}
+	if _, err := procTicks(-1); err == nil {
+		t.Error("procTicks(-1): want an error")
 	}
 }
