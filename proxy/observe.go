@@ -80,7 +80,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 		return
 	}
 	upstream := p.opts.Upstream
-	if st != nil {
+	if st.session != nil {
 		upstream = st.route.Upstream
 	}
 	attrs := [8]slog.Attr{
@@ -93,7 +93,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 		slog.String("remote", r.RemoteAddr),
 	}
 	n := 7
-	if st != nil && st.session.ID != "" {
+	if st.session != nil && st.session.ID != "" {
 		attrs[n] = slog.String("session", SessionRef(st.session.ID))
 		n++
 	}

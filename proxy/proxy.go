@@ -198,12 +198,25 @@ func NewTransport(o TransportOptions) *http.Transport {
 	}
 }
 
-// state is what one request carries from ServeHTTP to ModifyResponse.
+// state is what one request carries from ServeHTTP to ModifyResponse. It
+// is the request's context too (the client request's context, plus itself
+// under stateKey) and holds the response recorder: one allocation per
+// request instead of three.
 type state struct {
+	context.Context
+	rec     recorder
 	in      *http.Request
-	route   Route
-	session *session.Session
+	route   Route            // set once the session is loaded
+	session *session.Session // nil until loaded
 	token   string
+}
+
+// Value returns s itself for stateKey, and otherwise asks the parent.
+func (s *state) Value(key any) any {
+	if key == (stateKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
 }
 
 // route returns the route for a request path.
@@ -223,9 +236,9 @@ type stateKey struct{}
 // Every request gets one access-log line and is counted in the metrics.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, proxy: p}
-	var st *state
-	defer func() { p.finish(rec, r, st, start) }()
+	st := &state{Context: r.Context(), rec: recorder{ResponseWriter: w, proxy: p}, in: r}
+	rec := &st.rec
+	defer p.finish(rec, r, st, start)
 
 	s, err := p.opts.Sessions.Load(r.Context(), r)
 	if err != nil {
@@ -233,16 +246,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.opts.Metrics.Rejected(s.Rejected)
-	tok := p.token(s)
-	st = &state{in: r, route: p.route(r.URL.Path), session: s, token: tok}
-	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	st.session, st.route, st.token = s, p.route(r.URL.Path), p.token(s)
+	p.rp.ServeHTTP(rec, r.WithContext(st))
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
 // hop-by-hop and X-Forwarded-* headers from pr.Out.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	st, ok := pr.In.Context().Value(stateKey{}).(*state)
-	if !ok {
+	if !ok || st.session == nil {
 		st = &state{route: p.route(pr.In.URL.Path)}
 	}
 	pr.SetURL(st.route.Upstream)
@@ -331,7 +343,7 @@ func stripCookies(h http.Header, name string) {
 // makes ReverseProxy call errorHandler instead of sending the response.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	st, ok := resp.Request.Context().Value(stateKey{}).(*state)
-	if !ok {
+	if !ok || st.session == nil {
 		return errors.New("proxy: request state missing")
 	}
 	ch, err := p.parseDirectives(resp.Header)
@@ -428,7 +440,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	// After the upstream answered, r is the outgoing request; the log
 	// names the client's path and the route it took.
 	path, upstream := r.URL.Path, p.route(r.URL.Path).Upstream
-	if st, ok := r.Context().Value(stateKey{}).(*state); ok {
+	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.session != nil {
 		path, upstream = st.in.URL.Path, st.route.Upstream
 	}
 	p.log.Error("request failed", "method", r.Method, "path", path, "status", status, "upstream", upstream.Host, "error", err)
