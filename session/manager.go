@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,6 +65,7 @@ type Manager struct {
 	opts  Options
 	codec codec
 	now   func() time.Time
+	sets  sync.Pool // http.Header: Commit's, emptied
 }
 
 // New returns a Manager for o, or an error naming the bad option.
@@ -232,12 +234,25 @@ type Outcome struct {
 // wraps ErrUnavailable when the store could not be written; otherwise it
 // is a problem with ch itself (or a session too large for a cookie).
 func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
-	set := http.Header{}
+	// set collects this commit's cookies; it is reused, for its map.
+	set, _ := m.sets.Get().(http.Header)
+	if set == nil {
+		set = http.Header{}
+	}
+	defer func() {
+		clear(set)
+		m.sets.Put(set)
+	}()
 	out, err := m.commit(ctx, r, s, ch, set)
 	if err != nil {
 		return out, err
 	}
-	for _, line := range set["Set-Cookie"] {
+	lines := set["Set-Cookie"]
+	if len(lines) > 0 && len(h["Set-Cookie"]) == 0 {
+		h["Set-Cookie"] = lines // nothing to overwrite: take the lines as they are
+		return out, nil
+	}
+	for _, line := range lines {
 		if !m.opts.NoOverwrite {
 			removeCookie(h, line[:strings.IndexByte(line, '=')+1])
 		}
