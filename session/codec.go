@@ -69,10 +69,19 @@ type codec interface {
 type secureCodec struct {
 	codecs []securecookie.Codec
 	seen   verifiedCache
+	// lines formats the Set-Cookie lines of cookies with the Manager's
+	// attributes, without and with Secure (SecureAuto sets it per request).
+	lines [2]cookieFormat
 }
 
-func newSecureCodec(keys []string) (*secureCodec, error) {
+// newSecureCodec returns the codec for keys, writing cookies with the
+// attributes of tmpl.
+func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 	c := &secureCodec{}
+	tmpl.Secure = false
+	c.lines[0] = newCookieFormat(tmpl)
+	tmpl.Secure = true
+	c.lines[1] = newCookieFormat(tmpl)
 	for i, k := range keys {
 		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: hmac-sha256", 32)
 		if err != nil {
@@ -182,7 +191,11 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error
 		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
 	}
 	ck.Value = v
-	h.Add("Set-Cookie", ck.String())
+	f := &c.lines[0]
+	if ck.Secure {
+		f = &c.lines[1]
+	}
+	h.Add("Set-Cookie", f.line(&ck))
 	return nil
 }
 

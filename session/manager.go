@@ -98,7 +98,7 @@ func New(o Options) (*Manager, error) {
 	switch o.Format {
 	case "", FormatSecure:
 		m.opts.Format = FormatSecure
-		m.codec, err = newSecureCodec(o.Keys)
+		m.codec, err = newSecureCodec(o.Keys, m.cookie(nil))
 	case FormatKoa:
 		if o.Unsigned && o.Store != nil {
 			// The cookie's value is the store key: unsigned, a client
