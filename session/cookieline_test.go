@@ -2,6 +2,7 @@ package session
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,6 +51,15 @@ func TestCookieFormatWritesWhatStringWrites(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestPlainCookieValue(t *testing.T) {
+	for c := range 256 {
+		want := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-_=+/.~!*", byte(c)) >= 0
+		if got := plainCookieValue(string([]byte{byte(c)})); got != want {
+			t.Errorf("plainCookieValue(%q) = %v", byte(c), got)
+		}
 	}
 }
 
