@@ -208,7 +208,7 @@ type state struct {
 	in      *http.Request
 	route   Route            // set once the session is loaded
 	session *session.Session // nil until loaded
-	token   string
+	token   [1]string        // the JWT, as the header's value list
 }
 
 // Value returns s itself for stateKey, and otherwise asks the parent.
@@ -246,7 +246,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.opts.Metrics.Rejected(s.Rejected)
-	st.session, st.route, st.token = s, p.route(r.URL.Path), p.token(s)
+	st.session, st.route, st.token[0] = s, p.route(r.URL.Path), p.token(s)
 	p.rp.ServeHTTP(rec, r.WithContext(st))
 }
 
@@ -264,8 +264,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if !st.route.ForwardCookie {
 		stripCookies(pr.Out.Header, p.opts.Sessions.Name())
 	}
-	if st.token != "" {
-		pr.Out.Header.Set(p.opts.Header, st.token)
+	if st.token[0] != "" {
+		pr.Out.Header[p.tokenHeader] = st.token[:] // canonical already; no slice to allocate
 	}
 }
 
