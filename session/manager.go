@@ -144,7 +144,7 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 }
 
 func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
-	if rr.reject != "" || rr.payload == nil {
+	if rr.reject != "" || (rr.payload == nil && rr.memo.get() == nil) {
 		s := m.fresh()
 		s.Rejected = rr.reject
 		return s, nil
@@ -165,13 +165,19 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		}
 		rec = b
 	case m.opts.Format == FormatSecure:
-		i := bytes.IndexByte(rec, '.')
-		if i <= 0 {
+		p := rr.memo.get()
+		if p == nil {
+			p = parseSecurePayload(rec)
+			rr.memo.set(p)
+		}
+		if p.malformed {
 			s := m.fresh()
 			s.Rejected = RejectMalformed
 			return s, nil
 		}
-		id, rec = string(rec[:i]), rec[i+1:]
+		r := p.rec
+		r.data = bytes.Clone(r.data) // the memo's stays as it is
+		return m.loaded(p.id, r)
 	}
 	r, err := parseRecord(rec)
 	if err != nil {
@@ -179,6 +185,27 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s.Rejected = RejectMalformed
 		return s, nil
 	}
+	return m.loaded(id, r)
+}
+
+// parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
+// and parses the record. Its result keeps no reference to b.
+func parseSecurePayload(b []byte) *parsedPayload {
+	i := bytes.IndexByte(b, '.')
+	if i <= 0 {
+		return &parsedPayload{malformed: true}
+	}
+	r, err := parseRecord(b[i+1:])
+	if err != nil {
+		return &parsedPayload{malformed: true}
+	}
+	r.data = bytes.Clone(r.data)
+	return &parsedPayload{id: string(b[:i]), rec: r}
+}
+
+// loaded returns the session of a parsed record, or a fresh one if the
+// record has expired.
+func (m *Manager) loaded(id string, r record) (*Session, error) {
 	if !r.expire.IsZero() && r.expire.Before(m.now()) {
 		s := m.fresh()
 		s.Rejected = RejectExpired
