@@ -42,10 +42,10 @@ var ErrCookieTooLarge = errors.New("session too large for a cookie")
 
 // readResult is what a codec found in a request.
 type readResult struct {
-	payload []byte // the verified payload; nil when none
-	found   bool   // the client sent the session cookie
-	reject  string // a Reject* reason when found but not verified
-	resign  bool   // verified by an older key: re-issue the signature
+	payload []byte      // the verified payload; nil when none
+	found   bool        // the client sent the session cookie
+	reject  string      // a Reject* reason when found but not verified
+	resign  bool        // verified by an older key: re-issue the signature
 	memo    *recordMemo // FormatSecure's verified cache: the parsed payload
 	// For FormatKoa's repair:
 	value    string // the cookie's value as sent
