@@ -408,7 +408,8 @@ func (m *Manager) shouldSave(s *Session, data []byte, changed, force bool) bool 
 }
 
 func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []byte, maxAge MaxAge, now time.Time) error {
-	var payload []byte
+	// The id, the data and koa's bookkeeping members (at most ~45 bytes).
+	payload := make([]byte, 0, len(s.ID)+1+len(data)+48)
 	if m.opts.Format == FormatSecure {
 		payload = append(payload, s.ID...)
 		payload = append(payload, '.')
