@@ -100,7 +100,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 	// The record is made here rather than by LogAttrs, which would also
 	// look up its caller's program counter (runtime.Callers) for a source
 	// that is always this line. Typed attributes: no boxing per request.
-	line := slog.NewRecord(time.Now(), slog.LevelInfo, "request", 0)
+	line := slog.NewRecord(start.Add(d), slog.LevelInfo, "request", 0) // now, without asking the clock again
 	line.AddAttrs(attrs[:n]...)
 	_ = al.Handler().Handle(r.Context(), line) // as LogAttrs, which drops the error
 }
