@@ -87,6 +87,11 @@ type Proxy struct {
 	prefix string // lower-case Header, for matching header names
 	// The token and directive header names, canonical.
 	tokenHeader, dirSet, dirDestroy, dirRenew, dirMaxAge string
+	// The values of the Vary and Cache-Control headers of a response that
+	// sets the cookie, made once. They are shared by every such response,
+	// which is safe because nothing changes them in place: ReverseProxy
+	// only copies them into the client's response.
+	varyCookie, noCacheSetCookie []string
 }
 
 // New returns a Proxy for o, or an error naming the missing option.
@@ -126,15 +131,17 @@ func New(o Options) (*Proxy, error) {
 	slices.SortStableFunc(o.Routes, func(a, b Route) int { return len(b.Path) - len(a.Path) })
 	h := http.CanonicalHeaderKey(o.Header)
 	p := &Proxy{
-		opts:        o,
-		minter:      newMinter(o.TokenSecret, o.TokenTTL),
-		log:         o.Logger,
-		prefix:      strings.ToLower(h),
-		tokenHeader: h,
-		dirSet:      h + "-Set",
-		dirDestroy:  h + "-Destroy",
-		dirRenew:    h + "-Renew",
-		dirMaxAge:   h + "-Max-Age",
+		opts:             o,
+		minter:           newMinter(o.TokenSecret, o.TokenTTL),
+		log:              o.Logger,
+		prefix:           strings.ToLower(h),
+		tokenHeader:      h,
+		dirSet:           h + "-Set",
+		dirDestroy:       h + "-Destroy",
+		dirRenew:         h + "-Renew",
+		dirMaxAge:        h + "-Max-Age",
+		varyCookie:       []string{"Cookie"}, // capacity 1: an Add makes a new list
+		noCacheSetCookie: []string{`no-cache="Set-Cookie"`},
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -365,8 +372,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	p.opts.Metrics.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
-		resp.Header.Add("Vary", "Cookie")
-		privateCache(resp.Header)
+		if len(resp.Header["Vary"]) == 0 {
+			resp.Header["Vary"] = p.varyCookie
+		} else {
+			resp.Header.Add("Vary", "Cookie")
+		}
+		p.privateCache(resp.Header)
 	}
 	return nil
 }
@@ -376,10 +387,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // every later visitor: without a Cache-Control, it gets
 // no-cache="Set-Cookie"; with one, "public" and "s-maxage" are dropped and
 // "private" is added.
-func privateCache(h http.Header) {
+func (p *Proxy) privateCache(h http.Header) {
 	cc := h.Values("Cache-Control")
 	if len(cc) == 0 {
-		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+		h["Cache-Control"] = p.noCacheSetCookie
 		return
 	}
 	var kept []string
