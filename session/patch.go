@@ -37,8 +37,7 @@ func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err e
 	if err != nil {
 		return nil, false, fmt.Errorf("merge patch: document: %w", err)
 	}
-	before := appendCompact(make([]byte, 0, len(d)), d)
-	out = before
+	out = d
 	for _, patch := range patches {
 		p, err := checkObject(patch)
 		if err != nil {
@@ -46,6 +45,13 @@ func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err e
 		}
 		out = appendMerged(make([]byte, 0, len(out)+len(p)), out, p)
 	}
+	if len(patches) == 0 {
+		out = appendCompact(nil, d)
+	}
+	// doc as MergePatch writes it, for the comparison only: on the stack
+	// for a session of up to 512 bytes.
+	var buf [512]byte
+	before := appendCompact(buf[:0], d)
 	return out, !bytes.Equal(before, out), nil
 }
 
