@@ -39,22 +39,40 @@ type Options struct {
 	// hanging the request. The client should have ContextTimeoutEnabled
 	// set so that its reads honour it. Default DefaultTimeout.
 	Timeout time.Duration
+	// Pipeline sends Load's, Save's and Delete's commands through
+	// go-redis's automatic pipeliner (Client.AutoPipeline): the commands
+	// of concurrent requests share one write and one read on one
+	// connection, instead of a round trip and two system calls each.
+	// Under load that halves what a read costs the proxy in CPU; a lone
+	// request still goes out at once. Update's WATCH transaction always
+	// runs on a connection of its own.
+	Pipeline bool
 }
 
 // Store is a session.Store in Redis. Create it with New.
 type Store struct {
 	client redis.UniversalClient
+	cmds   redis.Cmdable // client, or its automatic pipeliner (Options.Pipeline)
 	opts   Options
 }
 
 var _ session.Store = (*Store)(nil)
 
-// New returns a Store on client. The client stays the caller's to close.
-func New(client redis.UniversalClient, o Options) *Store {
+// New returns a Store on client. The client stays the caller's to
+// close; closing it also stops the pipeliner.
+func New(client redis.UniversalClient, o Options) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	return &Store{client: client, opts: o}
+	s := &Store{client: client, cmds: client, opts: o}
+	if o.Pipeline {
+		ap, err := client.AutoPipeline()
+		if err != nil {
+			return nil, fmt.Errorf("redis pipeliner: %w", err)
+		}
+		s.cmds = ap
+	}
+	return s, nil
 }
 
 // Key returns the Redis key of session id.
@@ -67,10 +85,16 @@ func (s *Store) Key(id string) string {
 }
 
 // Load returns the record saved under id.
+//
+// (Load, Save and Delete check ctx first: the pipeliner would send a
+// command whose context is already cancelled.)
 func (s *Store) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("redis GET: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	b, err := s.client.Get(ctx, s.Key(id)).Bytes()
+	b, err := s.cmds.Get(ctx, s.Key(id)).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return nil, false, nil
@@ -82,9 +106,12 @@ func (s *Store) Load(ctx context.Context, id string) ([]byte, bool, error) {
 
 // Save stores record under id, expiring after ttl.
 func (s *Store) Save(ctx context.Context, id string, record []byte, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redis SET: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	if err := s.client.Set(ctx, s.Key(id), record, pxTTL(ttl)).Err(); err != nil {
+	if err := s.cmds.Set(ctx, s.Key(id), record, pxTTL(ttl)).Err(); err != nil {
 		return fmt.Errorf("redis SET: %w", err)
 	}
 	return nil
@@ -92,9 +119,12 @@ func (s *Store) Save(ctx context.Context, id string, record []byte, ttl time.Dur
 
 // Delete removes id.
 func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("redis DEL: %w", err)
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	if err := s.client.Del(ctx, s.Key(id)).Err(); err != nil {
+	if err := s.cmds.Del(ctx, s.Key(id)).Err(); err != nil {
 		return fmt.Errorf("redis DEL: %w", err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -25,11 +26,12 @@ func TestConformance(t *testing.T) {
 	}{
 		{"plain ids", redisstore.Options{Prefix: "koa:sess:"}},
 		{"hashed ids", redisstore.Options{Prefix: "sp:", HashIDs: true}},
+		{"pipelined", redisstore.Options{Prefix: "sp:", HashIDs: true, Pipeline: true}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			sessiontest.TestStore(t, func(t *testing.T) session.Store {
-				return redisstore.New(srv.Client(t), tc.opts)
+				return newStore(t, srv.Client(t), tc.opts)
 			})
 		})
 	}
@@ -38,9 +40,22 @@ func TestConformance(t *testing.T) {
 func TestClusterConformance(t *testing.T) {
 	t.Parallel()
 	cl := redistest.StartCluster(t)
-	sessiontest.TestStore(t, func(t *testing.T) session.Store {
-		return redisstore.New(cl.Client(t), redisstore.Options{Prefix: "koa:sess:"})
-	})
+	for _, pipeline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipeline=%v", pipeline), func(t *testing.T) {
+			sessiontest.TestStore(t, func(t *testing.T) session.Store {
+				return newStore(t, cl.Client(t), redisstore.Options{Prefix: "koa:sess:", Pipeline: pipeline})
+			})
+		})
+	}
+}
+
+func newStore(t testing.TB, client redis.UniversalClient, o redisstore.Options) *redisstore.Store {
+	t.Helper()
+	s, err := redisstore.New(client, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 // The layout is what koa-session with koa-redis 4.x writes: a string at
@@ -63,7 +78,7 @@ func TestLayout(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			s := redisstore.New(rdb, tc.opts)
+			s := newStore(t, rdb, tc.opts)
 			if err := s.Save(ctx, "abc", rec, 86410*time.Second); err != nil {
 				t.Fatal(err)
 			}
@@ -89,10 +104,19 @@ func TestLayout(t *testing.T) {
 // "missing", and every operation answers.
 func TestPausedRedisIsAnError(t *testing.T) {
 	t.Parallel()
+	for _, pipeline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipeline=%v", pipeline), func(t *testing.T) {
+			t.Parallel()
+			testPausedRedis(t, pipeline)
+		})
+	}
+}
+
+func testPausedRedis(t *testing.T, pipeline bool) {
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ContextTimeoutEnabled: true, MaxRetries: -1})
 	t.Cleanup(func() { rdb.Close() })
-	s := redisstore.New(rdb, redisstore.Options{Timeout: 300 * time.Millisecond})
+	s := newStore(t, rdb, redisstore.Options{Timeout: 300 * time.Millisecond, Pipeline: pipeline})
 	ctx := t.Context()
 	if err := s.Save(ctx, "id", []byte(`{"n":1}`), time.Hour); err != nil {
 		t.Fatal(err)
