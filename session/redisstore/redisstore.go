@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -66,7 +67,14 @@ func New(client redis.UniversalClient, o Options) (*Store, error) {
 	}
 	s := &Store{client: client, cmds: client, opts: o}
 	if o.Pipeline {
-		ap, err := client.AutoPipeline()
+		ap, err := client.AutoPipelineWithOptions(&redis.AutoPipelineOptions{
+			// 100, not the default 300: go-redis pools batch slices of
+			// capacity 100 and allocates a new one (4.8 KB) for every
+			// batch when the size is larger. A batch that fills up is
+			// followed at once by the next.
+			MaxBatchSize:         100,
+			MaxConcurrentBatches: 1,
+		})
 		if err != nil {
 			return nil, fmt.Errorf("redis pipeliner: %w", err)
 		}
@@ -79,7 +87,13 @@ func New(client redis.UniversalClient, o Options) (*Store, error) {
 func (s *Store) Key(id string) string {
 	if s.opts.HashIDs {
 		sum := sha256.Sum256([]byte(id))
-		return s.opts.Prefix + hex.EncodeToString(sum[:])
+		var digits [2 * sha256.Size]byte
+		hex.Encode(digits[:], sum[:])
+		var k strings.Builder // one allocation, for a key on every request
+		k.Grow(len(s.opts.Prefix) + len(digits))
+		k.WriteString(s.opts.Prefix)
+		k.Write(digits[:])
+		return k.String()
 	}
 	return s.opts.Prefix + id
 }
