@@ -145,6 +145,10 @@ type RedisStore struct {
 	// whole update with its retries): past it the request gets 503.
 	// Default 2s.
 	Timeout Duration `yaml:"timeout"`
+	// Pipeline lets the commands of concurrent requests share round
+	// trips to Redis (go-redis's automatic pipelining); false sends each
+	// command on its own. Default true.
+	Pipeline bool `yaml:"pipeline"`
 }
 
 // RedisTLS configures TLS to Redis.
@@ -246,6 +250,7 @@ func Default() Config {
 				Addrs:     []string{"127.0.0.1:6379"},
 				KeyPrefix: "koa:sess:",
 				Timeout:   Duration(DefaultRedisTimeout),
+				Pipeline:  true,
 			},
 		},
 		UpstreamTimeouts: UpstreamTimeouts{

@@ -128,7 +128,10 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 			return nil, err
 		}
 		a.closers = append(a.closers, func() { client.Close() })
-		o := redisstore.Options{Timeout: time.Duration(cfg.Store.Redis.Timeout)}
+		o := redisstore.Options{
+			Timeout:  time.Duration(cfg.Store.Redis.Timeout),
+			Pipeline: cfg.Store.Redis.Pipeline,
+		}
 		if cfg.Session.Format == "koa" {
 			// As koa-session with koa-redis: the key is the cookie's
 			// value, the id, which starts with koa-session's prefix.
@@ -136,7 +139,10 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		} else {
 			o.Prefix, o.HashIDs = cfg.Store.Redis.KeyPrefix, true
 		}
-		r := redisstore.New(client, o)
+		r, err := redisstore.New(client, o)
+		if err != nil {
+			return nil, err
+		}
 		store, ready = r, r.Ping
 		// Redis may come up after the proxy: warn, serve, and let
 		// /readyz say when it answers.
