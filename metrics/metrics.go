@@ -62,6 +62,9 @@ type Metrics struct {
 	rejected        *prometheus.CounterVec
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
+	// codes holds the label of each status 100-599, made once: a status
+	// formatted per request is an allocation per request.
+	codes [500]string
 }
 
 // New registers sessionproxy's metric families on reg and returns the
@@ -113,6 +116,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Help: "Session store operations that failed (an outage, not a missing session), by operation.",
 		}, []string{"operation"}),
 	}
+	for i := range m.codes {
+		m.codes[i] = strconv.Itoa(100 + i)
+	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "sessionproxy_build_info",
 		Help:        "Always 1; its labels give the running build's version and Go version.",
@@ -147,7 +153,13 @@ func (m *Metrics) Request(method string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(strconv.Itoa(status), methodLabel(method)).Inc()
+	code := ""
+	if status >= 100 && status < 600 {
+		code = m.codes[status-100]
+	} else {
+		code = strconv.Itoa(status)
+	}
+	m.requests.WithLabelValues(code, methodLabel(method)).Inc()
 	m.requestDuration.Observe(d.Seconds())
 }
 

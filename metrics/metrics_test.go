@@ -102,6 +102,8 @@ func TestRecording(t *testing.T) {
 	}
 	m.Request("GET", 200, time.Millisecond)
 	m.Request("BREW", 418, time.Millisecond) // any token is a valid method
+	m.Request("GET", 599, time.Millisecond)
+	m.Request("GET", 999, time.Millisecond) // beyond the labels made up front
 	m.Committed(session.Outcome{Saved: true, Created: true})
 	m.Committed(session.Outcome{Saved: true, Renewed: true})
 	m.Committed(session.Outcome{Destroyed: true})
@@ -118,6 +120,8 @@ func TestRecording(t *testing.T) {
 # TYPE sessionproxy_http_requests_total counter
 sessionproxy_http_requests_total{code="200",method="GET"} 1
 sessionproxy_http_requests_total{code="418",method="other"} 1
+sessionproxy_http_requests_total{code="599",method="GET"} 1
+sessionproxy_http_requests_total{code="999",method="GET"} 1
 `},
 		{"sessions", "sessionproxy_sessions_created_total", `
 # HELP sessionproxy_sessions_created_total New sessions saved for the first time.

@@ -46,11 +46,12 @@ func (p *Proxy) parseDirectives(h http.Header) (session.Change, error) {
 			// client's eyes.
 		case p.dirSet:
 			for _, v := range values {
-				if err := session.ValidPatch([]byte(v)); err != nil {
+				b := []byte(v)
+				if err := session.ValidPatch(b); err != nil {
 					fail(name, "want a JSON object: "+err.Error())
 					continue
 				}
-				ch.Set = append(ch.Set, []byte(v))
+				ch.Set = append(ch.Set, b)
 			}
 		case p.dirDestroy, p.dirRenew:
 			for _, v := range values {

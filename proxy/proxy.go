@@ -87,6 +87,11 @@ type Proxy struct {
 	prefix string // lower-case Header, for matching header names
 	// The token and directive header names, canonical.
 	tokenHeader, dirSet, dirDestroy, dirRenew, dirMaxAge string
+	// The values of the Vary and Cache-Control headers of a response that
+	// sets the cookie, made once. They are shared by every such response,
+	// which is safe because nothing changes them in place: ReverseProxy
+	// only copies them into the client's response.
+	varyCookie, noCacheSetCookie []string
 }
 
 // New returns a Proxy for o, or an error naming the missing option.
@@ -126,15 +131,17 @@ func New(o Options) (*Proxy, error) {
 	slices.SortStableFunc(o.Routes, func(a, b Route) int { return len(b.Path) - len(a.Path) })
 	h := http.CanonicalHeaderKey(o.Header)
 	p := &Proxy{
-		opts:        o,
-		minter:      newMinter(o.TokenSecret, o.TokenTTL),
-		log:         o.Logger,
-		prefix:      strings.ToLower(h),
-		tokenHeader: h,
-		dirSet:      h + "-Set",
-		dirDestroy:  h + "-Destroy",
-		dirRenew:    h + "-Renew",
-		dirMaxAge:   h + "-Max-Age",
+		opts:             o,
+		minter:           newMinter(o.TokenSecret, o.TokenTTL),
+		log:              o.Logger,
+		prefix:           strings.ToLower(h),
+		tokenHeader:      h,
+		dirSet:           h + "-Set",
+		dirDestroy:       h + "-Destroy",
+		dirRenew:         h + "-Renew",
+		dirMaxAge:        h + "-Max-Age",
+		varyCookie:       []string{"Cookie"}, // capacity 1: an Add makes a new list
+		noCacheSetCookie: []string{`no-cache="Set-Cookie"`},
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
@@ -198,12 +205,25 @@ func NewTransport(o TransportOptions) *http.Transport {
 	}
 }
 
-// state is what one request carries from ServeHTTP to ModifyResponse.
+// state is what one request carries from ServeHTTP to ModifyResponse. It
+// is the request's context too (the client request's context, plus itself
+// under stateKey) and holds the response recorder: one allocation per
+// request instead of three.
 type state struct {
+	context.Context
+	rec     recorder
 	in      *http.Request
-	route   Route
-	session *session.Session
-	token   string
+	route   Route            // set once the session is loaded
+	session *session.Session // nil until loaded
+	token   [1]string        // the JWT, as the header's value list
+}
+
+// Value returns s itself for stateKey, and otherwise asks the parent.
+func (s *state) Value(key any) any {
+	if key == (stateKey{}) {
+		return s
+	}
+	return s.Context.Value(key)
 }
 
 // route returns the route for a request path.
@@ -223,9 +243,9 @@ type stateKey struct{}
 // Every request gets one access-log line and is counted in the metrics.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w, proxy: p}
-	var st *state
-	defer func() { p.finish(rec, r, st, start) }()
+	st := &state{Context: r.Context(), rec: recorder{ResponseWriter: w, proxy: p}, in: r}
+	rec := &st.rec
+	defer p.finish(rec, r, st, start)
 
 	s, err := p.opts.Sessions.Load(r.Context(), r)
 	if err != nil {
@@ -233,16 +253,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.opts.Metrics.Rejected(s.Rejected)
-	tok := p.token(s)
-	st = &state{in: r, route: p.route(r.URL.Path), session: s, token: tok}
-	p.rp.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), stateKey{}, st)))
+	// The token is issued at the request's arrival: one clock read less.
+	st.session, st.route, st.token[0] = s, p.route(r.URL.Path), p.minter.mint(s, start)
+	p.rp.ServeHTTP(rec, r.WithContext(st))
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
 // hop-by-hop and X-Forwarded-* headers from pr.Out.
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	st, ok := pr.In.Context().Value(stateKey{}).(*state)
-	if !ok {
+	if !ok || st.session == nil {
 		st = &state{route: p.route(pr.In.URL.Path)}
 	}
 	pr.SetURL(st.route.Upstream)
@@ -252,8 +272,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if !st.route.ForwardCookie {
 		stripCookies(pr.Out.Header, p.opts.Sessions.Name())
 	}
-	if st.token != "" {
-		pr.Out.Header.Set(p.opts.Header, st.token)
+	if st.token[0] != "" {
+		pr.Out.Header[p.tokenHeader] = st.token[:] // canonical already; no slice to allocate
 	}
 }
 
@@ -331,7 +351,7 @@ func stripCookies(h http.Header, name string) {
 // makes ReverseProxy call errorHandler instead of sending the response.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
 	st, ok := resp.Request.Context().Value(stateKey{}).(*state)
-	if !ok {
+	if !ok || st.session == nil {
 		return errors.New("proxy: request state missing")
 	}
 	ch, err := p.parseDirectives(resp.Header)
@@ -352,8 +372,12 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	p.opts.Metrics.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
-		resp.Header.Add("Vary", "Cookie")
-		privateCache(resp.Header)
+		if len(resp.Header["Vary"]) == 0 {
+			resp.Header["Vary"] = p.varyCookie
+		} else {
+			resp.Header.Add("Vary", "Cookie")
+		}
+		p.privateCache(resp.Header)
 	}
 	return nil
 }
@@ -363,10 +387,10 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 // every later visitor: without a Cache-Control, it gets
 // no-cache="Set-Cookie"; with one, "public" and "s-maxage" are dropped and
 // "private" is added.
-func privateCache(h http.Header) {
+func (p *Proxy) privateCache(h http.Header) {
 	cc := h.Values("Cache-Control")
 	if len(cc) == 0 {
-		h.Set("Cache-Control", `no-cache="Set-Cookie"`)
+		h["Cache-Control"] = p.noCacheSetCookie
 		return
 	}
 	var kept []string
@@ -428,7 +452,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	// After the upstream answered, r is the outgoing request; the log
 	// names the client's path and the route it took.
 	path, upstream := r.URL.Path, p.route(r.URL.Path).Upstream
-	if st, ok := r.Context().Value(stateKey{}).(*state); ok {
+	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.session != nil {
 		path, upstream = st.in.URL.Path, st.route.Upstream
 	}
 	p.log.Error("request failed", "method", r.Method, "path", path, "status", status, "upstream", upstream.Host, "error", err)

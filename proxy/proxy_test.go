@@ -207,6 +207,35 @@ func TestSharedCachesDoNotStoreSessionCookies(t *testing.T) {
 	}
 }
 
+// Vary gets Cookie beside the upstream's own values, and the value lists
+// the proxy shares between responses never pick up another response's.
+func TestVaryCookie(t *testing.T) {
+	srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Has("vary") {
+			w.Header().Set("Vary", "Accept-Encoding")
+			w.Header().Set("Cache-Control", "max-age=60")
+		}
+		w.Header().Set("X-Session-Set", `{"a":1}`)
+	}))
+	for _, tc := range []struct{ query, vary, cc string }{
+		{"", "Cookie", `no-cache="Set-Cookie"`},
+		{"?vary", "Accept-Encoding|Cookie", "max-age=60, private"},
+		{"", "Cookie", `no-cache="Set-Cookie"`},
+	} {
+		resp, err := http.Get(srv.URL + "/" + tc.query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := strings.Join(resp.Header.Values("Vary"), "|"); got != tc.vary {
+			t.Errorf("GET /%s: Vary %q, want %q", tc.query, got, tc.vary)
+		}
+		if got := resp.Header.Get("Cache-Control"); got != tc.cc {
+			t.Errorf("GET /%s: Cache-Control %q, want %q", tc.query, got, tc.cc)
+		}
+	}
+}
+
 func TestInformationalResponsesCarryNoSessionHeaders(t *testing.T) {
 	srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// An upstream that echoes its request headers into Early Hints.

@@ -40,15 +40,22 @@ const tokenHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 // HMAC per token, without the reflection and the garbage. Any JWT library
 // verifies its tokens (the tests use golang-jwt's parser).
 type minter struct {
-	ttl  time.Duration
-	macs sync.Pool // hash.Hash: HMAC-SHA256 keyed with the secret
-	bufs sync.Pool // *[]byte
+	ttl   time.Duration
+	works sync.Pool // *mintWork
+}
+
+// mintWork is what one mint uses, pooled together.
+type mintWork struct {
+	mac hash.Hash // HMAC-SHA256 keyed with the secret
+	buf []byte
+	sum [sha256.Size]byte // the MAC; here, so that it does not escape per token
 }
 
 func newMinter(secret []byte, ttl time.Duration) *minter {
 	m := &minter{ttl: ttl}
-	m.macs.New = func() any { return hmac.New(sha256.New, secret) }
-	m.bufs.New = func() any { b := make([]byte, 0, 1024); return &b }
+	m.works.New = func() any {
+		return &mintWork{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 1024)}
+	}
 	return m
 }
 
@@ -60,9 +67,9 @@ func (p *Proxy) token(s *session.Session) string {
 // mint returns the token for s issued at now. Its claims are in the order
 // golang-jwt would write Claims: sid, sess, new, iss, exp, iat.
 func (m *minter) mint(s *session.Session, now time.Time) string {
-	bp := m.bufs.Get().(*[]byte)
-	defer m.bufs.Put(bp)
-	claims := (*bp)[:0]
+	w := m.works.Get().(*mintWork)
+	defer m.works.Put(w)
+	claims := w.buf[:0]
 	claims = append(claims, '{')
 	if s.ID != "" {
 		claims = append(claims, `"sid":`...)
@@ -88,14 +95,11 @@ func (m *minter) mint(s *session.Session, now time.Time) string {
 	start := len(claims)
 	tok := append(claims, tokenHeader+"."...)
 	tok = enc.AppendEncode(tok, claims[:start])
-	mac := m.macs.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write(tok[start:])
-	var sum [sha256.Size]byte
+	w.mac.Reset()
+	w.mac.Write(tok[start:])
 	tok = append(tok, '.')
-	tok = enc.AppendEncode(tok, mac.Sum(sum[:0]))
-	m.macs.Put(mac)
-	*bp = tok
+	tok = enc.AppendEncode(tok, w.mac.Sum(w.sum[:0]))
+	w.buf = tok
 	return string(tok[start:])
 }
 

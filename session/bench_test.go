@@ -127,3 +127,15 @@ func BenchmarkCommit(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMergePatches is the load benchmark's write: {"n":N} set to
+// {"n":N+1}, with the change check.
+func BenchmarkMergePatches(b *testing.B) {
+	doc, patches := []byte(`{"n":41}`), [][]byte{[]byte(`{"n":42}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, changed, err := mergePatches(doc, patches); err != nil || !changed {
+			b.Fatal(err, changed)
+		}
+	}
+}

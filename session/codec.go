@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -41,10 +42,11 @@ var ErrCookieTooLarge = errors.New("session too large for a cookie")
 
 // readResult is what a codec found in a request.
 type readResult struct {
-	payload []byte // the verified payload; nil when none
-	found   bool   // the client sent the session cookie
-	reject  string // a Reject* reason when found but not verified
-	resign  bool   // verified by an older key: re-issue the signature
+	payload []byte      // the verified payload; nil when none
+	found   bool        // the client sent the session cookie
+	reject  string      // a Reject* reason when found but not verified
+	resign  bool        // verified by an older key: re-issue the signature
+	memo    *recordMemo // FormatSecure's verified cache: the parsed payload
 	// For FormatKoa's repair:
 	value    string // the cookie's value as sent
 	clearSig bool   // a .sig cookie matched no key: clear it
@@ -69,10 +71,19 @@ type codec interface {
 type secureCodec struct {
 	codecs []securecookie.Codec
 	seen   verifiedCache
+	// lines formats the Set-Cookie lines of cookies with the Manager's
+	// attributes, without and with Secure (SecureAuto sets it per request).
+	lines [2]cookieFormat
 }
 
-func newSecureCodec(keys []string) (*secureCodec, error) {
+// newSecureCodec returns the codec for keys, writing cookies with the
+// attributes of tmpl.
+func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 	c := &secureCodec{}
+	tmpl.Secure = false
+	c.lines[0] = newCookieFormat(tmpl)
+	tmpl.Secure = true
+	c.lines[1] = newCookieFormat(tmpl)
 	for i, k := range keys {
 		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: hmac-sha256", 32)
 		if err != nil {
@@ -96,15 +107,20 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 		return readResult{}
 	}
 	if v, ok := c.seen.get(ck.Value); ok {
-		return readResult{payload: bytes.Clone(v.payload), found: true, resign: v.resign}
+		rr := readResult{found: true, resign: v.resign, memo: v.memo}
+		if v.resign || v.memo.get() == nil {
+			rr.payload = bytes.Clone(v.payload)
+		}
+		return rr
 	}
 	var payload []byte
 	for i, sc := range c.codecs {
 		if sc.Decode(name, ck.Value, &payload) == nil {
 			// Verified by an older key: re-issue it under the first, so
 			// that the old key can be retired without logging anyone out.
-			c.seen.put(ck.Value, verified{payload: bytes.Clone(payload), resign: i > 0})
-			return readResult{payload: payload, found: true, resign: i > 0}
+			memo := new(recordMemo)
+			c.seen.put(ck.Value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: memo})
+			return readResult{payload: payload, found: true, resign: i > 0, memo: memo}
 		}
 	}
 	return readResult{found: true, reject: RejectTampered}
@@ -128,6 +144,36 @@ type verifiedCache struct {
 type verified struct {
 	payload []byte // never handed out: callers get a copy
 	resign  bool
+	memo    *recordMemo
+}
+
+// recordMemo is what Manager.load made of a cached payload, kept so that
+// a returning cookie's record is not parsed again on every request: the
+// id, the data (never handed out: sessions get a copy), and the record's
+// maxAge and expiry, which load still checks against the clock each time.
+type recordMemo struct {
+	p atomic.Pointer[parsedPayload]
+}
+
+type parsedPayload struct {
+	id        string
+	rec       record
+	malformed bool
+}
+
+// get returns the memo's parsed payload, or nil (also for a nil memo).
+func (m *recordMemo) get() *parsedPayload {
+	if m == nil {
+		return nil
+	}
+	return m.p.Load()
+}
+
+// set remembers p (no-op on a nil memo).
+func (m *recordMemo) set(p *parsedPayload) {
+	if m != nil {
+		m.p.Store(p)
+	}
 }
 
 const (
@@ -182,7 +228,11 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error
 		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
 	}
 	ck.Value = v
-	h.Add("Set-Cookie", ck.String())
+	f := &c.lines[0]
+	if ck.Secure {
+		f = &c.lines[1]
+	}
+	h.Add("Set-Cookie", f.line(&ck))
 	return nil
 }
 

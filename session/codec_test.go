@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"testing"
 	"time"
+
+	"github.com/gorilla/securecookie"
 )
 
 func TestVerifiedCache(t *testing.T) {
@@ -72,5 +74,52 @@ func TestVerifiedCacheStillChecksExpiry(t *testing.T) {
 	r.AddCookie(cookies[0])
 	if s, _ := m.Load(context.Background(), r); s.Rejected != RejectExpired {
 		t.Errorf("a cached but expired cookie gave %+v", s)
+	}
+}
+
+// A returning cookie's record is parsed once and remembered; every load
+// still gets its own copy of the data and the session's expiry.
+func TestVerifiedCacheRemembersTheRecord(t *testing.T) {
+	m := newManager(t, Options{})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1,"b":[2]}`))
+	load := func() *Session {
+		t.Helper()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(cookies[0])
+		s, err := m.Load(context.Background(), r)
+		if err != nil || s.IsNew {
+			t.Fatalf("Load: %+v, %v", s, err)
+		}
+		return s
+	}
+	first := load()
+	rr := m.codec.(*secureCodec).seen.cur[cookies[0].Value]
+	if rr.memo.get() == nil {
+		t.Fatal("the parsed record was not remembered")
+	}
+	first.Data[1] = 'X' // a caller changing its session changes nothing cached
+	for range 2 {
+		s := load()
+		if string(s.Data) != `{"a":1,"b":[2]}` || s.ID != first.ID || !s.Expire.Equal(first.Expire) || s.MaxAge != first.MaxAge {
+			t.Fatalf("a remembered record loaded %+v; the first load gave %+v", s, first)
+		}
+		s.Data[1] = 'Y'
+	}
+}
+
+// A payload that verifies but does not parse stays malformed when cached.
+func TestVerifiedCacheRemembersMalformed(t *testing.T) {
+	m := newManager(t, Options{})
+	c := m.codec.(*secureCodec)
+	v, err := securecookie.EncodeMulti("koa.sess", []byte("id.not json"), c.codecs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.AddCookie(&http.Cookie{Name: "koa.sess", Value: v})
+		if s, _ := m.Load(context.Background(), r); s.Rejected != RejectMalformed {
+			t.Errorf("load %d: %+v, want rejected as malformed", i+1, s)
+		}
 	}
 }

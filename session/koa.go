@@ -221,7 +221,9 @@ func koaHeader(ck http.Cookie) string {
 		b.WriteString("; path=" + ck.Path)
 	}
 	if !ck.Expires.IsZero() {
-		b.WriteString("; expires=" + ck.Expires.UTC().Format(http.TimeFormat))
+		var buf [len(http.TimeFormat)]byte
+		b.WriteString("; expires=")
+		b.Write(appendHTTPDate(buf[:0], ck.Expires))
 	}
 	if ck.Domain != "" {
 		b.WriteString("; domain=" + ck.Domain)

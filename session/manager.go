@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -64,6 +65,7 @@ type Manager struct {
 	opts  Options
 	codec codec
 	now   func() time.Time
+	sets  sync.Pool // http.Header: Commit's, emptied
 }
 
 // New returns a Manager for o, or an error naming the bad option.
@@ -96,7 +98,7 @@ func New(o Options) (*Manager, error) {
 	switch o.Format {
 	case "", FormatSecure:
 		m.opts.Format = FormatSecure
-		m.codec, err = newSecureCodec(o.Keys)
+		m.codec, err = newSecureCodec(o.Keys, m.cookie(nil))
 	case FormatKoa:
 		if o.Unsigned && o.Store != nil {
 			// The cookie's value is the store key: unsigned, a client
@@ -142,7 +144,7 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 }
 
 func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
-	if rr.reject != "" || rr.payload == nil {
+	if rr.reject != "" || (rr.payload == nil && rr.memo.get() == nil) {
 		s := m.fresh()
 		s.Rejected = rr.reject
 		return s, nil
@@ -163,13 +165,19 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		}
 		rec = b
 	case m.opts.Format == FormatSecure:
-		i := bytes.IndexByte(rec, '.')
-		if i <= 0 {
+		p := rr.memo.get()
+		if p == nil {
+			p = parseSecurePayload(rec)
+			rr.memo.set(p)
+		}
+		if p.malformed {
 			s := m.fresh()
 			s.Rejected = RejectMalformed
 			return s, nil
 		}
-		id, rec = string(rec[:i]), rec[i+1:]
+		r := p.rec
+		r.data = bytes.Clone(r.data) // the memo's stays as it is
+		return m.loaded(p.id, r)
 	}
 	r, err := parseRecord(rec)
 	if err != nil {
@@ -177,6 +185,27 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s.Rejected = RejectMalformed
 		return s, nil
 	}
+	return m.loaded(id, r)
+}
+
+// parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
+// and parses the record. Its result keeps no reference to b.
+func parseSecurePayload(b []byte) *parsedPayload {
+	i := bytes.IndexByte(b, '.')
+	if i <= 0 {
+		return &parsedPayload{malformed: true}
+	}
+	r, err := parseRecord(b[i+1:])
+	if err != nil {
+		return &parsedPayload{malformed: true}
+	}
+	r.data = bytes.Clone(r.data)
+	return &parsedPayload{id: string(b[:i]), rec: r}
+}
+
+// loaded returns the session of a parsed record, or a fresh one if the
+// record has expired.
+func (m *Manager) loaded(id string, r record) (*Session, error) {
 	if !r.expire.IsZero() && r.expire.Before(m.now()) {
 		s := m.fresh()
 		s.Rejected = RejectExpired
@@ -232,12 +261,25 @@ type Outcome struct {
 // wraps ErrUnavailable when the store could not be written; otherwise it
 // is a problem with ch itself (or a session too large for a cookie).
 func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
-	set := http.Header{}
+	// set collects this commit's cookies; it is reused, for its map.
+	set, _ := m.sets.Get().(http.Header)
+	if set == nil {
+		set = http.Header{}
+	}
+	defer func() {
+		clear(set)
+		m.sets.Put(set)
+	}()
 	out, err := m.commit(ctx, r, s, ch, set)
 	if err != nil {
 		return out, err
 	}
-	for _, line := range set["Set-Cookie"] {
+	lines := set["Set-Cookie"]
+	if len(lines) > 0 && len(h["Set-Cookie"]) == 0 {
+		h["Set-Cookie"] = lines // nothing to overwrite: take the lines as they are
+		return out, nil
+	}
+	for _, line := range lines {
 		if !m.opts.NoOverwrite {
 			removeCookie(h, line[:strings.IndexByte(line, '=')+1])
 		}
@@ -366,7 +408,8 @@ func (m *Manager) shouldSave(s *Session, data []byte, changed, force bool) bool 
 }
 
 func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []byte, maxAge MaxAge, now time.Time) error {
-	var payload []byte
+	// The id, the data and koa's bookkeeping members (at most ~45 bytes).
+	payload := make([]byte, 0, len(s.ID)+1+len(data)+48)
 	if m.opts.Format == FormatSecure {
 		payload = append(payload, s.ID...)
 		payload = append(payload, '.')

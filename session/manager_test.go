@@ -84,7 +84,7 @@ func TestLoadRejects(t *testing.T) {
 	_, good := roundTrip(t, m, nil, set(`{"a":1}`))
 
 	encode := func(payload string) []*http.Cookie {
-		c, _ := newSecureCodec([]string{key1})
+		c, _ := newSecureCodec([]string{key1}, http.Cookie{Name: "koa.sess"})
 		v, err := securecookie.EncodeMulti("koa.sess", []byte(payload), c.codecs[0])
 		if err != nil {
 			t.Fatal(err)

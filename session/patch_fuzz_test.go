@@ -71,6 +71,16 @@ func FuzzMergePatchLikeEncodingJSON(f *testing.F) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("MergePatch(%q, %q) = %q, reference %q", doc, patch, got, want)
 		}
+		// mergePatches: the same result for the patch twice (a merge
+		// patch is idempotent), and changed when it differs from doc.
+		if err == nil {
+			got2, changed, err := mergePatches(doc, [][]byte{patch, patch})
+			d, _ := decodeObjectSlowly(doc)
+			before, _ := marshalJSON(d)
+			if err != nil || !bytes.Equal(got2, want) || changed != !bytes.Equal(before, want) {
+				t.Fatalf("mergePatches(%q, %q twice) = %q, %v, %v; want %q, %v", doc, patch, got2, changed, err, want, !bytes.Equal(before, want))
+			}
+		}
 		if (ValidPatch(patch) != nil) != (decodeObjectOnly(patch) != nil) {
 			t.Fatalf("ValidPatch(%q) = %v, disagrees with encoding/json", patch, ValidPatch(patch))
 		}
@@ -80,4 +90,24 @@ func FuzzMergePatchLikeEncodingJSON(f *testing.F) {
 func decodeObjectOnly(b []byte) error {
 	_, err := decodeObjectSlowly(b)
 	return err
+}
+
+// mergeObject is RFC 7396 on decoded objects, for the reference.
+func mergeObject(target, patch map[string]any) map[string]any {
+	if target == nil {
+		target = make(map[string]any, len(patch))
+	}
+	for k, pv := range patch {
+		if pv == nil {
+			delete(target, k)
+			continue
+		}
+		if po, ok := pv.(map[string]any); ok {
+			to, _ := target[k].(map[string]any)
+			target[k] = mergeObject(to, po)
+			continue
+		}
+		target[k] = pv
+	}
+	return target
 }
