@@ -170,7 +170,7 @@ func (fakeStore) Delete(_ context.Context, id string) error {
 	}
 	return nil
 }
-func (fakeStore) Update(_ context.Context, id string, fn session.UpdateFunc) error {
+func (fakeStore) Update(_ context.Context, id string, _ []byte, fn session.UpdateFunc) error {
 	if id == "down" {
 		return errOutage
 	}
@@ -196,11 +196,11 @@ func TestStoreCountsOutagesOnly(t *testing.T) {
 	}
 	_ = s.Save(ctx, "down", nil, time.Second)
 	_ = s.Delete(ctx, "ok")
-	err = s.Update(ctx, "ok", func([]byte, bool) ([]byte, time.Duration, error) { return nil, 0, errBadRecord })
+	err = s.Update(ctx, "ok", nil, func([]byte, bool) ([]byte, time.Duration, error) { return nil, 0, errBadRecord })
 	if !errors.Is(err, errBadRecord) {
 		t.Fatalf("Update = %v, want fn's error", err)
 	}
-	_ = s.Update(ctx, "down", func([]byte, bool) ([]byte, time.Duration, error) { return nil, time.Second, nil })
+	_ = s.Update(ctx, "down", nil, func([]byte, bool) ([]byte, time.Duration, error) { return nil, time.Second, nil })
 
 	want := `
 # HELP sessionproxy_store_errors_total Session store operations that failed (an outage, not a missing session), by operation.

@@ -59,10 +59,10 @@ func (s *store) Delete(ctx context.Context, id string) error {
 
 // Update does not count an error that fn itself returned: that is the
 // caller's problem with the record, not the store's.
-func (s *store) Update(ctx context.Context, id string, fn session.UpdateFunc) error {
+func (s *store) Update(ctx context.Context, id string, last []byte, fn session.UpdateFunc) error {
 	start := time.Now()
 	var fnErr error
-	err := s.next.Update(ctx, id, func(rec []byte, ok bool) ([]byte, time.Duration, error) {
+	err := s.next.Update(ctx, id, last, func(rec []byte, ok bool) ([]byte, time.Duration, error) {
 		next, ttl, err := fn(rec, ok)
 		fnErr = err
 		return next, ttl, err

@@ -339,7 +339,7 @@ func (s mapStore) Save(_ context.Context, id string, rec []byte, _ time.Duration
 	return nil
 }
 func (s mapStore) Delete(_ context.Context, id string) error { delete(s, id); return nil }
-func (s mapStore) Update(ctx context.Context, id string, fn UpdateFunc) error {
+func (s mapStore) Update(ctx context.Context, id string, _ []byte, fn UpdateFunc) error {
 	cur, ok := s[id]
 	next, _, err := fn(cur, ok)
 	if err == nil {

@@ -185,7 +185,11 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s.Rejected = RejectMalformed
 		return s, nil
 	}
-	return m.loaded(id, r)
+	s, err := m.loaded(id, r)
+	if s != nil && m.opts.Store != nil {
+		s.stored = rec
+	}
+	return s, err
 }
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
@@ -483,7 +487,7 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 			}
 		}
 	} else {
-		err = st.Update(ctx, s.ID, update)
+		err = st.Update(ctx, s.ID, s.stored, update)
 	}
 	if errors.Is(err, errSessionGone) {
 		return err

@@ -49,7 +49,7 @@ func TestConcurrentDestroyIsNotUndone(t *testing.T) {
 // between a request's load and its commit.
 type brokenWrites struct{ Store }
 
-func (brokenWrites) Update(context.Context, string, UpdateFunc) error {
+func (brokenWrites) Update(context.Context, string, []byte, UpdateFunc) error {
 	return errors.New("connection refused")
 }
 

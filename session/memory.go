@@ -96,8 +96,9 @@ func (s *MemoryStore) Delete(ctx context.Context, id string) error {
 
 // Update replaces the record under id with what fn returns. fn runs
 // without the store locked; if another write to id happened meanwhile,
-// fn runs again on the newer record (optimistic concurrency).
-func (s *MemoryStore) Update(ctx context.Context, id string, fn UpdateFunc) error {
+// fn runs again on the newer record (optimistic concurrency). Reading is
+// cheap here, so last is not used.
+func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn UpdateFunc) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err

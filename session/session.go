@@ -52,6 +52,7 @@ type Session struct {
 	Rejected string
 
 	cookie readResult // what the codec found, without the payload
+	stored []byte     // the record as the store gave it, for Store.Update's last
 }
 
 // Why a cookie the client sent did not give a session. Each is counted.

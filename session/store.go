@@ -27,7 +27,12 @@ type Store interface {
 	// serialized or retried so that none is lost; fn may therefore run
 	// more than once. If fn returns an error nothing is written and
 	// Update returns that error.
-	Update(ctx context.Context, id string, fn UpdateFunc) error
+	//
+	// last is the record as the caller last read it (nil when it has
+	// none): a store whose reads cost a round trip may first run fn on it
+	// and write only if it is still the stored record, saving the read.
+	// A stale last costs a retry, never an update.
+	Update(ctx context.Context, id string, last []byte, fn UpdateFunc) error
 }
 
 // UpdateFunc computes a new record from the current one for Store.Update.

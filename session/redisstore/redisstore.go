@@ -195,20 +195,23 @@ func (s *Store) swap(ctx context.Context, key string, exists bool, cur, next []b
 }
 
 // Update replaces the record under id with what fn returns, as an
-// optimistic transaction: GET the record, run fn, then write the result
-// with a compare-and-set script that refuses if another client changed
-// the record meanwhile; then it starts over. That is two commands, both
-// pipelined with other requests', where WATCH/GET/MULTI/EXEC took four
-// round trips on a connection of its own. Being one key, it works on a
-// Cluster.
-func (s *Store) Update(ctx context.Context, id string, fn session.UpdateFunc) error {
+// optimistic transaction: GET the record (or take last, the record the
+// caller read), run fn, then write the result with a compare-and-set
+// script that refuses if another client changed the record meanwhile;
+// then it starts over with a GET. That is one command, or two, pipelined
+// with other requests', where WATCH/GET/MULTI/EXEC took four round trips
+// on a connection of its own. Being one key, it works on a Cluster.
+func (s *Store) Update(ctx context.Context, id string, last []byte, fn session.UpdateFunc) error {
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
 	key := s.Key(id)
 	for attempt := 1; ; attempt++ {
-		cur, ok, err := s.get(ctx, key)
-		if err != nil {
-			return err
+		cur, ok := last, last != nil // first the record the caller read: no GET
+		if last == nil || attempt > 1 {
+			var err error
+			if cur, ok, err = s.get(ctx, key); err != nil {
+				return err
+			}
 		}
 		next, ttl, err := fn(cur, ok)
 		if err != nil {

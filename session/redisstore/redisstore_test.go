@@ -87,7 +87,7 @@ func TestLayout(t *testing.T) {
 			if ttl := rdb.TTL(ctx, tc.key).Val(); ttl <= 86400*time.Second || ttl > 86410*time.Second {
 				t.Errorf("TTL %s = %v, want about 86410s", tc.key, ttl)
 			}
-			if err := s.Update(ctx, "abc", func([]byte, bool) ([]byte, time.Duration, error) {
+			if err := s.Update(ctx, "abc", nil, func([]byte, bool) ([]byte, time.Duration, error) {
 				return rec, time.Hour, nil
 			}); err != nil {
 				t.Fatal(err)
@@ -138,7 +138,7 @@ func testPausedRedis(t *testing.T, pipeline bool) {
 		{"Load", func() error { _, _, err := s.Load(ctx, "id"); return err }},
 		{"Save", func() error { return s.Save(ctx, "id", []byte(`{}`), time.Hour) }},
 		{"Update", func() error {
-			return s.Update(ctx, "id", func([]byte, bool) ([]byte, time.Duration, error) { return []byte(`{}`), time.Hour, nil })
+			return s.Update(ctx, "id", nil, func([]byte, bool) ([]byte, time.Duration, error) { return []byte(`{}`), time.Hour, nil })
 		}},
 		{"Delete", func() error { return s.Delete(ctx, "other") }},
 		{"Ping", func() error { return s.Ping(ctx) }},
@@ -188,7 +188,7 @@ func TestUpdateAfterScriptFlush(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := fmt.Sprintf(`{"n":%d}`, i)
-			if err := s.Update(ctx, "id", func([]byte, bool) ([]byte, time.Duration, error) {
+			if err := s.Update(ctx, "id", nil, func([]byte, bool) ([]byte, time.Duration, error) {
 				return []byte(want), time.Hour, nil
 			}); err != nil {
 				t.Fatalf("pipeline=%v: Update after SCRIPT FLUSH: %v", pipeline, err)

@@ -102,7 +102,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store) {
 		short, kept, updated := newID(), newID(), newID()
 		mustSave(t, s, kept, []byte(`{}`), long)
 		mustSave(t, s, short, []byte(`{}`), 100*time.Millisecond)
-		err := s.Update(t.Context(), updated, func([]byte, bool) ([]byte, time.Duration, error) {
+		err := s.Update(t.Context(), updated, nil, func([]byte, bool) ([]byte, time.Duration, error) {
 			return []byte(`{}`), 100 * time.Millisecond, nil
 		})
 		if err != nil {
@@ -115,6 +115,46 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store) {
 		}
 	})
 
+	// last is only a guess: whatever it says, fn's result is written over
+	// the record that is really there, and a guess that is right gives
+	// the same result.
+	t.Run("update with a last record", func(t *testing.T) {
+		cases := []struct {
+			name   string
+			stored string // "" for none
+			last   string
+		}{
+			{"right", `{"n":1}`, `{"n":1}`},
+			{"stale", `{"n":2}`, `{"n":1}`},
+			{"gone", "", `{"n":1}`},
+		}
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				s := newStore(t)
+				id := newID()
+				if tc.stored != "" {
+					mustSave(t, s, id, []byte(tc.stored), long)
+				}
+				err := s.Update(t.Context(), id, []byte(tc.last), func(rec []byte, ok bool) ([]byte, time.Duration, error) {
+					if !ok {
+						return []byte(`{"seen":"none"}`), long, nil
+					}
+					return fmt.Appendf(nil, `{"seen":%s}`, rec), long, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := `{"seen":"none"}`
+				if tc.stored != "" {
+					want = `{"seen":` + tc.stored + `}`
+				}
+				if got := mustLoad(t, s, id); string(got) != want {
+					t.Errorf("after Update with last %s over %q: %s, want %s", tc.last, tc.stored, got, want)
+				}
+			})
+		}
+	})
+
 	t.Run("update sees the current record", func(t *testing.T) {
 		s := newStore(t)
 		id := newID()
@@ -124,7 +164,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store) {
 			return []byte(`{"n":1}`), long, nil
 		}
 		for range 2 {
-			if err := s.Update(t.Context(), id, add); err != nil {
+			if err := s.Update(t.Context(), id, nil, add); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -142,7 +182,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store) {
 		errs := make(chan error, n)
 		for i := range n {
 			wg.Go(func() {
-				errs <- s.Update(t.Context(), id, func(rec []byte, ok bool) ([]byte, time.Duration, error) {
+				errs <- s.Update(t.Context(), id, nil, func(rec []byte, ok bool) ([]byte, time.Duration, error) {
 					m := map[string]any{}
 					if ok {
 						if err := json.Unmarshal(rec, &m); err != nil {
@@ -183,7 +223,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store) {
 		existing, missing := newID(), newID()
 		mustSave(t, s, existing, []byte(`{"n":1}`), long)
 		for _, id := range []string{existing, missing} {
-			if err := s.Update(t.Context(), id, fail); !errors.Is(err, boom) {
+			if err := s.Update(t.Context(), id, nil, fail); !errors.Is(err, boom) {
 				t.Fatalf("Update = %v, want the fn's error", err)
 			}
 		}
@@ -207,7 +247,7 @@ func TestStore(t *testing.T, newStore func(t *testing.T) session.Store) {
 			t.Error("Save with a cancelled context: no error")
 		}
 		called := false
-		err := s.Update(ctx, id, func([]byte, bool) ([]byte, time.Duration, error) {
+		err := s.Update(ctx, id, nil, func([]byte, bool) ([]byte, time.Duration, error) {
 			called = true
 			return []byte(`{}`), long, nil
 		})
