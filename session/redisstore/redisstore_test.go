@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -167,11 +166,6 @@ func testPausedRedis(t *testing.T, pipeline bool) {
 	if _, ok, err := s.Load(ctx, "id"); !ok || err != nil {
 		t.Errorf("Load after SIGCONT: ok %v, err %v; want the session", ok, err)
 	}
-}
-
-func isTimeout(err error) bool {
-	var te interface{ Timeout() bool }
-	return errors.As(err, &te) && te.Timeout()
 }
 
 // Update's compare-and-set script is sent again when Redis has lost it,
