@@ -172,12 +172,6 @@ func (p *process) stop(t testing.TB) {
 	}
 }
 
-// Stop stops the process and returns its exit error.
-func (p *process) Stop(t testing.TB) error {
-	p.stop(t)
-	return p.err
-}
-
 var listeningOn = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
 
 // shared is the Python test upstream most tests share: it is stateless
