@@ -84,14 +84,23 @@ func sampleCPU(ps *processes) cpuSample {
 	return s
 }
 
+// cpuPerRequest returns the CPU microseconds the process target spent
+// per request between a and b; 0 when it cannot tell.
+func cpuPerRequest(a, b cpuSample, target string, requests float64) float64 {
+	before, ok := a.procs[target]
+	if !ok || requests <= 0 {
+		return 0
+	}
+	return float64(b.procs[target]-before) / clockTicks * 1e6 / requests
+}
+
 // cpuReport says how busy each core and each process was between a and
 // b, and how many microseconds of CPU the target process spent per
 // request: a per-request cost that, unlike req/s, does not move with
 // how much CPU the machine gives the benchmark.
 func cpuReport(a, b cpuSample, target string, requests float64) string {
 	var parts []string
-	if requests > 0 {
-		us := float64(b.procs[target]-a.procs[target]) / clockTicks * 1e6 / requests
+	if us := cpuPerRequest(a, b, target, requests); us > 0 {
 		parts = append(parts, fmt.Sprintf("%.1fµs/req", us))
 	}
 	var elapsed uint64 // ticks of wall time: any core's total

@@ -276,7 +276,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				}
 				cpu := ""
 				if o.cpu {
-					cpu = " " + cpuReport(before, sampleCPU(procs), t.proc, r.rps*o.duration.Seconds())
+					after := sampleCPU(procs)
+					r.cpu = cpuPerRequest(before, after, t.proc, r.rps*o.duration.Seconds())
+					cpu = " " + cpuReport(before, after, t.proc, r.rps*o.duration.Seconds())
 				}
 				fmt.Fprintf(stderr, "bench: round %d %-5s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
 					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors, cpu)

@@ -7,20 +7,40 @@ import (
 )
 
 // printTable prints the medians of every scenario and target as a
-// Markdown table, with each mode's ratio to the bare proxy.
+// Markdown table, with each mode's ratio to the bare proxy. With CPU
+// measurements (-cpu) it adds the proxy's CPU time per request and the
+// ratio of bare's to the mode's, paired round by round.
 func printTable(w io.Writer, scens []scenario, targets []*target, results map[string]map[string][]result) {
-	fmt.Fprintln(w, "| scenario | proxy | req/s | p50 ms | p99 ms | req/s vs bare | p99 vs bare | errors |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
+	withCPU := false
+	for _, byTarget := range results {
+		for _, rs := range byTarget {
+			for _, r := range rs {
+				withCPU = withCPU || r.cpu > 0
+			}
+		}
+	}
+	head, rule := "| scenario | proxy | req/s | p50 ms | p99 ms | req/s vs bare | p99 vs bare | errors |", "|---|---|---:|---:|---:|---:|---:|---:|"
+	if withCPU {
+		head, rule = head+" CPU µs/req | CPU vs bare |", rule+"---:|---:|"
+	}
+	fmt.Fprintln(w, head)
+	fmt.Fprintln(w, rule)
 	for _, s := range scens {
-		bare := summarize(results[s.name]["bare"])
+		bareRounds := results[s.name]["bare"]
+		bare := summarize(bareRounds)
 		for _, t := range targets {
 			if t.unavailable != "" {
 				fmt.Fprintf(w, "| %s | %s | unavailable | | | | | |\n", s.name, t.name)
 				continue
 			}
-			m := summarize(results[s.name][t.name])
-			fmt.Fprintf(w, "| %s | %s | %.0f | %.3f | %.3f | %.2fx | %.2fx | %d |\n",
+			rounds := results[s.name][t.name]
+			m := summarize(rounds)
+			fmt.Fprintf(w, "| %s | %s | %.0f | %.3f | %.3f | %.2fx | %.2fx | %d |",
 				s.name, t.name, m.rps, m.p50, m.p99, m.rps/bare.rps, m.p99/bare.p99, m.errors)
+			if withCPU {
+				fmt.Fprintf(w, " %.1f | %.2fx |", m.cpu, cpuRatio(bareRounds, rounds))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	for _, t := range targets {
@@ -29,6 +49,22 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 		}
 	}
 	fmt.Fprintln(w)
+}
+
+// cpuRatio is the median over rounds of bare's CPU per request divided by
+// the mode's in the same round: each round's pair ran under the same
+// machine load, which moves both.
+func cpuRatio(bare, mode []result) float64 {
+	var v []float64
+	for i := range min(len(bare), len(mode)) {
+		if bare[i].cpu > 0 && mode[i].cpu > 0 {
+			v = append(v, bare[i].cpu/mode[i].cpu)
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
 }
 
 // summarize returns the median of each measure over the rounds, and the
@@ -48,6 +84,7 @@ func summarize(rs []result) result {
 	m.rps = pick(func(r result) float64 { return r.rps })
 	m.p50 = pick(func(r result) float64 { return r.p50 })
 	m.p99 = pick(func(r result) float64 { return r.p99 })
+	m.cpu = pick(func(r result) float64 { return r.cpu })
 	for _, r := range rs {
 		m.errors += r.errors
 	}

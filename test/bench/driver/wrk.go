@@ -22,6 +22,7 @@ type result struct {
 	rps      float64 // requests per second
 	p50, p99 float64 // latency percentiles, milliseconds
 	errors   int     // non-2xx/3xx responses and socket errors
+	cpu      float64 // the proxy's CPU microseconds per request (-cpu); 0 when not measured
 }
 
 // run drives url for d, with a Cookie header or a Lua script if given.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +112,44 @@ func TestProcTicksCountsBusyWork(t *testing.T) {
 	}
 	if _, err := procTicks(-1); err == nil {
 		t.Error("procTicks(-1): want an error")
+	}
+}
+
+// The CPU ratio pairs rounds: a round where the machine was slow for
+// both proxies must not count as a slow sessionproxy.
+func TestTableCPUColumns(t *testing.T) {
+	scens := []scenario{{name: "read"}}
+	targets := []*target{{name: "bare"}, {name: "secure"}}
+	rounds := func(rps float64, cpu ...float64) []result {
+		var rs []result
+		for _, c := range cpu {
+			rs = append(rs, result{rps: rps, p50: 1, p99: 2, cpu: c})
+		}
+		return rs
+	}
+	cases := []struct {
+		name     string
+		bare     []result
+		secure   []result
+		wantHead bool
+		wantRow  string
+	}{
+		{"paired rounds", rounds(100, 50, 60, 100), rounds(80, 60, 80, 100), true,
+			"| read | secure | 80 | 1.000 | 2.000 | 0.80x | 1.00x | 0 | 80.0 | 0.83x |"},
+		{"no -cpu", rounds(100, 0, 0), rounds(90, 0, 0), false,
+			"| read | secure | 90 | 1.000 | 2.000 | 0.90x | 1.00x | 0 |\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			printTable(&b, scens, targets, map[string]map[string][]result{"read": {"bare": tc.bare, "secure": tc.secure}})
+			out := b.String()
+			if got := strings.Contains(out, "CPU vs bare"); got != tc.wantHead {
+				t.Errorf("CPU columns in the header: %v, want %v\n%s", got, tc.wantHead, out)
+			}
+			if !strings.Contains(out, tc.wantRow) {
+				t.Errorf("table lacks row %q:\n%s", tc.wantRow, out)
+			}
+		})
 	}
 }
