@@ -102,11 +102,11 @@ func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 }
 
 func (c *secureCodec) read(r *http.Request, name string) readResult {
-	ck, err := r.Cookie(name)
-	if err != nil {
+	value, ok := requestCookie(r.Header, name)
+	if !ok {
 		return readResult{}
 	}
-	if v, ok := c.seen.get(ck.Value); ok {
+	if v, ok := c.seen.get(value); ok {
 		rr := readResult{found: true, resign: v.resign, memo: v.memo}
 		if v.resign || v.memo.get() == nil {
 			rr.payload = bytes.Clone(v.payload)
@@ -115,15 +115,77 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 	}
 	var payload []byte
 	for i, sc := range c.codecs {
-		if sc.Decode(name, ck.Value, &payload) == nil {
+		if sc.Decode(name, value, &payload) == nil {
 			// Verified by an older key: re-issue it under the first, so
 			// that the old key can be retired without logging anyone out.
 			memo := new(recordMemo)
-			c.seen.put(ck.Value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: memo})
+			c.seen.put(value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: memo})
 			return readResult{payload: payload, found: true, resign: i > 0, memo: memo}
 		}
 	}
 	return readResult{found: true, reject: RejectTampered}
+}
+
+// maxRequestCookies is net/http's limit on the cookies of a request: with
+// more, Request.Cookie finds none.
+const maxRequestCookies = 3000
+
+// requestCookie returns the value of the first valid cookie name in the
+// Cookie headers of h, as Request.Cookie(name).Value does, without parsing
+// every cookie into a *http.Cookie: the value is a substring of the header.
+// A value that is not a valid cookie value is skipped, and surrounding
+// double quotes are removed.
+func requestCookie(h http.Header, name string) (string, bool) {
+	lines := h["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxRequestCookies {
+		return "", false
+	}
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v, _ := strings.Cut(trimSpace(part), "=")
+			if trimSpace(k) != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// trimSpace trims what textproto.TrimString trims: ASCII space, tab, CR
+// and LF.
+func trimSpace(s string) string {
+	for len(s) > 0 && isSpace(s[0]) {
+		s = s[1:]
+	}
+	for len(s) > 0 && isSpace(s[len(s)-1]) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b == '\n' }
+
+// validCookieValue reports whether every byte of v may be in a cookie
+// value, by net/http's rules for request cookies.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // verifiedCache remembers cookie values that verified, with their

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -36,6 +37,35 @@ func FuzzLoadSecure(f *testing.F) {
 		}
 		if _, err := m.Commit(context.Background(), r, s, set(`{"b":2}`), http.Header{}); err != nil {
 			t.Fatalf("Commit after loading %q: %v", value, err)
+		}
+	})
+}
+
+// FuzzRequestCookie holds requestCookie to Request.Cookie: the same value,
+// or none, for any Cookie headers.
+func FuzzRequestCookie(f *testing.F) {
+	for _, tc := range []struct{ a, b string }{
+		{"koa.sess=abc", ""},
+		{"theme=dark; koa.sess=abc; koa.sess.sig=x", ""},
+		{`koa.sess="quoted"`, "koa.sess=second"},
+		{"koa.sess=bad\\value; koa.sess=good", ""},
+		{" \tkoa.sess = spaced ;", "x=1"},
+		{`koa.sess="`, `koa.sess=""`},
+		{"koa.sess=a b,c", ";;koa.sess=d"},
+		{strings.Repeat("a=1; ", 2999) + "koa.sess=within", ""},
+		{strings.Repeat("a=1; ", 3000) + "koa.sess=beyond", ""}, // net/http's limit
+	} {
+		f.Add(tc.a, tc.b)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		r := &http.Request{Header: http.Header{"Cookie": {a}}}
+		if b != "" {
+			r.Header["Cookie"] = append(r.Header["Cookie"], b)
+		}
+		want, err := r.Cookie("koa.sess")
+		got, ok := requestCookie(r.Header, "koa.sess")
+		if ok != (err == nil) || (ok && got != want.Value) {
+			t.Fatalf("Cookie headers %q: requestCookie = %q, %v; Request.Cookie = %+v, %v", r.Header["Cookie"], got, ok, want, err)
 		}
 	})
 }
