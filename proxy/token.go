@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"hash"
+	"hash/maphash"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -39,9 +41,27 @@ const tokenHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 // HMACs and buffers: what golang-jwt does with encoding/json and a new
 // HMAC per token, without the reflection and the garbage. Any JWT library
 // verifies its tokens (the tests use golang-jwt's parser).
+//
+// It remembers the last token of recent sessions: a token depends only on
+// the session's id, data and newness and on the second it is issued, so a
+// session that sends several requests in one second (a page load's
+// parallel API calls) gets the very same token again without signing it.
 type minter struct {
-	ttl   time.Duration
-	works sync.Pool // *mintWork
+	ttl    time.Duration
+	works  sync.Pool // *mintWork
+	seed   maphash.Seed
+	recent [recentTokens]atomic.Pointer[recentToken]
+}
+
+// recentTokens is the size of the minter's table of recent tokens, one
+// per slot of a session's hash; a newer token replaces an older one.
+const recentTokens = 1024
+
+// recentToken is a token and everything it was minted from.
+type recentToken struct {
+	id, data string
+	iat      int64
+	token    string
 }
 
 // mintWork is what one mint uses, pooled together.
@@ -52,21 +72,37 @@ type mintWork struct {
 }
 
 func newMinter(secret []byte, ttl time.Duration) *minter {
-	m := &minter{ttl: ttl}
+	m := &minter{ttl: ttl, seed: maphash.MakeSeed()}
 	m.works.New = func() any {
 		return &mintWork{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 1024)}
 	}
 	return m
 }
 
-// token mints the JWT that carries s to the upstream.
-func (p *Proxy) token(s *session.Session) string {
-	return p.minter.mint(s, time.Now())
+// mint returns the token for s issued at now: a recent one when it was
+// minted from the same session in the same second, or a new one.
+func (m *minter) mint(s *session.Session, now time.Time) string {
+	if s.IsNew {
+		return m.sign(s, now) // a fresh id: never seen before
+	}
+	iat := now.Unix()
+	slot := m.slot(s)
+	if t := slot.Load(); t != nil && t.iat == iat && t.id == s.ID && t.data == string(s.Data) {
+		return t.token
+	}
+	tok := m.sign(s, now)
+	slot.Store(&recentToken{id: s.ID, data: string(s.Data), iat: iat, token: tok})
+	return tok
 }
 
-// mint returns the token for s issued at now. Its claims are in the order
+// slot returns where the recent token of s is kept.
+func (m *minter) slot(s *session.Session) *atomic.Pointer[recentToken] {
+	return &m.recent[(maphash.String(m.seed, s.ID)^maphash.Bytes(m.seed, s.Data))%recentTokens]
+}
+
+// sign mints the token for s issued at now. Its claims are in the order
 // golang-jwt would write Claims: sid, sess, new, iss, exp, iat.
-func (m *minter) mint(s *session.Session, now time.Time) string {
+func (m *minter) sign(s *session.Session, now time.Time) string {
 	w := m.works.Get().(*mintWork)
 	defer m.works.Put(w)
 	claims := w.buf[:0]

@@ -4,7 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -94,4 +96,80 @@ func sameJSON(t *testing.T, a, b []byte) bool {
 		t.Fatalf("%s: %v", b, err)
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// TestMintRecentTokens checks that a remembered token is only ever the
+// token of the same session in the same second: a change to the id, the
+// data (even in place, in the same slice), the newness or the second
+// gives that session's own token.
+func TestMintRecentTokens(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := newMinter([]byte(testSecret), time.Minute)
+	fresh := func(s *session.Session, at time.Time) string { // no memory
+		return newMinter([]byte(testSecret), time.Minute).mint(s, at)
+	}
+	s := &session.Session{ID: "AAECAwQFBgcICQoLDA0ODw", Data: []byte(`{"n":1}`)}
+	first := m.mint(s, now)
+	steps := []struct {
+		name   string
+		change func()
+		at     time.Time
+	}{
+		{"same session, same second", func() {}, now.Add(999 * time.Millisecond)},
+		{"data changed in place", func() { s.Data[5] = '2' }, now},
+		{"data replaced", func() { s.Data = []byte(`{"n":3}`) }, now},
+		{"other id", func() { s.ID = "BBECAwQFBgcICQoLDA0ODw" }, now},
+		{"new", func() { s.IsNew = true }, now},
+		{"not new again", func() { s.IsNew = false }, now},
+		{"next second", func() {}, now.Add(time.Second)},
+		{"no data", func() { s.Data = nil }, now},
+		{"empty object", func() { s.Data = []byte(`{}`) }, now},
+	}
+	for _, st := range steps {
+		st.change()
+		if got, want := m.mint(s, st.at), fresh(s, st.at); got != want {
+			t.Fatalf("%s: token\n%s\nwant\n%s", st.name, got, want)
+		}
+	}
+	s.ID, s.Data = "AAECAwQFBgcICQoLDA0ODw", []byte(`{"n":1}`)
+	if got := m.mint(s, now); got != first {
+		t.Fatalf("the first session again: %s, want %s", got, first)
+	}
+	// Other data that lands in the same slot: only the comparison of the
+	// data tells the two tokens apart.
+	slot := m.slot(s)
+	other := &session.Session{ID: s.ID}
+	for k := 2; m.slot(other) != slot; k++ {
+		other.Data = []byte(`{"n":` + strconv.Itoa(k) + `}`)
+	}
+	if got, want := m.mint(other, now), fresh(other, now); got != want {
+		t.Fatalf("data %s sharing a slot with %s: token\n%s\nwant\n%s", other.Data, s.Data, got, want)
+	}
+}
+
+// TestMintRecentTokensConcurrent mints for a few sessions from many
+// goroutines at once (go test -race): every token is its own session's.
+func TestMintRecentTokensConcurrent(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := newMinter([]byte(testSecret), time.Minute)
+	var sessions []*session.Session
+	var want []string
+	for i := range 8 {
+		s := &session.Session{ID: session.NewID(), Data: []byte(`{"i":` + string(rune('0'+i)) + `}`)}
+		sessions = append(sessions, s)
+		want = append(want, m.sign(s, now))
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := (g + i) % len(sessions)
+				if got := m.mint(sessions[k], now); got != want[k] {
+					t.Errorf("session %d: a token that is not its own", k)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
