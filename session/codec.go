@@ -221,6 +221,10 @@ type parsedPayload struct {
 	id        string
 	rec       record
 	malformed bool
+	// With a Store, the payload is the id, and rec is the record the
+	// store last gave for it, parsed from stored: a record is parsed
+	// again only when the store gives other bytes.
+	stored []byte
 }
 
 // get returns the memo's parsed payload, or nil (also for a nil memo).

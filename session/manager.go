@@ -149,11 +149,15 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s.Rejected = rr.reject
 		return s, nil
 	}
-	var id string
-	rec := rr.payload
 	switch {
 	case m.opts.Store != nil:
-		id = string(rr.payload)
+		memo := rr.memo.get()
+		var id string
+		if memo != nil {
+			id = memo.id
+		} else {
+			id = string(rr.payload)
+		}
 		b, ok, err := m.opts.Store.Load(ctx, id)
 		if err != nil {
 			return nil, fmt.Errorf("%w: load: %w", ErrUnavailable, err)
@@ -163,11 +167,31 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 			s.Rejected = RejectUnknown
 			return s, nil
 		}
-		rec = b
+		if memo != nil && memo.stored != nil && bytes.Equal(memo.stored, b) {
+			r := memo.rec
+			r.data = bytes.Clone(r.data) // the memo's stays as it is
+			s, err := m.loaded(id, r)
+			s.stored = b
+			return s, err
+		}
+		r, err := parseRecord(b)
+		if err != nil {
+			s := m.fresh()
+			s.Rejected = RejectMalformed
+			return s, nil
+		}
+		if rr.memo != nil {
+			mr := r
+			mr.data = bytes.Clone(r.data)
+			rr.memo.set(&parsedPayload{id: id, rec: mr, stored: bytes.Clone(b)})
+		}
+		s, err := m.loaded(id, r)
+		s.stored = b
+		return s, err
 	case m.opts.Format == FormatSecure:
 		p := rr.memo.get()
 		if p == nil {
-			p = parseSecurePayload(rec)
+			p = parseSecurePayload(rr.payload)
 			rr.memo.set(p)
 		}
 		if p.malformed {
@@ -179,17 +203,13 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		r.data = bytes.Clone(r.data) // the memo's stays as it is
 		return m.loaded(p.id, r)
 	}
-	r, err := parseRecord(rec)
+	r, err := parseRecord(rr.payload) // the koa format's cookie
 	if err != nil {
 		s := m.fresh()
 		s.Rejected = RejectMalformed
 		return s, nil
 	}
-	s, err := m.loaded(id, r)
-	if s != nil && m.opts.Store != nil {
-		s.stored = rec
-	}
-	return s, err
+	return m.loaded("", r)
 }
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",

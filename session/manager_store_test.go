@@ -3,9 +3,11 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // A request that loaded a session before another request destroyed it
@@ -87,4 +89,57 @@ func loadExisting(t *testing.T, m *Manager, cookies []*http.Cookie) (*http.Reque
 		t.Fatalf("Load: %+v, %v", s, err)
 	}
 	return r, s
+}
+
+// A returning cookie's record is parsed once and remembered, but a load
+// still gives what the store holds now: a record another replica changed,
+// one that is no longer valid, and one that expired meanwhile.
+func TestStoreRecordMemo(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	store := NewMemoryStore(MemoryOptions{})
+	m := newManager(t, Options{Store: store, Now: func() time.Time { return now }})
+	_, cookies := roundTrip(t, m, nil, set(`{"user":"john"}`))
+	_, s := loadExisting(t, m, cookies)
+	id := s.ID
+	expire := now.Add(time.Hour).UnixMilli()
+	record := func(data string) []byte {
+		return fmt.Appendf(nil, `{%s,"_expire":%d,"_maxAge":86400000}`, data, expire)
+	}
+	for _, step := range []struct {
+		name   string
+		record []byte // saved under id first; nil: left as it is
+		after  time.Duration
+		want   string // the session's data; "" for a rejected one
+		reject string
+	}{
+		{name: "as saved", want: `{"user":"john"}`},
+		{name: "again, remembered", want: `{"user":"john"}`},
+		{name: "changed by another replica", record: record(`"user":"jane"`), want: `{"user":"jane"}`},
+		{name: "changed again", record: record(`"user":"joe","n":1`), want: `{"user":"joe","n":1}`},
+		{name: "not a record", record: []byte(`["user"]`), reject: RejectMalformed},
+		{name: "valid again", record: record(`"user":"ann"`), want: `{"user":"ann"}`},
+		{name: "expired since", after: 2 * time.Hour, reject: RejectExpired},
+	} {
+		if step.record != nil {
+			if err := store.Save(ctx, id, step.record, time.Hour); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now = now.Add(step.after)
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		for _, c := range cookies {
+			r.AddCookie(c)
+		}
+		s, err := m.Load(ctx, r)
+		if err != nil {
+			t.Fatalf("%s: %v", step.name, err)
+		}
+		if s.Rejected != step.reject || (step.reject == "" && (s.ID != id || string(s.Data) != step.want)) {
+			t.Fatalf("%s: session %s %s (rejected %q), want %s (rejected %q)", step.name, s.ID, s.Data, s.Rejected, step.want, step.reject)
+		}
+		if step.reject == "" {
+			s.Data[0] = 'X' // a session's data is its own: the memo's is untouched
+		}
+	}
 }
