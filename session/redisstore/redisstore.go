@@ -50,9 +50,10 @@ type Options struct {
 
 // Store is a session.Store in Redis. Create it with New.
 type Store struct {
-	client redis.UniversalClient
-	pipe   *redis.AutoPipeliner // nil unless Options.Pipeline
-	opts   Options
+	client    redis.UniversalClient
+	pipe      *redis.AutoPipeliner // nil unless Options.Pipeline
+	opts      Options
+	deadlines *deadlines
 }
 
 var _ session.Store = (*Store)(nil)
@@ -63,7 +64,7 @@ func New(client redis.UniversalClient, o Options) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
-	s := &Store{client: client, opts: o}
+	s := &Store{client: client, opts: o, deadlines: newDeadlines(o.Timeout)}
 	if o.Pipeline {
 		// The deferred face, whose futures can be abandoned when the
 		// request's deadline passes: the blocking face waits for the
@@ -84,6 +85,19 @@ func New(client redis.UniversalClient, o Options) (*Store, error) {
 		s.pipe = ap
 	}
 	return s, nil
+}
+
+// bound returns the context an operation runs under, ending Options.Timeout
+// from now at the latest. A ctx without a deadline (a server request's) is
+// only checked at the start: the operation then runs under a context
+// shared with others that started at about the same time, and ends at its
+// timeout even if ctx is cancelled meanwhile. A ctx with a deadline
+// keeps it, and its cancellation, when sooner.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok || ctx.Err() != nil {
+		return context.WithTimeout(ctx, s.opts.Timeout)
+	}
+	return s.deadlines.after(time.Now()), func() {}
 }
 
 // do runs cmd and waits for its result until ctx is done.
@@ -118,7 +132,7 @@ func (s *Store) Key(id string) string {
 
 // Load returns the record saved under id.
 func (s *Store) Load(ctx context.Context, id string) ([]byte, bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	return s.get(ctx, s.Key(id))
 }
@@ -140,7 +154,7 @@ func (s *Store) get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Save stores record under id, expiring after ttl.
 func (s *Store) Save(ctx context.Context, id string, record []byte, ttl time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := s.do(ctx, redis.NewStatusCmd(ctx, "set", s.Key(id), record, "px", pxTTL(ttl).Milliseconds())); err != nil {
 		return fmt.Errorf("redis SET: %w", err)
@@ -150,7 +164,7 @@ func (s *Store) Save(ctx context.Context, id string, record []byte, ttl time.Dur
 
 // Delete removes id.
 func (s *Store) Delete(ctx context.Context, id string) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if err := s.do(ctx, redis.NewIntCmd(ctx, "del", s.Key(id))); err != nil {
 		return fmt.Errorf("redis DEL: %w", err)
@@ -202,7 +216,7 @@ func (s *Store) swap(ctx context.Context, key string, exists bool, cur, next []b
 // with other requests', where WATCH/GET/MULTI/EXEC took four round trips
 // on a connection of its own. Being one key, it works on a Cluster.
 func (s *Store) Update(ctx context.Context, id string, last []byte, fn session.UpdateFunc) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	key := s.Key(id)
 	for attempt := 1; ; attempt++ {
@@ -238,7 +252,7 @@ func (s *Store) Update(ctx context.Context, id string, last []byte, fn session.U
 // Ping reports whether Redis answers, for readiness checks; on a Cluster
 // every master must answer.
 func (s *Store) Ping(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if cc, ok := s.client.(*redis.ClusterClient); ok {
 		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error {
