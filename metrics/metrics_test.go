@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"flag"
 	"fmt"
 	"os"
@@ -213,7 +214,21 @@ sessionproxy_store_errors_total{operation="update"} 1
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "sessionproxy_store_errors_total"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(reg, "sessionproxy_store_operation_duration_seconds"); n != 4 {
-		t.Errorf("store duration series = %d, want one per operation (4)", n)
+	// Each operation's duration is observed under its own label.
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]uint64{}
+	for _, f := range families {
+		if f.GetName() != "sessionproxy_store_operation_duration_seconds" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			counts[m.GetLabel()[0].GetValue()] = m.GetHistogram().GetSampleCount()
+		}
+	}
+	if want := map[string]uint64{"load": 2, "save": 1, "delete": 1, "update": 2}; !maps.Equal(counts, want) {
+		t.Errorf("store durations observed per operation: %v, want %v", counts, want)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -15,45 +17,60 @@ func (m *Metrics) Store(s session.Store) session.Store {
 	if m == nil || s == nil {
 		return s
 	}
-	for _, op := range []string{OpLoad, OpSave, OpDelete, OpUpdate} {
-		m.storeErrors.WithLabelValues(op)
+	st := &store{next: s}
+	// Each operation's series, looked up once rather than per call (and
+	// so present, at zero, from the start).
+	for i, op := range []string{OpLoad, OpSave, OpDelete, OpUpdate} {
+		st.ops[i] = storeOp{m.storeDuration.WithLabelValues(op), m.storeErrors.WithLabelValues(op)}
 	}
-	return &store{next: s, m: m}
+	return st
 }
 
 // store is the instrumented session.Store.
 type store struct {
 	next session.Store
-	m    *Metrics
+	ops  [4]storeOp // load, save, delete, update
+}
+
+const (
+	load = iota
+	save
+	del
+	update
+)
+
+type storeOp struct {
+	duration prometheus.Observer
+	errors   prometheus.Counter
 }
 
 var _ session.Store = (*store)(nil)
 
-func (s *store) observe(op string, start time.Time, err error) {
-	s.m.storeDuration.WithLabelValues(op).Observe(time.Since(start).Seconds())
+func (s *store) observe(op int, start time.Time, err error) {
+	s.ops[op].duration.Observe(time.Since(start).Seconds())
 	if err != nil {
-		s.m.storeErrors.WithLabelValues(op).Inc()
+		s.ops[op].errors.Inc()
 	}
 }
 
 func (s *store) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	start := time.Now()
 	rec, ok, err := s.next.Load(ctx, id)
-	s.observe(OpLoad, start, err)
+	s.observe(load, start, err)
 	return rec, ok, err
 }
 
 func (s *store) Save(ctx context.Context, id string, record []byte, ttl time.Duration) error {
 	start := time.Now()
 	err := s.next.Save(ctx, id, record, ttl)
-	s.observe(OpSave, start, err)
+	s.observe(save, start, err)
 	return err
 }
 
 func (s *store) Delete(ctx context.Context, id string) error {
 	start := time.Now()
 	err := s.next.Delete(ctx, id)
-	s.observe(OpDelete, start, err)
+	s.observe(del, start, err)
 	return err
 }
 
@@ -71,6 +88,6 @@ func (s *store) Update(ctx context.Context, id string, last []byte, fn session.U
 	if fnErr != nil && errors.Is(err, fnErr) {
 		storeErr = nil
 	}
-	s.observe(OpUpdate, start, storeErr)
+	s.observe(update, start, storeErr)
 	return err
 }
