@@ -182,7 +182,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), Transport: rt, Metrics: m,
-		AccessLog: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+		AccessLog: SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
 	if err != nil {
 		b.Fatal(err)
 	}

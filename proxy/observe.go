@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -64,10 +65,63 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-// finish writes the access-log line of one request and records it in the
-// metrics. The line never holds a cookie, a query string (which may carry
-// secrets) or a session id; the session appears as a short hash that
-// correlates lines without revealing the id.
+// AccessEntry is one request's access-log entry. It never holds a cookie,
+// a query string (which may carry secrets) or a session id.
+type AccessEntry struct {
+	Time     time.Time // when the answer was complete
+	Method   string
+	Path     string // without the query
+	Status   int    // 499 when the client went away first
+	Duration time.Duration
+	Bytes    int64 // of the response body
+	Upstream string
+	Remote   string
+	Session  string // SessionRef of the session's id; "" when it has none
+}
+
+// An AccessLogger writes the access log, one entry per request. It is
+// called from the request's goroutine, concurrently.
+type AccessLogger interface {
+	LogAccess(ctx context.Context, e AccessEntry)
+}
+
+// SlogAccessLog returns an AccessLogger that logs each entry to l at level
+// Info, with message "request" and the entry's fields as attributes:
+// method, path, status, duration, bytes, upstream, remote and, when there
+// is one, session.
+func SlogAccessLog(l *slog.Logger) AccessLogger { return slogAccess{l} }
+
+type slogAccess struct{ l *slog.Logger }
+
+func (a slogAccess) LogAccess(ctx context.Context, e AccessEntry) {
+	if !a.l.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	attrs := [8]slog.Attr{
+		slog.String("method", e.Method),
+		slog.String("path", e.Path),
+		slog.Int("status", e.Status),
+		slog.Duration("duration", e.Duration),
+		slog.Int64("bytes", e.Bytes),
+		slog.String("upstream", e.Upstream),
+		slog.String("remote", e.Remote),
+	}
+	n := 7
+	if e.Session != "" {
+		attrs[n] = slog.String("session", e.Session)
+		n++
+	}
+	// The record is made here rather than by LogAttrs, which would also
+	// look up its caller's program counter (runtime.Callers) for a source
+	// that is always this line.
+	line := slog.NewRecord(e.Time, slog.LevelInfo, "request", 0)
+	line.AddAttrs(attrs[:n]...)
+	_ = a.l.Handler().Handle(ctx, line) // as LogAttrs, which drops the error
+}
+
+// finish writes the access-log entry of one request and records it in the
+// metrics. The session appears as a short hash that correlates lines
+// without revealing the id.
 func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Time) {
 	d := time.Since(start)
 	status := rec.status
@@ -75,34 +129,26 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 		status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 	}
 	p.opts.Metrics.Request(r.Method, status, d)
-	al := p.opts.AccessLog
-	if al == nil || !al.Enabled(r.Context(), slog.LevelInfo) {
+	if p.opts.AccessLog == nil {
 		return
 	}
-	upstream := p.opts.Upstream
+	e := AccessEntry{
+		Time:     start.Add(d), // now, without asking the clock again
+		Method:   r.Method,
+		Path:     r.URL.Path,
+		Status:   status,
+		Duration: d,
+		Bytes:    rec.bytes,
+		Upstream: p.opts.Upstream.Host,
+		Remote:   r.RemoteAddr,
+	}
 	if st.session != nil {
-		upstream = st.route.Upstream
+		e.Upstream = st.route.Upstream.Host
+		if st.session.ID != "" {
+			e.Session = SessionRef(st.session.ID)
+		}
 	}
-	attrs := [8]slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.Int("status", status),
-		slog.Duration("duration", d),
-		slog.Int64("bytes", rec.bytes),
-		slog.String("upstream", upstream.Host),
-		slog.String("remote", r.RemoteAddr),
-	}
-	n := 7
-	if st.session != nil && st.session.ID != "" {
-		attrs[n] = slog.String("session", SessionRef(st.session.ID))
-		n++
-	}
-	// The record is made here rather than by LogAttrs, which would also
-	// look up its caller's program counter (runtime.Callers) for a source
-	// that is always this line. Typed attributes: no boxing per request.
-	line := slog.NewRecord(start.Add(d), slog.LevelInfo, "request", 0) // now, without asking the clock again
-	line.AddAttrs(attrs[:n]...)
-	_ = al.Handler().Handle(r.Context(), line) // as LogAttrs, which drops the error
+	p.opts.AccessLog.LogAccess(r.Context(), e)
 }
 
 // SessionRef returns a short, one-way reference to a session id for logs:

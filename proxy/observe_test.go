@@ -46,7 +46,7 @@ func newObservedProxy(t *testing.T, upstream string) (*proxy.Proxy, *bytes.Buffe
 		Sessions:    sessions,
 		TokenSecret: []byte(testKey),
 		Logger:      log,
-		AccessLog:   log,
+		AccessLog:   proxy.SlogAccessLog(log),
 		Metrics:     m,
 	})
 	if err != nil {

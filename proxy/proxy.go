@@ -47,9 +47,9 @@ type Options struct {
 	Transport http.RoundTripper
 	// Logger receives error logs. Default: discard.
 	Logger *slog.Logger
-	// AccessLog receives one line per request, at level Info. Default
-	// nil: no access log.
-	AccessLog *slog.Logger
+	// AccessLog receives one entry per request (SlogAccessLog writes
+	// them to a slog.Logger). Default nil: no access log.
+	AccessLog AccessLogger
 	// Metrics records requests, sessions, rejected cookies and errors.
 	// Default nil: nothing is recorded.
 	Metrics *metrics.Metrics

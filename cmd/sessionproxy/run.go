@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer lw.Close()
 	log := newLogger(cfg.Log, lw)
 
-	app, err := newApp(ctx, cfg, log)
+	app, err := newApp(ctx, cfg, log, lw)
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func newLogger(c config.Log, w *logWriter) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(c.Level)) // validated by config
 	opts := &slog.HandlerOptions{Level: level}
-	var h slog.Handler = newLineHandler(w, opts) // slog.JSONHandler's lines, faster
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if c.Format == "text" {
 		h = slog.NewTextHandler(w, opts)
 	}
@@ -94,7 +94,9 @@ type app struct {
 	closers []func()
 }
 
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, err error) {
+// newApp builds the proxy. logw is where log writes; the JSON access log
+// is written there too.
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Writer) (_ *app, err error) {
 	a := &app{cfg: cfg, log: log}
 	defer func() {
 		if err != nil {
@@ -174,9 +176,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (_ *app, e
 		}
 		routes = append(routes, pr)
 	}
-	var accessLog *slog.Logger
-	if cfg.Log.Access {
-		accessLog = log
+	var accessLog proxy.AccessLogger
+	switch {
+	case !cfg.Log.Access || !log.Enabled(ctx, slog.LevelInfo):
+	case cfg.Log.Format == "text":
+		accessLog = proxy.SlogAccessLog(log)
+	default:
+		accessLog = newJSONAccessLog(logw) // the JSON lines, without slog's generality
 	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:    upstream,
