@@ -191,8 +191,9 @@ func validCookieValue(v string) bool {
 // verifiedCache remembers cookie values that verified, with their
 // payloads, so that a returning client's unchanged cookie is not
 // authenticated and decrypted again on every request: that is about 5 µs,
-// the largest cost of the read path. A hit needs the exact value that
-// verified before, under the same keys (a codec has its own cache); the
+// the largest cost of the read path (2.5 µs in the koa format). A hit
+// needs the exact value that verified before (in the koa format, with the
+// same signature), under the same keys (a codec has its own cache); the
 // session's expiry is still checked on every request, from the payload.
 //
 // It is bounded: two generations of at most verifiedCacheSize entries,
@@ -207,6 +208,7 @@ type verified struct {
 	payload []byte // never handed out: callers get a copy
 	resign  bool
 	memo    *recordMemo
+	sig     string // FormatKoa: the signature cookie that verified the value
 }
 
 // recordMemo is what Manager.load made of a cached payload, kept so that

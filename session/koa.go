@@ -1,8 +1,10 @@
 package session
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -23,6 +25,10 @@ type koaCodec struct {
 	keys   [][]byte
 	signed bool
 	encode bool // base64 the payload (cookie store); false: an id, sent as is
+	// seen remembers signed values that verified, with their signature,
+	// as secureCodec's does: a returning cookie is not signed and decoded
+	// again on every request.
+	seen verifiedCache
 }
 
 func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
@@ -66,10 +72,18 @@ func (c *koaCodec) read(r *http.Request, name string) readResult {
 		return readResult{}
 	}
 	rr := readResult{found: true, value: value}
+	var sig string
 	if c.signed {
-		sig, _ := cookieValue(header, name+".sig")
+		sig, _ = cookieValue(header, name+".sig")
 		if sig == "" {
 			rr.reject = RejectTampered
+			return rr
+		}
+		if v, ok := c.seen.get(value); ok && subtle.ConstantTimeCompare([]byte(v.sig), []byte(sig)) == 1 {
+			rr.resign, rr.memo = v.resign, v.memo
+			if v.resign || v.memo.get() == nil {
+				rr.payload = bytes.Clone(v.payload)
+			}
 			return rr
 		}
 		i := c.index(name+"="+value, sig)
@@ -84,14 +98,18 @@ func (c *koaCodec) read(r *http.Request, name string) readResult {
 	}
 	if !c.encode {
 		rr.payload = []byte(value)
-		return rr
+	} else {
+		b, err := decodeBase64(value)
+		if err != nil {
+			rr.reject = RejectMalformed
+			return rr
+		}
+		rr.payload = b
 	}
-	b, err := decodeBase64(value)
-	if err != nil {
-		rr.reject = RejectMalformed
-		return rr
+	if c.signed && len(value) <= verifiedValueMax {
+		rr.memo = new(recordMemo)
+		c.seen.put(value, verified{payload: bytes.Clone(rr.payload), resign: rr.resign, memo: rr.memo, sig: strings.Clone(sig)})
 	}
-	rr.payload = b
 	return rr
 }
 

@@ -71,13 +71,64 @@ func TestKoaCodecRead(t *testing.T) {
 		{name: "signed empty value", cookie: "koa.sess=; koa.sess.sig=" + koaSigNil, found: true},
 		{name: "prefix name is another cookie", cookie: "xkoa.sess=" + koaValue + "; koa.sess.sig=" + koaSigNew},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rr := c.read(koaRequest(tc.cookie), "koa.sess")
-			if rr.found != tc.found || rr.reject != tc.reject || rr.resign != tc.resign || rr.clearSig != tc.clearSig || (rr.payload != nil) != tc.payload {
-				t.Errorf("read = found %v reject %q resign %v clearSig %v payload %q; want %v %q %v %v payload %v",
-					rr.found, rr.reject, rr.resign, rr.clearSig, rr.payload, tc.found, tc.reject, tc.resign, tc.clearSig, tc.payload)
-			}
-		})
+		// Twice: the second time, the values that verified come from the
+		// codec's cache, and must still be read the same.
+		for _, pass := range []string{"", "/again"} {
+			t.Run(tc.name+pass, func(t *testing.T) {
+				rr := c.read(koaRequest(tc.cookie), "koa.sess")
+				if rr.found != tc.found || rr.reject != tc.reject || rr.resign != tc.resign || rr.clearSig != tc.clearSig || (rr.payload != nil) != tc.payload {
+					t.Errorf("read = found %v reject %q resign %v clearSig %v payload %q; want %v %q %v %v payload %v",
+						rr.found, rr.reject, rr.resign, rr.clearSig, rr.payload, tc.found, tc.reject, tc.resign, tc.clearSig, tc.payload)
+				}
+			})
+		}
+	}
+	if c.seen.len() != 1 { // koaValue; the rest did not verify
+		t.Errorf("%d values cached, want 1", c.seen.len())
+	}
+}
+
+// A koa cookie that verified is remembered with its signature and parsed
+// record; a load still checks the signature it comes with and the
+// session's expiry, and gets its own copy of the data.
+func TestKoaVerifiedCache(t *testing.T) {
+	m, now := newKoaManager(t, Options{})
+	load := func(sig string) *Session {
+		t.Helper()
+		s, err := m.Load(context.Background(), koaRequest("koa.sess="+koaValue+"; koa.sess.sig="+sig))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	first := load(koaSigNew)
+	if first.IsNew || string(first.Data) != koaData {
+		t.Fatalf("first load: %+v", first)
+	}
+	if v, ok := m.codec.(*koaCodec).seen.get(koaValue); !ok || v.memo.get() == nil {
+		t.Fatal("the verified cookie and its record were not remembered")
+	}
+	first.Data[1] = 'X' // a caller changing its session changes nothing cached
+	for _, step := range []struct {
+		name, sig string
+		want      string // Rejected
+		resign    bool
+	}{
+		{name: "again", sig: koaSigNew},
+		{name: "another key's signature", sig: koaSigOld, resign: true},
+		{name: "a wrong signature", sig: koaSigNew[:26] + "A", want: RejectTampered},
+		{name: "again after all", sig: koaSigNew},
+	} {
+		s := load(step.sig)
+		if s.Rejected != step.want || s.cookie.resign != step.resign ||
+			(step.want == "" && (string(s.Data) != koaData || !s.Expire.Equal(first.Expire))) {
+			t.Fatalf("%s: %+v (resign %v), want rejected %q, resign %v", step.name, s, s.cookie.resign, step.want, step.resign)
+		}
+		s.Data = append(s.Data[:0], 'Y')
+	}
+	*now = first.Expire.Add(time.Second)
+	if s := load(koaSigNew); s.Rejected != RejectExpired {
+		t.Errorf("a remembered but expired cookie gave %+v", s)
 	}
 }
 

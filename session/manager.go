@@ -149,8 +149,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s.Rejected = rr.reject
 		return s, nil
 	}
-	switch {
-	case m.opts.Store != nil:
+	if m.opts.Store != nil {
 		memo := rr.memo.get()
 		var id string
 		if memo != nil {
@@ -188,28 +187,37 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s, err := m.loaded(id, r)
 		s.stored = b
 		return s, err
-	case m.opts.Format == FormatSecure:
-		p := rr.memo.get()
-		if p == nil {
-			p = parseSecurePayload(rr.payload)
-			rr.memo.set(p)
-		}
-		if p.malformed {
-			s := m.fresh()
-			s.Rejected = RejectMalformed
-			return s, nil
-		}
-		r := p.rec
-		r.data = bytes.Clone(r.data) // the memo's stays as it is
-		return m.loaded(p.id, r)
 	}
-	r, err := parseRecord(rr.payload) // the koa format's cookie
-	if err != nil {
+	// The record is in the cookie: parsed once per cookie value when the
+	// codec remembers it.
+	p := rr.memo.get()
+	if p == nil {
+		if m.opts.Format == FormatSecure {
+			p = parseSecurePayload(rr.payload)
+		} else {
+			p = parseKoaPayload(rr.payload)
+		}
+		rr.memo.set(p)
+	}
+	if p.malformed {
 		s := m.fresh()
 		s.Rejected = RejectMalformed
 		return s, nil
 	}
-	return m.loaded("", r)
+	r := p.rec
+	r.data = bytes.Clone(r.data) // the memo's stays as it is
+	return m.loaded(p.id, r)
+}
+
+// parseKoaPayload parses a koa cookie's payload, the record itself. Its
+// result keeps no reference to b.
+func parseKoaPayload(b []byte) *parsedPayload {
+	r, err := parseRecord(b)
+	if err != nil {
+		return &parsedPayload{malformed: true}
+	}
+	r.data = bytes.Clone(r.data)
+	return &parsedPayload{rec: r}
 }
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
