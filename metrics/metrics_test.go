@@ -3,9 +3,9 @@ package metrics_test
 import (
 	"context"
 	"errors"
-	"maps"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"

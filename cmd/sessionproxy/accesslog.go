@@ -50,7 +50,7 @@ func (a *jsonAccessLog) LogAccess(_ context.Context, e proxy.AccessEntry) {
 		b = appendJSONString(b, e.Session)
 	}
 	b = append(b, "}\n"...)
-	_, _ = a.w.Write(b) // as slog drops a handler's error
+	_, _ = a.w.Write(b)   // as slog drops a handler's error
 	if cap(b) <= 16<<10 { // an odd huge line is not kept
 		*bp = b
 		a.bufs.Put(bp)
