@@ -57,8 +57,11 @@ type codec interface {
 	// read returns the verified payload of the cookie named name.
 	read(r *http.Request, name string) readResult
 	// write appends the Set-Cookie headers that carry payload, with the
-	// attributes of c (whose Name is the cookie name).
-	write(h http.Header, c http.Cookie, payload []byte) error
+	// attributes of c (whose Name is the cookie name). current is the
+	// value of the request's cookie when it already carries payload under
+	// the first key, and otherwise "": a codec may send it again rather
+	// than encode payload anew.
+	write(h http.Header, c http.Cookie, payload []byte, current string) error
 	// expire appends the Set-Cookie headers that delete the cookie.
 	expire(h http.Header, c http.Cookie)
 	// repair appends what the client needs when the session itself is not
@@ -107,7 +110,7 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 		return readResult{}
 	}
 	if v, ok := c.seen.get(value); ok {
-		rr := readResult{found: true, resign: v.resign, memo: v.memo}
+		rr := readResult{found: true, resign: v.resign, memo: v.memo, value: value}
 		if v.resign || v.memo.get() == nil {
 			rr.payload = bytes.Clone(v.payload)
 		}
@@ -120,7 +123,7 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 			// that the old key can be retired without logging anyone out.
 			memo := new(recordMemo)
 			c.seen.put(value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: memo})
-			return readResult{payload: payload, found: true, resign: i > 0, memo: memo}
+			return readResult{payload: payload, found: true, resign: i > 0, memo: memo, value: value}
 		}
 	}
 	return readResult{found: true, reject: RejectTampered}
@@ -286,11 +289,19 @@ func (c *verifiedCache) len() int {
 	return len(c.cur) + len(c.prev)
 }
 
-func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
-	v, err := securecookie.EncodeMulti(ck.Name, payload, c.codecs[0])
-	if err != nil {
-		// securecookie refuses values over its 4096-byte limit.
-		return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
+// write encrypts and authenticates payload, or sends current again: a
+// securecookie value stays valid under its key (expiry is the payload's
+// and the store's business, not the value's timestamp), so a session id
+// that did not change needs no new encoding, which is most of what a
+// store write costs the proxy (about 3 µs).
+func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, current string) error {
+	v := current
+	if v == "" {
+		var err error
+		if v, err = securecookie.EncodeMulti(ck.Name, payload, c.codecs[0]); err != nil {
+			// securecookie refuses values over its 4096-byte limit.
+			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
+		}
 	}
 	if n := len(ck.Name) + 1 + len(v); n > maxCookieSize {
 		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
@@ -312,7 +323,7 @@ func (c *secureCodec) expire(h http.Header, ck http.Cookie) {
 // encrypted under the first key.
 func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 	if rr.resign && rr.reject == "" && rr.payload != nil {
-		_ = c.write(h, ck, rr.payload) // it fitted before; if not, the old cookie stays
+		_ = c.write(h, ck, rr.payload, "") // it fitted before; if not, the old cookie stays
 	}
 }
 

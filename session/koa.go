@@ -173,7 +173,7 @@ func decodeBase64(s string) ([]byte, error) {
 	return out, nil
 }
 
-func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte) error {
+func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
 	value := string(payload)
 	if c.encode {
 		value = base64.StdEncoding.EncodeToString(payload)

@@ -169,9 +169,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		if memo != nil && memo.stored != nil && bytes.Equal(memo.stored, b) {
 			r := memo.rec
 			r.data = bytes.Clone(r.data) // the memo's stays as it is
-			s, err := m.loaded(id, r)
-			s.stored = b
-			return s, err
+			return m.loadedStored(id, r, b), nil
 		}
 		r, err := parseRecord(b)
 		if err != nil {
@@ -184,9 +182,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 			mr.data = bytes.Clone(r.data)
 			rr.memo.set(&parsedPayload{id: id, rec: mr, stored: bytes.Clone(b)})
 		}
-		s, err := m.loaded(id, r)
-		s.stored = b
-		return s, err
+		return m.loadedStored(id, r, b), nil
 	}
 	// The record is in the cookie: parsed once per cookie value when the
 	// codec remembers it.
@@ -206,7 +202,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 	}
 	r := p.rec
 	r.data = bytes.Clone(r.data) // the memo's stays as it is
-	return m.loaded(p.id, r)
+	return m.loaded(p.id, r), nil
 }
 
 // parseKoaPayload parses a koa cookie's payload, the record itself. Its
@@ -237,17 +233,27 @@ func parseSecurePayload(b []byte) *parsedPayload {
 
 // loaded returns the session of a parsed record, or a fresh one if the
 // record has expired.
-func (m *Manager) loaded(id string, r record) (*Session, error) {
+func (m *Manager) loaded(id string, r record) *Session {
 	if !r.expire.IsZero() && r.expire.Before(m.now()) {
 		s := m.fresh()
 		s.Rejected = RejectExpired
-		return s, nil
+		return s
 	}
 	maxAge := r.maxAge
 	if maxAge == 0 {
 		maxAge = m.opts.MaxAge
 	}
-	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire}, nil
+	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire}
+}
+
+// loadedStored returns the session of the record b that the store holds
+// for id, parsed as r, or a fresh one if it has expired.
+func (m *Manager) loadedStored(id string, r record, b []byte) *Session {
+	s := m.loaded(id, r)
+	if s.Rejected == "" {
+		s.stored, s.cookieID = b, id
+	}
+	return s
 }
 
 // fresh returns a new, empty session. It has its id already, so that the
@@ -448,7 +454,7 @@ func (m *Manager) saveCookie(h http.Header, ck http.Cookie, s *Session, data []b
 	}
 	payload = appendRecord(payload, data, maxAge, now)
 	ck.Expires = expiry(maxAge, now)
-	if err := m.codec.write(h, ck, payload); err != nil {
+	if err := m.codec.write(h, ck, payload, ""); err != nil {
 		return err
 	}
 	s.Data = data
@@ -484,7 +490,10 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 		if !ok && !s.IsNew {
 			return nil, 0, errSessionGone
 		}
-		if ok {
+		switch {
+		case ok && s.stored != nil && bytes.Equal(cur, s.stored):
+			// The record this request loaded: its data is s.Data.
+		case ok:
 			// A record that cannot be parsed is replaced by the one this
 			// request loaded; Load already treated it as malformed.
 			if r, err := parseRecord(cur); err == nil {
@@ -524,7 +533,11 @@ func (m *Manager) saveStore(ctx context.Context, h http.Header, ck http.Cookie, 
 		return fmt.Errorf("%w: save: %w", ErrUnavailable, err)
 	}
 	ck.Expires = expiry(maxAge, now)
-	if err := m.codec.write(h, ck, []byte(s.ID)); err != nil {
+	current := "" // the request's cookie, when it names this id under the first key
+	if s.ID == s.cookieID && !s.cookie.resign {
+		current = s.cookie.value
+	}
+	if err := m.codec.write(h, ck, []byte(s.ID), current); err != nil {
 		return err
 	}
 	s.Data = saved

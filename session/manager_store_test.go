@@ -143,3 +143,76 @@ func TestStoreRecordMemo(t *testing.T) {
 		}
 	}
 }
+
+// lastRecorder is a store that remembers the last record each Update was
+// given.
+type lastRecorder struct {
+	Store
+	last [][]byte
+}
+
+func (s *lastRecorder) Update(ctx context.Context, id string, last []byte, fn UpdateFunc) error {
+	s.last = append(s.last, last)
+	return s.Store.Update(ctx, id, last, fn)
+}
+
+// With a store, a write sends the client's cookie back as it came when it
+// still names the session under the first key: nothing new to encrypt.
+// A new id, or a cookie an older key made, gets a new value.
+func TestStoreWriteKeepsTheCookieValue(t *testing.T) {
+	const oldKey = "an-older-key-0123456789abcdef0123456789"
+	mem := NewMemoryStore(MemoryOptions{})
+	old := newManager(t, Options{Keys: []string{oldKey}, Store: mem})
+	m := newManager(t, Options{Keys: []string{key1, oldKey}, Store: mem, Rolling: true})
+
+	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
+	value := cookies[0].Value
+	s, again := roundTrip(t, m, cookies, set(`{"n":2}`))
+	if len(again) != 1 || again[0].Value != value || again[0].Expires.IsZero() {
+		t.Fatalf("a write to session %s set %v; want its cookie %q again, with a new expiry", s.ID, again, value)
+	}
+	if s, _ := roundTrip(t, m, again, Change{}); string(s.Data) != `{"n":2}` {
+		t.Fatalf("the cookie sent again loads %s", s.Data)
+	}
+	if _, rolled := roundTrip(t, m, cookies, Change{}); len(rolled) != 1 || rolled[0].Value != value {
+		t.Errorf("rolling set %v; want the same value", rolled)
+	}
+
+	_, renewed := roundTrip(t, m, cookies, Change{Renew: true})
+	if len(renewed) != 1 || renewed[0].Value == value {
+		t.Fatalf("a renew set %v; want a new value", renewed)
+	}
+
+	// A cookie the older key made is accepted, and replaced by one under
+	// the first key.
+	_, oldCookies := roundTrip(t, old, nil, set(`{"n":3}`))
+	s, reissued := roundTrip(t, m, oldCookies, set(`{"n":4}`))
+	if len(reissued) != 1 || reissued[0].Value == oldCookies[0].Value {
+		t.Fatalf("a write to a session under the older key set %v; want a new value", reissued)
+	}
+	onlyFirst := newManager(t, Options{Keys: []string{key1}, Store: mem})
+	if got, _ := roundTrip(t, onlyFirst, reissued, Change{}); got.ID != s.ID || string(got.Data) != `{"n":4}` {
+		t.Errorf("the re-issued cookie under the first key loads %+v", got)
+	}
+}
+
+// A session whose record expired in the store is a new one: its write
+// names no record as the one it read, and gets a cookie of its own.
+func TestStoreExpiredSessionStartsOver(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	store := &lastRecorder{Store: NewMemoryStore(MemoryOptions{})}
+	m := newManager(t, Options{Store: store, MaxAge: MaxAge(time.Minute), Now: func() time.Time { return now }})
+	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
+	// Expired by the record's _expire, though the store still has it.
+	now = now.Add(2 * time.Minute)
+	s, again := roundTrip(t, m, cookies, set(`{"m":1}`))
+	if s.Rejected != RejectExpired || len(again) != 1 || again[0].Value == cookies[0].Value {
+		t.Fatalf("expired session: %+v, cookies %v; want a new session with a cookie of its own", s, again)
+	}
+	if last := store.last[len(store.last)-1]; last != nil {
+		t.Errorf("the new session's write named %s as the record it read", last)
+	}
+	if got, _ := roundTrip(t, m, again, Change{}); string(got.Data) != `{"m":1}` {
+		t.Errorf("the new session holds %s, want only what was set after the expiry", got.Data)
+	}
+}

@@ -51,8 +51,9 @@ type Session struct {
 	// did, or when there was no cookie): one of the Reject* reasons.
 	Rejected string
 
-	cookie readResult // what the codec found, without the payload
-	stored []byte     // the record as the store gave it, for Store.Update's last
+	cookie   readResult // what the codec found, without the payload
+	stored   []byte     // the record as the store gave it, for Store.Update's last
+	cookieID string     // with a store, the id the request's cookie named
 }
 
 // Why a cookie the client sent did not give a session. Each is counted.
