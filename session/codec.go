@@ -46,10 +46,10 @@ type readResult struct {
 	found   bool        // the client sent the session cookie
 	reject  string      // a Reject* reason when found but not verified
 	resign  bool        // verified by an older key: re-issue the signature
-	memo    *recordMemo // FormatSecure's verified cache: the parsed payload
+	memo    *recordMemo // the verified cache's memo: the parsed payload
+	value   string      // the cookie's value as sent (koa's repair; a store write sends it again)
 	// For FormatKoa's repair:
-	value    string // the cookie's value as sent
-	clearSig bool   // a .sig cookie matched no key: clear it
+	clearSig bool // a .sig cookie matched no key: clear it
 }
 
 // codec keeps the session cookie's value from being read or forged.
