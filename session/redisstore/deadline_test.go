@@ -7,9 +7,9 @@ import (
 )
 
 func TestDeadlinesShareATick(t *testing.T) {
-	d := newDeadlines(2 * time.Second)
+	d := newDeadlines(200 * time.Millisecond)
 	if d.tick != 10*time.Millisecond {
-		t.Fatalf("tick %v for a 2s timeout, want 10ms", d.tick)
+		t.Fatalf("tick %v for a 200ms timeout, want 10ms", d.tick)
 	}
 	start := time.Now()
 	var prev context.Context
@@ -29,6 +29,22 @@ func TestDeadlinesShareATick(t *testing.T) {
 	// 400 operations over 39 ms: a handful of contexts, not 400.
 	if shared < 390 {
 		t.Errorf("only %d of 400 operations shared a context", shared)
+	}
+}
+
+// However long the timeout and however many operations, one timeout's
+// worth of operations shares about 21 contexts: that many live at once.
+func TestDeadlinesAreFew(t *testing.T) {
+	for _, timeout := range []time.Duration{time.Millisecond, 2 * time.Second, time.Hour} {
+		d := newDeadlines(timeout)
+		start := time.Now()
+		seen := map[context.Context]bool{}
+		for step := range 10_000 {
+			seen[d.after(start.Add(timeout*time.Duration(step)/10_000))] = true
+		}
+		if len(seen) > 21 {
+			t.Errorf("timeout %v: %d contexts for one timeout's operations, want at most 21", timeout, len(seen))
+		}
 	}
 }
 
