@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -51,7 +52,8 @@ type scenario struct {
 	name     string
 	path     string
 	cookie   bool // send the session cookie got from /write
-	sessions bool // spread the requests over many sessions' cookies
+	sessions bool // spread the requests over sessionsPerTarget sessions' cookies
+	many     bool // spread them over manySessions sessions' cookies
 }
 
 var allScenarios = []scenario{
@@ -61,17 +63,26 @@ var allScenarios = []scenario{
 	// writes its own sessions: concurrent writes of one session would
 	// measure the stores' conflict handling, not their throughput.
 	{name: "write", path: "/write", sessions: true},
+	// A different returning session on nearly every request: more than
+	// the verified-cookie cache holds (2 x 4096), each seen again only
+	// after a second or more (so never a remembered token). The read
+	// path without its per-session caches.
+	{name: "read-many", path: "/", many: true},
 }
 
 // sessionsPerTarget is how many sessions the write scenario spreads over.
 const sessionsPerTarget = 64
+
+// manySessions is how many sessions read-many spreads over.
+const manySessions = 20_000
 
 // target is a running proxy the benchmark drives.
 type target struct {
 	name        string
 	url         string
 	cookie      string // Cookie header for the cookie scenarios
-	script      string // wrk script cycling through many sessions' cookies
+	script      string // wrk script cycling through sessionsPerTarget sessions' cookies
+	manyScript  string // the same through manySessions sessions' cookies ("" unless read-many runs)
 	unavailable string // why the mode could not run ("" when it runs)
 	proc        string // name of its process
 }
@@ -97,7 +108,7 @@ func main() {
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis", "sessionproxy modes")
-	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios")
+	flag.StringVar(&scenarios, "scenarios", "new,read,write,read-many", "scenarios")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
 		d, err := time.ParseDuration(args[0])
@@ -202,6 +213,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			break
 		}
 	}
+	many := 0
+	if slices.ContainsFunc(scens, func(s scenario) bool { return s.many }) {
+		many = manySessions
+	}
 	for _, m := range modes {
 		t := &target{name: m.name, proc: "sessionproxy-" + m.name}
 		targets = append(targets, t)
@@ -213,7 +228,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if m.redis {
 			cfg = fmt.Sprintf(cfg, redisAddr)
 		}
-		if err := startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, cfg, o.threads); err != nil {
+		if err := startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, cfg, o.threads, many); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -224,7 +239,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	for _, t := range targets[1:] { // the bare proxy forwards the same cookies
 		if t.unavailable == "" {
-			targets[0].script = t.script
+			targets[0].script, targets[0].manyScript = t.script, t.manyScript
 			break
 		}
 	}
@@ -268,6 +283,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					cookie = t.cookie
 				case s.sessions:
 					script = t.script
+				case s.many:
+					script = t.manyScript
 				}
 				before := sampleCPU(procs)
 				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
@@ -280,7 +297,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					r.cpu = cpuPerRequest(before, after, t.proc, r.rps*o.duration.Seconds())
 					cpu = " " + cpuReport(before, after, t.proc, r.rps*o.duration.Seconds())
 				}
-				fmt.Fprintf(stderr, "bench: round %d %-5s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
+				fmt.Fprintf(stderr, "bench: round %d %-9s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
 					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors, cpu)
 				results[s.name][t.name] = append(results[s.name][t.name], r)
 			}
@@ -300,9 +317,10 @@ func pinning(pin cpus) string {
 	return fmt.Sprintf("proxies on CPU %s; wrk, upstream and redis on CPU %s", pin.proxy, pin.load)
 }
 
-// startProxy checks and starts sessionproxy for t, and fetches a session
-// cookie from it for the cookie scenarios.
-func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads int) error {
+// startProxy checks and starts sessionproxy for t, and fetches session
+// cookies from it for the cookie scenarios: sessionsPerTarget, and many
+// more for read-many.
+func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads, many int) error {
 	addr, admin := freeAddr(), freeAddr()
 	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\ntoken:\n  secret: %q\nadmin:\n  listen: %q\n%s",
 		addr, upstream, benchKey, benchSecret, admin, modeConfig)
@@ -321,25 +339,67 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 	if err := waitHTTP(ctx, p, t.url+"/"); err != nil {
 		return err
 	}
-	var sessions []string
-	for range sessionsPerTarget {
-		c, err := newSession(t.url)
-		if err != nil {
-			return err
-		}
-		sessions = append(sessions, c)
+	sessions, err := newSessions(ctx, t.url, sessionsPerTarget)
+	if err != nil {
+		return err
 	}
 	t.cookie = sessions[0]
-	t.script, err = writeScript(procs.dir, t.name, sessions, threads)
+	if t.script, err = writeScript(procs.dir, t.name, sessions, threads); err != nil {
+		return err
+	}
+	if many > 0 {
+		if sessions, err = newSessions(ctx, t.url, many); err != nil {
+			return err
+		}
+		t.manyScript, err = writeScript(procs.dir, t.name+"-many", sessions, threads)
+	}
 	return err
+}
+
+// sessionClient keeps its connections: the read-many scenario's sessions
+// are 20,000 requests per proxy.
+var sessionClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second}
+
+// newSessions starts n sessions at url, eight at a time, and returns
+// their Cookie headers.
+func newSessions(ctx context.Context, url string, n int) ([]string, error) {
+	out := make([]string, n)
+	errs := make([]error, n)
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for i := range next {
+				out[i], errs[i] = newSession(url)
+			}
+		})
+	}
+	for i := range out {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // newSession starts a session at url and returns its Cookie header.
 func newSession(url string) (string, error) {
-	resp, err := http.Get(url + "/write")
+	resp, err := sessionClient.Get(url + "/write")
 	if err != nil {
 		return "", err
 	}
+	_, _ = io.Copy(io.Discard, resp.Body) // so that the connection is used again
 	resp.Body.Close()
 	var cookies []string
 	for _, c := range resp.Cookies() {
