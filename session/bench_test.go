@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -55,6 +56,44 @@ func benchLoad(b *testing.B, o Options) {
 func BenchmarkLoad(b *testing.B) {
 	b.Run("secure", func(b *testing.B) { benchLoad(b, Options{Format: FormatSecure}) })
 	b.Run("koa", func(b *testing.B) { benchLoad(b, Options{Format: FormatKoa}) })
+}
+
+// BenchmarkLoadMany is BenchmarkLoad with a different session on every
+// load, 20,000 in turn: more than the verified cache holds, so every load
+// verifies, decrypts and parses (what test/bench's read-many measures).
+func BenchmarkLoadMany(b *testing.B) {
+	for _, format := range []Format{FormatSecure, FormatKoa} {
+		b.Run(string(format), func(b *testing.B) {
+			m, err := New(Options{Format: format, Keys: []string{key1}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			reqs := make([]*http.Request, 20_000)
+			for i := range reqs {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				s, _ := m.Load(context.Background(), r)
+				h := http.Header{}
+				// benchData and a number: koa cookies, which have no id,
+				// differ only by their data.
+				if _, err := m.Commit(context.Background(), r, s, Change{Set: [][]byte{[]byte(benchData), fmt.Appendf(nil, `{"i":%d}`, i)}}, h); err != nil {
+					b.Fatal(err)
+				}
+				reqs[i] = httptest.NewRequest(http.MethodGet, "/", nil)
+				for _, c := range (&http.Response{Header: h}).Cookies() {
+					reqs[i].AddCookie(c)
+				}
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if s, err := m.Load(ctx, reqs[i%len(reqs)]); err != nil || s.IsNew {
+					b.Fatalf("Load: %v, new %v", err, s != nil && s.IsNew)
+				}
+				i++
+			}
+		})
+	}
 }
 
 // BenchmarkLoadNoCookie is a request without a session: a fresh one.
