@@ -131,14 +131,15 @@ func launch(ready *regexp.Regexp, env []string, name string, args ...string) (*p
 		defer close(read)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		waiting := matched // nil once the ready line is found; matched itself is the caller's
 		for sc.Scan() {
 			line := sc.Text()
 			p.mu.Lock()
 			p.out.WriteString(line + "\n")
 			p.mu.Unlock()
-			if m := ready.FindStringSubmatch(line); m != nil && matched != nil {
-				matched <- m
-				matched = nil
+			if m := ready.FindStringSubmatch(line); m != nil && waiting != nil {
+				waiting <- m
+				waiting = nil
 			}
 		}
 		io.Copy(io.Discard, pr)

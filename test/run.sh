@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests need, then
-# runs the Go unit and black-box tests (which start and stop their own
-# upstreams and servers on free loopback ports).
+# Runs every test on a fresh machine: installs what the tests need, checks
+# gofmt, then runs the Go unit and black-box tests with the race detector
+# (they start and stop their own upstreams and servers on free loopback
+# ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,6 +29,10 @@ if ! python3 -c 'import flask' >/dev/null 2>&1; then
 	apt_install python3 python3-flask
 	export PYTHON=/usr/bin/python3
 fi
+# A C compiler: go test -race needs cgo.
+if ! command -v gcc >/dev/null; then
+	apt_install gcc libc6-dev
+fi
 # Node and npm run the real koa + koa-session (+ koa-redis) the koa-format
 # tests use; npm ci again when the lock is newer than the installed tree
 # (its .package-lock.json), so a checkout that gained a package gets it.
@@ -39,5 +44,10 @@ if [ ! -f test/koa/node_modules/.package-lock.json ] ||
 	(cd test/koa && npm ci --no-audit --no-fund)
 fi
 
+if unformatted=$(gofmt -l cmd config examples internal metrics proxy session test) && [ -n "$unformatted" ]; then
+	echo "gofmt: these files are not formatted:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
 go vet ./...
-go test -count=1 ./...
+go test -race -count=1 ./...
