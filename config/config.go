@@ -146,7 +146,7 @@ type RedisStore struct {
 	// Default 2s.
 	Timeout Duration `yaml:"timeout"`
 	// Pipeline lets the commands of concurrent requests share round
-	// trips to Redis (go-redis's automatic pipelining); false sends each
+	// trips to Redis (sent together as one pipeline); false sends each
 	// command on its own. Default true.
 	Pipeline bool `yaml:"pipeline"`
 }

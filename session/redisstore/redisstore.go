@@ -40,49 +40,32 @@ type Options struct {
 	// hanging the request. The client should have ContextTimeoutEnabled
 	// set so that its reads honour it. Default DefaultTimeout.
 	Timeout time.Duration
-	// Pipeline sends every command through go-redis's automatic
-	// pipeliner: the commands of concurrent requests share one write and
-	// one read on one connection, instead of a round trip and two system
+	// Pipeline sends the commands of concurrent operations together, as
+	// one go-redis pipeline (see batcher): they share one write and one
+	// read on one connection, instead of a round trip and two system
 	// calls each. Under load that more than halves what a read costs the
-	// proxy in CPU; a lone request still goes out at once.
+	// proxy in CPU; a lone command still goes out at once.
 	Pipeline bool
 }
 
 // Store is a session.Store in Redis. Create it with New.
 type Store struct {
 	client    redis.UniversalClient
-	pipe      *redis.AutoPipeliner // nil unless Options.Pipeline
+	batch     *batcher // nil unless Options.Pipeline
 	opts      Options
 	deadlines *deadlines
 }
 
 var _ session.Store = (*Store)(nil)
 
-// New returns a Store on client. The client stays the caller's to
-// close; closing it also stops the pipeliner.
+// New returns a Store on client. The client stays the caller's to close.
 func New(client redis.UniversalClient, o Options) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
 	s := &Store{client: client, opts: o, deadlines: newDeadlines(o.Timeout)}
 	if o.Pipeline {
-		// The deferred face, whose futures can be abandoned when the
-		// request's deadline passes: the blocking face waits for the
-		// batch whatever the context says, and a batch stuck on a
-		// frozen Redis holds every request queued behind it for the
-		// client's read timeout, one batch after another.
-		ap, err := client.AsyncAutoPipelineWithOptions(&redis.AutoPipelineOptions{
-			// 100, not the default 200 or 300: go-redis pools batch
-			// slices of capacity 100 and allocates a new one for every
-			// batch when the size is larger. A batch that fills up is
-			// followed at once by the next.
-			MaxBatchSize:         100,
-			MaxConcurrentBatches: 1,
-		})
-		if err != nil {
-			return nil, fmt.Errorf("redis pipeliner: %w", err)
-		}
-		s.pipe = ap
+		s.batch = newBatcher(client, s.deadlines)
 	}
 	return s, nil
 }
@@ -102,17 +85,14 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 
 // do runs cmd and waits for its result until ctx is done.
 func (s *Store) do(ctx context.Context, cmd redis.Cmder) error {
-	// Checked first: the pipeliner would still send a command whose
-	// context is already cancelled.
+	// Checked first: a queued command is sent whatever its context.
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if s.pipe == nil {
+	if s.batch == nil {
 		return s.client.Process(ctx, cmd)
 	}
-	// A wait abandoned at the deadline leaves the command to its batch,
-	// which ends at the client's own read timeout.
-	return s.pipe.Submit(ctx, cmd).WaitContext(ctx)
+	return s.batch.do(ctx, cmd)
 }
 
 // Key returns the Redis key of session id.

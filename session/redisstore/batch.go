@@ -1,0 +1,110 @@
+package redisstore
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxBatch is the most commands a batch sends at once.
+const maxBatch = 128
+
+// batcher sends the commands of concurrent operations to Redis together,
+// as one go-redis pipeline: the commands queued while a batch is out go
+// as the next batch, so under load one write and one read serve many
+// requests, and a lone command still goes at once. One goroutine sends
+// the batches, one after another, so commands reach Redis in the order
+// they were queued; it exits when the queue is empty and the next
+// command starts another, so an idle store holds no goroutine and needs
+// no Close.
+//
+// go-redis's own automatic pipeliner does the same, but it starts a
+// goroutine per batch and keeps more books per command: under the load
+// benchmark it cost about 3 µs of CPU per read more than this
+// (test/bench, docs/performance.md).
+type batcher struct {
+	client    redis.UniversalClient
+	deadlines *deadlines // bound each batch, as they bound operations
+	queue     chan *call
+	running   atomic.Bool // a goroutine is sending batches
+}
+
+// call is one queued command; done is closed once it has its result.
+type call struct {
+	cmd  redis.Cmder
+	done chan struct{}
+}
+
+func newBatcher(client redis.UniversalClient, d *deadlines) *batcher {
+	return &batcher{client: client, deadlines: d, queue: make(chan *call, 4*maxBatch)}
+}
+
+// do queues cmd and waits until it has run or ctx is done. A wait
+// abandoned at the deadline leaves the command to its batch.
+func (b *batcher) do(ctx context.Context, cmd redis.Cmder) error {
+	c := &call{cmd: cmd, done: make(chan struct{})}
+	select {
+	case b.queue <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if b.running.CompareAndSwap(false, true) {
+		go b.run()
+	}
+	select {
+	case <-c.done:
+		return cmd.Err()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// run sends batches until the queue is empty.
+func (b *batcher) run() {
+	batch := make([]*call, 0, maxBatch)
+	for {
+		batch = b.take(batch[:0])
+		if len(batch) == 0 {
+			b.running.Store(false)
+			// A command queued after take and before the Store found the
+			// flag still set and started nobody: take it over, unless a
+			// new goroutine already did.
+			if len(b.queue) == 0 || !b.running.CompareAndSwap(false, true) {
+				return
+			}
+			continue
+		}
+		b.send(batch)
+		for i, c := range batch {
+			close(c.done)
+			batch[i] = nil
+		}
+	}
+}
+
+// take appends to batch what is queued, up to maxBatch, without waiting.
+func (b *batcher) take(batch []*call) []*call {
+	for len(batch) < maxBatch {
+		select {
+		case c := <-b.queue:
+			batch = append(batch, c)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// send runs batch as one pipeline, bounded by the store's timeout. Each
+// command keeps its own result or error.
+func (b *batcher) send(batch []*call) {
+	ctx := b.deadlines.after(time.Now())
+	_, _ = b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, c := range batch {
+			_ = p.Process(ctx, c.cmd)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,78 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/sessionproxy/sessionproxy/internal/redistest"
+)
+
+// Many concurrent commands, more than a batch holds, each get their own
+// result; a goroutine's commands run in its order; and once the queue is
+// empty no goroutine is left sending.
+func TestBatcher(t *testing.T) {
+	srv := redistest.Start(t)
+	client := srv.Client(t)
+	b := newBatcher(client, newDeadlines(5*time.Second))
+	ctx := t.Context()
+	before := runtime.NumGoroutine()
+
+	const workers, each = 50, 20 // 1000 commands, batches of at most maxBatch
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				key := fmt.Sprintf("batch:%d", w)
+				if err := b.do(ctx, redis.NewStatusCmd(ctx, "set", key, i)); err != nil {
+					errs <- fmt.Errorf("SET %s: %w", key, err)
+					return
+				}
+				get := redis.NewStringCmd(ctx, "get", key)
+				if err := b.do(ctx, get); err != nil || get.Val() != fmt.Sprint(i) {
+					errs <- fmt.Errorf("GET %s after SET %d: %q, %v", key, i, get.Val(), err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	for deadline := time.Now().Add(5 * time.Second); b.running.Load() || runtime.NumGoroutine() > before; {
+		if time.Now().After(deadline) {
+			t.Fatalf("still sending after the queue emptied: running %v, %d goroutines (%d before)", b.running.Load(), runtime.NumGoroutine(), before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// An idle batcher starts again for the next command.
+	get := redis.NewStringCmd(ctx, "get", "batch:0")
+	if err := b.do(ctx, get); err != nil || get.Val() != fmt.Sprint(each-1) {
+		t.Errorf("GET after idling: %q, %v", get.Val(), err)
+	}
+}
+
+// A caller that gives up stops waiting at its deadline, even while the
+// batch ahead of it is stuck.
+func TestBatcherWaitEndsAtTheDeadline(t *testing.T) {
+	srv := redistest.Start(t)
+	b := newBatcher(srv.Client(t), newDeadlines(2*time.Second))
+	srv.Pause(t)
+	defer srv.Resume(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.do(ctx, redis.NewStringCmd(ctx, "get", "k"))
+	if took := time.Since(start); err == nil || took > time.Second {
+		t.Errorf("a GET on a paused Redis returned %v after %v; want the caller's deadline, 100ms", err, took)
+	}
+}
