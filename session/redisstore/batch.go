@@ -16,9 +16,9 @@ const maxBatch = 128
 // as the next batch, so under load one write and one read serve many
 // requests, and a lone command still goes at once. One goroutine sends
 // the batches, one after another, so commands reach Redis in the order
-// they were queued; it exits when the queue is empty and the next
-// command starts another, so an idle store holds no goroutine and needs
-// no Close.
+// they were queued (on a Cluster, each node in that order); it exits
+// when the queue is empty and the next command starts another, so an
+// idle store holds no goroutine and needs no Close.
 //
 // go-redis's own automatic pipeliner does the same, but it starts a
 // goroutine per batch and keeps more books per command: under the load
