@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/textproto"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -151,8 +152,8 @@ func requestCookie(h http.Header, name string) (string, bool) {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
-			k, v, _ := strings.Cut(trimSpace(part), "=")
-			if trimSpace(k) != name {
+			k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+			if textproto.TrimString(k) != name {
 				continue
 			}
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
@@ -165,20 +166,6 @@ func requestCookie(h http.Header, name string) (string, bool) {
 	}
 	return "", false
 }
-
-// trimSpace trims what textproto.TrimString trims: ASCII space, tab, CR
-// and LF.
-func trimSpace(s string) string {
-	for len(s) > 0 && isSpace(s[0]) {
-		s = s[1:]
-	}
-	for len(s) > 0 && isSpace(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	return s
-}
-
-func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\r' || b == '\n' }
 
 // validCookieValue reports whether every byte of v may be in a cookie
 // value, by net/http's rules for request cookies.
