@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -14,12 +15,13 @@ import (
 )
 
 // Many concurrent commands, more than a batch holds, each get their own
-// result; a goroutine's commands run in its order; and once the queue is
-// empty no goroutine is left sending.
+// result; a goroutine's commands run in its order; and once the queue has
+// stayed empty for the idle time no goroutine is left sending.
 func TestBatcher(t *testing.T) {
 	srv := redistest.Start(t)
 	client := srv.Client(t)
 	b := newBatcher(client, newDeadlines(5*time.Second))
+	b.idle = 50 * time.Millisecond
 	ctx := t.Context()
 	before := runtime.NumGoroutine()
 
@@ -59,6 +61,39 @@ func TestBatcher(t *testing.T) {
 	if err := b.do(ctx, get); err != nil || get.Val() != fmt.Sprint(each-1) {
 		t.Errorf("GET after idling: %q, %v", get.Val(), err)
 	}
+}
+
+// The sending goroutine waits for the next command rather than exiting
+// as soon as the queue is empty, and exits once it has been idle for
+// b.idle.
+func TestBatcherWaitsBeforeExiting(t *testing.T) {
+	srv := redistest.Start(t)
+	b := newBatcher(srv.Client(t), newDeadlines(5*time.Second))
+	b.idle = 500 * time.Millisecond
+	ctx := t.Context()
+	get := func() {
+		t.Helper()
+		if err := b.do(ctx, redis.NewStringCmd(ctx, "get", "k")); err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatalf("GET: %v", err)
+		}
+	}
+	get()
+	start := time.Now()
+	time.Sleep(50 * time.Millisecond)
+	if !b.running.Load() {
+		t.Fatal("the sending goroutine exited as soon as the queue was empty")
+	}
+	get() // taken by the same goroutine
+	for b.running.Load() {
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the sending goroutine is still there 5s after the last command")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("the sending goroutine exited %v after the last command; want about 500ms", took)
+	}
+	get() // an exited batcher starts again
 }
 
 // A caller that gives up stops waiting at its deadline, even while the
