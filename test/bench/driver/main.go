@@ -249,15 +249,16 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 
-	runs := 0
-	for _, t := range targets {
+	var running []*target // the sessionproxy targets that run
+	for _, t := range targets[1:] {
 		if t.unavailable == "" {
-			runs++
+			running = append(running, t)
 		}
 	}
-	total := time.Duration(runs*len(scens)*o.rounds)*o.duration + time.Duration(runs)*time.Second
-	fmt.Fprintf(stderr, "bench: %d targets x %d scenarios x %d rounds x %v, about %v\n",
-		runs, len(scens), o.rounds, o.duration, total.Round(time.Second))
+	runs := len(running) + 2 // bare runs before and after them
+	total := time.Duration(runs*len(scens)*o.rounds)*o.duration + time.Duration(len(running)+1)*time.Second
+	fmt.Fprintf(stderr, "bench: %d modes and bare x %d scenarios x %d rounds x %v, about %v\n",
+		len(running), len(scens), o.rounds, o.duration, total.Round(time.Second))
 
 	w := wrk{threads: o.threads, conns: o.conns, cpu: pin.load}
 	for _, t := range targets { // warm up: connection pools, heap
@@ -273,10 +274,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if results[s.name] == nil {
 				results[s.name] = map[string][]result{}
 			}
-			for _, t := range targets {
-				if t.unavailable != "" {
-					continue
-				}
+			// Bare runs before and after the modes, which take turns to
+			// go first; each mode is compared with the mean of the two,
+			// so that the machine speeding up or slowing down within the
+			// round moves both sides of its ratio alike.
+			order := []*target{targets[0]}
+			for i := range running {
+				order = append(order, running[(i+round)%len(running)])
+			}
+			order = append(order, targets[0])
+			var bare []result
+			for _, t := range order {
 				cookie, script := "", ""
 				switch {
 				case s.cookie:
@@ -299,12 +307,20 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				}
 				fmt.Fprintf(stderr, "bench: round %d %-9s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
 					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors, cpu)
+				if t == targets[0] {
+					bare = append(bare, r)
+				}
 				results[s.name][t.name] = append(results[s.name][t.name], r)
+			}
+			base := mean(bare[0], bare[1])
+			for _, t := range running {
+				rs := results[s.name][t.name]
+				rs[len(rs)-1].bare = &base
 			}
 		}
 	}
 
-	fmt.Fprintf(stdout, "wrk -t%d -c%d -d%v, %d interleaved rounds, medians; pinned: %v\n\n",
+	fmt.Fprintf(stdout, "wrk -t%d -c%d -d%v, %d interleaved rounds; medians, and ratios paired within rounds; pinned: %v\n\n",
 		o.threads, o.conns, o.duration, o.rounds, pinning(pin))
 	printTable(stdout, scens, targets, results)
 	return nil

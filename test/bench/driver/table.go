@@ -7,9 +7,10 @@ import (
 )
 
 // printTable prints the medians of every scenario and target as a
-// Markdown table, with each mode's ratio to the bare proxy. With CPU
+// Markdown table, with each mode's ratios to the bare proxy: the median
+// over rounds of the ratio within each round (see paired). With CPU
 // measurements (-cpu) it adds the proxy's CPU time per request and the
-// ratio of bare's to the mode's, paired round by round.
+// ratio of bare's to the mode's.
 func printTable(w io.Writer, scens []scenario, targets []*target, results map[string]map[string][]result) {
 	withCPU := false
 	for _, byTarget := range results {
@@ -26,8 +27,6 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, rule)
 	for _, s := range scens {
-		bareRounds := results[s.name]["bare"]
-		bare := summarize(bareRounds)
 		for _, t := range targets {
 			if t.unavailable != "" {
 				fmt.Fprintf(w, "| %s | %s | unavailable | | | | | |\n", s.name, t.name)
@@ -36,9 +35,16 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 			rounds := results[s.name][t.name]
 			m := summarize(rounds)
 			fmt.Fprintf(w, "| %s | %s | %.0f | %.3f | %.3f | %.2fx | %.2fx | %d |",
-				s.name, t.name, m.rps, m.p50, m.p99, m.rps/bare.rps, m.p99/bare.p99, m.errors)
+				s.name, t.name, m.rps, m.p50, m.p99,
+				paired(rounds, func(r, bare result) float64 { return r.rps / bare.rps }),
+				paired(rounds, func(r, bare result) float64 { return r.p99 / bare.p99 }), m.errors)
 			if withCPU {
-				fmt.Fprintf(w, " %.1f | %.2fx |", m.cpu, cpuRatio(bareRounds, rounds))
+				fmt.Fprintf(w, " %.1f | %.2fx |", m.cpu, paired(rounds, func(r, bare result) float64 {
+					if r.cpu <= 0 || bare.cpu <= 0 {
+						return 0
+					}
+					return bare.cpu / r.cpu
+				}))
 			}
 			fmt.Fprintln(w)
 		}
@@ -51,14 +57,18 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 	fmt.Fprintln(w)
 }
 
-// cpuRatio is the median over rounds of bare's CPU per request divided by
-// the mode's in the same round: each round's pair ran under the same
-// machine load, which moves both.
-func cpuRatio(bare, mode []result) float64 {
+// paired returns the median over rounds of f(round's result, bare's
+// result in that round), skipping rounds where f is 0: each round's pair
+// ran under the same machine load, which moves both. The bare proxy's
+// own rounds (no paired result) give 1.
+func paired(rounds []result, f func(r, bare result) float64) float64 {
 	var v []float64
-	for i := range min(len(bare), len(mode)) {
-		if bare[i].cpu > 0 && mode[i].cpu > 0 {
-			v = append(v, bare[i].cpu/mode[i].cpu)
+	for _, r := range rounds {
+		if r.bare == nil {
+			return 1
+		}
+		if x := f(r, *r.bare); x > 0 {
+			v = append(v, x)
 		}
 	}
 	if len(v) == 0 {

@@ -23,6 +23,15 @@ type result struct {
 	p50, p99 float64 // latency percentiles, milliseconds
 	errors   int     // non-2xx/3xx responses and socket errors
 	cpu      float64 // the proxy's CPU microseconds per request (-cpu); 0 when not measured
+	// bare is the bare proxy's result in the same round and scenario
+	// (the mean of its runs before and after), for a mode's ratios.
+	bare *result
+}
+
+// mean returns the mean of a and b's measures.
+func mean(a, b result) result {
+	return result{rps: (a.rps + b.rps) / 2, p50: (a.p50 + b.p50) / 2, p99: (a.p99 + b.p99) / 2,
+		errors: a.errors + b.errors, cpu: (a.cpu + b.cpu) / 2}
 }
 
 // run drives url for d, with a Cookie header or a Lua script if given.

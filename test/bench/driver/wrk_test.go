@@ -115,40 +115,56 @@ func TestProcTicksCountsBusyWork(t *testing.T) {
 	}
 }
 
-// The CPU ratio pairs rounds: a round where the machine was slow for
-// both proxies must not count as a slow sessionproxy.
-func TestTableCPUColumns(t *testing.T) {
+// Every ratio pairs rounds: a round where the machine was slow for both
+// proxies must not count as a slow sessionproxy.
+func TestTablePairsRounds(t *testing.T) {
 	scens := []scenario{{name: "read"}}
 	targets := []*target{{name: "bare"}, {name: "secure"}}
-	rounds := func(rps float64, cpu ...float64) []result {
+	rounds := func(bare []result, rps []float64, cpu ...float64) []result {
 		var rs []result
-		for _, c := range cpu {
-			rs = append(rs, result{rps: rps, p50: 1, p99: 2, cpu: c})
+		for i, x := range rps {
+			r := result{rps: x, p50: 1, p99: 2}
+			if cpu != nil {
+				r.cpu = cpu[i]
+			}
+			if bare != nil {
+				r.bare = &bare[i]
+			}
+			rs = append(rs, r)
 		}
 		return rs
 	}
 	cases := []struct {
 		name     string
 		bare     []result
-		secure   []result
+		rps      []float64
+		cpu      []float64
 		wantHead bool
-		wantRow  string
+		wantRows []string
 	}{
-		{"paired rounds", rounds(100, 50, 60, 100), rounds(80, 60, 80, 100), true,
-			"| read | secure | 80 | 1.000 | 2.000 | 0.80x | 1.00x | 0 | 80.0 | 0.83x |"},
-		{"no -cpu", rounds(100, 0, 0), rounds(90, 0, 0), false,
-			"| read | secure | 90 | 1.000 | 2.000 | 0.90x | 1.00x | 0 |\n"},
+		// Paired: 0.9, 0.5 and 0.9 (the ratio of the medians would be 0.5);
+		// CPU 50/60, 60/80 and 100/100.
+		{"paired rounds", rounds(nil, []float64{100, 200, 300}, 50, 60, 100), []float64{90, 100, 270}, []float64{60, 80, 100}, true, []string{
+			"| read | bare | 200 | 1.000 | 2.000 | 1.00x | 1.00x | 0 | 60.0 | 1.00x |",
+			"| read | secure | 100 | 1.000 | 2.000 | 0.90x | 1.00x | 0 | 80.0 | 0.83x |",
+		}},
+		{"no -cpu", rounds(nil, []float64{100, 100}), []float64{90, 90}, nil, false, []string{
+			"| read | secure | 90 | 1.000 | 2.000 | 0.90x | 1.00x | 0 |\n",
+		}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			printTable(&b, scens, targets, map[string]map[string][]result{"read": {"bare": tc.bare, "secure": tc.secure}})
+			secure := rounds(tc.bare, tc.rps, tc.cpu...)
+			printTable(&b, scens, targets, map[string]map[string][]result{"read": {"bare": tc.bare, "secure": secure}})
 			out := b.String()
 			if got := strings.Contains(out, "CPU vs bare"); got != tc.wantHead {
 				t.Errorf("CPU columns in the header: %v, want %v\n%s", got, tc.wantHead, out)
 			}
-			if !strings.Contains(out, tc.wantRow) {
-				t.Errorf("table lacks row %q:\n%s", tc.wantRow, out)
+			for _, row := range tc.wantRows {
+				if !strings.Contains(out, row) {
+					t.Errorf("table lacks row %q:\n%s", row, out)
+				}
 			}
 		})
 	}
