@@ -299,6 +299,11 @@ type Outcome struct {
 // wraps ErrUnavailable when the store could not be written; otherwise it
 // is a problem with ch itself (or a session too large for a cookie).
 func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
+	if ch.IsZero() && !m.opts.Rolling && !m.opts.Renew && !s.cookie.resign && !s.cookie.clearSig {
+		// Nothing asked, nothing due, and no cookie to repair: most
+		// responses, which commit would only confirm.
+		return Outcome{}, nil
+	}
 	// set collects this commit's cookies; it is reused, for its map.
 	set, _ := m.sets.Get().(http.Header)
 	if set == nil {
