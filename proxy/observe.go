@@ -6,12 +6,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionproxy/sessionproxy/metrics"
+	"github.com/sessionproxy/sessionproxy/session"
 )
 
 // statusClientClosed is the status the access log and metrics give a
@@ -145,7 +148,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 	if st.session != nil {
 		e.Upstream = st.route.Upstream.Host
 		if st.session.ID != "" {
-			e.Session = SessionRef(st.session.ID)
+			e.Session = p.refs.of(st.session)
 		}
 	}
 	p.opts.AccessLog.LogAccess(r.Context(), e)
@@ -157,6 +160,37 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 func SessionRef(id string) string {
 	sum := sha256.Sum256([]byte(id))
 	return hex.EncodeToString(sum[:4])
+}
+
+// refCache remembers the SessionRef of recent sessions, as the minter
+// remembers their tokens: a returning session's requests do not hash its
+// id again for every access-log line. A slot holds one id; a newer one
+// replaces it.
+type refCache struct {
+	seed  maphash.Seed
+	slots [recentRefs]atomic.Pointer[sessionRef]
+}
+
+const recentRefs = 1024
+
+type sessionRef struct{ id, ref string }
+
+func newRefCache() *refCache { return &refCache{seed: maphash.MakeSeed()} }
+
+// of returns SessionRef(s.ID). A new session's is not kept: its id has
+// not been seen before and is often not seen again (a client without
+// cookies).
+func (c *refCache) of(s *session.Session) string {
+	if s.IsNew {
+		return SessionRef(s.ID)
+	}
+	slot := &c.slots[maphash.String(c.seed, s.ID)%recentRefs]
+	if r := slot.Load(); r != nil && r.id == s.ID {
+		return r.ref
+	}
+	ref := SessionRef(s.ID)
+	slot.Store(&sessionRef{id: s.ID, ref: ref})
+	return ref
 }
 
 // errorKind classifies an error the proxy answers for, for the metrics.

@@ -83,6 +83,7 @@ type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
 	minter *minter
+	refs   *refCache // the access log's session references
 	log    *slog.Logger
 	prefix string // lower-case Header, for matching header names
 	// The token and directive header names, canonical.
@@ -133,6 +134,7 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{
 		opts:             o,
 		minter:           newMinter(o.TokenSecret, o.TokenTTL),
+		refs:             newRefCache(),
 		log:              o.Logger,
 		prefix:           strings.ToLower(h),
 		tokenHeader:      h,
