@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -65,6 +66,20 @@ type Metrics struct {
 	// codes holds the label of each status 100-599, made once: a status
 	// formatted per request is an allocation per request.
 	codes [500]string
+	// counted holds the requests counter of each method label and status
+	// 100-599 once it has been used: WithLabelValues hashes both labels
+	// and takes a lock on every call.
+	counted [len(methods)][500]atomic.Pointer[counter]
+}
+
+// counter is a resolved series of a CounterVec.
+type counter struct{ prometheus.Counter }
+
+// methods are the values of the method label; the last is for any other
+// method.
+var methods = [...]string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace, "other",
 }
 
 // New registers sessionproxy's metric families on reg and returns the
@@ -153,25 +168,30 @@ func (m *Metrics) Request(method string, status int, d time.Duration) {
 	if m == nil {
 		return
 	}
-	code := ""
+	mi := methodIndex(method)
 	if status >= 100 && status < 600 {
-		code = m.codes[status-100]
+		slot := &m.counted[mi][status-100]
+		c := slot.Load()
+		if c == nil {
+			c = &counter{m.requests.WithLabelValues(m.codes[status-100], methods[mi])}
+			slot.Store(c)
+		}
+		c.Inc()
 	} else {
-		code = strconv.Itoa(status)
+		m.requests.WithLabelValues(strconv.Itoa(status), methods[mi]).Inc()
 	}
-	m.requests.WithLabelValues(code, methodLabel(method)).Inc()
 	m.requestDuration.Observe(d.Seconds())
 }
 
-// methodLabel keeps the method label to a fixed set: a client can send any
-// token as a method.
-func methodLabel(method string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
-		return method
+// methodIndex returns the index in methods of method's label, which keeps
+// the label to a fixed set: a client can send any token as a method.
+func methodIndex(method string) int {
+	for i, m := range methods[:len(methods)-1] {
+		if method == m {
+			return i
+		}
 	}
-	return "other"
+	return len(methods) - 1
 }
 
 // UpstreamError records a request the proxy answered with an error of the

@@ -102,6 +102,8 @@ func TestRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.Request("GET", 200, time.Millisecond)
+	m.Request("GET", 200, time.Millisecond) // the series is looked up once, then kept
+	m.Request("POST", 200, time.Millisecond)
 	m.Request("BREW", 418, time.Millisecond) // any token is a valid method
 	m.Request("GET", 599, time.Millisecond)
 	m.Request("GET", 999, time.Millisecond) // beyond the labels made up front
@@ -119,7 +121,8 @@ func TestRecording(t *testing.T) {
 		{"requests", "sessionproxy_http_requests_total", `
 # HELP sessionproxy_http_requests_total Requests served on the public listener, by status code and method.
 # TYPE sessionproxy_http_requests_total counter
-sessionproxy_http_requests_total{code="200",method="GET"} 1
+sessionproxy_http_requests_total{code="200",method="GET"} 2
+sessionproxy_http_requests_total{code="200",method="POST"} 1
 sessionproxy_http_requests_total{code="418",method="other"} 1
 sessionproxy_http_requests_total{code="599",method="GET"} 1
 sessionproxy_http_requests_total{code="999",method="GET"} 1
