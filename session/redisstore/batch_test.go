@@ -78,20 +78,20 @@ func TestBatcherWaitsBeforeExiting(t *testing.T) {
 		}
 	}
 	get()
-	start := time.Now()
 	time.Sleep(50 * time.Millisecond)
 	if !b.running.Load() {
 		t.Fatal("the sending goroutine exited as soon as the queue was empty")
 	}
 	get() // taken by the same goroutine
+	last := time.Now()
 	for b.running.Load() {
-		if time.Since(start) > 5*time.Second {
+		if time.Since(last) > 5*time.Second {
 			t.Fatal("the sending goroutine is still there 5s after the last command")
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if took := time.Since(start); took < 400*time.Millisecond {
-		t.Errorf("the sending goroutine exited %v after the last command; want about 500ms", took)
+	if idle := time.Since(last); idle < 400*time.Millisecond {
+		t.Errorf("the sending goroutine exited %v after the last command; want about 500ms", idle)
 	}
 	get() // an exited batcher starts again
 }
