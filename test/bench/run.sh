@@ -4,7 +4,7 @@
 # never asserted.
 #
 #   test/bench/run.sh [duration-per-run] [driver flags]
-#   test/bench/run.sh            # 2s runs, 5 interleaved rounds, ~4 min
+#   test/bench/run.sh            # 2s runs, 5 interleaved rounds, ~6 min
 #   test/bench/run.sh 5s -rounds 5 -modes secure,redis
 #
 # Flags: -rounds N, -c CONNS, -t THREADS, -pin=false, -modes LIST,
