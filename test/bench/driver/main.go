@@ -274,16 +274,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if results[s.name] == nil {
 				results[s.name] = map[string][]result{}
 			}
-			// Bare runs before, between and after the modes, which take
-			// turns to go first; each mode is compared with the mean of
-			// the bare runs just before and just after it, so that the
-			// machine speeding up or slowing down (by 5 % in the median
-			// over 12 s here, by 25 % in one case in ten) moves both sides
-			// of its ratio alike.
-			order := []*target{targets[0]}
-			for i := range running {
-				order = append(order, running[(i+round)%len(running)], targets[0])
-			}
+			order := runOrder(targets[0], running, round)
 			done := make([]result, 0, len(order))
 			for _, t := range order {
 				cookie, script := "", ""
@@ -311,9 +302,8 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				done = append(done, r)
 				results[s.name][t.name] = append(results[s.name][t.name], r)
 			}
-			for i := 1; i < len(order); i += 2 { // the modes
-				base := mean(done[i-1], done[i+1])
-				rs := results[s.name][order[i].name]
+			for i, base := range neighbours(done) {
+				rs := results[s.name][order[2*i+1].name]
 				rs[len(rs)-1].bare = &base
 			}
 		}
@@ -323,6 +313,30 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		o.threads, o.conns, o.duration, o.rounds, pinning(pin))
 	printTable(stdout, scens, targets, results)
 	return nil
+}
+
+// runOrder returns the order of one scenario's runs in a round: bare
+// before, between and after the modes, which take turns to go first. Each
+// mode is then compared with the bare runs just before and just after it
+// (neighbours), so that the machine speeding up or slowing down moves
+// both sides of its ratio alike: here, two bare runs 12 s apart differed
+// by 5 % in the median and by 25 % or more one time in ten.
+func runOrder(bare *target, modes []*target, round int) []*target {
+	order := []*target{bare}
+	for i := range modes {
+		order = append(order, modes[(i+round)%len(modes)], bare)
+	}
+	return order
+}
+
+// neighbours returns, for each mode's result in done (the results of a
+// runOrder, in order), the mean of the bare results around it.
+func neighbours(done []result) []result {
+	var out []result
+	for i := 1; i+1 < len(done); i += 2 {
+		out = append(out, mean(done[i-1], done[i+1]))
+	}
+	return out
 }
 
 func pinning(pin cpus) string {

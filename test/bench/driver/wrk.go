@@ -23,8 +23,8 @@ type result struct {
 	p50, p99 float64 // latency percentiles, milliseconds
 	errors   int     // non-2xx/3xx responses and socket errors
 	cpu      float64 // the proxy's CPU microseconds per request (-cpu); 0 when not measured
-	// bare is the bare proxy's result in the same round and scenario
-	// (the mean of its runs before and after), for a mode's ratios.
+	// bare is what a mode's ratios compare with: the mean of the bare
+	// proxy's runs just before and just after it (neighbours).
 	bare *result
 }
 

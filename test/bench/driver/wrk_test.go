@@ -169,3 +169,26 @@ func TestTablePairsRounds(t *testing.T) {
 		})
 	}
 }
+
+// Every mode runs once a round between two bare runs, the modes taking
+// turns to go first, and is compared with the mean of those two.
+func TestRunOrder(t *testing.T) {
+	bare, a, b := &target{name: "bare"}, &target{name: "a"}, &target{name: "b"}
+	names := func(ts []*target) string {
+		var n []string
+		for _, t := range ts {
+			n = append(n, t.name)
+		}
+		return strings.Join(n, " ")
+	}
+	for round, want := range []string{"bare a bare b bare", "bare b bare a bare", "bare a bare b bare"} {
+		if got := names(runOrder(bare, []*target{a, b}, round)); got != want {
+			t.Errorf("round %d: %s, want %s", round, got, want)
+		}
+	}
+	done := []result{{rps: 100}, {rps: 80}, {rps: 200}, {rps: 150}, {rps: 300}}
+	got := neighbours(done)
+	if len(got) != 2 || got[0].rps != 150 || got[1].rps != 250 {
+		t.Errorf("neighbours = %+v; want the means 150 (around a) and 250 (around b)", got)
+	}
+}
