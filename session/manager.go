@@ -299,10 +299,8 @@ type Outcome struct {
 // wraps ErrUnavailable when the store could not be written; otherwise it
 // is a problem with ch itself (or a session too large for a cookie).
 func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
-	if ch.IsZero() && !m.opts.Rolling && !m.opts.Renew && !s.cookie.resign && !s.cookie.clearSig {
-		// Nothing asked, nothing due, and no cookie to repair: most
-		// responses, which commit would only confirm.
-		return Outcome{}, nil
+	if m.nothingToCommit(s, ch) {
+		return Outcome{}, nil // most responses, which commit would only confirm
 	}
 	// set collects this commit's cookies; it is reused, for its map.
 	set, _ := m.sets.Get().(http.Header)
@@ -433,6 +431,15 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	s.MaxAge = maxAge
 	s.Expire = expiry(maxAge, now)
 	return out, nil
+}
+
+// nothingToCommit reports, without commit's work, that commit would
+// change nothing for s: no directive, so no save unless rolling or renew
+// asks for one (shouldSave), and no cookie to repair (the codecs' repair
+// acts only on resign and clearSig). A new reason to save or repair must
+// be added here too.
+func (m *Manager) nothingToCommit(s *Session, ch Change) bool {
+	return ch.IsZero() && !m.opts.Rolling && !m.opts.Renew && !s.cookie.resign && !s.cookie.clearSig
 }
 
 // shouldSave is koa-session's _shouldSaveSession.
