@@ -85,6 +85,7 @@ type target struct {
 	manyScript  string // the same through manySessions sessions' cookies ("" unless read-many runs)
 	unavailable string // why the mode could not run ("" when it runs)
 	proc        string // name of its process
+	comm        string // its binary's name, which perf reports
 }
 
 type options struct {
@@ -94,6 +95,7 @@ type options struct {
 	threads   int
 	pin       bool
 	cpu       bool
+	perf      bool
 	modes     []string
 	scenarios []string
 }
@@ -107,6 +109,7 @@ func main() {
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
+	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios (also read-many, best run on its own: its 20,000 sessions fill the proxies' caches and heaps for the rounds after it)")
 	args := os.Args[1:]
@@ -141,6 +144,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if pin = pinTo(allowed); err != nil || lookErr != nil || pin.proxy == "" {
 			fmt.Fprintln(stderr, "bench: not pinning (needs taskset and 2+ CPUs)")
 			pin = cpus{}
+		}
+	}
+	if o.perf {
+		if _, err := exec.LookPath("perf"); err != nil || pin.proxy == "" {
+			return errors.New("-perf needs perf (Debian: linux-perf) and pinning (taskset, 2+ CPUs)")
 		}
 	}
 	var scens []scenario
@@ -201,7 +209,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err := waitHTTP(ctx, bare, "http://"+bareAddr+"/"); err != nil {
 		return err
 	}
-	targets := []*target{{name: "bare", url: "http://" + bareAddr, proc: "bare"}}
+	targets := []*target{{name: "bare", url: "http://" + bareAddr, proc: "bare", comm: "bare"}}
 
 	redisAddr := ""
 	for _, m := range modes {
@@ -218,7 +226,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		many = manySessions
 	}
 	for _, m := range modes {
-		t := &target{name: m.name, proc: "sessionproxy-" + m.name}
+		t := &target{name: m.name, proc: "sessionproxy-" + m.name, comm: "sessionproxy"}
 		targets = append(targets, t)
 		if m.redis && redisAddr == "" {
 			t.unavailable = "redis-server not available"
@@ -286,10 +294,24 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				case s.many:
 					script = t.manyScript
 				}
+				var rec *recording
+				if o.perf {
+					file := filepath.Join(dir, "perf.data")
+					if rec, err = startPerf(ctx, pin.proxy, pin.load, file, o.duration.Seconds()); err != nil {
+						return err
+					}
+				}
 				before := sampleCPU(procs)
 				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
+				}
+				if rec != nil {
+					ws, err := rec.shares(ctx, t.comm)
+					if err != nil {
+						return fmt.Errorf("%s %s: %w", s.name, t.name, err)
+					}
+					fmt.Fprintf(stderr, "bench: perf  %d %-9s %-6s %v\n", round+1, s.name, t.name, ws)
 				}
 				cpu := ""
 				if o.cpu {
