@@ -2,9 +2,16 @@ package proxy
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"flag"
+	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +20,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -27,17 +35,20 @@ const vectorSecret = "vector-secret-0123456789abcdef0123456789"
 
 // vectors is the file's shape; its "about" says how a library uses it.
 type vectors struct {
-	About   []string      `json:"about"`
-	Secret  string        `json:"secret"`
-	Issuer  string        `json:"issuer"`
-	Tokens  []tokenVector `json:"tokens"`
-	Patches []patchVector `json:"patches"`
+	About   []string        `json:"about"`
+	Secret  string          `json:"secret"`
+	Issuer  string          `json:"issuer"`
+	JWKS    json.RawMessage `json:"jwks"`
+	Tokens  []tokenVector   `json:"tokens"`
+	Patches []patchVector   `json:"patches"`
 }
 
 type tokenVector struct {
-	Name     string `json:"name"`
-	Token    string `json:"token"`
-	Secret   string `json:"secret"`
+	Name  string `json:"name"`
+	Token string `json:"token"`
+	// Secret is the HS256 secret to verify with; empty for a token to
+	// verify with the JWKS (served from a URL, as the proxy serves it).
+	Secret   string `json:"secret,omitempty"`
 	Audience string `json:"audience,omitempty"`
 	// Claims are the claims a valid token verifies to; Error is the
 	// reason an invalid one is refused.
@@ -59,7 +70,8 @@ type patchVector struct {
 // test fails when the committed file drifts from what the code produces;
 // `go test ./proxy -run TestVectors -update-vectors` rewrites it.
 func TestVectors(t *testing.T) {
-	got := buildVectors(t)
+	committed, _ := os.ReadFile(vectorsFile)
+	got := buildVectors(t, committed)
 	if *updateVectors {
 		if err := os.MkdirAll(filepath.Dir(vectorsFile), 0o755); err != nil {
 			t.Fatal(err)
@@ -78,7 +90,7 @@ func TestVectors(t *testing.T) {
 	}
 }
 
-func buildVectors(t *testing.T) []byte {
+func buildVectors(t *testing.T, committed []byte) []byte {
 	t.Helper()
 	// Valid tokens are issued now-ish and live a century, so that the
 	// libraries check them against the real clock; expired ones ended
@@ -97,7 +109,7 @@ func buildVectors(t *testing.T) []byte {
 	v := vectors{
 		About: []string{
 			"Conformance vectors for the app-side session libraries, written by proxy/vectors_test.go from the proxy's own code; do not edit by hand.",
-			"tokens: verify each with its secret (and audience, when given) and issuer \"sessionproxy\" against the real clock. A vector with claims must verify to exactly those claims; one with error must be refused, the library naming that reason: malformed, alg, signature, expired, issuer, audience.",
+			"tokens: verify each with its secret, or, when it has none, with the keys of jwks served from a URL (as the proxy's admin listener serves them), and with its audience when given and issuer \"sessionproxy\", against the real clock. A vector with claims must verify to exactly those claims; one with error must be refused, the library naming that reason: malformed, alg, signature, expired, issuer, audience, kid.",
 			"patches: a library whose session arrived as before and is after at response time sends patch as its X-Session-Set (the smallest RFC 7396 merge patch: only changed keys, removed keys as null, nested objects diffed, arrays replaced whole); a null patch means no header at all.",
 		},
 		Secret: vectorSecret,
@@ -143,9 +155,10 @@ func buildVectors(t *testing.T) []byte {
 		tv := &v.Tokens[i]
 		tv.Secret = vectorSecret
 		if tv.Error == "" {
-			tv.Claims = verifiedClaims(t, tv.Token)
+			tv.Claims = verifiedClaims(t, tv.Token, jwt.WithValidMethods([]string{"HS256"}))
 		}
 	}
+	v.JWKS, v.Tokens = appendKeyVectors(t, v.Tokens, long.sign(existing, issued), committed)
 	for _, p := range v.Patches {
 		checkPatch(t, p)
 	}
@@ -187,13 +200,17 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 	return bytes.Equal(xb, yb)
 }
 
-// verifiedClaims returns a valid token's claims, verified with golang-jwt.
-func verifiedClaims(t *testing.T, tok string) json.RawMessage {
+// verifiedClaims returns a valid token's claims, verified with golang-jwt
+// (with vectorSecret unless an option says otherwise).
+func verifiedClaims(t *testing.T, tok string, opts ...jwt.ParserOption) json.RawMessage {
+	t.Helper()
+	return verifiedClaimsWith(t, tok, func(*jwt.Token) (any, error) { return []byte(vectorSecret), nil }, opts...)
+}
+
+func verifiedClaimsWith(t *testing.T, tok string, key jwt.Keyfunc, opts ...jwt.ParserOption) json.RawMessage {
 	t.Helper()
 	claims := jwt.MapClaims{}
-	if _, err := jwt.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) {
-		return []byte(vectorSecret), nil
-	}, jwt.WithValidMethods([]string{"HS256"}), jwt.WithIssuer(Issuer)); err != nil {
+	if _, err := jwt.ParseWithClaims(tok, claims, key, append(opts, jwt.WithIssuer(Issuer))...); err != nil {
 		t.Fatalf("a valid vector does not verify: %v", err)
 	}
 	b, err := json.Marshal(claims)
@@ -218,3 +235,98 @@ func unsigned(t *testing.T, header, payload string) string {
 }
 
 func raw(s string) json.RawMessage { return json.RawMessage(s) }
+
+// Test-only signing keys of the vectors, one per asymmetric algorithm, and
+// one that the JWKS does not publish.
+var (
+	vectorEd25519Seed = []byte("vector-ed25519-seed-0123456789ab")
+	vectorP256Scalar  = []byte("vector-p256-scalar-0123456789abc")
+	strayEd25519Seed  = []byte("stray-ed25519-seed-0123456789abc")
+)
+
+// appendKeyVectors adds the EdDSA and ES256 tokens: the payload of an
+// HS256 token the minter signed, under each key. It returns the JWKS that
+// verifies them. ES256 signatures are randomized, so a committed ES256
+// token that still verifies to the same claims is kept as it is; otherwise
+// the file would change on every run.
+func appendKeyVectors(t *testing.T, tokens []tokenVector, hsToken string, committed []byte) (json.RawMessage, []tokenVector) {
+	t.Helper()
+	ed := vectorKey(t, ed25519.NewKeyFromSeed(vectorEd25519Seed), token.EdDSA)
+	p256, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), vectorP256Scalar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := vectorKey(t, p256, token.ES256)
+	stray := vectorKey(t, ed25519.NewKeyFromSeed(strayEd25519Seed), token.EdDSA)
+	keys := map[string]*token.Key{ed.ID: ed, es.ID: es}
+
+	var old vectors
+	_ = json.Unmarshal(committed, &old) // a missing or broken file keeps nothing
+	kept := map[string]string{}
+	for _, tv := range old.Tokens {
+		kept[tv.Name] = tv.Token
+	}
+
+	_, rest, _ := strings.Cut(hsToken, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	signed := func(k *token.Key, header string) string {
+		input := header + "." + payload
+		sig, err := k.Sign(input)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	keyfunc := func(tok *jwt.Token) (any, error) {
+		kid, _ := tok.Header["kid"].(string)
+		if k, ok := keys[kid]; ok {
+			return k.PublicKey(), nil
+		}
+		return nil, jwt.ErrTokenUnverifiable
+	}
+	valid := func(name string, k *token.Key) tokenVector {
+		tok := signed(k, k.Header())
+		if prev, ok := kept[name]; ok && k.Alg == token.ES256 {
+			if _, err := jwt.Parse(prev, keyfunc, jwt.WithValidMethods([]string{k.Alg}), jwt.WithIssuer(Issuer)); err == nil {
+				tok = prev
+			}
+		}
+		return tokenVector{Name: name, Token: tok, Claims: verifiedClaimsWith(t, tok, keyfunc, jwt.WithValidMethods([]string{k.Alg}))}
+	}
+	edValid := valid("EdDSA existing session", ed)
+	tokens = append(tokens,
+		edValid,
+		valid("ES256 existing session", es),
+		tokenVector{Name: "EdDSA unknown kid", Token: signed(stray, stray.Header()), Error: "kid"},
+		tokenVector{Name: "EdDSA bad signature", Token: signed(stray, ed.Header()), Error: "signature"},
+		tokenVector{Name: "EdDSA without kid", Token: signed(ed, base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"EdDSA","typ":"JWT"}`))), Error: "kid"},
+		// The classic confusion: an HS256 token whose secret is a public
+		// key; a JWKS verifier must never accept HS256.
+		tokenVector{Name: "HS256 against a JWKS", Token: hsToken, Error: "alg"},
+	)
+	jwks, err := io.ReadAll(httptestJWKS(token.NewJWKS([]*token.Key{ed, es})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return jwks, tokens
+}
+
+func vectorKey(t *testing.T, k any, alg string) *token.Key {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := token.ParseKey(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// httptestJWKS returns the body the admin listener serves for j.
+func httptestJWKS(j *token.JWKS) io.Reader {
+	rec := httptest.NewRecorder()
+	j.ServeHTTP(rec, httptest.NewRequest("GET", token.JWKSPath, nil))
+	return rec.Body
+}
