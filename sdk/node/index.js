@@ -13,4 +13,7 @@ const { mergePatch } = require('./lib/patch');
 const { koa } = require('./lib/koa');
 const { express } = require('./lib/express');
 
-module.exports = { verify, createVerifier, InvalidTokenError, LateChangeError, koa, express, mergePatch };
+const sessionproxy = { verify, createVerifier, InvalidTokenError, LateChangeError, koa, express, mergePatch };
+// default, for TypeScript's `import sessionproxy from 'sessionproxy'` compiled to CommonJS.
+sessionproxy.default = sessionproxy;
+module.exports = sessionproxy;

@@ -58,4 +58,6 @@ function readDirectives(headers) {
   };
 }
 
-module.exports = { mintToken, readDirectives };
+const testing = { mintToken, readDirectives };
+testing.default = testing;
+module.exports = testing;

@@ -157,7 +157,7 @@ function attach(req, res, claims, report) {
       state.maxAge = undefined;
     },
   };
-  handle.current = newSession(handle, state.arrived);
+  handle.current = newSession(handle, structuredClone(state.arrived));
   Object.defineProperty(req, 'session', {
     configurable: true,
     enumerable: true,

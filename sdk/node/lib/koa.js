@@ -136,7 +136,7 @@ function koa(opts = {}) {
 
     const state = new State(claims);
     const handle = { state, session: null };
-    handle.session = newSession(handle, state.arrived, state.isNew);
+    handle.session = newSession(handle, structuredClone(state.arrived), state.isNew);
     Object.defineProperty(ctx, 'session', {
       configurable: true,
       enumerable: true,

@@ -133,8 +133,10 @@ function verify(token, opts) {
   return createVerifier(opts).verify(token);
 }
 
-// JWKS is a key set fetched from a URL: cached for maxAge, refetched at
-// most once per cooldown when a token names a kid it does not hold.
+// JWKS is a key set fetched from a URL: cached for maxAge; a token naming
+// a kid it does not hold makes it refetch, at most once per cooldown (so a
+// stream of made-up kids costs one fetch per cooldown, and a key published
+// just after a fetch is still found at once).
 class JWKS {
   constructor(url, opts) {
     this.url = url;
@@ -142,6 +144,7 @@ class JWKS {
     this.cooldown = opts.jwksCooldown === undefined ? DEFAULT_JWKS_COOLDOWN : opts.jwksCooldown;
     this.keys = null; // Map kid -> {alg, key}
     this.fetchedAt = 0;
+    this.forcedAt = -Infinity; // last refetch for an unknown kid
     this.inflight = null;
   }
 
@@ -149,7 +152,8 @@ class JWKS {
     const age = Date.now() - this.fetchedAt;
     if (this.keys === null || age >= this.maxAge) {
       await this.refresh(this.keys !== null);
-    } else if (!this.keys.has(kid) && age >= this.cooldown) {
+    } else if (!this.keys.has(kid) && Date.now() - this.forcedAt >= this.cooldown) {
+      this.forcedAt = Date.now();
       await this.refresh(true);
     }
     return this.keys.get(kid) || null;
@@ -168,7 +172,8 @@ class JWKS {
         },
         (err) => {
           if (!keepOld) throw err;
-          this.fetchedAt = Date.now() - this.maxAge + this.cooldown;
+          // Keep the old keys; try again after a cooldown, not per request.
+          this.fetchedAt = Math.max(this.fetchedAt, Date.now() - this.maxAge + this.cooldown);
         },
       ).finally(() => {
         this.inflight = null;
