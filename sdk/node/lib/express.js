@@ -7,6 +7,7 @@ const { State, LateChangeError, checkMaxAge } = require('./state');
 const { guarded, settle, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
+const MOUNTED = Symbol('sessionproxy.mounted');
 
 /**
  * Cookie stands for express-session's req.session.cookie: setting maxAge
@@ -56,7 +57,9 @@ class Session {
     Object.defineProperty(this, HANDLE, { value: handle });
     Object.defineProperty(this, 'id', { value: handle.req.sessionID, enumerable: false });
     Object.defineProperty(this, 'cookie', { value: handle.cookie, enumerable: false, writable: true });
-    Object.assign(this, data);
+    for (const [k, v] of Object.entries(data)) {
+      if (!isMember(k)) this[k] = v;
+    }
   }
 
   /** regenerate starts a new, empty session with a new id (express-session's semantics); fill it in cb. */
@@ -94,7 +97,9 @@ class Session {
     const h = this[HANDLE];
     if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.reload()'));
     if (h.state.destroyed) return settle(cb, new Error('sessionproxy: the session was destroyed'));
-    h.current = newSession(h, structuredClone(h.state.arrived));
+    const data = structuredClone(h.state.arrived);
+    for (const k of h.state.hidden) delete data[k];
+    h.current = newSession(h, data);
     return settle(cb);
   }
 
@@ -105,6 +110,12 @@ class Session {
   resetMaxAge() {
     return this;
   }
+}
+
+// isMember reports whether a data key is named like a member of Session,
+// which the session object cannot hold as data.
+function isMember(k) {
+  return k === 'id' || k === 'cookie' || k in Session.prototype;
 }
 
 function newSession(handle, data) {
@@ -126,7 +137,8 @@ function express(opts = {}) {
   const report = typeof opts.onError === 'function' ? opts.onError : (err) => console.error(err);
 
   return function sessionproxy(req, res, next) {
-    if (req.session !== undefined) return next();
+    if (req[MOUNTED]) return next(); // mounted twice on one path
+    req[MOUNTED] = true;
     verifier.verify(req.headers[header]).then(
       (claims) => {
         attach(req, res, claims, report);
@@ -157,7 +169,7 @@ function attach(req, res, claims, report) {
       state.maxAge = undefined;
     },
   };
-  handle.current = newSession(handle, structuredClone(state.arrived));
+  handle.current = newSession(handle, state.visible(isMember));
   Object.defineProperty(req, 'session', {
     configurable: true,
     enumerable: true,
@@ -168,6 +180,7 @@ function attach(req, res, claims, report) {
         handle.destroy();
         handle.current = undefined;
       } else if (typeof val === 'object') {
+        state.hidden = [];
         handle.current = newSession(handle, JSON.parse(JSON.stringify(val)));
       } else {
         throw new TypeError('req.session can only be set to an object or null');

@@ -16,7 +16,7 @@ class Session {
     Object.defineProperty(this, HANDLE, { value: handle });
     this.isNew = isNew;
     for (const [k, v] of Object.entries(data)) {
-      if (k !== 'isNew') this[k] = v;
+      if (!isMember(k)) this[k] = v;
     }
   }
 
@@ -97,6 +97,12 @@ function commitLike(handle, what, change, callback) {
   return p;
 }
 
+// isMember reports whether a data key is named like a member of Session,
+// which the session object cannot hold as data.
+function isMember(k) {
+  return k === 'isNew' || k in Session.prototype;
+}
+
 function newSession(handle, data, isNew) {
   return guarded(new Session(handle, data, isNew), handle.state, 'ctx.session');
 }
@@ -136,7 +142,7 @@ function koa(opts = {}) {
 
     const state = new State(claims);
     const handle = { state, session: null };
-    handle.session = newSession(handle, structuredClone(state.arrived), state.isNew);
+    handle.session = newSession(handle, state.visible(isMember), state.isNew);
     Object.defineProperty(ctx, 'session', {
       configurable: true,
       enumerable: true,
@@ -150,6 +156,7 @@ function koa(opts = {}) {
         }
         if (typeof val === 'object') {
           const data = typeof val.toJSON === 'function' ? val.toJSON() : val;
+          state.hidden = [];
           handle.session = newSession(handle, data, false);
           return;
         }

@@ -49,6 +49,19 @@ class State {
     this.renew = false;
     this.maxAge = undefined; // ms, 'session' or undefined (unchanged)
     this.sent = null; // the directives sent, once the headers are out
+    this.hidden = []; // arrival keys the framework's session object cannot hold (its own member names)
+  }
+
+  // visible returns the arrival data without the keys named like members
+  // of the framework's session object (length, cookie, save, ...): those
+  // stay in the session untouched instead of being read as removed.
+  visible(isMember) {
+    const data = {};
+    for (const [k, v] of Object.entries(this.arrived)) {
+      if (isMember(k)) this.hidden.push(k);
+      else data[k] = structuredClone(v);
+    }
+    return data;
   }
 
   // directives returns the X-Session-* headers for data (the session's
@@ -56,6 +69,9 @@ class State {
   directives(data) {
     const h = {};
     const now = data === null ? {} : plain(data);
+    if (!this.destroyed) {
+      for (const k of this.hidden) if (!Object.hasOwn(now, k)) now[k] = this.arrived[k];
+    }
     if (this.destroyed) {
       h[DESTROY] = 'true';
       if (Object.keys(now).length > 0) h[SET] = headerJSON(now);

@@ -163,3 +163,13 @@ test('express: without a valid token', async (t) => {
 test('express: an empty secret is refused at construction', () => {
   assert.throws(() => sessionproxy.express({ secret: '' }), TypeError);
 });
+
+test('express: data keys named like Session members are kept, not lost', async (t) => {
+  const { url } = await startApp(t);
+  const sess = { cookie: 'c', id: 'i', save: 's', user };
+  let r = await request(url, '/json', token(sess));
+  assert.deepEqual(r.directives, { ...none, set: { n: 1 } });
+  r = await request(url, '/reload', token(sess));
+  assert.deepEqual(JSON.parse(r.body), { user });
+  assert.deepEqual(r.directives, none);
+});

@@ -192,3 +192,15 @@ test('koa: an empty secret is refused at construction', () => {
   assert.throws(() => sessionproxy.koa({ secret: '' }), TypeError);
   assert.throws(() => sessionproxy.koa({}), TypeError);
 });
+
+test('koa: data keys named like Session members are kept, not lost', async (t) => {
+  const { url } = await startApp(t);
+  const sess = { length: 3, save: 'yes', maxAge: 7, user };
+  let r = await request(url, '/get', token(sess));
+  assert.deepEqual(JSON.parse(r.body), user);
+  assert.deepEqual(r.directives, none);
+  r = await request(url, '/birthday', token(sess));
+  assert.deepEqual(r.directives, { ...none, set: { user: { age: 31 }, note: 'Zoë ✓ 😀' } });
+  r = await request(url, '/replace', token(sess));
+  assert.deepEqual(r.directives, { ...none, set: { length: null, save: null, maxAge: null, user: null, a: 1 } });
+});
