@@ -64,11 +64,11 @@ class Session {
 
   /** save is accepted for koa-session compatibility: the directives are always sent. */
   save(callback) {
-    return commitLike(this[HANDLE], 'ctx.session.save()', () => {}, callback);
+    return commitLike(this[HANDLE], 'ctx.session.save()', null, callback);
   }
 
   manuallyCommit() {
-    return commitLike(this[HANDLE], 'ctx.session.manuallyCommit()', () => {});
+    return commitLike(this[HANDLE], 'ctx.session.manuallyCommit()', null);
   }
 
   commit(options, callback) {
@@ -77,18 +77,18 @@ class Session {
   }
 }
 
-// commitLike runs change and answers as koa-session's commit does: a
-// promise, or callback(err) when one is given.
+// commitLike runs change (null for none) and answers as koa-session's
+// commit does: a promise, or callback(err) when one is given. Once the
+// headers are out, a change, or a session that differs from what was
+// sent, is a LateChangeError.
 function commitLike(handle, what, change, callback) {
   let p;
-  try {
-    if (handle.state.sent !== null && (what !== 'ctx.session.save()' || handle.state.lateChange(handle.session))) {
-      throw new LateChangeError(what);
-    }
-    change(handle.state);
+  const { state } = handle;
+  if (state.sent !== null && (change !== null || state.lateChange(handle.session))) {
+    p = Promise.reject(new LateChangeError(what));
+  } else {
+    if (change !== null) change(state);
     p = Promise.resolve();
-  } catch (err) {
-    p = Promise.reject(err);
   }
   if (typeof callback === 'function') {
     p.then(() => callback(), callback);
