@@ -1,0 +1,73 @@
+// koa-session's full application example, written for Express with
+// express-session's API, and sessionproxy in front: the only change from
+// an express-session app is the app.use(...) line. The proxy owns the
+// cookie; this app reads and writes req.session as always.
+//
+//   UPSTREAM_SECRET=... node app.js [PORT]     (PORT 0 = a free port; default 8080)
+//
+// Routes: /set, /get, /destroy, /renew, /login (a renew after login, as
+// express-session's docs write it), /put/KEY/VALUE (changes one key;
+// ?delay=MS waits first, so that requests overlap), /whoami (the session
+// id and data, for the tests).
+'use strict';
+
+const express = require('express');
+const sessionproxy = require('sessionproxy');
+
+const app = express();
+app.use(sessionproxy.express({ secret: process.env.UPSTREAM_SECRET }));
+
+app.get('/set', (req, res) => {
+  req.session.user = { name: 'john doe', age: 30 };
+  res.send('session set');
+});
+
+app.get('/get', (req, res) => {
+  if (req.session.user) res.json(req.session.user);
+  else res.status(204).end();
+});
+
+app.get('/destroy', (req, res, next) => {
+  req.session.destroy((err) => (err ? next(err) : res.send('session destroyed')));
+});
+
+// express-session's regenerate() starts an empty session with a new id;
+// carry the data over to keep it.
+app.get('/renew', (req, res, next) => {
+  const data = { ...req.session };
+  req.session.regenerate((err) => {
+    if (err) return next(err);
+    Object.assign(req.session, data);
+    res.send('session renewed');
+  });
+});
+
+app.get('/login', (req, res, next) => {
+  const data = { ...req.session };
+  req.session.regenerate((err) => {
+    if (err) return next(err);
+    Object.assign(req.session, data, { user: { name: 'john doe', age: 30 } });
+    res.send('logged in');
+  });
+});
+
+app.get('/put/:key/:value', async (req, res) => {
+  const delay = Number(req.query.delay || 0);
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  req.session[req.params.key] = req.params.value;
+  res.send('put ' + req.params.key);
+});
+
+app.get('/whoami', (req, res) => {
+  res.json({ sid: req.sessionID ?? null, session: req.session });
+});
+
+const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
+const server = app.listen(port, process.env.HOST || '127.0.0.1', () => {
+  const { address, port } = server.address();
+  console.log(`listening on ${address}:${port}`);
+});
+process.on('SIGTERM', () => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+});

@@ -1,0 +1,148 @@
+// Typings for sessionproxy (CommonJS and ESM).
+
+/** The claims of a verified X-Session token. */
+export interface Claims {
+  /** The session id; absent in the proxy's koa cookie format. */
+  sid?: string;
+  /** The session data. */
+  sess: Record<string, unknown>;
+  /** True when the session did not exist before this request. */
+  new?: boolean;
+  iss: string;
+  aud?: string | string[];
+  iat?: number;
+  exp: number;
+  [claim: string]: unknown;
+}
+
+/** Why a token was refused. */
+export type InvalidTokenReason = 'malformed' | 'alg' | 'signature' | 'expired' | 'issuer' | 'audience' | 'kid';
+
+/** Thrown (or rejected with) when a token is refused. */
+export class InvalidTokenError extends Error {
+  readonly reason: InvalidTokenReason;
+  constructor(reason: InvalidTokenReason, detail?: string);
+}
+
+/** Thrown or reported when the session changes after the response headers were sent. */
+export class LateChangeError extends Error {}
+
+export interface VerifyOptions {
+  /** HS256 secret; an empty one is refused. */
+  secret?: string | Uint8Array;
+  /** URL of a JWKS with the proxy's EdDSA (Ed25519) / ES256 (P-256) public keys. */
+  jwksUrl?: string;
+  /** When set, the token's aud (string or list) must contain it. */
+  audience?: string;
+  /** Seconds of clock skew allowed on exp (default 5). */
+  leeway?: number;
+  /** Milliseconds a fetched key set is used before it is fetched again (default 600000). */
+  jwksMaxAge?: number;
+  /** Least milliseconds between refetches caused by an unknown kid (default 30000). */
+  jwksCooldown?: number;
+}
+
+export interface Verifier {
+  verify(token: string | undefined): Promise<Claims>;
+}
+
+/** Checks the options once (throws TypeError) and keeps the JWKS cache. */
+export function createVerifier(opts: VerifyOptions): Verifier;
+
+/** Verifies a token; resolves to its claims or rejects with an InvalidTokenError. */
+export function verify(token: string | undefined, opts: VerifyOptions): Promise<Claims>;
+
+/** The smallest RFC 7396 merge patch from before to after, or null when nothing changed. */
+export function mergePatch(before: Record<string, unknown>, after: Record<string, unknown>): Record<string, unknown> | null;
+
+export interface MiddlewareOptions<Req> extends VerifyOptions {
+  /** Request header carrying the token (default 'X-Session'). */
+  header?: string;
+  /** Run without a session instead of answering 401: true, or per request. */
+  optional?: boolean | ((req: Req) => boolean);
+  /** Called with a LateChangeError found once the response finished. */
+  onError?: (err: Error, req: Req) => void;
+}
+
+/** koa-session's Session: the data as properties, and its methods. */
+export interface KoaSession {
+  [key: string]: any;
+  readonly isNew: boolean;
+  readonly length: number;
+  readonly populated: boolean;
+  /** This session's lifetime as set during this request (ms or 'session'). */
+  maxAge: number | 'session' | undefined;
+  /** The session id the proxy sent (undefined in the koa cookie format). */
+  readonly externalKey: string | undefined;
+  toJSON(): Record<string, unknown>;
+  /** New id, same data (call after login). */
+  regenerate(): Promise<void>;
+  regenerate(callback: (err?: Error) => void): void;
+  save(): Promise<void>;
+  save(callback: (err?: Error) => void): void;
+  manuallyCommit(): Promise<void>;
+}
+
+/** ctx.sessionHandler, as koa-session tutorials use it. */
+export interface KoaSessionHandler {
+  regenerateId(): void;
+  getId(): string | undefined;
+  setMaxAge(ms: number | 'session'): void;
+}
+
+/** The Koa context members the middleware adds (augment koa's Context with them). */
+export interface KoaSessionContext {
+  session: KoaSession | null;
+  sessionHandler: KoaSessionHandler;
+}
+
+// Structural, so that these typings need neither koa's nor express's.
+type KoaContext = any;
+type KoaMiddleware = (ctx: KoaContext, next: () => Promise<any>) => Promise<any>;
+
+/** Koa middleware: ctx.session with koa-session's API. */
+export function koa(opts: MiddlewareOptions<KoaContext>): KoaMiddleware;
+
+/** express-session's req.session.cookie. */
+export interface ExpressCookie {
+  /** Setting it sets this session's lifetime; null means a browser-session cookie. */
+  maxAge: number | null;
+  readonly originalMaxAge: number | null;
+  expires: Date | null;
+}
+
+/** express-session's Session: the data as properties, and its methods. */
+export interface ExpressSession {
+  [key: string]: any;
+  readonly id: string | undefined;
+  cookie: ExpressCookie;
+  regenerate(callback: (err?: Error) => void): void;
+  destroy(callback: (err?: Error) => void): void;
+  save(callback?: (err?: Error) => void): this;
+  reload(callback: (err?: Error) => void): void;
+  touch(): this;
+  resetMaxAge(): this;
+}
+
+/** The request members the middleware adds (augment Express's Request with them). */
+export interface ExpressSessionRequest {
+  session?: ExpressSession;
+  sessionID?: string;
+}
+
+type ExpressRequest = any;
+type ExpressMiddleware = (req: ExpressRequest, res: any, next: (err?: any) => void) => void;
+
+/** Express / Connect middleware: req.session with express-session's API. */
+export function express(opts: MiddlewareOptions<ExpressRequest>): ExpressMiddleware;
+
+declare const sessionproxy: {
+  verify: typeof verify;
+  createVerifier: typeof createVerifier;
+  InvalidTokenError: typeof InvalidTokenError;
+  LateChangeError: typeof LateChangeError;
+  koa: typeof koa;
+  express: typeof express;
+  mergePatch: typeof mergePatch;
+};
+export default sessionproxy;

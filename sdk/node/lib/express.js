@@ -1,0 +1,205 @@
+'use strict';
+// Express (and plain node:http / Connect) middleware: req.session with
+// express-session's API, backed by the proxy.
+
+const { createVerifier, InvalidTokenError } = require('./verify');
+const { State, LateChangeError, checkMaxAge } = require('./state');
+const { guarded, settle, isOptional } = require('./guard');
+
+const HANDLE = Symbol('sessionproxy.handle');
+const MOUNTED = Symbol('sessionproxy.mounted');
+
+/**
+ * Cookie stands for express-session's req.session.cookie: setting maxAge
+ * (ms, or null for a browser-session cookie) or expires sets this
+ * session's lifetime at the proxy (X-Session-Max-Age).
+ */
+class Cookie {
+  constructor(state) {
+    Object.defineProperty(this, HANDLE, { value: state });
+  }
+
+  get maxAge() {
+    const v = this[HANDLE].maxAge;
+    return typeof v === 'number' ? v : null;
+  }
+
+  set maxAge(v) {
+    const state = this[HANDLE];
+    state.guard('req.session.cookie.maxAge');
+    state.maxAge = v === null || v === undefined ? 'session' : checkMaxAge(v);
+  }
+
+  get originalMaxAge() {
+    return this.maxAge;
+  }
+
+  get expires() {
+    const v = this.maxAge;
+    return v === null ? null : new Date(Date.now() + v);
+  }
+
+  set expires(d) {
+    this.maxAge = d === null || d === undefined ? null : new Date(d).getTime() - Date.now();
+  }
+
+  toJSON() {
+    return { originalMaxAge: this.originalMaxAge, expires: this.expires };
+  }
+}
+
+/**
+ * Session is express-session's Session: the data as own properties, and
+ * id, cookie, regenerate(cb), destroy(cb), save(cb), reload(cb), touch().
+ */
+class Session {
+  constructor(handle, data) {
+    Object.defineProperty(this, HANDLE, { value: handle });
+    Object.defineProperty(this, 'id', { value: handle.req.sessionID, enumerable: false });
+    Object.defineProperty(this, 'cookie', { value: handle.cookie, enumerable: false, writable: true });
+    for (const [k, v] of Object.entries(data)) {
+      if (!isMember(k)) this[k] = v;
+    }
+  }
+
+  /** regenerate starts a new, empty session with a new id (express-session's semantics); fill it in cb. */
+  regenerate(cb) {
+    const h = this[HANDLE];
+    if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.regenerate()'));
+    h.destroy();
+    h.req.sessionID = undefined;
+    h.current = newSession(h, {});
+    return settle(cb);
+  }
+
+  /** destroy drops the session; req.session is undefined afterwards. */
+  destroy(cb) {
+    const h = this[HANDLE];
+    if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.destroy()'));
+    h.destroy();
+    h.current = undefined;
+    return settle(cb);
+  }
+
+  /**
+   * save calls back at once: the directives go out with the response
+   * headers. After the headers were sent, a change not in them is an error.
+   */
+  save(cb) {
+    const h = this[HANDLE];
+    if (h.state.lateChange(h.current)) return settle(cb, new LateChangeError('req.session.save()'));
+    settle(cb);
+    return this;
+  }
+
+  /** reload brings back the session as the request arrived with it. */
+  reload(cb) {
+    const h = this[HANDLE];
+    if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.reload()'));
+    if (h.state.destroyed) return settle(cb, new Error('sessionproxy: the session was destroyed'));
+    const data = structuredClone(h.state.arrived);
+    for (const k of h.state.hidden) delete data[k];
+    h.current = newSession(h, data);
+    return settle(cb);
+  }
+
+  touch() {
+    return this;
+  }
+
+  resetMaxAge() {
+    return this;
+  }
+}
+
+// isMember reports whether a data key is named like a member of Session,
+// which the session object cannot hold as data.
+function isMember(k) {
+  return k === 'id' || k === 'cookie' || k in Session.prototype;
+}
+
+function newSession(handle, data) {
+  return guarded(new Session(handle, data), handle.state, 'req.session');
+}
+
+/**
+ * express returns Express / Connect middleware that verifies the
+ * X-Session token and gives req.session (express-session's API) and
+ * req.sessionID. Options: secret or jwksUrl, audience, header, leeway,
+ * optional (true, or (req) => boolean: run without a session instead of
+ * answering 401), onError(err, req) for a change made after the headers
+ * were sent that no call could report (default: console.error).
+ */
+function express(opts = {}) {
+  const verifier = createVerifier(opts);
+  const header = (opts.header || 'X-Session').toLowerCase();
+  const optional = opts.optional;
+  const report = typeof opts.onError === 'function' ? opts.onError : (err) => console.error(err);
+
+  return function sessionproxy(req, res, next) {
+    if (req[MOUNTED]) return next(); // mounted twice on one path
+    req[MOUNTED] = true;
+    verifier.verify(req.headers[header]).then(
+      (claims) => {
+        attach(req, res, claims, report);
+        next();
+      },
+      (err) => {
+        if (!(err instanceof InvalidTokenError)) return next(err);
+        if (isOptional(optional, req)) return next();
+        res.statusCode = 401;
+        res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+        res.end('invalid session token\n');
+      },
+    );
+  };
+}
+
+function attach(req, res, claims, report) {
+  const state = new State(claims);
+  req.sessionID = state.sid;
+  const handle = {
+    req,
+    state,
+    cookie: new Cookie(state),
+    current: undefined,
+    destroy() {
+      state.destroyed = true;
+      state.renew = false;
+      state.maxAge = undefined;
+    },
+  };
+  handle.current = newSession(handle, state.visible(isMember));
+  Object.defineProperty(req, 'session', {
+    configurable: true,
+    enumerable: true,
+    get: () => handle.current,
+    set: (val) => {
+      state.guard('req.session assigned');
+      if (val === null || val === undefined) {
+        handle.destroy();
+        handle.current = undefined;
+      } else if (typeof val === 'object') {
+        state.hidden = [];
+        handle.current = newSession(handle, JSON.parse(JSON.stringify(val)));
+      } else {
+        throw new TypeError('req.session can only be set to an object or null');
+      }
+    },
+  });
+
+  // Write the directives as the headers go out, however the route ends:
+  // res.end, res.write and res.flushHeaders all come through writeHead.
+  const writeHead = res.writeHead;
+  res.writeHead = function sessionproxyWriteHead(...args) {
+    if (state.sent === null) {
+      state.commit(handle.current ?? null, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
+    }
+    return writeHead.apply(this, args);
+  };
+  res.once('finish', () => {
+    if (state.lateChange(handle.current ?? null)) report(new LateChangeError('the session changed'), req);
+  });
+}
+
+module.exports = { express, Session, Cookie };

@@ -1,0 +1,201 @@
+'use strict';
+// Koa middleware: ctx.session with koa-session's API, backed by the proxy.
+
+const { createVerifier, InvalidTokenError } = require('./verify');
+const { State, LateChangeError, checkMaxAge } = require('./state');
+const { guarded, isOptional } = require('./guard');
+
+const HANDLE = Symbol('sessionproxy.handle');
+
+/**
+ * Session is koa-session's Session: the data as own properties, isNew,
+ * toJSON(), length, populated, maxAge, regenerate(), save().
+ */
+class Session {
+  constructor(handle, data, isNew) {
+    Object.defineProperty(this, HANDLE, { value: handle });
+    this.isNew = isNew;
+    for (const [k, v] of Object.entries(data)) {
+      if (!isMember(k)) this[k] = v;
+    }
+  }
+
+  toJSON() {
+    const obj = {};
+    for (const key in this) {
+      if (key === 'isNew' || key[0] === '_') continue;
+      const value = this[key];
+      if (typeof value === 'function') continue;
+      obj[key] = value;
+    }
+    return obj;
+  }
+
+  get length() {
+    return Object.keys(this.toJSON()).length;
+  }
+
+  get populated() {
+    return !!this.length;
+  }
+
+  /** maxAge is the lifetime set during this request (ms or 'session'), else undefined. */
+  get maxAge() {
+    return this[HANDLE].state.maxAge;
+  }
+
+  set maxAge(v) {
+    const { state } = this[HANDLE];
+    state.guard('ctx.session.maxAge');
+    state.maxAge = checkMaxAge(v);
+  }
+
+  /** externalKey is the session id the proxy sent (undefined in the koa cookie format). */
+  get externalKey() {
+    return this[HANDLE].state.sid;
+  }
+
+  /** regenerate asks the proxy for a new session id with the same data (call after login). */
+  regenerate(callback) {
+    return commitLike(this[HANDLE], 'ctx.session.regenerate()', (state) => {
+      state.renew = true;
+    }, callback);
+  }
+
+  /** save is accepted for koa-session compatibility: the directives are always sent. */
+  save(callback) {
+    return commitLike(this[HANDLE], 'ctx.session.save()', null, callback);
+  }
+
+  manuallyCommit() {
+    return commitLike(this[HANDLE], 'ctx.session.manuallyCommit()', null);
+  }
+
+  commit(options, callback) {
+    if (typeof options === 'function') return this.save(options);
+    return this.save(callback);
+  }
+}
+
+// commitLike runs change (null for none) and answers as koa-session's
+// commit does: a promise, or callback(err) when one is given. Once the
+// headers are out, a change, or a session that differs from what was
+// sent, is a LateChangeError.
+function commitLike(handle, what, change, callback) {
+  let p;
+  const { state } = handle;
+  if (state.sent !== null && (change !== null || state.lateChange(handle.session))) {
+    p = Promise.reject(new LateChangeError(what));
+  } else {
+    if (change !== null) change(state);
+    p = Promise.resolve();
+  }
+  if (typeof callback === 'function') {
+    p.then(() => callback(), callback);
+    return undefined;
+  }
+  return p;
+}
+
+// isMember reports whether a data key is named like a member of Session,
+// which the session object cannot hold as data.
+function isMember(k) {
+  return k === 'isNew' || k in Session.prototype;
+}
+
+function newSession(handle, data, isNew) {
+  return guarded(new Session(handle, data, isNew), handle.state, 'ctx.session');
+}
+
+/**
+ * koa returns Koa middleware that verifies the X-Session token and gives
+ * ctx.session (koa-session's API) and ctx.sessionHandler (regenerateId,
+ * getId, setMaxAge). Options: secret or jwksUrl, audience, header,
+ * leeway, optional (true, or (ctx) => boolean: run without a session
+ * instead of answering 401), onError(err, ctx) for a change made after
+ * the headers were sent (default: ctx.app.emit('error', err, ctx)).
+ */
+function koa(opts = {}) {
+  const verifier = createVerifier(opts);
+  const header = opts.header || 'X-Session';
+  const optional = opts.optional;
+
+  return async function sessionproxy(ctx, next) {
+    let claims = null;
+    try {
+      claims = await verifier.verify(ctx.get(header) || undefined);
+    } catch (err) {
+      if (!(err instanceof InvalidTokenError)) throw err;
+      if (!isOptional(optional, ctx)) ctx.throw(401, 'invalid session token', { reason: err.reason });
+    }
+    if (claims === null) {
+      Object.defineProperty(ctx, 'session', {
+        configurable: true,
+        enumerable: true,
+        get: () => null,
+        set: () => {
+          throw new Error('sessionproxy: this request has no session (no valid ' + header + ' token)');
+        },
+      });
+      return next();
+    }
+
+    const state = new State(claims);
+    const handle = { state, session: null };
+    handle.session = newSession(handle, state.visible(isMember), state.isNew);
+    Object.defineProperty(ctx, 'session', {
+      configurable: true,
+      enumerable: true,
+      get: () => handle.session,
+      set: (val) => {
+        state.guard('ctx.session assigned');
+        if (val === null) {
+          state.destroyed = true;
+          handle.session = null;
+          return;
+        }
+        if (typeof val === 'object') {
+          const data = typeof val.toJSON === 'function' ? val.toJSON() : val;
+          state.hidden = [];
+          handle.session = newSession(handle, data, false);
+          return;
+        }
+        throw new Error('this.session can only be set as null or an object.');
+      },
+    });
+    ctx.sessionHandler = {
+      /** regenerateId is regenerate() by the name a widely copied tutorial uses. */
+      regenerateId() {
+        state.guard('ctx.sessionHandler.regenerateId()');
+        state.renew = true;
+      },
+      /** getId returns the id the session had when the request arrived. */
+      getId() {
+        return state.sid;
+      },
+      setMaxAge(ms) {
+        state.guard('ctx.sessionHandler.setMaxAge()');
+        state.maxAge = checkMaxAge(ms);
+      },
+    };
+
+    await next();
+
+    const report = (err) => {
+      if (typeof opts.onError === 'function') opts.onError(err, ctx);
+      else ctx.app.emit('error', err, ctx);
+    };
+    if (ctx.headerSent) {
+      // The app wrote the response itself: only an unchanged session is fine.
+      state.sent = {};
+      if (state.lateChange(handle.session)) throw new LateChangeError('the session changed');
+      return;
+    }
+    state.commit(handle.session, (n, v) => ctx.set(n, v), (n) => ctx.remove(n));
+    ctx.res.once('finish', () => {
+      if (state.lateChange(handle.session)) report(new LateChangeError('the session changed'));
+    });
+  };
+}
+
+module.exports = { koa, Session };

@@ -1,0 +1,116 @@
+'use strict';
+// The framework-neutral part of a request's session: what it arrived as,
+// what the app asked for (destroy, renew, max-age), and the directives
+// that tell the proxy about it.
+
+const { mergePatch, headerJSON, isObject } = require('./patch');
+
+const SET = 'X-Session-Set';
+const DESTROY = 'X-Session-Destroy';
+const RENEW = 'X-Session-Renew';
+const MAX_AGE = 'X-Session-Max-Age';
+const DIRECTIVES = [SET, DESTROY, RENEW, MAX_AGE];
+
+/**
+ * LateChangeError reports a session change made after the response
+ * headers, which carry the directives, were sent: the change is lost.
+ */
+class LateChangeError extends Error {
+  constructor(what) {
+    super('sessionproxy: ' + what + ' after the response headers were sent; the change cannot reach the proxy');
+    this.name = 'LateChangeError';
+  }
+}
+
+// plain returns the JSON data of a session: what JSON.stringify makes of
+// it (dates as strings, undefined dropped), without the reserved
+// top-level members that start with "_".
+function plain(data) {
+  const out = JSON.parse(JSON.stringify(data === undefined ? {} : data));
+  if (!isObject(out)) return {};
+  for (const k of Object.keys(out)) if (k[0] === '_') delete out[k];
+  return out;
+}
+
+// checkMaxAge validates a per-session lifetime: ms > 0 or 'session'.
+function checkMaxAge(v) {
+  if (v === 'session') return v;
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.floor(v);
+  throw new TypeError('sessionproxy: maxAge must be milliseconds > 0 or "session", got ' + JSON.stringify(v));
+}
+
+class State {
+  constructor(claims) {
+    this.claims = claims;
+    this.sid = typeof claims.sid === 'string' ? claims.sid : undefined;
+    this.isNew = claims.new === true;
+    this.arrived = plain(claims.sess);
+    this.destroyed = false;
+    this.renew = false;
+    this.maxAge = undefined; // ms, 'session' or undefined (unchanged)
+    this.sent = null; // the directives sent, once the headers are out
+    this.hidden = []; // arrival keys the framework's session object cannot hold (its own member names)
+  }
+
+  // visible returns the arrival data without the keys named like members
+  // of the framework's session object (length, cookie, save, ...): those
+  // stay in the session untouched instead of being read as removed.
+  visible(isMember) {
+    const data = {};
+    for (const [k, v] of Object.entries(this.arrived)) {
+      if (isMember(k)) this.hidden.push(k);
+      else data[k] = structuredClone(v);
+    }
+    return data;
+  }
+
+  // directives returns the X-Session-* headers for data (the session's
+  // data at response time, null when destroyed with nothing new).
+  directives(data) {
+    const h = {};
+    const now = data === null ? {} : plain(data);
+    if (!this.destroyed) {
+      for (const k of this.hidden) if (!Object.hasOwn(now, k)) now[k] = this.arrived[k];
+    }
+    if (this.destroyed) {
+      h[DESTROY] = 'true';
+      if (Object.keys(now).length > 0) h[SET] = headerJSON(now);
+      else return h;
+    } else {
+      const patch = mergePatch(this.arrived, now);
+      if (patch !== null) h[SET] = headerJSON(patch);
+      if (this.renew) h[RENEW] = 'true';
+    }
+    if (this.maxAge !== undefined) h[MAX_AGE] = String(this.maxAge);
+    return h;
+  }
+
+  // commit writes the directives with setHeader (removing any the app
+  // set by hand) and remembers them: a later change is an error.
+  commit(data, setHeader, removeHeader) {
+    const h = this.directives(data);
+    for (const name of DIRECTIVES) {
+      if (h[name] !== undefined) setHeader(name, h[name]);
+      else removeHeader(name);
+    }
+    this.sent = h;
+    return h;
+  }
+
+  // lateChange reports whether data now gives other directives than the
+  // ones sent with the headers.
+  lateChange(data) {
+    if (this.sent === null) return false;
+    const now = this.directives(data);
+    const keys = new Set([...Object.keys(now), ...Object.keys(this.sent)]);
+    for (const k of keys) if (now[k] !== this.sent[k]) return true;
+    return false;
+  }
+
+  // guard throws a LateChangeError for what once the headers are out.
+  guard(what) {
+    if (this.sent !== null) throw new LateChangeError(what);
+  }
+}
+
+module.exports = { State, LateChangeError, checkMaxAge, plain, DIRECTIVES };

@@ -1,0 +1,224 @@
+'use strict';
+// Verifying the X-Session token: a compact JWT signed HS256 with a shared
+// secret, or EdDSA / ES256 with a key from a JWKS URL (looked up by kid).
+
+const crypto = require('node:crypto');
+
+const ISSUER = 'sessionproxy';
+const DEFAULT_LEEWAY = 5; // seconds of clock skew allowed on exp
+const DEFAULT_JWKS_MAX_AGE = 10 * 60 * 1000; // ms a fetched key set is used before a refetch
+const DEFAULT_JWKS_COOLDOWN = 30 * 1000; // ms between refetches caused by an unknown kid
+const JWKS_TIMEOUT = 5000; // ms for one JWKS request
+
+/**
+ * InvalidTokenError is thrown (or rejected with) when a token is refused.
+ * Its reason is one of: malformed, alg, signature, expired, issuer,
+ * audience, kid.
+ */
+class InvalidTokenError extends Error {
+  constructor(reason, detail) {
+    super('invalid session token: ' + reason + (detail ? ' (' + detail + ')' : ''));
+    this.name = 'InvalidTokenError';
+    this.reason = reason;
+  }
+}
+
+const B64URL = /^[A-Za-z0-9_-]*$/;
+
+function b64urlDecode(s) {
+  if (!B64URL.test(s) || s.length % 4 === 1) return null;
+  return Buffer.from(s, 'base64url');
+}
+
+function isObject(v) {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function parseJSONObject(buf) {
+  if (buf === null) return null;
+  try {
+    const v = JSON.parse(buf.toString('utf8'));
+    return isObject(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * createVerifier checks its options once and returns { verify(token) },
+ * an async function resolving to the token's claims or rejecting with an
+ * InvalidTokenError. With jwksUrl it holds the fetched key set.
+ */
+function createVerifier(opts = {}) {
+  const { secret, jwksUrl, audience } = opts;
+  if (secret === undefined && jwksUrl === undefined) {
+    throw new TypeError('sessionproxy: secret or jwksUrl is required');
+  }
+  if (secret !== undefined && (typeof secret !== 'string' && !Buffer.isBuffer(secret) || secret.length === 0)) {
+    throw new TypeError('sessionproxy: secret must be a non-empty string');
+  }
+  if (jwksUrl !== undefined) {
+    try {
+      const u = new URL(jwksUrl);
+      if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new Error('not http(s)');
+    } catch {
+      throw new TypeError('sessionproxy: jwksUrl must be an http(s) URL, got ' + JSON.stringify(jwksUrl));
+    }
+  }
+  if (audience !== undefined && (typeof audience !== 'string' || audience === '')) {
+    throw new TypeError('sessionproxy: audience must be a non-empty string');
+  }
+  const leeway = opts.leeway === undefined ? DEFAULT_LEEWAY : opts.leeway;
+  if (typeof leeway !== 'number' || !(leeway >= 0)) {
+    throw new TypeError('sessionproxy: leeway must be a number of seconds >= 0');
+  }
+  const secretKey = secret === undefined ? null : Buffer.from(secret);
+  const jwks = jwksUrl === undefined ? null : new JWKS(jwksUrl, opts);
+
+  async function verify(token) {
+    if (typeof token !== 'string') throw new InvalidTokenError('malformed', 'no token');
+    const parts = token.split('.');
+    if (parts.length !== 3) throw new InvalidTokenError('malformed', 'not three parts');
+    const header = parseJSONObject(b64urlDecode(parts[0]));
+    const payloadBytes = b64urlDecode(parts[1]);
+    const sig = b64urlDecode(parts[2]);
+    if (header === null || payloadBytes === null || sig === null) {
+      throw new InvalidTokenError('malformed');
+    }
+    const signed = Buffer.from(parts[0] + '.' + parts[1], 'latin1');
+    const alg = header.alg;
+    if (alg === 'HS256' && secretKey !== null) {
+      const mac = crypto.createHmac('sha256', secretKey).update(signed).digest();
+      if (sig.length !== mac.length || !crypto.timingSafeEqual(sig, mac)) {
+        throw new InvalidTokenError('signature');
+      }
+    } else if ((alg === 'EdDSA' || alg === 'ES256') && jwks !== null) {
+      if (typeof header.kid !== 'string' || header.kid === '') throw new InvalidTokenError('kid', 'no kid');
+      const key = await jwks.key(header.kid);
+      if (key === null) throw new InvalidTokenError('kid', 'unknown kid');
+      if (key.alg !== alg) throw new InvalidTokenError('alg', 'key ' + header.kid + ' is ' + key.alg);
+      let ok = false;
+      if (alg === 'EdDSA') {
+        ok = crypto.verify(null, signed, key.key, sig);
+      } else {
+        ok = sig.length === 64 && crypto.verify('sha256', signed, { key: key.key, dsaEncoding: 'ieee-p1363' }, sig);
+      }
+      if (!ok) throw new InvalidTokenError('signature');
+    } else {
+      throw new InvalidTokenError('alg', JSON.stringify(alg) + ' not allowed');
+    }
+    const claims = parseJSONObject(payloadBytes);
+    if (claims === null) throw new InvalidTokenError('malformed', 'payload not a JSON object');
+    if (typeof claims.exp !== 'number') throw new InvalidTokenError('malformed', 'no exp');
+    if (Date.now() / 1000 >= claims.exp + leeway) throw new InvalidTokenError('expired');
+    if (claims.iss !== ISSUER) throw new InvalidTokenError('issuer');
+    if (audience !== undefined) {
+      const aud = claims.aud;
+      const ok = aud === audience || (Array.isArray(aud) && aud.includes(audience));
+      if (!ok) throw new InvalidTokenError('audience');
+    }
+    if (!isObject(claims.sess)) throw new InvalidTokenError('malformed', 'sess not a JSON object');
+    return claims;
+  }
+
+  return { verify };
+}
+
+/**
+ * verify checks token with opts (secret or jwksUrl, audience, leeway) and
+ * resolves to its claims, or rejects with an InvalidTokenError. It builds
+ * a verifier per call: use createVerifier to keep a JWKS cache.
+ */
+function verify(token, opts) {
+  return createVerifier(opts).verify(token);
+}
+
+// JWKS is a key set fetched from a URL: cached for maxAge; a token naming
+// a kid it does not hold makes it refetch, at most once per cooldown (so a
+// stream of made-up kids costs one fetch per cooldown, and a key published
+// just after a fetch is still found at once).
+class JWKS {
+  constructor(url, opts) {
+    this.url = url;
+    this.maxAge = opts.jwksMaxAge === undefined ? DEFAULT_JWKS_MAX_AGE : opts.jwksMaxAge;
+    this.cooldown = opts.jwksCooldown === undefined ? DEFAULT_JWKS_COOLDOWN : opts.jwksCooldown;
+    this.keys = null; // Map kid -> {alg, key}
+    this.fetchedAt = 0;
+    this.forcedAt = -Infinity; // last refetch for an unknown kid
+    this.inflight = null;
+  }
+
+  async key(kid) {
+    const age = Date.now() - this.fetchedAt;
+    if (this.keys === null || age >= this.maxAge) {
+      await this.refresh(this.keys !== null);
+    } else if (!this.keys.has(kid) && Date.now() - this.forcedAt >= this.cooldown) {
+      this.forcedAt = Date.now();
+      await this.refresh(true);
+    }
+    return this.keys.get(kid) || null;
+  }
+
+  // refresh fetches the key set once for every caller waiting on it. When
+  // the fetch fails and keys are already held (keepOld), they stay in use
+  // until the next cooldown; with none held the failure is thrown: an
+  // outage, not a bad token.
+  refresh(keepOld) {
+    if (!this.inflight) {
+      this.inflight = this.fetchKeys().then(
+        (keys) => {
+          this.keys = keys;
+          this.fetchedAt = Date.now();
+        },
+        (err) => {
+          if (!keepOld) throw err;
+          // Keep the old keys; try again after a cooldown, not per request.
+          this.fetchedAt = Math.max(this.fetchedAt, Date.now() - this.maxAge + this.cooldown);
+        },
+      ).finally(() => {
+        this.inflight = null;
+      });
+    }
+    return this.inflight;
+  }
+
+  async fetchKeys() {
+    let body;
+    try {
+      const res = await fetch(this.url, { signal: AbortSignal.timeout(JWKS_TIMEOUT), headers: { accept: 'application/json' } });
+      if (!res.ok) throw new Error('status ' + res.status);
+      body = await res.json();
+    } catch (err) {
+      throw new Error('sessionproxy: fetching JWKS from ' + this.url + ': ' + err.message, { cause: err });
+    }
+    if (!isObject(body) || !Array.isArray(body.keys)) {
+      throw new Error('sessionproxy: JWKS from ' + this.url + ' has no "keys" list');
+    }
+    const keys = new Map();
+    for (const jwk of body.keys) {
+      const k = importJWK(jwk);
+      if (k !== null) keys.set(jwk.kid, k);
+    }
+    return keys;
+  }
+}
+
+// importJWK turns one JWKS entry into {alg, key}, or null for a key this
+// library does not use (no kid, another use, another type).
+function importJWK(jwk) {
+  if (!isObject(jwk) || typeof jwk.kid !== 'string' || (jwk.use !== undefined && jwk.use !== 'sig')) return null;
+  let alg;
+  if (jwk.kty === 'OKP' && jwk.crv === 'Ed25519') alg = 'EdDSA';
+  else if (jwk.kty === 'EC' && jwk.crv === 'P-256') alg = 'ES256';
+  else return null;
+  if (jwk.alg !== undefined && jwk.alg !== alg) return null;
+  try {
+    const { kty, crv, x, y } = jwk;
+    const pub = kty === 'EC' ? { kty, crv, x, y } : { kty, crv, x };
+    return { alg, key: crypto.createPublicKey({ key: pub, format: 'jwk' }) };
+  } catch {
+    return null;
+  }
+}
+
+module.exports = { InvalidTokenError, createVerifier, verify, ISSUER };

@@ -1,0 +1,175 @@
+'use strict';
+// The express middleware in a real Express app: express-session's API,
+// with the directives written however the route ends its response.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { Readable } = require('node:stream');
+const express = require('express');
+const sessionproxy = require('..');
+const { mintToken } = require('../testing');
+const { SECRET, listen, request, none } = require('./helpers');
+
+const user = { name: 'john doe', age: 30 };
+
+async function startApp(t, opts = {}) {
+  const app = express();
+  const late = [];
+  const reported = [];
+  app.use(sessionproxy.express({ secret: SECRET, onError: (err) => reported.push(err), ...opts }));
+  app.get('/set', (req, res) => {
+    req.session.user = { name: 'john doe', age: 30 };
+    res.send('session set');
+  });
+  app.get('/get', (req, res) => {
+    if (req.session.user) res.json(req.session.user);
+    else res.status(204).end();
+  });
+  app.get('/destroy', (req, res, next) => {
+    req.session.destroy((err) => (err ? next(err) : res.send('session destroyed')));
+  });
+  app.get('/renew', (req, res, next) => {
+    const saved = req.session.user;
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.user = saved;
+      res.send('session renewed');
+    });
+  });
+  app.get('/ids', (req, res) => res.json({ sessionID: req.sessionID, id: req.session.id, keys: Object.keys(req.session) }));
+  app.get('/json', (req, res) => {
+    req.session.n = 1;
+    res.json({ ok: true });
+  });
+  app.get('/redirect', (req, res) => {
+    req.session.n = 2;
+    res.redirect('/elsewhere');
+  });
+  app.get('/end', (req, res) => {
+    req.session.n = 3;
+    res.end();
+  });
+  app.get('/pipe', (req, res) => {
+    req.session.n = 4;
+    Readable.from(['a', 'b', 'c']).pipe(res);
+  });
+  app.get('/writehead', (req, res) => {
+    req.session.n = 5;
+    res.writeHead(201, { 'Content-Type': 'text/plain' });
+    res.end('made');
+  });
+  app.get('/maxage', (req, res) => {
+    req.session.cookie.maxAge = req.query.ms === 'null' ? null : Number(req.query.ms);
+    res.json({ maxAge: req.session.cookie.maxAge });
+  });
+  app.get('/save', (req, res, next) => {
+    req.session.n = 6;
+    req.session.save((err) => (err ? next(err) : res.redirect('/')));
+  });
+  app.get('/reload', (req, res) => {
+    req.session.user = 'changed';
+    req.session.reload(() => res.json(req.session));
+  });
+  app.get('/late', (req, res) => {
+    res.write('headers out; ');
+    try {
+      req.session.late = true;
+    } catch (err) {
+      late.push(err);
+    }
+    req.session.save((err) => {
+      late.push(err);
+      req.session.user.age = 99; // nested: no trap can see it, the finish check does
+      req.session.save((err2) => {
+        late.push(err2);
+        res.end('done');
+      });
+    });
+  });
+  app.get('/optional', (req, res) => res.json({ session: req.session ?? null, sessionID: req.sessionID ?? null }));
+  return { url: await listen(t, app), late, reported };
+}
+
+const token = (sess, extra = {}) => mintToken({ secret: SECRET, sess, sid: 'sid-1', ...extra });
+
+test('express: koa-session full application example', async (t) => {
+  const { url } = await startApp(t);
+  let r = await request(url, '/get', token({}));
+  assert.equal(r.status, 204);
+  assert.deepEqual(r.directives, none);
+  r = await request(url, '/set', token({}));
+  assert.equal(r.body, 'session set');
+  assert.deepEqual(r.directives, { ...none, set: { user } });
+  r = await request(url, '/get', token({ user }));
+  assert.deepEqual(JSON.parse(r.body), user);
+  assert.deepEqual(r.directives, none);
+  // express-session's regenerate() gives an empty session with a new id:
+  // the whole new data goes with Destroy.
+  r = await request(url, '/renew', token({ user }));
+  assert.deepEqual(r.directives, { ...none, destroy: true, set: { user } });
+  r = await request(url, '/destroy', token({ user }));
+  assert.deepEqual(r.directives, { ...none, destroy: true });
+});
+
+test('express: the directives go out however the route ends', async (t) => {
+  const { url } = await startApp(t);
+  for (const [path, n, status] of [['/json', 1, 200], ['/redirect', 2, 302], ['/end', 3, 200], ['/pipe', 4, 200], ['/writehead', 5, 201], ['/save', 6, 302]]) {
+    const r = await request(url, path, token({ user }));
+    assert.equal(r.status, status, path);
+    assert.deepEqual(r.directives, { ...none, set: { n } }, path);
+  }
+});
+
+test('express: sessionID, cookie.maxAge, reload', async (t) => {
+  const { url } = await startApp(t);
+  let r = await request(url, '/ids', token({ user }));
+  assert.deepEqual(JSON.parse(r.body), { sessionID: 'sid-1', id: 'sid-1', keys: ['user'] });
+  r = await request(url, '/maxage?ms=86400000', token({ user }));
+  assert.deepEqual(JSON.parse(r.body), { maxAge: 86400000 });
+  assert.deepEqual(r.directives, { ...none, maxAge: 86400000 });
+  r = await request(url, '/maxage?ms=null', token({ user }));
+  assert.deepEqual(JSON.parse(r.body), { maxAge: null });
+  assert.deepEqual(r.directives, { ...none, maxAge: 'session' });
+  r = await request(url, '/reload', token({ user }));
+  assert.deepEqual(JSON.parse(r.body), { user });
+  assert.deepEqual(r.directives, none);
+});
+
+test('express: a change after the headers were sent is an error the app sees', async (t) => {
+  const { url, late, reported } = await startApp(t);
+  const r = await request(url, '/late', token({ user }));
+  assert.equal(r.body, 'headers out; done');
+  assert.deepEqual(r.directives, none);
+  assert.equal(late.length, 3);
+  assert.equal(late[0].name, 'LateChangeError', 'a setter after the headers throws');
+  assert.equal(late[1], undefined, 'save with nothing changed calls back without an error');
+  assert.equal(late[2]?.name, 'LateChangeError', 'save after a nested change calls back with an error');
+  assert.equal(reported.length, 1, 'the change is reported once the response finished');
+});
+
+test('express: without a valid token', async (t) => {
+  const { url } = await startApp(t);
+  for (const tok of [undefined, 'a.b.c', mintToken({ secret: 'another-secret-0123456789', sess: {} })]) {
+    const r = await request(url, '/get', tok);
+    assert.equal(r.status, 401);
+  }
+  const opt = await startApp(t, { optional: true });
+  let r = await request(opt.url, '/optional');
+  assert.deepEqual(JSON.parse(r.body), { session: null, sessionID: null });
+  r = await request(opt.url, '/optional', token({ a: 1 }));
+  assert.deepEqual(JSON.parse(r.body), { session: { a: 1 }, sessionID: 'sid-1' });
+});
+
+test('express: an empty secret is refused at construction', () => {
+  assert.throws(() => sessionproxy.express({ secret: '' }), TypeError);
+});
+
+test('express: data keys named like Session members are kept, not lost', async (t) => {
+  const { url } = await startApp(t);
+  const sess = { cookie: 'c', id: 'i', save: 's', user };
+  let r = await request(url, '/json', token(sess));
+  assert.deepEqual(r.directives, { ...none, set: { n: 1 } });
+  r = await request(url, '/reload', token(sess));
+  assert.deepEqual(JSON.parse(r.body), { user });
+  assert.deepEqual(r.directives, none);
+});

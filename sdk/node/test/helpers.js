@@ -1,0 +1,32 @@
+'use strict';
+// Helpers for the integration tests: a server on a free loopback port and
+// a request that returns the status, body and session directives.
+
+const http = require('node:http');
+const { readDirectives } = require('../testing');
+
+const SECRET = 'node-test-secret-0123456789abcdef';
+
+// listen serves handler on 127.0.0.1 with a random port until the test ends.
+async function listen(t, handler) {
+  const server = http.createServer(handler);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(resolve);
+  }));
+  return 'http://127.0.0.1:' + server.address().port;
+}
+
+// request GETs base+path with token as X-Session (none when undefined).
+async function request(base, path, token, headers = {}) {
+  const h = { ...headers };
+  if (token !== undefined) h['X-Session'] = token;
+  const res = await fetch(base + path, { headers: h, redirect: 'manual' });
+  const body = await res.text();
+  return { status: res.status, body, headers: res.headers, directives: readDirectives(res.headers) };
+}
+
+const none = { set: null, destroy: false, renew: false, maxAge: null };
+
+module.exports = { SECRET, listen, request, none };

@@ -1,0 +1,113 @@
+'use strict';
+// EdDSA and ES256 tokens verified with keys from a JWKS URL: keys made
+// here, served from a local server on a random port.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const { createVerifier, InvalidTokenError } = require('..');
+const { mintToken } = require('../testing');
+const { listen } = require('./helpers');
+
+function newKey(type, kid) {
+  const { publicKey, privateKey } = type === 'ed25519'
+    ? crypto.generateKeyPairSync('ed25519')
+    : crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const alg = type === 'ed25519' ? 'EdDSA' : 'ES256';
+  return { kid, alg, privateKey, jwk: { ...publicKey.export({ format: 'jwk' }), kid, alg, use: 'sig' } };
+}
+
+function sign(key, claims, header = {}) {
+  const enc = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  const signed = enc({ alg: key.alg, typ: 'JWT', kid: key.kid, ...header }) + '.' + enc(claims);
+  const sig = key.alg === 'EdDSA'
+    ? crypto.sign(null, Buffer.from(signed), key.privateKey)
+    : crypto.sign('sha256', Buffer.from(signed), { key: key.privateKey, dsaEncoding: 'ieee-p1363' });
+  return signed + '.' + sig.toString('base64url');
+}
+
+const claims = () => ({ sid: 's', sess: { user: 'john' }, new: false, iss: 'sessionproxy', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60 });
+
+async function jwksServer(t, keys) {
+  const served = { keys, fetches: 0 };
+  const url = await listen(t, (req, res) => {
+    served.fetches++;
+    res.setHeader('Content-Type', 'application/json');
+    res.end(JSON.stringify({ keys: served.keys.map((k) => k.jwk) }));
+  });
+  served.url = url + '/.well-known/jwks.json';
+  return served;
+}
+
+const refused = (reason) => (err) => {
+  assert.ok(err instanceof InvalidTokenError, String(err));
+  assert.equal(err.reason, reason);
+  return true;
+};
+
+test('EdDSA and ES256 from a JWKS, an unknown kid refetched once', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const es = newKey('p256', 'es-1');
+  const srv = await jwksServer(t, [ed, es]);
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 60_000 });
+
+  const c = claims();
+  assert.deepEqual(await v.verify(sign(ed, c)), c);
+  assert.deepEqual(await v.verify(sign(es, c)), c);
+  assert.equal(srv.fetches, 1, 'the key set is fetched once and cached');
+
+  // A key published after the first fetch: one refetch finds it.
+  const ed2 = newKey('ed25519', 'ed-2');
+  srv.keys = [ed, es, ed2];
+  assert.deepEqual(await v.verify(sign(ed2, c)), c);
+  assert.equal(srv.fetches, 2);
+
+  // An unknown kid within the cooldown: refused without a fetch.
+  await assert.rejects(v.verify(sign(newKey('ed25519', 'nobody'), c)), refused('kid'));
+  assert.equal(srv.fetches, 2, 'refetches are rate-limited');
+
+  // Refused for what the token is, not for the key set.
+  await assert.rejects(v.verify(sign(ed, c).slice(0, -4) + 'AAAA'), refused('signature'));
+  await assert.rejects(v.verify(sign({ ...es, alg: 'ES256' }, c, { kid: 'ed-1' })), refused('alg'));
+  await assert.rejects(v.verify(sign(ed, c, { kid: undefined })), refused('kid'));
+  await assert.rejects(v.verify(sign(ed, { ...c, exp: 1 })), refused('expired'));
+  await assert.rejects(v.verify(mintToken({ secret: 'a-secret-that-is-not-configured', sess: {} })), refused('alg'));
+  const der = crypto.sign('sha256', Buffer.from('x'), es.privateKey).toString('base64url');
+  const [h, p] = sign(es, c).split('.');
+  await assert.rejects(v.verify(h + '.' + p + '.' + der), refused('signature'));
+  assert.equal(srv.fetches, 2);
+});
+
+test('JWKS: without a cooldown every unknown kid refetches once', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 0 });
+  await v.verify(sign(ed, claims()));
+  assert.equal(srv.fetches, 1);
+  await assert.rejects(v.verify(sign(newKey('p256', 'gone'), claims())), refused('kid'));
+  assert.equal(srv.fetches, 2);
+  // Concurrent requests share one fetch.
+  await Promise.all([1, 2, 3].map(() => assert.rejects(v.verify(sign(newKey('p256', 'gone'), claims())), refused('kid'))));
+  assert.equal(srv.fetches, 3);
+});
+
+test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {
+  const srv = await jwksServer(t, []);
+  const v = createVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks.json' });
+  await assert.rejects(v.verify(sign(newKey('ed25519', 'k'), claims())), (err) => !(err instanceof InvalidTokenError) && /fetching JWKS/.test(err.message));
+  assert.equal(srv.fetches, 0);
+});
+
+test('JWKS in the koa middleware', async (t) => {
+  const Koa = require('koa');
+  const sessionproxy = require('..');
+  const es = newKey('p256', 'es-1');
+  const srv = await jwksServer(t, [es]);
+  const app = new Koa();
+  app.use(sessionproxy.koa({ jwksUrl: srv.url }));
+  app.use((ctx) => { ctx.body = ctx.session.toJSON(); });
+  const url = await listen(t, app.callback());
+  const res = await fetch(url, { headers: { 'X-Session': sign(es, claims()) } });
+  assert.deepEqual(await res.json(), { user: 'john' });
+  assert.equal((await fetch(url)).status, 401);
+});

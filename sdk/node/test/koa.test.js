@@ -1,0 +1,206 @@
+'use strict';
+// The koa middleware in a real Koa app: koa-session's full application
+// example, and the rest of koa-session's Session API.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { Readable } = require('node:stream');
+const Koa = require('koa');
+const sessionproxy = require('..');
+const { mintToken } = require('../testing');
+const { SECRET, listen, request, none } = require('./helpers');
+
+const user = { name: 'john doe', age: 30 };
+
+// app is koa-session's full application example, with sessionproxy's
+// middleware instead of koa-session's, plus routes for the rest of the API.
+async function startApp(t, opts = {}) {
+  const app = new Koa();
+  app.silent = true;
+  const errors = [];
+  app.on('error', (err) => errors.push(err));
+  app.use(sessionproxy.koa({ secret: SECRET, ...opts }));
+  app.use(async (ctx) => {
+    switch (ctx.path) {
+      case '/set':
+        ctx.session.user = { name: 'john doe', age: 30 };
+        ctx.body = 'session set';
+        break;
+      case '/get':
+        ctx.body = ctx.session.user;
+        break;
+      case '/destroy':
+        ctx.session = null;
+        ctx.body = 'session destroyed';
+        break;
+      case '/renew':
+        await ctx.session.regenerate();
+        ctx.body = 'session renewed';
+        break;
+      case '/login':
+        ctx.sessionHandler.regenerateId();
+        ctx.session.user = { name: 'john doe', age: 30 };
+        ctx.body = { id: ctx.sessionHandler.getId() };
+        break;
+      case '/info':
+        ctx.body = { isNew: ctx.session.isNew, json: ctx.session.toJSON(), length: ctx.session.length, populated: ctx.session.populated };
+        break;
+      case '/maxage':
+        ctx.session.maxAge = ctx.query.ms === 'session' ? 'session' : Number(ctx.query.ms);
+        ctx.body = String(ctx.session.maxAge);
+        break;
+      case '/replace':
+        ctx.session = { a: 1 };
+        ctx.body = 'replaced';
+        break;
+      case '/restart':
+        ctx.session = null;
+        ctx.body = String(ctx.session);
+        ctx.session = { a: 1 };
+        break;
+      case '/birthday':
+        ctx.session.user.age += 1;
+        ctx.session.note = 'Zoë ✓ 😀';
+        ctx.body = 'ok';
+        break;
+      case '/delete':
+        delete ctx.session.user;
+        ctx.body = 'ok';
+        break;
+      case '/late':
+        ctx.body = 'streamed';
+        ctx.res.once('finish', () => {
+          try {
+            ctx.session.late = true;
+          } catch (err) {
+            ctx.app.emit('error', err, ctx);
+          }
+        });
+        break;
+      case '/late-nested':
+        // A streamed body, during which a nested member changes.
+        ctx.body = new Readable({
+          read() {
+            this.push('part one ');
+            ctx.session.user.age = 99;
+            this.push('part two');
+            this.push(null);
+          },
+        });
+        break;
+      case '/optional':
+        ctx.body = { session: ctx.session };
+        break;
+      default:
+        ctx.status = 404;
+    }
+  });
+  return { url: await listen(t, app.callback()), errors };
+}
+
+const token = (sess, extra = {}) => mintToken({ secret: SECRET, sess, sid: 'sid-1', ...extra });
+
+test('koa-session full application example', async (t) => {
+  const { url } = await startApp(t);
+  let r = await request(url, '/get', token({}));
+  assert.equal(r.status, 204);
+  assert.deepEqual(r.directives, none);
+  r = await request(url, '/set', token({}));
+  assert.equal(r.body, 'session set');
+  assert.deepEqual(r.directives, { ...none, set: { user } });
+  r = await request(url, '/get', token({ user }));
+  assert.deepEqual(JSON.parse(r.body), user);
+  assert.deepEqual(r.directives, none);
+  r = await request(url, '/renew', token({ user }));
+  assert.deepEqual(r.directives, { ...none, renew: true });
+  r = await request(url, '/destroy', token({ user }));
+  assert.deepEqual(r.directives, { ...none, destroy: true });
+});
+
+test('koa: the rest of the Session API', async (t) => {
+  const { url } = await startApp(t);
+  let r = await request(url, '/info', token({ a: 1, _private: 2 }, { isNew: false }));
+  assert.deepEqual(JSON.parse(r.body), { isNew: false, json: { a: 1 }, length: 1, populated: true });
+  r = await request(url, '/info', token({}));
+  assert.deepEqual(JSON.parse(r.body), { isNew: true, json: {}, length: 0, populated: false });
+  r = await request(url, '/maxage?ms=3600000', token({ a: 1 }));
+  assert.equal(r.body, '3600000');
+  assert.deepEqual(r.directives, { ...none, maxAge: 3600000 });
+  r = await request(url, '/maxage?ms=session', token({ a: 1 }));
+  assert.deepEqual(r.directives, { ...none, maxAge: 'session' });
+  r = await request(url, '/maxage?ms=-1', token({ a: 1 }));
+  assert.equal(r.status, 500);
+  r = await request(url, '/replace', token({ user, b: 2 }));
+  assert.deepEqual(r.directives, { ...none, set: { user: null, b: null, a: 1 } });
+  r = await request(url, '/restart', token({ user }));
+  assert.equal(r.body, 'null');
+  assert.deepEqual(r.directives, { ...none, destroy: true, set: { a: 1 } });
+  r = await request(url, '/birthday', token({ user }));
+  assert.deepEqual(r.directives, { ...none, set: { user: { age: 31 }, note: 'Zoë ✓ 😀' } });
+  assert.match(r.headers.get('X-Session-Set'), /^[\x20-\x7e]+$/);
+  r = await request(url, '/delete', token({ user, b: 2 }));
+  assert.deepEqual(r.directives, { ...none, set: { user: null } });
+});
+
+test('koa: ctx.sessionHandler.regenerateId() renews, as the tutorial does it', async (t) => {
+  const { url } = await startApp(t);
+  const r = await request(url, '/login', token({}));
+  assert.deepEqual(JSON.parse(r.body), { id: 'sid-1' });
+  assert.deepEqual(r.directives, { ...none, renew: true, set: { user } });
+});
+
+test('koa: without a valid token', async (t) => {
+  const { url } = await startApp(t);
+  for (const tok of [undefined, 'garbage', mintToken({ secret: 'another-secret-0123456789', sess: {} }), token({}, { ttl: -60 })]) {
+    const r = await request(url, '/get', tok);
+    assert.equal(r.status, 401);
+    assert.deepEqual(r.directives, none);
+  }
+  const opt = await startApp(t, { optional: (ctx) => ctx.path === '/optional' });
+  let r = await request(opt.url, '/optional');
+  assert.equal(r.status, 200);
+  assert.deepEqual(JSON.parse(r.body), { session: null });
+  r = await request(opt.url, '/get');
+  assert.equal(r.status, 401);
+  r = await request(opt.url, '/optional', token({ a: 1 }));
+  assert.deepEqual(JSON.parse(r.body), { session: { a: 1 } });
+});
+
+test('koa: a header name and an audience', async (t) => {
+  const { url } = await startApp(t, { header: 'X-App-Session', audience: 'orders' });
+  let r = await request(url, '/get', undefined, { 'X-App-Session': token({ user }, { audience: 'orders' }) });
+  assert.deepEqual(JSON.parse(r.body), user);
+  r = await request(url, '/get', undefined, { 'X-App-Session': token({ user }, { audience: 'billing' }) });
+  assert.equal(r.status, 401);
+});
+
+test('koa: a change after the headers were sent is reported', async (t) => {
+  const { url, errors } = await startApp(t);
+  let r = await request(url, '/late', token({}));
+  assert.equal(r.body, 'streamed');
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0].name, 'LateChangeError');
+  errors.length = 0;
+  r = await request(url, '/late-nested', token({ user }));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(r.directives, none);
+  assert.equal(errors.length, 1, 'a nested change after the response is reported at finish');
+});
+
+test('koa: an empty secret is refused at construction', () => {
+  assert.throws(() => sessionproxy.koa({ secret: '' }), TypeError);
+  assert.throws(() => sessionproxy.koa({}), TypeError);
+});
+
+test('koa: data keys named like Session members are kept, not lost', async (t) => {
+  const { url } = await startApp(t);
+  const sess = { length: 3, save: 'yes', maxAge: 7, user };
+  let r = await request(url, '/get', token(sess));
+  assert.deepEqual(JSON.parse(r.body), user);
+  assert.deepEqual(r.directives, none);
+  r = await request(url, '/birthday', token(sess));
+  assert.deepEqual(r.directives, { ...none, set: { user: { age: 31 }, note: 'Zoë ✓ 😀' } });
+  r = await request(url, '/replace', token(sess));
+  assert.deepEqual(r.directives, { ...none, set: { length: null, save: null, maxAge: null, user: null, a: 1 } });
+});

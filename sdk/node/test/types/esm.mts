@@ -1,0 +1,46 @@
+// Compiled by tsc --noEmit (test.sh): the typings as an ESM app sees them.
+import sessionproxy, { koa, express, verify, createVerifier, InvalidTokenError, type Claims, type KoaSessionContext, type ExpressSessionRequest } from 'sessionproxy';
+import { mintToken, readDirectives } from 'sessionproxy/testing';
+
+const mw = koa({ secret: 's', optional: (ctx) => ctx.path === '/health', audience: 'orders' });
+const mw2 = sessionproxy.express({ jwksUrl: 'http://127.0.0.1/jwks.json', leeway: 10, header: 'X-App-Session' });
+void mw;
+void mw2;
+void express;
+
+async function check(token: string): Promise<string | undefined> {
+  try {
+    const claims: Claims = await verify(token, { secret: 's' });
+    return claims.sid;
+  } catch (err) {
+    if (err instanceof InvalidTokenError) return err.reason;
+    throw err;
+  }
+}
+void check;
+void createVerifier({ secret: 's' }).verify('t');
+
+function route(ctx: KoaSessionContext): void {
+  if (!ctx.session) return;
+  ctx.session.user = { name: 'john doe' };
+  ctx.session.maxAge = 'session';
+  void ctx.session.regenerate();
+  ctx.sessionHandler.regenerateId();
+  const isNew: boolean = ctx.session.isNew;
+  void isNew;
+}
+void route;
+
+function expressRoute(req: ExpressSessionRequest): void {
+  req.session!.cookie.maxAge = 1000;
+  req.session!.regenerate((err) => { if (err) throw err; });
+  const id: string | undefined = req.sessionID;
+  void id;
+}
+void expressRoute;
+
+const tok: string = mintToken({ secret: 's', sess: { a: 1 }, sid: 'x' });
+const d = readDirectives(new Map<string, string>([['x-session-set', '{}']]));
+const set: Record<string, unknown> | null = d.set;
+void tok;
+void set;

@@ -1,0 +1,52 @@
+'use strict';
+// The shared conformance vectors in sdk/testdata, written by the proxy.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { verify, createVerifier, InvalidTokenError, mergePatch } = require('..');
+const { State } = require('../lib/state');
+
+const vectors = JSON.parse(fs.readFileSync(path.join(__dirname, '../../testdata/vectors.json'), 'utf8'));
+
+test('token vectors', async (t) => {
+  assert.ok(vectors.tokens.length > 0);
+  for (const v of vectors.tokens) {
+    await t.test(v.name, async () => {
+      const opts = { secret: v.secret };
+      if (v.audience !== undefined) opts.audience = v.audience;
+      if (v.claims !== undefined) {
+        assert.deepEqual(await verify(v.token, opts), v.claims);
+      } else {
+        await assert.rejects(verify(v.token, opts), (err) => {
+          assert.ok(err instanceof InvalidTokenError, String(err));
+          assert.equal(err.reason, v.error);
+          return true;
+        });
+      }
+    });
+  }
+});
+
+test('patch vectors', async (t) => {
+  assert.ok(vectors.patches.length > 0);
+  for (const v of vectors.patches) {
+    await t.test(v.name, () => {
+      assert.deepEqual(mergePatch(v.before, v.after), v.patch);
+      // And as the header a middleware sends: exactly the patch, or none.
+      const state = new State({ sess: structuredClone(v.before), exp: 0, iss: vectors.issuer });
+      const h = state.directives(structuredClone(v.after));
+      if (v.patch === null) assert.deepEqual(h, {});
+      else assert.deepEqual(JSON.parse(h['X-Session-Set']), v.patch);
+    });
+  }
+});
+
+test('an empty secret is refused at construction', () => {
+  for (const secret of ['', Buffer.alloc(0), 42, null]) {
+    assert.throws(() => createVerifier({ secret }), TypeError);
+  }
+  assert.throws(() => createVerifier({}), TypeError);
+  assert.throws(() => createVerifier({ jwksUrl: 'file:///etc/passwd' }), TypeError);
+});

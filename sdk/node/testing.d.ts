@@ -1,0 +1,36 @@
+// Typings for sessionproxy/testing.
+
+export interface MintOptions {
+  secret: string | Uint8Array;
+  sess?: Record<string, unknown>;
+  sid?: string;
+  /** Default: true when sess is empty. */
+  isNew?: boolean;
+  /** Seconds until exp (default 60; negative for an expired token). */
+  ttl?: number;
+  audience?: string | string[];
+  issuer?: string;
+  /** Seconds since the epoch (default: the clock). */
+  now?: number;
+}
+
+/** An HS256 X-Session token, as the proxy signs it. */
+export function mintToken(opts: MintOptions): string;
+
+export interface Directives {
+  set: Record<string, unknown> | null;
+  destroy: boolean;
+  renew: boolean;
+  maxAge: number | 'session' | null;
+}
+
+type HeaderSource =
+  | { get(name: string): string | null | undefined }
+  | { getHeader(name: string): unknown }
+  | Record<string, string | string[] | undefined>;
+
+/** The X-Session-* directives of a response. */
+export function readDirectives(headers: HeaderSource): Directives;
+
+declare const testing: { mintToken: typeof mintToken; readDirectives: typeof readDirectives };
+export default testing;

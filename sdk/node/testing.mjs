@@ -1,0 +1,4 @@
+import testing from './testing.js';
+
+export const { mintToken, readDirectives } = testing;
+export default testing;
