@@ -63,6 +63,11 @@ func FromContext(ctx context.Context) *Session {
 	return s
 }
 
+// FromRequest returns the session of r, or nil: FromContext(r.Context()).
+func FromRequest(r *http.Request) *Session {
+	return FromContext(r.Context())
+}
+
 // NewContext returns a copy of ctx carrying s.
 func NewContext(ctx context.Context, s *Session) context.Context {
 	return context.WithValue(ctx, contextKey{}, s)
@@ -243,9 +248,4 @@ func (s *Session) commit() ([]directive, error) {
 		ds = append(ds, directive{"-Max-Age", s.maxAge})
 	}
 	return ds, nil
-}
-
-// FromRequest returns the session of r, or nil: FromContext(r.Context()).
-func FromRequest(r *http.Request) *Session {
-	return FromContext(r.Context())
 }

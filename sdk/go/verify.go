@@ -71,7 +71,8 @@ func Verify(ctx context.Context, token string, opts Options) (*Claims, error) {
 // ErrMalformed, ErrAlg, ErrSignature, ErrExpired, ErrIssuer, ErrAudience,
 // ErrKID or ErrJWKS. The checks run in this order: three base64url parts
 // whose header is a JSON object; an allowed alg (HS256 with a secret,
-// EdDSA or ES256 with a JWKS, never "none"); the signature; a JSON object
+// EdDSA or ES256 with a JWKS, never "none"); a known kid (JWKS only); the
+// signature, compared in constant time; a JSON object
 // payload with a "sess" object; exp, with the leeway; iss; aud, when an
 // audience is configured.
 func (m *Manager) Verify(ctx context.Context, token string) (*Claims, error) {
