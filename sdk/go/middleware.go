@@ -1,0 +1,193 @@
+package sessionproxy
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// DefaultLeeway is the clock skew Verify allows on "exp" when
+// Options.Leeway is zero.
+const DefaultLeeway = 5 * time.Second
+
+// Options configure a Manager. Zero values mean the documented defaults.
+type Options struct {
+	// Secret is the HS256 key the proxy signs tokens with (its
+	// token.secret). Required unless JWKSURL is set.
+	Secret string
+	// JWKSURL is where the proxy publishes its public keys, for EdDSA and
+	// ES256 tokens (its /.well-known/jwks.json). Keys are cached by kid; a
+	// token with an unknown kid fetches the set again, at most every 10 s.
+	JWKSURL string
+	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout.
+	HTTPClient *http.Client
+	// Audience, when set, must be in the token's "aud". Default: none,
+	// and "aud" is not checked.
+	Audience string
+	// Header is the request header holding the token; the directives are
+	// named after it (Header+"-Set", ...). Default "X-Session".
+	Header string
+	// Leeway is the clock skew allowed on "exp". Zero means
+	// DefaultLeeway; a negative value means none.
+	Leeway time.Duration
+	// Optional lets a request without a valid token through, with no
+	// session (FromContext returns nil). Default: such a request gets
+	// Unauthorized.
+	Optional bool
+	// Unauthorized answers a request without a valid token when Optional
+	// is false; err says why. Default: 401 with a short text body, or 503
+	// when the JWKS could not be fetched (errors.Is(err, ErrJWKS)).
+	Unauthorized func(w http.ResponseWriter, r *http.Request, err error)
+}
+
+// Manager verifies the proxy's tokens and, as middleware, gives handlers
+// the session. It is safe for concurrent use.
+type Manager struct {
+	opts   Options
+	secret []byte
+	keys   *keySet
+	leeway time.Duration
+	header string
+}
+
+// New returns a Manager for opts, or an error for options that cannot
+// work: neither a secret nor a JWKS URL, a JWKS URL that is not an
+// absolute http(s) URL, or a header name that is not one.
+func New(opts Options) (*Manager, error) {
+	m := &Manager{opts: opts, leeway: opts.Leeway, header: opts.Header}
+	if opts.Secret == "" && opts.JWKSURL == "" {
+		return nil, errors.New("sessionproxy: Options.Secret (or JWKSURL) is required")
+	}
+	if opts.Secret != "" {
+		m.secret = []byte(opts.Secret)
+	}
+	if opts.JWKSURL != "" {
+		u, err := url.Parse(opts.JWKSURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, errors.New("sessionproxy: Options.JWKSURL must be an absolute http or https URL")
+		}
+		m.keys = newKeySet(opts.JWKSURL, opts.HTTPClient)
+	}
+	switch {
+	case m.leeway == 0:
+		m.leeway = DefaultLeeway
+	case m.leeway < 0:
+		m.leeway = 0
+	}
+	if m.header == "" {
+		m.header = "X-Session"
+	}
+	if strings.ContainsFunc(m.header, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) }) {
+		return nil, errors.New("sessionproxy: Options.Header is not a valid header name")
+	}
+	m.header = http.CanonicalHeaderKey(m.header)
+	return m, nil
+}
+
+// Handler is the middleware: it verifies the request's token, puts its
+// session in the request's context (see FromContext), and sends the
+// session's changes as directives to the proxy when the response's
+// headers go out: on the handler's first WriteHeader, Write or Flush, or
+// when it returns without writing.
+func (m *Manager) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		claims, err := m.Verify(r.Context(), r.Header.Get(m.header))
+		if err != nil {
+			if m.opts.Optional {
+				next.ServeHTTP(w, r)
+			} else if m.opts.Unauthorized != nil {
+				m.opts.Unauthorized(w, r, err)
+			} else if errors.Is(err, ErrJWKS) {
+				http.Error(w, "503 service unavailable: session keys unavailable", http.StatusServiceUnavailable)
+			} else {
+				http.Error(w, "401 unauthorized: no valid session token", http.StatusUnauthorized)
+			}
+			return
+		}
+		s := newSession(claims)
+		rw := &responseWriter{ResponseWriter: w, s: s, header: m.header}
+		next.ServeHTTP(rw, r.WithContext(NewContext(r.Context(), s)))
+		rw.commit()
+	})
+}
+
+// responseWriter writes the session's directives just before the
+// response's headers go out.
+type responseWriter struct {
+	http.ResponseWriter
+	s      *Session
+	header string
+	done   bool
+	err    error // the session could not be encoded
+}
+
+// commit adds the directives to the headers, once. A session that cannot
+// be encoded must not be lost silently: the response becomes a 500.
+func (w *responseWriter) commit() error {
+	if w.done {
+		return w.err
+	}
+	w.done = true
+	ds, err := w.s.commit()
+	if err != nil {
+		w.err = err
+		http.Error(w.ResponseWriter, "500 internal server error", http.StatusInternalServerError)
+		return err
+	}
+	h := w.ResponseWriter.Header()
+	for _, d := range ds {
+		h.Set(w.header+d.suffix, d.value)
+	}
+	return nil
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	// An informational response (103 Early Hints) sends headers but not
+	// the response's own.
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	if w.commit() != nil {
+		return
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if err := w.commit(); err != nil {
+		return 0, err
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom keeps io.Copy to the response as fast as without the
+// middleware (sendfile).
+func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	if err := w.commit(); err != nil {
+		return 0, err
+	}
+	return io.Copy(w.ResponseWriter, r)
+}
+
+// Flush sends the headers, and so the directives, with what was written.
+func (w *responseWriter) Flush() {
+	_ = w.FlushError()
+}
+
+// FlushError is Flush for http.ResponseController.
+func (w *responseWriter) FlushError() error {
+	if err := w.commit(); err != nil {
+		return err
+	}
+	return http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Unwrap returns the wrapped ResponseWriter, for http.ResponseController
+// (deadlines, Hijack).
+func (w *responseWriter) Unwrap() http.ResponseWriter {
+	return w.ResponseWriter
+}

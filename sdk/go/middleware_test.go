@@ -1,0 +1,357 @@
+package sessionproxy_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	sessionproxy "github.com/sessionproxy/sessionproxy/sdk/go"
+	"github.com/sessionproxy/sessionproxy/sdk/go/sessionproxytest"
+)
+
+const secret = "test-secret-0123456789abcdef0123456789"
+
+var john = map[string]any{"name": "john doe", "age": 30}
+
+func TestNewRefusesBadOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		opts sessionproxy.Options
+	}{
+		{"nothing", sessionproxy.Options{}},
+		{"audience but no key", sessionproxy.Options{Audience: "orders"}},
+		{"relative JWKS URL", sessionproxy.Options{JWKSURL: "/jwks.json"}},
+		{"JWKS URL not http", sessionproxy.Options{JWKSURL: "file:///etc/jwks.json"}},
+		{"header with a space", sessionproxy.Options{Secret: secret, Header: "X Session"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if m, err := sessionproxy.New(tc.opts); err == nil {
+				t.Errorf("New = %v, want an error", m)
+			}
+		})
+	}
+}
+
+// serve runs handler behind a Manager with opts (Secret defaults to
+// secret) for a request carrying sess, and returns the recorder.
+func serve(t *testing.T, opts sessionproxy.Options, sess sessionproxytest.Session, handler http.HandlerFunc) *httptest.ResponseRecorder {
+	t.Helper()
+	if opts.Secret == "" {
+		opts.Secret = secret
+	}
+	m, err := sessionproxy.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	m.Handler(handler).ServeHTTP(rec, sessionproxytest.NewRequest(secret, "GET", "/", sess))
+	return rec
+}
+
+func directives(t *testing.T, rec *httptest.ResponseRecorder) sessionproxytest.Directives {
+	t.Helper()
+	d, err := sessionproxytest.ReadDirectives(rec.Header())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestDirectives: what a handler does, and the headers the proxy gets.
+func TestDirectives(t *testing.T) {
+	arrived := map[string]any{"user": john, "cart": []any{1, 2}, "views": 1}
+	tests := []struct {
+		name    string
+		handler func(t *testing.T, s *sessionproxy.Session)
+		want    map[string]string // header → value; absent headers must be absent
+	}{
+		{"nothing", func(t *testing.T, s *sessionproxy.Session) {}, nil},
+		{"read only", func(t *testing.T, s *sessionproxy.Session) { s.Get("user") }, nil},
+		{"same value again", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Set("user", map[string]any{"age": 30.0, "name": "john doe"}))
+		}, nil},
+		{"one key", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Set("views", 2)) },
+			map[string]string{"X-Session-Set": `{"views":2}`}},
+		{"nil deletes", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Set("views", nil)) },
+			map[string]string{"X-Session-Set": `{"views":null}`}},
+		{"delete", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Delete("cart")) },
+			map[string]string{"X-Session-Set": `{"cart":null}`}},
+		{"nested map changed and set again", func(t *testing.T, s *sessionproxy.Session) {
+			u := s.Get("user").(map[string]any)
+			u["age"] = 31
+			must(t, s.Set("user", u))
+		}, map[string]string{"X-Session-Set": `{"user":{"age":31}}`}},
+		{"nested map changed in place, no Set", func(t *testing.T, s *sessionproxy.Session) {
+			s.Get("user").(map[string]any)["name"] = "jane doe"
+		}, map[string]string{"X-Session-Set": `{"user":{"name":"jane doe"}}`}},
+		{"a struct", func(t *testing.T, s *sessionproxy.Session) {
+			type user struct {
+				Name string `json:"name"`
+				Age  int    `json:"age"`
+			}
+			must(t, s.Set("user", user{"john doe", 31}))
+		}, map[string]string{"X-Session-Set": `{"user":{"age":31}}`}},
+		{"a nil member is dropped", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Set("prefs", map[string]any{"a": nil, "b": 1}))
+		}, map[string]string{"X-Session-Set": `{"prefs":{"b":1}}`}},
+		{"non-ASCII is escaped", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Set("name", "Zoë ✓ 😀")) },
+			map[string]string{"X-Session-Set": `{"name":"Zo\u00eb \u2713 \ud83d\ude00"}`}},
+		{"destroy", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Destroy()) },
+			map[string]string{"X-Session-Destroy": "true"}},
+		{"destroy then set: the whole new data", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Destroy())
+			must(t, s.Set("views", 1))
+		}, map[string]string{"X-Session-Destroy": "true", "X-Session-Set": `{"views":1}`}},
+		{"destroy wins over renew", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Renew())
+			must(t, s.Destroy())
+		}, map[string]string{"X-Session-Destroy": "true"}},
+		{"renew", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Renew()) },
+			map[string]string{"X-Session-Renew": "true"}},
+		{"login: set and renew", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Set("user", map[string]any{"name": "jane"}))
+			must(t, s.Renew())
+		}, map[string]string{"X-Session-Set": `{"user":{"age":null,"name":"jane"}}`, "X-Session-Renew": "true"}},
+		{"max age", func(t *testing.T, s *sessionproxy.Session) { must(t, s.SetMaxAge(30*24*time.Hour)) },
+			map[string]string{"X-Session-Max-Age": "2592000000"}},
+		{"browser session", func(t *testing.T, s *sessionproxy.Session) { must(t, s.SetBrowserSession()) },
+			map[string]string{"X-Session-Max-Age": "session"}},
+	}
+	all := []string{"X-Session-Set", "X-Session-Destroy", "X-Session-Renew", "X-Session-Max-Age"}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{Data: arrived}, func(w http.ResponseWriter, r *http.Request) {
+				tc.handler(t, sessionproxy.FromRequest(r))
+				io.WriteString(w, "ok")
+			})
+			for _, h := range all {
+				got, sent := rec.Header()[h]
+				want, ok := tc.want[h]
+				switch {
+				case !ok && sent:
+					t.Errorf("%s: %q, want none", h, got)
+				case ok && len(got) != 1:
+					t.Errorf("%s: %q, want %s", h, got, want)
+				case ok && h == "X-Session-Set" && !sameJSON(t, got[0], want):
+					t.Errorf("%s: %s, want %s", h, got[0], want)
+				case ok && strings.ContainsFunc(got[0], func(r rune) bool { return r > 0x7f }):
+					t.Errorf("%s: %s is not ASCII", h, got[0])
+				case ok && h != "X-Session-Set" && got[0] != want:
+					t.Errorf("%s: %q, want %q", h, got[0], want)
+				}
+			}
+		})
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSessionAccessors(t *testing.T) {
+	serve(t, sessionproxy.Options{}, sessionproxytest.Session{ID: "abc", New: true, Data: map[string]any{"user": john}}, func(w http.ResponseWriter, r *http.Request) {
+		s := sessionproxy.FromRequest(r)
+		if s.ID() != "abc" || !s.IsNew() {
+			t.Errorf("ID %q, IsNew %v", s.ID(), s.IsNew())
+		}
+		var u struct {
+			Name string
+			Age  int
+		}
+		if ok, err := s.Decode("user", &u); !ok || err != nil || u.Name != "john doe" || u.Age != 30 {
+			t.Errorf("Decode: %v %v %+v", ok, err, u)
+		}
+		if ok, err := s.Decode("nothing", &u); ok || err != nil {
+			t.Errorf("Decode of a missing key: %v %v", ok, err)
+		}
+		if err := s.Set("_expire", 1); !errors.Is(err, sessionproxy.ErrReservedKey) {
+			t.Errorf("Set(_expire) = %v, want ErrReservedKey", err)
+		}
+		if err := s.Set("ch", make(chan int)); err == nil {
+			t.Error("Set of a channel succeeded")
+		}
+		if err := s.SetMaxAge(0); err == nil {
+			t.Error("SetMaxAge(0) succeeded")
+		}
+	})
+}
+
+// TestChangeAfterHeadersSent: every change after the first write returns
+// ErrHeadersSent and leaves the directives alone.
+func TestChangeAfterHeadersSent(t *testing.T) {
+	first := map[string]func(w http.ResponseWriter){
+		"WriteHeader": func(w http.ResponseWriter) { w.WriteHeader(http.StatusAccepted) },
+		"Write":       func(w http.ResponseWriter) { io.WriteString(w, "hello") },
+		"Flush":       func(w http.ResponseWriter) { w.(http.Flusher).Flush() },
+		"ResponseController.Flush": func(w http.ResponseWriter) {
+			if err := http.NewResponseController(w).Flush(); err != nil {
+				panic(err)
+			}
+		},
+		"io.Copy": func(w http.ResponseWriter) { io.Copy(w, strings.NewReader("hello")) },
+	}
+	changes := map[string]func(s *sessionproxy.Session) error{
+		"Set":               func(s *sessionproxy.Session) error { return s.Set("late", 1) },
+		"Delete":            func(s *sessionproxy.Session) error { return s.Delete("early") },
+		"Destroy":           func(s *sessionproxy.Session) error { return s.Destroy() },
+		"Renew":             func(s *sessionproxy.Session) error { return s.Renew() },
+		"SetMaxAge":         func(s *sessionproxy.Session) error { return s.SetMaxAge(time.Hour) },
+		"SetBrowserSession": func(s *sessionproxy.Session) error { return s.SetBrowserSession() },
+	}
+	for wname, write := range first {
+		for cname, change := range changes {
+			t.Run(wname+"/"+cname, func(t *testing.T) {
+				rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{}, func(w http.ResponseWriter, r *http.Request) {
+					s := sessionproxy.FromRequest(r)
+					must(t, s.Set("early", 1))
+					write(w)
+					if err := change(s); !errors.Is(err, sessionproxy.ErrHeadersSent) {
+						t.Errorf("change after %s: %v, want ErrHeadersSent", wname, err)
+					}
+				})
+				d := directives(t, rec)
+				if !sameJSON(t, rec.Header().Get("X-Session-Set"), `{"early":1}`) || d.Destroy || d.Renew || d.MaxAge != "" {
+					t.Errorf("directives %+v, want only the early Set", d)
+				}
+				if !rec.Flushed && wname != "WriteHeader" && wname != "Write" && wname != "io.Copy" {
+					t.Error("not flushed")
+				}
+			})
+		}
+	}
+}
+
+// An informational response is not the response: changes still count.
+func TestEarlyHintsDoNotCommit(t *testing.T) {
+	rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{}, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusEarlyHints)
+		must(t, sessionproxy.FromRequest(r).Set("a", 1))
+	})
+	if got := rec.Header().Get("X-Session-Set"); got != `{"a":1}` {
+		t.Errorf("X-Session-Set %q", got)
+	}
+}
+
+func TestWithoutValidToken(t *testing.T) {
+	other, err := sessionproxytest.MintToken("another-secret", sessionproxytest.Session{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expired, err := sessionproxytest.MintToken(secret, sessionproxytest.Session{TTL: -time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{"none": "", "garbage": "a.b.c", "forged": other, "expired": expired}
+	for name, token := range tokens {
+		t.Run(name, func(t *testing.T) {
+			ran := false
+			next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ran = true
+				s := sessionproxy.FromRequest(r)
+				if s != nil {
+					t.Errorf("a session without a valid token: %v", s)
+				}
+				if s.Get("user") != nil || s.ID() != "" || s.Keys() != nil {
+					t.Error("the nil session is not empty")
+				}
+				if err := s.Set("user", john); !errors.Is(err, sessionproxy.ErrNoSession) {
+					t.Errorf("Set on no session: %v, want ErrNoSession", err)
+				}
+			})
+			req := httptest.NewRequest("GET", "/", nil)
+			if token != "" {
+				req.Header.Set("X-Session", token)
+			}
+
+			m, _ := sessionproxy.New(sessionproxy.Options{Secret: secret})
+			rec := httptest.NewRecorder()
+			m.Handler(next).ServeHTTP(rec, req)
+			if rec.Code != http.StatusUnauthorized || ran {
+				t.Errorf("default: status %d, handler ran %v; want 401, not run", rec.Code, ran)
+			}
+
+			m, _ = sessionproxy.New(sessionproxy.Options{Secret: secret, Optional: true})
+			rec = httptest.NewRecorder()
+			m.Handler(next).ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK || !ran {
+				t.Errorf("Optional: status %d, handler ran %v; want 200, run", rec.Code, ran)
+			}
+
+			var got error
+			m, _ = sessionproxy.New(sessionproxy.Options{Secret: secret, Unauthorized: func(w http.ResponseWriter, r *http.Request, err error) {
+				got = err
+				http.Redirect(w, r, "/login", http.StatusFound)
+			}})
+			rec = httptest.NewRecorder()
+			m.Handler(next).ServeHTTP(rec, req)
+			if rec.Code != http.StatusFound || got == nil {
+				t.Errorf("Unauthorized: status %d, err %v", rec.Code, got)
+			}
+		})
+	}
+}
+
+func TestCustomHeaderAndAudience(t *testing.T) {
+	token, err := sessionproxytest.MintToken(secret, sessionproxytest.Session{Audience: "orders"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, aud := range []string{"orders", "billing"} {
+		m, err := sessionproxy.New(sessionproxy.Options{Secret: secret, Header: "x-app-session", Audience: aud})
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.Header.Set("X-App-Session", token)
+		rec := httptest.NewRecorder()
+		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			must(t, sessionproxy.FromRequest(r).Renew())
+		})).ServeHTTP(rec, req)
+		switch {
+		case aud == "orders" && (rec.Code != 200 || rec.Header().Get("X-App-Session-Renew") != "true"):
+			t.Errorf("audience %s: %d %v", aud, rec.Code, rec.Header())
+		case aud == "billing" && rec.Code != http.StatusUnauthorized:
+			t.Errorf("audience %s: %d, want 401", aud, rec.Code)
+		}
+	}
+}
+
+// A handler may change the session from several goroutines.
+func TestConcurrentChanges(t *testing.T) {
+	rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{}, func(w http.ResponseWriter, r *http.Request) {
+		s := sessionproxy.FromRequest(r)
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Go(func() {
+				if err := s.Set(string(rune('a'+i)), i); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+	})
+	if d := directives(t, rec); len(d.Set) != 10 {
+		t.Errorf("Set %v, want 10 keys", d.Set)
+	}
+}
+
+// A value changed in place into something JSON cannot hold is not
+// dropped silently: the response becomes a 500.
+func TestUnencodableSessionIs500(t *testing.T) {
+	rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{Data: map[string]any{"user": john}}, func(w http.ResponseWriter, r *http.Request) {
+		sessionproxy.FromRequest(r).Get("user").(map[string]any)["ch"] = make(chan int)
+		io.WriteString(w, "ok")
+	})
+	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "ok") {
+		t.Errorf("status %d, body %q; want 500 without the handler's body", rec.Code, rec.Body)
+	}
+}

@@ -1,0 +1,251 @@
+package sessionproxy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+var (
+	// ErrHeadersSent is returned by a change made after the response's
+	// headers went out (the handler wrote or flushed its body), when the
+	// change can no longer reach the proxy.
+	ErrHeadersSent = errors.New("sessionproxy: session changed after the response headers were sent")
+	// ErrNoSession is returned by a change to the nil *Session that
+	// FromContext returns when the request has none (Options.Optional).
+	ErrNoSession = errors.New("sessionproxy: no session in this request")
+	// ErrReservedKey is returned by Set and Delete for a top-level key
+	// that starts with "_": the proxy keeps its own bookkeeping there and
+	// refuses a change that names one.
+	ErrReservedKey = errors.New(`sessionproxy: session keys starting with "_" are reserved`)
+)
+
+// maxMaxAge is the longest lifetime the proxy accepts, 100 years.
+const maxMaxAge = 100 * 365 * 24 * time.Hour
+
+// Session is the session of one request, as the proxy sent it. Its
+// values are JSON: what arrived decodes to map[string]any, []any, string,
+// json.Number, bool; what the handler sets is kept as given and must
+// encode with encoding/json.
+//
+// Changes are found by comparing the session's JSON when the response
+// starts with the JSON it arrived with, so a map from Get changed in
+// place is sent too, with or without Set. That comparison happens once,
+// when the headers go out; a change made afterwards returns
+// ErrHeadersSent, except a change in place, which nothing can see then.
+//
+// The methods are safe for concurrent use. A nil *Session (no session in
+// the request) reads as empty, and its changes return ErrNoSession.
+type Session struct {
+	mu        sync.Mutex
+	id        string
+	isNew     bool
+	arrived   []byte // the "sess" JSON of the token
+	values    map[string]any
+	destroyed bool
+	renew     bool
+	maxAge    string // "", milliseconds or "session"
+	committed bool
+}
+
+type contextKey struct{}
+
+// FromContext returns the session the middleware put in ctx, or nil.
+func FromContext(ctx context.Context) *Session {
+	s, _ := ctx.Value(contextKey{}).(*Session)
+	return s
+}
+
+// FromRequest returns the session of r, or nil: FromContext(r.Context()).
+func FromRequest(r *http.Request) *Session {
+	return FromContext(r.Context())
+}
+
+// NewContext returns a copy of ctx carrying s.
+func NewContext(ctx context.Context, s *Session) context.Context {
+	return context.WithValue(ctx, contextKey{}, s)
+}
+
+func newSession(c *Claims) *Session {
+	return &Session{id: c.SID, isNew: c.New, arrived: c.sess, values: c.Session}
+}
+
+// ID returns the session id: stable for the session's life, changed by
+// Renew on the next request. It is empty when the proxy uses the koa
+// cookie format, whose cookies carry no id.
+func (s *Session) ID() string {
+	if s == nil {
+		return ""
+	}
+	return s.id
+}
+
+// IsNew reports whether the session did not exist before this request.
+func (s *Session) IsNew() bool {
+	if s == nil {
+		return false
+	}
+	return s.isNew
+}
+
+// Get returns the value of key, or nil.
+func (s *Session) Get(key string) any {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.values[key]
+}
+
+// Decode stores the value of key in the value v points to, as
+// json.Unmarshal does, and reports whether key was there.
+func (s *Session) Decode(key string, v any) (bool, error) {
+	val := s.Get(key)
+	if val == nil {
+		return false, nil
+	}
+	b, err := json.Marshal(val)
+	if err != nil {
+		return true, fmt.Errorf("sessionproxy: session key %q: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return true, fmt.Errorf("sessionproxy: session key %q: %w", key, err)
+	}
+	return true, nil
+}
+
+// Keys returns the session's top-level keys, sorted.
+func (s *Session) Keys() []string {
+	if s == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := make([]string, 0, len(s.values))
+	for k := range s.values {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Set sets key to value, which must encode as JSON. A nil value (or one
+// that encodes as null) deletes key, as a merge patch does.
+func (s *Session) Set(key string, value any) error {
+	b, err := json.Marshal(value)
+	if err != nil {
+		return fmt.Errorf("sessionproxy: session key %q: %w", key, err)
+	}
+	return s.change(key, func() {
+		if string(b) == "null" {
+			delete(s.values, key)
+		} else {
+			s.values[key] = value
+		}
+	})
+}
+
+// Delete removes key.
+func (s *Session) Delete(key string) error {
+	return s.change(key, func() { delete(s.values, key) })
+}
+
+// Destroy drops the session (koa-session's ctx.session = null): the proxy
+// deletes it and clears the cookie. Values set afterwards start a new
+// session, with a new id.
+func (s *Session) Destroy() error {
+	return s.change("", func() {
+		s.values = map[string]any{}
+		s.destroyed = true
+	})
+}
+
+// Renew gives the session a new id, keeping its data (koa-session's
+// regenerate()). Call it after a login, against session fixation.
+func (s *Session) Renew() error {
+	return s.change("", func() { s.renew = true })
+}
+
+// SetMaxAge sets this session's own lifetime (koa-session's maxAge, e.g.
+// for "remember me"), from 1 ms to 100 years, counted in milliseconds.
+func (s *Session) SetMaxAge(d time.Duration) error {
+	if d < time.Millisecond || d > maxMaxAge {
+		return fmt.Errorf("sessionproxy: max age %v: want 1ms to 100 years", d)
+	}
+	return s.change("", func() { s.maxAge = strconv.FormatInt(d.Milliseconds(), 10) })
+}
+
+// SetBrowserSession makes the session's cookie last until the browser
+// closes (koa-session's maxAge = "session").
+func (s *Session) SetBrowserSession() error {
+	return s.change("", func() { s.maxAge = "session" })
+}
+
+// change applies f under the lock, unless the session cannot change.
+func (s *Session) change(key string, f func()) error {
+	if s == nil {
+		return ErrNoSession
+	}
+	if strings.HasPrefix(key, "_") {
+		return fmt.Errorf("%w: %q", ErrReservedKey, key)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return ErrHeadersSent
+	}
+	f()
+	return nil
+}
+
+// directive is one response header, by the suffix after the token
+// header's name ("-Set" for X-Session-Set).
+type directive struct {
+	suffix, value string
+}
+
+// commit ends the session's changes and returns the directives that send
+// them: the smallest merge patch from the arrived session to the current
+// one, or the whole new data after Destroy.
+func (s *Session) commit() ([]directive, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.committed {
+		return nil, nil
+	}
+	s.committed = true
+	after, err := normalize(s.values)
+	if err != nil {
+		return nil, err
+	}
+	var ds []directive
+	if s.destroyed {
+		ds = append(ds, directive{"-Destroy", "true"})
+		if len(after) > 0 {
+			ds = append(ds, directive{"-Set", encodeASCII(after)})
+		}
+	} else {
+		var before map[string]any
+		if err := decodeStrict(s.arrived, &before); err != nil {
+			return nil, fmt.Errorf("sessionproxy: the arrived session: %w", err)
+		}
+		if patch := diff(before, after); len(patch) > 0 {
+			ds = append(ds, directive{"-Set", encodeASCII(patch)})
+		}
+		if s.renew {
+			ds = append(ds, directive{"-Renew", "true"})
+		}
+	}
+	if s.maxAge != "" {
+		ds = append(ds, directive{"-Max-Age", s.maxAge})
+	}
+	return ds, nil
+}
