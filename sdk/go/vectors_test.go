@@ -17,7 +17,8 @@ import (
 
 // vectors is sdk/testdata/vectors.json, written by the proxy's own code.
 type vectors struct {
-	Secret string `json:"secret"`
+	Secret string          `json:"secret"`
+	JWKS   json.RawMessage `json:"jwks"`
 	Tokens []struct {
 		Name     string         `json:"name"`
 		Token    string         `json:"token"`
@@ -64,9 +65,21 @@ var reasons = map[string]error{
 }
 
 func TestTokenVectors(t *testing.T) {
-	for _, tc := range loadVectors(t).Tokens {
+	v := loadVectors(t)
+	// A vector without a secret is verified with the proxy's published
+	// keys, served as its admin listener serves them.
+	jwks := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Write(v.JWKS)
+	}))
+	defer jwks.Close()
+	for _, tc := range v.Tokens {
 		t.Run(tc.Name, func(t *testing.T) {
-			claims, err := sessionproxy.Verify(t.Context(), tc.Token, sessionproxy.Options{Secret: tc.Secret, Audience: tc.Audience})
+			opts := sessionproxy.Options{Secret: tc.Secret, Audience: tc.Audience}
+			if tc.Secret == "" {
+				opts.JWKSURL = jwks.URL + "/.well-known/jwks.json"
+			}
+			claims, err := sessionproxy.Verify(t.Context(), tc.Token, opts)
 			if tc.Error != "" {
 				want, ok := reasons[tc.Error]
 				if !ok {
