@@ -63,10 +63,12 @@ def _b64int(part: Any) -> int:
 class _KeySet:
     """Public keys fetched from a JWKS URL, cached by ``kid``.
 
-    An unknown ``kid`` refetches the set, at most once per
-    ``refetch_interval`` seconds, so a flood of tokens with made-up ids
-    does not become a flood of fetches. A set older than ``max_age`` is
-    refetched on the next use; if that fetch fails the old keys are kept.
+    An unknown ``kid`` refetches the set at once (a key rotation), but at
+    most once per ``refetch_interval`` seconds, so a flood of tokens with
+    made-up ids does not become a flood of fetches. A set older than
+    ``max_age`` is refetched on the next use; if that fetch fails the old
+    keys are kept. Until a first fetch succeeds, fetches are retried at
+    most once per ``refetch_interval``, and KeySetError is raised.
     """
 
     def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float,
@@ -85,6 +87,7 @@ class _KeySet:
         self._lock = threading.Lock()
         self._keys: Dict[str, tuple] = {}
         self._fetched = 0.0  # time.monotonic() of the last fetch attempt
+        self._unknown_refetch = -float("inf")  # ... of the last one an unknown kid caused
         self._loaded = False
         self._error = ""
         self.fetches = 0  # how many times the set was fetched, for tests and metrics
@@ -92,9 +95,13 @@ class _KeySet:
     def get(self, kid: str) -> Optional[tuple]:
         with self._lock:
             now = time.monotonic()
-            due = self.fetches == 0 or now - self._fetched >= self.refetch_interval
-            wanted = not self._loaded or kid not in self._keys or now - self._fetched >= self.max_age
-            if wanted and due:
+            if not self._loaded:
+                if self.fetches == 0 or now - self._fetched >= self.refetch_interval:
+                    self._refresh(now)
+            elif now - self._fetched >= self.max_age:
+                self._refresh(now)
+            elif kid not in self._keys and now - self._unknown_refetch >= self.refetch_interval:
+                self._unknown_refetch = now
                 self._refresh(now)
             if not self._loaded:
                 raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable: {self._error}")
