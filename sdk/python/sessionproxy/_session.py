@@ -15,11 +15,10 @@ __all__ = ["Session", "diff", "merge_patch", "SessionSealedError", "MaxAge"]
 
 MaxAge = Union[int, str]
 
-#: The response headers of the protocol (SPEC section 3).
-SET = "X-Session-Set"
-DESTROY = "X-Session-Destroy"
-RENEW = "X-Session-Renew"
-MAX_AGE = "X-Session-Max-Age"
+#: The token's request header; the directives are named after it
+#: (X-Session-Set, X-Session-Destroy, X-Session-Renew, X-Session-Max-Age),
+#: as the proxy's token.header names both.
+HEADER = "X-Session"
 
 _MAX_AGE_LIMIT = 100 * 365 * 24 * 3600 * 1000  # the proxy's own bound, in ms
 
@@ -112,7 +111,8 @@ class SessionBase:
 
     _sealed_message = "the session's directives were already written"
 
-    def _init_session(self, claims: Optional[Mapping[str, Any]]) -> None:
+    def _init_session(self, claims: Optional[Mapping[str, Any]], header: str = HEADER) -> None:
+        self._header = header
         self.claims: Dict[str, Any] = dict(claims) if claims is not None else {}
         self.verified = claims is not None
         self._before: Dict[str, Any] = copy.deepcopy(self.claims.get("sess") or {})
@@ -173,20 +173,21 @@ class SessionBase:
         if not self.verified:
             return []
         after = _to_json(dict(self))  # type: ignore[call-overload]
+        h = self._header
         out: List[Tuple[str, str]] = []
         if self._destroyed:
-            out.append((DESTROY, "true"))
+            out.append((h + "-Destroy", "true"))
             data = _strip_none(after)
             if data:
-                out.append((SET, _dumps(data)))
+                out.append((h + "-Set", _dumps(data)))
         else:
             patch = diff(self._before, after)
             if patch:
-                out.append((SET, _dumps(patch)))
+                out.append((h + "-Set", _dumps(patch)))
         if self._renew:
-            out.append((RENEW, "true"))
+            out.append((h + "-Renew", "true"))
         if self._max_age is not None:
-            out.append((MAX_AGE, str(self._max_age)))
+            out.append((h + "-Max-Age", str(self._max_age)))
         return out
 
     def seal(self) -> List[Tuple[str, str]]:
@@ -234,9 +235,9 @@ class Session(SessionBase, dict):
     lifetime. ``id``, ``is_new`` and ``claims`` tell what the proxy sent.
     """
 
-    def __init__(self, claims: Optional[Mapping[str, Any]] = None) -> None:
+    def __init__(self, claims: Optional[Mapping[str, Any]] = None, header: str = HEADER) -> None:
         dict.__init__(self, copy.deepcopy((claims or {}).get("sess") or {}))
-        self._init_session(claims)
+        self._init_session(claims, header)
         self.modified = False
 
     def __setitem__(self, key: str, value: Any) -> None:

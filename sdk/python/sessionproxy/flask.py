@@ -58,8 +58,8 @@ class ProxySession(Session, SessionMixin):
     _sealed_message = "Flask already wrote this response's session headers (save_session ran)"
 
     def __init__(self, claims: Optional[Mapping[str, Any]], permanent_ms: int = 0,
-                 error: Optional[InvalidToken] = None) -> None:
-        Session.__init__(self, claims)
+                 error: Optional[InvalidToken] = None, header: str = "X-Session") -> None:
+        Session.__init__(self, claims, header)
         self.new = self.is_new
         self.error = error
         self._permanent_ms = permanent_ms
@@ -86,8 +86,8 @@ class ProxySessionInterface(SessionInterface):
         try:
             claims = self.verifier.verify(request.headers.get(self.header))
         except InvalidToken as e:
-            return ProxySession(None, permanent_ms, error=e)
-        return ProxySession(claims, permanent_ms)
+            return ProxySession(None, permanent_ms, error=e, header=self.header)
+        return ProxySession(claims, permanent_ms, header=self.header)
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
         if not isinstance(session, ProxySession) or not session.verified or session._sealed:
@@ -108,7 +108,8 @@ class SessionProxy:
     - ``secret``: the proxy's ``token.secret`` (HS256);
     - ``jwks_url``: where the proxy's public keys are (EdDSA, ES256);
     - ``audience``: refuse tokens not made for this audience;
-    - ``header``: the token's request header (default ``X-Session``);
+    - ``header``: the token's request header (default ``X-Session``), the
+      proxy's ``token.header``; the directives are named after it;
     - ``leeway``: seconds of clock skew allowed on ``exp`` (default 5);
     - ``required``: answer ``401`` when the token is missing or invalid
       (default True); per view, :func:`session_optional` lets a view run

@@ -21,7 +21,7 @@ import os
 import time
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-from ._session import DESTROY, MAX_AGE, RENEW, SET, merge_patch
+from ._session import HEADER, merge_patch
 from ._token import ISSUER
 
 __all__ = ["mint_token", "headers", "directives", "SessionJar"]
@@ -95,20 +95,22 @@ def _header_items(h: Any) -> List[Tuple[str, str]]:
     return [(str(k), str(v)) for k, v in h]
 
 
-def directives(response_headers: Any) -> Dict[str, Any]:
+def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
     """The session directives in a response's headers, decoded:
     ``{"set": [patch, ...], "destroy": bool, "renew": bool, "max_age": ms | "session" | None}``.
-    Takes Werkzeug/Flask headers, a dict, or a list of (name, value)."""
+    Takes Werkzeug/Flask headers, a dict, or a list of (name, value);
+    ``header`` is the proxy's token.header, which names the directives."""
+    prefix = header.lower()
     out: Dict[str, Any] = {"set": [], "destroy": False, "renew": False, "max_age": None}
     for name, value in _header_items(response_headers):
         lname = name.lower()
-        if lname == SET.lower():
+        if lname == prefix + "-set":
             out["set"].append(json.loads(value))
-        elif lname == DESTROY.lower():
+        elif lname == prefix + "-destroy":
             out["destroy"] = value.strip().lower() in ("true", "1")
-        elif lname == RENEW.lower():
+        elif lname == prefix + "-renew":
             out["renew"] = value.strip().lower() in ("true", "1")
-        elif lname == MAX_AGE.lower():
+        elif lname == prefix + "-max-age":
             v = value.strip()
             out["max_age"] = "session" if v == "session" else int(v)
     return out
@@ -140,7 +142,7 @@ class SessionJar:
 
     def apply(self, response_headers: Any) -> Dict[str, Any]:
         """Apply the directives of one response; returns them decoded."""
-        d = directives(response_headers)
+        d = directives(response_headers, self.header)
         if d["destroy"]:
             self.data, self.sid, self.new = {}, new_sid(), True
         for patch in d["set"]:

@@ -50,7 +50,8 @@ class SessionMiddleware:
     - ``secret``: the proxy's ``token.secret`` (HS256); empty is refused;
     - ``jwks_url``: where the proxy's public keys are (EdDSA, ES256);
     - ``audience``: refuse tokens not made for this audience;
-    - ``header``: the token's request header (default ``X-Session``);
+    - ``header``: the token's request header (default ``X-Session``), the
+      proxy's ``token.header``; the directives are named after it;
     - ``leeway``: seconds of clock skew allowed on ``exp`` (default 5);
     - ``required``: True (default) answers ``401`` without a valid token;
       False, or a function of the environ returning False, lets the request
@@ -73,6 +74,7 @@ class SessionMiddleware:
     ) -> None:
         self.app = app
         self.verifier = verifier or Verifier(secret, jwks_url=jwks_url, audience=audience, leeway=leeway)
+        self.header = header
         self.environ_header = "HTTP_" + header.upper().replace("-", "_")
         self.required = required
 
@@ -83,11 +85,11 @@ class SessionMiddleware:
             required = self.required(environ) if callable(self.required) else self.required
             if required:
                 return _unauthorized(start_response)
-            environ[ENVIRON_KEY] = WSGISession(None)
+            environ[ENVIRON_KEY] = WSGISession(None, self.header)
             environ[ERROR_KEY] = e
             return self.app(environ, start_response)
 
-        session = WSGISession(claims)
+        session = WSGISession(claims, self.header)
         environ[ENVIRON_KEY] = session
         written: List[Tuple[str, str]] = []
 

@@ -147,13 +147,19 @@ class MiddlewareTest(unittest.TestCase):
         self.assertEqual(closed, [True])
 
     def test_custom_header(self):
+        """token.header names the token and the directives."""
+        def fn(s):
+            seen.update(d=dict(s))
+            s["b"] = 2
         environ = {}
         setup_testing_defaults(environ)
         environ["HTTP_X_APP_SESSION"] = mint_token(SECRET, {"a": 1})
-        seen = {}
-        app = SessionMiddleware(app_doing(lambda s: seen.update(d=dict(s))), secret=SECRET, header="X-App-Session")
-        list(app(environ, lambda *a: None))
+        seen, got = {}, {}
+        app = SessionMiddleware(app_doing(fn), secret=SECRET, header="X-App-Session")
+        list(app(environ, lambda status, headers: got.update(headers=headers)))
         self.assertEqual(seen, {"d": {"a": 1}})
+        self.assertEqual(header(got, "X-App-Session-Set"), ['{"b":2}'])
+        self.assertEqual(header(got, "X-Session-Set"), [])
 
     def test_empty_secret_refused(self):
         with self.assertRaises(ValueError):
