@@ -96,6 +96,8 @@ class SessionMiddleware:
         def session_start_response(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
             if not session._sealed:
                 written.extend(session.seal())
+            if exc_info is None:  # as the app called it: some servers take two arguments
+                return start_response(status, list(headers) + written)
             return start_response(status, list(headers) + written, exc_info)
 
         result = self.app(environ, session_start_response)
