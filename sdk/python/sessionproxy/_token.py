@@ -227,7 +227,7 @@ class Verifier:
             header = json.loads(_b64decode(parts[0]))
             payload_raw = _b64decode(parts[1])
             sig = _b64decode(parts[2])
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, binascii.Error, RecursionError):
             raise InvalidToken("malformed", "a part is not base64url JSON") from None
         if not isinstance(header, dict):
             raise InvalidToken("malformed", "the header is not a JSON object")
@@ -254,7 +254,7 @@ class Verifier:
 
         try:
             claims = json.loads(payload_raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):
             raise InvalidToken("malformed", "the payload is not JSON") from None
         if not isinstance(claims, dict):
             raise InvalidToken("malformed", "the payload is not a JSON object")

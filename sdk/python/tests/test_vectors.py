@@ -79,5 +79,31 @@ class PatchVectors(unittest.TestCase):
                 self.assertEqual(json.loads(s.directives()[0][1]), tc["patch"])
 
 
+class DiffBeyondVectors(unittest.TestCase):
+    def test_json_equality(self):
+        self.assertEqual(sessionproxy.diff({"a": 1}, {"a": True}), {"a": True})
+        self.assertEqual(sessionproxy.diff({"a": 0}, {"a": False}), {"a": False})
+        self.assertEqual(sessionproxy.diff({"a": 1}, {"a": 1.0}), {})
+        self.assertEqual(sessionproxy.diff({"a": [1]}, {"a": [True]}), {"a": [True]})
+
+    def test_python_values_as_json_carries_them(self):
+        s = Session({"sess": {"pair": [1, 2]}})
+        s["pair"] = (1, 2)  # a tuple is a JSON array
+        self.assertEqual(s.directives(), [])
+        s[1] = "x"  # JSON object keys are strings
+        self.assertEqual(s.directives(), [("X-Session-Set", '{"1":"x"}')])
+
+    def test_none_deletes(self):
+        s = Session({"sess": {"a": 1}})
+        s["a"] = None
+        self.assertNotIn("a", s)
+        s["b"] = None  # deleting what is not there changes nothing
+        self.assertEqual(s.directives(), [("X-Session-Set", '{"a":null}')])
+
+    def test_merge_patch(self):
+        self.assertEqual(sessionproxy.merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None}, "e": [1]}),
+                         {"a": {"c": 2}, "d": 1, "e": [1]})
+
+
 if __name__ == "__main__":
     unittest.main()
