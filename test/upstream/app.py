@@ -9,7 +9,6 @@ directives, so a test can drive any case:
     /echo?set={"a":1}&set={"b":2}&destroy=true&renew=1&maxage=5000&status=200
     /slow?ms=2000&id=x    answers after 2 s, printing "slow request started: x" first
 """
-import json
 import os
 import sys
 import time

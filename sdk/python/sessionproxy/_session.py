@@ -262,4 +262,3 @@ class Session(SessionBase, dict):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {dict.__repr__(self)}>"
-

@@ -10,6 +10,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import importlib.util
 import json
 import re
 import threading
@@ -73,12 +74,10 @@ class _KeySet:
 
     def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float,
                  opener: Optional[Callable[[str, float], bytes]] = None) -> None:
-        try:
-            from cryptography.hazmat.primitives.asymmetric import ec, ed25519  # noqa: F401
-        except ImportError as e:  # pragma: no cover - depends on the machine
+        if importlib.util.find_spec("cryptography") is None:  # pragma: no cover - depends on the machine
             raise ImportError(
                 "sessionproxy: jwks_url needs the cryptography package "
-                '(pip install "sessionproxy[jwks]", or Debian\'s python3-cryptography)') from e
+                '(pip install "sessionproxy[jwks]", or Debian\'s python3-cryptography)')
         self.url = url
         self.refetch_interval = refetch_interval
         self.max_age = max_age
@@ -298,4 +297,3 @@ def verify(
     across requests.
     """
     return Verifier(secret, jwks_url=jwks_url, audience=audience, leeway=leeway).verify(token)
-

@@ -208,4 +208,3 @@ def set_max_age(value: MaxAge) -> None:
     """This session's own lifetime: milliseconds, or ``"session"`` for a
     cookie that ends with the browser session (X-Session-Max-Age)."""
     get_session().max_age = value
-

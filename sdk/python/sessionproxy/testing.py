@@ -154,4 +154,3 @@ class SessionJar:
         if d["set"] or d["renew"] or d["max_age"] is not None:
             self.new = False
         return d
-

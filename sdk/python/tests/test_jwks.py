@@ -37,7 +37,8 @@ class Key:
         else:
             self.private = ec.generate_private_key(ec.SECP256R1())
             n = self.private.public_key().public_numbers()
-            members = {"crv": "P-256", "kty": "EC", "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
+            members = {"crv": "P-256", "kty": "EC",
+                       "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
         self.kid = thumbprint(members)
         self.jwk = dict(members, kid=self.kid, alg=alg, use="sig")
 

@@ -21,8 +21,9 @@ class TokenVectors(unittest.TestCase):
         self.assertGreater(len(v["tokens"]), 0)
         for tc in v["tokens"]:
             with self.subTest(tc["name"]):
-                verify = lambda: sessionproxy.verify(  # noqa: E731
-                    tc["token"], secret=tc["secret"], audience=tc.get("audience"))
+                def verify(tc=tc):
+                    return sessionproxy.verify(tc["token"], secret=tc["secret"], audience=tc.get("audience"))
+
                 if "error" in tc:
                     with self.assertRaises(sessionproxy.InvalidToken) as cm:
                         verify()

@@ -188,6 +188,7 @@ class VerifierTest(unittest.TestCase):
 
     def test_hostile_inputs(self):
         import base64
+
         def b64(s):
             return base64.urlsafe_b64encode(s.encode()).rstrip(b"=").decode()
         for tok in (None, "", "a.b", "a.b.c.d", "!!.??.##", b"\xff.\xff.\xff", "x" * 10 + ".e30.",
@@ -198,7 +199,10 @@ class VerifierTest(unittest.TestCase):
                     sessionproxy.verify(tok, secret=SECRET)
 
     def test_payload_checked_after_signature(self):
-        import base64, hashlib, hmac
+        import base64
+        import hashlib
+        import hmac
+
         def b64(b):
             return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
         head = b64(b'{"alg":"HS256"}')
