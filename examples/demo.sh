@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs the demo: the Flask example upstream on 127.0.0.1:8080 and
-# sessionproxy on 127.0.0.1:3000 in front of it. Ctrl-C stops both.
+# Runs the demo: the Flask example upstream (Flask's own session, backed by
+# sessionproxy's library in sdk/python) on 127.0.0.1:8080 and sessionproxy
+# on 127.0.0.1:3000 in front of it. Ctrl-C stops both.
 #
 #   curl -c jar -b jar localhost:3000/set    # session set
 #   curl -c jar -b jar localhost:3000/get    # {"age":30,"name":"john doe"}
+#   curl -c jar -b jar localhost:3000/count  # {"views":1}, then 2, ...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,8 @@ export UPSTREAM_SECRET="${UPSTREAM_SECRET:-demo-secret-0123456789abcdef012345678
 bin="$(mktemp -d)/sessionproxy"
 go build -o "$bin" ./cmd/sessionproxy
 
-python3 examples/flask/app.py --port 8080 &
+# The example uses sessionproxy's library from this checkout (no install).
+PYTHONPATH="$PWD/sdk/python${PYTHONPATH:+:$PYTHONPATH}" "${PYTHON:-python3}" examples/flask/app.py --port 8080 &
 upstream=$!
 "$bin" -config examples/demo.yaml &
 proxy=$!

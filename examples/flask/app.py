@@ -1,39 +1,35 @@
-"""koa-session's "full application example", as an upstream of sessionproxy.
+"""koa-session's "full application example" in Flask, behind sessionproxy.
 
-The app never touches a cookie: it reads the session from the verified
-X-Session token and changes it with X-Session-* response headers.
+The app uses Flask's own ``session``; sessionproxy's library
+(``pip install ./sdk/python``) backs it with the proxy's session, so the
+app never touches a cookie or a token:
 
-    python3 app.py --port 8080      # then run sessionproxy in front of it
+    UPSTREAM_SECRET=... python3 app.py --port 8080   # then run sessionproxy in front of it
+
+/count and /cart/add change one key each; their ?ms= waits that long first,
+so that two requests of one session can be made to overlap (the tests do).
 """
 import argparse
-import json
 import os
+import time
 
-from flask import Flask, abort, g, request
+from flask import Flask, request, session
 
-import sessiontoken
+from sessionproxy.flask import SessionProxy, regenerate
 
 app = Flask(__name__)
-SECRET = os.environ.get("UPSTREAM_SECRET", "")
-
-
-@app.before_request
-def load_session():
-    try:
-        g.claims = sessiontoken.verify(request.headers.get("X-Session", ""), SECRET)
-        g.session = g.claims["sess"]
-    except ValueError:
-        abort(401)  # not sent by sessionproxy
+SessionProxy(app, secret=os.environ.get("UPSTREAM_SECRET"))
 
 
 @app.get("/set")
 def set_session():
-    return "session set", {"X-Session-Set": json.dumps({"user": {"name": "john doe", "age": 30}})}
+    session["user"] = {"name": "john doe", "age": 30}
+    return "session set"
 
 
 @app.get("/get")
 def get_session():
-    user = g.session.get("user")
+    user = session.get("user")
     if user is None:
         return "", 204  # no session: empty, as koa answers an unset body
     return app.json.response(user)
@@ -41,12 +37,40 @@ def get_session():
 
 @app.get("/destroy")
 def destroy():
-    return "session destroyed", {"X-Session-Destroy": "true"}
+    session.clear()
+    return "session destroyed"
 
 
 @app.get("/renew")
 def renew():
-    return "session renewed", {"X-Session-Renew": "true"}
+    regenerate()
+    return "session renewed"
+
+
+@app.get("/login")
+def login():
+    """Log in, then renew the id against session fixation."""
+    session["user"] = {"name": request.args.get("name", "john doe"), "age": 30}
+    regenerate()
+    return "logged in"
+
+
+@app.get("/count")
+def count():
+    _wait()
+    session["views"] = session.get("views", 0) + 1
+    return {"views": session["views"]}
+
+
+@app.get("/cart/add")
+def cart_add():
+    _wait()
+    session.setdefault("cart", []).append(request.args.get("item", ""))
+    return {"cart": session["cart"]}
+
+
+def _wait():
+    time.sleep(int(request.args.get("ms", 0)) / 1000)
 
 
 def serve(flask_app):

@@ -1,22 +1,34 @@
 """The upstream of the black-box tests: the Flask example plus test routes.
 
+The example's session comes from sessionproxy's library (sdk/python); the
+test routes answer with raw directive headers, so a test can send anything.
+
 Every response tells what the upstream saw, and the query string asks for
 directives, so a test can drive any case:
 
     /echo?set={"a":1}&set={"b":2}&destroy=true&renew=1&maxage=5000&status=200
     /slow?ms=2000&id=x    answers after 2 s, printing "slow request started: x" first
 """
-import json
 import os
 import sys
 import time
 
-from flask import g, request
+from flask import g, request, session
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "examples", "flask"))
+_root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+sys.path.insert(0, os.path.join(_root, "sdk", "python"))
+sys.path.insert(0, os.path.join(_root, "examples", "flask"))
 import app as example  # noqa: E402
 
 app = example.app
+
+
+@app.before_request
+def expose_session():
+    """What the proxy sent, as the test routes report it (requests without
+    a valid token never get here: the library answers 401)."""
+    g.claims = session.claims
+    g.session = dict(session)
 
 
 @app.route("/echo", methods=["GET", "POST"])

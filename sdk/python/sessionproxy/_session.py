@@ -1,0 +1,264 @@
+"""The session an app sees, and the directives that carry its changes back.
+
+The session is a dict. At response time the library sends the smallest
+RFC 7396 merge patch from the session the request arrived with to the
+session as it is then, so two requests in flight on one session that
+change different keys both survive at the proxy.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+__all__ = ["Session", "diff", "merge_patch", "SessionSealedError", "MaxAge"]
+
+MaxAge = Union[int, str]
+
+#: The token's request header; the directives are named after it
+#: (X-Session-Set, X-Session-Destroy, X-Session-Renew, X-Session-Max-Age),
+#: as the proxy's token.header names both.
+HEADER = "X-Session"
+
+_MAX_AGE_LIMIT = 100 * 365 * 24 * 3600 * 1000  # the proxy's own bound, in ms
+
+
+class SessionSealedError(RuntimeError):
+    """The session changed after its directives were written: the change
+    cannot reach the proxy any more."""
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: True is not 1, 1 is 1.0, objects by key."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if type(a) in (dict, list) or type(b) in (dict, list):
+        return False
+    return a == b
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Dict[str, Any]:
+    """Return the smallest merge patch that turns before into after.
+
+    Only changed keys; a removed key as None; nested objects diffed key by
+    key; arrays and scalars replaced whole. An empty dict means no change.
+    Both sides must be plain JSON values (dict, list, str, int, float,
+    bool, None).
+    """
+    patch: Dict[str, Any] = {}
+    for k in before:
+        if k not in after or after[k] is None:
+            patch[k] = None
+    for k, v in after.items():
+        if v is None:
+            continue  # a None value deletes, as in a merge patch
+        if k not in before:
+            patch[k] = v
+        elif isinstance(before[k], dict) and isinstance(v, dict):
+            sub = diff(before[k], v)
+            if sub:
+                patch[k] = sub
+        elif not _same(before[k], v):
+            patch[k] = v
+    return patch
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """Apply an RFC 7396 merge patch and return the result (a new value)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for k, v in patch.items():
+        if v is None:
+            result.pop(k, None)
+        else:
+            result[k] = merge_patch(result.get(k), v)
+    return result
+
+
+def _strip_none(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _strip_none(x) for k, x in v.items() if x is not None}
+    return v
+
+
+def _to_json(v: Any) -> Any:
+    """The session as JSON would carry it: tuples become lists, keys
+    strings; a value JSON cannot hold raises TypeError or ValueError."""
+    return json.loads(json.dumps(v, allow_nan=False))
+
+
+def _dumps(v: Any) -> str:
+    # ASCII only: a header value must be Latin-1, and \\u escapes are JSON.
+    return json.dumps(v, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+
+
+def check_max_age(value: Any) -> MaxAge:
+    """Validate an X-Session-Max-Age: positive milliseconds or "session"."""
+    if value == "session":
+        return "session"
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_AGE_LIMIT:
+        raise ValueError(f'sessionproxy: max_age must be a positive int of milliseconds or "session", not {value!r}')
+    return value
+
+
+class SessionBase:
+    """What the Flask and WSGI sessions share. Mixed into a dict subclass."""
+
+    _sealed_message = "the session's directives were already written"
+
+    def _init_session(self, claims: Optional[Mapping[str, Any]], header: str = HEADER) -> None:
+        self._header = header
+        self.claims: Dict[str, Any] = dict(claims) if claims is not None else {}
+        self.verified = claims is not None
+        self._before: Dict[str, Any] = copy.deepcopy(self.claims.get("sess") or {})
+        self._destroyed = False
+        self._renew = False
+        self._max_age: Optional[MaxAge] = None
+        self._sealed = False
+        self._sent: Optional[Dict[str, Any]] = None  # the session as the directives left it
+
+    # What the proxy said.
+    @property
+    def id(self) -> Optional[str]:
+        """The session id (``sid``); None in the koa cookie format or without a token."""
+        return self.claims.get("sid")
+
+    @property
+    def is_new(self) -> bool:
+        """True when the session did not exist before this request."""
+        return bool(self.claims.get("new", not self.verified))
+
+    # What the app asks for.
+    def _check_writable(self) -> None:
+        if not self.verified:
+            raise RuntimeError(
+                "sessionproxy: this request has no session (no valid X-Session token); "
+                "it cannot be changed")
+        if self._sealed:
+            raise SessionSealedError(f"sessionproxy: {self._sealed_message}; this change would be lost")
+
+    def destroy(self) -> None:
+        """Drop the session (X-Session-Destroy). Keys set afterwards start a
+        new session with a new id."""
+        self._check_writable()
+        dict.clear(self)  # type: ignore[arg-type]
+        self._destroyed = True
+
+    def regenerate(self) -> None:
+        """Give the session a new id, keeping its data (X-Session-Renew).
+        Call it after a login, against session fixation."""
+        self._check_writable()
+        self._renew = True
+
+    @property
+    def max_age(self) -> Optional[MaxAge]:
+        """This session's own lifetime: milliseconds, ``"session"`` (a
+        browser-session cookie), or None (the proxy's default)."""
+        return self._max_age
+
+    @max_age.setter
+    def max_age(self, value: MaxAge) -> None:
+        value = check_max_age(value)
+        self._check_writable()
+        self._max_age = value
+
+    def directives(self) -> List[Tuple[str, str]]:
+        """The response headers that carry this request's changes to the
+        proxy; an empty list when nothing changed."""
+        if not self.verified:
+            return []
+        after = _to_json(dict(self))  # type: ignore[call-overload]
+        h = self._header
+        out: List[Tuple[str, str]] = []
+        if self._destroyed:
+            out.append((h + "-Destroy", "true"))
+            data = _strip_none(after)
+            if data:
+                out.append((h + "-Set", _dumps(data)))
+        else:
+            patch = diff(self._before, after)
+            if patch:
+                out.append((h + "-Set", _dumps(patch)))
+        if self._renew:
+            out.append((h + "-Renew", "true"))
+        if self._max_age is not None:
+            out.append((h + "-Max-Age", str(self._max_age)))
+        return out
+
+    def seal(self) -> List[Tuple[str, str]]:
+        """Return the directives and refuse any later change: the headers
+        are on their way. Nested changes made later are caught by
+        :meth:`changed_since_sealed`."""
+        headers = self.directives()
+        self._sealed = True
+        if self.verified:
+            self._sent = _to_json(dict(self))  # type: ignore[call-overload]
+        return headers
+
+    def changed_since_sealed(self) -> bool:
+        """True when the data differs from what the directives carried (a
+        nested change made after the headers went out)."""
+        if self._sent is None:
+            return False
+        try:
+            now = _to_json(dict(self))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            return True
+        return not _same(now, self._sent)
+
+
+def _writer(name: str):
+    base = getattr(dict, name)
+
+    def method(self, *args, **kwargs):
+        self._check_writable()
+        self.modified = True
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+class Session(SessionBase, dict):
+    """A dict-like session backed by the proxy.
+
+    ``session[k] = v``, ``del session[k]``, nested changes
+    (``session["cart"].append(x)``) all reach the proxy as a merge patch;
+    setting a key to None deletes it. ``clear()`` and ``destroy()`` drop
+    the session; ``regenerate()`` renews its id; ``max_age`` sets its
+    lifetime. ``id``, ``is_new`` and ``claims`` tell what the proxy sent.
+    """
+
+    def __init__(self, claims: Optional[Mapping[str, Any]] = None, header: str = HEADER) -> None:
+        dict.__init__(self, copy.deepcopy((claims or {}).get("sess") or {}))
+        self._init_session(claims, header)
+        self.modified = False
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self._check_writable()
+        self.modified = True
+        if value is None:  # None deletes, as in a merge patch
+            dict.pop(self, key, None)
+        else:
+            dict.__setitem__(self, key, value)
+
+    __delitem__ = _writer("__delitem__")
+    pop = _writer("pop")
+    popitem = _writer("popitem")
+    setdefault = _writer("setdefault")
+    update = _writer("update")
+    __ior__ = _writer("__ior__")
+
+    def clear(self) -> None:
+        """Destroy the session, like koa-session's ``ctx.session = null``."""
+        self.destroy()
+        self.modified = True
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {dict.__repr__(self)}>"

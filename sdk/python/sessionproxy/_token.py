@@ -1,0 +1,299 @@
+"""Verifying sessionproxy's X-Session token (a compact JWT).
+
+HS256 needs nothing beyond the standard library. EdDSA (Ed25519) and ES256
+(P-256) keys come from a JWKS URL and need the ``cryptography`` package
+(``pip install "./sdk/python[jwks]"``).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import importlib.util
+import json
+import re
+import threading
+import time
+import urllib.request
+from typing import Any, Callable, Dict, Optional, Union
+
+__all__ = ["InvalidToken", "KeySetError", "Verifier", "verify", "ISSUER", "DEFAULT_LEEWAY"]
+
+ISSUER = "sessionproxy"
+
+#: Seconds a token is still accepted after its ``exp``, for clocks that
+#: differ a little between the proxy's host and the app's.
+DEFAULT_LEEWAY = 5.0
+
+#: The reasons an :class:`InvalidToken` names, in the order they are checked.
+REASONS = ("malformed", "alg", "kid", "signature", "expired", "issuer", "audience")
+
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
+class InvalidToken(ValueError):
+    """The token is not a genuine, current sessionproxy token.
+
+    ``reason`` is one of ``malformed``, ``alg``, ``kid``, ``signature``,
+    ``expired``, ``issuer``, ``audience``; the message names it too.
+    """
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+
+class KeySetError(RuntimeError):
+    """The JWKS could not be fetched or read: an outage, not a bad token."""
+
+
+def _b64decode(part: str) -> bytes:
+    if not _B64URL.fullmatch(part) or len(part) % 4 == 1:
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _b64int(part: Any) -> int:
+    if not isinstance(part, str):
+        raise ValueError("not a base64url string")
+    return int.from_bytes(_b64decode(part), "big")
+
+
+class _KeySet:
+    """Public keys fetched from a JWKS URL, cached by ``kid``.
+
+    An unknown ``kid`` refetches the set at once (a key rotation), but at
+    most once per ``refetch_interval`` seconds, so a flood of tokens with
+    made-up ids does not become a flood of fetches. A set older than
+    ``max_age`` is refetched on the next use; if that fetch fails the old
+    keys are kept. Until a first fetch succeeds, fetches are retried at
+    most once per ``refetch_interval``, and KeySetError is raised.
+    """
+
+    def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float,
+                 opener: Optional[Callable[[str, float], bytes]] = None) -> None:
+        if importlib.util.find_spec("cryptography") is None:  # pragma: no cover - depends on the machine
+            raise ImportError(
+                "sessionproxy: jwks_url needs the cryptography package "
+                '(pip install "sessionproxy[jwks]", or Debian\'s python3-cryptography)')
+        self.url = url
+        self.refetch_interval = refetch_interval
+        self.max_age = max_age
+        self.timeout = timeout
+        self._open = opener or _http_get
+        self._lock = threading.Lock()
+        self._keys: Dict[str, tuple] = {}
+        self._fetched = 0.0  # time.monotonic() of the last fetch attempt
+        self._unknown_refetch = -float("inf")  # ... of the last one an unknown kid caused
+        self._loaded = False
+        self._error = ""
+        self.fetches = 0  # how many times the set was fetched, for tests and metrics
+
+    def get(self, kid: str) -> Optional[tuple]:
+        with self._lock:
+            now = time.monotonic()
+            if not self._loaded:
+                if self.fetches == 0 or now - self._fetched >= self.refetch_interval:
+                    self._refresh(now)
+            elif now - self._fetched >= self.max_age:
+                self._refresh(now)
+            elif kid not in self._keys and now - self._unknown_refetch >= self.refetch_interval:
+                self._unknown_refetch = now
+                self._refresh(now)
+            if not self._loaded:
+                raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable: {self._error}")
+            return self._keys.get(kid)
+
+    def _refresh(self, now: float) -> None:
+        self._fetched = now
+        self.fetches += 1
+        try:
+            doc = json.loads(self._open(self.url, self.timeout))
+            keys = doc["keys"]
+            if not isinstance(keys, list):
+                raise ValueError('"keys" is not a list')
+        except Exception as e:  # any failure: keep the keys we have
+            self._error = str(e) or type(e).__name__
+            return
+        parsed = {}
+        for jwk in keys:
+            key = _parse_jwk(jwk)
+            if key is not None:
+                parsed[jwk["kid"]] = key
+        self._keys = parsed
+        self._loaded = True
+
+
+def _http_get(url: str, timeout: float) -> bytes:
+    req = urllib.request.Request(url, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the app's own config
+        return resp.read()
+
+
+def _parse_jwk(jwk: Any) -> Optional[tuple]:
+    """Return (alg, public key) for a usable signing key, else None."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if not isinstance(jwk, dict) or not isinstance(jwk.get("kid"), str):
+        return None
+    if jwk.get("use", "sig") != "sig":
+        return None
+    try:
+        if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519" and jwk.get("alg", "EdDSA") == "EdDSA":
+            return "EdDSA", ed25519.Ed25519PublicKey.from_public_bytes(_b64decode(jwk["x"]))
+        if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256" and jwk.get("alg", "ES256") == "ES256":
+            numbers = ec.EllipticCurvePublicNumbers(_b64int(jwk["x"]), _b64int(jwk["y"]), ec.SECP256R1())
+            return "ES256", numbers.public_key()
+    except (KeyError, ValueError, TypeError):
+        return None
+    return None
+
+
+def _verify_asymmetric(alg: str, key: Any, signed: bytes, sig: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+    try:
+        if alg == "EdDSA":
+            key.verify(sig, signed)
+        else:  # ES256: the JWS signature is r || s, 32 bytes each
+            if len(sig) != 64:
+                return False
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            key.verify(der, signed, ec.ECDSA(hashes.SHA256()))
+    except InvalidSignature:
+        return False
+    return True
+
+
+class Verifier:
+    """Verifies sessionproxy tokens with one configuration.
+
+    Build one per app and reuse it: it holds the HS256 secret and the
+    JWKS cache. ``secret`` verifies HS256; ``jwks_url`` verifies EdDSA and
+    ES256 tokens by their ``kid``; give either or both. An empty secret is
+    refused here, never accepted as a key.
+
+    ``audience``, when set, must be in the token's ``aud`` (a string or a
+    list). ``leeway`` is in seconds (default 5).
+    """
+
+    def __init__(
+        self,
+        secret: Union[str, bytes, None] = None,
+        *,
+        jwks_url: Optional[str] = None,
+        audience: Optional[str] = None,
+        leeway: float = DEFAULT_LEEWAY,
+        issuer: str = ISSUER,
+        jwks_refetch_interval: float = 10.0,
+        jwks_max_age: float = 300.0,
+        jwks_timeout: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if secret is not None and not isinstance(secret, (str, bytes)):
+            raise TypeError("sessionproxy: secret must be str or bytes")
+        if secret is not None and len(secret) == 0:
+            raise ValueError("sessionproxy: the secret is empty; pass token.secret of the proxy")
+        if secret is None and not jwks_url:
+            raise ValueError("sessionproxy: give a secret (HS256) or a jwks_url (EdDSA, ES256)")
+        if leeway < 0:
+            raise ValueError("sessionproxy: leeway must not be negative")
+        self._secret = secret.encode() if isinstance(secret, str) else secret
+        self.audience = audience
+        self.leeway = leeway
+        self.issuer = issuer
+        self._clock = clock
+        self.keyset = _KeySet(jwks_url, jwks_refetch_interval, jwks_max_age, jwks_timeout) if jwks_url else None
+
+    def verify(self, token: Union[str, bytes, None]) -> Dict[str, Any]:
+        """Return the token's claims, or raise :class:`InvalidToken`."""
+        if isinstance(token, bytes):
+            try:
+                token = token.decode("ascii")
+            except UnicodeDecodeError:
+                raise InvalidToken("malformed", "not ASCII") from None
+        if not isinstance(token, str) or not token:
+            raise InvalidToken("malformed", "no token")
+        parts = token.split(".")
+        if len(parts) != 3:
+            raise InvalidToken("malformed", "not three dot-separated parts")
+        try:
+            header = json.loads(_b64decode(parts[0]))
+            payload_raw = _b64decode(parts[1])
+            sig = _b64decode(parts[2])
+        except (ValueError, binascii.Error, RecursionError):
+            raise InvalidToken("malformed", "a part is not base64url JSON") from None
+        if not isinstance(header, dict):
+            raise InvalidToken("malformed", "the header is not a JSON object")
+
+        alg = header.get("alg")
+        signed = f"{parts[0]}.{parts[1]}".encode("ascii")
+        if alg == "HS256" and self._secret is not None:
+            expected = hmac.new(self._secret, signed, hashlib.sha256).digest()
+            if not hmac.compare_digest(expected, sig):
+                raise InvalidToken("signature", "the signature does not match")
+        elif alg in ("EdDSA", "ES256") and self.keyset is not None:
+            kid = header.get("kid")
+            if not isinstance(kid, str) or not kid:
+                raise InvalidToken("kid", "no kid in the header")
+            key = self.keyset.get(kid)
+            if key is None:
+                raise InvalidToken("kid", "no key with this kid in the JWKS")
+            if key[0] != alg:
+                raise InvalidToken("alg", f"the key {kid!r} is not an {alg} key")
+            if not _verify_asymmetric(alg, key[1], signed, sig):
+                raise InvalidToken("signature", "the signature does not match")
+        else:
+            raise InvalidToken("alg", f"algorithm {alg!r} is not allowed")
+
+        try:
+            claims = json.loads(payload_raw)
+        except (ValueError, RecursionError):
+            raise InvalidToken("malformed", "the payload is not JSON") from None
+        if not isinstance(claims, dict):
+            raise InvalidToken("malformed", "the payload is not a JSON object")
+        exp = claims.get("exp")
+        if not _is_number(exp):
+            raise InvalidToken("malformed", "exp is missing or not a number")
+        if exp + self.leeway < self._clock():
+            raise InvalidToken("expired", "the token has expired")
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("issuer", f"the issuer is not {self.issuer!r}")
+        if self.audience is not None and not _has_audience(claims.get("aud"), self.audience):
+            raise InvalidToken("audience", f"the token is not for audience {self.audience!r}")
+        if not isinstance(claims.get("sess", {}), dict):
+            raise InvalidToken("malformed", "sess is not a JSON object")
+        return claims
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _has_audience(aud: Any, want: str) -> bool:
+    if isinstance(aud, str):
+        return aud == want
+    if isinstance(aud, list):
+        return want in [a for a in aud if isinstance(a, str)]
+    return False
+
+
+def verify(
+    token: Union[str, bytes, None],
+    secret: Union[str, bytes, None] = None,
+    jwks_url: Optional[str] = None,
+    audience: Optional[str] = None,
+    leeway: float = DEFAULT_LEEWAY,
+) -> Dict[str, Any]:
+    """Verify one sessionproxy token and return its claims.
+
+    Raises :class:`InvalidToken` (a ``ValueError``) naming the reason. For
+    JWKS, build a :class:`Verifier` once instead, so the keys are cached
+    across requests.
+    """
+    return Verifier(secret, jwks_url=jwks_url, audience=audience, leeway=leeway).verify(token)

@@ -1,0 +1,210 @@
+"""Flask's own ``flask.session``, backed by sessionproxy.
+
+::
+
+    from flask import Flask, session
+    from sessionproxy.flask import SessionProxy, regenerate
+
+    app = Flask(__name__)
+    SessionProxy(app, secret=os.environ["UPSTREAM_SECRET"])
+
+    @app.get("/login")
+    def login():
+        session["user"] = "jo"   # reaches the proxy as X-Session-Set
+        regenerate()             # X-Session-Renew: a new id after a login
+        return "ok"
+
+A request without a valid token is answered ``401`` before any view runs,
+unless the view is decorated with :func:`session_optional` (or the whole
+app built with ``required=False``); there ``session.verified`` is False,
+the session is empty, and changing it raises ``RuntimeError``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping, Optional, TypeVar, Union
+
+from flask import Flask, abort, current_app, request
+from flask import session as _session
+from flask.sessions import SessionInterface, SessionMixin
+
+from ._session import MaxAge, Session
+from ._token import DEFAULT_LEEWAY, InvalidToken, Verifier
+
+__all__ = [
+    "SessionProxy",
+    "ProxySession",
+    "ProxySessionInterface",
+    "session_optional",
+    "get_session",
+    "regenerate",
+    "destroy",
+    "set_max_age",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ProxySession(Session, SessionMixin):
+    """What ``flask.session`` is under :class:`SessionProxy`: a dict whose
+    changes reach the proxy, plus ``id`` (the ``sid``), ``new`` /
+    ``is_new``, ``claims``, ``verified``, ``regenerate()``, ``destroy()``
+    and ``max_age``. ``clear()`` destroys the session.
+
+    ``permanent = False`` asks for a browser-session cookie
+    (``max_age = "session"``); ``permanent = True`` for the app's
+    ``PERMANENT_SESSION_LIFETIME``, as Flask's own session does.
+    """
+
+    _sealed_message = "Flask already wrote this response's session headers (save_session ran)"
+
+    def __init__(self, claims: Optional[Mapping[str, Any]], permanent_ms: int = 0,
+                 error: Optional[InvalidToken] = None, header: str = "X-Session") -> None:
+        Session.__init__(self, claims, header)
+        self.new = self.is_new
+        self.error = error
+        self._permanent_ms = permanent_ms
+
+    @property  # type: ignore[override]
+    def permanent(self) -> bool:
+        return self._max_age is not None and self._max_age != "session"
+
+    @permanent.setter
+    def permanent(self, value: bool) -> None:
+        self.max_age = self._permanent_ms if value else "session"
+
+
+class ProxySessionInterface(SessionInterface):
+    """Opens the session from the token and writes its directives in
+    ``save_session``, which Flask calls before the headers go out."""
+
+    def __init__(self, verifier: Verifier, header: str = "X-Session") -> None:
+        self.verifier = verifier
+        self.header = header
+
+    def open_session(self, app: Flask, request: Any) -> ProxySession:
+        permanent_ms = int(app.permanent_session_lifetime.total_seconds() * 1000)
+        try:
+            claims = self.verifier.verify(request.headers.get(self.header))
+        except InvalidToken as e:
+            return ProxySession(None, permanent_ms, error=e, header=self.header)
+        return ProxySession(claims, permanent_ms, header=self.header)
+
+    def save_session(self, app: Flask, session: Any, response: Any) -> None:
+        if not isinstance(session, ProxySession) or not session.verified or session._sealed:
+            return
+        for name, value in session.seal():
+            response.headers.add(name, value)
+
+
+class SessionProxy:
+    """Installs the proxy's session as Flask's ``flask.session``.
+
+    ``SessionProxy(app, secret=...)``, or ``ext = SessionProxy(secret=...)``
+    then ``ext.init_app(app)``. Options left None are read from the app's
+    config at ``init_app``: ``SESSIONPROXY_SECRET``,
+    ``SESSIONPROXY_JWKS_URL``, ``SESSIONPROXY_AUDIENCE``. An empty secret
+    raises ``ValueError``.
+
+    - ``secret``: the proxy's ``token.secret`` (HS256);
+    - ``jwks_url``: where the proxy's public keys are (EdDSA, ES256);
+    - ``audience``: refuse tokens not made for this audience;
+    - ``header``: the token's request header (default ``X-Session``), the
+      proxy's ``token.header``; the directives are named after it;
+    - ``leeway``: seconds of clock skew allowed on ``exp`` (default 5);
+    - ``required``: answer ``401`` when the token is missing or invalid
+      (default True); per view, :func:`session_optional` lets a view run
+      without a session;
+    - ``verifier``: a :class:`~sessionproxy.Verifier` to share instead.
+    """
+
+    def __init__(
+        self,
+        app: Optional[Flask] = None,
+        secret: Union[str, bytes, None] = None,
+        *,
+        jwks_url: Optional[str] = None,
+        audience: Optional[str] = None,
+        header: str = "X-Session",
+        leeway: float = DEFAULT_LEEWAY,
+        required: bool = True,
+        verifier: Optional[Verifier] = None,
+    ) -> None:
+        if secret is not None and len(secret) == 0:
+            raise ValueError("sessionproxy: the secret is empty; pass token.secret of the proxy")
+        self.secret = secret
+        self.jwks_url = jwks_url
+        self.audience = audience
+        self.header = header
+        self.leeway = leeway
+        self.required = required
+        self.verifier = verifier
+        if app is not None:
+            self.init_app(app)
+
+    def init_app(self, app: Flask) -> None:
+        verifier = self.verifier
+        if verifier is None:
+            verifier = Verifier(
+                self.secret if self.secret is not None else app.config.get("SESSIONPROXY_SECRET"),
+                jwks_url=self.jwks_url or app.config.get("SESSIONPROXY_JWKS_URL"),
+                audience=self.audience or app.config.get("SESSIONPROXY_AUDIENCE"),
+                leeway=self.leeway,
+            )
+        app.session_interface = ProxySessionInterface(verifier, self.header)
+        app.extensions["sessionproxy"] = self
+        # First, so no other hook runs for a request the proxy did not send.
+        app.before_request_funcs.setdefault(None, []).insert(0, self._require_session)
+        app.teardown_request(_check_late_changes)
+
+    def _require_session(self) -> None:
+        s = _session._get_current_object()
+        if not isinstance(s, ProxySession) or s.verified:
+            return
+        view = current_app.view_functions.get(request.endpoint or "")
+        if not self.required or getattr(view, "_sessionproxy_optional", False):
+            return
+        current_app.logger.info("sessionproxy: %s %s refused with 401: %s", request.method, request.path, s.error)
+        abort(401)
+
+
+def _check_late_changes(_exc: Optional[BaseException]) -> None:
+    """A nested change made after save_session (in a streamed body) never
+    reaches the proxy: say so loudly, since nothing else can."""
+    s = _session._get_current_object()
+    if isinstance(s, ProxySession) and s.changed_since_sealed():
+        current_app.logger.error(
+            "sessionproxy: the session changed after its headers were sent (%s %s); the change is lost",
+            request.method, request.path)
+
+
+def session_optional(view: F) -> F:
+    """Let a view run without a valid token (no ``401``): there
+    ``session.verified`` is False and the session is empty and read-only."""
+    view._sessionproxy_optional = True  # type: ignore[attr-defined]
+    return view
+
+
+def get_session() -> ProxySession:
+    """The current request's session, or RuntimeError when
+    :class:`SessionProxy` is not installed on the app."""
+    s = _session._get_current_object()
+    if not isinstance(s, ProxySession):
+        raise RuntimeError("sessionproxy: SessionProxy(app) is not installed on this Flask app")
+    return s
+
+
+def regenerate() -> None:
+    """Renew the session id, keeping the data (X-Session-Renew). Call it
+    after a login, against session fixation."""
+    get_session().regenerate()
+
+
+def destroy() -> None:
+    """Drop the session (X-Session-Destroy); same as ``session.clear()``."""
+    get_session().clear()
+
+
+def set_max_age(value: MaxAge) -> None:
+    """This session's own lifetime: milliseconds, or ``"session"`` for a
+    cookie that ends with the browser session (X-Session-Max-Age)."""
+    get_session().max_age = value

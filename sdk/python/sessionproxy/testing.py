@@ -1,0 +1,156 @@
+"""Unit-testing an app without the proxy.
+
+:func:`mint_token` signs a token the way the proxy does; :func:`headers`
+wraps it as request headers for a test client; :class:`SessionJar` plays
+the proxy across several requests (keeps the session, applies the
+directives of each response)::
+
+    from sessionproxy.testing import SessionJar
+
+    jar = SessionJar(SECRET)
+    jar.apply(client.get("/set", headers=jar.headers()).headers)
+    assert jar.data["user"]["name"] == "john doe"
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+import time
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from ._session import HEADER, merge_patch
+from ._token import ISSUER
+
+__all__ = ["mint_token", "headers", "directives", "SessionJar"]
+
+_UNSET: Any = object()
+
+
+def _b64(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode("ascii")
+
+
+def new_sid() -> str:
+    """A random session id shaped like the proxy's (16 bytes, base64url)."""
+    return _b64(os.urandom(16))
+
+
+def mint_token(
+    secret: Union[str, bytes],
+    sess: Optional[Mapping[str, Any]] = None,
+    *,
+    sid: Optional[str] = _UNSET,
+    new: Optional[bool] = None,
+    ttl: float = 60,
+    iat: Optional[int] = None,
+    audience: Union[str, List[str], None] = None,
+    issuer: str = ISSUER,
+    **extra: Any,
+) -> str:
+    """Sign an HS256 token as the proxy would.
+
+    ``sess`` is the session data (default ``{}``); ``sid`` defaults to a
+    random id (pass None for the koa cookie format, which has none);
+    ``new`` defaults to True when ``sess`` is empty. ``extra`` claims are
+    added as given (e.g. ``exp=0`` for an expired token).
+    """
+    if not secret:
+        raise ValueError("sessionproxy.testing: the secret is empty")
+    now = int(time.time()) if iat is None else iat
+    claims: Dict[str, Any] = {}
+    if sid is _UNSET:
+        sid = new_sid()
+    if sid is not None:
+        claims["sid"] = sid
+    claims["sess"] = dict(sess or {})
+    claims["new"] = (not sess) if new is None else new
+    claims["iss"] = issuer
+    claims["iat"] = now
+    claims["exp"] = now + int(ttl)
+    if audience is not None:
+        claims["aud"] = audience
+    claims.update(extra)
+    key = secret.encode() if isinstance(secret, str) else secret
+    head = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
+    sig = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(sig)}"
+
+
+def headers(secret: Union[str, bytes], sess: Optional[Mapping[str, Any]] = None, *,
+            header: str = "X-Session", **kwargs: Any) -> Dict[str, str]:
+    """Request headers carrying a minted token, for a test client:
+    ``client.get("/get", headers=headers(SECRET, {"user": "jo"}))``."""
+    return {header: mint_token(secret, sess, **kwargs)}
+
+
+def _header_items(h: Any) -> List[Tuple[str, str]]:
+    if hasattr(h, "to_wsgi_list"):  # Werkzeug's Headers, repeated names kept
+        return list(h.to_wsgi_list())
+    if hasattr(h, "items"):
+        return list(h.items())
+    return [(str(k), str(v)) for k, v in h]
+
+
+def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
+    """The session directives in a response's headers, decoded:
+    ``{"set": [patch, ...], "destroy": bool, "renew": bool, "max_age": ms | "session" | None}``.
+    Takes Werkzeug/Flask headers, a dict, or a list of (name, value);
+    ``header`` is the proxy's token.header, which names the directives."""
+    prefix = header.lower()
+    out: Dict[str, Any] = {"set": [], "destroy": False, "renew": False, "max_age": None}
+    for name, value in _header_items(response_headers):
+        lname = name.lower()
+        if lname == prefix + "-set":
+            out["set"].append(json.loads(value))
+        elif lname == prefix + "-destroy":
+            out["destroy"] = value.strip().lower() in ("true", "1")
+        elif lname == prefix + "-renew":
+            out["renew"] = value.strip().lower() in ("true", "1")
+        elif lname == prefix + "-max-age":
+            v = value.strip()
+            out["max_age"] = "session" if v == "session" else int(v)
+    return out
+
+
+class SessionJar:
+    """Plays the proxy for a test: holds a session across requests.
+
+    :meth:`headers` gives the request headers (a fresh token of the
+    current session); :meth:`apply` applies a response's directives as the
+    proxy would (merge patch, destroy, renew with a new id, max age).
+    """
+
+    def __init__(self, secret: Union[str, bytes], data: Optional[Mapping[str, Any]] = None, *,
+                 header: str = "X-Session", audience: Union[str, List[str], None] = None) -> None:
+        self.secret = secret
+        self.header = header
+        self.audience = audience
+        self.data: Dict[str, Any] = dict(data or {})
+        self.sid: Optional[str] = new_sid()
+        self.new = not self.data
+        self.max_age: Any = None
+
+    def token(self) -> str:
+        return mint_token(self.secret, self.data, sid=self.sid, new=self.new, audience=self.audience)
+
+    def headers(self) -> Dict[str, str]:
+        return {self.header: self.token()}
+
+    def apply(self, response_headers: Any) -> Dict[str, Any]:
+        """Apply the directives of one response; returns them decoded."""
+        d = directives(response_headers, self.header)
+        if d["destroy"]:
+            self.data, self.sid, self.new = {}, new_sid(), True
+        for patch in d["set"]:
+            self.data = merge_patch(self.data, patch)
+        if d["renew"]:
+            self.sid = new_sid()
+        if d["max_age"] is not None:
+            self.max_age = d["max_age"]
+        if d["set"] or d["renew"] or d["max_age"] is not None:
+            self.new = False
+        return d

@@ -1,0 +1,128 @@
+"""The proxy's session for any WSGI app (Django, Bottle, Pyramid, plain WSGI).
+
+::
+
+    from sessionproxy.wsgi import SessionMiddleware
+
+    app = SessionMiddleware(app, secret=os.environ["UPSTREAM_SECRET"])
+
+    def app(environ, start_response):          # inside the app
+        session = environ["sessionproxy.session"]
+        session["views"] = session.get("views", 0) + 1
+        ...
+
+The session's changes are written as headers when the app calls
+``start_response``: after that, changing the session raises
+:class:`~sessionproxy.SessionSealedError`, and a nested change found when
+the body ends raises it from the response iterator, so a lost change is
+never silent.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
+
+from ._session import Session, SessionSealedError
+from ._token import DEFAULT_LEEWAY, InvalidToken, Verifier
+
+__all__ = ["SessionMiddleware", "WSGISession", "ENVIRON_KEY", "ERROR_KEY"]
+
+#: Where the session is in the WSGI environ.
+ENVIRON_KEY = "sessionproxy.session"
+#: Where the InvalidToken is, for a request let through without a session.
+ERROR_KEY = "sessionproxy.error"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class WSGISession(Session):
+    """The session in ``environ["sessionproxy.session"]``: a dict whose
+    changes reach the proxy, with ``destroy()`` (also ``clear()``),
+    ``regenerate()``, ``max_age`` (settable), ``id``, ``is_new``,
+    ``claims`` and ``verified``."""
+
+    _sealed_message = "start_response was already called, so the session headers are written"
+
+
+class SessionMiddleware:
+    """Wraps a WSGI app with the proxy's session.
+
+    - ``secret``: the proxy's ``token.secret`` (HS256); empty is refused;
+    - ``jwks_url``: where the proxy's public keys are (EdDSA, ES256);
+    - ``audience``: refuse tokens not made for this audience;
+    - ``header``: the token's request header (default ``X-Session``), the
+      proxy's ``token.header``; the directives are named after it;
+    - ``leeway``: seconds of clock skew allowed on ``exp`` (default 5);
+    - ``required``: True (default) answers ``401`` without a valid token;
+      False, or a function of the environ returning False, lets the request
+      through with an empty, read-only session (``verified`` False) and the
+      :class:`~sessionproxy.InvalidToken` in ``environ["sessionproxy.error"]``;
+    - ``verifier``: a :class:`~sessionproxy.Verifier` to share instead.
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        secret: Union[str, bytes, None] = None,
+        *,
+        jwks_url: Optional[str] = None,
+        audience: Optional[str] = None,
+        header: str = "X-Session",
+        leeway: float = DEFAULT_LEEWAY,
+        required: Union[bool, Callable[[Dict[str, Any]], bool]] = True,
+        verifier: Optional[Verifier] = None,
+    ) -> None:
+        self.app = app
+        self.verifier = verifier or Verifier(secret, jwks_url=jwks_url, audience=audience, leeway=leeway)
+        self.header = header
+        self.environ_header = "HTTP_" + header.upper().replace("-", "_")
+        self.required = required
+
+    def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            claims = self.verifier.verify(environ.get(self.environ_header))
+        except InvalidToken as e:
+            required = self.required(environ) if callable(self.required) else self.required
+            if required:
+                return _unauthorized(start_response)
+            environ[ENVIRON_KEY] = WSGISession(None, self.header)
+            environ[ERROR_KEY] = e
+            return self.app(environ, start_response)
+
+        session = WSGISession(claims, self.header)
+        environ[ENVIRON_KEY] = session
+        written: List[Tuple[str, str]] = []
+
+        def session_start_response(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
+            if not session._sealed:
+                written.extend(session.seal())
+            if exc_info is None:  # as the app called it: some servers take two arguments
+                return start_response(status, list(headers) + written)
+            return start_response(status, list(headers) + written, exc_info)
+
+        result = self.app(environ, session_start_response)
+        return _watch(result, session)
+
+
+def _watch(result: Iterable[bytes], session: Session) -> Iterator[bytes]:
+    """Pass the body through; when it ends, a change the headers did not
+    carry is an error."""
+    try:
+        for chunk in result:
+            yield chunk
+        if session.changed_since_sealed():
+            raise SessionSealedError(
+                "sessionproxy: the session changed after start_response; the change is lost")
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+
+
+def _unauthorized(start_response: StartResponse) -> List[bytes]:
+    body = b"401 Unauthorized: no valid session token\n"
+    start_response("401 Unauthorized", [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ])
+    return [body]

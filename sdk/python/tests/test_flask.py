@@ -1,0 +1,290 @@
+"""sessionproxy.flask through Flask's own test client."""
+import json
+import logging
+import unittest
+
+from flask import Flask, Response, session, stream_with_context
+
+import sessionproxy
+from sessionproxy.flask import SessionProxy, get_session, regenerate, session_optional, set_max_age
+from sessionproxy.testing import SessionJar, directives, headers, mint_token
+
+SECRET = "flask-test-secret-0123456789abcdef"
+
+
+def make_app(**kwargs):
+    app = Flask(__name__)
+    SessionProxy(app, secret=SECRET, **kwargs)
+
+    @app.get("/get")
+    def get():
+        return {"session": dict(session), "id": session.id, "new": session.new, "is_new": session.is_new}
+
+    @app.get("/set")
+    def set_():
+        session["user"] = {"name": "john doe", "age": 30}
+        return "session set"
+
+    @app.get("/del")
+    def delete():
+        del session["a"]
+        return "ok"
+
+    @app.get("/none")
+    def none():
+        session["a"] = None
+        return "ok"
+
+    @app.get("/append")
+    def append():
+        session["cart"].append(3)
+        return "ok"
+
+    @app.get("/nested")
+    def nested():
+        session["user"]["age"] += 1
+        return "ok"
+
+    @app.get("/clear")
+    def clear():
+        session.clear()
+        return "ok"
+
+    @app.get("/clear-then-set")
+    def clear_then_set():
+        session.clear()
+        session["a"] = 1
+        return "ok"
+
+    @app.get("/renew")
+    def renew():
+        regenerate()
+        return "ok"
+
+    @app.get("/login")
+    def login():
+        session["user"] = "jo"
+        regenerate()
+        return "ok"
+
+    @app.get("/max-age/<value>")
+    def max_age(value):
+        set_max_age(value if value == "session" else int(value))
+        return "ok"
+
+    @app.get("/permanent/<int:on>")
+    def permanent(on):
+        session.permanent = bool(on)
+        return "ok"
+
+    @app.get("/noop")
+    def noop():
+        session.get("user")
+        return "ok"
+
+    @app.get("/public")
+    @session_optional
+    def public():
+        return {"verified": session.verified, "session": dict(session)}
+
+    @app.get("/public-write")
+    @session_optional
+    def public_write():
+        session["a"] = 1
+        return "ok"
+
+    @app.get("/stream")
+    def stream():
+        @stream_with_context
+        def body():
+            yield "one "
+            try:
+                session["late"] = True
+            except sessionproxy.SessionSealedError as e:
+                yield "refused: " + type(e).__name__
+        return Response(body())
+
+    @app.get("/bad-value")
+    def bad_value():
+        session["x"] = {1, 2}
+        return "ok"
+
+    return app
+
+
+class FlaskSessionTest(unittest.TestCase):
+    def setUp(self):
+        self.app = make_app()
+        self.client = self.app.test_client()
+
+    def call(self, path, sess=None, **kw):
+        return self.client.get(path, headers=headers(SECRET, sess, **kw))
+
+    def test_read(self):
+        r = self.call("/get", {"user": "jo"}, sid="abc", new=False)
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json, {"session": {"user": "jo"}, "id": "abc", "new": False, "is_new": False})
+        self.assertEqual(directives(r.headers)["set"], [])
+
+    def test_set(self):
+        r = self.call("/set")
+        self.assertEqual(r.headers.getlist("X-Session-Set"), ['{"user":{"name":"john doe","age":30}}'])
+
+    def test_set_same_value_sends_nothing(self):
+        r = self.call("/set", {"user": {"age": 30, "name": "john doe"}})
+        self.assertNotIn("X-Session-Set", r.headers)
+
+    def test_read_only_sends_nothing(self):
+        r = self.call("/noop", {"user": "jo"})
+        for h in ("X-Session-Set", "X-Session-Destroy", "X-Session-Renew", "X-Session-Max-Age"):
+            self.assertNotIn(h, r.headers)
+
+    def test_delete(self):
+        r = self.call("/del", {"a": 1, "b": 2})
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"a": None})
+
+    def test_none_deletes(self):
+        r = self.call("/none", {"a": 1, "b": 2})
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"a": None})
+
+    def test_nested_append(self):
+        r = self.call("/append", {"cart": [1, 2], "other": 1})
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"cart": [1, 2, 3]})
+
+    def test_nested_object(self):
+        r = self.call("/nested", {"user": {"name": "jo", "age": 30}})
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"user": {"age": 31}})
+
+    def test_clear_destroys(self):
+        r = self.call("/clear", {"a": 1})
+        self.assertEqual(r.headers["X-Session-Destroy"], "true")
+        self.assertNotIn("X-Session-Set", r.headers)
+
+    def test_clear_then_set_starts_a_new_session(self):
+        r = self.call("/clear-then-set", {"a": 5, "b": 2})
+        self.assertEqual(r.headers["X-Session-Destroy"], "true")
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"a": 1})
+
+    def test_renew(self):
+        r = self.call("/renew", {"a": 1})
+        self.assertEqual(r.headers["X-Session-Renew"], "true")
+        self.assertNotIn("X-Session-Set", r.headers)
+
+    def test_login_sets_and_renews(self):
+        r = self.call("/login")
+        self.assertEqual(r.headers["X-Session-Renew"], "true")
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"user": "jo"})
+
+    def test_max_age(self):
+        self.assertEqual(self.call("/max-age/5000").headers["X-Session-Max-Age"], "5000")
+        self.assertEqual(self.call("/max-age/session").headers["X-Session-Max-Age"], "session")
+        with self.assertRaises(ValueError):
+            self.app.testing = True
+            self.call("/max-age/0")
+
+    def test_permanent(self):
+        self.assertEqual(self.call("/permanent/0").headers["X-Session-Max-Age"], "session")
+        ms = int(self.app.permanent_session_lifetime.total_seconds() * 1000)
+        self.assertEqual(self.call("/permanent/1").headers["X-Session-Max-Age"], str(ms))
+
+    def test_no_token_is_401(self):
+        logging.getLogger(self.app.name).setLevel(logging.ERROR)
+        self.assertEqual(self.client.get("/get").status_code, 401)
+        self.assertEqual(self.client.get("/get", headers={"X-Session": "garbage"}).status_code, 401)
+        forged = mint_token("another-secret-0123456789abcdef")
+        self.assertEqual(self.client.get("/get", headers={"X-Session": forged}).status_code, 401)
+        expired = mint_token(SECRET, exp=1)
+        self.assertEqual(self.client.get("/get", headers={"X-Session": expired}).status_code, 401)
+
+    def test_session_optional(self):
+        r = self.client.get("/public")
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json, {"verified": False, "session": {}})
+        r = self.call("/public", {"a": 1})
+        self.assertEqual(r.json, {"verified": True, "session": {"a": 1}})
+        self.app.testing = True
+        with self.assertRaises(RuntimeError):
+            self.client.get("/public-write")
+
+    def test_required_false(self):
+        app = make_app(required=False)
+        r = app.test_client().get("/get")
+        self.assertEqual(r.status_code, 200)
+        self.assertEqual(r.json["session"], {})
+
+    def test_change_after_headers_is_an_error(self):
+        r = self.call("/stream", {"a": 1})
+        self.assertEqual(r.get_data(as_text=True), "one refused: SessionSealedError")
+        self.assertNotIn("X-Session-Set", r.headers)
+
+    def test_value_json_cannot_hold_is_an_error(self):
+        self.app.testing = True
+        with self.assertRaises(TypeError):
+            self.call("/bad-value")
+
+    def test_audience(self):
+        app = make_app(audience="orders")
+        c = app.test_client()
+        self.assertEqual(c.get("/get", headers=headers(SECRET, audience="orders")).status_code, 200)
+        logging.getLogger(app.name).setLevel(logging.ERROR)
+        self.assertEqual(c.get("/get", headers=headers(SECRET, audience="billing")).status_code, 401)
+
+    def test_empty_secret_refused(self):
+        with self.assertRaises(ValueError):
+            SessionProxy(Flask(__name__), secret="")
+        with self.assertRaises(ValueError):
+            SessionProxy(Flask(__name__))  # no secret, no jwks_url, nothing in the config
+
+    def test_config_and_init_app(self):
+        app = Flask(__name__)
+        app.config["SESSIONPROXY_SECRET"] = SECRET
+        ext = SessionProxy()
+        ext.init_app(app)
+
+        @app.get("/")
+        def index():
+            return {"id": get_session().id}
+
+        r = app.test_client().get("/", headers=headers(SECRET, sid="s1"))
+        self.assertEqual(r.json, {"id": "s1"})
+
+    def test_jar_over_several_requests(self):
+        jar = SessionJar(SECRET)
+        jar.apply(self.client.get("/set", headers=jar.headers()).headers)
+        self.assertEqual(jar.data, {"user": {"name": "john doe", "age": 30}})
+        sid = jar.sid
+        jar.apply(self.client.get("/renew", headers=jar.headers()).headers)
+        self.assertNotEqual(jar.sid, sid)
+        r = self.client.get("/get", headers=jar.headers())
+        self.assertEqual(r.json["session"], {"user": {"name": "john doe", "age": 30}})
+        jar.apply(self.client.get("/clear", headers=jar.headers()).headers)
+        self.assertEqual(jar.data, {})
+
+
+class ExampleAppTest(unittest.TestCase):
+    """examples/flask/app.py, unit-tested the way the README shows."""
+
+    def test_seed(self):
+        import importlib.util
+        import os
+
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "flask", "app.py")
+        os.environ["UPSTREAM_SECRET"] = SECRET
+        spec = importlib.util.spec_from_file_location("flask_example", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        client = mod.app.test_client()
+        jar = SessionJar(SECRET)
+        self.assertEqual(client.get("/get", headers=jar.headers()).status_code, 204)
+        jar.apply(client.get("/set", headers=jar.headers()).headers)
+        self.assertEqual(client.get("/get", headers=jar.headers()).json, {"name": "john doe", "age": 30})
+        jar.apply(client.get("/count", headers=jar.headers()).headers)
+        r = client.get("/count", headers=jar.headers())
+        self.assertEqual(r.json, {"views": 2})
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"views": 2})
+        r = client.get("/cart/add?item=x", headers=jar.headers())
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"cart": ["x"]})
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,199 @@
+"""EdDSA and ES256 tokens verified from a JWKS served on 127.0.0.1, with
+keys generated here (the proxy does not publish its JWKS yet)."""
+import base64
+import hashlib
+import json
+import threading
+import time
+import unittest
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+import sessionproxy
+from sessionproxy.testing import mint_token
+from sessionproxy.wsgi import SessionMiddleware
+
+
+def b64(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def thumbprint(members):
+    """RFC 7638: SHA-256 of the required members, sorted, no spaces."""
+    return b64(hashlib.sha256(json.dumps(members, sort_keys=True, separators=(",", ":")).encode()).digest())
+
+
+class Key:
+    def __init__(self, alg):
+        self.alg = alg
+        if alg == "EdDSA":
+            self.private = ed25519.Ed25519PrivateKey.generate()
+            x = self.private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+            members = {"crv": "Ed25519", "kty": "OKP", "x": b64(x)}
+        else:
+            self.private = ec.generate_private_key(ec.SECP256R1())
+            n = self.private.public_key().public_numbers()
+            members = {"crv": "P-256", "kty": "EC",
+                       "x": b64(n.x.to_bytes(32, "big")), "y": b64(n.y.to_bytes(32, "big"))}
+        self.kid = thumbprint(members)
+        self.jwk = dict(members, kid=self.kid, alg=alg, use="sig")
+
+    def sign(self, claims, kid=None, alg=None):
+        head = b64(json.dumps({"alg": alg or self.alg, "kid": kid or self.kid, "typ": "JWT"}).encode())
+        body = b64(json.dumps(claims).encode())
+        msg = f"{head}.{body}".encode()
+        if self.alg == "EdDSA":
+            sig = self.private.sign(msg)
+        else:
+            r, s = decode_dss_signature(self.private.sign(msg, ec.ECDSA(hashes.SHA256())))
+            sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+        return f"{head}.{body}.{b64(sig)}"
+
+
+def claims(**kw):
+    now = int(time.time())
+    c = {"sid": "s1", "sess": {"user": "jo"}, "new": False, "iss": "sessionproxy", "iat": now, "exp": now + 60}
+    c.update(kw)
+    return c
+
+
+class JWKSServer:
+    """Serves {"keys": [...]} on 127.0.0.1 (random port), counting fetches."""
+
+    def __init__(self, keys):
+        self.keys = list(keys)
+        self.fetches = 0
+        self.fail = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                outer.fetches += 1
+                if outer.fail:
+                    self.send_error(503)
+                    return
+                body = json.dumps({"keys": [k.jwk for k in outer.keys]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class JWKSTest(unittest.TestCase):
+    def setUp(self):
+        self.ed = Key("EdDSA")
+        self.es = Key("ES256")
+        self.server = JWKSServer([self.ed, self.es])
+        self.addCleanup(self.server.close)
+
+    def verifier(self, **kw):
+        return sessionproxy.Verifier(jwks_url=self.server.url, **kw)
+
+    def assertReason(self, reason, fn, *args):
+        with self.assertRaises(sessionproxy.InvalidToken) as cm:
+            fn(*args)
+        self.assertEqual(cm.exception.reason, reason)
+
+    def test_both_algorithms(self):
+        v = self.verifier()
+        for key in (self.ed, self.es):
+            with self.subTest(key.alg):
+                c = claims()
+                self.assertEqual(v.verify(key.sign(c)), c)
+        self.assertEqual(self.server.fetches, 1, "the JWKS is cached across tokens")
+
+    def test_one_shot_verify(self):
+        self.assertEqual(sessionproxy.verify(self.ed.sign(claims()), jwks_url=self.server.url)["sid"], "s1")
+
+    def test_refused(self):
+        v = self.verifier(audience="orders")
+        other = Key("EdDSA")
+        self.assertReason("signature", v.verify, other.sign(claims(aud="orders"), kid=self.ed.kid))
+        self.assertReason("expired", v.verify, self.es.sign(claims(aud="orders", exp=int(time.time()) - 100)))
+        self.assertReason("issuer", v.verify, self.es.sign(claims(aud="orders", iss="x")))
+        self.assertReason("audience", v.verify, self.ed.sign(claims(aud="billing")))
+        # the key is Ed25519, the header says ES256: never verify across algorithms
+        self.assertReason("alg", v.verify, self.ed.sign(claims(aud="orders"), alg="ES256"))
+        # HS256 needs a secret; this verifier has none
+        self.assertReason("alg", v.verify, mint_token("s" * 32, audience="orders"))
+        tampered = self.es.sign(claims(aud="orders"))
+        head, body, sig = tampered.split(".")
+        self.assertReason("signature", v.verify, f"{head}.{body}.{sig[:-4]}AAAA")
+        self.assertReason("signature", v.verify, f"{head}.{body}.{b64(b'short')}")
+
+    def test_unknown_kid_refetches_once(self):
+        v = self.verifier()
+        v.verify(self.ed.sign(claims()))
+        self.assertEqual(self.server.fetches, 1)
+        rotated = Key("ES256")
+        self.server.keys.append(rotated)  # a rotation: the new key is published
+        self.assertEqual(v.verify(rotated.sign(claims()))["sid"], "s1")
+        self.assertEqual(self.server.fetches, 2, "the unknown kid refetched the JWKS")
+        # A made-up kid may not refetch again so soon: no flood of fetches.
+        for _ in range(3):
+            self.assertReason("kid", v.verify, self.ed.sign(claims(), kid="made-up"))
+        self.assertEqual(self.server.fetches, 2)
+
+    def test_unknown_kid_refused_after_one_refetch(self):
+        v = self.verifier()
+        v.verify(self.ed.sign(claims()))
+        self.assertReason("kid", v.verify, self.ed.sign(claims(), kid="made-up"))
+        self.assertEqual(self.server.fetches, 2)
+        self.assertReason("kid", v.verify, self.ed.sign(claims(), kid="made-up-too"))
+        self.assertEqual(self.server.fetches, 2)
+
+    def test_no_kid(self):
+        head = b64(json.dumps({"alg": "EdDSA"}).encode())
+        tok = self.ed.sign(claims())
+        self.assertReason("kid", self.verifier().verify, head + tok[tok.index("."):])
+
+    def test_outage(self):
+        self.server.fail = True
+        v = self.verifier()
+        with self.assertRaises(sessionproxy.KeySetError):
+            v.verify(self.ed.sign(claims()))
+        # Keys once fetched survive a later outage.
+        self.server.fail = False
+        v = self.verifier(jwks_max_age=0)
+        v.verify(self.ed.sign(claims()))
+        self.server.fail = True
+        self.assertEqual(v.verify(self.es.sign(claims()))["sid"], "s1")
+
+    def test_secret_and_jwks_together(self):
+        v = sessionproxy.Verifier("hs-secret-0123456789abcdef", jwks_url=self.server.url)
+        self.assertEqual(v.verify(mint_token("hs-secret-0123456789abcdef", sid="h"))["sid"], "h")
+        self.assertEqual(v.verify(self.ed.sign(claims()))["sid"], "s1")
+
+    def test_wsgi_middleware_with_jwks(self):
+        seen = {}
+
+        def app(environ, start_response):
+            seen["user"] = environ["sessionproxy.session"]["user"]
+            start_response("200 OK", [])
+            return [b""]
+        mw = SessionMiddleware(app, jwks_url=self.server.url)
+        for key in (self.ed, self.es):
+            list(mw({"HTTP_X_SESSION": key.sign(claims())}, lambda *a: None))
+            self.assertEqual(seen["user"], "jo")
+        self.assertEqual(self.server.fetches, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,219 @@
+"""sessionproxy.wsgi.SessionMiddleware around plain WSGI apps."""
+import json
+import unittest
+from wsgiref.util import setup_testing_defaults
+
+import sessionproxy
+from sessionproxy.testing import mint_token
+from sessionproxy.wsgi import SessionMiddleware
+
+SECRET = "wsgi-test-secret-0123456789abcdef"
+
+
+def call(app, token=None, path="/"):
+    environ = {"PATH_INFO": path}
+    setup_testing_defaults(environ)
+    if token is not None:
+        environ["HTTP_X_SESSION"] = token
+    got = {}
+
+    def start_response(status, headers, exc_info=None):
+        got["status"], got["headers"] = status, headers
+        return lambda b: None
+
+    result = app(environ, start_response)
+    try:
+        body = b"".join(result)
+    finally:
+        if hasattr(result, "close"):
+            result.close()
+    got["body"] = body
+    got["environ"] = environ
+    return got
+
+
+def header(got, name):
+    return [v for k, v in got["headers"] if k.lower() == name.lower()]
+
+
+def app_doing(fn):
+    def app(environ, start_response):
+        fn(environ["sessionproxy.session"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+    return app
+
+
+class MiddlewareTest(unittest.TestCase):
+    def wrap(self, fn, **kw):
+        return SessionMiddleware(app_doing(fn), secret=SECRET, **kw)
+
+    def test_set_and_read(self):
+        seen = {}
+
+        def fn(s):
+            seen.update(s=dict(s), id=s.id, new=s.is_new)
+            s["views"] = s.get("views", 0) + 1
+
+        got = call(self.wrap(fn), mint_token(SECRET, {"views": 1}, sid="abc"))
+        self.assertEqual(seen, {"s": {"views": 1}, "id": "abc", "new": False})
+        self.assertEqual(header(got, "X-Session-Set"), ['{"views":2}'])
+
+    def test_nothing_changed(self):
+        got = call(self.wrap(lambda s: s.get("a")), mint_token(SECRET, {"a": 1}))
+        self.assertEqual([k for k, _ in got["headers"] if k.startswith("X-Session")], [])
+
+    def test_nested(self):
+        got = call(self.wrap(lambda s: s["cart"].append("y")), mint_token(SECRET, {"cart": ["x"], "b": 1}))
+        self.assertEqual(json.loads(header(got, "X-Session-Set")[0]), {"cart": ["x", "y"]})
+
+    def test_destroy_regenerate_max_age(self):
+        got = call(self.wrap(lambda s: s.destroy()), mint_token(SECRET, {"a": 1}))
+        self.assertEqual(header(got, "X-Session-Destroy"), ["true"])
+
+        def fn(s):
+            s.regenerate()
+            s.max_age = 60000
+        got = call(self.wrap(fn), mint_token(SECRET, {"a": 1}))
+        self.assertEqual(header(got, "X-Session-Renew"), ["true"])
+        self.assertEqual(header(got, "X-Session-Max-Age"), ["60000"])
+        with self.assertRaises(ValueError):
+            call(self.wrap(lambda s: setattr(s, "max_age", -1)), mint_token(SECRET))
+
+    def test_clear_is_destroy(self):
+        def fn(s):
+            s.clear()
+            s["fresh"] = True
+        got = call(self.wrap(fn), mint_token(SECRET, {"a": 1}))
+        self.assertEqual(header(got, "X-Session-Destroy"), ["true"])
+        self.assertEqual(json.loads(header(got, "X-Session-Set")[0]), {"fresh": True})
+
+    def test_401_without_token(self):
+        got = call(self.wrap(lambda s: None))
+        self.assertEqual(got["status"], "401 Unauthorized")
+        got = call(self.wrap(lambda s: None), mint_token("some-other-secret-0123456789"))
+        self.assertEqual(got["status"], "401 Unauthorized")
+
+    def test_optional(self):
+        seen = {}
+        got = call(self.wrap(lambda s: seen.update(v=s.verified, d=dict(s)), required=False))
+        self.assertEqual(got["status"], "200 OK")
+        self.assertEqual(seen, {"v": False, "d": {}})
+        self.assertEqual(got["environ"]["sessionproxy.error"].reason, "malformed")
+        with self.assertRaises(RuntimeError):
+            call(self.wrap(lambda s: s.__setitem__("a", 1), required=False))
+        per_path = self.wrap(lambda s: None, required=lambda env: env["PATH_INFO"] != "/health")
+        self.assertEqual(call(per_path, path="/health")["status"], "200 OK")
+        self.assertEqual(call(per_path, path="/private")["status"], "401 Unauthorized")
+
+    def test_change_after_start_response(self):
+        def app(environ, start_response):
+            s = environ["sessionproxy.session"]
+            start_response("200 OK", [])
+            s["late"] = 1
+            return [b"never"]
+        with self.assertRaises(sessionproxy.SessionSealedError):
+            call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
+
+    def test_nested_change_in_streamed_body(self):
+        def app(environ, start_response):
+            s = environ["sessionproxy.session"]
+            start_response("200 OK", [])
+            yield b"first"
+            s["cart"].append(1)  # after the headers: lost, so an error
+            yield b"second"
+        with self.assertRaises(sessionproxy.SessionSealedError):
+            call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET, {"cart": []}))
+
+    def test_generator_app_changing_before_start_response(self):
+        def app(environ, start_response):
+            environ["sessionproxy.session"]["a"] = 1
+            start_response("200 OK", [])
+            yield b"ok"
+        got = call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
+        self.assertEqual(header(got, "X-Session-Set"), ['{"a":1}'])
+
+    def test_close_is_called(self):
+        closed = []
+
+        class Body(list):
+            def close(self):
+                closed.append(True)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Body([b"ok"])
+        call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
+        self.assertEqual(closed, [True])
+
+    def test_custom_header(self):
+        """token.header names the token and the directives."""
+        def fn(s):
+            seen.update(d=dict(s))
+            s["b"] = 2
+        environ = {}
+        setup_testing_defaults(environ)
+        environ["HTTP_X_APP_SESSION"] = mint_token(SECRET, {"a": 1})
+        seen, got = {}, {}
+        app = SessionMiddleware(app_doing(fn), secret=SECRET, header="X-App-Session")
+        list(app(environ, lambda status, headers: got.update(headers=headers)))
+        self.assertEqual(seen, {"d": {"a": 1}})
+        self.assertEqual(header(got, "X-App-Session-Set"), ['{"b":2}'])
+        self.assertEqual(header(got, "X-Session-Set"), [])
+
+    def test_empty_secret_refused(self):
+        with self.assertRaises(ValueError):
+            SessionMiddleware(app_doing(lambda s: None), secret="")
+
+
+class VerifierTest(unittest.TestCase):
+    def test_construction(self):
+        for bad in ("", b""):
+            with self.assertRaises(ValueError):
+                sessionproxy.Verifier(bad)
+        with self.assertRaises(ValueError):
+            sessionproxy.Verifier()
+
+    def test_leeway(self):
+        import time
+        tok = mint_token(SECRET, exp=int(time.time()) - 3)
+        self.assertIn("sess", sessionproxy.verify(tok, secret=SECRET))  # default leeway 5 s
+        with self.assertRaises(sessionproxy.InvalidToken) as cm:
+            sessionproxy.verify(tok, secret=SECRET, leeway=0)
+        self.assertEqual(cm.exception.reason, "expired")
+
+    def test_audience_list(self):
+        tok = mint_token(SECRET, audience=["a", "orders"])
+        self.assertEqual(sessionproxy.verify(tok, secret=SECRET, audience="orders")["aud"], ["a", "orders"])
+
+    def test_hostile_inputs(self):
+        import base64
+
+        def b64(s):
+            return base64.urlsafe_b64encode(s.encode()).rstrip(b"=").decode()
+        for tok in (None, "", "a.b", "a.b.c.d", "!!.??.##", b"\xff.\xff.\xff", "x" * 10 + ".e30.",
+                    b64("[]") + "." + b64("{}") + ".", b64('"s"') + ".e30.", b64("null") + ".e30.",
+                    b64('{"alg":["HS256"]}') + ".e30.", b64("[" * 100000) + ".e30."):
+            with self.subTest(tok):
+                with self.assertRaises(sessionproxy.InvalidToken):
+                    sessionproxy.verify(tok, secret=SECRET)
+
+    def test_payload_checked_after_signature(self):
+        import base64
+        import hashlib
+        import hmac
+
+        def b64(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        head = b64(b'{"alg":"HS256"}')
+        for payload, reason in ((b"[1]", "malformed"), (b'{"iss":"sessionproxy","sess":{}}', "malformed"),
+                                (b'{"exp":9999999999,"iss":"sessionproxy","sess":[]}', "malformed")):
+            body = b64(payload)
+            sig = b64(hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+            with self.assertRaises(sessionproxy.InvalidToken) as cm:
+                sessionproxy.verify(f"{head}.{body}.{sig}", secret=SECRET)
+            self.assertEqual(cm.exception.reason, reason)
+
+
+if __name__ == "__main__":
+    unittest.main()
