@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests need, checks
-# gofmt, then runs the Go unit and black-box tests with the race detector
-# (they start and stop their own upstreams and servers on free loopback
-# ports).
+# Runs every test on a fresh machine: installs what the tests need, runs
+# the app-side libraries' own tests (sdk/*/test.sh), checks gofmt, then
+# runs the Go unit and black-box tests with the race detector (they start
+# and stop their own upstreams and servers on free loopback ports).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,6 +43,19 @@ if [ ! -f test/koa/node_modules/.package-lock.json ] ||
 	[ test/koa/package-lock.json -nt test/koa/node_modules/.package-lock.json ]; then
 	(cd test/koa && npm ci --no-audit --no-fund)
 fi
+
+# A JDK runs the Java example (examples/java), the proof that a language
+# without a library needs only its standard library.
+if ! command -v java >/dev/null; then
+	apt_install default-jdk-headless
+fi
+
+# The app-side libraries' own tests. Each script installs what it needs
+# (the Node one also the examples' pinned packages, which the black-box
+# tests below run behind the proxy).
+sdk/python/test.sh
+sdk/node/test.sh
+sdk/go/test.sh
 
 if unformatted=$(gofmt -l cmd config examples internal metrics proxy session test) && [ -n "$unformatted" ]; then
 	echo "gofmt: these files are not formatted:" >&2
