@@ -272,7 +272,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 	p.stripOwnHeaders(pr.Out.Header)
 	if !st.route.ForwardCookie {
-		stripCookies(pr.Out.Header, p.opts.Sessions.Name())
+		p.opts.Sessions.StripCookies(pr.Out.Header)
 	}
 	if st.token[0] != "" {
 		pr.Out.Header[p.tokenHeader] = st.token[:] // canonical already; no slice to allocate
@@ -312,43 +312,6 @@ func (p *Proxy) stripOwnHeaders(h http.Header) {
 	}
 }
 
-// stripCookies removes the session cookie and its signature from the Cookie
-// headers in h, keeping every other cookie as the client sent it.
-func stripCookies(h http.Header, name string) {
-	lines := h["Cookie"]
-	if len(lines) == 0 {
-		return
-	}
-	sig := name + ".sig"
-	kept := lines[:0]
-	for _, line := range lines {
-		if !strings.Contains(line, name) {
-			kept = append(kept, line)
-			continue
-		}
-		var b strings.Builder
-		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			n, _, _ := strings.Cut(part, "=")
-			if part == "" || n == name || n == sig {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(part)
-		}
-		if b.Len() > 0 {
-			kept = append(kept, b.String())
-		}
-	}
-	if len(kept) == 0 {
-		delete(h, "Cookie")
-		return
-	}
-	h["Cookie"] = kept
-}
-
 // modifyResponse applies the upstream's session directives. Any error
 // makes ReverseProxy call errorHandler instead of sending the response.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
@@ -360,7 +323,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
-	if setsCookie(resp.Header, p.opts.Sessions.Name()) {
+	if p.opts.Sessions.SetsCookie(resp.Header) {
 		if !ch.IsZero() {
 			return &DirectiveError{Header: "Set-Cookie", Reason: "the upstream set the session cookie itself and also sent session directives"}
 		}
@@ -414,16 +377,6 @@ func (p *Proxy) privateCache(h http.Header) {
 		kept = append(kept, "private")
 	}
 	h.Set("Cache-Control", strings.Join(kept, ", "))
-}
-
-// setsCookie reports whether h sets the cookie name (not just name.sig).
-func setsCookie(h http.Header, name string) bool {
-	for _, line := range h["Set-Cookie"] {
-		if strings.HasPrefix(strings.TrimLeft(line, " "), name+"=") {
-			return true
-		}
-	}
-	return false
 }
 
 // errorHandler answers for a request that could not be proxied. The client
