@@ -19,7 +19,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -50,9 +49,9 @@ type Options struct {
 	// AccessLog receives one entry per request (SlogAccessLog writes
 	// them to a slog.Logger). Default nil: no access log.
 	AccessLog AccessLogger
-	// Metrics records requests, sessions, rejected cookies and errors.
-	// Default nil: nothing is recorded.
-	Metrics *metrics.Metrics
+	// Observer is told of every request, rejected cookie, committed
+	// session and error (metrics.Metrics is one). Default nil: nobody.
+	Observer Observer
 }
 
 // Route changes how requests under one path prefix are proxied.
@@ -116,6 +115,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	o.Routes = slices.Clone(o.Routes)
 	for i, r := range o.Routes {
@@ -242,7 +244,7 @@ type stateKey struct{}
 
 // ServeHTTP loads the session, forwards the request with the session JWT,
 // and commits the upstream's directives on the way back.
-// Every request gets one access-log line and is counted in the metrics.
+// Every request gets one access-log line and is reported to the Observer.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &state{Context: r.Context(), rec: recorder{ResponseWriter: w, proxy: p}, in: r}
@@ -254,7 +256,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.errorHandler(rec, r, err)
 		return
 	}
-	p.opts.Metrics.Rejected(s.Rejected)
+	if s.Rejected != "" {
+		p.opts.Observer.Rejected(s.Rejected)
+	}
 	// The token is issued at the request's arrival: one clock read less.
 	st.session, st.route, st.token[0] = s, p.route(r.URL.Path), p.minter.mint(s, start)
 	p.rp.ServeHTTP(rec, r.WithContext(st))
@@ -335,7 +339,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
-	p.opts.Metrics.Committed(out)
+	p.opts.Observer.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
 		if len(resp.Header["Vary"]) == 0 {
 			resp.Header["Vary"] = p.varyCookie
@@ -384,24 +388,24 @@ func (p *Proxy) privateCache(h http.Header) {
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var de *DirectiveError
 	kind := errorKind(err, r)
-	p.opts.Metrics.UpstreamError(kind)
+	p.opts.Observer.UpstreamError(kind)
 	status, msg := http.StatusBadGateway, "bad gateway"
 	switch {
 	case errors.As(err, &de):
-		p.opts.Metrics.DirectiveError(p.directiveLabel(de.Header))
+		p.opts.Observer.DirectiveError(p.directive(de.Header))
 		msg = "bad gateway: the upstream sent a malformed session directive"
 	case errors.Is(err, session.ErrCookieTooLarge):
 		msg = "bad gateway: the session is too large for a cookie"
-	case kind == metrics.ErrorStoreUnavailable:
+	case kind == ErrorStoreUnavailable:
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")
-	case kind == metrics.ErrorCanceled:
+	case kind == ErrorCanceled:
 		p.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
 		if rec, ok := w.(*recorder); ok && rec.status == 0 {
 			rec.status = statusClientClosed
 		}
 		return // the client is gone; nobody reads an answer
-	case kind == metrics.ErrorTimeout:
+	case kind == ErrorTimeout:
 		status, msg = http.StatusGatewayTimeout, "gateway timeout"
 	}
 	// After the upstream answered, r is the outgoing request; the log

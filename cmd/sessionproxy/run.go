@@ -197,7 +197,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 		}),
 		Logger:    log,
 		AccessLog: accessLog,
-		Metrics:   m,
+		Observer:  m,
 	})
 	if err != nil {
 		return nil, err
