@@ -2,12 +2,10 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"hash/maphash"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -65,60 +63,6 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		r.status = http.StatusSwitchingProtocols
 	}
 	return c, brw, err
-}
-
-// AccessEntry is one request's access-log entry. It never holds a cookie,
-// a query string (which may carry secrets) or a session id.
-type AccessEntry struct {
-	Time     time.Time // when the answer was complete
-	Method   string
-	Path     string // without the query
-	Status   int    // 499 when the client went away first
-	Duration time.Duration
-	Bytes    int64 // of the response body
-	Upstream string
-	Remote   string
-	Session  string // SessionRef of the session's id; "" when it has none
-}
-
-// An AccessLogger writes the access log, one entry per request. It is
-// called from the request's goroutine, concurrently.
-type AccessLogger interface {
-	LogAccess(ctx context.Context, e AccessEntry)
-}
-
-// SlogAccessLog returns an AccessLogger that logs each entry to l at level
-// Info, with message "request" and the entry's fields as attributes:
-// method, path, status, duration, bytes, upstream, remote and, when there
-// is one, session.
-func SlogAccessLog(l *slog.Logger) AccessLogger { return slogAccess{l} }
-
-type slogAccess struct{ l *slog.Logger }
-
-func (a slogAccess) LogAccess(ctx context.Context, e AccessEntry) {
-	if !a.l.Enabled(ctx, slog.LevelInfo) {
-		return
-	}
-	attrs := [8]slog.Attr{
-		slog.String("method", e.Method),
-		slog.String("path", e.Path),
-		slog.Int("status", e.Status),
-		slog.Duration("duration", e.Duration),
-		slog.Int64("bytes", e.Bytes),
-		slog.String("upstream", e.Upstream),
-		slog.String("remote", e.Remote),
-	}
-	n := 7
-	if e.Session != "" {
-		attrs[n] = slog.String("session", e.Session)
-		n++
-	}
-	// The record is made here rather than by LogAttrs, which would also
-	// look up its caller's program counter (runtime.Callers) for a source
-	// that is always this line.
-	line := slog.NewRecord(e.Time, slog.LevelInfo, "request", 0)
-	line.AddAttrs(attrs[:n]...)
-	_ = a.l.Handler().Handle(ctx, line) // as LogAttrs, which drops the error
 }
 
 // finish writes the access-log entry of one request and reports it to the

@@ -22,6 +22,14 @@ import (
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
+// The defaults of Options and TransportOptions.
+const (
+	DefaultHeader                = "X-Session"
+	DefaultTokenTTL              = 60 * time.Second
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
+)
+
 // Options configures a Proxy. Zero fields take the documented defaults.
 type Options struct {
 	// Upstream is the app's base URL. Required.
@@ -34,12 +42,12 @@ type Options struct {
 	Sessions *session.Manager
 	// TokenSecret is the HS256 key of the session JWT. Required.
 	TokenSecret []byte
-	// TokenTTL is the JWT's lifetime. Default 60s.
+	// TokenTTL is the JWT's lifetime. Default DefaultTokenTTL.
 	TokenTTL time.Duration
 	// Header is the request header that carries the JWT; the directives
 	// are Header+"-Set", "-Destroy", "-Renew" and "-Max-Age". Every
 	// request and response header with this prefix belongs to the proxy.
-	// Default "X-Session".
+	// Default DefaultHeader.
 	Header string
 	// Transport carries requests to the upstream. Default: NewTransport
 	// with its defaults.
@@ -105,10 +113,10 @@ func New(o Options) (*Proxy, error) {
 		return nil, errors.New("proxy: TokenSecret is required")
 	}
 	if o.TokenTTL <= 0 {
-		o.TokenTTL = 60 * time.Second
+		o.TokenTTL = DefaultTokenTTL
 	}
 	if o.Header == "" {
-		o.Header = "X-Session"
+		o.Header = DefaultHeader
 	}
 	if o.Transport == nil {
 		o.Transport = NewTransport(TransportOptions{})
@@ -177,10 +185,12 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // TransportOptions tunes NewTransport. Zero fields take the defaults.
 type TransportOptions struct {
-	// DialTimeout bounds connecting to the upstream. Default 5s.
+	// DialTimeout bounds connecting to the upstream. Default
+	// DefaultDialTimeout.
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the upstream's response
-	// headers (not the body, so streams are unaffected). Default 60s.
+	// headers (not the body, so streams are unaffected). Default
+	// DefaultResponseHeaderTimeout.
 	ResponseHeaderTimeout time.Duration
 	// MaxIdleConns is the keep-alive pool size. Default 1024.
 	MaxIdleConns int
@@ -191,10 +201,10 @@ type TransportOptions struct {
 // environment.
 func NewTransport(o TransportOptions) *http.Transport {
 	if o.DialTimeout <= 0 {
-		o.DialTimeout = 5 * time.Second
+		o.DialTimeout = DefaultDialTimeout
 	}
 	if o.ResponseHeaderTimeout <= 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
+		o.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	}
 	if o.MaxIdleConns <= 0 {
 		o.MaxIdleConns = 1024

@@ -21,6 +21,25 @@ const (
 	FormatKoa Format = "koa"
 )
 
+// KeyLayout is how a server-side store keys the sessions of one format.
+type KeyLayout struct {
+	IDPrefix  string // starts every session id: Options.IDPrefix
+	KeyPrefix string // starts every store key, before the id or its hash
+	HashIDs   bool   // the key holds a hash of the id rather than the id
+}
+
+// StoreKeys returns the key layout of format f's sessions in a store whose
+// keys start with prefix. In the koa format the key is the cookie's value,
+// the id, as koa-session with koa-redis reads and writes it, so the prefix
+// starts the id itself. In the secure format the key is the prefix and a
+// hash of the id, so that a listing of the store names no live session.
+func (f Format) StoreKeys(prefix string) KeyLayout {
+	if f == FormatKoa {
+		return KeyLayout{IDPrefix: prefix}
+	}
+	return KeyLayout{KeyPrefix: prefix, HashIDs: true}
+}
+
 // maxCookieSize is the largest name=value a cookie may have: browsers
 // keep at least 4096 bytes per cookie (RFC 6265, 6.1) and drop larger
 // ones silently, which would lose the session without a word.

@@ -14,7 +14,7 @@ import (
 // Options configures a Manager. Zero fields take the documented defaults,
 // which are koa-session's own.
 type Options struct {
-	// Name is the session cookie's name. Default "koa.sess".
+	// Name is the session cookie's name. Default DefaultName.
 	Name string
 	// Keys are koa's app.keys: the first signs or encrypts, every one
 	// verifies, so putting a new key first logs nobody out. Required.
@@ -54,6 +54,9 @@ type Options struct {
 	Now func() time.Time
 }
 
+// DefaultName is koa-session's default cookie name (its key option).
+const DefaultName = "koa.sess"
+
 // StoreGrace is added to a session's maxAge for the store's expiry, as
 // koa-session does, so that the entry outlives the cookie.
 const StoreGrace = 10 * time.Second
@@ -70,7 +73,7 @@ type Manager struct {
 // New returns a Manager for o, or an error naming the bad option.
 func New(o Options) (*Manager, error) {
 	if o.Name == "" {
-		o.Name = "koa.sess"
+		o.Name = DefaultName
 	}
 	if len(o.Keys) == 0 {
 		return nil, errors.New("session: at least one key is required")
