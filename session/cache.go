@@ -8,8 +8,8 @@ import (
 
 // verifiedCache remembers cookie values that verified, with their
 // payloads, so that a returning client's unchanged cookie is not
-// authenticated and decrypted again on every request: that is about 5 µs,
-// the largest cost of the read path (2.5 µs in the koa format). A hit
+// authenticated and decrypted again on every request, the largest cost of
+// the read path in either format. A hit
 // needs the exact value that verified before (in the koa format, with the
 // same signature), under the same keys (a codec has its own cache); the
 // session's expiry is still checked on every request, from the payload.

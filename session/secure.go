@@ -73,7 +73,7 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 // securecookie value stays valid under its key (expiry is the payload's
 // and the store's business, not the value's timestamp), so a session id
 // that did not change needs no new encoding, which is most of what a
-// store write costs the proxy (about 3 µs).
+// store write costs the proxy.
 func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, current string) error {
 	v := current
 	if v == "" {
