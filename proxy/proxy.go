@@ -3,6 +3,20 @@
 // request goes upstream, hands it to the upstream as a signed JWT in a
 // request header, and applies the session directives in the upstream's
 // response headers before the response goes back to the client.
+//
+// Each file owns one concern:
+//
+//   - proxy.go: Proxy, its Options and routes, and the request's way
+//     through ReverseProxy (rewrite, modifyResponse, errorHandler).
+//   - directive.go: parsing the upstream's X-Session-* directives.
+//   - token.go: minting the X-Session JWT.
+//   - observe.go: the Observer the proxy reports to (metrics implements
+//     it), the error kinds and directive names it reports, and the
+//     response recorder.
+//   - accesslog.go: the access-log entry and its two writers.
+//
+// The session cookie itself is session's business: proxy asks
+// session.Manager to load, commit and strip it.
 package proxy
 
 import (
