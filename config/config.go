@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/session"
+	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
 
 // Config is sessionproxy's configuration. The YAML keys are the field
@@ -229,14 +233,15 @@ type Log struct {
 }
 
 // Default returns the configuration with every default applied and no
-// required value set.
+// required value set. Where a package has a default of its own (session,
+// proxy, redisstore), it is taken from there.
 func Default() Config {
 	return Config{
 		Listen: ":3000",
 		Session: Session{
-			Key:       "koa.sess",
-			MaxAge:    MaxAge{Duration: DefaultMaxAge},
-			Format:    "secure",
+			Key:       session.DefaultName,
+			MaxAge:    MaxAge{Duration: time.Duration(session.DefaultMaxAge)},
+			Format:    string(session.FormatSecure),
 			Signed:    true,
 			HTTPOnly:  true,
 			SameSite:  "lax",
@@ -245,17 +250,17 @@ func Default() Config {
 		},
 		Store: Store{
 			Type:   "cookie",
-			Memory: MemoryStore{MaxEntries: DefaultMaxEntries},
+			Memory: MemoryStore{MaxEntries: session.DefaultMaxEntries},
 			Redis: RedisStore{
 				Addrs:     []string{"127.0.0.1:6379"},
 				KeyPrefix: "koa:sess:",
-				Timeout:   Duration(DefaultRedisTimeout),
+				Timeout:   Duration(redisstore.DefaultTimeout),
 				Pipeline:  true,
 			},
 		},
 		UpstreamTimeouts: UpstreamTimeouts{
-			Dial:           Duration(5 * time.Second),
-			ResponseHeader: Duration(60 * time.Second),
+			Dial:           Duration(proxy.DefaultDialTimeout),
+			ResponseHeader: Duration(proxy.DefaultResponseHeaderTimeout),
 		},
 		Server: Server{
 			ReadHeaderTimeout: Duration(10 * time.Second),
@@ -263,7 +268,7 @@ func Default() Config {
 			MaxHeaderBytes:    1 << 20,
 			ShutdownTimeout:   Duration(30 * time.Second),
 		},
-		Token: Token{TTL: Duration(DefaultTokenTTL), Header: "X-Session"},
+		Token: Token{TTL: Duration(proxy.DefaultTokenTTL), Header: proxy.DefaultHeader},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Log:   Log{Format: "json", Level: "info", Access: true},
 	}

@@ -9,15 +9,6 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// Defaults that are not zero values.
-const (
-	DefaultMaxAge   = 24 * time.Hour
-	DefaultTokenTTL = 60 * time.Second
-
-	DefaultMaxEntries   = 100_000
-	DefaultRedisTimeout = 2 * time.Second
-)
-
 // MaxAge is koa-session's maxAge: a duration, or Session for a cookie that
 // ends with the browser session.
 type MaxAge struct {

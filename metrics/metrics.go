@@ -1,7 +1,8 @@
 // Package metrics owns sessionproxy's Prometheus metrics: every family the
 // proxy exposes, registered on a registry the caller passes in (never the
-// global one), the methods the proxy calls to record what happened, and
-// Store, a session.Store decorator that times the store's operations.
+// global one); Metrics, the proxy.Observer that counts what the proxy
+// reports; and Store, a session.Store decorator that times the store's
+// operations. The label values are the ones the proxy declares.
 //
 // Every family is named sessionproxy_*, in base units, with labels drawn
 // only from small fixed sets (never a path, a session id or a user value).
@@ -17,27 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/sessionproxy/sessionproxy/proxy"
 	"github.com/sessionproxy/sessionproxy/session"
-)
-
-// Upstream error kinds, the values of sessionproxy_upstream_errors_total's
-// kind label: why the proxy answered a request itself with an error.
-const (
-	ErrorDirective        = "directive"         // malformed session directive: 502
-	ErrorStoreUnavailable = "store_unavailable" // session store unreachable: 503
-	ErrorTimeout          = "timeout"           // upstream too slow: 504
-	ErrorConnect          = "connect"           // upstream unreachable: 502
-	ErrorCanceled         = "canceled"          // client went away before the answer
-	ErrorOther            = "other"             // any other failure: 502
-)
-
-// Directive label values of sessionproxy_directive_errors_total.
-const (
-	DirectiveSet     = "set"
-	DirectiveDestroy = "destroy"
-	DirectiveRenew   = "renew"
-	DirectiveMaxAge  = "max_age"
-	DirectiveUnknown = "unknown"
 )
 
 // Store operations, the values of the store families' operation label.
@@ -151,17 +133,19 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 	}
 	// Start the labelled counters at zero, so that rate() and alerts see
 	// every series from the first scrape.
-	for _, k := range []string{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorOther} {
-		m.upstreamErrors.WithLabelValues(k)
+	for _, k := range proxy.ErrorKinds() {
+		m.upstreamErrors.WithLabelValues(string(k))
 	}
-	for _, d := range []string{DirectiveSet, DirectiveDestroy, DirectiveRenew, DirectiveMaxAge, DirectiveUnknown} {
-		m.directiveErrors.WithLabelValues(d)
+	for _, d := range proxy.Directives() {
+		m.directiveErrors.WithLabelValues(string(d))
 	}
-	for _, r := range []string{session.RejectTampered, session.RejectMalformed, session.RejectExpired, session.RejectUnknown} {
+	for _, r := range proxy.RejectReasons() {
 		m.rejected.WithLabelValues(r)
 	}
 	return m, nil
 }
+
+var _ proxy.Observer = (*Metrics)(nil)
 
 // Request records one request served on the public listener.
 func (m *Metrics) Request(method string, status int, d time.Duration) {
@@ -195,25 +179,24 @@ func methodIndex(method string) int {
 }
 
 // UpstreamError records a request the proxy answered with an error of the
-// given kind (one of the Error* constants).
-func (m *Metrics) UpstreamError(kind string) {
+// given kind.
+func (m *Metrics) UpstreamError(kind proxy.ErrorKind) {
 	if m == nil {
 		return
 	}
-	m.upstreamErrors.WithLabelValues(kind).Inc()
+	m.upstreamErrors.WithLabelValues(string(kind)).Inc()
 }
 
-// DirectiveError records a malformed directive (one of the Directive*
-// constants).
-func (m *Metrics) DirectiveError(directive string) {
+// DirectiveError records a malformed directive.
+func (m *Metrics) DirectiveError(d proxy.Directive) {
 	if m == nil {
 		return
 	}
-	m.directiveErrors.WithLabelValues(directive).Inc()
+	m.directiveErrors.WithLabelValues(string(d)).Inc()
 }
 
-// Rejected records a session cookie that gave no session, for one of the
-// session.Reject* reasons. An empty reason records nothing.
+// Rejected records a session cookie that gave no session, for one of
+// proxy.RejectReasons. An empty reason records nothing.
 func (m *Metrics) Rejected(reason string) {
 	if m == nil || reason == "" {
 		return

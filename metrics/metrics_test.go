@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/sessionproxy/sessionproxy/metrics"
+	"github.com/sessionproxy/sessionproxy/proxy"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -85,8 +86,8 @@ func TestNewTwiceOnOneRegistryFails(t *testing.T) {
 func TestNilMetricsRecordsNothing(t *testing.T) {
 	var m *metrics.Metrics
 	m.Request("GET", 200, time.Second)
-	m.UpstreamError(metrics.ErrorTimeout)
-	m.DirectiveError(metrics.DirectiveSet)
+	m.UpstreamError(proxy.ErrorTimeout)
+	m.DirectiveError(proxy.DirectiveSet)
 	m.Rejected(session.RejectTampered)
 	m.Committed(session.Outcome{Created: true})
 	s := fakeStore{}

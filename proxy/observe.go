@@ -2,18 +2,15 @@ package proxy
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"hash/maphash"
-	"log/slog"
 	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
 
-	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -68,62 +65,8 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, brw, err
 }
 
-// AccessEntry is one request's access-log entry. It never holds a cookie,
-// a query string (which may carry secrets) or a session id.
-type AccessEntry struct {
-	Time     time.Time // when the answer was complete
-	Method   string
-	Path     string // without the query
-	Status   int    // 499 when the client went away first
-	Duration time.Duration
-	Bytes    int64 // of the response body
-	Upstream string
-	Remote   string
-	Session  string // SessionRef of the session's id; "" when it has none
-}
-
-// An AccessLogger writes the access log, one entry per request. It is
-// called from the request's goroutine, concurrently.
-type AccessLogger interface {
-	LogAccess(ctx context.Context, e AccessEntry)
-}
-
-// SlogAccessLog returns an AccessLogger that logs each entry to l at level
-// Info, with message "request" and the entry's fields as attributes:
-// method, path, status, duration, bytes, upstream, remote and, when there
-// is one, session.
-func SlogAccessLog(l *slog.Logger) AccessLogger { return slogAccess{l} }
-
-type slogAccess struct{ l *slog.Logger }
-
-func (a slogAccess) LogAccess(ctx context.Context, e AccessEntry) {
-	if !a.l.Enabled(ctx, slog.LevelInfo) {
-		return
-	}
-	attrs := [8]slog.Attr{
-		slog.String("method", e.Method),
-		slog.String("path", e.Path),
-		slog.Int("status", e.Status),
-		slog.Duration("duration", e.Duration),
-		slog.Int64("bytes", e.Bytes),
-		slog.String("upstream", e.Upstream),
-		slog.String("remote", e.Remote),
-	}
-	n := 7
-	if e.Session != "" {
-		attrs[n] = slog.String("session", e.Session)
-		n++
-	}
-	// The record is made here rather than by LogAttrs, which would also
-	// look up its caller's program counter (runtime.Callers) for a source
-	// that is always this line.
-	line := slog.NewRecord(e.Time, slog.LevelInfo, "request", 0)
-	line.AddAttrs(attrs[:n]...)
-	_ = a.l.Handler().Handle(ctx, line) // as LogAttrs, which drops the error
-}
-
-// finish writes the access-log entry of one request and records it in the
-// metrics. The session appears as a short hash that correlates lines
+// finish writes the access-log entry of one request and reports it to the
+// Observer. The session appears as a short hash that correlates lines
 // without revealing the id.
 func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Time) {
 	d := time.Since(start)
@@ -131,7 +74,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 	if status == 0 {
 		status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 	}
-	p.opts.Metrics.Request(r.Method, status, d)
+	p.opts.Observer.Request(r.Method, status, d)
 	if p.opts.AccessLog == nil {
 		return
 	}
@@ -193,36 +136,109 @@ func (c *refCache) of(s *session.Session) string {
 	return ref
 }
 
-// errorKind classifies an error the proxy answers for, for the metrics.
-func errorKind(err error, r *http.Request) string {
+// Observer is told what the proxy did, for metrics: the proxy declares
+// what it reports, and metrics.Metrics implements it. Its methods are
+// called from the requests' goroutines, concurrently, and must not block.
+type Observer interface {
+	// Request is called once per request, when its answer is complete
+	// (status 499 when the client went away first).
+	Request(method string, status int, d time.Duration)
+	// Rejected is called when the client's session cookie gave no
+	// session, with one of RejectReasons.
+	Rejected(reason string)
+	// Committed is called with what committing a response's session did.
+	Committed(o session.Outcome)
+	// UpstreamError is called when the proxy answered a request itself
+	// with an error.
+	UpstreamError(kind ErrorKind)
+	// DirectiveError is called when an upstream's response had a
+	// malformed directive, with the first one found.
+	DirectiveError(d Directive)
+}
+
+// ErrorKind says why the proxy answered a request itself with an error.
+type ErrorKind string
+
+// The error kinds.
+const (
+	ErrorDirective        ErrorKind = "directive"         // malformed session directive: 502
+	ErrorStoreUnavailable ErrorKind = "store_unavailable" // session store unreachable: 503
+	ErrorTimeout          ErrorKind = "timeout"           // upstream too slow: 504
+	ErrorConnect          ErrorKind = "connect"           // upstream unreachable: 502
+	ErrorCanceled         ErrorKind = "canceled"          // client went away before the answer
+	ErrorOther            ErrorKind = "other"             // any other failure: 502
+)
+
+// ErrorKinds returns every ErrorKind, for an Observer that starts its
+// series at zero.
+func ErrorKinds() []ErrorKind {
+	return []ErrorKind{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorOther}
+}
+
+// Directive names a session directive in what the proxy reports: the
+// header's name without the configurable prefix.
+type Directive string
+
+// The directives.
+const (
+	DirectiveSet     Directive = "set"
+	DirectiveDestroy Directive = "destroy"
+	DirectiveRenew   Directive = "renew"
+	DirectiveMaxAge  Directive = "max_age"
+	DirectiveUnknown Directive = "unknown" // a header with the prefix that is no directive
+)
+
+// Directives returns every Directive, for an Observer that starts its
+// series at zero.
+func Directives() []Directive {
+	return []Directive{DirectiveSet, DirectiveDestroy, DirectiveRenew, DirectiveMaxAge, DirectiveUnknown}
+}
+
+// RejectReasons returns the reasons Observer.Rejected is called with:
+// session's Reject* reasons.
+func RejectReasons() []string {
+	return []string{session.RejectTampered, session.RejectMalformed, session.RejectExpired, session.RejectUnknown}
+}
+
+// nopObserver is the Observer of a Proxy without one.
+type nopObserver struct{}
+
+func (nopObserver) Request(string, int, time.Duration) {}
+func (nopObserver) Rejected(string)                    {}
+func (nopObserver) Committed(session.Outcome)          {}
+func (nopObserver) UpstreamError(ErrorKind)            {}
+func (nopObserver) DirectiveError(Directive)           {}
+
+// errorKind classifies an error the proxy answers for.
+func errorKind(err error, r *http.Request) ErrorKind {
 	var de *DirectiveError
 	var oe *net.OpError
 	switch {
 	case errors.As(err, &de):
-		return metrics.ErrorDirective
+		return ErrorDirective
 	case isClientGone(err, r):
-		return metrics.ErrorCanceled
+		return ErrorCanceled
 	case isStoreUnavailable(err):
-		return metrics.ErrorStoreUnavailable
+		return ErrorStoreUnavailable
 	case isTimeout(err):
-		return metrics.ErrorTimeout
+		return ErrorTimeout
 	case errors.As(err, &oe) && oe.Op == "dial":
-		return metrics.ErrorConnect
+		return ErrorConnect
 	}
-	return metrics.ErrorOther
+	return ErrorOther
 }
 
-// directiveLabel maps a directive header to its metrics label.
-func (p *Proxy) directiveLabel(header string) string {
+// directive names a directive header.
+func (p *Proxy) directive(header string) Directive {
 	switch header {
 	case p.dirSet:
-		return metrics.DirectiveSet
+		return DirectiveSet
 	case p.dirDestroy:
-		return metrics.DirectiveDestroy
+		return DirectiveDestroy
 	case p.dirRenew:
-		return metrics.DirectiveRenew
+		return DirectiveRenew
 	case p.dirMaxAge:
-		return metrics.DirectiveMaxAge
+		return DirectiveMaxAge
 	}
-	return metrics.DirectiveUnknown
+	return DirectiveUnknown
 }

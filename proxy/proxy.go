@@ -3,6 +3,20 @@
 // request goes upstream, hands it to the upstream as a signed JWT in a
 // request header, and applies the session directives in the upstream's
 // response headers before the response goes back to the client.
+//
+// Each file owns one concern:
+//
+//   - proxy.go: Proxy, its Options and routes, and the request's way
+//     through ReverseProxy (rewrite, modifyResponse, errorHandler).
+//   - directive.go: parsing the upstream's X-Session-* directives.
+//   - token.go: minting the X-Session JWT.
+//   - observe.go: the Observer the proxy reports to (metrics implements
+//     it), the error kinds and directive names it reports, and the
+//     response recorder.
+//   - accesslog.go: the access-log entry and its two writers.
+//
+// The session cookie itself is session's business: proxy asks
+// session.Manager to load, commit and strip it.
 package proxy
 
 import (
@@ -19,8 +33,15 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// The defaults of Options and TransportOptions.
+const (
+	DefaultHeader                = "X-Session"
+	DefaultTokenTTL              = 60 * time.Second
+	DefaultDialTimeout           = 5 * time.Second
+	DefaultResponseHeaderTimeout = 60 * time.Second
 )
 
 // Options configures a Proxy. Zero fields take the documented defaults.
@@ -35,12 +56,12 @@ type Options struct {
 	Sessions *session.Manager
 	// TokenSecret is the HS256 key of the session JWT. Required.
 	TokenSecret []byte
-	// TokenTTL is the JWT's lifetime. Default 60s.
+	// TokenTTL is the JWT's lifetime. Default DefaultTokenTTL.
 	TokenTTL time.Duration
 	// Header is the request header that carries the JWT; the directives
 	// are Header+"-Set", "-Destroy", "-Renew" and "-Max-Age". Every
 	// request and response header with this prefix belongs to the proxy.
-	// Default "X-Session".
+	// Default DefaultHeader.
 	Header string
 	// Transport carries requests to the upstream. Default: NewTransport
 	// with its defaults.
@@ -50,9 +71,9 @@ type Options struct {
 	// AccessLog receives one entry per request (SlogAccessLog writes
 	// them to a slog.Logger). Default nil: no access log.
 	AccessLog AccessLogger
-	// Metrics records requests, sessions, rejected cookies and errors.
-	// Default nil: nothing is recorded.
-	Metrics *metrics.Metrics
+	// Observer is told of every request, rejected cookie, committed
+	// session and error (metrics.Metrics is one). Default nil: nobody.
+	Observer Observer
 }
 
 // Route changes how requests under one path prefix are proxied.
@@ -106,16 +127,19 @@ func New(o Options) (*Proxy, error) {
 		return nil, errors.New("proxy: TokenSecret is required")
 	}
 	if o.TokenTTL <= 0 {
-		o.TokenTTL = 60 * time.Second
+		o.TokenTTL = DefaultTokenTTL
 	}
 	if o.Header == "" {
-		o.Header = "X-Session"
+		o.Header = DefaultHeader
 	}
 	if o.Transport == nil {
 		o.Transport = NewTransport(TransportOptions{})
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
 	}
 	o.Routes = slices.Clone(o.Routes)
 	for i, r := range o.Routes {
@@ -175,10 +199,12 @@ func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }
 
 // TransportOptions tunes NewTransport. Zero fields take the defaults.
 type TransportOptions struct {
-	// DialTimeout bounds connecting to the upstream. Default 5s.
+	// DialTimeout bounds connecting to the upstream. Default
+	// DefaultDialTimeout.
 	DialTimeout time.Duration
 	// ResponseHeaderTimeout bounds the wait for the upstream's response
-	// headers (not the body, so streams are unaffected). Default 60s.
+	// headers (not the body, so streams are unaffected). Default
+	// DefaultResponseHeaderTimeout.
 	ResponseHeaderTimeout time.Duration
 	// MaxIdleConns is the keep-alive pool size. Default 1024.
 	MaxIdleConns int
@@ -189,10 +215,10 @@ type TransportOptions struct {
 // environment.
 func NewTransport(o TransportOptions) *http.Transport {
 	if o.DialTimeout <= 0 {
-		o.DialTimeout = 5 * time.Second
+		o.DialTimeout = DefaultDialTimeout
 	}
 	if o.ResponseHeaderTimeout <= 0 {
-		o.ResponseHeaderTimeout = 60 * time.Second
+		o.ResponseHeaderTimeout = DefaultResponseHeaderTimeout
 	}
 	if o.MaxIdleConns <= 0 {
 		o.MaxIdleConns = 1024
@@ -242,7 +268,7 @@ type stateKey struct{}
 
 // ServeHTTP loads the session, forwards the request with the session JWT,
 // and commits the upstream's directives on the way back.
-// Every request gets one access-log line and is counted in the metrics.
+// Every request gets one access-log line and is reported to the Observer.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	st := &state{Context: r.Context(), rec: recorder{ResponseWriter: w, proxy: p}, in: r}
@@ -254,7 +280,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.errorHandler(rec, r, err)
 		return
 	}
-	p.opts.Metrics.Rejected(s.Rejected)
+	if s.Rejected != "" {
+		p.opts.Observer.Rejected(s.Rejected)
+	}
 	// The token is issued at the request's arrival: one clock read less.
 	st.session, st.route, st.token[0] = s, p.route(r.URL.Path), p.minter.mint(s, start)
 	p.rp.ServeHTTP(rec, r.WithContext(st))
@@ -272,7 +300,7 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 	p.stripOwnHeaders(pr.Out.Header)
 	if !st.route.ForwardCookie {
-		stripCookies(pr.Out.Header, p.opts.Sessions.Name())
+		p.opts.Sessions.StripCookies(pr.Out.Header)
 	}
 	if st.token[0] != "" {
 		pr.Out.Header[p.tokenHeader] = st.token[:] // canonical already; no slice to allocate
@@ -312,43 +340,6 @@ func (p *Proxy) stripOwnHeaders(h http.Header) {
 	}
 }
 
-// stripCookies removes the session cookie and its signature from the Cookie
-// headers in h, keeping every other cookie as the client sent it.
-func stripCookies(h http.Header, name string) {
-	lines := h["Cookie"]
-	if len(lines) == 0 {
-		return
-	}
-	sig := name + ".sig"
-	kept := lines[:0]
-	for _, line := range lines {
-		if !strings.Contains(line, name) {
-			kept = append(kept, line)
-			continue
-		}
-		var b strings.Builder
-		for part := range strings.SplitSeq(line, ";") {
-			part = strings.TrimSpace(part)
-			n, _, _ := strings.Cut(part, "=")
-			if part == "" || n == name || n == sig {
-				continue
-			}
-			if b.Len() > 0 {
-				b.WriteString("; ")
-			}
-			b.WriteString(part)
-		}
-		if b.Len() > 0 {
-			kept = append(kept, b.String())
-		}
-	}
-	if len(kept) == 0 {
-		delete(h, "Cookie")
-		return
-	}
-	h["Cookie"] = kept
-}
-
 // modifyResponse applies the upstream's session directives. Any error
 // makes ReverseProxy call errorHandler instead of sending the response.
 func (p *Proxy) modifyResponse(resp *http.Response) error {
@@ -360,7 +351,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
-	if setsCookie(resp.Header, p.opts.Sessions.Name()) {
+	if p.opts.Sessions.SetsCookie(resp.Header) {
 		if !ch.IsZero() {
 			return &DirectiveError{Header: "Set-Cookie", Reason: "the upstream set the session cookie itself and also sent session directives"}
 		}
@@ -372,7 +363,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if err != nil {
 		return err
 	}
-	p.opts.Metrics.Committed(out)
+	p.opts.Observer.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
 		if len(resp.Header["Vary"]) == 0 {
 			resp.Header["Vary"] = p.varyCookie
@@ -416,39 +407,29 @@ func (p *Proxy) privateCache(h http.Header) {
 	h.Set("Cache-Control", strings.Join(kept, ", "))
 }
 
-// setsCookie reports whether h sets the cookie name (not just name.sig).
-func setsCookie(h http.Header, name string) bool {
-	for _, line := range h["Set-Cookie"] {
-		if strings.HasPrefix(strings.TrimLeft(line, " "), name+"=") {
-			return true
-		}
-	}
-	return false
-}
-
 // errorHandler answers for a request that could not be proxied. The client
 // gets a short generic body; the cause goes to the log.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	var de *DirectiveError
 	kind := errorKind(err, r)
-	p.opts.Metrics.UpstreamError(kind)
+	p.opts.Observer.UpstreamError(kind)
 	status, msg := http.StatusBadGateway, "bad gateway"
 	switch {
 	case errors.As(err, &de):
-		p.opts.Metrics.DirectiveError(p.directiveLabel(de.Header))
+		p.opts.Observer.DirectiveError(p.directive(de.Header))
 		msg = "bad gateway: the upstream sent a malformed session directive"
 	case errors.Is(err, session.ErrCookieTooLarge):
 		msg = "bad gateway: the session is too large for a cookie"
-	case kind == metrics.ErrorStoreUnavailable:
+	case kind == ErrorStoreUnavailable:
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")
-	case kind == metrics.ErrorCanceled:
+	case kind == ErrorCanceled:
 		p.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
 		if rec, ok := w.(*recorder); ok && rec.status == 0 {
 			rec.status = statusClientClosed
 		}
 		return // the client is gone; nobody reads an answer
-	case kind == metrics.ErrorTimeout:
+	case kind == ErrorTimeout:
 		status, msg = http.StatusGatewayTimeout, "gateway timeout"
 	}
 	// After the upstream answered, r is the outgoing request; the log

@@ -135,28 +135,6 @@ func TestIsOwnHeader(t *testing.T) {
 	}
 }
 
-func TestStripCookies(t *testing.T) {
-	tests := []struct {
-		name string
-		in   []string
-		want []string
-	}{
-		{"only session", []string{"koa.sess=abc; koa.sess.sig=def"}, nil},
-		{"others kept", []string{"a=1; koa.sess=abc; b=2"}, []string{"a=1; b=2"}},
-		{"similar names kept", []string{"koa.sess2=x; xkoa.sess=y"}, []string{"koa.sess2=x; xkoa.sess=y"}},
-		{"several lines", []string{"a=1", "koa.sess=abc"}, []string{"a=1"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			h := http.Header{"Cookie": append([]string(nil), tc.in...)}
-			stripCookies(h, "koa.sess")
-			if strings.Join(h["Cookie"], "|") != strings.Join(tc.want, "|") {
-				t.Errorf("Cookie %q, want %q", h["Cookie"], tc.want)
-			}
-		})
-	}
-}
-
 func TestMalformedDirectiveIs502AndLeaksNothing(t *testing.T) {
 	srv := newTestProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Session-Set", `{"secret":"value"`)

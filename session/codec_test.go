@@ -123,3 +123,18 @@ func TestVerifiedCacheRemembersMalformed(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreKeys(t *testing.T) {
+	for _, tc := range []struct {
+		f    Format
+		want KeyLayout
+	}{
+		{FormatKoa, KeyLayout{IDPrefix: "koa:sess:"}},
+		{FormatSecure, KeyLayout{KeyPrefix: "koa:sess:", HashIDs: true}},
+		{"", KeyLayout{KeyPrefix: "koa:sess:", HashIDs: true}},
+	} {
+		if got := tc.f.StoreKeys("koa:sess:"); got != tc.want {
+			t.Errorf("%q: %+v, want %+v", tc.f, got, tc.want)
+		}
+	}
+}

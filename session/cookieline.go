@@ -8,9 +8,9 @@ import (
 
 // cookieFormat writes the Set-Cookie line http.Cookie.String writes, from
 // attribute strings made once: String builds and checks them all again on
-// every response, which is most of its cost (about 1.5 µs on the benchmark
-// machine). Cookies whose attributes are not the template's, or whose
-// value String would quote or clean, go to String.
+// every response, which is most of its cost. Cookies whose attributes are
+// not the template's, or whose value String would quote or clean, go to
+// String.
 type cookieFormat struct {
 	tmpl   http.Cookie // the attributes; Value, Expires and MaxAge zero
 	name   string      // "name="; empty when the fast path is off

@@ -262,3 +262,14 @@ func koaHeader(ck http.Cookie) string {
 	}
 	return b.String()
 }
+
+// parseKoaPayload parses a koa cookie's payload, the record itself. Its
+// result keeps no reference to b.
+func parseKoaPayload(b []byte) *parsedPayload {
+	r, err := parseRecord(b)
+	if err != nil {
+		return &parsedPayload{malformed: true}
+	}
+	r.data = bytes.Clone(r.data)
+	return &parsedPayload{rec: r}
+}

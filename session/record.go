@@ -15,9 +15,6 @@ import (
 // for a Browser session. It is the payload of a koa cookie and the value a
 // server-side store keeps, in both formats.
 
-// errNotObject is returned for a record or patch that is not a JSON object.
-var errNotObject = errors.New("not a JSON object")
-
 // record holds a decoded record.
 type record struct {
 	data      json.RawMessage
@@ -110,59 +107,6 @@ func parseRecord(b []byte) (record, error) {
 	return r, nil
 }
 
-// The skip functions walk JSON that json.Valid accepted: each returns the
-// index just past what starts at i.
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-func skipString(b []byte, i int) int {
-	for i++; b[i] != '"'; i++ {
-		if b[i] == '\\' {
-			i++
-		}
-	}
-	return i + 1
-}
-
-func skipValue(b []byte, i int) int {
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for ; ; i++ {
-			switch b[i] {
-			case '"':
-				i = skipString(b, i) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return i + 1
-				}
-			}
-		}
-	}
-	for i < len(b) && !isDelim(b[i]) {
-		i++
-	}
-	return i
-}
-
-// isDelim reports whether c ends a number or a literal.
-func isDelim(c byte) bool {
-	switch c {
-	case ',', '}', ']', ' ', '\t', '\n', '\r':
-		return true
-	}
-	return false
-}
-
 // appendRecord serializes data with koa's bookkeeping members for a
 // session saved now with maxAge m.
 func appendRecord(dst []byte, data json.RawMessage, m MaxAge, now time.Time) []byte {
@@ -183,25 +127,4 @@ func appendRecord(dst []byte, data json.RawMessage, m MaxAge, now time.Time) []b
 	dst = append(dst, `,"_maxAge":`...)
 	dst = strconv.AppendInt(dst, time.Duration(m).Milliseconds(), 10)
 	return append(dst, '}')
-}
-
-// isEmptyObject reports whether b is the JSON object {} (any spacing).
-func isEmptyObject(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
-		return len(b) == 0
-	}
-	return len(bytes.TrimSpace(b[1:len(b)-1])) == 0
-}
-
-// marshalJSON encodes v as compact JSON without HTML escaping, so that
-// "<", ">" and "&" stay as koa's JSON.stringify writes them.
-func marshalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	e := json.NewEncoder(&buf)
-	e.SetEscapeHTML(false)
-	if err := e.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -1,8 +1,24 @@
 // Package session owns sessionproxy's session model: the Session a request
-// carries, how it is read from and written to cookies (the encrypted
-// "secure" format and koa-session's signed "koa" format), the records kept
-// in a server-side Store, and koa-session's rules for when a session is
-// saved.
+// carries, how it is read from and written to cookies, the records kept in
+// a server-side Store, and koa-session's rules for when a session is saved.
+//
+// Each file owns one concern:
+//
+//   - session.go: the Session and its MaxAge.
+//   - manager.go: the Manager, its Options, and Load: from a request's
+//     cookie to a Session.
+//   - commit.go: Commit: from the upstream's Change to the store and the
+//     Set-Cookie headers, as a plan carried out in steps.
+//   - cookie.go: which request cookies are the session's (read, and
+//     stripped before the upstream), and whether a response sets it.
+//   - codec.go: the codec interface every cookie format implements;
+//     secure.go and koa.go are the two formats, each on its own.
+//   - cookieline.go: writing a Set-Cookie line fast.
+//   - cache.go: the caches of verified cookie values and parsed records.
+//   - record.go: the koa-layout record (data with "_expire"/"_maxAge").
+//   - json.go: the JSON scanner and the RFC 7396 merge patch.
+//   - store.go: the Store interface; memory.go the in-process Store.
+//     The Redis Store is in redisstore.
 package session
 
 import (

@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -156,20 +155,8 @@ func launch(ready *regexp.Regexp, env []string, name string, args ...string) (*p
 
 // stop sends SIGTERM, waits up to 10 s, then kills.
 func (p *process) stop(t testing.TB) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		if t != nil {
-			t.Errorf("%s did not stop on SIGTERM within 10s", p.cmd.Path)
-		}
+	if !testenv.Stop(p.cmd.Process, p.done, 10*time.Second) && t != nil {
+		t.Errorf("%s did not stop on SIGTERM within 10s", p.cmd.Path)
 	}
 }
 

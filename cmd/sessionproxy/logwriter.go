@@ -10,10 +10,10 @@ import (
 )
 
 // logWriter buffers log lines and writes them out every interval, and at
-// once after a record at warn level or above (see flushHandler). Written
-// straight through, the access log costs one write syscall per request,
-// about 6 % of a busy proxy's throughput. At most interval's worth of
-// info lines is lost if the process crashes.
+// once after a record at warn level or above (see flushHandler), because
+// written straight through the access log costs a write syscall per
+// request. At most interval's worth of info lines is lost if the process
+// crashes.
 type logWriter struct {
 	mu   sync.Mutex
 	buf  *bufio.Writer

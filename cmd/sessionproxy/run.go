@@ -87,11 +87,12 @@ func newLogger(c config.Log, w *logWriter) *slog.Logger {
 
 // app is the running proxy: its listeners and what they serve.
 type app struct {
-	cfg     config.Config
-	log     *slog.Logger
-	handler http.Handler
-	admin   http.Handler
-	closers []func()
+	cfg      config.Config
+	upstream *url.URL
+	log      *slog.Logger
+	handler  http.Handler
+	admin    http.Handler
+	closers  []func()
 }
 
 // newApp builds the proxy. logw is where log writes; the JSON access log
@@ -113,51 +114,15 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 		return nil, err
 	}
 
-	var store session.Store
-	ready := func(context.Context) error { return nil }
-	var idPrefix string
-	switch cfg.Store.Type {
-	case "cookie":
-	case "memory":
-		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
-		store, ready = mem, mem.Ping
-		if err := m.WatchStoreSize(mem.Len); err != nil {
-			return nil, err
-		}
-	case "redis":
-		client, err := newRedisClient(cfg.Store.Redis)
-		if err != nil {
-			return nil, err
-		}
-		a.closers = append(a.closers, func() { client.Close() })
-		o := redisstore.Options{
-			Timeout:  time.Duration(cfg.Store.Redis.Timeout),
-			Pipeline: cfg.Store.Redis.Pipeline,
-		}
-		if cfg.Session.Format == "koa" {
-			// As koa-session with koa-redis: the key is the cookie's
-			// value, the id, which starts with koa-session's prefix.
-			idPrefix = cfg.Store.Redis.KeyPrefix
-		} else {
-			o.Prefix, o.HashIDs = cfg.Store.Redis.KeyPrefix, true
-		}
-		r, err := redisstore.New(client, o)
-		if err != nil {
-			return nil, err
-		}
-		store, ready = r, r.Ping
-		// Redis may come up after the proxy: warn, serve, and let
-		// /readyz say when it answers.
-		if err := r.Ping(ctx); err != nil {
-			log.Warn("redis does not answer yet", "addrs", cfg.Store.Redis.Addrs, "error", err)
-		}
-	default:
-		return nil, fmt.Errorf("store.type %q is not available in this build", cfg.Store.Type)
+	st, err := newStore(ctx, cfg, m, log)
+	if err != nil {
+		return nil, err
 	}
-	store = m.Store(store) // times every store operation; nil stays nil
-
-	so := sessionOptions(cfg, store)
-	so.IDPrefix = idPrefix
+	if st.close != nil {
+		a.closers = append(a.closers, st.close)
+	}
+	so := sessionOptions(cfg, m.Store(st.store)) // times every store operation; nil stays nil
+	so.IDPrefix = st.idPrefix
 	sessions, err := session.New(so)
 	if err != nil {
 		return nil, err
@@ -182,7 +147,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 	case cfg.Log.Format == "text":
 		accessLog = proxy.SlogAccessLog(log)
 	default:
-		accessLog = newJSONAccessLog(logw) // the JSON lines, without slog's generality
+		accessLog = proxy.JSONAccessLog(logw)
 	}
 	p, err := proxy.New(proxy.Options{
 		Upstream:    upstream,
@@ -197,14 +162,61 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 		}),
 		Logger:    log,
 		AccessLog: accessLog,
-		Metrics:   m,
+		Observer:  m,
 	})
 	if err != nil {
 		return nil, err
 	}
 	a.handler = p
-	a.admin = adminHandler(ready, reg, cfg.Admin.Pprof)
+	a.upstream = upstream
+	a.admin = adminHandler(st.ready, reg, cfg.Admin.Pprof)
 	return a, nil
+}
+
+// store is the session store the config asks for.
+type store struct {
+	store    session.Store               // nil: sessions live in the cookie
+	ready    func(context.Context) error // /readyz: the store answers
+	idPrefix string                      // session.Options.IDPrefix
+	close    func()                      // nil when there is nothing to close
+}
+
+// newStore builds the store of cfg.Store. Its key layout is the session
+// format's (session.Format.StoreKeys).
+func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *slog.Logger) (store, error) {
+	switch cfg.Store.Type {
+	case "cookie":
+		return store{ready: func(context.Context) error { return nil }}, nil
+	case "memory":
+		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
+		if err := m.WatchStoreSize(mem.Len); err != nil {
+			return store{}, err
+		}
+		return store{store: mem, ready: mem.Ping}, nil
+	case "redis":
+		client, err := newRedisClient(cfg.Store.Redis)
+		if err != nil {
+			return store{}, err
+		}
+		keys := session.Format(cfg.Session.Format).StoreKeys(cfg.Store.Redis.KeyPrefix)
+		r, err := redisstore.New(client, redisstore.Options{
+			Prefix:   keys.KeyPrefix,
+			HashIDs:  keys.HashIDs,
+			Timeout:  time.Duration(cfg.Store.Redis.Timeout),
+			Pipeline: cfg.Store.Redis.Pipeline,
+		})
+		if err != nil {
+			client.Close()
+			return store{}, err
+		}
+		// Redis may come up after the proxy: warn, serve, and let
+		// /readyz say when it answers.
+		if err := r.Ping(ctx); err != nil {
+			log.Warn("redis does not answer yet", "addrs", cfg.Store.Redis.Addrs, "error", err)
+		}
+		return store{store: r, ready: r.Ping, idPrefix: keys.IDPrefix, close: func() { client.Close() }}, nil
+	}
+	return store{}, fmt.Errorf("store.type %q is not available in this build", cfg.Store.Type)
 }
 
 // sessionOptions copies the config into session.Options.
@@ -283,7 +295,7 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	servers := []*http.Server{a.server(a.handler)}
 	listeners := []net.Listener{pub}
-	attrs := []any{"listen", pub.Addr().String(), "upstream", redacted(a.cfg.Upstream), "version", version}
+	attrs := []any{"listen", pub.Addr().String(), "upstream", a.upstream.Redacted(), "version", version}
 	if a.cfg.Admin.Listen != "" {
 		adm, err := net.Listen("tcp", a.cfg.Admin.Listen)
 		if err != nil {
@@ -390,13 +402,4 @@ func newRedisClient(c config.RedisStore) (redis.UniversalClient, error) {
 		o.TLSConfig = t
 	}
 	return redis.NewUniversalClient(o), nil
-}
-
-// redacted returns the URL u with any password replaced by "xxxxx", for
-// logs.
-func redacted(u string) string {
-	if p, err := url.Parse(u); err == nil {
-		return p.Redacted()
-	}
-	return u
 }

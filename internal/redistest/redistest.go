@@ -116,13 +116,7 @@ func (s *Server) kill() {
 	default:
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGCONT)
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.done:
-	case <-time.After(5 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-s.done
-	}
+	testenv.Stop(s.cmd.Process, s.done, 5*time.Second)
 }
 
 // Cluster is a three-master Redis Cluster a test started.

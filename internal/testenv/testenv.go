@@ -9,6 +9,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // RequireTool returns the path of the program name. When it is missing
@@ -34,6 +35,26 @@ func DieWithParent(cmd *exec.Cmd) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+}
+
+// Stop ends a process a test started, by its PID: SIGTERM, then SIGKILL if
+// it has not exited (done closed) within grace. It returns once the
+// process has exited, and reports whether SIGTERM was enough.
+func Stop(p *os.Process, done <-chan struct{}, grace time.Duration) bool {
+	select {
+	case <-done:
+		return true
+	default:
+	}
+	_ = p.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+		return true
+	case <-time.After(grace):
+		_ = p.Kill()
+		<-done
+		return false
+	}
 }
 
 // Buffer is a bytes.Buffer that a process's output (or any other

@@ -13,8 +13,7 @@ const maxBatch = 128
 
 // idleExit is how long the sending goroutine waits for more commands
 // before it exits. Starting it again costs more than the wait: a new
-// goroutine grows its stack through go-redis's call chain; exiting at
-// once cost 1-2 µs of CPU per read under the load benchmark.
+// goroutine grows its stack again through go-redis's call chain.
 const idleExit = time.Second
 
 // batcher sends the commands of concurrent operations to Redis together,
@@ -27,9 +26,8 @@ const idleExit = time.Second
 // starts another, so an idle store holds no goroutine and needs no Close.
 //
 // go-redis's own automatic pipeliner does the same, but it starts a
-// goroutine per batch and keeps more books per command: under the load
-// benchmark it cost about 3 µs of CPU per read more than this
-// (test/bench, docs/performance.md).
+// goroutine per batch and keeps more books per command, which costs more
+// CPU per read (docs/performance.md has the measurement).
 type batcher struct {
 	client    redis.UniversalClient
 	deadlines *deadlines // bound each batch, as they bound operations

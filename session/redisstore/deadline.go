@@ -9,11 +9,11 @@ import (
 // deadlines hands out the contexts that bound operations: each ends at
 // least timeout after the operation starts, and at most one tick (a
 // twentieth of the timeout) later. Operations that start within one tick
-// share a context, and so one timer: a context.WithTimeout per operation,
-// registered with the request's context and removed again, was about
-// 1.7 µs of a Redis read's CPU under load, as much as the read's share of
-// the pipelined round trip. At most about 21 contexts are live at once,
-// whatever the timeout and the load.
+// share a context, and so one timer, because a context.WithTimeout per
+// operation, registered with the request's context and removed again,
+// costs as much CPU as the read's share of the pipelined round trip. At
+// most about 21 contexts are live at once, whatever the timeout and the
+// load.
 type deadlines struct {
 	timeout, tick time.Duration
 	cur           atomic.Pointer[deadline]

@@ -193,8 +193,9 @@ func (s *Store) swap(ctx context.Context, key string, exists bool, cur, next []b
 // caller read), run fn, then write the result with a compare-and-set
 // script that refuses if another client changed the record meanwhile;
 // then it starts over with a GET. That is one command, or two, pipelined
-// with other requests', where WATCH/GET/MULTI/EXEC took four round trips
-// on a connection of its own. Being one key, it works on a Cluster.
+// with other requests', rather than a WATCH/GET/MULTI/EXEC transaction,
+// which needs a connection of its own for its four commands. Being one
+// key, it works on a Cluster.
 func (s *Store) Update(ctx context.Context, id string, last []byte, fn session.UpdateFunc) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 )
 
 // cpus says where the benchmark pins its processes: the proxy under test
@@ -131,8 +133,8 @@ func (p *process) tail() string {
 	return lines[len(lines)-1]
 }
 
-// stopAll sends SIGTERM to every process by PID, and SIGKILL to any still
-// running after 5 seconds.
+// stopAll sends SIGTERM to every process by PID, all first so that they
+// stop in parallel, and SIGKILL to any still running after 5 seconds.
 func (ps *processes) stopAll() {
 	for _, p := range ps.list {
 		if !p.exited() {
@@ -140,11 +142,6 @@ func (ps *processes) stopAll() {
 		}
 	}
 	for _, p := range ps.list {
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
+		testenv.Stop(p.cmd.Process, p.done, 5*time.Second)
 	}
 }

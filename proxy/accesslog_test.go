@@ -1,4 +1,4 @@
-package main
+package proxy_test
 
 import (
 	"bytes"
@@ -12,12 +12,12 @@ import (
 	"github.com/sessionproxy/sessionproxy/proxy"
 )
 
-// accessLines returns what jsonAccessLog writes for e, and what
+// jsonAndSlogLines returns what JSONAccessLog writes for e, and what
 // proxy.SlogAccessLog writes through slog.JSONHandler.
-func accessLines(t testing.TB, e proxy.AccessEntry) (got, want []byte) {
+func jsonAndSlogLines(t testing.TB, e proxy.AccessEntry) (got, want []byte) {
 	t.Helper()
 	var fast, std bytes.Buffer
-	newJSONAccessLog(&fast).LogAccess(context.Background(), e)
+	proxy.JSONAccessLog(&fast).LogAccess(context.Background(), e)
 	proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(&std, nil))).LogAccess(context.Background(), e)
 	return fast.Bytes(), std.Bytes()
 }
@@ -42,7 +42,7 @@ func TestJSONAccessLogWritesWhatSlogWrites(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := entry
 			tc.change(&e)
-			got, want := accessLines(t, e)
+			got, want := jsonAndSlogLines(t, e)
 			if !bytes.Equal(got, want) {
 				t.Errorf("jsonAccessLog wrote\n%s\nslog.JSONHandler\n%s", got, want)
 			}
@@ -50,7 +50,7 @@ func TestJSONAccessLogWritesWhatSlogWrites(t *testing.T) {
 	}
 }
 
-// FuzzJSONAccessLog holds jsonAccessLog to slog.JSONHandler's bytes for
+// FuzzJSONAccessLog holds JSONAccessLog to slog.JSONHandler's bytes for
 // any client-controlled strings, and its lines to valid JSON that decodes
 // to the same strings.
 func FuzzJSONAccessLog(f *testing.F) {
@@ -59,7 +59,7 @@ func FuzzJSONAccessLog(f *testing.F) {
 	f.Fuzz(func(t *testing.T, method, path string, status int, d, n int64, remote string, ns int64) {
 		e := proxy.AccessEntry{Time: time.Unix(0, ns).UTC(), Method: method, Path: path, Status: status,
 			Duration: time.Duration(d), Bytes: n, Upstream: "app:8080", Remote: remote, Session: "0123abcd"}
-		got, want := accessLines(t, e)
+		got, want := jsonAndSlogLines(t, e)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("jsonAccessLog wrote\n%q\nslog.JSONHandler\n%q", got, want)
 		}
@@ -89,7 +89,7 @@ func BenchmarkAccessLine(b *testing.B) {
 		l    proxy.AccessLogger
 	}{
 		{"slog.JSONHandler", proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))},
-		{"jsonAccessLog", newJSONAccessLog(io.Discard)},
+		{"jsonAccessLog", proxy.JSONAccessLog(io.Discard)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			ctx := context.Background()

@@ -1,0 +1,317 @@
+package session
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Change is what an upstream asked for in its response.
+type Change struct {
+	// Set holds JSON merge patches (RFC 7396) applied in order.
+	Set [][]byte
+	// Destroy drops the session (koa's ctx.session = null). With Set, a
+	// new session with a new id starts from the patches.
+	Destroy bool
+	// Renew gives the session a new id and a fresh expiry, keeping its
+	// data (koa's ctx.session.regenerate()).
+	Renew bool
+	// MaxAge, when not zero, becomes the session's own maxAge.
+	MaxAge MaxAge
+}
+
+// IsZero reports whether ch asks for nothing.
+func (ch Change) IsZero() bool {
+	return len(ch.Set) == 0 && !ch.Destroy && !ch.Renew && ch.MaxAge == 0
+}
+
+// Outcome says what Commit did, for metrics and logs.
+type Outcome struct {
+	Saved     bool // the session was written
+	Created   bool // a new session was saved for the first time
+	Destroyed bool // an existing session was destroyed
+	Renewed   bool // the session got a new id or a re-issued cookie
+}
+
+// Commit applies ch to s, as koa-session commits ctx.session, writes the
+// store, and appends the session's Set-Cookie headers to h. A cookie is
+// set only when something changed or rolling/renew require it. The error
+// wraps ErrUnavailable when the store could not be written; otherwise it
+// is a problem with ch itself (or a session too large for a cookie).
+func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
+	if m.nothingToCommit(s, ch) {
+		return Outcome{}, nil // most responses, which commit would only confirm
+	}
+	// set collects this commit's cookies, so that a failed commit adds
+	// none to h; it is reused, for its map.
+	set, _ := m.sets.Get().(http.Header)
+	if set == nil {
+		set = http.Header{}
+	}
+	defer func() {
+		clear(set)
+		m.sets.Put(set)
+	}()
+	out, err := m.commit(ctx, r, s, ch, set)
+	if err != nil {
+		return Outcome{}, err
+	}
+	lines := set["Set-Cookie"]
+	if len(lines) > 0 && len(h["Set-Cookie"]) == 0 {
+		h["Set-Cookie"] = lines // nothing to overwrite: take the lines as they are
+		return out, nil
+	}
+	for _, line := range lines {
+		if !m.opts.NoOverwrite {
+			removeCookie(h, line[:strings.IndexByte(line, '=')+1])
+		}
+		h.Add("Set-Cookie", line)
+	}
+	return out, nil
+}
+
+// nothingToCommit reports, without commit's work, that commit would
+// change nothing for s: no directive, shouldSave false for the data s
+// already has, and no cookie to repair.
+func (m *Manager) nothingToCommit(s *Session, ch Change) bool {
+	return ch.IsZero() && !s.cookie.needsRepair() && !m.shouldSave(s, s.Data, false, false)
+}
+
+// plan is what one commit does, decided from the session and the change
+// before anything is written.
+type plan struct {
+	oldID   string   // the id the session had ("" for none)
+	newID   string   // the id it is saved under: oldID unless renewed
+	data    []byte   // the data with the patches applied
+	patches [][]byte // applied again, with a store, to its current record
+	maxAge  MaxAge
+	save    bool   // write the session: the store, and the cookie
+	expire  bool   // expire the client's cookie instead
+	drop    string // a stored id to delete once the rest is written
+	out     Outcome
+}
+
+// commit carries out ch for s, writing the session's cookies to h.
+// Nothing is deleted from the store before the new session is written,
+// so that a failed write leaves the client's old session intact.
+func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
+	p, err := m.plan(s, ch)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ck := m.cookie(r)
+	switch {
+	case p.save:
+		if err := m.save(ctx, h, ck, s, &p); errors.Is(err, errSessionGone) {
+			// Destroyed or renewed by a concurrent request: its Set must
+			// not bring the session back (that would undo a logout).
+			return Outcome{}, nil
+		} else if err != nil {
+			return Outcome{}, err
+		}
+	case p.expire:
+		m.codec.expire(h, ck)
+	case s.cookie.found:
+		ck.Expires = s.Expire
+		m.codec.repair(h, ck, s.cookie)
+	}
+	if err := m.deleteStored(ctx, p.drop); err != nil {
+		return Outcome{}, err // the client keeps its old cookie
+	}
+	return p.out, nil
+}
+
+// plan decides what commit does: destroy, then the patches, then whether
+// to save (koa's rules), then renew.
+func (m *Manager) plan(s *Session, ch Change) (plan, error) {
+	var p plan
+	if ch.Destroy && !m.destroy(&p, s, ch) {
+		return p, nil
+	}
+	p.oldID, p.newID, p.data, p.maxAge = s.ID, s.ID, s.Data, s.MaxAge
+	changed := false
+	if len(ch.Set) > 0 {
+		var err error
+		if p.data, changed, err = mergePatches(s.Data, ch.Set); err != nil {
+			return plan{}, err
+		}
+		p.patches = ch.Set
+	}
+	force := ch.Renew
+	if ch.MaxAge != 0 {
+		p.maxAge, force = ch.MaxAge, true
+	}
+	if !m.shouldSave(s, p.data, changed, force) {
+		// A destroyed session whose successor stayed empty: nothing to
+		// save, but the old cookie must still go.
+		p.expire = ch.Destroy
+		return p, nil
+	}
+	p.save = true
+	if ch.Renew && !s.IsNew {
+		m.renew(&p)
+	}
+	p.out.Saved, p.out.Created = true, s.IsNew
+	return p, nil
+}
+
+// destroy plans koa's ctx.session = null: the stored session is dropped
+// and the cookie expired. With patches or a maxAge, a new session starts
+// in s instead, and destroy reports true: the plan goes on to save it.
+func (m *Manager) destroy(p *plan, s *Session, ch Change) (restart bool) {
+	if m.opts.Store != nil && !s.IsNew {
+		p.drop = s.ID
+	}
+	p.out.Destroyed = !s.IsNew
+	if len(ch.Set) == 0 && ch.MaxAge == 0 {
+		p.expire = true
+		return false
+	}
+	*s = *m.fresh() // its cookie replaces the old one
+	return true
+}
+
+// renew plans koa's regenerate(): a new id, with the old one deleted
+// from a store (defeats session fixation). In the koa format without a
+// store, where there is no id, the cookie is only re-issued.
+func (m *Manager) renew(p *plan) {
+	p.out.Renewed = true
+	if !m.hasID() {
+		return
+	}
+	p.newID = m.opts.IDPrefix + NewID()
+	if m.opts.Store != nil {
+		p.drop = p.oldID
+	}
+}
+
+// shouldSave is koa-session's _shouldSaveSession, for s holding data
+// after the change (changed: the patches changed it; force: a renew or a
+// new maxAge).
+func (m *Manager) shouldSave(s *Session, data []byte, changed, force bool) bool {
+	switch {
+	case force:
+		return true
+	case s.IsNew && isEmptyObject(data):
+		return false
+	case changed, m.opts.Rolling:
+		return true
+	case m.opts.Renew && !s.Expire.IsZero() && s.MaxAge > 0:
+		return s.Expire.Sub(m.now()) < time.Duration(s.MaxAge)/2
+	}
+	return false
+}
+
+// save writes the session as p says, sets the cookie that carries it, and
+// updates s to what was saved.
+func (m *Manager) save(ctx context.Context, h http.Header, ck http.Cookie, s *Session, p *plan) error {
+	now := m.now()
+	ck.Expires = expiry(p.maxAge, now)
+	data := p.data
+	if m.opts.Store == nil {
+		if err := m.codec.write(h, ck, m.cookiePayload(p, now), ""); err != nil {
+			return err
+		}
+	} else {
+		var err error
+		if data, err = m.saveStore(ctx, s, p, now); err != nil {
+			return err
+		}
+		current := "" // the request's cookie, when it names this id under the first key
+		if p.newID == s.cookieID && !s.cookie.resign {
+			current = s.cookie.value
+		}
+		if err := m.codec.write(h, ck, []byte(p.newID), current); err != nil {
+			return err
+		}
+	}
+	s.ID, s.Data, s.MaxAge, s.Expire = p.newID, data, p.maxAge, ck.Expires
+	return nil
+}
+
+// cookiePayload is what the cookie carries without a store: the record,
+// after "<id>." in the secure format.
+func (m *Manager) cookiePayload(p *plan, now time.Time) []byte {
+	// The id, the data and koa's bookkeeping members (at most ~45 bytes).
+	payload := make([]byte, 0, len(p.newID)+1+len(p.data)+48)
+	if m.opts.Format == FormatSecure {
+		payload = append(payload, p.newID...)
+		payload = append(payload, '.')
+	}
+	return appendRecord(payload, p.data, p.maxAge, now)
+}
+
+// errSessionGone reports that a session this request loaded is no longer
+// in the store when it is saved: another request destroyed or renewed it
+// (or it expired) meanwhile.
+var errSessionGone = errors.New("session: gone from the store")
+
+// saveStore writes the session's record under p.newID and returns the
+// data saved. The patches are applied inside Store.Update to the record
+// as it is now in the store, so that concurrent requests that set
+// different keys all survive. A renewed session's record is read under
+// the old id and written under the new one; commit drops the old id.
+func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.Time) (json.RawMessage, error) {
+	st := m.opts.Store
+	ttl := storeTTL(p.maxAge)
+	loaded, stored, isNew, patches, maxAge := s.Data, s.stored, s.IsNew, p.patches, p.maxAge
+	var saved json.RawMessage
+	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
+		data := loaded
+		switch {
+		case !ok && !isNew:
+			return nil, 0, errSessionGone
+		case ok && stored != nil && bytes.Equal(cur, stored):
+			// The record this request loaded: its data is s.Data.
+		case ok:
+			// A record that cannot be parsed is replaced by the one this
+			// request loaded; Load already treated it as malformed.
+			if r, err := parseRecord(cur); err == nil {
+				data = r.data
+			}
+		}
+		if len(patches) > 0 {
+			var err error
+			if data, _, err = merge(data, patches); err != nil {
+				return nil, 0, err
+			}
+		}
+		saved = data
+		return appendRecord(nil, data, maxAge, now), ttl, nil
+	}
+	var err error
+	if p.newID != p.oldID {
+		var cur, rec []byte
+		var ok bool
+		if cur, ok, err = st.Load(ctx, p.oldID); err == nil {
+			if rec, _, err = update(cur, ok); err == nil {
+				err = st.Save(ctx, p.newID, rec, ttl)
+			}
+		}
+	} else {
+		err = st.Update(ctx, p.newID, stored, update)
+	}
+	switch {
+	case errors.Is(err, errSessionGone):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: save: %w", ErrUnavailable, err)
+	}
+	return saved, nil
+}
+
+// deleteStored deletes id from the store ("" deletes nothing).
+func (m *Manager) deleteStored(ctx context.Context, id string) error {
+	if id == "" {
+		return nil
+	}
+	if err := m.opts.Store.Delete(ctx, id); err != nil {
+		return fmt.Errorf("%w: delete: %w", ErrUnavailable, err)
+	}
+	return nil
+}

@@ -1,0 +1,139 @@
+package session
+
+import (
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// maxRequestCookies is net/http's limit on the cookies of a request: with
+// more, Request.Cookie finds none.
+const maxRequestCookies = 3000
+
+// requestCookie returns the value of the first valid cookie name in the
+// Cookie headers of h, as Request.Cookie(name).Value does, without parsing
+// every cookie into a *http.Cookie: the value is a substring of the header.
+// A value that is not a valid cookie value is skipped, and surrounding
+// double quotes are removed.
+func requestCookie(h http.Header, name string) (string, bool) {
+	lines := h["Cookie"]
+	n := 0
+	for _, line := range lines {
+		n += strings.Count(line, ";") + 1
+	}
+	if n > maxRequestCookies {
+		return "", false
+	}
+	for _, line := range lines {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			k, v := splitCookie(part)
+			if k != name {
+				continue
+			}
+			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			if validCookieValue(v) {
+				return v, true
+			}
+		}
+	}
+	return "", false
+}
+
+// splitCookie splits one cookie-pair of a Cookie header, "name=value",
+// trimmed as net/http trims it. Reading the session cookie and telling
+// which cookies are the session's both go through it, so that a cookie
+// the proxy would read is also one it strips.
+func splitCookie(part string) (name, value string) {
+	k, v, _ := strings.Cut(textproto.TrimString(part), "=")
+	return textproto.TrimString(k), v
+}
+
+// isSessionCookie reports whether a request cookie named name belongs to
+// the session: the cookie itself or its koa signature, "<name>.sig".
+func (m *Manager) isSessionCookie(name string) bool {
+	return name == m.opts.Name || strings.TrimSuffix(name, ".sig") == m.opts.Name
+}
+
+// StripCookies removes the session's cookies (the session cookie and its
+// .sig) from the Cookie headers of h, keeping every other cookie as the
+// client sent it, so that an upstream never sees the session cookie
+// unless a route opts in.
+func (m *Manager) StripCookies(h http.Header) {
+	lines := h["Cookie"]
+	if len(lines) == 0 {
+		return
+	}
+	kept := lines[:0]
+	for _, line := range lines {
+		if !strings.Contains(line, m.opts.Name) {
+			kept = append(kept, line)
+			continue
+		}
+		var b strings.Builder
+		for part := range strings.SplitSeq(line, ";") {
+			part = textproto.TrimString(part)
+			if name, _ := splitCookie(part); part == "" || m.isSessionCookie(name) {
+				continue
+			}
+			if b.Len() > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(part)
+		}
+		if b.Len() > 0 {
+			kept = append(kept, b.String())
+		}
+	}
+	if len(kept) == 0 {
+		delete(h, "Cookie")
+		return
+	}
+	h["Cookie"] = kept
+}
+
+// SetsCookie reports whether the Set-Cookie headers of h set the session
+// cookie itself (not only its .sig): an upstream that shares the session
+// with koa-session may set it, and its cookie then wins.
+func (m *Manager) SetsCookie(h http.Header) bool {
+	name := m.opts.Name
+	for _, line := range h["Set-Cookie"] {
+		line = strings.TrimLeft(line, " ")
+		if len(line) > len(name) && line[len(name)] == '=' && strings.HasPrefix(line, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// removeCookie deletes the Set-Cookie lines in h that start with prefix
+// ("name="), as cookies 0.9's overwrite does.
+func removeCookie(h http.Header, prefix string) {
+	lines := h["Set-Cookie"]
+	kept := lines[:0]
+	for _, l := range lines {
+		if !strings.HasPrefix(l, prefix) {
+			kept = append(kept, l)
+		}
+	}
+	switch {
+	case len(kept) == 0:
+		delete(h, "Set-Cookie")
+	case len(kept) < len(lines):
+		h["Set-Cookie"] = kept
+	}
+}
+
+// validCookieValue reports whether every byte of v may be in a cookie
+// value, by net/http's rules for request cookies.
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b < 0x20 || b >= 0x7f || b == '"' || b == ';' || b == '\\' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,357 @@
+package session
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"unicode/utf8"
+)
+
+// This file is the session's JSON: the scanner that walks JSON text
+// (records and patches), and the RFC 7396 merge patch the upstream's
+// X-Session-Set applies. It works on the text itself: an object is read
+// as its members (each key decoded, each value left as raw JSON), sorted
+// by key, and the result is written member by member, so that nothing is
+// decoded into maps and values a patch does not touch are only copied
+// (and made compact). Every input is checked once, by object, before it
+// is walked.
+
+// errNotObject is returned for a record or patch that is not a JSON object.
+var errNotObject = errors.New("not a JSON object")
+
+// object returns the JSON object b without its surrounding space, or
+// encoding/json's error for it (errNotObject for another value). It is
+// the one check of a patch or a document: every walk below assumes it
+// passed.
+func object(b []byte) ([]byte, error) {
+	if !json.Valid(b) {
+		_, err := decodeObjectSlowly(b) // for encoding/json's error
+		return nil, err
+	}
+	b = bytes.TrimSpace(b)
+	if b[0] != '{' {
+		return nil, errNotObject
+	}
+	return b, nil
+}
+
+// ValidPatch reports why b cannot be used as a merge patch (nil if it can).
+func ValidPatch(b []byte) error {
+	_, err := object(b)
+	return err
+}
+
+// MergePatch applies patch to the JSON object doc as an RFC 7396 JSON
+// Merge Patch and returns the result, compact and with object keys sorted.
+// Both must be JSON objects. Numbers are kept exactly as written, so
+// integers beyond 2^53 survive.
+//
+// It is hand-written rather than taken from a library because the
+// libraries at hand decode numbers into float64, which would silently
+// change large integers in a session that koa wrote. It works on the JSON
+// text itself (see this file's comment), without maps or reflection: it runs on every
+// request that changes a session. A fuzz test holds it to encoding/json's
+// results.
+func MergePatch(doc, patch []byte) ([]byte, error) {
+	out, _, err := merge(doc, [][]byte{patch})
+	return out, err
+}
+
+// mergePatches applies patches to doc in order, as MergePatch does, and
+// reports whether the result differs from doc (both compact and sorted).
+func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err error) {
+	out, d, err := merge(doc, patches)
+	if err != nil {
+		return nil, false, err
+	}
+	// doc as MergePatch writes it, for the comparison only: on the stack
+	// for a session of up to 512 bytes.
+	var buf [512]byte
+	return out, !bytes.Equal(appendCompact(buf[:0], d), out), nil
+}
+
+// merge applies patches to doc in order and returns the result and doc
+// without its surrounding space. With no patches the result is doc made
+// compact and sorted.
+func merge(doc []byte, patches [][]byte) (out, d []byte, err error) {
+	if d, err = object(doc); err != nil {
+		return nil, nil, fmt.Errorf("merge patch: document: %w", err)
+	}
+	if len(patches) == 0 {
+		return appendCompact(nil, d), d, nil
+	}
+	out = d
+	for _, patch := range patches {
+		p, err := object(patch)
+		if err != nil {
+			return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
+		}
+		out = appendMerged(make([]byte, 0, len(out)+len(p)), out, p)
+	}
+	return out, d, nil
+}
+
+// member is one member of a JSON object: its key, decoded (it may alias
+// the input), and its value as raw JSON.
+type member struct {
+	key, val []byte
+}
+
+// appendMembers appends the members of the object that starts at b[0] to
+// ms, sorted by key, with only the last of members that share a key (as
+// decoding into a map keeps it).
+func appendMembers(ms []member, b []byte) []member {
+	first := len(ms)
+	for i := skipSpace(b, 1); b[i] != '}'; {
+		keyEnd := skipString(b, i)
+		valStart := skipSpace(b, skipSpace(b, keyEnd)+1)
+		valEnd := skipValue(b, valStart)
+		ms = append(ms, member{key: decodeKey(b[i:keyEnd]), val: b[valStart:valEnd]})
+		if i = skipSpace(b, valEnd); b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	obj := ms[first:]
+	if len(obj) < 2 {
+		return ms
+	}
+	slices.SortStableFunc(obj, func(a, b member) int { return bytes.Compare(a.key, b.key) })
+	kept := obj[:0]
+	for i, m := range obj {
+		if i+1 < len(obj) && bytes.Equal(obj[i+1].key, m.key) {
+			continue // a later member has the same key
+		}
+		kept = append(kept, m)
+	}
+	return ms[:first+len(kept)]
+}
+
+// decodeKey returns the text of the JSON string s (with its quotes).
+func decodeKey(s []byte) []byte {
+	raw := s[1 : len(s)-1]
+	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
+		return raw
+	}
+	var k string
+	_ = json.Unmarshal(s, &k) // escapes, or invalid UTF-8 to replace
+	return []byte(k)
+}
+
+// appendCompact appends the JSON value v compact, with object keys sorted
+// and strings written as appendString writes them.
+func appendCompact(dst, v []byte) []byte {
+	switch v[0] {
+	case '{':
+		var buf [16]member
+		dst = append(dst, '{')
+		for i, m := range appendMembers(buf[:0], v) {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendStringBytes(dst, m.key)
+			dst = append(dst, ':')
+			dst = appendCompact(dst, m.val)
+		}
+		return append(dst, '}')
+	case '[':
+		dst = append(dst, '[')
+		n := 0
+		for i := skipSpace(v, 1); v[i] != ']'; {
+			end := skipValue(v, i)
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendCompact(dst, v[i:end])
+			n++
+			if i = skipSpace(v, end); v[i] == ',' {
+				i = skipSpace(v, i+1)
+			}
+		}
+		return append(dst, ']')
+	case '"':
+		return appendStringBytes(dst, decodeKey(v))
+	}
+	return append(dst, v...) // a number as written, true, false or null
+}
+
+// appendMerged appends the object target (raw JSON, or nil for none) with
+// the object patch applied as an RFC 7396 merge patch, compact and with
+// keys sorted.
+func appendMerged(dst, target, patch []byte) []byte {
+	var buf [16]member
+	ms := buf[:0]
+	if target != nil {
+		ms = appendMembers(ms, target)
+	}
+	nt := len(ms)
+	ms = appendMembers(ms, patch)
+	tm, pm := ms[:nt], ms[nt:]
+	dst = append(dst, '{')
+	n := 0
+	key := func(k []byte) {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		n++
+		dst = appendStringBytes(dst, k)
+		dst = append(dst, ':')
+	}
+	for len(tm) > 0 || len(pm) > 0 {
+		c := 0
+		switch {
+		case len(pm) == 0:
+			c = -1
+		case len(tm) == 0:
+			c = 1
+		default:
+			c = bytes.Compare(tm[0].key, pm[0].key)
+		}
+		if c < 0 { // only in the target: kept
+			key(tm[0].key)
+			dst = appendCompact(dst, tm[0].val)
+			tm = tm[1:]
+			continue
+		}
+		p := pm[0]
+		pm = pm[1:]
+		var t []byte
+		if c == 0 {
+			t = tm[0].val
+			tm = tm[1:]
+		}
+		switch {
+		case string(p.val) == "null": // removed
+		case p.val[0] == '{':
+			key(p.key)
+			if len(t) == 0 || t[0] != '{' {
+				t = nil
+			}
+			dst = appendMerged(dst, t, p.val)
+		default:
+			key(p.key)
+			dst = appendCompact(dst, p.val)
+		}
+	}
+	return append(dst, '}')
+}
+
+// appendStringBytes is appendString for a []byte.
+func appendStringBytes(dst, s []byte) []byte {
+	for _, c := range s {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return appendString(dst, string(s))
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// The skip functions walk JSON that json.Valid accepted: each returns the
+// index just past what starts at i.
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+func skipString(b []byte, i int) int {
+	for i++; b[i] != '"'; i++ {
+		if b[i] == '\\' {
+			i++
+		}
+	}
+	return i + 1
+}
+
+func skipValue(b []byte, i int) int {
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; ; i++ {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+	}
+	for i < len(b) && !isDelim(b[i]) {
+		i++
+	}
+	return i
+}
+
+// isDelim reports whether c ends a number or a literal.
+func isDelim(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\n', '\r':
+		return true
+	}
+	return false
+}
+
+// isEmptyObject reports whether b is the JSON object {} (any spacing).
+func isEmptyObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return len(b) == 0
+	}
+	return len(bytes.TrimSpace(b[1:len(b)-1])) == 0
+}
+
+// decodeObjectSlowly is decodeObject with encoding/json, for its errors.
+func decodeObjectSlowly(b []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if _, err := d.Token(); err != io.EOF {
+		return nil, fmt.Errorf("trailing data after the JSON value")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errNotObject
+	}
+	return m, nil
+}
+
+// appendString appends s as a JSON string. Printable ASCII without
+// quotes or backslashes is copied; anything else is left to encoding/json.
+func appendString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			b, _ := marshalJSON(s) // a string always marshals
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}
+
+// marshalJSON encodes v as compact JSON without HTML escaping, so that
+// "<", ">" and "&" stay as koa's JSON.stringify writes them.
+func marshalJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	e := json.NewEncoder(&buf)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}

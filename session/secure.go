@@ -1,0 +1,123 @@
+package session
+
+import (
+	"bytes"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"fmt"
+	"net/http"
+
+	"github.com/gorilla/securecookie"
+)
+
+// secureCodec is FormatSecure.
+type secureCodec struct {
+	codecs []securecookie.Codec
+	seen   verifiedCache
+	// lines formats the Set-Cookie lines of cookies with the Manager's
+	// attributes, without and with Secure (SecureAuto sets it per request).
+	lines [2]cookieFormat
+}
+
+// newSecureCodec returns the codec for keys, writing cookies with the
+// attributes of tmpl.
+func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
+	c := &secureCodec{}
+	tmpl.Secure = false
+	c.lines[0] = newCookieFormat(tmpl)
+	tmpl.Secure = true
+	c.lines[1] = newCookieFormat(tmpl)
+	for i, k := range keys {
+		hashKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: hmac-sha256", 32)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		blockKey, err := hkdf.Key(sha256.New, []byte(k), nil, "sessionproxy secure cookie: aes-256", 32)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		sc := securecookie.New(hashKey, blockKey)
+		sc.MaxAge(0) // expiry is checked inside the payload, per session
+		sc.SetSerializer(securecookie.NopEncoder{})
+		c.codecs = append(c.codecs, sc)
+	}
+	return c, nil
+}
+
+func (c *secureCodec) read(r *http.Request, name string) readResult {
+	value, ok := requestCookie(r.Header, name)
+	if !ok {
+		return readResult{}
+	}
+	if v, ok := c.seen.get(value); ok {
+		rr := readResult{found: true, resign: v.resign, memo: v.memo, value: value}
+		if v.resign || v.memo.get() == nil {
+			rr.payload = bytes.Clone(v.payload)
+		}
+		return rr
+	}
+	var payload []byte
+	for i, sc := range c.codecs {
+		if sc.Decode(name, value, &payload) == nil {
+			// Verified by an older key: re-issue it under the first, so
+			// that the old key can be retired without logging anyone out.
+			memo := new(recordMemo)
+			c.seen.put(value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: memo})
+			return readResult{payload: payload, found: true, resign: i > 0, memo: memo, value: value}
+		}
+	}
+	return readResult{found: true, reject: RejectTampered}
+}
+
+// write encrypts and authenticates payload, or sends current again: a
+// securecookie value stays valid under its key (expiry is the payload's
+// and the store's business, not the value's timestamp), so a session id
+// that did not change needs no new encoding, which is most of what a
+// store write costs the proxy.
+func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, current string) error {
+	v := current
+	if v == "" {
+		var err error
+		if v, err = securecookie.EncodeMulti(ck.Name, payload, c.codecs[0]); err != nil {
+			// securecookie refuses values over its 4096-byte limit.
+			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
+		}
+	}
+	if n := len(ck.Name) + 1 + len(v); n > maxCookieSize {
+		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
+	}
+	ck.Value = v
+	f := &c.lines[0]
+	if ck.Secure {
+		f = &c.lines[1]
+	}
+	h.Add("Set-Cookie", f.line(&ck))
+	return nil
+}
+
+func (c *secureCodec) expire(h http.Header, ck http.Cookie) {
+	h.Add("Set-Cookie", expired(ck).String())
+}
+
+// repair re-issues a cookie that an older key verified, unchanged but
+// encrypted under the first key.
+func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
+	if rr.resign && rr.reject == "" && rr.payload != nil {
+		_ = c.write(h, ck, rr.payload, "") // it fitted before; if not, the old cookie stays
+	}
+}
+
+// parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
+// and parses the record. Its result keeps no reference to b.
+func parseSecurePayload(b []byte) *parsedPayload {
+	i := bytes.IndexByte(b, '.')
+	if i <= 0 {
+		return &parsedPayload{malformed: true}
+	}
+	r, err := parseRecord(b[i+1:])
+	if err != nil {
+		return &parsedPayload{malformed: true}
+	}
+	r.data = bytes.Clone(r.data)
+	return &parsedPayload{id: string(b[:i]), rec: r}
+}
