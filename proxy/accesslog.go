@@ -17,7 +17,7 @@ import (
 type AccessEntry struct {
 	Time     time.Time // when the answer was complete
 	Method   string
-	Path     string // without the query
+	Path     string // without the query, cut to MaxLoggedPath bytes
 	Status   int    // 499 when the client went away first
 	Duration time.Duration
 	Bytes    int64 // of the response body
@@ -161,3 +161,20 @@ func appendSlogString(b []byte, s string) []byte {
 }
 
 const hexDigits = "0123456789abcdef"
+
+// MaxLoggedPath is the longest request path the access log and the error
+// log write, in bytes; a longer one is cut there and ends with "…".
+const MaxLoggedPath = 1024
+
+// truncatePath returns p cut to MaxLoggedPath bytes, at a UTF-8 boundary,
+// with "…" appended when it was cut.
+func truncatePath(p string) string {
+	if len(p) <= MaxLoggedPath {
+		return p
+	}
+	n := MaxLoggedPath
+	for n > 0 && !utf8.RuneStart(p[n]) {
+		n--
+	}
+	return p[:n] + "…"
+}

@@ -10,6 +10,13 @@ import (
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
+// The limits of one response's directives: past either, the response is
+// malformed (502).
+const (
+	MaxDirectives     = 100     // header values
+	MaxDirectiveBytes = 1 << 20 // their total length
+)
+
 // DirectiveError is an upstream's malformed session directive. When a
 // response has one, no directive of that response is applied.
 type DirectiveError struct {
@@ -34,11 +41,30 @@ func (p *Proxy) parseDirectives(h http.Header) (session.Change, error) {
 			first = &DirectiveError{Header: name, Reason: reason}
 		}
 	}
+	// The limits are checked as the headers are read, so that the work
+	// done before a response is refused is bounded by them too.
+	count, size, over := 0, 0, false
 	for name, values := range h {
 		if !p.isOwnHeader(name) {
 			continue
 		}
 		delete(h, name)
+		if over {
+			continue // only removed
+		}
+		for _, v := range values {
+			size += len(v)
+		}
+		switch count += len(values); {
+		case count > MaxDirectives:
+			over = true
+			fail(name, fmt.Sprintf("more than %d session headers in one response", MaxDirectives))
+			continue
+		case size > MaxDirectiveBytes:
+			over = true
+			fail(name, fmt.Sprintf("the session headers of one response are longer than %d bytes", MaxDirectiveBytes))
+			continue
+		}
 		switch name {
 		case p.tokenHeader:
 			// The token itself, echoed back by an upstream that reflects

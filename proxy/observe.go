@@ -81,7 +81,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 	e := AccessEntry{
 		Time:     start.Add(d), // now, without asking the clock again
 		Method:   r.Method,
-		Path:     r.URL.Path,
+		Path:     truncatePath(r.URL.Path),
 		Status:   status,
 		Duration: d,
 		Bytes:    rec.bytes,

@@ -42,6 +42,7 @@ const (
 	DefaultTokenTTL              = 60 * time.Second
 	DefaultDialTimeout           = 5 * time.Second
 	DefaultResponseHeaderTimeout = 60 * time.Second
+	DefaultBodyIdleTimeout       = 30 * time.Second
 )
 
 // Options configures a Proxy. Zero fields take the documented defaults.
@@ -74,6 +75,14 @@ type Options struct {
 	// Observer is told of every request, rejected cookie, committed
 	// session and error (metrics.Metrics is one). Default nil: nobody.
 	Observer Observer
+	// TrustedProxies may set the forwarding headers (X-Forwarded-For,
+	// -Proto, -Host, X-Real-IP); from any other peer they are replaced.
+	// Default none.
+	TrustedProxies TrustedProxies
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long: the upstream request is aborted and the client gets 408.
+	// Default DefaultBodyIdleTimeout; negative turns it off.
+	BodyIdleTimeout time.Duration
 }
 
 // Route changes how requests under one path prefix are proxied.
@@ -140,6 +149,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
+	}
+	if o.BodyIdleTimeout == 0 {
+		o.BodyIdleTimeout = DefaultBodyIdleTimeout
 	}
 	o.Routes = slices.Clone(o.Routes)
 	for i, r := range o.Routes {
@@ -208,6 +220,10 @@ type TransportOptions struct {
 	ResponseHeaderTimeout time.Duration
 	// MaxIdleConns is the keep-alive pool size. Default 1024.
 	MaxIdleConns int
+	// MaxConnsPerHost caps the connections to each upstream (dialing,
+	// active and idle); a request past it waits for one to be free.
+	// Default 0: no cap.
+	MaxConnsPerHost int
 }
 
 // NewTransport returns the http.Transport the proxy uses for the upstream:
@@ -227,6 +243,7 @@ func NewTransport(o TransportOptions) *http.Transport {
 		DialContext:           (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          o.MaxIdleConns,
 		MaxIdleConnsPerHost:   o.MaxIdleConns,
+		MaxConnsPerHost:       max(o.MaxConnsPerHost, 0),
 		IdleConnTimeout:       90 * time.Second,
 		ResponseHeaderTimeout: o.ResponseHeaderTimeout,
 		ExpectContinueTimeout: time.Second,
@@ -244,6 +261,7 @@ type state struct {
 	route   Route            // set once the session is loaded
 	session *session.Session // nil until loaded
 	token   [1]string        // the JWT, as the header's value list
+	body    *idleBody        // the request body, when it is watched
 }
 
 // Value returns s itself for stateKey, and otherwise asks the parent.
@@ -285,7 +303,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// The token is issued at the request's arrival: one clock read less.
 	st.session, st.route, st.token[0] = s, p.route(r.URL.Path), p.minter.mint(s, start)
-	p.rp.ServeHTTP(rec, r.WithContext(st))
+	out := r.WithContext(st)
+	if st.body = p.watchBody(w, r); st.body != nil {
+		out.Body = st.body
+		defer st.body.stop()
+	}
+	p.rp.ServeHTTP(rec, out)
+	p.scrubTrailers(rec.Header(), st)
 }
 
 // rewrite builds the upstream request. ReverseProxy has already removed
@@ -297,7 +321,8 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.SetURL(st.route.Upstream)
 	pr.Out.Host = pr.In.Host // pass the client's Host, as nginx and oauth2-proxy do
-	pr.SetXForwarded()
+	p.setForwarded(pr)
+	stripH2C(pr.Out.Header)
 	p.stripOwnHeaders(pr.Out.Header)
 	if !st.route.ForwardCookie {
 		p.opts.Sessions.StripCookies(pr.Out.Header)
@@ -347,6 +372,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if !ok || st.session == nil {
 		return errors.New("proxy: request state missing")
 	}
+	p.dropDeclaredTrailers(resp)
 	ch, err := p.parseDirectives(resp.Header)
 	if err != nil {
 		return err
@@ -355,7 +381,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		if !ch.IsZero() {
 			return &DirectiveError{Header: "Set-Cookie", Reason: "the upstream set the session cookie itself and also sent session directives"}
 		}
-		p.log.Debug("the upstream set the session cookie; the proxy leaves it", "path", st.in.URL.Path, "upstream", st.route.Upstream.Host)
+		p.log.Debug("the upstream set the session cookie; the proxy leaves it", "path", truncatePath(st.in.URL.Path), "upstream", st.route.Upstream.Host)
 		return nil
 	}
 	n := len(resp.Header["Set-Cookie"])
@@ -410,6 +436,10 @@ func (p *Proxy) privateCache(h http.Header) {
 // errorHandler answers for a request that could not be proxied. The client
 // gets a short generic body; the cause goes to the log.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.body != nil && st.body.timedOut() {
+		p.bodyTimedOut(w, st)
+		return
+	}
 	var de *DirectiveError
 	kind := errorKind(err, r)
 	p.opts.Observer.UpstreamError(kind)
@@ -424,7 +454,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")
 	case kind == ErrorCanceled:
-		p.log.Debug("client went away", "method", r.Method, "path", r.URL.Path)
+		p.log.Debug("client went away", "method", r.Method, "path", truncatePath(r.URL.Path))
 		if rec, ok := w.(*recorder); ok && rec.status == 0 {
 			rec.status = statusClientClosed
 		}
@@ -438,7 +468,7 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.session != nil {
 		path, upstream = st.in.URL.Path, st.route.Upstream
 	}
-	p.log.Error("request failed", "method", r.Method, "path", path, "status", status, "upstream", upstream.Host, "error", err)
+	p.log.Error("request failed", "method", r.Method, "path", truncatePath(path), "status", status, "upstream", upstream.Host, "error", err)
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)

@@ -30,9 +30,14 @@ type Options struct {
 	// Cookie holds the cookie attributes: Path (default "/"), Domain,
 	// HttpOnly, Secure and SameSite. Name, Value and Expires are ignored.
 	Cookie http.Cookie
-	// SecureAuto marks the cookie Secure when the request came over TLS,
-	// whatever Cookie.Secure says.
+	// SecureAuto marks the cookie Secure when the request reached the
+	// deployment over HTTPS (SecureRequest), whatever Cookie.Secure says.
 	SecureAuto bool
+	// SecureRequest reports whether a request reached the deployment
+	// over HTTPS, for SecureAuto (proxy.TrustedProxies.IsHTTPS also
+	// believes a trusted load balancer's X-Forwarded-Proto). Default:
+	// the request came over TLS.
+	SecureRequest func(*http.Request) bool
 	// Rolling re-issues the cookie on every response (koa's rolling).
 	Rolling bool
 	// Renew re-issues the cookie when less than half of its maxAge is
@@ -247,10 +252,18 @@ func (m *Manager) cookie(r *http.Request) http.Cookie {
 	c := m.opts.Cookie
 	c.Name = m.opts.Name
 	c.Value, c.Expires, c.MaxAge, c.Raw, c.Unparsed = "", time.Time{}, 0, "", nil
-	if m.opts.SecureAuto && r != nil && r.TLS != nil {
+	if m.opts.SecureAuto && r != nil && m.secureRequest(r) {
 		c.Secure = true
 	}
 	return c
+}
+
+// secureRequest reports whether r reached the deployment over HTTPS.
+func (m *Manager) secureRequest(r *http.Request) bool {
+	if m.opts.SecureRequest != nil {
+		return m.opts.SecureRequest(r)
+	}
+	return r.TLS != nil
 }
 
 // expiry is when a session saved now with maxAge m ends (zero: Browser).
