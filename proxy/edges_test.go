@@ -307,7 +307,7 @@ func TestSessionTrailersNeverReachTheClient(t *testing.T) {
 	}
 }
 
-func TestTooManyDirectivesIs502(t *testing.T) {
+func TestDirectivesPastTheLimitsAre502(t *testing.T) {
 	tests := []struct {
 		name   string
 		values []string
@@ -316,6 +316,7 @@ func TestTooManyDirectivesIs502(t *testing.T) {
 		{"at the count limit", repeat(`{"a":1}`, MaxDirectives), http.StatusOK},
 		{"past the count limit", repeat(`{"a":1}`, MaxDirectives+1), http.StatusBadGateway},
 		{"past the size limit", []string{`{"a":"` + strings.Repeat("x", MaxDirectiveBytes) + `"}`}, http.StatusBadGateway},
+		{"nested too deep", []string{strings.Repeat(`{"a":`, session.MaxDepth) + "{}" + strings.Repeat("}", session.MaxDepth)}, http.StatusBadGateway},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

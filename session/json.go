@@ -19,6 +19,12 @@ import (
 // (and made compact). Every input is checked once, by object, before it
 // is walked.
 
+// MaxDepth is how deep objects and arrays may nest in session data, a
+// record or a patch, the top-level object counting as 1. Deeper JSON is
+// malformed: a patch is refused (502), a cookie or store record gives a
+// fresh session. The bound keeps the cost of a merge linear in its input.
+const MaxDepth = 32
+
 // errNotObject is returned for a record or patch that is not a JSON object.
 var errNotObject = errors.New("not a JSON object")
 
@@ -35,7 +41,32 @@ func object(b []byte) ([]byte, error) {
 	if b[0] != '{' {
 		return nil, errNotObject
 	}
+	if tooDeep(b) {
+		return nil, errTooDeep
+	}
 	return b, nil
+}
+
+// errTooDeep is returned for JSON that nests deeper than MaxDepth.
+var errTooDeep = fmt.Errorf("objects and arrays nested deeper than %d", MaxDepth)
+
+// tooDeep reports whether the valid JSON b nests objects and arrays
+// deeper than MaxDepth.
+func tooDeep(b []byte) bool {
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i) - 1
+		case '{', '[':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
 }
 
 // ValidPatch reports why b cannot be used as a merge patch (nil if it can).
@@ -83,15 +114,25 @@ func merge(doc []byte, patches [][]byte) (out, d []byte, err error) {
 	if len(patches) == 0 {
 		return appendCompact(nil, d), d, nil
 	}
-	out = d
+	if len(patches) == 1 {
+		p, err := object(patches[0])
+		if err != nil {
+			return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
+		}
+		return appendMerged(make([]byte, 0, len(d)+len(p)), d, p), d, nil
+	}
+	// Several: gathered first, written once (merge.go).
+	root := &patchedObject{raw: d}
+	size := len(d)
 	for _, patch := range patches {
 		p, err := object(patch)
 		if err != nil {
 			return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
 		}
-		out = appendMerged(make([]byte, 0, len(out)+len(p)), out, p)
+		root.apply(p)
+		size += len(p)
 	}
-	return out, d, nil
+	return root.appendTo(make([]byte, 0, size)), d, nil
 }
 
 // member is one member of a JSON object: its key, decoded (it may alias

@@ -35,6 +35,9 @@ func parseRecord(b []byte) (record, error) {
 	if b[0] != '{' {
 		return record{}, fmt.Errorf("record: %w", errNotObject)
 	}
+	if tooDeep(b) {
+		return record{}, fmt.Errorf("record: %w", errTooDeep)
+	}
 	var r record
 	var data []byte // nil while every member so far is kept: b[:keptTo]
 	keptTo := 1     // end of the kept prefix of b, while data is nil

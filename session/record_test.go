@@ -75,6 +75,9 @@ func parseRecordMap(b []byte) (record, error) {
 	if err := d.Decode(&members); err != nil || members == nil || !json.Valid(b) {
 		return record{}, fmt.Errorf("not an object")
 	}
+	if tooDeep(b) {
+		return record{}, errTooDeep // the proxy's bound, which encoding/json does not have
+	}
 	var r record
 	if v, ok := members["_expire"]; ok {
 		ms, err := strconv.ParseFloat(string(v), 64)
