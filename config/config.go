@@ -209,7 +209,35 @@ type Server struct {
 	// ShutdownTimeout is how long in-flight requests may take to finish
 	// after SIGTERM or SIGINT. Default 30s; must be > 0.
 	ShutdownTimeout Duration `yaml:"shutdownTimeout"`
+	// BodyIdleTimeout cuts a request body that sends nothing for this
+	// long (nginx's client_body_timeout): the client gets 408 and the
+	// upstream request is aborted. An upload that keeps sending is never
+	// cut. Default 30s; 0 turns it off.
+	BodyIdleTimeout Duration `yaml:"bodyIdleTimeout"`
+	// MaxConnsPerUpstream caps the proxy's connections to each upstream;
+	// requests past it wait for a free one. Default 0: no cap.
+	MaxConnsPerUpstream int `yaml:"maxConnsPerUpstream"`
+	// TrustedProxies are the CIDRs (or single addresses) of load
+	// balancers in front of the proxy: only such a peer may set
+	// X-Forwarded-For, -Proto, -Host and X-Real-IP; from any other they
+	// are replaced. Default none.
+	TrustedProxies []string `yaml:"trustedProxies"`
+	// TLS serves HTTPS (and HTTP/2) on the public listener.
+	TLS ServerTLS `yaml:"tls"`
 }
+
+// ServerTLS is the public listener's certificate. Both files are PEM and
+// are read again on SIGHUP.
+type ServerTLS struct {
+	// CertFile is the certificate chain, leaf first. Default none: plain
+	// HTTP.
+	CertFile string `yaml:"certFile"`
+	// KeyFile is the certificate's private key.
+	KeyFile string `yaml:"keyFile"`
+}
+
+// Enabled reports whether the public listener serves HTTPS.
+func (t ServerTLS) Enabled() bool { return t.CertFile != "" }
 
 // UpstreamTimeouts bound the proxy's connections to the upstream.
 type UpstreamTimeouts struct {
@@ -267,6 +295,7 @@ func Default() Config {
 			IdleTimeout:       Duration(120 * time.Second),
 			MaxHeaderBytes:    1 << 20,
 			ShutdownTimeout:   Duration(30 * time.Second),
+			BodyIdleTimeout:   Duration(proxy.DefaultBodyIdleTimeout),
 		},
 		Token: Token{TTL: Duration(proxy.DefaultTokenTTL), Header: proxy.DefaultHeader},
 		Admin: Admin{Listen: "127.0.0.1:9090"},

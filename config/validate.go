@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Validate reports every problem in c at once, each as "path: problem".
@@ -47,6 +48,7 @@ func (c *Config) Validate() error {
 	if c.Server.MaxHeaderBytes < 4096 {
 		bad("server.maxHeaderBytes", "must be at least 4096 (it is %d)", c.Server.MaxHeaderBytes)
 	}
+	errs = append(errs, c.validateEdges()...)
 
 	if len(c.Keys) == 0 {
 		bad("keys", "at least one key is required")
@@ -79,6 +81,10 @@ func (c *Config) Validate() error {
 	}
 	if strings.EqualFold(s.SameSite, "none") && s.Secure == SecureOff {
 		bad("session.sameSite", `"none" needs session.secure true or auto (browsers drop it otherwise)`)
+	}
+	if strings.EqualFold(s.SameSite, "none") && s.Secure == SecureAuto && !c.Server.TLS.Enabled() && len(c.Server.TrustedProxies) == 0 {
+		bad("session.sameSite", `"none" with session.secure auto needs server.tls or server.trustedProxies: `+
+			"without either no request is known to be HTTPS, the cookie is never Secure, and browsers drop it")
 	}
 	if !strings.HasPrefix(s.Path, "/") {
 		bad("session.path", "%q must start with /", s.Path)
@@ -151,8 +157,8 @@ func (c *Config) Validate() error {
 	if len(c.Token.Secret) < 32 {
 		bad("token.secret", "must be at least 32 characters (it has %d)", len(c.Token.Secret))
 	}
-	if c.Token.TTL <= 0 {
-		bad("token.ttl", "must be > 0")
+	if c.Token.TTL < Duration(MinTokenTTL) || c.Token.TTL > Duration(MaxTokenTTL) {
+		bad("token.ttl", "must be between %v and %v (it is %v)", MinTokenTTL, MaxTokenTTL, time.Duration(c.Token.TTL))
 	}
 	if msg := checkTokenHeader(c.Token.Header); msg != "" {
 		bad("token.header", "%q %s", c.Token.Header, msg)
@@ -208,3 +214,4 @@ func checkTokenHeader(h string) string {
 	}
 	return ""
 }
+

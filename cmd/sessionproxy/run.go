@@ -55,12 +55,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *check {
+		for _, w := range cfg.Warnings() {
+			fmt.Fprintf(stdout, "%s: warning: %s\n", *configPath, w)
+		}
 		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
 		return nil
 	}
 	lw := newLogWriter(stderr, logFlushInterval)
 	defer lw.Close()
 	log := newLogger(cfg.Log, lw)
+	for _, w := range cfg.Warnings() {
+		log.Warn("weak configuration", "problem", w)
+	}
 
 	app, err := newApp(ctx, cfg, log, lw)
 	if err != nil {
@@ -92,6 +98,7 @@ type app struct {
 	log      *slog.Logger
 	handler  http.Handler
 	admin    http.Handler
+	cert     *certificate // the public listener's, with server.tls; else nil
 	closers  []func()
 }
 
@@ -121,8 +128,13 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 	if st.close != nil {
 		a.closers = append(a.closers, st.close)
 	}
+	trusted, err := proxy.ParseTrustedProxies(cfg.Server.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("server.trustedProxies: %w", err)
+	}
 	so := sessionOptions(cfg, m.Store(st.store)) // times every store operation; nil stays nil
 	so.IDPrefix = st.idPrefix
+	so.SecureRequest = trusted.IsHTTPS
 	sessions, err := session.New(so)
 	if err != nil {
 		return nil, err
@@ -159,18 +171,35 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 		Transport: proxy.NewTransport(proxy.TransportOptions{
 			DialTimeout:           time.Duration(cfg.UpstreamTimeouts.Dial),
 			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeouts.ResponseHeader),
+			MaxConnsPerHost:       cfg.Server.MaxConnsPerUpstream,
 		}),
-		Logger:    log,
-		AccessLog: accessLog,
-		Observer:  m,
+		Logger:          log,
+		AccessLog:       accessLog,
+		Observer:        m,
+		TrustedProxies:  trusted,
+		BodyIdleTimeout: bodyIdleTimeout(cfg.Server.BodyIdleTimeout),
 	})
 	if err != nil {
 		return nil, err
+	}
+	if t := cfg.Server.TLS; t.Enabled() {
+		if a.cert, err = loadCertificate(t.CertFile, t.KeyFile); err != nil {
+			return nil, err
+		}
 	}
 	a.handler = p
 	a.upstream = upstream
 	a.admin = adminHandler(st.ready, reg, cfg.Admin.Pprof)
 	return a, nil
+}
+
+// bodyIdleTimeout is proxy.Options.BodyIdleTimeout for the config's
+// server.bodyIdleTimeout, whose 0 turns it off.
+func bodyIdleTimeout(d config.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return time.Duration(d)
 }
 
 // store is the session store the config asks for.
@@ -296,6 +325,11 @@ func (a *app) serve(ctx context.Context) error {
 	servers := []*http.Server{a.server(a.handler)}
 	listeners := []net.Listener{pub}
 	attrs := []any{"listen", pub.Addr().String(), "upstream", a.upstream.Redacted(), "version", version}
+	if a.cert != nil {
+		servers[0].TLSConfig = a.cert.tlsConfig()
+		a.cert.reloadOnSIGHUP(ctx, a.log)
+		attrs = append(attrs, "tls", true)
+	}
 	if a.cfg.Admin.Listen != "" {
 		adm, err := net.Listen("tcp", a.cfg.Admin.Listen)
 		if err != nil {
@@ -308,7 +342,13 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	errc := make(chan error, len(servers))
 	for i, s := range servers {
-		go func() { errc <- s.Serve(listeners[i]) }()
+		go func() {
+			if s.TLSConfig != nil {
+				errc <- s.ServeTLS(listeners[i], "", "") // the certificate comes from TLSConfig
+				return
+			}
+			errc <- s.Serve(listeners[i])
+		}()
 	}
 	a.log.Info("listening", attrs...)
 
