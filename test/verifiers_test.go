@@ -1,0 +1,145 @@
+package test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// exampleUpstream is one of the example apps that verify the proxy's
+// token themselves (or through sdk/): how to run it.
+type exampleUpstream struct {
+	name string
+	cmd  func(t *testing.T) (env []string, name string, args []string)
+}
+
+func exampleUpstreams() []exampleUpstream {
+	python := func(script string) func(t *testing.T) ([]string, string, []string) {
+		return func(t *testing.T) ([]string, string, []string) {
+			sdk, err := filepath.Abs("../sdk/python")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"PYTHONPATH=" + sdk}, pythonPath(t), []string{script, "--port", "0"}
+		}
+	}
+	node := func(name string) func(t *testing.T) ([]string, string, []string) {
+		return func(t *testing.T) ([]string, string, []string) {
+			n := requireTool(t, "node")
+			if _, err := os.Stat("../examples/" + name + "/node_modules/sessionproxy/package.json"); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("examples/%s has no node_modules (sdk/node/test.sh runs npm ci): %v", name, err)
+				}
+				t.Skipf("examples/%s has no node_modules; run sdk/node/test.sh", name)
+			}
+			return nil, n, []string{"../examples/" + name + "/app.js", "0"}
+		}
+	}
+	return []exampleUpstream{
+		{"examples/flask", python("../examples/flask/app.py")},
+		{"examples/wsgi", python("../examples/wsgi/app.py")},
+		{"test/upstream", python("upstream/app.py")},
+		{"examples/java", func(t *testing.T) ([]string, string, []string) {
+			return nil, requireTool(t, "java"), []string{"../examples/java/SessionApp.java", "--port", "0"}
+		}},
+		{"sdk/go/example", func(t *testing.T) ([]string, string, []string) {
+			startGoSDKExample(t) // builds it once
+			return nil, filepath.Join(filepath.Dir(binary), "sdk-go-example"), []string{"-port", "0"}
+		}},
+		{"examples/koa", node("koa")},
+		{"examples/express", node("express")},
+	}
+}
+
+// TestExampleVerifiersRefuseNoSecretAndMalformedTokens: every example
+// upstream refuses to start without UPSTREAM_SECRET (it would otherwise
+// accept tokens signed with an empty key), and answers 401, never 500, to
+// a malformed token, whatever part of it is malformed.
+func TestExampleVerifiersRefuseNoSecretAndMalformedTokens(t *testing.T) {
+	t.Parallel()
+	for _, ex := range exampleUpstreams() {
+		t.Run(ex.name, func(t *testing.T) {
+			t.Parallel()
+			env, name, args := ex.cmd(t)
+			for _, secret := range []string{"unset", ""} {
+				e := env
+				if secret != "unset" {
+					e = append(append([]string(nil), env...), "UPSTREAM_SECRET="+secret)
+				}
+				p, _, err := launch(regexp.MustCompile(`listening on`), e, name, args...)
+				if err == nil {
+					p.stop(t)
+					t.Errorf("started with UPSTREAM_SECRET %s", map[bool]string{true: "unset", false: "empty"}[secret == "unset"])
+					continue
+				}
+				if p != nil {
+					<-p.done
+				}
+			}
+			_, m := startProcess(t, listeningOn, append(env, "UPSTREAM_SECRET="+testSecret), name, args...)
+			up := "http://" + m[1]
+			c := &http.Client{Timeout: 15 * time.Second}
+			for what, token := range malformedTokens() {
+				resp, body := get(t, c, up+"/get", "X-Session: "+token)
+				if resp.StatusCode != http.StatusUnauthorized {
+					t.Errorf("a token whose %s: status %d (%.80q), want 401", what, resp.StatusCode, body)
+				}
+			}
+			// A genuine token with a deeply nested extra claim may be
+			// accepted or refused, but never crash the app.
+			resp, body := get(t, c, up+"/get", "X-Session: "+deepToken())
+			if resp.StatusCode >= 500 {
+				t.Errorf("a token with a claim nested 3000 deep: status %d (%.80q), want no server error", resp.StatusCode, body)
+			}
+		})
+	}
+}
+
+// malformedTokens are tokens a verifier must refuse without failing: each
+// is signed with the right secret, so only its malformed part can refuse
+// it.
+func malformedTokens() map[string]string {
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	exp := time.Now().Add(time.Minute).Unix()
+	claims := b64(`{"sid":"x","sess":{},"new":false,"iss":"sessionproxy","iat":1,"exp":` + itoa(exp) + `}`)
+	signed := func(header, payload string) string {
+		m := hmac.New(sha256.New, []byte(testSecret))
+		m.Write([]byte(header + "." + payload))
+		return header + "." + payload + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	}
+	hs256 := b64(`{"alg":"HS256","typ":"JWT"}`)
+	return map[string]string{
+		"header is a JSON list":      signed(b64(`["HS256"]`), claims),
+		"header is a string":         signed(b64(`"HS256"`), claims),
+		"header is null":             signed(b64(`null`), claims),
+		"header is not JSON":         signed(b64(`{alg:HS256`), claims),
+		"header is not base64":       signed("!!!", claims),
+		"alg is a list":              signed(b64(`{"alg":["HS256"],"typ":"JWT"}`), claims),
+		"payload is a JSON list":     signed(hs256, b64(`[1,2]`)),
+		"payload is a number":        signed(hs256, b64(`1`)),
+		"sess is a list":             signed(hs256, b64(`{"sid":"x","sess":[1],"new":false,"iss":"sessionproxy","iat":1,"exp":`+itoa(exp)+`}`)),
+		"exp is a string":            signed(hs256, b64(`{"sid":"x","sess":{},"new":false,"iss":"sessionproxy","iat":1,"exp":"soon"}`)),
+		"parts are too many":         signed(hs256, claims) + ".x",
+		"signature is not base64url": hs256 + "." + claims + ".***",
+	}
+}
+
+// deepToken is a genuine token with an extra claim nested 3000 deep.
+func deepToken() string {
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	h, p := b64(`{"alg":"HS256","typ":"JWT"}`), b64(`{"sess":{},"new":true,"iss":"sessionproxy","iat":1,"exp":`+
+		itoa(time.Now().Add(time.Minute).Unix())+`,"x":`+strings.Repeat("[", 3000)+strings.Repeat("]", 3000)+`}`)
+	m := hmac.New(sha256.New, []byte(testSecret))
+	m.Write([]byte(h + "." + p))
+	return h + "." + p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
