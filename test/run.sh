@@ -64,3 +64,29 @@ if unformatted=$(gofmt -l cmd config examples internal metrics proxy session tes
 fi
 go vet ./...
 go test -race -count=1 ./...
+
+# Every fuzz target (go test above ran only their seed corpora) fuzzes for
+# FUZZTIME (default 3s) each: about a minute in all. A failing input is
+# written to the package's testdata/fuzz/ and fails the run.
+fuzztime="${FUZZTIME:-3s}"
+fuzz_module() { # $1: a module's root; then directories to leave out
+	local root=$1
+	shift
+	local exclude=(--exclude-dir=node_modules)
+	for d in "$@"; do exclude+=("--exclude-dir=$d"); done
+	(
+		cd "$root"
+		grep -rl "${exclude[@]}" --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u |
+			while read -r dir; do
+				for name in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | sed 's/^func //'); do
+					echo "fuzz: $root/${dir#./} $name ($fuzztime)"
+					if ! out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$dir" 2>&1); then
+						echo "$out" >&2
+						exit 1
+					fi
+				done
+			done
+	)
+}
+fuzz_module . sdk
+fuzz_module sdk/go
