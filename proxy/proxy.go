@@ -14,6 +14,10 @@
 //     it), the error kinds and directive names it reports, and the
 //     response recorder.
 //   - accesslog.go: the access-log entry and its two writers.
+//   - forwarded.go: the forwarding headers, believed only from trusted
+//     proxies, and the h2c upgrade, never passed on.
+//   - body.go: the request body's idle timeout.
+//   - trailer.go: keeping the proxy's names out of trailers.
 //
 // The session cookie itself is session's business: proxy asks
 // session.Manager to load, commit and strip it.
