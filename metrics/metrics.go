@@ -93,7 +93,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		}),
 		destroyed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessionproxy_sessions_destroyed_total",
-			Help: "Existing sessions destroyed by the upstream.",
+			Help: "Existing sessions destroyed by the upstream (X-Session-Destroy, and a user's other sessions with others or all).",
 		}),
 		renewed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessionproxy_sessions_renewed_total",
@@ -214,6 +214,9 @@ func (m *Metrics) Committed(o session.Outcome) {
 	}
 	if o.Destroyed {
 		m.destroyed.Inc()
+	}
+	if o.Ended > 0 {
+		m.destroyed.Add(float64(o.Ended))
 	}
 	if o.Renewed {
 		m.renewed.Inc()

@@ -420,6 +420,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		msg = "bad gateway: the upstream sent a malformed session directive"
 	case errors.Is(err, session.ErrCookieTooLarge):
 		msg = "bad gateway: the session is too large for a cookie"
+	case errors.Is(err, session.ErrSessionTooLarge):
+		msg = "bad gateway: the session would grow past session.maxBytes"
 	case kind == ErrorStoreUnavailable:
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")
