@@ -84,6 +84,21 @@ type Session struct {
 	// the same name earlier in the response, as cookies' overwrite does.
 	// Default true.
 	Overwrite bool `yaml:"overwrite"`
+	// IdleTimeout ends a session unused this long; use extends it.
+	// Default 0s (off).
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// AbsoluteTimeout ends a session this long after its creation or its
+	// last X-Session-Renew, whatever its use. Default 0s (off).
+	AbsoluteTimeout Duration `yaml:"absoluteTimeout"`
+	// UserKey is a dotted path into the session data (such as "user.id")
+	// naming the session's user: the proxy then indexes sessions by user
+	// for X-Session-Destroy: others|all and the admin API's /sessions.
+	// Memory and redis stores only. Default "" (off).
+	UserKey string `yaml:"userKey"`
+	// MaxBytes is the largest session data, in bytes of JSON: a change
+	// that would grow it past this gets 502 and is not saved, so that
+	// the X-Session token stays forwardable. Default 4096.
+	MaxBytes int `yaml:"maxBytes"`
 }
 
 // Route is how requests under one path are proxied.
@@ -113,9 +128,13 @@ type Store struct {
 
 // MemoryStore configures the in-process store.
 type MemoryStore struct {
-	// MaxEntries bounds the sessions kept; past it the one closest to
-	// expiring is dropped. Default 100000.
+	// MaxEntries bounds the sessions kept; past it the least recently
+	// used one-time session is dropped first. Default 100000.
 	MaxEntries int `yaml:"maxEntries"`
+	// MaxBytes bounds the memory the sessions take (ids, records and a
+	// fixed overhead per entry); 0 turns the bound off. Default
+	// 268435456 (256 MiB).
+	MaxBytes int64 `yaml:"maxBytes"`
 }
 
 // RedisStore configures the Redis store. The mode follows go-redis's
@@ -186,6 +205,10 @@ type Admin struct {
 	// listener, for finding what a running proxy spends its time on.
 	// Default false.
 	Pprof bool `yaml:"pprof"`
+	// Token protects the /sessions API: requests need "Authorization:
+	// Bearer <token>". Use ${VAR}. Default "" (no token; -check refuses
+	// that with session.userKey on a non-loopback admin.listen).
+	Token string `yaml:"token"`
 }
 
 // Server holds the public listener's limits and timeouts (the admin
@@ -232,6 +255,15 @@ type Log struct {
 	Access bool `yaml:"access"`
 }
 
+// The defaults of the session size and memory-store bounds.
+const (
+	// DefaultSessionMaxBytes keeps the X-Session token (about 4/3 of the
+	// data plus some 200 bytes) under 8 KiB, which every common server
+	// accepts in one request header.
+	DefaultSessionMaxBytes = 4096
+	DefaultMemoryMaxBytes  = 256 << 20
+)
+
 // Default returns the configuration with every default applied and no
 // required value set. Where a package has a default of its own (session,
 // proxy, redisstore), it is taken from there.
@@ -247,10 +279,11 @@ func Default() Config {
 			SameSite:  "lax",
 			Path:      "/",
 			Overwrite: true,
+			MaxBytes:  DefaultSessionMaxBytes,
 		},
 		Store: Store{
 			Type:   "cookie",
-			Memory: MemoryStore{MaxEntries: session.DefaultMaxEntries},
+			Memory: MemoryStore{MaxEntries: session.DefaultMaxEntries, MaxBytes: DefaultMemoryMaxBytes},
 			Redis: RedisStore{
 				Addrs:     []string{"127.0.0.1:6379"},
 				KeyPrefix: "koa:sess:",

@@ -25,6 +25,7 @@ import (
 	"github.com/sessionproxy/sessionproxy/config"
 	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/proxy/admin"
 	"github.com/sessionproxy/sessionproxy/session"
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
@@ -123,6 +124,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 	}
 	so := sessionOptions(cfg, m.Store(st.store)) // times every store operation; nil stays nil
 	so.IDPrefix = st.idPrefix
+	if cfg.Session.UserKey != "" {
+		so.Users, _ = st.store.(session.UserIndex) // both server-side stores are; config refuses the cookie store
+	}
 	sessions, err := session.New(so)
 	if err != nil {
 		return nil, err
@@ -169,7 +173,7 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 	}
 	a.handler = p
 	a.upstream = upstream
-	a.admin = adminHandler(st.ready, reg, cfg.Admin.Pprof)
+	a.admin = adminHandler(st.ready, reg, cfg.Admin.Pprof, admin.Options{Sessions: sessions, Token: cfg.Admin.Token, Logger: log})
 	return a, nil
 }
 
@@ -188,7 +192,7 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 	case "cookie":
 		return store{ready: func(context.Context) error { return nil }}, nil
 	case "memory":
-		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
+		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries, MaxBytes: cfg.Store.Memory.MaxBytes})
 		if err := m.WatchStoreSize(mem.Len); err != nil {
 			return store{}, err
 		}
@@ -200,10 +204,11 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		}
 		keys := session.Format(cfg.Session.Format).StoreKeys(cfg.Store.Redis.KeyPrefix)
 		r, err := redisstore.New(client, redisstore.Options{
-			Prefix:   keys.KeyPrefix,
-			HashIDs:  keys.HashIDs,
-			Timeout:  time.Duration(cfg.Store.Redis.Timeout),
-			Pipeline: cfg.Store.Redis.Pipeline,
+			Prefix:     keys.KeyPrefix,
+			UserPrefix: cfg.Store.Redis.KeyPrefix + "user:",
+			HashIDs:    keys.HashIDs,
+			Timeout:    time.Duration(cfg.Store.Redis.Timeout),
+			Pipeline:   cfg.Store.Redis.Pipeline,
 		})
 		if err != nil {
 			client.Close()
@@ -242,11 +247,15 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 			Secure:   s.Secure == config.SecureOn,
 			SameSite: sameSite,
 		},
-		SecureAuto:  s.Secure == config.SecureAuto,
-		Rolling:     s.Rolling,
-		Renew:       s.Renew,
-		NoOverwrite: !s.Overwrite,
-		Store:       store,
+		SecureAuto:      s.Secure == config.SecureAuto,
+		Rolling:         s.Rolling,
+		Renew:           s.Renew,
+		NoOverwrite:     !s.Overwrite,
+		Store:           store,
+		IdleTimeout:     time.Duration(s.IdleTimeout),
+		AbsoluteTimeout: time.Duration(s.AbsoluteTimeout),
+		UserKey:         s.UserKey,
+		MaxBytes:        s.MaxBytes,
 	}
 }
 
@@ -254,9 +263,10 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 // up), /readyz (ready reports no error: the store is reachable) and
 // /metrics (what metrics gathers). They are never on the public listener.
 // With withPprof it also serves net/http/pprof's profiles under
-// /debug/pprof/.
-func adminHandler(ready func(context.Context) error, gatherer prometheus.Gatherer, withPprof bool) http.Handler {
+// /debug/pprof/. The session API (package admin) is there too.
+func adminHandler(ready func(context.Context) error, gatherer prometheus.Gatherer, withPprof bool, sessions admin.Options) http.Handler {
 	mux := http.NewServeMux()
+	admin.Register(mux, sessions)
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)

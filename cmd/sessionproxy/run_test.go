@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionproxy/sessionproxy/proxy/admin"
 )
 
 func TestAdminHandler(t *testing.T) {
@@ -36,7 +38,7 @@ func TestAdminHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			adminHandler(tt.ready, reg, false).ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+			adminHandler(tt.ready, reg, false, admin.Options{}).ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
 			body, _ := io.ReadAll(rec.Body)
 			if rec.Code != tt.status || !strings.Contains(string(body), tt.body) {
 				t.Errorf("GET %s = %d %q, want %d containing %q", tt.path, rec.Code, body, tt.status, tt.body)
@@ -59,12 +61,12 @@ func TestRunCheck(t *testing.T) {
 	}
 }
 
-var _ http.Handler = adminHandler(nil, prometheus.NewRegistry(), false)
+var _ http.Handler = adminHandler(nil, prometheus.NewRegistry(), false, admin.Options{})
 
 func TestAdminPprofIsOptIn(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		rec := httptest.NewRecorder()
-		adminHandler(func(context.Context) error { return nil }, prometheus.NewRegistry(), on).
+		adminHandler(func(context.Context) error { return nil }, prometheus.NewRegistry(), on, admin.Options{}).
 			ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
 		if got := rec.Code == http.StatusOK; got != on {
 			t.Errorf("admin.pprof %v: /debug/pprof/ answered %d", on, rec.Code)
