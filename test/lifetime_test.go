@@ -118,6 +118,9 @@ func TestLogOutOtherDevices(t *testing.T) {
 		{"redis secure", func() config { return redisConfig(up, redistest.Start(t).Addr) }},
 		{"redis koa", func() config { return koaRedisConfig(up, redistest.Start(t).Addr, testKey) }},
 		{"redis cluster", func() config { return redisConfig(up, redistest.StartCluster(t).Addrs()...) }},
+		{"redis sentinel", func() config {
+			return redisConfig(up, redistest.StartSentinel(t).Addr).set("store.redis.masterName", redistest.MasterName)
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
