@@ -24,9 +24,17 @@ var goSDKExample struct {
 	err  error
 }
 
-// startGoSDKExample runs the Go library's example upstream and returns
-// its base URL.
+// startGoSDKExample runs the Go library's example upstream with the test
+// secret and returns its base URL.
 func startGoSDKExample(t *testing.T) string {
+	t.Helper()
+	return startGoSDKExampleEnv(t, "UPSTREAM_SECRET="+testSecret)
+}
+
+// startGoSDKExampleEnv runs the Go library's example upstream with env
+// (UPSTREAM_SECRET, UPSTREAM_JWKS_URL, UPSTREAM_AUDIENCE) and returns its
+// base URL.
+func startGoSDKExampleEnv(t *testing.T, env ...string) string {
 	t.Helper()
 	goSDKExample.once.Do(func() {
 		goSDKExample.path = filepath.Join(filepath.Dir(binary), "sdk-go-example")
@@ -40,7 +48,7 @@ func startGoSDKExample(t *testing.T) string {
 	if goSDKExample.err != nil {
 		t.Fatalf("building sdk/go/example: %v", goSDKExample.err)
 	}
-	_, m := startProcess(t, listeningOn, []string{"UPSTREAM_SECRET=" + testSecret}, goSDKExample.path, "-port", "0")
+	_, m := startProcess(t, listeningOn, env, goSDKExample.path, "-port", "0")
 	return "http://" + m[1]
 }
 
