@@ -61,15 +61,23 @@ type minter struct {
 	// (at least 1), because an Ed25519 or P-256 signature costs tens of
 	// microseconds, several times a whole read request, and a quarter
 	// still leaves the upstream at least three quarters of the ttl.
-	reuse  int64
-	works  sync.Pool // *mintWork
-	seed   maphash.Seed
-	recent [recentTokens]atomic.Pointer[recentToken]
+	reuse int64
+	works sync.Pool // *mintWork
+	seed  maphash.Seed
+	// recent is the table of recent tokens, one per slot of a session's
+	// hash; a newer token replaces an older one.
+	recent []atomic.Pointer[recentToken]
 }
 
-// recentTokens is the size of the minter's table of recent tokens, one
-// per slot of a session's hash; a newer token replaces an older one.
-const recentTokens = 1024
+// The sizes of the minter's table of recent tokens. An HS256 token is
+// remembered for a second and costs about a microsecond to sign again;
+// a key's is remembered for a quarter of the ttl and costs tens, so its
+// table holds more sessions: those active within that quarter, up to its
+// size. Powers of two, so that a slot is a mask of the hash.
+const (
+	recentTokens    = 1 << 10
+	recentKeyTokens = 1 << 14
+)
 
 // recentToken is a token and everything it was minted from.
 type recentToken struct {
@@ -87,7 +95,7 @@ type mintWork struct {
 
 // newMinter returns a minter of HS256 tokens signed with secret.
 func newMinter(secret []byte, ttl time.Duration) *minter {
-	m := &minter{ttl: ttl, header: tokenHeader, reuse: 1, seed: maphash.MakeSeed()}
+	m := &minter{ttl: ttl, header: tokenHeader, reuse: 1, seed: maphash.MakeSeed(), recent: make([]atomic.Pointer[recentToken], recentTokens)}
 	m.works.New = func() any {
 		return &mintWork{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 1024)}
 	}
@@ -97,7 +105,10 @@ func newMinter(secret []byte, ttl time.Duration) *minter {
 // newKeyMinter returns a minter of tokens signed with key (EdDSA or
 // ES256), whose header names the key's id.
 func newKeyMinter(key *token.Key, ttl time.Duration) *minter {
-	m := &minter{ttl: ttl, key: key, header: key.Header(), reuse: max(1, int64(ttl/4/time.Second)), seed: maphash.MakeSeed()}
+	m := &minter{
+		ttl: ttl, key: key, header: key.Header(), reuse: max(1, int64(ttl/4/time.Second)),
+		seed: maphash.MakeSeed(), recent: make([]atomic.Pointer[recentToken], recentKeyTokens),
+	}
 	m.works.New = func() any { return &mintWork{buf: make([]byte, 0, 1024)} }
 	return m
 }
@@ -137,7 +148,7 @@ func (m *minter) slot(s *session.Session, aud string) *atomic.Pointer[recentToke
 	if aud != "" {
 		h ^= maphash.String(m.seed, aud)
 	}
-	return &m.recent[h%recentTokens]
+	return &m.recent[h&uint64(len(m.recent)-1)]
 }
 
 // sign mints the token for s issued at now. Its claims are in the order
