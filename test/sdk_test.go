@@ -83,14 +83,14 @@ func TestAppLibraries(t *testing.T) {
 			up := lib.start(t)
 			p := startProxy(t, redisConfig(up, redistest.Start(t).Addr))
 			a := app{appLibrary: lib, up: up, proxy: p.URL, full: lib.routes == libraryRoutes}
-			// One story after another: the concurrent one times its requests.
+			// One story after another: the concurrent one times its
+			// requests. A story needing routes the example lacks (Java has
+			// only koa-session's) is not run for it.
 			for _, s := range stories {
-				t.Run(s.name, func(t *testing.T) {
-					if s.needs > lib.routes {
-						t.Skipf("not applicable: %s has only koa-session's seed routes", lib.name)
-					}
-					s.run(t, a)
-				})
+				if s.needs > lib.routes {
+					continue
+				}
+				t.Run(s.name, func(t *testing.T) { s.run(t, a) })
 			}
 		})
 	}
