@@ -70,9 +70,10 @@ var stories = []struct {
 // app is an example upstream under test.
 type app struct {
 	appLibrary
-	up    string // the upstream's own base URL, past the proxy
-	proxy string // the proxy's public URL
-	full  bool   // it has the library routes
+	up     string // the upstream's own base URL, past the proxy
+	proxy  string // the proxy's public URL, with the Redis store
+	memory string // another proxy's, with the memory store
+	full   bool   // it has the library routes
 }
 
 func TestAppLibraries(t *testing.T) {
@@ -82,7 +83,8 @@ func TestAppLibraries(t *testing.T) {
 			t.Parallel()
 			up := lib.start(t)
 			p := startProxy(t, redisConfig(up, redistest.Start(t).Addr))
-			a := app{appLibrary: lib, up: up, proxy: p.URL, full: lib.routes == libraryRoutes}
+			mem := startProxy(t, baseConfig(up).set("store.type", "memory"))
+			a := app{appLibrary: lib, up: up, proxy: p.URL, memory: mem.URL, full: lib.routes == libraryRoutes}
 			// One story after another: the concurrent one times its
 			// requests. A story needing routes the example lacks (Java has
 			// only koa-session's) is not run for it.
@@ -231,19 +233,25 @@ func oneKeyStory(t *testing.T, a app) {
 }
 
 // concurrentKeysStory: two requests of one session, in the upstream at
-// once, each set a different key; both survive through Redis, because the
-// library sends only the key each changed. Had it sent the whole session,
-// the one that ends last would put back the session without the other's
-// key.
+// once, each set a different key; both survive through Redis and through
+// the memory store, because the library sends only the key each changed.
+// Had it sent the whole session, the one that ends last would put back the
+// session without the other's key.
 func concurrentKeysStory(t *testing.T, a app) {
+	for store, base := range map[string]string{"redis": a.proxy, "memory": a.memory} {
+		t.Run(store, func(t *testing.T) { concurrentKeys(t, a, base) })
+	}
+}
+
+func concurrentKeys(t *testing.T, a app, base string) {
 	const wait = 500 * time.Millisecond
 	c := newClient(t)
-	wantGet(t, c, a.proxy+"/set", http.StatusOK, "session set")
+	wantGet(t, c, base+"/set", http.StatusOK, "session set")
 	var wg sync.WaitGroup
 	start := time.Now()
 	for _, kv := range [][2]string{{"a", "1"}, {"b", "2"}} {
 		wg.Go(func() {
-			u := a.proxy + "/put?key=" + kv[0] + "&value=" + kv[1] + "&ms=" + strconv.FormatInt(wait.Milliseconds(), 10)
+			u := base + "/put?key=" + kv[0] + "&value=" + kv[1] + "&ms=" + strconv.FormatInt(wait.Milliseconds(), 10)
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
 			if err != nil {
 				t.Error(err)
@@ -267,8 +275,8 @@ func concurrentKeysStory(t *testing.T, a app) {
 	if took := time.Since(start); took >= 2*wait {
 		t.Fatalf("the two requests took %v, not under %v: they may not have overlapped", took, 2*wait)
 	}
-	a.wantWhoami(t, c, a.proxy, false, `{"a":"1","b":"2","user":`+johnDoe+`}`)
-	wantGet(t, c, a.proxy+"/get", http.StatusOK, johnDoe)
+	a.wantWhoami(t, c, base, false, `{"a":"1","b":"2","user":`+johnDoe+`}`)
+	wantGet(t, c, base+"/get", http.StatusOK, johnDoe)
 }
 
 // forgedTokenStory: the upstream itself, hit past the proxy, answers 401
