@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -83,7 +84,7 @@ func startJWKSProxy(t *testing.T, alg, audience string, keyFiles ...string) (*pr
 	path := cfg.write(t)
 	p, m := startProcess(t, proxyListening, nil, binary, "-config", path)
 	px := &proxy{process: p, URL: "http://" + m[1], Admin: "http://" + m[2]}
-	up := startGoSDKExampleEnv(t, "UPSTREAM_SECRET=", "UPSTREAM_JWKS_URL="+px.Admin+token.JWKSPath, "UPSTREAM_AUDIENCE="+audience)
+	up := startGoExampleEnv(t, "UPSTREAM_SECRET=", "UPSTREAM_JWKS_URL="+px.Admin+token.JWKSPath, "UPSTREAM_AUDIENCE="+audience)
 	setUpstream(up)
 	return px, path, cfg, up
 }
@@ -119,7 +120,7 @@ func (p *proxy) sighup(t *testing.T, msg string, n int) {
 // jwksOf GETs the proxy's JWKS and returns its keys.
 func jwksOf(t *testing.T, p *proxy) (*http.Response, []map[string]string) {
 	t.Helper()
-	resp, body := get(t, plainHTTPClient(), p.Admin+token.JWKSPath)
+	resp, body := get(t, plainClient(), p.Admin+token.JWKSPath)
 	var set struct{ Keys []map[string]string }
 	if resp.StatusCode == http.StatusOK {
 		if err := json.Unmarshal([]byte(body), &set); err != nil {
@@ -151,13 +152,13 @@ func TestTokensVerifiedFromJWKSOnly(t *testing.T) {
 			}
 
 			c := newClient(t)
-			goSDKGet(t, c, p.URL+"/get", http.StatusNoContent, "")
-			goSDKGet(t, c, p.URL+"/set", http.StatusOK, "session set")
-			goSDKGet(t, c, p.URL+"/get", http.StatusOK, goSDKUser)
-			goSDKGet(t, c, p.URL+"/renew", http.StatusOK, "session renewed")
-			goSDKGet(t, c, p.URL+"/get", http.StatusOK, goSDKUser)
-			goSDKGet(t, c, p.URL+"/destroy", http.StatusOK, "session destroyed")
-			goSDKGet(t, c, p.URL+"/get", http.StatusNoContent, "")
+			wantGet(t, c, p.URL+"/get", http.StatusNoContent, "")
+			wantGet(t, c, p.URL+"/set", http.StatusOK, "session set")
+			wantGet(t, c, p.URL+"/get", http.StatusOK, johnDoe)
+			wantGet(t, c, p.URL+"/renew", http.StatusOK, "session renewed")
+			wantGet(t, c, p.URL+"/get", http.StatusOK, johnDoe)
+			wantGet(t, c, p.URL+"/destroy", http.StatusOK, "session destroyed")
+			wantGet(t, c, p.URL+"/get", http.StatusNoContent, "")
 
 			// Straight to the upstream, tokens nobody but the proxy could
 			// sign are refused.
@@ -174,7 +175,7 @@ func TestTokensVerifiedFromJWKSOnly(t *testing.T) {
 			none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, claims).SignedString(jwt.UnsafeAllowNoneSignatureType)
 			for name, tok := range map[string]string{"another key under the proxy's kid": forged, "HS256 with the public key": hs, "alg none": none} {
 				t.Run(name, func(t *testing.T) {
-					goSDKGet(t, plainHTTPClient(), up+"/get", http.StatusUnauthorized, "*", "X-Session: "+tok)
+					wantStatus(t, plainClient(), up+"/get", http.StatusUnauthorized, "X-Session: "+tok)
 				})
 			}
 		})
@@ -230,18 +231,18 @@ func TestTokensAudience(t *testing.T) {
 	cfg.set("token.audience", "web")
 	cfg["routes"] = []map[string]any{
 		{"path": "/get", "upstream": ordersShim, "audience": "orders"}, // the orders app reads
-		{"path": "/id", "audience": "orders"},                          // the web app, with a token for orders
+		{"path": "/whoami", "audience": "orders"},                      // the web app, with a token for orders
 	}
 	p := startProxy(t, cfg)
 	jwks := "UPSTREAM_JWKS_URL=" + p.Admin + token.JWKSPath
-	setWeb(startGoSDKExampleEnv(t, "UPSTREAM_SECRET=", jwks, "UPSTREAM_AUDIENCE=web"))
-	setOrders(startGoSDKExampleEnv(t, "UPSTREAM_SECRET=", jwks, "UPSTREAM_AUDIENCE=orders"))
+	setWeb(startGoExampleEnv(t, "UPSTREAM_SECRET=", jwks, "UPSTREAM_AUDIENCE=web"))
+	setOrders(startGoExampleEnv(t, "UPSTREAM_SECRET=", jwks, "UPSTREAM_AUDIENCE=orders"))
 
 	c := newClient(t)
-	goSDKGet(t, c, p.URL+"/set", http.StatusOK, "session set") // web, aud web
-	goSDKGet(t, c, p.URL+"/get", http.StatusOK, goSDKUser)     // orders, aud orders
-	goSDKGet(t, c, p.URL+"/id", http.StatusUnauthorized, "*")  // web, aud orders: refused
-	goSDKGet(t, c, p.URL+"/renew", http.StatusOK, "session renewed")
+	wantGet(t, c, p.URL+"/set", http.StatusOK, "session set")  // web, aud web
+	wantGet(t, c, p.URL+"/get", http.StatusOK, johnDoe)        // orders, aud orders
+	wantStatus(t, c, p.URL+"/whoami", http.StatusUnauthorized) // web, aud orders: refused
+	wantGet(t, c, p.URL+"/renew", http.StatusOK, "session renewed")
 }
 
 // TestTokensRotateUnderLoad puts a new token key first and SIGHUPs, then
@@ -259,7 +260,7 @@ func TestTokensRotateUnderLoad(t *testing.T) {
 	jars := make([]*http.Client, clients)
 	for i := range jars {
 		jars[i] = newClient(t)
-		goSDKGet(t, jars[i], p.URL+"/set", http.StatusOK, "session set")
+		wantGet(t, jars[i], p.URL+"/set", http.StatusOK, "session set")
 	}
 	var requests, failures atomic.Int64
 	ctx, cancel := context.WithTimeout(context.Background(), 2500*time.Millisecond)
@@ -277,7 +278,7 @@ func TestTokensRotateUnderLoad(t *testing.T) {
 				}
 				body, err := io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if err != nil || resp.StatusCode != http.StatusOK || !sameJSON(t, string(body), goSDKUser) {
+				if err != nil || resp.StatusCode != http.StatusOK || !sameJSON(t, string(body), johnDoe) {
 					failures.Add(1)
 					t.Errorf("GET /get during the rotation: %d %q %v", resp.StatusCode, body, err)
 					return
@@ -319,7 +320,7 @@ func TestTokensRotateUnderLoad(t *testing.T) {
 		if !underKeys(t, c, p.URL, testKey2) {
 			t.Errorf("client %d: the cookie was not re-issued under the new key", i)
 		}
-		goSDKGet(t, c, p.URL+"/get", http.StatusOK, goSDKUser)
+		wantGet(t, c, p.URL+"/get", http.StatusOK, johnDoe)
 	}
 	if s := scrape(t, p); s[`sessionproxy_config_reloads_total{result="ok"}`] != 3 || s[`sessionproxy_config_reloads_total{result="error"}`] != 0 {
 		t.Errorf("reloads counted: %v ok, %v error", s[`sessionproxy_config_reloads_total{result="ok"}`], s[`sessionproxy_config_reloads_total{result="error"}`])
@@ -351,7 +352,7 @@ func TestTokensBrokenReload(t *testing.T) {
 	keyFile, key := genkey(t, "p256")
 	p, path, cfg, _ := startJWKSProxy(t, token.ES256, "", keyFile)
 	c := newClient(t)
-	goSDKGet(t, c, p.URL+"/set", http.StatusOK, "session set")
+	wantGet(t, c, p.URL+"/set", http.StatusOK, "session set")
 
 	cfg.set("keys", []string{"short"}).set("token.signingKeys", []string{"/nonexistent/key.pem"}).rewrite(t, path)
 	p.sighup(t, `"msg":"config reload failed; still serving the previous config"`, 1)
@@ -367,7 +368,7 @@ func TestTokensBrokenReload(t *testing.T) {
 		t.Errorf("the log does not name the unreadable key file:\n%s", p.Output())
 	}
 
-	goSDKGet(t, c, p.URL+"/get", http.StatusOK, goSDKUser)
+	wantGet(t, c, p.URL+"/get", http.StatusOK, johnDoe)
 	if _, keys := jwksOf(t, p); len(keys) != 1 || keys[0]["kid"] != key.ID {
 		t.Errorf("JWKS after failed reloads: %v", keys)
 	}
@@ -385,8 +386,44 @@ func TestTokensBrokenReload(t *testing.T) {
 func TestTokensHS256PublishesNothing(t *testing.T) {
 	t.Parallel()
 	p := startProxy(t, baseConfig("http://127.0.0.1:1"))
-	resp, body := get(t, plainHTTPClient(), p.Admin+token.JWKSPath)
+	resp, body := get(t, plainClient(), p.Admin+token.JWKSPath)
 	if resp.StatusCode != http.StatusNotFound || strings.Contains(body, testSecret) {
 		t.Errorf("HS256 JWKS: %d %q", resp.StatusCode, body)
+	}
+}
+
+// goExample is sdk/go/example, built once in the library's own module
+// (the root module does not import it), next to the proxy's binary.
+var goExample struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// startGoExampleEnv runs the Go library's example upstream with env alone
+// (UPSTREAM_SECRET, UPSTREAM_JWKS_URL, UPSTREAM_AUDIENCE) and returns its
+// base URL.
+func startGoExampleEnv(t *testing.T, env ...string) string {
+	t.Helper()
+	goExample.once.Do(func() {
+		goExample.path = filepath.Join(filepath.Dir(binary), "sdk-go-example")
+		build := exec.Command("go", "build", "-o", goExample.path, "./example")
+		build.Dir = filepath.Join("..", "sdk", "go")
+		if out, err := build.CombinedOutput(); err != nil {
+			goExample.err = fmt.Errorf("go build ./example in sdk/go: %w\n%s", err, out)
+		}
+	})
+	if goExample.err != nil {
+		t.Fatal(goExample.err)
+	}
+	_, m := startProcess(t, listeningOn, env, goExample.path, "-port", "0")
+	return "http://" + m[1]
+}
+
+// wantStatus GETs url and checks the status alone.
+func wantStatus(t *testing.T, c *http.Client, url string, status int, header ...string) {
+	t.Helper()
+	if resp, body := get(t, c, url, header...); resp.StatusCode != status {
+		t.Fatalf("GET %s: status %d (body %q), want %d", url, resp.StatusCode, body, status)
 	}
 }
