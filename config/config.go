@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
@@ -113,6 +114,9 @@ type Route struct {
 	// upstream, for an app that runs koa-session itself and shares the
 	// session (format koa only). Default false: the proxy strips them.
 	ForwardCookie bool `yaml:"forwardCookie"`
+	// Audience is the token's "aud" claim for this route's requests.
+	// Default: token.audience.
+	Audience string `yaml:"audience"`
 }
 
 // Store says where sessions live.
@@ -188,8 +192,19 @@ type RedisTLS struct {
 
 // Token configures the JWT in the X-Session request header.
 type Token struct {
-	// Secret is the HS256 key, at least 32 characters. Required.
+	// Alg is how the token is signed: "HS256" with Secret, or "EdDSA"
+	// (Ed25519) or "ES256" (P-256) with SigningKeys. Default "HS256".
+	Alg string `yaml:"alg"`
+	// Secret is the HS256 key, at least 32 characters. Required with
+	// HS256; not allowed with the other algs.
 	Secret string `yaml:"secret"`
+	// SigningKeys are PEM files of PKCS#8 private keys for EdDSA or
+	// ES256: the first signs, every one is published in the JWKS.
+	// Required with those algs; LoadKeys reads them.
+	SigningKeys []string `yaml:"signingKeys"`
+	// Audience is the token's "aud" claim; a route's own audience
+	// overrides it. Default "": no "aud".
+	Audience string `yaml:"audience"`
 	// TTL is the token's lifetime. Default 60s.
 	TTL Duration `yaml:"ttl"`
 	// Header is the request header carrying the token; the directives
@@ -301,7 +316,7 @@ func Default() Config {
 			MaxHeaderBytes:    1 << 20,
 			ShutdownTimeout:   Duration(30 * time.Second),
 		},
-		Token: Token{TTL: Duration(proxy.DefaultTokenTTL), Header: proxy.DefaultHeader},
+		Token: Token{Alg: token.HS256, TTL: Duration(proxy.DefaultTokenTTL), Header: proxy.DefaultHeader},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Log:   Log{Format: "json", Level: "info", Access: true},
 	}

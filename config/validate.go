@@ -167,9 +167,7 @@ func (c *Config) Validate() error {
 		bad("store.type", "%q must be cookie, memory or redis", c.Store.Type)
 	}
 
-	if len(c.Token.Secret) < 32 {
-		bad("token.secret", "must be at least 32 characters (it has %d)", len(c.Token.Secret))
-	}
+	errs = append(errs, c.tokenProblems()...)
 	if c.Token.TTL <= 0 {
 		bad("token.ttl", "must be > 0")
 	}

@@ -45,6 +45,7 @@ type Metrics struct {
 	rejected        *prometheus.CounterVec
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
+	reload          reloadMetrics
 	// codes holds the label of each status 100-599, made once: a status
 	// formatted per request is an allocation per request.
 	codes [500]string
@@ -130,6 +131,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	if err := m.reload.register(reg); err != nil {
+		return nil, err
 	}
 	// Start the labelled counters at zero, so that rate() and alerts see
 	// every series from the first scrape.

@@ -6,12 +6,12 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/sessionproxy/sessionproxy/proxy/admin"
 )
 
 func TestAdminHandler(t *testing.T) {
@@ -38,7 +38,7 @@ func TestAdminHandler(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			adminHandler(tt.ready, reg, false, admin.Options{}).ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
+			adminHandler(tt.ready, reg, false).ServeHTTP(rec, httptest.NewRequest("GET", tt.path, nil))
 			body, _ := io.ReadAll(rec.Body)
 			if rec.Code != tt.status || !strings.Contains(string(body), tt.body) {
 				t.Errorf("GET %s = %d %q, want %d containing %q", tt.path, rec.Code, body, tt.status, tt.body)
@@ -61,15 +61,42 @@ func TestRunCheck(t *testing.T) {
 	}
 }
 
-var _ http.Handler = adminHandler(nil, prometheus.NewRegistry(), false, admin.Options{})
+var _ http.Handler = adminHandler(nil, prometheus.NewRegistry(), false)
 
 func TestAdminPprofIsOptIn(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		rec := httptest.NewRecorder()
-		adminHandler(func(context.Context) error { return nil }, prometheus.NewRegistry(), on, admin.Options{}).
+		adminHandler(func(context.Context) error { return nil }, prometheus.NewRegistry(), on).
 			ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
 		if got := rec.Code == http.StatusOK; got != on {
 			t.Errorf("admin.pprof %v: /debug/pprof/ answered %d", on, rec.Code)
 		}
+	}
+}
+
+// TestRunGenkey prints a key that -check accepts as token.signingKeys.
+func TestRunGenkey(t *testing.T) {
+	for _, tc := range []struct{ kind, alg string }{{"ed25519", "EdDSA"}, {"p256", "ES256"}} {
+		var key strings.Builder
+		if err := run(context.Background(), []string{"-genkey", tc.kind}, &key, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		keyFile, cfgFile := filepath.Join(dir, "key.pem"), filepath.Join(dir, "c.yaml")
+		os.WriteFile(keyFile, []byte(key.String()), 0o600)
+		os.WriteFile(cfgFile, []byte("upstream: http://127.0.0.1:1\nkeys: [a-session-key-of-at-least-32-characters]\ntoken: {alg: "+tc.alg+", signingKeys: ["+keyFile+"]}\n"), 0o600)
+		var out, errOut strings.Builder
+		if err := run(context.Background(), []string{"-check", "-config", cfgFile}, &out, &errOut); err != nil {
+			t.Errorf("-check with a -genkey %s key: %v", tc.kind, err)
+		}
+		// The other kind's alg names the mismatch.
+		other := map[string]string{"EdDSA": "ES256", "ES256": "EdDSA"}[tc.alg]
+		os.WriteFile(cfgFile, []byte("upstream: http://127.0.0.1:1\nkeys: [a-session-key-of-at-least-32-characters]\ntoken: {alg: "+other+", signingKeys: ["+keyFile+"]}\n"), 0o600)
+		if err := run(context.Background(), []string{"-check", "-config", cfgFile}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "token.signingKeys[0]: "+keyFile) {
+			t.Errorf("-check with a %s key for %s: %v", tc.kind, other, err)
+		}
+	}
+	if err := run(context.Background(), []string{"-genkey", "rsa"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "ed25519 or p256") {
+		t.Errorf("-genkey rsa: %v", err)
 	}
 }
