@@ -163,7 +163,10 @@ func TestTLSWithHTTP2AndCertificateReload(t *testing.T) {
 	// A broken file leaves the certificate as it is.
 	writeFiles(t, dir, map[string][]byte{"key.pem": []byte("not a key")})
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	p.waitOutput(t, "tls certificate not reloaded")
+	p.waitOutput(t, `"msg":"config reload failed; still serving the previous config"`)
+	if !strings.Contains(p.Output(), "tls: server.tls:") {
+		t.Errorf("the failed reload does not name server.tls:\n%s", p.Output())
+	}
 	if resp, _ := get(t, tlsClient(b), base+"/get"); resp.TLS.PeerCertificates[0].Subject.CommonName != "cert B" {
 		t.Error("a broken key file replaced the certificate")
 	}

@@ -1,20 +1,15 @@
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
-	"log/slog"
-	"os"
-	"os/signal"
 	"sync/atomic"
-	"syscall"
 )
 
 // certificate is the public listener's TLS certificate, read from its
-// files at start and again by reload: new connections get the newest one,
-// and connections already open go on with theirs, since the certificate
-// only matters during a handshake.
+// files at start and again on every reload (SIGHUP): new connections get
+// the newest one, and connections already open go on with theirs, since
+// the certificate only matters during a handshake.
 type certificate struct {
 	certFile, keyFile string
 	current           atomic.Pointer[tls.Certificate]
@@ -23,20 +18,21 @@ type certificate struct {
 // loadCertificate reads the certificate and key files.
 func loadCertificate(certFile, keyFile string) (*certificate, error) {
 	c := &certificate{certFile: certFile, keyFile: keyFile}
-	if err := c.reload(); err != nil {
+	cert, err := c.read()
+	if err != nil {
 		return nil, err
 	}
+	c.current.Store(cert)
 	return c, nil
 }
 
-// reload reads the files again. On an error the certificate in use stays.
-func (c *certificate) reload() error {
+// read reads the files, without putting the certificate in use.
+func (c *certificate) read() (*tls.Certificate, error) {
 	cert, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
-		return fmt.Errorf("server.tls: %w", err)
+		return nil, fmt.Errorf("server.tls: %w", err)
 	}
-	c.current.Store(&cert)
-	return nil
+	return &cert, nil
 }
 
 func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
@@ -53,24 +49,17 @@ func (c *certificate) tlsConfig() *tls.Config {
 	}
 }
 
-// reloadOnSIGHUP reloads the certificate on every SIGHUP until ctx is
-// done, logging what happened.
-func (c *certificate) reloadOnSIGHUP(ctx context.Context, log *slog.Logger) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := c.reload(); err != nil {
-					log.Error("tls certificate not reloaded; the one in use stays", "error", err)
-					continue
-				}
-				log.Info("tls certificate reloaded", "certFile", c.certFile)
-			}
-		}
-	}()
+// prepareCertificate is the reload step of the TLS certificate: the files
+// named at start (server.* needs a restart) are read again, and a
+// certificate that cannot be read fails the reload, so the one in use
+// stays.
+func (a *app) prepareCertificate(loaded) (func(), error) {
+	cert, err := a.cert.read()
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		a.cert.current.Store(cert)
+		a.log.Info("tls certificate reloaded", "certFile", a.cert.certFile)
+	}, nil
 }

@@ -5,14 +5,16 @@
 //
 //   UPSTREAM_SECRET=... node app.js [PORT]     (PORT 0 = a free port; default 8080)
 //
-// Routes: /set, /get, /destroy, /renew, /login (a renew after login, as
-// express-session's docs write it), /put/KEY/VALUE (changes one key;
-// ?delay=MS waits first, so that requests overlap), /whoami (the session
-// id and data, for the tests).
+// Routes: /set, /get, /destroy, /renew, /login?name=N (a renew after login,
+// as express-session's docs write it), /put?key=K&value=V (changes one key;
+// &ms=M waits first, so that two requests of one session can overlap),
+// /whoami (what the proxy sent: the session id and the data).
 'use strict';
 
 const express = require('express');
 const sessionproxy = require('sessionproxy');
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const app = express();
 app.use(sessionproxy.express({ secret: process.env.UPSTREAM_SECRET }));
@@ -46,20 +48,20 @@ app.get('/login', (req, res, next) => {
   const data = { ...req.session };
   req.session.regenerate((err) => {
     if (err) return next(err);
-    Object.assign(req.session, data, { user: { name: 'john doe', age: 30 } });
+    Object.assign(req.session, data, { user: { name: req.query.name, age: 30 } });
     res.send('logged in');
   });
 });
 
-app.get('/put/:key/:value', async (req, res) => {
-  const delay = Number(req.query.delay || 0);
-  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-  req.session[req.params.key] = req.params.value;
-  res.send('put ' + req.params.key);
+app.get('/put', async (req, res) => {
+  await sleep(Number(req.query.ms || 0));
+  req.session[req.query.key] = req.query.value;
+  res.send('session changed');
 });
 
+// express-session has no isNew: "new" is null.
 app.get('/whoami', (req, res) => {
-  res.json({ sid: req.sessionID ?? null, session: req.session });
+  res.json({ sid: req.sessionID ?? null, new: null, session: req.session });
 });
 
 const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);

@@ -6,8 +6,10 @@ app never touches a cookie or a token:
 
     UPSTREAM_SECRET=... python3 app.py --port 8080   # then run sessionproxy in front of it
 
-/count and /cart/add change one key each; their ?ms= waits that long first,
-so that two requests of one session can be made to overlap (the tests do).
+/set, /get, /destroy and /renew are koa-session's example; /login renews
+after a login; /count, /cart/add and /put change one key each (/put?ms=
+waits first, so that two requests of one session can overlap); /whoami
+shows what the proxy sent.
 """
 import argparse
 import os
@@ -49,28 +51,33 @@ def renew():
 
 @app.get("/login")
 def login():
-    """Log in, then renew the id against session fixation."""
-    session["user"] = {"name": request.args.get("name", "john doe"), "age": 30}
-    regenerate()
+    session["user"] = {"name": request.args["name"], "age": 30}
+    regenerate()  # a new id after a login, against session fixation
     return "logged in"
 
 
 @app.get("/count")
 def count():
-    _wait()
     session["views"] = session.get("views", 0) + 1
     return {"views": session["views"]}
 
 
 @app.get("/cart/add")
 def cart_add():
-    _wait()
-    session.setdefault("cart", []).append(request.args.get("item", ""))
+    session.setdefault("cart", []).append(request.args["item"])  # a nested change is sent too
     return {"cart": session["cart"]}
 
 
-def _wait():
+@app.get("/put")
+def put():
     time.sleep(int(request.args.get("ms", 0)) / 1000)
+    session[request.args["key"]] = request.args["value"]
+    return "session changed"
+
+
+@app.get("/whoami")
+def whoami():
+    return {"sid": session.id, "new": session.new, "session": dict(session)}
 
 
 def serve(flask_app):

@@ -4,21 +4,22 @@
 //
 //   UPSTREAM_SECRET=... node app.js [PORT]     (PORT 0 = a free port; default 8080)
 //
-// Routes: /set, /get, /destroy, /renew (koa-session's example), /login (a
-// renew after login, the way a widely copied tutorial writes it),
-// /put/KEY/VALUE (changes one key; ?delay=MS waits first, so that
-// requests overlap), /whoami (the session id and data, for the tests).
+// Routes: /set, /get, /destroy, /renew (koa-session's example), /login?name=N
+// (a renew after login), /put?key=K&value=V (changes one key; &ms=M waits
+// first, so that two requests of one session can overlap), /whoami (what the
+// proxy sent: the session id, whether it is new, the data).
 'use strict';
 
 const Koa = require('koa');
 const sessionproxy = require('sessionproxy');
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 const app = new Koa();
 app.use(sessionproxy.koa({ secret: process.env.UPSTREAM_SECRET }));
 
 app.use(async (ctx) => {
-  const [route, ...args] = ctx.path.split('/').filter(Boolean);
-  switch (route) {
+  switch (ctx.path.slice(1)) {
     case 'set':
       ctx.session.user = { name: 'john doe', age: 30 };
       ctx.body = 'session set';
@@ -35,19 +36,17 @@ app.use(async (ctx) => {
       ctx.body = 'session renewed';
       break;
     case 'login':
-      ctx.sessionHandler.regenerateId();
-      ctx.session.user = { name: 'john doe', age: 30 };
+      ctx.session.user = { name: ctx.query.name, age: 30 };
+      await ctx.session.regenerate(); // a new id after a login, against session fixation
       ctx.body = 'logged in';
       break;
-    case 'put': {
-      const delay = Number(ctx.query.delay || 0);
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-      ctx.session[args[0]] = args[1];
-      ctx.body = 'put ' + args[0];
+    case 'put':
+      await sleep(Number(ctx.query.ms || 0));
+      ctx.session[ctx.query.key] = ctx.query.value;
+      ctx.body = 'session changed';
       break;
-    }
     case 'whoami':
-      ctx.body = { sid: ctx.sessionHandler.getId() ?? null, isNew: ctx.session.isNew, session: ctx.session.toJSON() };
+      ctx.body = { sid: ctx.sessionHandler.getId() ?? null, new: ctx.session.isNew, session: ctx.session.toJSON() };
       break;
     default:
       ctx.status = 404;

@@ -6,8 +6,9 @@ The same middleware wraps a Django, Bottle or Pyramid app.
 
     UPSTREAM_SECRET=... python3 app.py --port 8080   # then run sessionproxy in front of it
 
-/count and /cart/add change one key each; their ?ms= waits that long first,
-so that two requests of one session can be made to overlap (the tests do).
+/set, /get, /destroy and /renew are koa-session's example; /login renews
+after a login, /put changes one key (?ms= waits first, so that two requests
+of one session can overlap), /whoami shows what the proxy sent.
 """
 import argparse
 import json
@@ -49,17 +50,15 @@ def routes(environ, start_response):
         session.regenerate()
         return reply("session renewed")
     if path == "/login":
-        session["user"] = {"name": query.get("name", "john doe"), "age": 30}
+        session["user"] = {"name": query.get("name"), "age": 30}
         session.regenerate()  # a new id after a login, against session fixation
         return reply("logged in")
-    if path == "/count":
+    if path == "/put":
         time.sleep(int(query.get("ms", 0)) / 1000)
-        session["views"] = session.get("views", 0) + 1
-        return reply({"views": session["views"]})
-    if path == "/cart/add":
-        time.sleep(int(query.get("ms", 0)) / 1000)
-        session.setdefault("cart", []).append(query.get("item", ""))
-        return reply({"cart": session["cart"]})
+        session[query["key"]] = query["value"]
+        return reply("session changed")
+    if path == "/whoami":
+        return reply({"sid": session.id, "new": session.is_new, "session": dict(session)})
     return reply("not found", "404 Not Found")
 
 

@@ -2,7 +2,7 @@
 # Tests the Node library on a fresh Debian machine: installs Node and npm
 # when missing, the pinned devDependencies (koa, express, typescript) from
 # the committed lock, and the examples' packages (examples/koa,
-# examples/express, which test/sdk_node_test.go runs behind the proxy);
+# examples/express, which test/sdk_test.go runs behind the proxy);
 # then runs every node:test test and type-checks the typings. Exits
 # non-zero on any failure; no test is ever skipped.
 set -euo pipefail

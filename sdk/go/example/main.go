@@ -4,11 +4,16 @@
 //
 //	UPSTREAM_SECRET=... go run ./example -port 8080   # then sessionproxy in front
 //
-// Routes: /set stores a user, /get returns it (204 when there is none;
-// /get?key=K returns key K),
-// /destroy and /renew end or renew the session, /put?key=K&value=V changes
-// one key, /id shows the session id. Any route takes ?ms=N to wait N ms
-// before answering.
+// With token.alg EdDSA or ES256, give it the proxy's JWKS instead of the
+// secret, and the audience its tokens must carry, if any:
+//
+//	UPSTREAM_JWKS_URL=http://127.0.0.1:9090/.well-known/jwks.json UPSTREAM_AUDIENCE=web go run ./example
+//
+// Routes: /set stores a user, /get returns it (204 when there is none),
+// /destroy and /renew end or renew the session (koa-session's example);
+// /login?name=N sets the user and renews, /put?key=K&value=V changes one
+// key (&ms=M waits first, so that two requests of one session can
+// overlap), /whoami shows the session id, whether it is new, and the data.
 package main
 
 import (
@@ -40,9 +45,13 @@ func run() error {
 	port := flag.Int("port", 8080, "port to listen on (0: any free port)")
 	flag.Parse()
 
-	sessions, err := sessionproxy.New(sessionproxy.Options{Secret: os.Getenv("UPSTREAM_SECRET")})
+	sessions, err := sessionproxy.New(sessionproxy.Options{
+		Secret:   os.Getenv("UPSTREAM_SECRET"),
+		JWKSURL:  os.Getenv("UPSTREAM_JWKS_URL"),
+		Audience: os.Getenv("UPSTREAM_AUDIENCE"),
+	})
 	if err != nil {
-		return fmt.Errorf("UPSTREAM_SECRET: %w", err)
+		return fmt.Errorf("UPSTREAM_SECRET or UPSTREAM_JWKS_URL: %w", err)
 	}
 
 	mux := http.NewServeMux()
@@ -50,17 +59,12 @@ func run() error {
 		change(w, sessionproxy.FromRequest(r).Set("user", map[string]any{"name": "john doe", "age": 30}), "session set")
 	})
 	mux.HandleFunc("GET /get", func(w http.ResponseWriter, r *http.Request) {
-		key := r.URL.Query().Get("key")
-		if key == "" {
-			key = "user"
-		}
-		v := sessionproxy.FromRequest(r).Get(key)
-		if v == nil {
+		user := sessionproxy.FromRequest(r).Get("user")
+		if user == nil {
 			w.WriteHeader(http.StatusNoContent)
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(v)
+		writeJSON(w, user)
 	})
 	mux.HandleFunc("GET /destroy", func(w http.ResponseWriter, r *http.Request) {
 		change(w, sessionproxy.FromRequest(r).Destroy(), "session destroyed")
@@ -68,21 +72,38 @@ func run() error {
 	mux.HandleFunc("GET /renew", func(w http.ResponseWriter, r *http.Request) {
 		change(w, sessionproxy.FromRequest(r).Renew(), "session renewed")
 	})
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		s := sessionproxy.FromRequest(r)
+		err := s.Set("user", map[string]any{"name": r.URL.Query().Get("name"), "age": 30})
+		if err == nil {
+			err = s.Renew() // a new id after a login, against session fixation
+		}
+		change(w, err, "logged in")
+	})
 	mux.HandleFunc("GET /put", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
+		ms, _ := strconv.Atoi(q.Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 		change(w, sessionproxy.FromRequest(r).Set(q.Get("key"), q.Get("value")), "session changed")
 	})
-	mux.HandleFunc("GET /id", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		s := sessionproxy.FromRequest(r)
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"id": s.ID(), "new": s.IsNew()})
+		var sid any // null when the proxy sent none
+		if s.ID() != "" {
+			sid = s.ID()
+		}
+		data := map[string]any{}
+		for _, k := range s.Keys() {
+			data[k] = s.Get(k)
+		}
+		writeJSON(w, map[string]any{"sid": sid, "new": s.IsNew(), "session": data})
 	})
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(*host, strconv.Itoa(*port)))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: sessions.Handler(delay(mux)), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: sessions.Handler(mux), ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	go func() {
@@ -107,17 +128,8 @@ func change(w http.ResponseWriter, err error, body string) {
 	fmt.Fprint(w, body)
 }
 
-// delay waits ?ms=N milliseconds before the route runs, so that tests can
-// hold requests of one session in flight together.
-func delay(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if ms, err := strconv.Atoi(r.URL.Query().Get("ms")); err == nil && ms > 0 {
-			select {
-			case <-time.After(time.Duration(ms) * time.Millisecond):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+// writeJSON answers v as JSON.
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
 }
