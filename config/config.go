@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
@@ -84,6 +85,21 @@ type Session struct {
 	// the same name earlier in the response, as cookies' overwrite does.
 	// Default true.
 	Overwrite bool `yaml:"overwrite"`
+	// IdleTimeout ends a session unused this long; use extends it.
+	// Default 0s (off).
+	IdleTimeout Duration `yaml:"idleTimeout"`
+	// AbsoluteTimeout ends a session this long after its creation or its
+	// last X-Session-Renew, whatever its use. Default 0s (off).
+	AbsoluteTimeout Duration `yaml:"absoluteTimeout"`
+	// UserKey is a dotted path into the session data (such as "user.id")
+	// naming the session's user: the proxy then indexes sessions by user
+	// for X-Session-Destroy: others|all and the admin API's /sessions.
+	// Memory and redis stores only. Default "" (off).
+	UserKey string `yaml:"userKey"`
+	// MaxBytes is the largest session data, in bytes of JSON: a change
+	// that would grow it past this gets 502 and is not saved, so that
+	// the X-Session token stays forwardable. Default 4096.
+	MaxBytes int `yaml:"maxBytes"`
 }
 
 // Route is how requests under one path are proxied.
@@ -98,6 +114,9 @@ type Route struct {
 	// upstream, for an app that runs koa-session itself and shares the
 	// session (format koa only). Default false: the proxy strips them.
 	ForwardCookie bool `yaml:"forwardCookie"`
+	// Audience is the token's "aud" claim for this route's requests.
+	// Default: token.audience.
+	Audience string `yaml:"audience"`
 }
 
 // Store says where sessions live.
@@ -113,9 +132,13 @@ type Store struct {
 
 // MemoryStore configures the in-process store.
 type MemoryStore struct {
-	// MaxEntries bounds the sessions kept; past it the one closest to
-	// expiring is dropped. Default 100000.
+	// MaxEntries bounds the sessions kept; past it the least recently
+	// used one-time session is dropped first. Default 100000.
 	MaxEntries int `yaml:"maxEntries"`
+	// MaxBytes bounds the memory the sessions take (ids, records and a
+	// fixed overhead per entry); 0 turns the bound off. Default
+	// 268435456 (256 MiB).
+	MaxBytes int64 `yaml:"maxBytes"`
 }
 
 // RedisStore configures the Redis store. The mode follows go-redis's
@@ -169,8 +192,19 @@ type RedisTLS struct {
 
 // Token configures the JWT in the X-Session request header.
 type Token struct {
-	// Secret is the HS256 key, at least 32 characters. Required.
+	// Alg is how the token is signed: "HS256" with Secret, or "EdDSA"
+	// (Ed25519) or "ES256" (P-256) with SigningKeys. Default "HS256".
+	Alg string `yaml:"alg"`
+	// Secret is the HS256 key, at least 32 characters. Required with
+	// HS256; not allowed with the other algs.
 	Secret string `yaml:"secret"`
+	// SigningKeys are PEM files of PKCS#8 private keys for EdDSA or
+	// ES256: the first signs, every one is published in the JWKS.
+	// Required with those algs; LoadKeys reads them.
+	SigningKeys []string `yaml:"signingKeys"`
+	// Audience is the token's "aud" claim; a route's own audience
+	// overrides it. Default "": no "aud".
+	Audience string `yaml:"audience"`
 	// TTL is the token's lifetime. Default 60s.
 	TTL Duration `yaml:"ttl"`
 	// Header is the request header carrying the token; the directives
@@ -186,6 +220,10 @@ type Admin struct {
 	// listener, for finding what a running proxy spends its time on.
 	// Default false.
 	Pprof bool `yaml:"pprof"`
+	// Token protects the /sessions API: requests need "Authorization:
+	// Bearer <token>". Use ${VAR}. Default "" (no token; -check refuses
+	// that with session.userKey on a non-loopback admin.listen).
+	Token string `yaml:"token"`
 }
 
 // Server holds the public listener's limits and timeouts (the admin
@@ -232,6 +270,15 @@ type Log struct {
 	Access bool `yaml:"access"`
 }
 
+// The defaults of the session size and memory-store bounds.
+const (
+	// DefaultSessionMaxBytes keeps the X-Session token (about 4/3 of the
+	// data plus some 200 bytes) under 8 KiB, which every common server
+	// accepts in one request header.
+	DefaultSessionMaxBytes = 4096
+	DefaultMemoryMaxBytes  = 256 << 20
+)
+
 // Default returns the configuration with every default applied and no
 // required value set. Where a package has a default of its own (session,
 // proxy, redisstore), it is taken from there.
@@ -247,10 +294,11 @@ func Default() Config {
 			SameSite:  "lax",
 			Path:      "/",
 			Overwrite: true,
+			MaxBytes:  DefaultSessionMaxBytes,
 		},
 		Store: Store{
 			Type:   "cookie",
-			Memory: MemoryStore{MaxEntries: session.DefaultMaxEntries},
+			Memory: MemoryStore{MaxEntries: session.DefaultMaxEntries, MaxBytes: DefaultMemoryMaxBytes},
 			Redis: RedisStore{
 				Addrs:     []string{"127.0.0.1:6379"},
 				KeyPrefix: "koa:sess:",
@@ -268,7 +316,7 @@ func Default() Config {
 			MaxHeaderBytes:    1 << 20,
 			ShutdownTimeout:   Duration(30 * time.Second),
 		},
-		Token: Token{TTL: Duration(proxy.DefaultTokenTTL), Header: proxy.DefaultHeader},
+		Token: Token{Alg: token.HS256, TTL: Duration(proxy.DefaultTokenTTL), Header: proxy.DefaultHeader},
 		Admin: Admin{Listen: "127.0.0.1:9090"},
 		Log:   Log{Format: "json", Level: "info", Access: true},
 	}

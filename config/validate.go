@@ -86,6 +86,22 @@ func (c *Config) Validate() error {
 	if !s.Signed && s.Format == "secure" {
 		bad("session.signed", "false is only allowed with format koa; secure cookies are always authenticated")
 	}
+	notNegative("session.idleTimeout", s.IdleTimeout)
+	notNegative("session.absoluteTimeout", s.AbsoluteTimeout)
+	if s.MaxBytes < 0 {
+		bad("session.maxBytes", "must be >= 0 (0 turns it off)")
+	}
+	if s.UserKey != "" {
+		if msg := checkUserKey(s.UserKey); msg != "" {
+			bad("session.userKey", "%q %s", s.UserKey, msg)
+		}
+		if c.Store.Type == "cookie" {
+			bad("session.userKey", "needs store.type memory or redis: the cookie store cannot end a session it does not hold")
+		}
+		if c.Admin.Listen != "" && c.Admin.Token == "" && !isLoopback(c.Admin.Listen) {
+			bad("admin.token", "is required when admin.listen %q is not a loopback address and session.userKey is set: the /sessions API can log users out", c.Admin.Listen)
+		}
+	}
 	if !s.Signed && c.Store.Type != "cookie" {
 		// The cookie's value is the store key: unsigned, a client could
 		// name any key in the store, and read or delete it.
@@ -118,6 +134,9 @@ func (c *Config) Validate() error {
 		if c.Store.Memory.MaxEntries <= 0 {
 			bad("store.memory.maxEntries", "must be > 0")
 		}
+		if c.Store.Memory.MaxBytes < 0 {
+			bad("store.memory.maxBytes", "must be >= 0 (0 turns it off)")
+		}
 	case "redis":
 		r := c.Store.Redis
 		if len(r.Addrs) == 0 {
@@ -148,9 +167,7 @@ func (c *Config) Validate() error {
 		bad("store.type", "%q must be cookie, memory or redis", c.Store.Type)
 	}
 
-	if len(c.Token.Secret) < 32 {
-		bad("token.secret", "must be at least 32 characters (it has %d)", len(c.Token.Secret))
-	}
+	errs = append(errs, c.tokenProblems()...)
 	if c.Token.TTL <= 0 {
 		bad("token.ttl", "must be > 0")
 	}
@@ -158,6 +175,9 @@ func (c *Config) Validate() error {
 		bad("token.header", "%q %s", c.Token.Header, msg)
 	}
 
+	if t := c.Admin.Token; t != "" && len(t) < 16 {
+		bad("admin.token", "must be at least 16 characters (it has %d)", len(t))
+	}
 	if c.Admin.Listen != "" {
 		checkAddr("admin.listen", c.Admin.Listen)
 		if _, port, _ := net.SplitHostPort(c.Listen); c.Admin.Listen == c.Listen && port != "0" {
@@ -207,4 +227,31 @@ func checkTokenHeader(h string) string {
 		}
 	}
 	return ""
+}
+
+// checkUserKey says what is wrong with a session.userKey ("" if nothing).
+func checkUserKey(k string) string {
+	for part := range strings.SplitSeq(k, ".") {
+		if part == "" {
+			return `must be a dotted path such as "user.id", without empty parts`
+		}
+	}
+	if strings.HasPrefix(k, "_") {
+		return `starts with "_": top-level keys starting with "_" are reserved, never session data`
+	}
+	return ""
+}
+
+// isLoopback reports whether the listen address addr binds only a
+// loopback interface.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

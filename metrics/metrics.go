@@ -45,6 +45,7 @@ type Metrics struct {
 	rejected        *prometheus.CounterVec
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
+	reload          reloadMetrics
 	// codes holds the label of each status 100-599, made once: a status
 	// formatted per request is an allocation per request.
 	codes [500]string
@@ -93,7 +94,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		}),
 		destroyed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessionproxy_sessions_destroyed_total",
-			Help: "Existing sessions destroyed by the upstream.",
+			Help: "Existing sessions destroyed by the upstream (X-Session-Destroy, and a user's other sessions with others or all).",
 		}),
 		renewed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "sessionproxy_sessions_renewed_total",
@@ -130,6 +131,9 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
+	}
+	if err := m.reload.register(reg); err != nil {
+		return nil, err
 	}
 	// Start the labelled counters at zero, so that rate() and alerts see
 	// every series from the first scrape.
@@ -214,6 +218,9 @@ func (m *Metrics) Committed(o session.Outcome) {
 	}
 	if o.Destroyed {
 		m.destroyed.Inc()
+	}
+	if o.Ended > 0 {
+		m.destroyed.Add(float64(o.Ended))
 	}
 	if o.Renewed {
 		m.renewed.Inc()

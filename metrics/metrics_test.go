@@ -136,7 +136,9 @@ sessionproxy_sessions_created_total 1
 		{"rejected", "sessionproxy_cookies_rejected_total", `
 # HELP sessionproxy_cookies_rejected_total Session cookies that gave no session, by reason; the client got a fresh session.
 # TYPE sessionproxy_cookies_rejected_total counter
+sessionproxy_cookies_rejected_total{reason="absolute"} 0
 sessionproxy_cookies_rejected_total{reason="expired"} 1
+sessionproxy_cookies_rejected_total{reason="idle"} 0
 sessionproxy_cookies_rejected_total{reason="malformed"} 0
 sessionproxy_cookies_rejected_total{reason="tampered"} 0
 sessionproxy_cookies_rejected_total{reason="unknown"} 0

@@ -51,19 +51,34 @@ func (p *Proxy) parseDirectives(h http.Header) (session.Change, error) {
 					fail(name, "want a JSON object: "+err.Error())
 					continue
 				}
+				if k, ok := session.ReservedKey(b); ok {
+					fail(name, fmt.Sprintf("top-level key %q: keys starting with \"_\" are reserved for the proxy's bookkeeping", k))
+					continue
+				}
 				ch.Set = append(ch.Set, b)
 			}
-		case p.dirDestroy, p.dirRenew:
+		case p.dirDestroy:
+			for _, v := range values {
+				switch scope := destroyScope(v); {
+				case scope == "":
+					fail(name, `want "true", "1", "others" or "all"`)
+				case scope != "true" && !p.opts.Sessions.HasUserIndex():
+					fail(name, fmt.Sprintf("%q needs session.userKey (a server-side store indexing sessions by user)", scope))
+				case scope == "others":
+					ch.DestroyOthers = true
+				case scope == "all":
+					ch.Destroy, ch.DestroyOthers = true, true
+				default:
+					ch.Destroy = true
+				}
+			}
+		case p.dirRenew:
 			for _, v := range values {
 				if !isTrue(v) {
 					fail(name, `want "true" or "1"`)
 				}
 			}
-			if name == p.dirDestroy {
-				ch.Destroy = true
-			} else {
-				ch.Renew = true
-			}
+			ch.Renew = true
 		case p.dirMaxAge:
 			for _, v := range values {
 				m, err := parseMaxAge(v)
@@ -83,6 +98,21 @@ func (p *Proxy) parseDirectives(h http.Header) (session.Change, error) {
 	// Several headers apply in order, but Go keeps repeated header lines in
 	// order only within one name, which is all that Set needs.
 	return ch, nil
+}
+
+// destroyScope reads an X-Session-Destroy value: "true" (also for "1"),
+// "others" or "all", or "" when it is none of them.
+func destroyScope(v string) string {
+	v = strings.TrimSpace(v)
+	switch {
+	case isTrue(v):
+		return "true"
+	case strings.EqualFold(v, "others"):
+		return "others"
+	case strings.EqualFold(v, "all"):
+		return "all"
+	}
+	return ""
 }
 
 func isTrue(v string) bool {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sessionproxy/sessionproxy/metrics"
 	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -76,6 +77,19 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	cookie := "theme=dark; " + c.Name + "=" + c.Value
+	withKey := func(kind, alg string) http.Handler { // read, its token signed with a key
+		pem, _ := token.Generate(kind)
+		k, err := token.ParseKey(pem, alg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenKey: k, Transport: rt, Observer: m,
+			AccessLog: proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return p
+	}
 
 	for _, tc := range []struct {
 		name    string
@@ -85,6 +99,8 @@ func BenchmarkHandler(b *testing.B) {
 	}{
 		{"bare", bare, "/", 0},
 		{"read", p, "/", 0},
+		{"read-eddsa", withKey("ed25519", token.EdDSA), "/", 0},
+		{"read-es256", withKey("p256", token.ES256), "/", 0},
 		{"bare-write", bare, "/write", 0},
 		{"write", p, "/write", 1},
 	} {

@@ -166,13 +166,14 @@ const (
 	ErrorTimeout          ErrorKind = "timeout"           // upstream too slow: 504
 	ErrorConnect          ErrorKind = "connect"           // upstream unreachable: 502
 	ErrorCanceled         ErrorKind = "canceled"          // client went away before the answer
+	ErrorTooLarge         ErrorKind = "session_too_large" // the session would outgrow its cookie or session.maxBytes: 502
 	ErrorOther            ErrorKind = "other"             // any other failure: 502
 )
 
 // ErrorKinds returns every ErrorKind, for an Observer that starts its
 // series at zero.
 func ErrorKinds() []ErrorKind {
-	return []ErrorKind{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorOther}
+	return []ErrorKind{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorTooLarge, ErrorOther}
 }
 
 // Directive names a session directive in what the proxy reports: the
@@ -197,7 +198,7 @@ func Directives() []Directive {
 // RejectReasons returns the reasons Observer.Rejected is called with:
 // session's Reject* reasons.
 func RejectReasons() []string {
-	return []string{session.RejectTampered, session.RejectMalformed, session.RejectExpired, session.RejectUnknown}
+	return []string{session.RejectTampered, session.RejectMalformed, session.RejectExpired, session.RejectUnknown, session.RejectIdle, session.RejectAbsolute}
 }
 
 // nopObserver is the Observer of a Proxy without one.
@@ -220,6 +221,8 @@ func errorKind(err error, r *http.Request) ErrorKind {
 		return ErrorCanceled
 	case isStoreUnavailable(err):
 		return ErrorStoreUnavailable
+	case errors.Is(err, session.ErrSessionTooLarge), errors.Is(err, session.ErrCookieTooLarge):
+		return ErrorTooLarge
 	case isTimeout(err):
 		return ErrorTimeout
 	case errors.As(err, &oe) && oe.Op == "dial":

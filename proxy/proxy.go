@@ -33,6 +33,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -54,8 +55,16 @@ type Options struct {
 	Routes []Route
 	// Sessions loads and commits sessions. Required.
 	Sessions *session.Manager
-	// TokenSecret is the HS256 key of the session JWT. Required.
+	// TokenSecret is the HS256 key of the session JWT. Required unless
+	// TokenKey is set.
 	TokenSecret []byte
+	// TokenKey signs the session JWT with EdDSA or ES256 instead, its id
+	// in the header's kid, so that upstreams verify it with the public
+	// key alone (token.JWKS publishes it). Default nil: HS256.
+	TokenKey *token.Key
+	// Audience is the JWT's "aud" claim, unless the route has its own.
+	// Default "": no "aud".
+	Audience string
 	// TokenTTL is the JWT's lifetime. Default DefaultTokenTTL.
 	TokenTTL time.Duration
 	// Header is the request header that carries the JWT; the directives
@@ -88,6 +97,10 @@ type Route struct {
 	// same keys and shares the session. Such an app may also set the
 	// session cookie itself; see Proxy.
 	ForwardCookie bool
+	// Audience is the "aud" claim of the JWT for this route's requests,
+	// so that a token made for one upstream is refused by another.
+	// Default "": Options.Audience.
+	Audience string
 }
 
 // Proxy is the session-aware reverse proxy. Create it with New.
@@ -123,8 +136,10 @@ func New(o Options) (*Proxy, error) {
 		return nil, errors.New("proxy: Upstream must be an absolute URL")
 	case o.Sessions == nil:
 		return nil, errors.New("proxy: Sessions is required")
-	case len(o.TokenSecret) == 0:
-		return nil, errors.New("proxy: TokenSecret is required")
+	case len(o.TokenSecret) == 0 && o.TokenKey == nil:
+		return nil, errors.New("proxy: TokenSecret or TokenKey is required")
+	case len(o.TokenSecret) != 0 && o.TokenKey != nil:
+		return nil, errors.New("proxy: TokenSecret and TokenKey exclude each other: an upstream holding the secret could mint tokens")
 	}
 	if o.TokenTTL <= 0 {
 		o.TokenTTL = DefaultTokenTTL
@@ -151,13 +166,16 @@ func New(o Options) (*Proxy, error) {
 		} else if r.Upstream.Scheme == "" || r.Upstream.Host == "" {
 			return nil, fmt.Errorf("proxy: Routes[%d].Upstream must be an absolute URL", i)
 		}
+		if r.Audience == "" {
+			o.Routes[i].Audience = o.Audience
+		}
 	}
 	// Longest prefix first, so that the first match is the best one.
 	slices.SortStableFunc(o.Routes, func(a, b Route) int { return len(b.Path) - len(a.Path) })
 	h := http.CanonicalHeaderKey(o.Header)
 	p := &Proxy{
 		opts:             o,
-		minter:           newMinter(o.TokenSecret, o.TokenTTL),
+		minter:           newTokenMinter(o),
 		refs:             newRefCache(),
 		log:              o.Logger,
 		prefix:           strings.ToLower(h),
@@ -261,7 +279,7 @@ func (p *Proxy) route(path string) Route {
 			return r
 		}
 	}
-	return Route{Path: "/", Upstream: p.opts.Upstream}
+	return Route{Path: "/", Upstream: p.opts.Upstream, Audience: p.opts.Audience}
 }
 
 type stateKey struct{}
@@ -283,8 +301,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.Rejected != "" {
 		p.opts.Observer.Rejected(s.Rejected)
 	}
+	st.session, st.route = s, p.route(r.URL.Path)
 	// The token is issued at the request's arrival: one clock read less.
-	st.session, st.route, st.token[0] = s, p.route(r.URL.Path), p.minter.mint(s, start)
+	if st.token[0], err = p.minter.mint(s, st.route.Audience, start); err != nil {
+		p.errorHandler(rec, r, err)
+		return
+	}
 	p.rp.ServeHTTP(rec, r.WithContext(st))
 }
 
@@ -420,6 +442,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		msg = "bad gateway: the upstream sent a malformed session directive"
 	case errors.Is(err, session.ErrCookieTooLarge):
 		msg = "bad gateway: the session is too large for a cookie"
+	case errors.Is(err, session.ErrSessionTooLarge):
+		msg = "bad gateway: the session would grow past session.maxBytes"
 	case kind == ErrorStoreUnavailable:
 		status, msg = http.StatusServiceUnavailable, "service unavailable: the session store cannot be reached, retry shortly"
 		w.Header().Set("Retry-After", "5")

@@ -89,11 +89,16 @@ func TestParseDirectives(t *testing.T) {
 		{"max-age session", map[string][]string{"X-Session-Max-Age": {"session"}}, session.Change{MaxAge: session.Browser}, ""},
 		{"set not JSON", map[string][]string{"X-Session-Set": {`{a:1}`}}, session.Change{}, "X-Session-Set: want a JSON object"},
 		{"set an array", map[string][]string{"X-Session-Set": {`[1]`}}, session.Change{}, "X-Session-Set: want a JSON object"},
-		{"destroy yes", map[string][]string{"X-Session-Destroy": {"yes"}}, session.Change{}, `X-Session-Destroy: want "true" or "1"`},
+		{"destroy yes", map[string][]string{"X-Session-Destroy": {"yes"}}, session.Change{}, `X-Session-Destroy: want "true", "1", "others" or "all"`},
+		{"destroy others without a user index", map[string][]string{"X-Session-Destroy": {"others"}}, session.Change{}, `X-Session-Destroy: "others" needs session.userKey`},
+		{"destroy all without a user index", map[string][]string{"X-Session-Destroy": {"all"}}, session.Change{}, `X-Session-Destroy: "all" needs session.userKey`},
+		{"set a reserved key", map[string][]string{"X-Session-Set": {`{"a":1,"_flashes":["hi"]}`}}, session.Change{}, `X-Session-Set: top-level key "_flashes": keys starting with "_" are reserved`},
+		{"set an escaped reserved key", map[string][]string{"X-Session-Set": {`{"\u005fexpire":1}`}}, session.Change{}, `top-level key "_expire"`},
 		{"max-age negative", map[string][]string{"X-Session-Max-Age": {"-5"}}, session.Change{}, "X-Session-Max-Age: want a positive"},
 		{"max-age float", map[string][]string{"X-Session-Max-Age": {"1.5"}}, session.Change{}, "X-Session-Max-Age: want a positive"},
 		{"unknown", map[string][]string{"X-Session-Sett": {"{}"}}, session.Change{}, "X-Session-Sett: unknown session directive"},
 		{"echoed token is dropped, not an error", map[string][]string{"X-Session": {"a.b.c"}}, session.Change{}, ""},
+		{"nested _ keys are data", map[string][]string{"X-Session-Set": {`{"a":{"_b":1}}`}}, session.Change{Set: [][]byte{[]byte(`{"a":{"_b":1}}`)}}, ""},
 		{"bad one spoils good ones", map[string][]string{"X-Session-Set": {`{"a":1}`}, "X-Session-Renew": {"yes"}}, session.Change{}, "X-Session-Renew"},
 	}
 	for _, tc := range tests {

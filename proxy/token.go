@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"hash"
 	"hash/maphash"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -32,77 +34,126 @@ type Claims struct {
 	jwt.RegisteredClaims
 }
 
-// tokenHeader is the JWT's first segment, the same for every token:
+// tokenHeader is the JWT's first segment of every HS256 token:
 // base64url of {"alg":"HS256","typ":"JWT"}, as golang-jwt writes it.
 const tokenHeader = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 
 // minter mints session JWTs. It writes the claims JSON by hand, with the
-// session data as it is (already a JSON object), and signs with pooled
-// HMACs and buffers: what golang-jwt does with encoding/json and a new
-// HMAC per token, without the reflection and the garbage. Any JWT library
+// session data as it is (already a JSON object), and signs HS256 with
+// pooled HMACs and buffers: what golang-jwt does with encoding/json and a
+// new HMAC per token, without the reflection and the garbage. With a
+// token.Key it signs EdDSA or ES256 instead, through golang-jwt's signing
+// methods, and names the key in the header's kid. Any JWT library
 // verifies its tokens (the tests use golang-jwt's parser).
 //
-// It remembers the last token of recent sessions: a token depends only on
-// the session's id, data and newness and on the second it is issued, so a
-// session that sends several requests in one second (a page load's
-// parallel API calls) gets the very same token again without signing it.
+// It remembers the last token of recent sessions, so that a session's
+// repeated requests do not pay a signature each: a token depends only on
+// the session's id, data and newness, the audience, the key and the
+// second it is issued, so a remembered token of the same session, data
+// and audience, issued less than reuse ago, is handed out again.
 type minter struct {
 	ttl    time.Duration
-	works  sync.Pool // *mintWork
-	seed   maphash.Seed
-	recent [recentTokens]atomic.Pointer[recentToken]
+	key    *token.Key // nil: HS256 with the pooled HMACs
+	header string     // the JWT's first segment
+	// reuse is how long, in whole seconds, a remembered token is handed
+	// out again: 1 for HS256, the same second, where the token is the
+	// very one signing would give; for a key, a quarter of the ttl
+	// (at least 1), because an Ed25519 or P-256 signature costs tens of
+	// microseconds, several times a whole read request, and a quarter
+	// still leaves the upstream at least three quarters of the ttl.
+	reuse int64
+	works sync.Pool // *mintWork
+	seed  maphash.Seed
+	// recent is the table of recent tokens, one per slot of a session's
+	// hash; a newer token replaces an older one.
+	recent []atomic.Pointer[recentToken]
 }
 
-// recentTokens is the size of the minter's table of recent tokens, one
-// per slot of a session's hash; a newer token replaces an older one.
-const recentTokens = 1024
+// The sizes of the minter's table of recent tokens. An HS256 token is
+// remembered for a second and costs about a microsecond to sign again;
+// a key's is remembered for a quarter of the ttl and costs tens, so its
+// table holds more sessions: those active within that quarter, up to its
+// size. Powers of two, so that a slot is a mask of the hash.
+const (
+	recentTokens    = 1 << 10
+	recentKeyTokens = 1 << 14
+)
 
 // recentToken is a token and everything it was minted from.
 type recentToken struct {
-	id, data string
-	iat      int64
-	token    string
+	id, data, aud string
+	iat           int64
+	token         string
 }
 
 // mintWork is what one mint uses, pooled together.
 type mintWork struct {
-	mac hash.Hash // HMAC-SHA256 keyed with the secret
+	mac hash.Hash // HMAC-SHA256 keyed with the secret; nil with a key
 	buf []byte
 	sum [sha256.Size]byte // the MAC; here, so that it does not escape per token
 }
 
+// newMinter returns a minter of HS256 tokens signed with secret.
 func newMinter(secret []byte, ttl time.Duration) *minter {
-	m := &minter{ttl: ttl, seed: maphash.MakeSeed()}
+	m := &minter{ttl: ttl, header: tokenHeader, reuse: 1, seed: maphash.MakeSeed(), recent: make([]atomic.Pointer[recentToken], recentTokens)}
 	m.works.New = func() any {
 		return &mintWork{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 1024)}
 	}
 	return m
 }
 
-// mint returns the token for s issued at now: a recent one when it was
-// minted from the same session in the same second, or a new one.
-func (m *minter) mint(s *session.Session, now time.Time) string {
-	if s.IsNew {
-		return m.sign(s, now) // a fresh id: never seen before
+// newKeyMinter returns a minter of tokens signed with key (EdDSA or
+// ES256), whose header names the key's id.
+func newKeyMinter(key *token.Key, ttl time.Duration) *minter {
+	m := &minter{
+		ttl: ttl, key: key, header: key.Header(), reuse: max(1, int64(ttl/4/time.Second)),
+		seed: maphash.MakeSeed(), recent: make([]atomic.Pointer[recentToken], recentKeyTokens),
 	}
-	iat := now.Unix()
-	slot := m.slot(s)
-	if t := slot.Load(); t != nil && t.iat == iat && t.id == s.ID && t.data == string(s.Data) {
-		return t.token
-	}
-	tok := m.sign(s, now)
-	slot.Store(&recentToken{id: s.ID, data: string(s.Data), iat: iat, token: tok})
-	return tok
+	m.works.New = func() any { return &mintWork{buf: make([]byte, 0, 1024)} }
+	return m
 }
 
-// slot returns where the recent token of s is kept.
-func (m *minter) slot(s *session.Session) *atomic.Pointer[recentToken] {
-	return &m.recent[(maphash.String(m.seed, s.ID)^maphash.Bytes(m.seed, s.Data))%recentTokens]
+// newTokenMinter returns the minter o asks for: with o.TokenKey, or
+// HS256 with o.TokenSecret.
+func newTokenMinter(o Options) *minter {
+	if o.TokenKey != nil {
+		return newKeyMinter(o.TokenKey, o.TokenTTL)
+	}
+	return newMinter(o.TokenSecret, o.TokenTTL)
+}
+
+// mint returns the token for s issued at now for the audience aud ("":
+// none): a recent one when it was minted from the same session, data and
+// audience less than m.reuse ago, or a new one.
+func (m *minter) mint(s *session.Session, aud string, now time.Time) (string, error) {
+	if s.IsNew {
+		return m.sign(s, aud, now) // a fresh id: never seen before
+	}
+	iat := now.Unix()
+	slot := m.slot(s, aud)
+	if t := slot.Load(); t != nil && iat >= t.iat && iat-t.iat < m.reuse && t.id == s.ID && t.data == string(s.Data) && t.aud == aud {
+		return t.token, nil
+	}
+	tok, err := m.sign(s, aud, now)
+	if err != nil {
+		return "", err
+	}
+	slot.Store(&recentToken{id: s.ID, data: string(s.Data), aud: aud, iat: iat, token: tok})
+	return tok, nil
+}
+
+// slot returns where the recent token of s for aud is kept.
+func (m *minter) slot(s *session.Session, aud string) *atomic.Pointer[recentToken] {
+	h := maphash.String(m.seed, s.ID) ^ maphash.Bytes(m.seed, s.Data)
+	if aud != "" {
+		h ^= maphash.String(m.seed, aud)
+	}
+	return &m.recent[h&uint64(len(m.recent)-1)]
 }
 
 // sign mints the token for s issued at now. Its claims are in the order
-// golang-jwt would write Claims: sid, sess, new, iss, exp, iat.
-func (m *minter) sign(s *session.Session, now time.Time) string {
+// golang-jwt would write Claims: sid, sess, new, iss, aud, exp, iat.
+func (m *minter) sign(s *session.Session, aud string, now time.Time) (string, error) {
 	w := m.works.Get().(*mintWork)
 	defer m.works.Put(w)
 	claims := w.buf[:0]
@@ -120,7 +171,14 @@ func (m *minter) sign(s *session.Session, now time.Time) string {
 	}
 	claims = append(claims, `,"new":`...)
 	claims = strconv.AppendBool(claims, s.IsNew)
-	claims = append(claims, `,"iss":"`+Issuer+`","exp":`...)
+	claims = append(claims, `,"iss":"`+Issuer+`"`...)
+	if aud != "" {
+		// A single audience as a string, which every JWT library
+		// accepts (RFC 7519 4.1.3).
+		claims = append(claims, `,"aud":`...)
+		claims = appendJSONString(claims, aud)
+	}
+	claims = append(claims, `,"exp":`...)
 	claims = strconv.AppendInt(claims, now.Add(m.ttl).Unix(), 10)
 	claims = append(claims, `,"iat":`...)
 	claims = strconv.AppendInt(claims, now.Unix(), 10)
@@ -129,14 +187,25 @@ func (m *minter) sign(s *session.Session, now time.Time) string {
 	// The token goes after the claims in the same buffer.
 	enc := base64.RawURLEncoding
 	start := len(claims)
-	tok := append(claims, tokenHeader+"."...)
-	tok = enc.AppendEncode(tok, claims[:start])
-	w.mac.Reset()
-	w.mac.Write(tok[start:])
+	tok := append(claims, m.header...)
 	tok = append(tok, '.')
-	tok = enc.AppendEncode(tok, w.mac.Sum(w.sum[:0]))
+	tok = enc.AppendEncode(tok, claims[:start])
+	var sig []byte
+	if m.key != nil {
+		var err error
+		if sig, err = m.key.Sign(string(tok[start:])); err != nil {
+			w.buf = tok
+			return "", fmt.Errorf("proxy: signing the session token with key %s: %w", m.key.ID, err)
+		}
+	} else {
+		w.mac.Reset()
+		w.mac.Write(tok[start:])
+		sig = w.mac.Sum(w.sum[:0])
+	}
+	tok = append(tok, '.')
+	tok = enc.AppendEncode(tok, sig)
 	w.buf = tok
-	return string(tok[start:])
+	return string(tok[start:]), nil
 }
 
 // appendJSONString appends s as a JSON string. Session ids are URL-safe

@@ -34,7 +34,7 @@ func TestMint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			tok := m.mint(&tc.s, now)
+			tok := mustMint(t, m, &tc.s, "", now)
 			var got Claims
 			parsed, err := jwt.ParseWithClaims(tok, &got, func(*jwt.Token) (any, error) {
 				return []byte(testSecret), nil
@@ -76,7 +76,7 @@ func TestMintLikeGolangJWT(t *testing.T) {
 	}
 	m := newMinter([]byte(testSecret), time.Minute)
 	for range 3 { // pooled buffers and HMACs are reused cleanly
-		if got := m.mint(&s, now); got != want {
+		if got := mustMint(t, m, &s, "", now); got != want {
 			t.Fatalf("token\n%s\nwant\n%s", got, want)
 		}
 	}
@@ -106,10 +106,10 @@ func TestMintRecentTokens(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	m := newMinter([]byte(testSecret), time.Minute)
 	fresh := func(s *session.Session, at time.Time) string { // no memory
-		return newMinter([]byte(testSecret), time.Minute).mint(s, at)
+		return mustMint(t, newMinter([]byte(testSecret), time.Minute), s, "", at)
 	}
 	s := &session.Session{ID: "AAECAwQFBgcICQoLDA0ODw", Data: []byte(`{"n":1}`)}
-	first := m.mint(s, now)
+	first := mustMint(t, m, s, "", now)
 	steps := []struct {
 		name   string
 		change func()
@@ -127,22 +127,22 @@ func TestMintRecentTokens(t *testing.T) {
 	}
 	for _, st := range steps {
 		st.change()
-		if got, want := m.mint(s, st.at), fresh(s, st.at); got != want {
+		if got, want := mustMint(t, m, s, "", st.at), fresh(s, st.at); got != want {
 			t.Fatalf("%s: token\n%s\nwant\n%s", st.name, got, want)
 		}
 	}
 	s.ID, s.Data = "AAECAwQFBgcICQoLDA0ODw", []byte(`{"n":1}`)
-	if got := m.mint(s, now); got != first {
+	if got := mustMint(t, m, s, "", now); got != first {
 		t.Fatalf("the first session again: %s, want %s", got, first)
 	}
 	// Other data that lands in the same slot: only the comparison of the
 	// data tells the two tokens apart.
-	slot := m.slot(s)
+	slot := m.slot(s, "")
 	other := &session.Session{ID: s.ID}
-	for k := 2; m.slot(other) != slot; k++ {
+	for k := 2; m.slot(other, "") != slot; k++ {
 		other.Data = []byte(`{"n":` + strconv.Itoa(k) + `}`)
 	}
-	if got, want := m.mint(other, now), fresh(other, now); got != want {
+	if got, want := mustMint(t, m, other, "", now), fresh(other, now); got != want {
 		t.Fatalf("data %s sharing a slot with %s: token\n%s\nwant\n%s", other.Data, s.Data, got, want)
 	}
 }
@@ -157,14 +157,14 @@ func TestMintRecentTokensConcurrent(t *testing.T) {
 	for i := range 8 {
 		s := &session.Session{ID: session.NewID(), Data: []byte(`{"i":` + string(rune('0'+i)) + `}`)}
 		sessions = append(sessions, s)
-		want = append(want, m.sign(s, now))
+		want = append(want, mustSign(t, m, s, "", now))
 	}
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Go(func() {
 			for i := range 200 {
 				k := (g + i) % len(sessions)
-				if got := m.mint(sessions[k], now); got != want[k] {
+				if got, _ := m.mint(sessions[k], "", now); got != want[k] {
 					t.Errorf("session %d: a token that is not its own", k)
 					return
 				}
@@ -172,4 +172,22 @@ func TestMintRecentTokensConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+func mustMint(t testing.TB, m *minter, s *session.Session, aud string, now time.Time) string {
+	t.Helper()
+	tok, err := m.mint(s, aud, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func mustSign(t testing.TB, m *minter, s *session.Session, aud string, now time.Time) string {
+	t.Helper()
+	tok, err := m.sign(s, aud, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

@@ -102,7 +102,8 @@ func buildVectors(t *testing.T, committed []byte) []byte {
 	existing := &session.Session{ID: "AAECAwQFBgcICQoLDA0ODw", Data: []byte(`{"user":{"name":"john doe","age":30}}`)}
 	fresh := &session.Session{ID: "EBESExQVFhcYGRobHB0eHw", Data: []byte(`{}`), IsNew: true}
 	koa := &session.Session{Data: []byte(`{"views":3}`)}
-	valid := long.sign(existing, issued)
+	sign := func(m *minter, s *session.Session) string { return mustSign(t, m, s, "", issued) }
+	valid := sign(long, existing)
 	header, payload, _ := strings.Cut(valid, ".")
 	payload, _, _ = strings.Cut(payload, ".")
 
@@ -116,10 +117,10 @@ func buildVectors(t *testing.T, committed []byte) []byte {
 		Issuer: Issuer,
 		Tokens: []tokenVector{
 			{Name: "existing session", Token: valid},
-			{Name: "new session", Token: long.sign(fresh, issued)},
-			{Name: "koa format has no sid", Token: long.sign(koa, issued)},
-			{Name: "expired", Token: short.sign(existing, issued), Error: "expired"},
-			{Name: "bad signature", Token: newMinter([]byte("another-secret-0123456789abcdef01234"), 100*365*24*time.Hour).sign(existing, issued), Error: "signature"},
+			{Name: "new session", Token: sign(long, fresh)},
+			{Name: "koa format has no sid", Token: sign(long, koa)},
+			{Name: "expired", Token: sign(short, existing), Error: "expired"},
+			{Name: "bad signature", Token: sign(newMinter([]byte("another-secret-0123456789abcdef01234"), 100*365*24*time.Hour), existing), Error: "signature"},
 			{Name: "signature cut off", Token: header + "." + payload + ".", Error: "signature"},
 			{Name: "alg none", Token: unsigned(t, `{"alg":"none","typ":"JWT"}`, payload), Error: "alg"},
 			{Name: "alg HS512", Token: signedWith(t, jwt.SigningMethodHS512, jwt.MapClaims{"iss": Issuer, "sess": map[string]any{}, "iat": issued.Unix(), "exp": issued.AddDate(100, 0, 0).Unix()}), Error: "alg"},
@@ -158,7 +159,9 @@ func buildVectors(t *testing.T, committed []byte) []byte {
 			tv.Claims = verifiedClaims(t, tv.Token, jwt.WithValidMethods([]string{"HS256"}))
 		}
 	}
-	v.JWKS, v.Tokens = appendKeyVectors(t, v.Tokens, long.sign(existing, issued), committed)
+	v.JWKS, v.Tokens = appendKeyVectors(t, v.Tokens, func(k *token.Key) string {
+		return sign(newKeyMinter(k, 100*365*24*time.Hour), existing)
+	}, valid, committed)
 	for _, p := range v.Patches {
 		checkPatch(t, p)
 	}
@@ -244,12 +247,12 @@ var (
 	strayEd25519Seed  = []byte("stray-ed25519-seed-0123456789abc")
 )
 
-// appendKeyVectors adds the EdDSA and ES256 tokens: the payload of an
-// HS256 token the minter signed, under each key. It returns the JWKS that
-// verifies them. ES256 signatures are randomized, so a committed ES256
-// token that still verifies to the same claims is kept as it is; otherwise
-// the file would change on every run.
-func appendKeyVectors(t *testing.T, tokens []tokenVector, hsToken string, committed []byte) (json.RawMessage, []tokenVector) {
+// appendKeyVectors adds the EdDSA and ES256 tokens, which mint signs with
+// each key, and the invalid ones made from their payload. It returns the
+// JWKS that verifies them. ES256 signatures are randomized, so a committed
+// ES256 token that still verifies to the same claims is kept as it is;
+// otherwise the file would change on every run.
+func appendKeyVectors(t *testing.T, tokens []tokenVector, mint func(*token.Key) string, hsToken string, committed []byte) (json.RawMessage, []tokenVector) {
 	t.Helper()
 	ed := vectorKey(t, ed25519.NewKeyFromSeed(vectorEd25519Seed), token.EdDSA)
 	p256, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), vectorP256Scalar)
@@ -267,7 +270,7 @@ func appendKeyVectors(t *testing.T, tokens []tokenVector, hsToken string, commit
 		kept[tv.Name] = tv.Token
 	}
 
-	_, rest, _ := strings.Cut(hsToken, ".")
+	_, rest, _ := strings.Cut(mint(ed), ".")
 	payload, _, _ := strings.Cut(rest, ".")
 	signed := func(k *token.Key, header string) string {
 		input := header + "." + payload
@@ -285,7 +288,7 @@ func appendKeyVectors(t *testing.T, tokens []tokenVector, hsToken string, commit
 		return nil, jwt.ErrTokenUnverifiable
 	}
 	valid := func(name string, k *token.Key) tokenVector {
-		tok := signed(k, k.Header())
+		tok := mint(k)
 		if prev, ok := kept[name]; ok && k.Alg == token.ES256 {
 			if _, err := jwt.Parse(prev, keyfunc, jwt.WithValidMethods([]string{k.Alg}), jwt.WithIssuer(Issuer)); err == nil {
 				tok = prev

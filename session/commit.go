@@ -23,11 +23,15 @@ type Change struct {
 	Renew bool
 	// MaxAge, when not zero, becomes the session's own maxAge.
 	MaxAge MaxAge
+	// DestroyOthers ends every other session of this session's user
+	// (Options.UserKey): "log out my other devices". With Destroy, it is
+	// "log out everywhere": this session and all the user's others.
+	DestroyOthers bool
 }
 
 // IsZero reports whether ch asks for nothing.
 func (ch Change) IsZero() bool {
-	return len(ch.Set) == 0 && !ch.Destroy && !ch.Renew && ch.MaxAge == 0
+	return len(ch.Set) == 0 && !ch.Destroy && !ch.Renew && ch.MaxAge == 0 && !ch.DestroyOthers
 }
 
 // Outcome says what Commit did, for metrics and logs.
@@ -36,6 +40,7 @@ type Outcome struct {
 	Created   bool // a new session was saved for the first time
 	Destroyed bool // an existing session was destroyed
 	Renewed   bool // the session got a new id or a re-issued cookie
+	Ended     int  // other sessions of the user ended (Change.DestroyOthers)
 }
 
 // Commit applies ch to s, as koa-session commits ctx.session, writes the
@@ -79,7 +84,7 @@ func (m *Manager) Commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 // change nothing for s: no directive, shouldSave false for the data s
 // already has, and no cookie to repair.
 func (m *Manager) nothingToCommit(s *Session, ch Change) bool {
-	return ch.IsZero() && !s.cookie.needsRepair() && !m.shouldSave(s, s.Data, false, false)
+	return ch.IsZero() && !s.cookie.needsRepair() && !m.shouldSave(s, s.Data, false, false) && !m.touchDue(s)
 }
 
 // plan is what one commit does, decided from the session and the change
@@ -94,6 +99,12 @@ type plan struct {
 	expire  bool   // expire the client's cookie instead
 	drop    string // a stored id to delete once the rest is written
 	out     Outcome
+	now     time.Time
+	st      stamps // the proxy's bookkeeping, when records carry it
+	touch   bool   // saved only to record its use: its expiry is kept
+	// With Options.UserKey: the user of the session as it was loaded
+	// (hashed; "" for none), whose index loses drop.
+	loadedUser string
 }
 
 // commit carries out ch for s, writing the session's cookies to h.
@@ -108,8 +119,9 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	switch {
 	case p.save:
 		if err := m.save(ctx, h, ck, s, &p); errors.Is(err, errSessionGone) {
-			// Destroyed or renewed by a concurrent request: its Set must
-			// not bring the session back (that would undo a logout).
+			// Destroyed or renewed by a concurrent request, or ended by
+			// its user's logout elsewhere: its Set must not bring the
+			// session back (that would undo a logout).
 			return Outcome{}, nil
 		} else if err != nil {
 			return Outcome{}, err
@@ -123,6 +135,20 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	if err := m.deleteStored(ctx, p.drop); err != nil {
 		return Outcome{}, err // the client keeps its old cookie
 	}
+	if err := m.unindex(ctx, p.loadedUser, p.drop); err != nil {
+		return Outcome{}, err
+	}
+	if ch.DestroyOthers {
+		user := p.loadedUser // "all": the user of the session ended
+		if !ch.Destroy {
+			user, _ = m.userOf(s.Data)
+		}
+		n, err := m.endUser(ctx, user, s.ID)
+		if err != nil {
+			return Outcome{}, err
+		}
+		p.out.Ended = n
+	}
 	return p.out, nil
 }
 
@@ -130,6 +156,12 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 // to save (koa's rules), then renew.
 func (m *Manager) plan(s *Session, ch Change) (plan, error) {
 	var p plan
+	if m.user != nil && !s.IsNew {
+		p.loadedUser, _ = m.userOf(s.Data)
+	}
+	if ch.DestroyOthers && m.user == nil {
+		return plan{}, errors.New("session: ending a user's other sessions needs Options.UserKey")
+	}
 	if ch.Destroy && !m.destroy(&p, s, ch) {
 		return p, nil
 	}
@@ -140,13 +172,20 @@ func (m *Manager) plan(s *Session, ch Change) (plan, error) {
 		if p.data, changed, err = mergePatches(s.Data, ch.Set); err != nil {
 			return plan{}, err
 		}
+		if err := m.checkSize(s.Data, p.data); err != nil {
+			return plan{}, err
+		}
 		p.patches = ch.Set
 	}
 	force := ch.Renew
 	if ch.MaxAge != 0 {
 		p.maxAge, force = ch.MaxAge, true
 	}
-	if !m.shouldSave(s, p.data, changed, force) {
+	save := m.shouldSave(s, p.data, changed, force)
+	if !save && m.touchDue(s) {
+		save, p.touch = true, true
+	}
+	if !save {
 		// A destroyed session whose successor stayed empty: nothing to
 		// save, but the old cookie must still go.
 		p.expire = ch.Destroy
@@ -157,6 +196,16 @@ func (m *Manager) plan(s *Session, ch Change) (plan, error) {
 		m.renew(&p)
 	}
 	p.out.Saved, p.out.Created = true, s.IsNew
+	p.now = m.now()
+	if m.stamped {
+		p.st = stamps{created: s.created, used: p.now}
+		if s.IsNew || p.out.Renewed {
+			p.st.created = p.now // the absolute timeout starts again
+		}
+		if p.touch {
+			p.st.expire = s.Expire
+		}
+	}
 	return p, nil
 }
 
@@ -210,8 +259,11 @@ func (m *Manager) shouldSave(s *Session, data []byte, changed, force bool) bool 
 // save writes the session as p says, sets the cookie that carries it, and
 // updates s to what was saved.
 func (m *Manager) save(ctx context.Context, h http.Header, ck http.Cookie, s *Session, p *plan) error {
-	now := m.now()
+	now := p.now
 	ck.Expires = expiry(p.maxAge, now)
+	if p.touch {
+		ck.Expires = s.Expire
+	}
 	data := p.data
 	if m.opts.Store == nil {
 		if err := m.codec.write(h, ck, m.cookiePayload(p, now), ""); err != nil {
@@ -226,11 +278,16 @@ func (m *Manager) save(ctx context.Context, h http.Header, ck http.Cookie, s *Se
 		if p.newID == s.cookieID && !s.cookie.resign {
 			current = s.cookie.value
 		}
-		if err := m.codec.write(h, ck, []byte(p.newID), current); err != nil {
-			return err
+		// A touch changes only the store's record: the cookie the client
+		// has names the same id with the same expiry.
+		if !p.touch || current == "" {
+			if err := m.codec.write(h, ck, []byte(p.newID), current); err != nil {
+				return err
+			}
 		}
 	}
 	s.ID, s.Data, s.MaxAge, s.Expire = p.newID, data, p.maxAge, ck.Expires
+	s.created, s.used = p.st.created, p.st.used
 	return nil
 }
 
@@ -243,7 +300,7 @@ func (m *Manager) cookiePayload(p *plan, now time.Time) []byte {
 		payload = append(payload, p.newID...)
 		payload = append(payload, '.')
 	}
-	return appendRecord(payload, p.data, p.maxAge, now)
+	return appendRecord(payload, p.data, p.maxAge, now, p.st)
 }
 
 // errSessionGone reports that a session this request loaded is no longer
@@ -258,13 +315,14 @@ var errSessionGone = errors.New("session: gone from the store")
 // the old id and written under the new one; commit drops the old id.
 func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.Time) (json.RawMessage, error) {
 	st := m.opts.Store
-	ttl := storeTTL(p.maxAge)
-	loaded, stored, isNew, patches, maxAge := s.Data, s.stored, s.IsNew, p.patches, p.maxAge
+	ttl := m.storeTTLAt(p.maxAge, p.st, now)
+	loaded, stored, isNew, patches, maxAge, stamps := s.Data, s.stored, s.IsNew, p.patches, p.maxAge, p.st
 	var saved json.RawMessage
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		data := loaded
 		switch {
-		case !ok && !isNew:
+		case !ok && !isNew, ok && isNew:
+			// Gone, or (new) a tombstone: ended meanwhile.
 			return nil, 0, errSessionGone
 		case ok && stored != nil && bytes.Equal(cur, stored):
 			// The record this request loaded: its data is s.Data.
@@ -272,37 +330,73 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 			// A record that cannot be parsed is replaced by the one this
 			// request loaded; Load already treated it as malformed.
 			if r, err := parseRecord(cur); err == nil {
+				if r.ended {
+					return nil, 0, errSessionGone
+				}
 				data = r.data
 			}
 		}
 		if len(patches) > 0 {
+			before := data
 			var err error
 			if data, _, err = merge(data, patches); err != nil {
 				return nil, 0, err
 			}
+			if err := m.checkSize(before, data); err != nil {
+				return nil, 0, err
+			}
 		}
 		saved = data
-		return appendRecord(nil, data, maxAge, now), ttl, nil
+		return appendRecord(nil, data, maxAge, now, stamps), ttl, nil
 	}
 	var err error
 	if p.newID != p.oldID {
-		var cur, rec []byte
-		var ok bool
-		if cur, ok, err = st.Load(ctx, p.oldID); err == nil {
-			if rec, _, err = update(cur, ok); err == nil {
-				err = st.Save(ctx, p.newID, rec, ttl)
-			}
-		}
+		err = m.saveRenewed(ctx, p, update, ttl)
 	} else {
 		err = st.Update(ctx, p.newID, stored, update)
 	}
 	switch {
-	case errors.Is(err, errSessionGone):
+	case errors.Is(err, errSessionGone), errors.Is(err, ErrSessionTooLarge):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("%w: save: %w", ErrUnavailable, err)
 	}
+	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, ttl); err != nil {
+		return nil, err
+	}
 	return saved, nil
+}
+
+// saveRenewed writes a renewed session's record under its new id: the
+// record under the old id, updated. The new id is listed under the
+// session's user before the old record is read, and it is created only
+// where nothing is stored yet, so that ending the user's sessions
+// meanwhile (on any replica) ends the new id too: either the old record
+// is gone when it is read, or the end finds the new id in the index and
+// leaves a tombstone there, which the creation will not overwrite.
+func (m *Manager) saveRenewed(ctx context.Context, p *plan, update UpdateFunc, ttl time.Duration) error {
+	st := m.opts.Store
+	if m.user != nil {
+		if user, ok := m.userOf(p.data); ok {
+			if err := m.opts.Users.AddUser(ctx, user, p.newID, ttl); err != nil {
+				return err
+			}
+		}
+	}
+	cur, ok, err := st.Load(ctx, p.oldID)
+	if err != nil {
+		return err
+	}
+	rec, _, err := update(cur, ok)
+	if err != nil {
+		return err
+	}
+	return st.Update(ctx, p.newID, nil, func(_ []byte, exists bool) ([]byte, time.Duration, error) {
+		if exists {
+			return nil, 0, errSessionGone // ended already
+		}
+		return rec, ttl, nil
+	})
 }
 
 // deleteStored deletes id from the store ("" deletes nothing).

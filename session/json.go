@@ -44,6 +44,28 @@ func ValidPatch(b []byte) error {
 	return err
 }
 
+// ReservedKey returns the first top-level key of the JSON object patch
+// (valid, as ValidPatch checks) that starts with "_", or false. Such keys
+// are reserved: koa-session keeps its bookkeeping there, and so does the
+// proxy, so an upstream may not set them.
+func ReservedKey(patch []byte) (string, bool) {
+	b := bytes.TrimSpace(patch)
+	if len(b) == 0 || b[0] != '{' {
+		return "", false
+	}
+	for i := skipSpace(b, 1); b[i] != '}'; {
+		keyEnd := skipString(b, i)
+		if k := decodeKey(b[i:keyEnd]); len(k) > 0 && k[0] == '_' {
+			return string(k), true
+		}
+		valEnd := skipValue(b, skipSpace(b, skipSpace(b, keyEnd)+1))
+		if i = skipSpace(b, valEnd); b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
+	}
+	return "", false
+}
+
 // MergePatch applies patch to the JSON object doc as an RFC 7396 JSON
 // Merge Patch and returns the result, compact and with object keys sorted.
 // Both must be JSON objects. Numbers are kept exactly as written, so

@@ -50,6 +50,31 @@ type Options struct {
 	// In the koa format with a store the cookie's value is the id and is
 	// also the store key koa-session uses, so the prefix appears in both.
 	IDPrefix string
+	// IdleTimeout ends a session not used for this long; 0 turns it off.
+	// Use extends it, and the extension is written (the cookie re-issued,
+	// or the store's record refreshed) at most once per tenth of it, so
+	// that a busy session is not written on every request.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after it started or was
+	// last renewed (Change.Renew), whatever its use, Rolling or Renew;
+	// 0 turns it off.
+	AbsoluteTimeout time.Duration
+	// UserKey is a dotted path into the session data, such as "user.id",
+	// whose value (a string or a number) names the session's user. With
+	// it, Users indexes sessions by user, so that Change.DestroyOthers
+	// and the Manager's user methods can end them. It needs a Store.
+	UserKey string
+	// Users is the index of sessions by user that UserKey needs: the
+	// Store itself, when it implements UserIndex.
+	Users UserIndex
+	// MaxBytes bounds the session data, as JSON: a change that would grow
+	// it past MaxBytes is refused with ErrSessionTooLarge and nothing is
+	// written, so that a session never grows too large to be forwarded
+	// in the token. 0: no bound beyond the cookie's.
+	MaxBytes int
+	// HandleKey keys the opaque handles of the admin listing (Handle).
+	// Default: derived from Keys[0].
+	HandleKey []byte
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
@@ -68,6 +93,11 @@ type Manager struct {
 	codec codec
 	now   func() time.Time
 	sets  sync.Pool // http.Header: Commit's, emptied
+	// stamped: records carry "_created" and "_used" (a timeout or the
+	// user index needs them).
+	stamped bool
+	user    []string // Options.UserKey, split at its dots
+	handles [][]byte // the keys of admin handles, the first one makes them
 }
 
 // New returns a Manager for o, or an error naming the bad option.
@@ -92,7 +122,13 @@ func New(o Options) (*Manager, error) {
 	if o.Cookie.Path == "" {
 		o.Cookie.Path = "/"
 	}
+	if o.IdleTimeout < 0 || o.AbsoluteTimeout < 0 || o.MaxBytes < 0 {
+		return nil, errors.New("session: IdleTimeout, AbsoluteTimeout and MaxBytes must not be negative")
+	}
 	m := &Manager{opts: o, now: o.Now}
+	if err := m.initLifetime(); err != nil {
+		return nil, err
+	}
 	if m.now == nil {
 		m.now = time.Now
 	}
@@ -212,7 +248,8 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 // loaded returns the session of a parsed record, or a fresh one if the
 // record has expired.
 func (m *Manager) loaded(id string, r record) *Session {
-	if !r.expire.IsZero() && r.expire.Before(m.now()) {
+	now := m.now()
+	if !r.expire.IsZero() && r.expire.Before(now) {
 		s := m.fresh()
 		s.Rejected = RejectExpired
 		return s
@@ -221,12 +258,24 @@ func (m *Manager) loaded(id string, r record) *Session {
 	if maxAge == 0 {
 		maxAge = m.opts.MaxAge
 	}
-	return &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire}
+	s := &Session{ID: id, Data: r.data, MaxAge: maxAge, Expire: r.expire}
+	if m.stamped {
+		if reason := m.stamp(s, r, now); reason != "" {
+			s = m.fresh()
+			s.Rejected = reason
+		}
+	}
+	return s
 }
 
 // loadedStored returns the session of the record b that the store holds
 // for id, parsed as r, or a fresh one if it has expired.
 func (m *Manager) loadedStored(id string, r record, b []byte) *Session {
+	if r.ended {
+		s := m.fresh()
+		s.Rejected = RejectUnknown
+		return s
+	}
 	s := m.loaded(id, r)
 	if s.Rejected == "" {
 		s.stored, s.cookieID = b, id
@@ -269,4 +318,17 @@ func storeTTL(m MaxAge) time.Duration {
 		m = DefaultMaxAge
 	}
 	return time.Duration(m) + StoreGrace
+}
+
+// storeTTLAt is how long a store keeps a session saved now with maxAge
+// m and stamps st: storeTTL, or less when a timeout ends it sooner.
+func (m *Manager) storeTTLAt(maxAge MaxAge, st stamps, now time.Time) time.Duration {
+	ttl := storeTTL(maxAge)
+	if !st.expire.IsZero() {
+		ttl = st.expire.Sub(now) + StoreGrace
+	}
+	if end, ok := m.deadline(st); ok {
+		ttl = min(ttl, end.Sub(now)+StoreGrace)
+	}
+	return max(ttl, time.Millisecond)
 }

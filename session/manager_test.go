@@ -256,7 +256,7 @@ func TestRecordLayout(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := appendRecord(nil, json.RawMessage(tc.data), tc.m, now)
+			got := appendRecord(nil, json.RawMessage(tc.data), tc.m, now, stamps{})
 			if string(got) != tc.want {
 				t.Errorf("record %s, want %s", got, tc.want)
 			}

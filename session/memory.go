@@ -12,38 +12,65 @@ const DefaultMaxEntries = 100_000
 
 // MemoryOptions configures a MemoryStore. Zero fields take the defaults.
 type MemoryOptions struct {
-	// MaxEntries bounds the number of sessions kept. When a save would
-	// exceed it, the session closest to expiring is dropped first (with
-	// one maxAge for everybody, that is the least recently saved).
-	// Default DefaultMaxEntries.
+	// MaxEntries bounds the number of sessions kept. Default
+	// DefaultMaxEntries.
 	MaxEntries int
+	// MaxBytes bounds the memory the sessions take, counted as their ids
+	// and records plus a fixed overhead per entry (MemoryEntryOverhead).
+	// 0: no bound but MaxEntries.
+	MaxBytes int64
 	// Now returns the current time. Default time.Now.
 	Now func() time.Time
 }
+
+// MemoryEntryOverhead is what a MemoryStore counts for one entry towards
+// MaxBytes beyond its id and record: the entry itself and its map slot.
+const MemoryEntryOverhead = 160
 
 // MemoryStore is a Store in the proxy's own memory: bounded, expiring,
 // safe for concurrent use, for a single replica. It starts no goroutine:
 // expired entries are dropped as they are met and on every write, so it
 // needs no Close. Create it with NewMemoryStore.
+//
+// When a save would exceed a bound, expired entries go first, then the
+// least recently used of the sessions that were never used again after
+// their first save, and only then the least recently used of the others
+// (a segmented LRU): a client that makes new sessions by the thousand
+// pushes out its own one-time sessions, not the users who come back.
+//
+// It is also a UserIndex, for Options.UserKey.
 type MemoryStore struct {
-	max int
-	now func() time.Time
+	max      int
+	maxBytes int64
+	now      func() time.Time
 
 	mu      sync.Mutex
 	entries map[string]*memEntry
 	byExp   expiryHeap // every entry, soonest expiry first
 	gen     uint64     // bumped on every write, for Update's check
+	bytes   int64      // what the entries count towards maxBytes
+	// probation holds the entries not used since their first save,
+	// protected the ones used again, each most recently used first.
+	probation, protected lru
+	users                map[string]map[string]time.Time // user → id → listed until
 }
 
-var _ Store = (*MemoryStore)(nil)
+var (
+	_ Store     = (*MemoryStore)(nil)
+	_ UserIndex = (*MemoryStore)(nil)
+)
 
 type memEntry struct {
-	id     string
-	record []byte
-	expire time.Time
-	gen    uint64
-	index  int // in byExp
+	id         string
+	record     []byte
+	expire     time.Time
+	gen        uint64
+	index      int // in byExp
+	prev, next *memEntry
+	protected  bool // in protected rather than probation
 }
+
+func (e *memEntry) size() int64 { return int64(len(e.id) + len(e.record) + MemoryEntryOverhead) }
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore(o MemoryOptions) *MemoryStore {
@@ -53,7 +80,10 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &MemoryStore{max: o.MaxEntries, now: o.Now, entries: map[string]*memEntry{}}
+	s := &MemoryStore{max: o.MaxEntries, maxBytes: o.MaxBytes, now: o.Now, entries: map[string]*memEntry{}, users: map[string]map[string]time.Time{}}
+	s.probation.init()
+	s.protected.init()
+	return s
 }
 
 // Load returns a copy of the record saved under id.
@@ -67,6 +97,7 @@ func (s *MemoryStore) Load(ctx context.Context, id string) ([]byte, bool, error)
 	if e == nil {
 		return nil, false, nil
 	}
+	s.used(e)
 	return clone(e.record), true, nil
 }
 
@@ -155,22 +186,62 @@ func (s *MemoryStore) live(id string) *memEntry {
 	return e
 }
 
-// put stores record under id, then restores the bound. s.mu is held.
+// put stores record under id, then restores the bounds. s.mu is held.
 func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 	s.gen++
 	expire := s.now().Add(ttl)
-	if e, ok := s.entries[id]; ok {
+	e, ok := s.entries[id]
+	if ok {
+		s.bytes -= e.size()
 		e.record, e.expire, e.gen = record, expire, s.gen
 		heap.Fix(&s.byExp, e.index)
+		s.listOf(e).moveToFront(e)
 	} else {
-		e := &memEntry{id: id, record: record, expire: expire, gen: s.gen}
+		e = &memEntry{id: id, record: record, expire: expire, gen: s.gen}
 		s.entries[id] = e
 		heap.Push(&s.byExp, e)
+		s.probation.pushFront(e)
 	}
+	s.bytes += e.size()
 	s.dropExpired()
-	for len(s.entries) > s.max {
-		s.remove(s.byExp[0])
+	for len(s.entries) > 1 && (len(s.entries) > s.max || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
+		victim := s.probation.back()
+		if victim == nil || victim == e && s.protected.back() != nil {
+			victim = s.protected.back()
+		}
+		s.remove(victim)
 	}
+}
+
+// used records a use of e: a session used again is protected from the
+// eviction of one-time sessions. The protected entries are kept to at
+// most protectedShare of the bound, so that new sessions always have
+// room. s.mu is held.
+func (s *MemoryStore) used(e *memEntry) {
+	if e.protected {
+		s.protected.moveToFront(e)
+		return
+	}
+	s.probation.remove(e)
+	e.protected = true
+	s.protected.pushFront(e)
+	for s.protected.n > s.max*protectedShare/100 {
+		d := s.protected.back()
+		s.protected.remove(d)
+		d.protected = false
+		s.probation.pushFront(d)
+	}
+}
+
+// protectedShare is the most of MaxEntries, in percent, that sessions
+// used again may hold.
+const protectedShare = 80
+
+func (s *MemoryStore) listOf(e *memEntry) *lru {
+	if e.protected {
+		return &s.protected
+	}
+	return &s.probation
 }
 
 // dropExpired removes every expired entry. s.mu is held.
@@ -184,6 +255,43 @@ func (s *MemoryStore) dropExpired() {
 func (s *MemoryStore) remove(e *memEntry) {
 	heap.Remove(&s.byExp, e.index)
 	delete(s.entries, e.id)
+	s.listOf(e).remove(e)
+	s.bytes -= e.size()
+}
+
+// lru is a list of entries, most recently used first, linked through
+// the entries themselves.
+type lru struct {
+	root memEntry // root.next is the front, root.prev the back
+	n    int
+}
+
+func (l *lru) init() { l.root.next, l.root.prev = &l.root, &l.root }
+
+func (l *lru) pushFront(e *memEntry) {
+	e.prev, e.next = &l.root, l.root.next
+	l.root.next.prev = e
+	l.root.next = e
+	l.n++
+}
+
+func (l *lru) remove(e *memEntry) {
+	e.prev.next, e.next.prev = e.next, e.prev
+	e.prev, e.next = nil, nil
+	l.n--
+}
+
+func (l *lru) moveToFront(e *memEntry) {
+	l.remove(e)
+	l.pushFront(e)
+}
+
+// back returns the least recently used entry, or nil.
+func (l *lru) back() *memEntry {
+	if l.n == 0 {
+		return nil
+	}
+	return l.root.prev
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
@@ -208,4 +316,80 @@ func (h *expiryHeap) Pop() any {
 	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return e
+}
+
+// Ref returns id itself: a MemoryStore's keys are never seen outside.
+func (s *MemoryStore) Ref(id string) string { return id }
+
+// AddUser lists id under user for at least ttl.
+func (s *MemoryStore) AddUser(ctx context.Context, user, id string, ttl time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	list := s.users[user]
+	if list == nil {
+		list = map[string]time.Time{}
+		s.users[user] = list
+	}
+	for other, until := range list { // the user's expired entries go
+		if !now.Before(until) {
+			delete(list, other)
+		}
+	}
+	if until := now.Add(ttl); until.After(list[id]) {
+		list[id] = until
+	}
+	return nil
+}
+
+// RemoveUser takes id off user's list.
+func (s *MemoryStore) RemoveUser(ctx context.Context, user, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unlist(user, id)
+	return nil
+}
+
+func (s *MemoryStore) unlist(user, id string) {
+	if list := s.users[user]; list != nil {
+		delete(list, id)
+		if len(list) == 0 {
+			delete(s.users, user)
+		}
+	}
+}
+
+// UserSessions returns the sessions listed under user, with their
+// records.
+func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]Listed, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []Listed
+	for id, until := range s.users[user] {
+		if !now.Before(until) {
+			s.unlist(user, id)
+			continue
+		}
+		l := Listed{Ref: id}
+		if e := s.live(id); e != nil {
+			l.Record = clone(e.record)
+		}
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// End stores record at ref for ttl, whatever is there.
+func (s *MemoryStore) End(ctx context.Context, ref string, record []byte, ttl time.Duration) error {
+	return s.Save(ctx, ref, record, ttl)
 }

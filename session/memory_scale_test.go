@@ -35,7 +35,7 @@ func BenchmarkMemoryStoreScale(b *testing.B) {
 			before := heapInUse()
 			for i := range ids {
 				ids[i] = NewID()
-				rec := appendRecord(nil, scaleUser(i), DefaultMaxAge, now)
+				rec := appendRecord(nil, scaleUser(i), DefaultMaxAge, now, stamps{})
 				if i == 0 {
 					records = append(records, rec)
 				}

@@ -55,7 +55,7 @@ func TestMemoryStoreBound(t *testing.T) {
 			}
 			time.Sleep(time.Second)
 		}
-		// Saving 0 again makes 1 the closest to expiring.
+		// Saving 0 again makes 1 the least recently used.
 		if err := s.Save(ctx, "0", []byte(`{"again":1}`), time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -86,4 +86,63 @@ func TestMemoryStoreEvictsExpiredFirst(t *testing.T) {
 			t.Error("a live entry was evicted while an expired one could go")
 		}
 	})
+}
+
+func TestMemoryStoreUserIndexConformance(t *testing.T) {
+	t.Parallel()
+	sessiontest.TestUserIndex(t, func(t *testing.T) sessiontest.IndexStore {
+		return session.NewMemoryStore(session.MemoryOptions{})
+	})
+}
+
+// A flood of new sessions (one client without cookies, or an attacker)
+// must not push out a user who keeps coming back.
+func TestMemoryStoreFloodKeepsActiveUsers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		s := session.NewMemoryStore(session.MemoryOptions{MaxEntries: 100})
+		for _, id := range []string{"alice", "bob"} {
+			_ = s.Save(ctx, id, []byte(`{"user":"`+id+`"}`), time.Hour)
+		}
+		for i := range 10_000 {
+			if i%1000 == 0 { // the users come back now and then
+				for _, id := range []string{"alice", "bob"} {
+					if _, ok, _ := s.Load(ctx, id); !ok {
+						t.Fatalf("%s was evicted after %d new sessions", id, i)
+					}
+				}
+			}
+			_ = s.Save(ctx, fmt.Sprint("flood", i), []byte(`{}`), time.Hour)
+			time.Sleep(time.Millisecond)
+		}
+		if n := s.Len(); n != 100 {
+			t.Errorf("Len = %d, want the bound 100", n)
+		}
+		for _, id := range []string{"alice", "bob"} {
+			if _, ok, _ := s.Load(ctx, id); !ok {
+				t.Errorf("%s was evicted by the flood", id)
+			}
+		}
+	})
+}
+
+func TestMemoryStoreMaxBytes(t *testing.T) {
+	ctx := t.Context()
+	big := make([]byte, 1000)
+	for i := range big {
+		big[i] = 'x'
+	}
+	s := session.NewMemoryStore(session.MemoryOptions{MaxBytes: 10 * (1000 + session.MemoryEntryOverhead + 2)})
+	for i := range 50 {
+		_ = s.Save(ctx, fmt.Sprintf("%02d", i), big, time.Hour)
+	}
+	if n := s.Len(); n != 10 {
+		t.Errorf("Len = %d, want 10 entries of about 1 KB in a 10 KB store", n)
+	}
+	if _, ok, _ := s.Load(ctx, "49"); !ok {
+		t.Error("the newest entry was evicted")
+	}
+	if _, ok, _ := s.Load(ctx, "00"); ok {
+		t.Error("the oldest entry is still there")
+	}
 }

@@ -14,6 +14,13 @@ import (
 // "_expire" (ms since the epoch) and "_maxAge" (ms), or "_session": true
 // for a Browser session. It is the payload of a koa cookie and the value a
 // server-side store keeps, in both formats.
+//
+// The proxy keeps its own bookkeeping in "_"-prefixed members too, which
+// koa-session ignores (its toJSON leaves out every "_" member): "_created"
+// (ms: the session's start or last renew) and "_used" (ms: its last use
+// written), when session timeouts or a user index need them, and
+// "_ended": true in the tombstone a store holds for an ended session.
+// Every other top-level "_" member is dropped: the data never has one.
 
 // record holds a decoded record.
 type record struct {
@@ -21,6 +28,9 @@ type record struct {
 	expire    time.Time // zero: no _expire
 	maxAge    MaxAge    // 0: no _maxAge and no _session
 	isBrowser bool
+	created   time.Time // zero: no _created
+	used      time.Time // zero: no _used
+	ended     bool      // a tombstone: "_ended": true
 }
 
 // parseRecord decodes a koa-layout record. It cuts koa's bookkeeping
@@ -75,7 +85,22 @@ func parseRecord(b []byte) (record, error) {
 				r.isBrowser = true
 				r.maxAge = Browser
 			}
+		case "_created", "_used":
+			ms, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return record{}, fmt.Errorf("record: %s %s is not a number", key, v)
+			}
+			if key[1] == 'c' {
+				r.created = time.UnixMilli(int64(ms))
+			} else {
+				r.used = time.UnixMilli(int64(ms))
+			}
+		case "_ended":
+			r.ended = string(v) == "true"
 		default:
+			if len(key) > 0 && key[0] == '_' {
+				break // reserved: never part of the data
+			}
 			switch {
 			case !cut:
 				keptTo = valEnd
@@ -107,9 +132,25 @@ func parseRecord(b []byte) (record, error) {
 	return r, nil
 }
 
+// stamps are the proxy's own bookkeeping members of a record; zero times
+// are left out.
+type stamps struct {
+	created, used time.Time
+	// expire, when not zero, is written as "_expire" instead of now plus
+	// the maxAge: a session touched for its idle timeout keeps its expiry.
+	expire time.Time
+}
+
+// tombstone is the record a store holds for a session that was ended
+// while requests may still be in flight on it: they find it ended rather
+// than missing, so that a session that was about to be created (a renew's
+// new id) is not. It is an object whose "_expire" has passed, so that
+// koa-session, sharing a store, takes it for an expired session.
+var tombstone = []byte(`{"_ended":true,"_expire":0}`)
+
 // appendRecord serializes data with koa's bookkeeping members for a
-// session saved now with maxAge m.
-func appendRecord(dst []byte, data json.RawMessage, m MaxAge, now time.Time) []byte {
+// session saved now with maxAge m, and the proxy's stamps.
+func appendRecord(dst []byte, data json.RawMessage, m MaxAge, now time.Time, st stamps) []byte {
 	data = bytes.TrimSpace(data)
 	if len(data) < 2 {
 		data = json.RawMessage("{}")
@@ -118,12 +159,26 @@ func appendRecord(dst []byte, data json.RawMessage, m MaxAge, now time.Time) []b
 	if !isEmptyObject(data) {
 		dst = append(dst, ',')
 	}
+	if !st.created.IsZero() {
+		dst = append(dst, `"_created":`...)
+		dst = strconv.AppendInt(dst, st.created.UnixMilli(), 10)
+		dst = append(dst, ',')
+	}
+	if !st.used.IsZero() {
+		dst = append(dst, `"_used":`...)
+		dst = strconv.AppendInt(dst, st.used.UnixMilli(), 10)
+		dst = append(dst, ',')
+	}
 	if m == Browser {
 		dst = append(dst, `"_session":true}`...)
 		return dst
 	}
+	expire := st.expire
+	if expire.IsZero() {
+		expire = now.Add(time.Duration(m))
+	}
 	dst = append(dst, `"_expire":`...)
-	dst = strconv.AppendInt(dst, now.Add(time.Duration(m)).UnixMilli(), 10)
+	dst = strconv.AppendInt(dst, expire.UnixMilli(), 10)
 	dst = append(dst, `,"_maxAge":`...)
 	dst = strconv.AppendInt(dst, time.Duration(m).Milliseconds(), 10)
 	return append(dst, '}')

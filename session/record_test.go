@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -32,6 +33,9 @@ func TestParseRecord(t *testing.T) {
 		{"quotes and brackets in strings", `{"s":"{[\"]}","_expire":3000}`, `{"s":"{[\"]}"}`, 3000, 0},
 		{"big integers untouched", `{"n":12345678901234567890123,"_expire":3000}`, `{"n":12345678901234567890123}`, 3000, 0},
 		{"empty", `{}`, `{}`, 0, 0},
+		{"the proxy's stamps are cut", `{"a":1,"_created":1700000000000,"_used":1700000001000,"_expire":3000,"_maxAge":1000}`, `{"a":1}`, 3000, MaxAge(time.Second)},
+		{"every reserved member is cut", `{"_flashes":["x"],"a":1,"_user_id":"7"}`, `{"a":1}`, 0, 0},
+		{"a tombstone", `{"_ended":true,"_expire":0}`, `{}`, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -57,6 +61,7 @@ func TestParseRecordErrors(t *testing.T) {
 	for _, in := range []string{
 		``, `null`, `[]`, `"x"`, `{`, `{"a":1}x`, `{"a":1}{}`, `{"a":}`,
 		`{"_expire":"soon"}`, `{"_maxAge":0}`, `{"_maxAge":-5}`, `{"_maxAge":null}`,
+		`{"_created":"x"}`, `{"_used":null}`,
 	} {
 		t.Run(in, func(t *testing.T) {
 			if r, err := parseRecord([]byte(in)); err == nil {
@@ -93,9 +98,25 @@ func parseRecordMap(b []byte) (record, error) {
 	if v, ok := members["_session"]; ok && string(v) == "true" {
 		r.isBrowser, r.maxAge = true, Browser
 	}
-	delete(members, "_expire")
-	delete(members, "_maxAge")
-	delete(members, "_session")
+	for _, k := range []string{"_created", "_used"} {
+		if v, ok := members[k]; ok {
+			ms, err := strconv.ParseFloat(string(v), 64)
+			if err != nil {
+				return record{}, fmt.Errorf("bad %s", k)
+			}
+			if k == "_created" {
+				r.created = time.UnixMilli(int64(ms))
+			} else {
+				r.used = time.UnixMilli(int64(ms))
+			}
+		}
+	}
+	r.ended = string(members["_ended"]) == "true"
+	for k := range members {
+		if strings.HasPrefix(k, "_") {
+			delete(members, k) // reserved: never data
+		}
+	}
 	r.data, _ = json.Marshal(members)
 	return r, nil
 }
@@ -106,6 +127,8 @@ func FuzzParseRecord(f *testing.F) {
 		`{"_session":true,"x":{"y":[1,2,{"z":"}"}]}}`,
 		`{"\u005fmaxAge":5,"a":"\"","b":[]}`,
 		`{}`, `[1]`, `{"a":1}junk`,
+		`{"a":1,"_created":1700000000000,"_used":1700000001000,"_flashes":[1],"_expire":1700003600123,"_maxAge":3600000}`,
+		`{"_ended":true,"_expire":0}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -125,7 +148,8 @@ func FuzzParseRecord(f *testing.F) {
 			t.Fatalf("parseRecord(%q) data %q is not JSON: %v", b, got.data, err)
 		}
 		_ = json.Unmarshal(want.data, &wd)
-		if !reflect.DeepEqual(gd, wd) || got.expire != want.expire || got.maxAge != want.maxAge || got.isBrowser != want.isBrowser {
+		if !reflect.DeepEqual(gd, wd) || got.expire != want.expire || got.maxAge != want.maxAge || got.isBrowser != want.isBrowser ||
+			!got.created.Equal(want.created) || !got.used.Equal(want.used) || got.ended != want.ended {
 			t.Fatalf("parseRecord(%q) = %q %v %v, reference %q %v %v", b, got.data, got.expire, got.maxAge, want.data, want.expire, want.maxAge)
 		}
 	})

@@ -70,6 +70,11 @@ type Session struct {
 	cookie   readResult // what the codec found, without the payload
 	stored   []byte     // the record as the store gave it, for Store.Update's last
 	cookieID string     // with a store, the id the request's cookie named
+
+	// With stamped records (timeouts, user index): when the session
+	// started or was last renewed, and when its use was last written.
+	created, used time.Time
+	unstamped     bool // its record had no stamps: write them
 }
 
 // Why a cookie the client sent did not give a session. Each is counted.
@@ -78,6 +83,8 @@ const (
 	RejectMalformed = "malformed" // it verified but could not be decoded
 	RejectExpired   = "expired"   // its signed expiry has passed
 	RejectUnknown   = "unknown"   // the store has no session with its id
+	RejectIdle      = "idle"      // unused for longer than the idle timeout
+	RejectAbsolute  = "absolute"  // older than the absolute timeout
 )
 
 // IsEmpty reports whether the session holds no data.

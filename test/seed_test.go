@@ -345,7 +345,7 @@ func TestSessionTooLargeForCookie(t *testing.T) {
 	p := startProxy(t, baseConfig(startUpstream(t)))
 	c := newClient(t)
 	get(t, c, p.URL+"/echo?set="+url.QueryEscape(`{"n":1}`))
-	big := url.QueryEscape(`{"blob":"` + strings.Repeat("a", 4500) + `"}`)
+	big := url.QueryEscape(`{"blob":"` + strings.Repeat("a", 3500) + `"}`) // within session.maxBytes, too large for a cookie
 	resp, body := get(t, c, p.URL+"/echo?set="+big)
 	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(body, "too large for a cookie") {
 		t.Fatalf("status %d body %q, want 502 saying the session is too large", resp.StatusCode, body)

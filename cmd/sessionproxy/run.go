@@ -14,7 +14,10 @@ import (
 	"net/http/pprof"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +27,7 @@ import (
 
 	"github.com/sessionproxy/sessionproxy/config"
 	"github.com/sessionproxy/sessionproxy/metrics"
-	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
@@ -40,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	configPath := fs.String("config", "", "path to the YAML config `file` (required)")
 	check := fs.Bool("check", false, "validate the config and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	genkey := fs.String("genkey", "", "print a new PKCS#8 PEM private key of `kind` ed25519 (token.alg EdDSA) or p256 (ES256) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,10 +51,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "sessionproxy", version)
 		return nil
 	}
+	if *genkey != "" {
+		pem, err := token.Generate(*genkey)
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(pem)
+		return err
+	}
 	if *configPath == "" {
 		return errors.New("-config FILE is required")
 	}
-	cfg, err := config.Load(*configPath)
+	file, err := load(*configPath)
 	if err != nil {
 		return err
 	}
@@ -58,15 +70,25 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "%s: ok\n", *configPath)
 		return nil
 	}
+	// SIGHUP reloads the config; caught before anything is served, so that
+	// an early one never kills the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	lw := newLogWriter(stderr, logFlushInterval)
 	defer lw.Close()
-	log := newLogger(cfg.Log, lw)
+	log := newLogger(file.cfg.Log, lw)
 
-	app, err := newApp(ctx, cfg, log, lw)
+	app, err := newApp(ctx, file, log, lw)
 	if err != nil {
 		return err
 	}
 	defer app.close()
+	app.path = *configPath
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go app.reloadOn(ctx, hup)
 	return app.serve(ctx)
 }
 
@@ -85,20 +107,30 @@ func newLogger(c config.Log, w *logWriter) *slog.Logger {
 	return slog.New(flushHandler{h, w})
 }
 
-// app is the running proxy: its listeners and what they serve.
+// app is the running proxy: its listeners and what they serve. What a
+// reload may change is in the current bundle; the rest (listeners, store,
+// metrics, logger) lives as long as the process.
 type app struct {
-	cfg      config.Config
+	cfg      config.Config // as started: the settings a reload does not apply
 	upstream *url.URL
 	log      *slog.Logger
+	logw     io.Writer
 	handler  http.Handler
 	admin    http.Handler
 	closers  []func()
+
+	path        string           // the config file, re-read by reload
+	metrics     *metrics.Metrics // shared by every bundle
+	sessions    sessionStore     // the store every bundle's session.Manager uses
+	current     atomic.Pointer[bundle]
+	reloadSteps []reloadStep // run by reload, in order
 }
 
 // newApp builds the proxy. logw is where log writes; the JSON access log
 // is written there too.
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Writer) (_ *app, err error) {
-	a := &app{cfg: cfg, log: log}
+func newApp(ctx context.Context, file loaded, log *slog.Logger, logw io.Writer) (_ *app, err error) {
+	cfg := file.cfg
+	a := &app{cfg: cfg, log: log, logw: logw}
 	defer func() {
 		if err != nil {
 			a.close() // e.g. the Redis client made before a later step failed
@@ -121,55 +153,24 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger, logw io.Wr
 	if st.close != nil {
 		a.closers = append(a.closers, st.close)
 	}
-	so := sessionOptions(cfg, m.Store(st.store)) // times every store operation; nil stays nil
-	so.IDPrefix = st.idPrefix
-	sessions, err := session.New(so)
+	m.ConfigLoaded(time.Now())
+	a.metrics = m
+	a.sessions = sessionStore{store: m.Store(st.store), idPrefix: st.idPrefix} // times every store operation; nil stays nil
+	a.sessions.users, _ = st.store.(session.UserIndex)                         // both server-side stores are
+	b, err := a.build(file, nil)
 	if err != nil {
 		return nil, err
 	}
-	upstream, err := url.Parse(cfg.Upstream)
-	if err != nil {
-		return nil, fmt.Errorf("upstream: %w", err)
-	}
-	var routes []proxy.Route
-	for i, r := range cfg.Routes {
-		pr := proxy.Route{Path: r.Path, ForwardCookie: r.ForwardCookie}
-		if r.Upstream != "" {
-			if pr.Upstream, err = url.Parse(r.Upstream); err != nil {
-				return nil, fmt.Errorf("routes[%d].upstream: %w", i, err)
-			}
-		}
-		routes = append(routes, pr)
-	}
-	var accessLog proxy.AccessLogger
-	switch {
-	case !cfg.Log.Access || !log.Enabled(ctx, slog.LevelInfo):
-	case cfg.Log.Format == "text":
-		accessLog = proxy.SlogAccessLog(log)
-	default:
-		accessLog = proxy.JSONAccessLog(logw)
-	}
-	p, err := proxy.New(proxy.Options{
-		Upstream:    upstream,
-		Routes:      routes,
-		Sessions:    sessions,
-		TokenSecret: []byte(cfg.Token.Secret),
-		TokenTTL:    time.Duration(cfg.Token.TTL),
-		Header:      cfg.Token.Header,
-		Transport: proxy.NewTransport(proxy.TransportOptions{
-			DialTimeout:           time.Duration(cfg.UpstreamTimeouts.Dial),
-			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeouts.ResponseHeader),
-		}),
-		Logger:    log,
-		AccessLog: accessLog,
-		Observer:  m,
-	})
-	if err != nil {
-		return nil, err
-	}
-	a.handler = p
-	a.upstream = upstream
-	a.admin = adminHandler(st.ready, reg, cfg.Admin.Pprof)
+	a.current.Store(b)
+	a.reloadSteps = []reloadStep{{name: "proxy", prepare: a.prepareBundle}}
+	a.handler = http.HandlerFunc(a.serveProxy)
+	a.upstream = b.upstream
+	admin := http.NewServeMux()
+	admin.HandleFunc("GET "+token.JWKSPath, a.serveJWKS)
+	admin.Handle("/", adminHandler(st.ready, reg, cfg.Admin.Pprof))
+	admin.HandleFunc("/sessions", a.serveSessions)
+	admin.HandleFunc("/sessions/", a.serveSessions)
+	a.admin = admin
 	return a, nil
 }
 
@@ -188,7 +189,7 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 	case "cookie":
 		return store{ready: func(context.Context) error { return nil }}, nil
 	case "memory":
-		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries})
+		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries, MaxBytes: cfg.Store.Memory.MaxBytes})
 		if err := m.WatchStoreSize(mem.Len); err != nil {
 			return store{}, err
 		}
@@ -200,10 +201,11 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		}
 		keys := session.Format(cfg.Session.Format).StoreKeys(cfg.Store.Redis.KeyPrefix)
 		r, err := redisstore.New(client, redisstore.Options{
-			Prefix:   keys.KeyPrefix,
-			HashIDs:  keys.HashIDs,
-			Timeout:  time.Duration(cfg.Store.Redis.Timeout),
-			Pipeline: cfg.Store.Redis.Pipeline,
+			Prefix:     keys.KeyPrefix,
+			UserPrefix: cfg.Store.Redis.KeyPrefix + "user:",
+			HashIDs:    keys.HashIDs,
+			Timeout:    time.Duration(cfg.Store.Redis.Timeout),
+			Pipeline:   cfg.Store.Redis.Pipeline,
 		})
 		if err != nil {
 			client.Close()
@@ -242,11 +244,15 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 			Secure:   s.Secure == config.SecureOn,
 			SameSite: sameSite,
 		},
-		SecureAuto:  s.Secure == config.SecureAuto,
-		Rolling:     s.Rolling,
-		Renew:       s.Renew,
-		NoOverwrite: !s.Overwrite,
-		Store:       store,
+		SecureAuto:      s.Secure == config.SecureAuto,
+		Rolling:         s.Rolling,
+		Renew:           s.Renew,
+		NoOverwrite:     !s.Overwrite,
+		Store:           store,
+		IdleTimeout:     time.Duration(s.IdleTimeout),
+		AbsoluteTimeout: time.Duration(s.AbsoluteTimeout),
+		UserKey:         s.UserKey,
+		MaxBytes:        s.MaxBytes,
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -69,5 +71,32 @@ func TestAdminPprofIsOptIn(t *testing.T) {
 		if got := rec.Code == http.StatusOK; got != on {
 			t.Errorf("admin.pprof %v: /debug/pprof/ answered %d", on, rec.Code)
 		}
+	}
+}
+
+// TestRunGenkey prints a key that -check accepts as token.signingKeys.
+func TestRunGenkey(t *testing.T) {
+	for _, tc := range []struct{ kind, alg string }{{"ed25519", "EdDSA"}, {"p256", "ES256"}} {
+		var key strings.Builder
+		if err := run(context.Background(), []string{"-genkey", tc.kind}, &key, io.Discard); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		keyFile, cfgFile := filepath.Join(dir, "key.pem"), filepath.Join(dir, "c.yaml")
+		os.WriteFile(keyFile, []byte(key.String()), 0o600)
+		os.WriteFile(cfgFile, []byte("upstream: http://127.0.0.1:1\nkeys: [a-session-key-of-at-least-32-characters]\ntoken: {alg: "+tc.alg+", signingKeys: ["+keyFile+"]}\n"), 0o600)
+		var out, errOut strings.Builder
+		if err := run(context.Background(), []string{"-check", "-config", cfgFile}, &out, &errOut); err != nil {
+			t.Errorf("-check with a -genkey %s key: %v", tc.kind, err)
+		}
+		// The other kind's alg names the mismatch.
+		other := map[string]string{"EdDSA": "ES256", "ES256": "EdDSA"}[tc.alg]
+		os.WriteFile(cfgFile, []byte("upstream: http://127.0.0.1:1\nkeys: [a-session-key-of-at-least-32-characters]\ntoken: {alg: "+other+", signingKeys: ["+keyFile+"]}\n"), 0o600)
+		if err := run(context.Background(), []string{"-check", "-config", cfgFile}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "token.signingKeys[0]: "+keyFile) {
+			t.Errorf("-check with a %s key for %s: %v", tc.kind, other, err)
+		}
+	}
+	if err := run(context.Background(), []string{"-genkey", "rsa"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "ed25519 or p256") {
+		t.Errorf("-genkey rsa: %v", err)
 	}
 }

@@ -1,5 +1,6 @@
 // Package redistest starts real Redis servers for tests: a standalone
-// redis-server or a three-node Redis Cluster on free loopback ports, each
+// redis-server, a master watched by a sentinel, or a three-node Redis
+// Cluster on free loopback ports, each
 // stopped by its own PID when the test ends. It uses Debian's
 // redis-server and redis-cli (test/run.sh installs them); without them a
 // test is skipped, or fails when CI is set.
@@ -8,9 +9,13 @@ package redistest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -176,6 +181,50 @@ func StartCluster(t testing.TB) *Cluster {
 		}
 	}
 	return c
+}
+
+// Sentinel is a redis-sentinel watching a master a test started.
+type Sentinel struct {
+	Addr   string  // the sentinel's 127.0.0.1:port
+	Master *Server // the master it watches, named MasterName
+}
+
+// MasterName is the name StartSentinel's sentinel knows the master by.
+const MasterName = "mymaster"
+
+// StartSentinel runs a standalone master and one redis-server in sentinel
+// mode watching it, and waits until the sentinel names the master.
+func StartSentinel(t testing.TB) *Sentinel {
+	t.Helper()
+	master := start(t)
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "sentinel.conf")
+	port := freePort(t)
+	cfg := fmt.Sprintf("port %d\nbind 127.0.0.1\ndir %s\nsentinel monitor %s %s 1\n", port, dir, MasterName, strings.Replace(master.Addr, ":", " ", 1))
+	if err := os.WriteFile(conf, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), out: &testenv.Buffer{}, done: make(chan struct{})}
+	s.cmd = exec.Command(testenv.RequireTool(t, "redis-server"), conf, "--sentinel")
+	testenv.DieWithParent(s.cmd)
+	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
+	if err := s.cmd.Start(); err != nil {
+		t.Fatalf("start redis-server --sentinel: %v", err)
+	}
+	go func() { _ = s.cmd.Wait(); close(s.done) }()
+	t.Cleanup(s.kill)
+	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr, MaxRetries: -1, DialTimeout: time.Second})
+	defer sc.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		addr, err := sc.GetMasterAddrByName(context.Background(), MasterName).Result()
+		if err == nil && len(addr) == 2 && net.JoinHostPort(addr[0], addr[1]) == master.Addr {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the sentinel never named the master (%v):\n%s", err, s.out.String())
+		}
+	}
+	return &Sentinel{Addr: s.Addr, Master: master}
 }
 
 // freePort returns a loopback port that was free a moment ago.

@@ -17,8 +17,10 @@ import (
 
 // keySet is the proxy's public keys, fetched from its JWKS URL and cached
 // by kid. A token with an unknown kid (the proxy rotated its key) makes it
-// fetch again, at most once per minRefresh, so that a stream of forged
-// kids cannot turn the app into a load generator against the proxy.
+// fetch again at once, even just after a fetch, but at most once per
+// minRefresh, so that a stream of forged kids cannot turn the app into a
+// load generator against the proxy. After a failed fetch it waits
+// minRefresh before the next.
 type keySet struct {
 	url        string
 	client     *http.Client
@@ -30,6 +32,7 @@ type keySet struct {
 	keys    map[string]publicKey
 	fetched time.Time // last successful fetch
 	tried   time.Time // last attempt
+	forced  time.Time // last fetch for an unknown kid
 	lastErr error     // of the last attempt
 }
 
@@ -53,10 +56,13 @@ func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 	defer s.mu.Unlock()
 	now := s.now()
 	k, ok := s.keys[kid]
-	if ok && now.Sub(s.fetched) < s.maxAge {
+	fresh := !s.fetched.IsZero() && now.Sub(s.fetched) < s.maxAge
+	if ok && fresh {
 		return k, nil
 	}
-	if !s.tried.IsZero() && now.Sub(s.tried) < s.minRefresh {
+	failedLately := s.lastErr != nil && now.Sub(s.tried) < s.minRefresh
+	unknownLately := !ok && fresh && now.Sub(s.forced) < s.minRefresh
+	if failedLately || unknownLately {
 		switch {
 		case ok:
 			return k, nil
@@ -65,6 +71,9 @@ func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 		default:
 			return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
 		}
+	}
+	if !ok && fresh {
+		s.forced = now
 	}
 	s.tried = now
 	// Not the request's own cancellation: other requests wait for this

@@ -20,7 +20,8 @@ type Options struct {
 	Secret string
 	// JWKSURL is where the proxy publishes its public keys, for EdDSA and
 	// ES256 tokens (its /.well-known/jwks.json). Keys are cached by kid; a
-	// token with an unknown kid fetches the set again, at most every 10 s.
+	// token with an unknown kid fetches the set again at once (a rotation),
+	// however recent the last fetch, and at most every 10 s.
 	JWKSURL string
 	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout.
 	HTTPClient *http.Client

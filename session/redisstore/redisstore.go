@@ -40,6 +40,11 @@ type Options struct {
 	// hanging the request. The client should have ContextTimeoutEnabled
 	// set so that its reads honour it. Default DefaultTimeout.
 	Timeout time.Duration
+	// UserPrefix starts the key of each user's list of sessions (a sorted
+	// set, for session.Options.UserKey): UserPrefix + the user's name in
+	// the index, a hex hash. It must not start any session's key. Default
+	// Prefix + "user:".
+	UserPrefix string
 	// Pipeline sends the commands of concurrent operations together, as
 	// one go-redis pipeline (see batcher): they share one write and one
 	// read on one connection, instead of a round trip and two system
@@ -56,12 +61,18 @@ type Store struct {
 	deadlines *deadlines
 }
 
-var _ session.Store = (*Store)(nil)
+var (
+	_ session.Store     = (*Store)(nil)
+	_ session.UserIndex = (*Store)(nil)
+)
 
 // New returns a Store on client. The client stays the caller's to close.
 func New(client redis.UniversalClient, o Options) (*Store, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.UserPrefix == "" {
+		o.UserPrefix = o.Prefix + "user:"
 	}
 	s := &Store{client: client, opts: o, deadlines: newDeadlines(o.Timeout)}
 	if o.Pipeline {

@@ -47,6 +47,48 @@ func TestClusterConformance(t *testing.T) {
 	}
 }
 
+func TestUserIndexConformance(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	cl := redistest.StartCluster(t)
+	cases := []struct {
+		name   string
+		client func(t *testing.T) redis.UniversalClient
+		opts   redisstore.Options
+	}{
+		{"plain ids", func(t *testing.T) redis.UniversalClient { return srv.Client(t) }, redisstore.Options{Prefix: "koa:sess:"}},
+		{"hashed ids, pipelined", func(t *testing.T) redis.UniversalClient { return srv.Client(t) }, redisstore.Options{Prefix: "sp:", HashIDs: true, Pipeline: true}},
+		{"cluster", func(t *testing.T) redis.UniversalClient { return cl.Client(t) }, redisstore.Options{Prefix: "sp:", HashIDs: true, Pipeline: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sessiontest.TestUserIndex(t, func(t *testing.T) sessiontest.IndexStore {
+				return newStore(t, tc.client(t), tc.opts)
+			})
+		})
+	}
+}
+
+// The index's keys never name a session id where ids are hashed: the
+// set's key holds the user's hash, its members the sessions' keys.
+func TestUserIndexLayout(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	s := newStore(t, rdb, redisstore.Options{Prefix: "sp:", HashIDs: true})
+	ctx := t.Context()
+	if err := s.AddUser(ctx, "u1", "the-session-id", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	members := rdb.ZRange(ctx, "sp:user:u1", 0, -1).Val()
+	if len(members) != 1 || members[0] != s.Key("the-session-id") {
+		t.Errorf("sp:user:u1 holds %v, want the session's hashed key", members)
+	}
+	if ttl := rdb.PTTL(ctx, "sp:user:u1").Val(); ttl <= 0 || ttl > time.Hour {
+		t.Errorf("the index's TTL is %v, want about an hour", ttl)
+	}
+}
+
 func newStore(t testing.TB, client redis.UniversalClient, o redisstore.Options) *redisstore.Store {
 	t.Helper()
 	s, err := redisstore.New(client, o)

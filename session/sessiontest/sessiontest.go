@@ -297,3 +297,81 @@ func waitGone(t *testing.T, s session.Store, id string) {
 		}
 	}
 }
+
+// IndexStore is a Store that is also a session.UserIndex.
+type IndexStore interface {
+	session.Store
+	session.UserIndex
+}
+
+// TestUserIndex checks that the stores newStore returns keep the
+// session.UserIndex contract: sessions are listed under their user with
+// their records, a listed session the store does not hold comes with a
+// nil record (it may be written later, and End must reach it), RemoveUser
+// takes one off, listings expire, and End leaves its record whatever was
+// there.
+func TestUserIndex(t *testing.T, newStore func(t *testing.T) IndexStore) {
+	t.Helper()
+	listed := func(t *testing.T, s IndexStore, user string) map[string]string {
+		t.Helper()
+		list, err := s.UserSessions(t.Context(), user)
+		if err != nil {
+			t.Fatalf("UserSessions: %v", err)
+		}
+		out := map[string]string{}
+		for _, l := range list {
+			out[l.Ref] = string(l.Record)
+		}
+		return out
+	}
+	t.Run("list, remove, end", func(t *testing.T) {
+		s := newStore(t)
+		ctx := t.Context()
+		user, other := newID(), newID()
+		a, b, c := newID(), newID(), newID()
+		mustSave(t, s, a, []byte(`{"n":"a"}`), time.Hour)
+		mustSave(t, s, c, []byte(`{"n":"c"}`), time.Hour)
+		for _, id := range []string{a, b} {
+			if err := s.AddUser(ctx, user, id, time.Hour); err != nil {
+				t.Fatalf("AddUser: %v", err)
+			}
+		}
+		if err := s.AddUser(ctx, other, c, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		got := listed(t, s, user)
+		if len(got) != 2 || got[s.Ref(a)] != `{"n":"a"}` {
+			t.Fatalf("listed %v, want a with its record and b", got)
+		}
+		if rec, ok := got[s.Ref(b)]; !ok || rec != "" {
+			t.Errorf("b (listed, not stored) came back as %q, %v; want listed with no record", rec, ok)
+		}
+		if err := s.End(ctx, s.Ref(b), []byte(`{"_ended":true}`), time.Hour); err != nil {
+			t.Fatalf("End: %v", err)
+		}
+		if rec := mustLoad(t, s, b); string(rec) != `{"_ended":true}` {
+			t.Errorf("after End, b holds %q", rec)
+		}
+		if err := s.RemoveUser(ctx, user, a); err != nil {
+			t.Fatalf("RemoveUser: %v", err)
+		}
+		if got := listed(t, s, user); len(got) != 1 || got[s.Ref(b)] != `{"_ended":true}` {
+			t.Errorf("after RemoveUser(a): %v, want only b", got)
+		}
+		if got := listed(t, s, other); len(got) != 1 {
+			t.Errorf("the other user lists %v, want c", got)
+		}
+	})
+	t.Run("listings expire", func(t *testing.T) {
+		s := newStore(t)
+		user, id := newID(), newID()
+		if err := s.AddUser(t.Context(), user, id, 100*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); len(listed(t, s, user)) != 0; time.Sleep(25 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("a listing with a 100ms ttl was still there after 10s")
+			}
+		}
+	})
+}

@@ -4,6 +4,11 @@
 //
 //	UPSTREAM_SECRET=... go run ./example -port 8080   # then sessionproxy in front
 //
+// With token.alg EdDSA or ES256, give it the proxy's JWKS instead of the
+// secret, and the audience its tokens must carry, if any:
+//
+//	UPSTREAM_JWKS_URL=http://127.0.0.1:9090/.well-known/jwks.json UPSTREAM_AUDIENCE=web go run ./example
+//
 // Routes: /set stores a user, /get returns it (204 when there is none),
 // /destroy and /renew end or renew the session (koa-session's example);
 // /login?name=N sets the user and renews, /put?key=K&value=V changes one
@@ -40,9 +45,13 @@ func run() error {
 	port := flag.Int("port", 8080, "port to listen on (0: any free port)")
 	flag.Parse()
 
-	sessions, err := sessionproxy.New(sessionproxy.Options{Secret: os.Getenv("UPSTREAM_SECRET")})
+	sessions, err := sessionproxy.New(sessionproxy.Options{
+		Secret:   os.Getenv("UPSTREAM_SECRET"),
+		JWKSURL:  os.Getenv("UPSTREAM_JWKS_URL"),
+		Audience: os.Getenv("UPSTREAM_AUDIENCE"),
+	})
 	if err != nil {
-		return fmt.Errorf("UPSTREAM_SECRET: %w", err)
+		return fmt.Errorf("UPSTREAM_SECRET or UPSTREAM_JWKS_URL: %w", err)
 	}
 
 	mux := http.NewServeMux()

@@ -91,6 +91,11 @@ async function startApp(t, opts = {}) {
       case '/optional':
         ctx.body = { session: ctx.session };
         break;
+      case '/private':
+        ctx.session._flashes = ['hi'];
+        ctx.session.a = 2;
+        ctx.body = 'ok';
+        break;
       default:
         ctx.status = 404;
     }
@@ -140,6 +145,14 @@ test('koa: the rest of the Session API', async (t) => {
   assert.match(r.headers.get('X-Session-Set'), /^[\x20-\x7e]+$/);
   r = await request(url, '/delete', token({ user, b: 2 }));
   assert.deepEqual(r.directives, { ...none, set: { user: null } });
+});
+
+test('koa: top-level _ members stay private to the request, as in koa-session', async (t) => {
+  // The proxy reserves them and answers 502 to a directive that sets one,
+  // so they are never sent.
+  const { url } = await startApp(t);
+  const r = await request(url, '/private', token({ a: 1 }));
+  assert.deepEqual(r.directives, { ...none, set: { a: 2 } });
 });
 
 test('koa: ctx.sessionHandler.regenerateId() renews, as the tutorial does it', async (t) => {

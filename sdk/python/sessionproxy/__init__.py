@@ -11,7 +11,7 @@ writes those headers for you:
 - :mod:`sessionproxy.wsgi`: a middleware for any WSGI app;
 - :mod:`sessionproxy.testing`: tokens for unit tests, without the proxy.
 """
-from ._session import Session, SessionSealedError, diff, merge_patch
+from ._session import ReservedKeyError, Session, SessionSealedError, diff, merge_patch
 from ._token import DEFAULT_LEEWAY, ISSUER, InvalidToken, KeySetError, Verifier, verify
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "ISSUER",
     "InvalidToken",
     "KeySetError",
+    "ReservedKeyError",
     "Session",
     "SessionSealedError",
     "Verifier",

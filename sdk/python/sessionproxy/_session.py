@@ -11,7 +11,7 @@ import copy
 import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-__all__ = ["Session", "diff", "merge_patch", "SessionSealedError", "MaxAge"]
+__all__ = ["Session", "diff", "merge_patch", "SessionSealedError", "ReservedKeyError", "MaxAge"]
 
 MaxAge = Union[int, str]
 
@@ -26,6 +26,27 @@ _MAX_AGE_LIMIT = 100 * 365 * 24 * 3600 * 1000  # the proxy's own bound, in ms
 class SessionSealedError(RuntimeError):
     """The session changed after its directives were written: the change
     cannot reach the proxy any more."""
+
+
+class ReservedKeyError(KeyError):
+    """A top-level session key starting with "_": the proxy keeps its own
+    bookkeeping there (as koa-session does) and answers 502 to a response
+    that sets one, so the library refuses it when it is set."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def __str__(self) -> str:
+        return (f"sessionproxy: session key {self.key!r} is reserved: top-level keys starting with '_' "
+                "are the proxy's (Flask's flash() uses '_flashes' and Flask-Login '_user_id'; "
+                "give such data a key of your own)")
+
+
+def _check_keys(keys: Any) -> None:
+    for k in keys:
+        if isinstance(k, str) and k.startswith("_"):
+            raise ReservedKeyError(k)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -241,6 +262,7 @@ class Session(SessionBase, dict):
         self.modified = False
 
     def __setitem__(self, key: str, value: Any) -> None:
+        _check_keys((key,))
         self._check_writable()
         self.modified = True
         if value is None:  # None deletes, as in a merge patch
@@ -251,9 +273,23 @@ class Session(SessionBase, dict):
     __delitem__ = _writer("__delitem__")
     pop = _writer("pop")
     popitem = _writer("popitem")
-    setdefault = _writer("setdefault")
-    update = _writer("update")
-    __ior__ = _writer("__ior__")
+    _setdefault = _writer("setdefault")
+    _update = _writer("update")
+    _ior = _writer("__ior__")
+
+    def setdefault(self, key: str, default: Any = None) -> Any:
+        if key not in self:
+            _check_keys((key,))
+        return self._setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        new = dict(*args, **kwargs)
+        _check_keys(new)
+        self._update(new)
+
+    def __ior__(self, other: Any) -> "Session":
+        _check_keys(dict(other))
+        return self._ior(other)
 
     def clear(self) -> None:
         """Destroy the session, like koa-session's ``ctx.session = null``."""

@@ -36,6 +36,9 @@ type mode struct {
 	name   string
 	config string // the YAML after listen/upstream/keys/token/admin
 	redis  bool   // needs redis-server
+	// key is the -genkey kind of the token signing key (token.alg EdDSA
+	// or ES256); "" signs HS256 with the secret.
+	key string
 }
 
 var allModes = []mode{
@@ -47,6 +50,9 @@ var allModes = []mode{
 	// that none is dropped for space during a run.
 	{name: "memory", config: "store:\n  type: memory\n  memory:\n    maxEntries: 1000000\n"},
 	{name: "redis", config: "store:\n  type: redis\n  redis:\n    addrs: [\"%s\"]\n", redis: true},
+	// secure with an asymmetric token key instead of HS256.
+	{name: "eddsa", config: "session:\n  format: secure\n", key: "ed25519"},
+	{name: "es256", config: "session:\n  format: secure\n", key: "p256"},
 }
 
 // A scenario is one kind of request.
@@ -123,7 +129,7 @@ func main() {
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
-	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis", "sessionproxy modes")
+	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
@@ -245,7 +251,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if m.redis {
 			cfg = fmt.Sprintf(cfg, redisAddr)
 		}
-		if err := startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, cfg, o.threads, scens); err != nil {
+		tok, err := tokenConfig(ctx, bins["sessionproxy"], dir, m)
+		if err == nil {
+			err = startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, tok+cfg, o.threads, scens)
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -384,8 +394,8 @@ func pinning(pin cpus) string {
 // scenario that needs the most.
 func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads int, scens []scenario) error {
 	addr, admin := freeAddr(), freeAddr()
-	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\ntoken:\n  secret: %q\nadmin:\n  listen: %q\n%s",
-		addr, upstream, benchKey, benchSecret, admin, modeConfig)
+	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\nadmin:\n  listen: %q\n%s",
+		addr, upstream, benchKey, admin, modeConfig)
 	path := filepath.Join(procs.dir, t.name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -431,6 +441,25 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 		}
 	}
 	return nil
+}
+
+// tokenConfig returns the token section of mode m's config: HS256 with
+// the secret, or the alg of m.key with a key that `sessionproxy -genkey`
+// writes into dir.
+func tokenConfig(ctx context.Context, bin, dir string, m mode) (string, error) {
+	if m.key == "" {
+		return fmt.Sprintf("token:\n  secret: %q\n", benchSecret), nil
+	}
+	pem, err := exec.CommandContext(ctx, bin, "-genkey", m.key).Output()
+	if err != nil {
+		return "", fmt.Errorf("-genkey %s: %w", m.key, err)
+	}
+	path := filepath.Join(dir, m.name+"-key.pem")
+	if err := os.WriteFile(path, pem, 0o600); err != nil {
+		return "", err
+	}
+	alg := map[string]string{"ed25519": "EdDSA", "p256": "ES256"}[m.key]
+	return fmt.Sprintf("token:\n  alg: %s\n  signingKeys: [%q]\n", alg, path), nil
 }
 
 // sessionClient keeps its connections: the mix scenario's sessions are
