@@ -1,6 +1,7 @@
 package session
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -17,9 +18,21 @@ import (
 // It is bounded: two generations of at most verifiedCacheSize entries,
 // the older dropped when the newer fills, and only values of at most
 // verifiedValueMax bytes are kept (about 15 MB at most).
+//
+// A value is cached the second time it verifies, not the first (admit):
+// most values a busy site sees once in a while are not back before the
+// cache has dropped them, and cloning and inserting each one was about
+// 2 µs of a cold read's CPU and most of the cache's garbage, for nothing.
+// A returning client pays for one more verification.
 type verifiedCache struct {
 	mu        sync.Mutex
 	cur, prev map[string]verified
+	// door holds hashes of values that verified once, one per slot
+	// (a newer value replaces an older one): a Bloom-like doorkeeper of
+	// verifiedDoorSize slots, 64 KiB.
+	door [verifiedDoorSize]uint64
+	seed maphash.Seed
+	once sync.Once
 }
 
 type verified struct {
@@ -65,7 +78,28 @@ func (m *recordMemo) set(p *parsedPayload) {
 const (
 	verifiedCacheSize = 4096
 	verifiedValueMax  = 1024
+	verifiedDoorSize  = 8192
 )
+
+// admit reports whether value, which just verified, should be cached:
+// whether it verified once before, recently. A false positive (another
+// value's hash in its slot) only caches a value sooner.
+func (c *verifiedCache) admit(value string) bool {
+	if len(value) > verifiedValueMax {
+		return false
+	}
+	c.once.Do(func() { c.seed = maphash.MakeSeed() })
+	h := maphash.String(c.seed, value) | 1 // never 0, an empty slot
+	slot := &c.door[h%verifiedDoorSize]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if *slot == h {
+		*slot = 0
+		return true
+	}
+	*slot = h
+	return false
+}
 
 func (c *verifiedCache) get(value string) (verified, bool) {
 	c.mu.Lock()
@@ -92,7 +126,9 @@ func (c *verifiedCache) put(value string, v verified) {
 
 func (c *verifiedCache) putLocked(value string, v verified) {
 	if c.cur == nil || len(c.cur) >= verifiedCacheSize {
-		c.prev, c.cur = c.cur, make(map[string]verified, verifiedCacheSize/4)
+		// At full size: growing it on the way was a cost on every cold
+		// read that filled it.
+		c.prev, c.cur = c.cur, make(map[string]verified, verifiedCacheSize)
 	}
 	c.cur[value] = v
 }

@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -21,7 +22,10 @@ func TestVerifiedCache(t *testing.T) {
 		r.AddCookie(&http.Cookie{Name: "koa.sess", Value: value})
 		return c.read(r, "koa.sess")
 	}
-	first := read(cookies[0].Value)
+	if once := read(cookies[0].Value); once.payload == nil || once.memo != nil || c.seen.len() != 0 {
+		t.Fatalf("a value seen once was cached: %+v, %d cached", once, c.seen.len())
+	}
+	first := read(cookies[0].Value) // returning: now it is remembered
 	if first.payload == nil || c.seen.len() != 1 {
 		t.Fatalf("a verified cookie was not remembered: %+v, %d cached", first, c.seen.len())
 	}
@@ -43,6 +47,34 @@ func TestVerifiedCache(t *testing.T) {
 	}
 	if c.seen.len() != 1 {
 		t.Errorf("a tampered value was cached: %d entries", c.seen.len())
+	}
+}
+
+// Values seen only once, as on a site where most clients are not back
+// before the cache would drop them, are not cached at all; a value is
+// cached when it returns, if not too many others came between.
+func TestVerifiedCacheAdmitsReturningValues(t *testing.T) {
+	var c verifiedCache
+	for i := range 2 * verifiedDoorSize {
+		if c.admit(fmt.Sprint("once-", i)) {
+			t.Fatalf("value %d, seen once, was admitted", i)
+		}
+	}
+	if !c.admit("once-0") && !c.admit("once-0") {
+		t.Error("a value seen twice in a row was not admitted")
+	}
+	c.admit("returning")
+	slot := func(v string) uint64 { return (maphash.String(c.seed, v) | 1) % verifiedDoorSize }
+	for i := range verifiedDoorSize / 64 {
+		if v := fmt.Sprint("between-", i); slot(v) != slot("returning") { // not one that takes its slot
+			c.admit(v)
+		}
+	}
+	if !c.admit("returning") {
+		t.Error("a value back after a few others was not admitted")
+	}
+	if c.admit(string(make([]byte, verifiedValueMax+1))) || c.admit(string(make([]byte, verifiedValueMax+1))) {
+		t.Error("a value over verifiedValueMax was admitted")
 	}
 }
 
@@ -92,6 +124,7 @@ func TestVerifiedCacheRemembersTheRecord(t *testing.T) {
 		}
 		return s
 	}
+	load() // seen once: not remembered yet
 	first := load()
 	rr := m.codec.(*secureCodec).seen.cur[cookies[0].Value]
 	if rr.memo.get() == nil {

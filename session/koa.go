@@ -106,7 +106,7 @@ func (c *koaCodec) read(r *http.Request, name string) readResult {
 		}
 		rr.payload = b
 	}
-	if c.signed && len(value) <= verifiedValueMax {
+	if c.signed && c.seen.admit(value) {
 		rr.memo = new(recordMemo)
 		c.seen.put(value, verified{payload: bytes.Clone(rr.payload), resign: rr.resign, memo: rr.memo, sig: strings.Clone(sig)})
 	}

@@ -101,6 +101,12 @@ func TestKoaVerifiedCache(t *testing.T) {
 		}
 		return s
 	}
+	if once := load(koaSigNew); once.IsNew || string(once.Data) != koaData {
+		t.Fatalf("first load: %+v", once)
+	}
+	if _, ok := m.codec.(*koaCodec).seen.get(koaValue); ok {
+		t.Fatal("a cookie seen once was remembered")
+	}
 	first := load(koaSigNew)
 	if first.IsNew || string(first.Data) != koaData {
 		t.Fatalf("first load: %+v", first)

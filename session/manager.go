@@ -244,7 +244,9 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		return s, nil
 	}
 	r := p.rec
-	r.data = bytes.Clone(r.data) // the memo's stays as it is
+	if rr.memo != nil {
+		r.data = bytes.Clone(r.data) // the memo's stays as it is
+	}
 	return m.loaded(p.id, r), nil
 }
 

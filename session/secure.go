@@ -61,9 +61,12 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 		if sc.Decode(name, value, &payload) == nil {
 			// Verified by an older key: re-issue it under the first, so
 			// that the old key can be retired without logging anyone out.
-			memo := new(recordMemo)
-			c.seen.put(value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: memo})
-			return readResult{payload: payload, found: true, resign: i > 0, memo: memo, value: value}
+			rr := readResult{payload: payload, found: true, resign: i > 0, value: value}
+			if c.seen.admit(value) {
+				rr.memo = new(recordMemo)
+				c.seen.put(value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: rr.memo})
+			}
+			return rr
 		}
 	}
 	return readResult{found: true, reject: RejectTampered}

@@ -46,7 +46,9 @@ var allModes = []mode{
 	// secure without the access log: what one line per request costs.
 	{name: "secure-nolog", config: "session:\n  format: secure\nlog:\n  access: false\n"},
 	{name: "koa", config: "session:\n  format: koa\n"},
-	{name: "memory", config: "store:\n  type: memory\n"},
+	// Room for every scenario's sessions (mix's 100,000 and more), so
+	// that none is dropped for space during a run.
+	{name: "memory", config: "store:\n  type: memory\n  memory:\n    maxEntries: 1000000\n"},
 	{name: "redis", config: "store:\n  type: redis\n  redis:\n    addrs: [\"%s\"]\n", redis: true},
 	// secure with an asymmetric token key instead of HS256.
 	{name: "eddsa", config: "session:\n  format: secure\n", key: "ed25519"},
@@ -55,25 +57,37 @@ var allModes = []mode{
 
 // A scenario is one kind of request.
 type scenario struct {
-	name     string
-	path     string
-	cookie   bool // send the session cookie got from /write
-	sessions bool // spread the requests over sessionsPerTarget sessions' cookies
-	many     bool // spread them over manySessions sessions' cookies
+	name string
+	path string
+	kind sessionKind // what its sessions hold ("" for no session)
+	// How it uses its sessions: n == 1 sends one session's cookie every
+	// time; n > 1 cycles through n sessions' cookies, each wrk thread
+	// through its own share (see writeScript); with mix, n sessions of
+	// Zipf popularity, a tenth of the requests writes (writeMixScript).
+	n   int
+	mix bool
 }
 
 var allScenarios = []scenario{
-	{name: "new", path: "/"},                // no cookie: a new session each request
-	{name: "read", path: "/", cookie: true}, // one valid cookie, nothing changes
+	{name: "new", path: "/"},                            // no cookie: a new session each request
+	{name: "read", path: "/", kind: tinySessions, n: 1}, // one valid cookie, nothing changes
 	// The upstream sets {"n":<counter>} every time. Each wrk connection
 	// writes its own sessions: concurrent writes of one session would
 	// measure the stores' conflict handling, not their throughput.
-	{name: "write", path: "/write", sessions: true},
+	{name: "write", path: "/write", kind: tinySessions, n: sessionsPerTarget},
 	// A different returning session on nearly every request: more than
 	// the verified-cookie cache holds (2 x 4096), each seen again only
 	// after a second or more (so never a remembered token). The read
 	// path without its per-session caches.
-	{name: "read-many", path: "/", many: true},
+	{name: "read-many", path: "/", kind: tinySessions, n: manySessions},
+	// The same with a signed-in user's session (about 250 bytes of JSON)
+	// instead of {"n":1}.
+	{name: "read-user", path: "/", kind: userSessions, n: 1},
+	{name: "write-user", path: "/write", kind: userSessions, n: sessionsPerTarget},
+	{name: "read-many-user", path: "/", kind: userSessions, n: manySessions},
+	// A site's traffic: 100,000 signed-in users of Zipf popularity, 90 %
+	// reads and 10 % writes.
+	{name: "mix", path: "/", kind: userSessions, n: mixSessions, mix: true},
 }
 
 // sessionsPerTarget is how many sessions the write scenario spreads over.
@@ -86,12 +100,11 @@ const manySessions = 20_000
 type target struct {
 	name        string
 	url         string
-	cookie      string // Cookie header for the cookie scenarios
-	script      string // wrk script cycling through sessionsPerTarget sessions' cookies
-	manyScript  string // the same through manySessions sessions' cookies ("" unless read-many runs)
-	unavailable string // why the mode could not run ("" when it runs)
-	proc        string // name of its process
-	comm        string // its binary's name, which perf reports
+	cookie      map[sessionKind]string // Cookie header of the one-cookie scenarios
+	script      map[string]string      // wrk script of each scenario that has one, by name
+	unavailable string                 // why the mode could not run ("" when it runs)
+	proc        string                 // name of its process
+	comm        string                 // its binary's name, which perf reports
 }
 
 type options struct {
@@ -117,7 +130,7 @@ func main() {
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes")
-	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios (also read-many, best run on its own: its 20,000 sessions fill the proxies' caches and heaps for the rounds after it)")
+	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
 		d, err := time.ParseDuration(args[0])
@@ -227,10 +240,6 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			break
 		}
 	}
-	many := 0
-	if slices.ContainsFunc(scens, func(s scenario) bool { return s.many }) {
-		many = manySessions
-	}
 	for _, m := range modes {
 		t := &target{name: m.name, proc: "sessionproxy-" + m.name, comm: "sessionproxy"}
 		targets = append(targets, t)
@@ -244,7 +253,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tok, err := tokenConfig(ctx, bins["sessionproxy"], dir, m)
 		if err == nil {
-			err = startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, tok+cfg, o.threads, many)
+			err = startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, tok+cfg, o.threads, scens)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -257,13 +266,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 
 	for _, t := range targets[1:] { // the bare proxy forwards the same cookies
 		if t.unavailable == "" {
-			targets[0].script, targets[0].manyScript = t.script, t.manyScript
+			targets[0].cookie, targets[0].script = t.cookie, t.script
 			break
 		}
 	}
-	if targets[0].script == "" {
-		if targets[0].script, err = writeScript(dir, "bare", nil, o.threads); err != nil {
-			return err
+	if targets[0].script == nil {
+		targets[0].script = map[string]string{}
+		for _, s := range scens {
+			if s.n > 1 {
+				if targets[0].script[s.name], err = writeScript(dir, "bare-"+s.name, nil, o.threads); err != nil {
+					return err
+				}
+			}
 		}
 	}
 
@@ -281,7 +295,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	w := wrk{threads: o.threads, conns: o.conns, cpu: pin.load}
 	for _, t := range targets { // warm up: connection pools, heap
 		if t.unavailable == "" {
-			if _, err := w.run(ctx, time.Second, t.url+"/", t.cookie, ""); err != nil {
+			if _, err := w.run(ctx, time.Second, t.url+"/", t.cookie[tinySessions], ""); err != nil {
 				return fmt.Errorf("warm-up %s: %w", t.name, err)
 			}
 		}
@@ -296,13 +310,10 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			done := make([]result, 0, len(order))
 			for _, t := range order {
 				cookie, script := "", ""
-				switch {
-				case s.cookie:
-					cookie = t.cookie
-				case s.sessions:
-					script = t.script
-				case s.many:
-					script = t.manyScript
+				if s.n == 1 {
+					cookie = t.cookie[s.kind]
+				} else if s.n > 1 {
+					script = t.script[s.name]
 				}
 				var rec *recording
 				if o.perf {
@@ -379,9 +390,9 @@ func pinning(pin cpus) string {
 }
 
 // startProxy checks and starts sessionproxy for t, and fetches session
-// cookies from it for the cookie scenarios: sessionsPerTarget, and many
-// more for read-many.
-func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads, many int) error {
+// cookies from it for the scenarios: of each kind, as many as the
+// scenario that needs the most.
+func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads int, scens []scenario) error {
 	addr, admin := freeAddr(), freeAddr()
 	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\nadmin:\n  listen: %q\n%s",
 		addr, upstream, benchKey, admin, modeConfig)
@@ -400,21 +411,36 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 	if err := waitHTTP(ctx, p, t.url+"/"); err != nil {
 		return err
 	}
-	sessions, err := newSessions(ctx, t.url, sessionsPerTarget)
-	if err != nil {
-		return err
+	need := map[sessionKind]int{tinySessions: 1} // the warm-up's cookie
+	for _, s := range scens {
+		if s.kind != "" {
+			need[s.kind] = max(need[s.kind], s.n)
+		}
 	}
-	t.cookie = sessions[0]
-	if t.script, err = writeScript(procs.dir, t.name, sessions, threads); err != nil {
-		return err
-	}
-	if many > 0 {
-		if sessions, err = newSessions(ctx, t.url, many); err != nil {
+	t.cookie, t.script = map[sessionKind]string{}, map[string]string{}
+	for _, kind := range []sessionKind{tinySessions, userSessions} {
+		if need[kind] == 0 {
+			continue
+		}
+		sessions, err := newSessions(ctx, t.url+kind.path(), need[kind])
+		if err != nil {
 			return err
 		}
-		t.manyScript, err = writeScript(procs.dir, t.name+"-many", sessions, threads)
+		t.cookie[kind] = sessions[0]
+		for _, s := range scens {
+			switch {
+			case s.kind != kind || s.n <= 1:
+			case s.mix:
+				t.script[s.name], err = writeMixScript(procs.dir, t.name+"-"+s.name, sessions[:s.n], threads, 1)
+			default:
+				t.script[s.name], err = writeScript(procs.dir, t.name+"-"+s.name, sessions[:s.n], threads)
+			}
+			if err != nil {
+				return err
+			}
+		}
 	}
-	return err
+	return nil
 }
 
 // tokenConfig returns the token section of mode m's config: HS256 with
@@ -436,12 +462,12 @@ func tokenConfig(ctx context.Context, bin, dir string, m mode) (string, error) {
 	return fmt.Sprintf("token:\n  alg: %s\n  signingKeys: [%q]\n", alg, path), nil
 }
 
-// sessionClient keeps its connections: the read-many scenario's sessions
-// are 20,000 requests per proxy.
+// sessionClient keeps its connections: the mix scenario's sessions are
+// 100,000 requests per proxy.
 var sessionClient = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second}
 
-// newSessions starts n sessions at url, eight at a time, and returns
-// their Cookie headers.
+// newSessions starts n sessions with GET url, eight at a time, and
+// returns their Cookie headers.
 func newSessions(ctx context.Context, url string, n int) ([]string, error) {
 	out := make([]string, n)
 	errs := make([]error, n)
@@ -475,7 +501,7 @@ func newSessions(ctx context.Context, url string, n int) ([]string, error) {
 
 // newSession starts a session at url and returns its Cookie header.
 func newSession(url string) (string, error) {
-	resp, err := sessionClient.Get(url + "/write")
+	resp, err := sessionClient.Get(url)
 	if err != nil {
 		return "", err
 	}
@@ -486,41 +512,9 @@ func newSession(url string) (string, error) {
 		cookies = append(cookies, c.Name+"="+c.Value)
 	}
 	if resp.StatusCode != http.StatusOK || len(cookies) == 0 {
-		return "", fmt.Errorf("GET /write: status %d, %d cookies; want 200 and a session cookie", resp.StatusCode, len(cookies))
+		return "", fmt.Errorf("GET %s: status %d, %d cookies; want 200 and a session cookie", url, resp.StatusCode, len(cookies))
 	}
 	return strings.Join(cookies, "; "), nil
-}
-
-// writeScript writes a wrk script that sends each request with the next
-// of sessions' cookies, each wrk thread using its own share of them, so
-// that no two requests in flight carry the same session.
-func writeScript(dir, name string, sessions []string, threads int) (string, error) {
-	var b strings.Builder
-	b.WriteString("local sessions = {\n")
-	for _, c := range sessions {
-		fmt.Fprintf(&b, "  %q,\n", c)
-	}
-	fmt.Fprintf(&b, `}
-local threads, n = %d, 0
-function setup(thread)
-  thread:set("index", n)
-  n = n + 1
-end
-function init(args)
-  per = math.floor(#sessions / threads)
-  first = index * per
-  i = 0
-end
-function request()
-  if per == 0 then
-    return wrk.format()
-  end
-  i = (i + 1) %% per
-  return wrk.format(nil, nil, { ["Cookie"] = sessions[first + i + 1] })
-end
-`, threads)
-	path := filepath.Join(dir, "write-"+name+".lua")
-	return path, os.WriteFile(path, []byte(b.String()), 0o600)
 }
 
 // startRedis starts a throw-away redis-server on a free port.

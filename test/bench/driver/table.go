@@ -22,7 +22,7 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 	}
 	head, rule := "| scenario | proxy | req/s | p50 ms | p99 ms | req/s vs bare | p99 vs bare | errors |", "|---|---|---:|---:|---:|---:|---:|---:|"
 	if withCPU {
-		head, rule = head+" CPU µs/req | CPU vs bare |", rule+"---:|---:|"
+		head, rule = head+" CPU µs/req | CPU vs bare | CPU vs bare, min–max |", rule+"---:|---:|---:|"
 	}
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, rule)
@@ -39,12 +39,14 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 				paired(rounds, func(r, bare result) float64 { return r.rps / bare.rps }),
 				paired(rounds, func(r, bare result) float64 { return r.p99 / bare.p99 }), m.errors)
 			if withCPU {
-				fmt.Fprintf(w, " %.1f | %.2fx |", m.cpu, paired(rounds, func(r, bare result) float64 {
+				cpuRatio := func(r, bare result) float64 {
 					if r.cpu <= 0 || bare.cpu <= 0 {
 						return 0
 					}
 					return bare.cpu / r.cpu
-				}))
+				}
+				lo, hi := pairedRange(rounds, cpuRatio)
+				fmt.Fprintf(w, " %.1f | %.2fx | %.2f–%.2f |", m.cpu, paired(rounds, cpuRatio), lo, hi)
 			}
 			fmt.Fprintln(w)
 		}
@@ -62,19 +64,36 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 // ran under the same machine load, which moves both. The bare proxy's
 // own rounds (no paired result) give 1.
 func paired(rounds []result, f func(r, bare result) float64) float64 {
+	v := pairedValues(rounds, f)
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
+}
+
+// pairedRange returns the least and the greatest of the rounds' paired
+// values, the spread around paired's median.
+func pairedRange(rounds []result, f func(r, bare result) float64) (lo, hi float64) {
+	v := pairedValues(rounds, f)
+	if len(v) == 0 {
+		return 0, 0
+	}
+	return slices.Min(v), slices.Max(v)
+}
+
+// pairedValues returns f of each round's result and its bare result,
+// without the zeros; 1 for the bare proxy's own rounds.
+func pairedValues(rounds []result, f func(r, bare result) float64) []float64 {
 	var v []float64
 	for _, r := range rounds {
 		if r.bare == nil {
-			return 1
+			return []float64{1}
 		}
 		if x := f(r, *r.bare); x > 0 {
 			v = append(v, x)
 		}
 	}
-	if len(v) == 0 {
-		return 0
-	}
-	return median(v)
+	return v
 }
 
 // summarize returns the median of each measure over the rounds, and the

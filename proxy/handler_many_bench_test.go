@@ -1,0 +1,113 @@
+package proxy_test
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionproxy/sessionproxy/metrics"
+	"github.com/sessionproxy/sessionproxy/proxy"
+	"github.com/sessionproxy/sessionproxy/session"
+)
+
+// manyUser is the session of signed-in user i, about 250 bytes of JSON,
+// as test/bench/upstream's /login makes it.
+func manyUser(i int) string {
+	return fmt.Sprintf(`{"user":{"id":%d,"name":"Alexandra Example %07d","email":"alexandra.example.%07d@example.com",`+
+		`"roles":["member","editor","billing"],"locale":"en-GB","verified":true},"csrf":"Yv3a9kPqZr8WmX2cT5nB7dLf0hJs4gKe%011d","loginAt":1767225600}`,
+		1_000_000+i, i, i, i)
+}
+
+// BenchmarkHandlerMany is BenchmarkHandler's read with a different
+// signed-in user on every request, 20,000 in turn: more than the
+// verified-cookie cache holds, so every request verifies and decodes its
+// cookie (or reads the store), parses the record and signs a new token:
+// the cold path that test/bench's read-many drives, without the network.
+//
+//	go test ./proxy -run '^$' -bench HandlerMany -cpuprofile cpu.out -memprofile mem.out
+func BenchmarkHandlerMany(b *testing.B) {
+	const n = 20_000
+	u, _ := url.Parse("http://upstream.test")
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}}
+		if v := r.Header.Get("X-Bench-Set"); v != "" {
+			h.Set("X-Session-Set", v)
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("ok\n")),
+			ContentLength: 3, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
+	})
+	bare := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport:  rt,
+		BufferPool: proxy.NewBufferPool(),
+	}
+	for _, tc := range []struct {
+		name string
+		opts session.Options
+	}{
+		{"bare", session.Options{}},
+		{"secure", session.Options{Format: session.FormatSecure}},
+		{"koa", session.Options{Format: session.FormatKoa}},
+		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			tc.opts.Keys = []string{"key-0123456789abcdef0123456789abcdef"}
+			sm, err := session.New(tc.opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := metrics.New(prometheus.NewRegistry(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
+				AccessLog: proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cookies := make([]string, n)
+			for i := range cookies {
+				w := httptest.NewRecorder()
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.Header.Set("X-Bench-Set", manyUser(i))
+				p.ServeHTTP(w, r)
+				var parts []string
+				for _, c := range w.Result().Cookies() {
+					parts = append(parts, c.Name+"="+c.Value)
+				}
+				if len(parts) == 0 {
+					b.Fatalf("no cookie: %d %q", w.Code, w.Header())
+				}
+				cookies[i] = strings.Join(parts, "; ")
+			}
+			var h http.Handler = p
+			if tc.name == "bare" {
+				h = bare
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				r.Header.Set("Cookie", cookies[i%n])
+				i++
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK || len(w.Header()["Set-Cookie"]) != 0 {
+					b.Fatalf("status %d, Set-Cookie %q", w.Code, w.Header()["Set-Cookie"])
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,75 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// scaleUser is a signed-in user's session data of about 200 bytes, as an
+// app keeps it; i makes each one different.
+func scaleUser(i int) []byte {
+	return fmt.Appendf(nil, `{"user":{"id":%d,"name":"Alexandra Example %07d","email":"alexandra.example.%07d@example.com",`+
+		`"roles":["member","editor"]},"csrf":"Yv3a9kPqZr8WmX2cT5nB7dLf0hJs4gKe"}`, 1_000_000+i, i, i)
+}
+
+// BenchmarkMemoryStoreScale fills a MemoryStore with n sessions of a
+// signed-in user, each record as the Manager stores it (the data with
+// _expire and _maxAge, about 240 bytes), and reports the heap it grew
+// by per session (B/session: the record, the id, the entry and the
+// store's index of it, measured after a GC), then times Load of random
+// sessions: ns/op should stay about flat as n grows. The 1,000,000 case
+// holds about half a gigabyte.
+//
+//	go test ./session -run '^$' -bench MemoryStoreScale -benchtime 200000x
+func BenchmarkMemoryStoreScale(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			now := time.Now()
+			ids := make([]string, n) // the headers only: the ids are the store's
+			var records [][]byte
+			st := NewMemoryStore(MemoryOptions{MaxEntries: n})
+			before := heapInUse()
+			for i := range ids {
+				ids[i] = NewID()
+				rec := appendRecord(nil, scaleUser(i), DefaultMaxAge, now, stamps{})
+				if i == 0 {
+					records = append(records, rec)
+				}
+				if err := st.Save(ctx, ids[i], rec, storeTTL(DefaultMaxAge)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			after := heapInUse()
+			if got := st.Len(); got != n {
+				b.Fatalf("the store holds %d sessions after %d saves", got, n)
+			}
+
+			x := uint64(0x9E3779B97F4A7C15)
+			b.ReportAllocs()
+			for b.Loop() {
+				x ^= x << 13
+				x ^= x >> 7
+				x ^= x << 17
+				if _, ok, err := st.Load(ctx, ids[x%uint64(n)]); !ok || err != nil {
+					b.Fatalf("Load: %v, %v", ok, err)
+				}
+			}
+			// After the loop: b.Loop's first call resets the metrics.
+			b.ReportMetric(float64(after-before)/float64(n), "B/session")
+			b.ReportMetric(float64(len(records[0])), "record-B")
+		})
+	}
+}
+
+// heapInUse returns the bytes of live heap objects after a full GC.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
