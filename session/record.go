@@ -38,10 +38,13 @@ type record struct {
 // they are: the data is neither decoded nor re-encoded, since a request
 // that only reads its session never needs more.
 func parseRecord(b []byte) (record, error) {
-	b = bytes.TrimSpace(b)
+	// Valid before trimming: JSON's white space is four characters, and
+	// bytes.TrimSpace would also drop others (\v, \f) that JSON.parse,
+	// and so koa-session, refuses.
 	if !json.Valid(b) {
 		return record{}, errors.New("record: invalid JSON")
 	}
+	b = bytes.TrimSpace(b)
 	if b[0] != '{' {
 		return record{}, fmt.Errorf("record: %w", errNotObject)
 	}
