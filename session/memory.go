@@ -1,8 +1,8 @@
 package session
 
 import (
-	"container/heap"
 	"context"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -39,16 +39,26 @@ const MemoryEntryOverhead = 160
 // pushes out its own one-time sessions, not the users who come back.
 //
 // It is also a UserIndex, for Options.UserKey.
+//
+// Its entries are slots in one slice, found through a map from a hash of
+// the id to the slot's number, and linked (LRU lists, expiry heap) by
+// slot numbers: the only pointer per session is its id and record, one
+// allocation that holds no pointer, so the garbage collector marks one
+// object per session and scans nothing in it, and a lookup touches a map
+// group, a slot and the record.
 type MemoryStore struct {
 	max      int
 	maxBytes int64
 	now      func() time.Time
+	seed     maphash.Seed
 
-	mu      sync.Mutex
-	entries map[string]*memEntry
-	byExp   expiryHeap // every entry, soonest expiry first
-	gen     uint64     // bumped on every write, for Update's check
-	bytes   int64      // what the entries count towards maxBytes
+	mu    sync.Mutex
+	index map[uint64]uint32 // hash of id → slot
+	slots []memSlot         // slots[probationRoot], slots[protectedRoot] are the lists' roots
+	free  []uint32          // unused slots
+	byExp []uint32          // every entry's slot, soonest expiry first
+	gen   uint64            // bumped on every write, for Update's check
+	bytes int64             // what the entries count towards maxBytes
 	// probation holds the entries not used since their first save,
 	// protected the ones used again, each most recently used first.
 	probation, protected lru
@@ -60,17 +70,25 @@ var (
 	_ UserIndex = (*MemoryStore)(nil)
 )
 
-type memEntry struct {
-	id         string
-	record     []byte
-	expire     time.Time
-	gen        uint64
-	index      int // in byExp
-	prev, next *memEntry
+// memSlot is one entry: 64 bytes, one cache line.
+type memSlot struct {
+	data       []byte // the id, then the record
+	expire     int64  // Unix nanoseconds
+	gen        uint64 // 0: the slot is free
+	heap       uint32 // index in byExp
+	prev, next uint32 // in its LRU list
+	idLen      uint32
 	protected  bool // in protected rather than probation
 }
 
-func (e *memEntry) size() int64 { return int64(len(e.id) + len(e.record) + MemoryEntryOverhead) }
+func (e *memSlot) id() []byte     { return e.data[:e.idLen] }
+func (e *memSlot) record() []byte { return e.data[e.idLen:] }
+func (e *memSlot) size() int64    { return int64(len(e.data) + MemoryEntryOverhead) }
+
+const (
+	probationRoot = 0
+	protectedRoot = 1
+)
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore(o MemoryOptions) *MemoryStore {
@@ -80,9 +98,10 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &MemoryStore{max: o.MaxEntries, maxBytes: o.MaxBytes, now: o.Now, entries: map[string]*memEntry{}, users: map[string]map[string]time.Time{}}
-	s.probation.init()
-	s.protected.init()
+	s := &MemoryStore{max: o.MaxEntries, maxBytes: o.MaxBytes, now: o.Now, seed: maphash.MakeSeed(),
+		index: map[uint64]uint32{}, slots: make([]memSlot, 2), users: map[string]map[string]time.Time{}}
+	s.probation.init(s, probationRoot)
+	s.protected.init(s, protectedRoot)
 	return s
 }
 
@@ -93,12 +112,12 @@ func (s *MemoryStore) Load(ctx context.Context, id string) ([]byte, bool, error)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := s.live(id)
-	if e == nil {
+	i, ok := s.live(id)
+	if !ok {
 		return nil, false, nil
 	}
-	s.used(e)
-	return clone(e.record), true, nil
+	s.used(i)
+	return clone(s.slots[i].record()), true, nil
 }
 
 // Save stores a copy of record under id for ttl.
@@ -108,7 +127,7 @@ func (s *MemoryStore) Save(ctx context.Context, id string, record []byte, ttl ti
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.put(id, clone(record), ttl)
+	s.put(id, record, ttl)
 	return nil
 }
 
@@ -119,8 +138,8 @@ func (s *MemoryStore) Delete(ctx context.Context, id string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e, ok := s.entries[id]; ok {
-		s.remove(e)
+	if i, ok := s.find(id); ok {
+		s.remove(i)
 	}
 	return nil
 }
@@ -137,8 +156,8 @@ func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn Update
 		s.mu.Lock()
 		var cur []byte
 		var gen uint64 // 0: missing
-		if e := s.live(id); e != nil {
-			cur, gen = clone(e.record), e.gen
+		if i, ok := s.live(id); ok {
+			cur, gen = clone(s.slots[i].record()), s.slots[i].gen
 		}
 		s.mu.Unlock()
 
@@ -149,11 +168,11 @@ func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn Update
 
 		s.mu.Lock()
 		var now uint64
-		if e := s.live(id); e != nil {
-			now = e.gen
+		if i, ok := s.live(id); ok {
+			now = s.slots[i].gen
 		}
 		if now == gen {
-			s.put(id, clone(next), ttl)
+			s.put(id, next, ttl)
 			s.mu.Unlock()
 			return nil
 		}
@@ -166,69 +185,99 @@ func (s *MemoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.dropExpired()
-	return len(s.entries)
+	return len(s.byExp)
 }
 
 // Ping reports whether the store can answer, for readiness checks: a
 // MemoryStore always can.
 func (s *MemoryStore) Ping(ctx context.Context) error { return ctx.Err() }
 
-// live returns id's entry, dropping it if it has expired. s.mu is held.
-func (s *MemoryStore) live(id string) *memEntry {
-	e, ok := s.entries[id]
-	if !ok {
-		return nil
+// find returns id's slot. s.mu is held.
+func (s *MemoryStore) find(id string) (uint32, bool) {
+	i, ok := s.index[maphash.String(s.seed, id)]
+	if !ok || string(s.slots[i].id()) != id { // another id with the same hash
+		return 0, false
 	}
-	if !s.now().Before(e.expire) {
-		s.remove(e)
-		return nil
-	}
-	return e
+	return i, true
 }
 
-// put stores record under id, then restores the bounds. s.mu is held.
+// live returns id's slot, dropping it if it has expired. s.mu is held.
+func (s *MemoryStore) live(id string) (uint32, bool) {
+	i, ok := s.find(id)
+	if !ok {
+		return 0, false
+	}
+	if s.now().UnixNano() >= s.slots[i].expire {
+		s.remove(i)
+		return 0, false
+	}
+	return i, true
+}
+
+// put stores a copy of record under id, then restores the bounds. s.mu
+// is held.
 func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 	s.gen++
-	expire := s.now().Add(ttl)
-	e, ok := s.entries[id]
-	if ok {
-		s.bytes -= e.size()
-		e.record, e.expire, e.gen = record, expire, s.gen
-		heap.Fix(&s.byExp, e.index)
-		s.listOf(e).moveToFront(e)
-	} else {
-		e = &memEntry{id: id, record: record, expire: expire, gen: s.gen}
-		s.entries[id] = e
-		heap.Push(&s.byExp, e)
-		s.probation.pushFront(e)
+	expire := s.now().Add(ttl).UnixNano()
+	h := maphash.String(s.seed, id)
+	i, ok := s.index[h]
+	if ok && string(s.slots[i].id()) != id {
+		s.remove(i) // another id with the same 64-bit hash: it goes, as if evicted
+		ok = false
 	}
-	s.bytes += e.size()
+	if ok {
+		e := &s.slots[i]
+		s.bytes -= e.size()
+		if cap(e.data) >= len(id)+len(record) && cap(e.data) <= 2*(len(id)+len(record)) {
+			e.data = append(e.data[:len(id)], record...)
+		} else {
+			e.data = append(append(make([]byte, 0, len(id)+len(record)), id...), record...)
+		}
+		e.expire, e.gen = expire, s.gen
+		s.bytes += e.size()
+		s.fix(e.heap)
+		s.listOf(i).moveToFront(i)
+	} else {
+		if n := len(s.free); n > 0 {
+			i, s.free = s.free[n-1], s.free[:n-1]
+		} else {
+			i = uint32(len(s.slots))
+			s.slots = append(s.slots, memSlot{})
+		}
+		e := &s.slots[i]
+		*e = memSlot{data: append(append(make([]byte, 0, len(id)+len(record)), id...), record...),
+			expire: expire, gen: s.gen, idLen: uint32(len(id))}
+		s.bytes += e.size()
+		s.index[h] = i
+		s.push(i)
+		s.probation.pushFront(i)
+	}
 	s.dropExpired()
-	for len(s.entries) > 1 && (len(s.entries) > s.max || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
-		victim := s.probation.back()
-		if victim == nil || victim == e && s.protected.back() != nil {
-			victim = s.protected.back()
+	for len(s.byExp) > 1 && (len(s.byExp) > s.max || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
+		victim, ok := s.probation.back()
+		if !ok || victim == i && s.protected.n > 0 {
+			victim, _ = s.protected.back()
 		}
 		s.remove(victim)
 	}
 }
 
-// used records a use of e: a session used again is protected from the
-// eviction of one-time sessions. The protected entries are kept to at
+// used records a use of slot i: a session used again is protected from
+// the eviction of one-time sessions. The protected entries are kept to at
 // most protectedShare of the bound, so that new sessions always have
 // room. s.mu is held.
-func (s *MemoryStore) used(e *memEntry) {
-	if e.protected {
-		s.protected.moveToFront(e)
+func (s *MemoryStore) used(i uint32) {
+	if s.slots[i].protected {
+		s.protected.moveToFront(i)
 		return
 	}
-	s.probation.remove(e)
-	e.protected = true
-	s.protected.pushFront(e)
+	s.probation.remove(i)
+	s.slots[i].protected = true
+	s.protected.pushFront(i)
 	for s.protected.n > s.max*protectedShare/100 {
-		d := s.protected.back()
+		d, _ := s.protected.back()
 		s.protected.remove(d)
-		d.protected = false
+		s.slots[d].protected = false
 		s.probation.pushFront(d)
 	}
 }
@@ -237,8 +286,8 @@ func (s *MemoryStore) used(e *memEntry) {
 // used again may hold.
 const protectedShare = 80
 
-func (s *MemoryStore) listOf(e *memEntry) *lru {
-	if e.protected {
+func (s *MemoryStore) listOf(i uint32) *lru {
+	if s.slots[i].protected {
 		return &s.protected
 	}
 	return &s.probation
@@ -246,76 +295,138 @@ func (s *MemoryStore) listOf(e *memEntry) *lru {
 
 // dropExpired removes every expired entry. s.mu is held.
 func (s *MemoryStore) dropExpired() {
-	now := s.now()
-	for len(s.byExp) > 0 && !now.Before(s.byExp[0].expire) {
+	if len(s.byExp) == 0 {
+		return
+	}
+	now := s.now().UnixNano()
+	for len(s.byExp) > 0 && now >= s.slots[s.byExp[0]].expire {
 		s.remove(s.byExp[0])
 	}
 }
 
-func (s *MemoryStore) remove(e *memEntry) {
-	heap.Remove(&s.byExp, e.index)
-	delete(s.entries, e.id)
-	s.listOf(e).remove(e)
+// remove frees slot i. s.mu is held.
+func (s *MemoryStore) remove(i uint32) {
+	e := &s.slots[i]
+	s.heapRemove(e.heap)
+	delete(s.index, maphash.Bytes(s.seed, e.id()))
+	s.listOf(i).remove(i)
 	s.bytes -= e.size()
+	*e = memSlot{}
+	s.free = append(s.free, i)
 }
 
-// lru is a list of entries, most recently used first, linked through
-// the entries themselves.
+// lru is a list of slots, most recently used first, linked through the
+// slots themselves from a root slot.
 type lru struct {
-	root memEntry // root.next is the front, root.prev the back
+	s    *MemoryStore
+	root uint32 // slots[root].next is the front, slots[root].prev the back
 	n    int
 }
 
-func (l *lru) init() { l.root.next, l.root.prev = &l.root, &l.root }
+func (l *lru) init(s *MemoryStore, root uint32) {
+	l.s, l.root = s, root
+	s.slots[root].prev, s.slots[root].next = root, root
+}
 
-func (l *lru) pushFront(e *memEntry) {
-	e.prev, e.next = &l.root, l.root.next
-	l.root.next.prev = e
-	l.root.next = e
+func (l *lru) pushFront(i uint32) {
+	sl := l.s.slots
+	front := sl[l.root].next
+	sl[i].prev, sl[i].next = l.root, front
+	sl[front].prev = i
+	sl[l.root].next = i
 	l.n++
 }
 
-func (l *lru) remove(e *memEntry) {
-	e.prev.next, e.next.prev = e.next, e.prev
-	e.prev, e.next = nil, nil
+func (l *lru) remove(i uint32) {
+	sl := l.s.slots
+	prev, next := sl[i].prev, sl[i].next
+	sl[prev].next, sl[next].prev = next, prev
+	sl[i].prev, sl[i].next = 0, 0
 	l.n--
 }
 
-func (l *lru) moveToFront(e *memEntry) {
-	l.remove(e)
-	l.pushFront(e)
+func (l *lru) moveToFront(i uint32) {
+	if l.s.slots[l.root].next == i {
+		return
+	}
+	l.remove(i)
+	l.pushFront(i)
 }
 
-// back returns the least recently used entry, or nil.
-func (l *lru) back() *memEntry {
+// back returns the least recently used slot, or false.
+func (l *lru) back() (uint32, bool) {
 	if l.n == 0 {
-		return nil
+		return 0, false
 	}
-	return l.root.prev
+	return l.s.slots[l.root].prev, true
 }
 
 func clone(b []byte) []byte { return append([]byte(nil), b...) }
 
-// expiryHeap orders entries by expiry, soonest first (container/heap).
-type expiryHeap []*memEntry
+// The expiry heap: byExp holds slot numbers, soonest expiry first, and
+// each slot its index in byExp.
 
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].expire.Before(h[j].expire) }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].index, h[j].index = i, j
+func (s *MemoryStore) less(a, b int) bool {
+	return s.slots[s.byExp[a]].expire < s.slots[s.byExp[b]].expire
 }
-func (h *expiryHeap) Push(x any) {
-	e := x.(*memEntry)
-	e.index = len(*h)
-	*h = append(*h, e)
+
+func (s *MemoryStore) swap(a, b int) {
+	h := s.byExp
+	h[a], h[b] = h[b], h[a]
+	s.slots[h[a]].heap, s.slots[h[b]].heap = uint32(a), uint32(b)
 }
-func (h *expiryHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
+
+func (s *MemoryStore) up(j int) {
+	for j > 0 {
+		p := (j - 1) / 2
+		if !s.less(j, p) {
+			break
+		}
+		s.swap(j, p)
+		j = p
+	}
+}
+
+func (s *MemoryStore) down(j int) bool {
+	start, n := j, len(s.byExp)
+	for {
+		c := 2*j + 1
+		if c >= n {
+			break
+		}
+		if r := c + 1; r < n && s.less(r, c) {
+			c = r
+		}
+		if !s.less(c, j) {
+			break
+		}
+		s.swap(j, c)
+		j = c
+	}
+	return j > start
+}
+
+func (s *MemoryStore) push(i uint32) {
+	s.slots[i].heap = uint32(len(s.byExp))
+	s.byExp = append(s.byExp, i)
+	s.up(len(s.byExp) - 1)
+}
+
+func (s *MemoryStore) fix(j uint32) {
+	if !s.down(int(j)) {
+		s.up(int(j))
+	}
+}
+
+func (s *MemoryStore) heapRemove(j uint32) {
+	last := len(s.byExp) - 1
+	if int(j) != last {
+		s.swap(int(j), last)
+	}
+	s.byExp = s.byExp[:last]
+	if int(j) != last {
+		s.fix(j)
+	}
 }
 
 // Ref returns id itself: a MemoryStore's keys are never seen outside.
@@ -381,8 +492,8 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]Listed, 
 			continue
 		}
 		l := Listed{Ref: id}
-		if e := s.live(id); e != nil {
-			l.Record = clone(e.record)
+		if i, ok := s.live(id); ok {
+			l.Record = clone(s.slots[i].record())
 		}
 		out = append(out, l)
 	}
