@@ -34,27 +34,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // httputil.ReverseProxy; "read" and "write" are sessionproxy (secure
 // cookie, metrics, a JSON access log to io.Discard).
 func BenchmarkHandler(b *testing.B) {
-	u, _ := url.Parse("http://upstream.test")
-	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		h := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}}
-		if r.URL.Path == "/write" {
-			h.Set("X-Session-Set", `{"n":42}`)
-		}
-		if v := r.Header.Get("X-Bench-Set"); v != "" {
-			h.Set("X-Session-Set", v)
-		}
-		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("ok\n")),
-			ContentLength: 3, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
-	})
-	bare := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-		},
-		Transport:  rt,
-		BufferPool: proxy.NewBufferPool(),
-	}
+	u, rt, bare := benchUpstream()
 	sm, err := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}})
 	if err != nil {
 		b.Fatal(err)
@@ -117,4 +97,32 @@ func BenchmarkHandler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// benchUpstream returns the benchmarks' upstream, a RoundTripper that
+// answers at once (on /write, or with an X-Bench-Set request header, with
+// an X-Session-Set), and the bare httputil.ReverseProxy in front of it.
+func benchUpstream() (*url.URL, roundTripFunc, *httputil.ReverseProxy) {
+	u, _ := url.Parse("http://upstream.test")
+	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		h := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}}
+		if r.URL.Path == "/write" {
+			h.Set("X-Session-Set", `{"n":42}`)
+		}
+		if v := r.Header.Get("X-Bench-Set"); v != "" {
+			h.Set("X-Session-Set", v)
+		}
+		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("ok\n")),
+			ContentLength: 3, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
+	})
+	bare := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+		},
+		Transport:  rt,
+		BufferPool: proxy.NewBufferPool(),
+	}
+	return u, rt, bare
 }

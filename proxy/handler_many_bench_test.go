@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"strings"
 	"testing"
 
@@ -35,24 +33,7 @@ func manyUser(i int) string {
 //	go test ./proxy -run '^$' -bench HandlerMany -cpuprofile cpu.out -memprofile mem.out
 func BenchmarkHandlerMany(b *testing.B) {
 	const n = 20_000
-	u, _ := url.Parse("http://upstream.test")
-	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
-		h := http.Header{"Content-Type": {"text/plain"}, "Content-Length": {"3"}}
-		if v := r.Header.Get("X-Bench-Set"); v != "" {
-			h.Set("X-Session-Set", v)
-		}
-		return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader("ok\n")),
-			ContentLength: 3, Request: r, ProtoMajor: 1, ProtoMinor: 1}, nil
-	})
-	bare := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Host = pr.In.Host
-			pr.SetXForwarded()
-		},
-		Transport:  rt,
-		BufferPool: proxy.NewBufferPool(),
-	}
+	u, rt, bare := benchUpstream()
 	for _, tc := range []struct {
 		name string
 		opts session.Options
