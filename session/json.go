@@ -252,16 +252,7 @@ func appendMerged(dst, target, patch []byte) []byte {
 	nt := len(ms)
 	ms = appendMembers(ms, patch)
 	tm, pm := ms[:nt], ms[nt:]
-	dst = append(dst, '{')
-	n := 0
-	key := func(k []byte) {
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		n++
-		dst = appendStringBytes(dst, k)
-		dst = append(dst, ':')
-	}
+	w := objectWriter{dst: append(dst, '{')}
 	for len(tm) > 0 || len(pm) > 0 {
 		c := 0
 		switch {
@@ -273,8 +264,8 @@ func appendMerged(dst, target, patch []byte) []byte {
 			c = bytes.Compare(tm[0].key, pm[0].key)
 		}
 		if c < 0 { // only in the target: kept
-			key(tm[0].key)
-			dst = appendCompact(dst, tm[0].val)
+			w.key(tm[0].key)
+			w.dst = appendCompact(w.dst, tm[0].val)
 			tm = tm[1:]
 			continue
 		}
@@ -288,17 +279,33 @@ func appendMerged(dst, target, patch []byte) []byte {
 		switch {
 		case string(p.val) == "null": // removed
 		case p.val[0] == '{':
-			key(p.key)
+			w.key(p.key)
 			if len(t) == 0 || t[0] != '{' {
 				t = nil
 			}
-			dst = appendMerged(dst, t, p.val)
+			w.dst = appendMerged(w.dst, t, p.val)
 		default:
-			key(p.key)
-			dst = appendCompact(dst, p.val)
+			w.key(p.key)
+			w.dst = appendCompact(w.dst, p.val)
 		}
 	}
-	return append(dst, '}')
+	return append(w.dst, '}')
+}
+
+// objectWriter writes an object's members after its '{': each key with
+// the comma before it, then the caller appends the value to dst.
+type objectWriter struct {
+	dst []byte
+	n   int
+}
+
+func (w *objectWriter) key(k []byte) {
+	if w.n > 0 {
+		w.dst = append(w.dst, ',')
+	}
+	w.n++
+	w.dst = appendStringBytes(w.dst, k)
+	w.dst = append(w.dst, ':')
 }
 
 // appendStringBytes is appendString for a []byte.

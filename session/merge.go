@@ -63,14 +63,19 @@ func (o *patchedObject) apply(patch []byte) {
 	}
 }
 
-// rawMember returns the value of the member key of the object as it was.
-func (o *patchedObject) rawMember(key []byte) ([]byte, bool) {
+// readMembers reads raw's members into o.members, once.
+func (o *patchedObject) readMembers() {
 	if !o.read {
 		o.read = true
 		if o.raw != nil {
 			o.members = appendMembers(nil, o.raw)
 		}
 	}
+}
+
+// rawMember returns the value of the member key of the object as it was.
+func (o *patchedObject) rawMember(key []byte) ([]byte, bool) {
+	o.readMembers()
 	i, ok := slices.BinarySearchFunc(o.members, key, func(m member, k []byte) int { return bytes.Compare(m.key, k) })
 	if !ok {
 		return nil, false
@@ -81,28 +86,14 @@ func (o *patchedObject) rawMember(key []byte) ([]byte, bool) {
 // appendTo appends o, patched, compact and with its keys sorted, as
 // appendMerged writes an object.
 func (o *patchedObject) appendTo(dst []byte) []byte {
-	if !o.read {
-		o.read = true
-		if o.raw != nil {
-			o.members = appendMembers(nil, o.raw)
-		}
-	}
+	o.readMembers()
 	keys := make([]string, 0, len(o.set))
 	for k := range o.set {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys) // byte order, as bytes.Compare sorts the members
 	rm := o.members
-	dst = append(dst, '{')
-	n := 0
-	key := func(k []byte) {
-		if n > 0 {
-			dst = append(dst, ',')
-		}
-		n++
-		dst = appendStringBytes(dst, k)
-		dst = append(dst, ':')
-	}
+	w := objectWriter{dst: append(dst, '{')}
 	for len(rm) > 0 || len(keys) > 0 {
 		c := 0
 		switch {
@@ -114,8 +105,8 @@ func (o *patchedObject) appendTo(dst []byte) []byte {
 			c = strings.Compare(string(rm[0].key), keys[0])
 		}
 		if c < 0 { // not patched: kept
-			key(rm[0].key)
-			dst = appendCompact(dst, rm[0].val)
+			w.key(rm[0].key)
+			w.dst = appendCompact(w.dst, rm[0].val)
 			rm = rm[1:]
 			continue
 		}
@@ -126,12 +117,12 @@ func (o *patchedObject) appendTo(dst []byte) []byte {
 		keys = keys[1:]
 		switch v := o.set[k]; {
 		case v.obj != nil:
-			key([]byte(k))
-			dst = v.obj.appendTo(dst)
+			w.key([]byte(k))
+			w.dst = v.obj.appendTo(w.dst)
 		case v.val != nil:
-			key([]byte(k))
-			dst = appendCompact(dst, v.val)
+			w.key([]byte(k))
+			w.dst = appendCompact(w.dst, v.val)
 		}
 	}
-	return append(dst, '}')
+	return append(w.dst, '}')
 }
