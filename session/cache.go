@@ -21,8 +21,9 @@ import (
 //
 // A value is cached the second time it verifies, not the first (admit):
 // most values a busy site sees once in a while are not back before the
-// cache has dropped them, and cloning and inserting each one was about
-// 2 µs of a cold read's CPU and most of the cache's garbage, for nothing.
+// cache has dropped them, and cloning and inserting each one would cost a
+// cold read CPU and make most of the cache's garbage, for nothing (the
+// figures are in docs/performance.md).
 // A returning client pays for one more verification.
 type verifiedCache struct {
 	mu        sync.Mutex
