@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/securecookie"
 )
 
 const (
@@ -85,7 +83,7 @@ func TestLoadRejects(t *testing.T) {
 
 	encode := func(payload string) []*http.Cookie {
 		c, _ := newSecureCodec([]string{key1}, http.Cookie{Name: "koa.sess"})
-		v, err := securecookie.EncodeMulti("koa.sess", []byte(payload), c.codecs[0])
+		v, err := c.encoder.Encode("koa.sess", []byte(payload))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,8 +12,9 @@ import (
 
 // secureCodec is FormatSecure.
 type secureCodec struct {
-	codecs []securecookie.Codec
-	seen   verifiedCache
+	encoder *securecookie.SecureCookie // the first key's: every cookie is written under it
+	openers []*opener                  // one per key, in order: a cookie is read under any
+	seen    verifiedCache
 	// lines formats the Set-Cookie lines of cookies with the Manager's
 	// attributes, without and with Secure (SecureAuto sets it per request).
 	lines [2]cookieFormat
@@ -36,10 +37,14 @@ func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d]: %w", i, err)
 		}
-		sc := securecookie.New(hashKey, blockKey)
-		sc.MaxAge(0) // expiry is checked inside the payload, per session
-		sc.SetSerializer(securecookie.NopEncoder{})
-		c.codecs = append(c.codecs, sc)
+		if i == 0 {
+			c.encoder = newSecureCookie(hashKey, blockKey)
+		}
+		o, err := newOpener(hashKey, blockKey)
+		if err != nil {
+			return nil, fmt.Errorf("keys[%d]: %w", i, err)
+		}
+		c.openers = append(c.openers, o)
 	}
 	return c, nil
 }
@@ -56,9 +61,8 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 		}
 		return rr
 	}
-	var payload []byte
-	for i, sc := range c.codecs {
-		if sc.Decode(name, value, &payload) == nil {
+	for i, o := range c.openers {
+		if payload, ok := o.open(name, value); ok {
 			// Verified by an older key: re-issue it under the first, so
 			// that the old key can be retired without logging anyone out.
 			rr := readResult{payload: payload, found: true, resign: i > 0, value: value}
@@ -81,7 +85,7 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, curre
 	v := current
 	if v == "" {
 		var err error
-		if v, err = securecookie.EncodeMulti(ck.Name, payload, c.codecs[0]); err != nil {
+		if v, err = c.encoder.Encode(ck.Name, payload); err != nil {
 			// securecookie refuses values over its 4096-byte limit.
 			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
 		}
@@ -108,6 +112,16 @@ func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 	if rr.resign && rr.reject == "" && rr.payload != nil {
 		_ = c.write(h, ck, rr.payload, "") // it fitted before; if not, the old cookie stays
 	}
+}
+
+// newSecureCookie returns the securecookie codec of the keys: expiry is
+// checked inside the payload, per session, not by the value's timestamp,
+// and the payload is bytes already.
+func newSecureCookie(hashKey, blockKey []byte) *securecookie.SecureCookie {
+	sc := securecookie.New(hashKey, blockKey)
+	sc.MaxAge(0)
+	sc.SetSerializer(securecookie.NopEncoder{})
+	return sc
 }
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",

@@ -115,6 +115,7 @@ type options struct {
 	pin       bool
 	cpu       bool
 	perf      bool
+	keep      string
 	modes     []string
 	scenarios []string
 }
@@ -129,6 +130,7 @@ func main() {
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
+	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
@@ -187,11 +189,15 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp("", "sessionproxy-bench")
-	if err != nil {
+	dir := o.keep
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "sessionproxy-bench"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
 	procs := &processes{dir: dir}
 	defer procs.stopAll()
 
@@ -328,7 +334,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
 				}
 				if rec != nil {
-					ws, err := rec.shares(ctx, t.comm)
+					keep := ""
+					if o.keep != "" {
+						keep = filepath.Join(dir, fmt.Sprintf("%d-%s-%s.data", round+1, s.name, t.name))
+					}
+					ws, err := rec.shares(ctx, t.comm, keep)
 					if err != nil {
 						return fmt.Errorf("%s %s: %w", s.name, t.name, err)
 					}

@@ -37,9 +37,14 @@ func startPerf(ctx context.Context, cpu, load, file string, seconds float64) (*r
 }
 
 // shares waits for the recording to end and returns the write shares of
-// the process whose command name is comm, then removes the recording.
-func (r *recording) shares(ctx context.Context, comm string) (writeShares, error) {
-	defer os.Remove(r.file)
+// the process whose command name is comm, then moves the recording to
+// keep, or removes it when keep is "".
+func (r *recording) shares(ctx context.Context, comm, keep string) (writeShares, error) {
+	defer func() {
+		if keep == "" || os.Rename(r.file, keep) != nil {
+			os.Remove(r.file)
+		}
+	}()
 	if err := r.cmd.Wait(); err != nil {
 		return writeShares{}, fmt.Errorf("perf record: %w", err)
 	}
