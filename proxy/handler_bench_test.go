@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -44,7 +43,7 @@ func BenchmarkHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
-		AccessLog: proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+		AccessLog: proxy.JSONAccessLog(io.Discard)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -64,7 +63,7 @@ func BenchmarkHandler(b *testing.B) {
 			b.Fatal(err)
 		}
 		p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenKey: k, Transport: rt, Observer: m,
-			AccessLog: proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+			AccessLog: proxy.JSONAccessLog(io.Discard)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,7 +3,6 @@ package proxy_test
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,7 +53,7 @@ func BenchmarkHandlerMany(b *testing.B) {
 				b.Fatal(err)
 			}
 			p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
-				AccessLog: proxy.SlogAccessLog(slog.New(slog.NewJSONHandler(io.Discard, nil)))})
+				AccessLog: proxy.JSONAccessLog(io.Discard)})
 			if err != nil {
 				b.Fatal(err)
 			}

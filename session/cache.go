@@ -127,9 +127,12 @@ func (c *verifiedCache) put(value string, v verified) {
 
 func (c *verifiedCache) putLocked(value string, v verified) {
 	if c.cur == nil || len(c.cur) >= verifiedCacheSize {
-		// At full size: growing it on the way was a cost on every cold
-		// read that filled it.
-		c.prev, c.cur = c.cur, make(map[string]verified, verifiedCacheSize)
+		// Not made at full size: the garbage collector scans a map's
+		// every slot, used or not, in every cycle, and a full-size
+		// generation is 600 KB of them. A proxy with a few busy
+		// sessions paid for that on every request; growing costs a
+		// cold read less, once per admission at most.
+		c.prev, c.cur = c.cur, make(map[string]verified)
 	}
 	c.cur[value] = v
 }
