@@ -264,12 +264,12 @@ func koaHeader(ck http.Cookie) string {
 }
 
 // parseKoaPayload parses a koa cookie's payload, the record itself. Its
-// result keeps no reference to b.
+// result may share b's bytes: b is the request's own copy, and nobody
+// writes to it.
 func parseKoaPayload(b []byte) *parsedPayload {
 	r, err := parseRecord(b)
 	if err != nil {
 		return &parsedPayload{malformed: true}
 	}
-	r.data = bytes.Clone(r.data)
 	return &parsedPayload{rec: r}
 }

@@ -137,6 +137,13 @@ func FuzzParseRecord(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := parseRecord(b)
+		// A secure cookie's record, unvalidated: anything at all is an
+		// error or a record, never a panic, and valid JSON gives what
+		// parseRecord gives.
+		own, oerr := parseOwnRecord(bytes.Clone(b))
+		if json.Valid(b) && ((oerr != nil) != (err != nil) || !bytes.Equal(own.data, got.data) || own.expire != got.expire || own.maxAge != got.maxAge) {
+			t.Fatalf("parseOwnRecord(%q) = %q %v, parseRecord %q %v", b, own.data, oerr, got.data, err)
+		}
 		want, werr := parseRecordMap(b)
 		if (err != nil) != (werr != nil) {
 			t.Fatalf("parseRecord(%q): error %v, reference %v", b, err, werr)

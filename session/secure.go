@@ -125,16 +125,17 @@ func newSecureCookie(hashKey, blockKey []byte) *securecookie.SecureCookie {
 }
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
-// and parses the record. Its result keeps no reference to b.
+// and parses the record, which the key authenticated (parseOwnRecord).
+// Its result may share b's bytes: b is the request's own copy, and nobody
+// writes to it.
 func parseSecurePayload(b []byte) *parsedPayload {
 	i := bytes.IndexByte(b, '.')
 	if i <= 0 {
 		return &parsedPayload{malformed: true}
 	}
-	r, err := parseRecord(b[i+1:])
+	r, err := parseOwnRecord(b[i+1:])
 	if err != nil {
 		return &parsedPayload{malformed: true}
 	}
-	r.data = bytes.Clone(r.data)
 	return &parsedPayload{id: string(b[:i]), rec: r}
 }
