@@ -8,8 +8,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -29,6 +31,17 @@ type koaCodec struct {
 	// as secureCodec's does: a returning cookie is not signed and decoded
 	// again on every request.
 	seen verifiedCache
+	// works are HMAC-SHA1s keyed with each key, with a buffer, pooled
+	// together: a cold read checks a signature.
+	works sync.Pool // *gripWork
+}
+
+// gripWork is what one signature check uses.
+type gripWork struct {
+	macs []hash.Hash // one per key, in order
+	buf  []byte
+	sum  [sha1.Size]byte
+	enc  [27]byte // base64url of sum, unpadded
 }
 
 func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
@@ -38,6 +51,13 @@ func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
 	c := &koaCodec{signed: signed, encode: encode}
 	for _, k := range keys {
 		c.keys = append(c.keys, []byte(k))
+	}
+	c.works.New = func() any {
+		w := &gripWork{}
+		for _, k := range c.keys {
+			w.macs = append(w.macs, hmac.New(sha1.New, k))
+		}
+		return w
 	}
 	return c, nil
 }
@@ -49,11 +69,17 @@ func sign(key []byte, data string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
-// index is keygrip's index: the position of the key that made digest for
-// data, or -1. Each comparison takes constant time.
-func (c *koaCodec) index(data, digest string) int {
-	for i, k := range c.keys {
-		if hmac.Equal([]byte(digest), []byte(sign(k, data))) {
+// index is keygrip's index: the position of the key that signed
+// "name=value" as digest, or -1. Each comparison takes constant time.
+func (c *koaCodec) index(name, value, digest string) int {
+	w := c.works.Get().(*gripWork)
+	defer c.works.Put(w)
+	w.buf = append(append(append(w.buf[:0], name...), '='), value...)
+	for i, mac := range w.macs {
+		mac.Reset()
+		mac.Write(w.buf)
+		base64.RawURLEncoding.Encode(w.enc[:], mac.Sum(w.sum[:0]))
+		if subtle.ConstantTimeCompare(w.enc[:], []byte(digest)) == 1 {
 			return i
 		}
 	}
@@ -86,7 +112,7 @@ func (c *koaCodec) read(r *http.Request, name string) readResult {
 			}
 			return rr
 		}
-		i := c.index(name+"="+value, sig)
+		i := c.index(name, value, sig)
 		if i < 0 {
 			rr.reject, rr.clearSig = RejectTampered, true
 			return rr
@@ -150,7 +176,8 @@ func cookieValue(header, name string) (string, bool) {
 // koa-session uses: both alphabets, padding optional, other characters
 // ignored, decoding stops at the first "=".
 func decodeBase64(s string) ([]byte, error) {
-	b := make([]byte, 0, len(s))
+	var stack [4096]byte // a cookie's size: the characters kept, not escaping
+	b := stack[:0]
 	for i := 0; i < len(s); i++ {
 		switch ch := s[i]; {
 		case ch == '=':
@@ -166,11 +193,12 @@ func decodeBase64(s string) ([]byte, error) {
 	if len(b)%4 == 1 {
 		b = b[:len(b)-1] // Node drops a lone trailing sextet
 	}
-	out, err := base64.RawStdEncoding.DecodeString(string(b))
+	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(b)))
+	n, err := base64.RawStdEncoding.Decode(out, b)
 	if err != nil {
 		return nil, fmt.Errorf("base64: %w", err)
 	}
-	return out, nil
+	return out[:n], nil
 }
 
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
