@@ -67,6 +67,14 @@ type minter struct {
 	// recent is the table of recent tokens, one per slot of a session's
 	// hash; a newer token replaces an older one.
 	recent []atomic.Pointer[recentToken]
+	// seen (HS256 only) holds, per slot of recent, the hash of the last
+	// token signed there: an HS256 token is remembered when the same
+	// session, data and audience is signed a second time. Remembering
+	// costs a copy of the session's data, about what signing again costs,
+	// for nothing when the session is not back within the second, as most
+	// of a busy site's are not. A key's signature costs tens of times
+	// more, so its tokens are remembered at once.
+	seen []atomic.Uint64
 }
 
 // The sizes of the minter's table of recent tokens. An HS256 token is
@@ -95,7 +103,8 @@ type mintWork struct {
 
 // newMinter returns a minter of HS256 tokens signed with secret.
 func newMinter(secret []byte, ttl time.Duration) *minter {
-	m := &minter{ttl: ttl, header: tokenHeader, reuse: 1, seed: maphash.MakeSeed(), recent: make([]atomic.Pointer[recentToken], recentTokens)}
+	m := &minter{ttl: ttl, header: tokenHeader, reuse: 1, seed: maphash.MakeSeed(),
+		recent: make([]atomic.Pointer[recentToken], recentTokens), seen: make([]atomic.Uint64, recentTokens)}
 	m.works.New = func() any {
 		return &mintWork{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 1024)}
 	}
@@ -130,7 +139,9 @@ func (m *minter) mint(s *session.Session, aud string, now time.Time) (string, er
 		return m.sign(s, aud, now) // a fresh id: never seen before
 	}
 	iat := now.Unix()
-	slot := m.slot(s, aud)
+	h := m.hash(s, aud)
+	i := h & uint64(len(m.recent)-1)
+	slot := &m.recent[i]
 	if t := slot.Load(); t != nil && iat >= t.iat && iat-t.iat < m.reuse && t.id == s.ID && t.data == string(s.Data) && t.aud == aud {
 		return t.token, nil
 	}
@@ -138,17 +149,21 @@ func (m *minter) mint(s *session.Session, aud string, now time.Time) (string, er
 	if err != nil {
 		return "", err
 	}
-	slot.Store(&recentToken{id: s.ID, data: string(s.Data), aud: aud, iat: iat, token: tok})
+	// A false match (another token's hash) only remembers one sooner.
+	if h |= 1; m.seen == nil || m.seen[i].Swap(h) == h {
+		slot.Store(&recentToken{id: s.ID, data: string(s.Data), aud: aud, iat: iat, token: tok})
+	}
 	return tok, nil
 }
 
-// slot returns where the recent token of s for aud is kept.
-func (m *minter) slot(s *session.Session, aud string) *atomic.Pointer[recentToken] {
+// hash is the hash of a token's session, data and audience, which picks
+// its slot in the table of recent tokens.
+func (m *minter) hash(s *session.Session, aud string) uint64 {
 	h := maphash.String(m.seed, s.ID) ^ maphash.Bytes(m.seed, s.Data)
 	if aud != "" {
 		h ^= maphash.String(m.seed, aud)
 	}
-	return &m.recent[h&uint64(len(m.recent)-1)]
+	return h
 }
 
 // sign mints the token for s issued at now. Its claims are in the order

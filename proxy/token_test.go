@@ -137,13 +137,35 @@ func TestMintRecentTokens(t *testing.T) {
 	}
 	// Other data that lands in the same slot: only the comparison of the
 	// data tells the two tokens apart.
-	slot := m.slot(s, "")
+	slotOf := func(s *session.Session) uint64 { return m.hash(s, "") & uint64(len(m.recent)-1) }
+	mustMint(t, m, s, "", now) // twice: remembered
+	if m.recent[slotOf(s)].Load() == nil {
+		t.Fatal("a session minted twice is not remembered")
+	}
 	other := &session.Session{ID: s.ID}
-	for k := 2; m.slot(other, "") != slot; k++ {
+	for k := 2; slotOf(other) != slotOf(s); k++ {
 		other.Data = []byte(`{"n":` + strconv.Itoa(k) + `}`)
 	}
 	if got, want := mustMint(t, m, other, "", now), fresh(other, now); got != want {
 		t.Fatalf("data %s sharing a slot with %s: token\n%s\nwant\n%s", other.Data, s.Data, got, want)
+	}
+}
+
+// TestMintRemembersOnSecondSight checks that a token is remembered from
+// a session's second request on, not its first: a busy site's sessions
+// are mostly not back within the reuse window.
+func TestMintRemembersOnSecondSight(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	m := newMinter([]byte(testSecret), time.Minute)
+	s := &session.Session{ID: session.NewID(), Data: []byte(`{"n":1}`)}
+	slot := &m.recent[m.hash(s, "")&uint64(len(m.recent)-1)]
+	mustMint(t, m, s, "", now)
+	if slot.Load() != nil {
+		t.Fatal("remembered after one request")
+	}
+	tok := mustMint(t, m, s, "", now)
+	if r := slot.Load(); r == nil || r.token != tok {
+		t.Fatalf("not remembered after two: %v", r)
 	}
 }
 
