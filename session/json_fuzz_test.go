@@ -117,3 +117,20 @@ func mergeObject(target, patch map[string]any) map[string]any {
 	}
 	return target
 }
+
+// FuzzValidJSONLikeEncodingJSON holds validJSON to json.Valid: the two
+// accept exactly the same inputs.
+func FuzzValidJSONLikeEncodingJSON(f *testing.F) {
+	for _, s := range []string{
+		`{"a":"b","n":[1,-0.5e+3,{"x":null}],"t":true,"f":false}`,
+		`{"s":"\u00e9\ud800\"\\\/\b\f\n\r\t"}`, "{\"bad\":\"\xff\xfe\"}", "\"\x00\"", `"\x"`,
+		` {"a" : [ ] } `, "\v{}", `{"a":1,}`, `[1,]`, `01`, `1.`, `-`, `1e`, `{"a"}`, `nul`, `[[[[[[]]]]]]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := validJSON(b), json.Valid(b); got != want {
+			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+	})
+}

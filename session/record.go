@@ -41,7 +41,7 @@ func parseRecord(b []byte) (record, error) {
 	// Valid before trimming: JSON's white space is four characters, and
 	// bytes.TrimSpace would also drop others (\v, \f) that JSON.parse,
 	// and so koa-session, refuses.
-	if !json.Valid(b) {
+	if !validJSON(b) {
 		return record{}, errors.New("record: invalid JSON")
 	}
 	return scanRecord(b)
