@@ -210,9 +210,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 			return s, nil
 		}
 		if memo != nil && memo.stored != nil && bytes.Equal(memo.stored, b) {
-			r := memo.rec
-			r.data = bytes.Clone(r.data) // the memo's stays as it is
-			return m.loadedStored(id, r, b), nil
+			return m.loadedStored(id, memo.rec, b), nil
 		}
 		r, err := parseRecord(b)
 		if err != nil {
@@ -243,11 +241,7 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 		s.Rejected = RejectMalformed
 		return s, nil
 	}
-	r := p.rec
-	if rr.memo != nil {
-		r.data = bytes.Clone(r.data) // the memo's stays as it is
-	}
-	return m.loaded(p.id, r), nil
+	return m.loaded(p.id, p.rec), nil
 }
 
 // loaded returns the session of a parsed record, or a fresh one if the

@@ -54,7 +54,9 @@ type Session struct {
 	// cookie format. It is empty in the koa cookie format, whose cookies
 	// carry no id.
 	ID string
-	// Data is the session's data: a JSON object, "{}" when empty.
+	// Data is the session's data: a JSON object, "{}" when empty. It may
+	// share its bytes with the Manager's caches, and other requests': set
+	// it to new bytes, never change it in place.
 	Data json.RawMessage
 	// MaxAge is this session's own maxAge (koa's _maxAge), which sticks
 	// to it across saves once an upstream set it.
