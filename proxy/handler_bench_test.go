@@ -1,6 +1,7 @@
 package proxy_test
 
 import (
+	"cmp"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -70,27 +71,50 @@ func BenchmarkHandler(b *testing.B) {
 		return p
 	}
 
+	// The same with the memory store: the cookie holds the id.
+	msm, err := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}, Store: session.NewMemoryStore(session.MemoryOptions{})})
+	if err != nil {
+		b.Fatal(err)
+	}
+	mp, err := proxy.New(proxy.Options{Upstream: u, Sessions: msm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
+		AccessLog: proxy.JSONAccessLog(io.Discard)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	w = httptest.NewRecorder()
+	r = httptest.NewRequest(http.MethodGet, "/", nil)
+	r.Header.Set("X-Bench-Set", benchData)
+	mp.ServeHTTP(w, r)
+	mc, err := http.ParseSetCookie(w.Header().Get("Set-Cookie"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	memCookie := "theme=dark; " + mc.Name + "=" + mc.Value
+
 	for _, tc := range []struct {
 		name    string
 		h       http.Handler
 		path    string
-		cookies int
+		cookies int    // Set-Cookie lines expected; -1: any
+		cookie  string // "": the secure cookie's
 	}{
-		{"bare", bare, "/", 0},
-		{"read", p, "/", 0},
-		{"read-eddsa", withKey("ed25519", token.EdDSA), "/", 0},
-		{"read-es256", withKey("p256", token.ES256), "/", 0},
-		{"bare-write", bare, "/write", 0},
-		{"write", p, "/write", 1},
+		{"bare", bare, "/", 0, ""},
+		{"read", p, "/", 0, ""},
+		{"read-eddsa", withKey("ed25519", token.EdDSA), "/", 0, ""},
+		{"read-es256", withKey("p256", token.ES256), "/", 0, ""},
+		{"bare-write", bare, "/write", 0, ""},
+		{"write", p, "/write", 1, ""},
+		{"read-memory", mp, "/", 0, memCookie},
+		{"write-memory", mp, "/write", -1, memCookie}, // the same id: a cookie when its expiry moves
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodGet, tc.path, nil)
-				r.Header.Set("Cookie", cookie)
+				r.Header.Set("Cookie", cmp.Or(tc.cookie, cookie))
 				w := httptest.NewRecorder()
 				tc.h.ServeHTTP(w, r)
-				if w.Code != http.StatusOK || len(w.Header()["Set-Cookie"]) != tc.cookies {
+				if w.Code != http.StatusOK || (tc.cookies >= 0 && len(w.Header()["Set-Cookie"]) != tc.cookies) {
 					b.Fatalf("status %d, Set-Cookie %q", w.Code, w.Header()["Set-Cookie"])
 				}
 			}
