@@ -316,34 +316,35 @@ var errSessionGone = errors.New("session: gone from the store")
 func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.Time) (json.RawMessage, error) {
 	st := m.opts.Store
 	ttl := m.storeTTLAt(p.maxAge, p.st, now)
-	loaded, stored, isNew, patches, maxAge, stamps := s.Data, s.stored, s.IsNew, p.patches, p.maxAge, p.st
+	merged, stored, isNew, patches, maxAge, stamps := p.data, s.stored, s.IsNew, p.patches, p.maxAge, p.st
 	var saved json.RawMessage
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
-		data := loaded
+		// Most often cur is the record this request loaded, or nothing
+		// for a new session: its data with the patches is p.data, which
+		// plan merged and checked already.
+		data := merged
 		switch {
 		case !ok && !isNew, ok && isNew:
 			// Gone, or (new) a tombstone: ended meanwhile.
 			return nil, 0, errSessionGone
-		case ok && stored != nil && bytes.Equal(cur, stored):
-			// The record this request loaded: its data is s.Data.
-		case ok:
-			// A record that cannot be parsed is replaced by the one this
-			// request loaded; Load already treated it as malformed.
+		case ok && (stored == nil || !bytes.Equal(cur, stored)):
+			// Written meanwhile: the patches go on top of that. A record
+			// that cannot be parsed is replaced by the one this request
+			// loaded; Load already treated it as malformed.
 			if r, err := parseRecord(cur); err == nil {
 				if r.ended {
 					return nil, 0, errSessionGone
 				}
 				data = r.data
-			}
-		}
-		if len(patches) > 0 {
-			before := data
-			var err error
-			if data, _, err = merge(data, patches); err != nil {
-				return nil, 0, err
-			}
-			if err := m.checkSize(before, data); err != nil {
-				return nil, 0, err
+				if len(patches) > 0 {
+					var err error
+					if data, _, err = merge(r.data, patches); err != nil {
+						return nil, 0, err
+					}
+					if err := m.checkSize(r.data, data); err != nil {
+						return nil, 0, err
+					}
+				}
 			}
 		}
 		saved = data

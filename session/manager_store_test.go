@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -214,5 +215,31 @@ func TestStoreExpiredSessionStartsOver(t *testing.T) {
 	}
 	if got, _ := roundTrip(t, m, again, Change{}); string(got.Data) != `{"m":1}` {
 		t.Errorf("the new session holds %s, want only what was set after the expiry", got.Data)
+	}
+}
+
+// Two requests load the same stored session and set different keys: the
+// second commit finds the record the first wrote and applies its patch
+// on top, so both keys stay, and a patch that would overflow
+// Options.MaxBytes on top of the newer record is refused there.
+func TestOverlappingWritesKeepBoth(t *testing.T) {
+	m := newManager(t, Options{Store: NewMemoryStore(MemoryOptions{}), MaxBytes: 64})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	r1, s1 := loadExisting(t, m, cookies)
+	r2, s2 := loadExisting(t, m, cookies)
+	r3, s3 := loadExisting(t, m, cookies)
+	if _, err := m.Commit(t.Context(), r1, s1, set(`{"b":2}`), http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Commit(t.Context(), r2, s2, set(`{"c":3}`), http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	// 40 bytes fit on {"a":1}, not on {"a":1,"b":2,"c":3}.
+	if _, err := m.Commit(t.Context(), r3, s3, set(`{"d":"`+strings.Repeat("x", 40)+`"}`), http.Header{}); !errors.Is(err, ErrSessionTooLarge) {
+		t.Errorf("a patch too large for the newer record: %v, want ErrSessionTooLarge", err)
+	}
+	_, s := loadExisting(t, m, cookies)
+	if string(s.Data) != `{"a":1,"b":2,"c":3}` {
+		t.Fatalf("after two overlapping writes: %s", s.Data)
 	}
 }
