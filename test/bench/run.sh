@@ -8,8 +8,8 @@
 #   test/bench/run.sh 5s -rounds 5 -modes secure,redis
 #
 # Flags: -rounds N, -c CONNS, -t THREADS, -pin=false, -modes LIST,
-# -scenarios LIST, -cpu, -perf (see test/bench/driver). Prints a Markdown
-# table.
+# -scenarios LIST, -cpu, -perf, -keep DIR, -neighbour MB (see
+# test/bench/driver). Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v wrk >/dev/null; then

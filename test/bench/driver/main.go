@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -116,6 +117,7 @@ type options struct {
 	cpu       bool
 	perf      bool
 	keep      string
+	neighbour int
 	modes     []string
 	scenarios []string
 }
@@ -130,6 +132,7 @@ func main() {
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
+	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
@@ -207,6 +210,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		"sessionproxy": "./cmd/sessionproxy",
 		"upstream":     "./test/bench/upstream",
 		"bare":         "./test/bench/bare",
+		"neighbour":    "./test/bench/neighbour",
 	} {
 		bins[name] = filepath.Join(dir, name)
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", bins[name], pkg)
@@ -298,6 +302,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "bench: %d modes and bare x %d scenarios x %d rounds x %v, about %v\n",
 		len(running), len(scens), o.rounds, o.duration, total.Round(time.Second))
 
+	if o.neighbour > 0 {
+		if _, err := exec.LookPath("chrt"); err != nil || pin.proxy == "" {
+			return errors.New("-neighbour needs chrt (util-linux) and pinning (taskset, 2+ CPUs)")
+		}
+		if _, err := procs.start(ctx, "neighbour", pin.proxy, "chrt", "--idle", "0", bins["neighbour"], "-mb", strconv.Itoa(o.neighbour)); err != nil {
+			return err
+		}
+	}
 	w := wrk{threads: o.threads, conns: o.conns, cpu: pin.load}
 	for _, t := range targets { // warm up: connection pools, heap
 		if t.unavailable == "" {
