@@ -62,11 +62,22 @@ func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
 	return c, nil
 }
 
-// sign is keygrip's sign with key.
-func sign(key []byte, data string) string {
-	m := hmac.New(sha1.New, key)
-	m.Write([]byte(data))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+// digest is keygrip's sign of "name=value" with the i-th key: HMAC-SHA1,
+// URL-safe base64 without padding, in w.enc.
+func (w *gripWork) digest(i int, name, value string) []byte {
+	w.buf = append(append(append(w.buf[:0], name...), '='), value...)
+	mac := w.macs[i]
+	mac.Reset()
+	mac.Write(w.buf)
+	base64.RawURLEncoding.Encode(w.enc[:], mac.Sum(w.sum[:0]))
+	return w.enc[:]
+}
+
+// sign is keygrip's sign of "name=value" with the first key.
+func (c *koaCodec) sign(name, value string) string {
+	w := c.works.Get().(*gripWork)
+	defer c.works.Put(w)
+	return string(w.digest(0, name, value))
 }
 
 // index is keygrip's index: the position of the key that signed
@@ -74,12 +85,8 @@ func sign(key []byte, data string) string {
 func (c *koaCodec) index(name, value, digest string) int {
 	w := c.works.Get().(*gripWork)
 	defer c.works.Put(w)
-	w.buf = append(append(append(w.buf[:0], name...), '='), value...)
-	for i, mac := range w.macs {
-		mac.Reset()
-		mac.Write(w.buf)
-		base64.RawURLEncoding.Encode(w.enc[:], mac.Sum(w.sum[:0]))
-		if subtle.ConstantTimeCompare(w.enc[:], []byte(digest)) == 1 {
+	for i := range w.macs {
+		if subtle.ConstantTimeCompare(w.digest(i, name, value), []byte(digest)) == 1 {
 			return i
 		}
 	}
@@ -202,10 +209,10 @@ func decodeBase64(s string) ([]byte, error) {
 }
 
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
-	value := string(payload)
+	var value string
 	if c.encode {
 		value = base64.StdEncoding.EncodeToString(payload)
-	} else if strings.ContainsAny(value, "; \t\r\n\",\\") {
+	} else if value = string(payload); strings.ContainsAny(value, "; \t\r\n\",\\") {
 		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
 	}
 	if n := len(ck.Name) + 1 + len(value); n > maxCookieSize {
@@ -221,7 +228,7 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string
 func (c *koaCodec) set(h http.Header, ck http.Cookie) {
 	h.Add("Set-Cookie", koaHeader(ck))
 	if c.signed {
-		ck.Value = sign(c.keys[0], ck.Name+"="+ck.Value)
+		ck.Value = c.sign(ck.Name, ck.Value)
 		ck.Name += ".sig"
 		h.Add("Set-Cookie", koaHeader(ck))
 	}
@@ -251,7 +258,7 @@ func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 		ck.Value, ck.Expires = "", time.Unix(0, 0)
 		h.Add("Set-Cookie", koaHeader(ck))
 	case rr.resign && rr.reject == "":
-		ck.Name, ck.Value = ck.Name+".sig", sign(c.keys[0], ck.Name+"="+rr.value)
+		ck.Name, ck.Value = ck.Name+".sig", c.sign(ck.Name, rr.value)
 		h.Add("Set-Cookie", koaHeader(ck))
 	}
 }
@@ -260,11 +267,13 @@ func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 // lower-case attributes in its order, and expires rather than Max-Age.
 func koaHeader(ck http.Cookie) string {
 	var b strings.Builder
+	b.Grow(len(ck.Name) + len(ck.Value) + len(ck.Path) + len(ck.Domain) + 96)
 	b.WriteString(ck.Name)
 	b.WriteByte('=')
 	b.WriteString(ck.Value)
 	if ck.Path != "" {
-		b.WriteString("; path=" + ck.Path)
+		b.WriteString("; path=")
+		b.WriteString(ck.Path)
 	}
 	if !ck.Expires.IsZero() {
 		var buf [len(http.TimeFormat)]byte
@@ -272,7 +281,8 @@ func koaHeader(ck http.Cookie) string {
 		b.Write(appendHTTPDate(buf[:0], ck.Expires))
 	}
 	if ck.Domain != "" {
-		b.WriteString("; domain=" + ck.Domain)
+		b.WriteString("; domain=")
+		b.WriteString(ck.Domain)
 	}
 	switch ck.SameSite {
 	case http.SameSiteLaxMode:

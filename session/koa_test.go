@@ -2,6 +2,8 @@ package session
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
@@ -21,18 +23,40 @@ const (
 	koaData   = `{"user":{"name":"john doe","age":30},"big":12345678901234567000,"s":"ü <>&"}` // as koa wrote it
 )
 
+// TestKeygripSign holds the codec's signing and checking, with its pooled
+// HMACs, to keygrip's own signatures.
 func TestKeygripSign(t *testing.T) {
-	for _, tc := range []struct{ name, key, data, want string }{
-		{"value", "new-key", "koa.sess=" + koaValue, koaSigNew},
-		{"old key", "old-key", "koa.sess=" + koaValue, koaSigOld},
-		{"empty value", "new-key", "koa.sess=", koaSigNil},
+	for _, tc := range []struct{ name, key, value, want string }{
+		{"value", "new-key", koaValue, koaSigNew},
+		{"old key", "old-key", koaValue, koaSigOld},
+		{"empty value", "new-key", "", koaSigNil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sign([]byte(tc.key), tc.data); got != tc.want {
-				t.Errorf("sign = %q, want %q (keygrip)", got, tc.want)
+			c, err := newKoaCodec([]string{tc.key}, true, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 { // the second with a pooled HMAC used before
+				if got := c.sign("koa.sess", tc.value); got != tc.want {
+					t.Errorf("sign = %q, want %q (keygrip)", got, tc.want)
+				}
+			}
+			if got := sign([]byte(tc.key), "koa.sess="+tc.value); got != tc.want {
+				t.Errorf("the tests' sign = %q, want %q (keygrip)", got, tc.want)
+			}
+			if i := c.index("koa.sess", tc.value, tc.want); i != 0 {
+				t.Errorf("index = %d, want 0", i)
 			}
 		})
 	}
+}
+
+// sign is keygrip's sign with key, written plainly, for the tests to
+// build signed cookies with.
+func sign(key []byte, data string) string {
+	m := hmac.New(sha1.New, key)
+	m.Write([]byte(data))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 func koaRequest(cookie string) *http.Request {
