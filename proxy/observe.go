@@ -108,10 +108,13 @@ func SessionRef(id string) string {
 // refCache remembers the SessionRef of recent sessions, as the minter
 // remembers their tokens: a returning session's requests do not hash its
 // id again for every access-log line. A slot holds one id; a newer one
-// replaces it.
+// replaces it. As with HS256 tokens, an id is remembered the second time
+// it is seen (seen holds the hash of the last id seen once per slot):
+// most of a busy site's sessions are not back before the slot is taken.
 type refCache struct {
 	seed  maphash.Seed
 	slots [recentRefs]atomic.Pointer[sessionRef]
+	seen  [recentRefs]atomic.Uint64
 }
 
 const recentRefs = 1024
@@ -127,12 +130,15 @@ func (c *refCache) of(s *session.Session) string {
 	if s.IsNew {
 		return SessionRef(s.ID)
 	}
-	slot := &c.slots[maphash.String(c.seed, s.ID)%recentRefs]
-	if r := slot.Load(); r != nil && r.id == s.ID {
+	h := maphash.String(c.seed, s.ID)
+	i := h % recentRefs
+	if r := c.slots[i].Load(); r != nil && r.id == s.ID {
 		return r.ref
 	}
 	ref := SessionRef(s.ID)
-	slot.Store(&sessionRef{id: s.ID, ref: ref})
+	if h |= 1; c.seen[i].Swap(h) == h {
+		c.slots[i].Store(&sessionRef{id: s.ID, ref: ref})
+	}
 	return ref
 }
 

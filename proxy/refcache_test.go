@@ -10,7 +10,8 @@ import (
 
 // The access log's reference cache gives every session SessionRef of its
 // own id: from the cache for a returning one, even after another id took
-// its slot and gave it back, and never keeps a new session's.
+// its slot and gave it back; it never keeps a new session's, nor one seen
+// only once.
 func TestRefCache(t *testing.T) {
 	c := newRefCache()
 	slot := func(id string) uint64 { return maphash.String(c.seed, id) % recentRefs }
@@ -35,5 +36,15 @@ func TestRefCache(t *testing.T) {
 	}
 	if r := c.slots[slot("fresh")].Load(); r != nil && r.id == "fresh" {
 		t.Error("a new session's ref was kept")
+	}
+	// An id seen once is not kept; seen twice in a row, it is.
+	once := &session.Session{ID: "seen-once"}
+	c.of(once)
+	if r := c.slots[slot(once.ID)].Load(); r != nil && r.id == once.ID {
+		t.Error("an id seen once was kept")
+	}
+	c.of(once)
+	if r := c.slots[slot(once.ID)].Load(); r == nil || r.id != once.ID || r.ref != SessionRef(once.ID) {
+		t.Errorf("an id seen twice was not kept: %v", r)
 	}
 }
