@@ -35,61 +35,40 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // cookie, metrics, a JSON access log to io.Discard).
 func BenchmarkHandler(b *testing.B) {
 	u, rt, bare := benchUpstream()
-	sm, err := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}})
-	if err != nil {
-		b.Fatal(err)
-	}
 	m, err := metrics.New(prometheus.NewRegistry(), "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
-		AccessLog: proxy.JSONAccessLog(io.Discard)})
-	if err != nil {
-		b.Fatal(err)
+	// A proxy of o's sessions and the Cookie header of a session holding
+	// benchData in it.
+	withSession := func(o session.Options) (*session.Manager, http.Handler, string) {
+		o.Keys = []string{"key-0123456789abcdef0123456789abcdef"}
+		sm, err := session.New(o)
+		if err != nil {
+			b.Fatal(err)
+		}
+		p := newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m})
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-Bench-Set", benchData)
+		p.ServeHTTP(w, r)
+		c, err := http.ParseSetCookie(w.Header().Get("Set-Cookie"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return sm, p, "theme=dark; " + c.Name + "=" + c.Value
 	}
-	w := httptest.NewRecorder()
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("X-Bench-Set", benchData) // a session holding benchData
-	p.ServeHTTP(w, r)
-	c, err := http.ParseSetCookie(w.Header().Get("Set-Cookie"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	cookie := "theme=dark; " + c.Name + "=" + c.Value
+	sm, p, cookie := withSession(session.Options{})
 	withKey := func(kind, alg string) http.Handler { // read, its token signed with a key
 		pem, _ := token.Generate(kind)
 		k, err := token.ParseKey(pem, alg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenKey: k, Transport: rt, Observer: m,
-			AccessLog: proxy.JSONAccessLog(io.Discard)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return p
+		return newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenKey: k, Transport: rt, Observer: m})
 	}
-
 	// The same with the memory store: the cookie holds the id.
-	msm, err := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}, Store: session.NewMemoryStore(session.MemoryOptions{})})
-	if err != nil {
-		b.Fatal(err)
-	}
-	mp, err := proxy.New(proxy.Options{Upstream: u, Sessions: msm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
-		AccessLog: proxy.JSONAccessLog(io.Discard)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	w = httptest.NewRecorder()
-	r = httptest.NewRequest(http.MethodGet, "/", nil)
-	r.Header.Set("X-Bench-Set", benchData)
-	mp.ServeHTTP(w, r)
-	mc, err := http.ParseSetCookie(w.Header().Get("Set-Cookie"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	memCookie := "theme=dark; " + mc.Name + "=" + mc.Value
+	_, mp, memCookie := withSession(session.Options{Store: session.NewMemoryStore(session.MemoryOptions{})})
 
 	for _, tc := range []struct {
 		name    string
@@ -120,6 +99,18 @@ func BenchmarkHandler(b *testing.B) {
 			}
 		})
 	}
+}
+
+// newBenchProxy returns the proxy of o, logging access lines as the
+// binary does by default.
+func newBenchProxy(b *testing.B, o proxy.Options) *proxy.Proxy {
+	b.Helper()
+	o.AccessLog = proxy.JSONAccessLog(io.Discard)
+	p, err := proxy.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
 }
 
 // benchUpstream returns the benchmarks' upstream, a RoundTripper that

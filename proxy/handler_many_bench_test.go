@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -52,11 +51,7 @@ func BenchmarkHandlerMany(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			p, err := proxy.New(proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m,
-				AccessLog: proxy.JSONAccessLog(io.Discard)})
-			if err != nil {
-				b.Fatal(err)
-			}
+			p := newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m})
 			cookies := make([]string, n)
 			for i := range cookies {
 				w := httptest.NewRecorder()
