@@ -317,7 +317,7 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	st := m.opts.Store
 	ttl := m.storeTTLAt(p.maxAge, p.st, now)
 	merged, stored, isNew, patches, maxAge, stamps := p.data, s.stored, s.IsNew, p.patches, p.maxAge, p.st
-	var saved json.RawMessage
+	var saved, written json.RawMessage
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		// Most often cur is the record this request loaded, or nothing
 		// for a new session: its data with the patches is p.data, which
@@ -348,7 +348,8 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 			}
 		}
 		saved = data
-		return appendRecord(nil, data, maxAge, now, stamps), ttl, nil
+		written = appendRecord(nil, data, maxAge, now, stamps)
+		return written, ttl, nil
 	}
 	var err error
 	if p.newID != p.oldID {
@@ -364,6 +365,14 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	}
 	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, ttl); err != nil {
 		return nil, err
+	}
+	// The cookie's memo now holds what was written, so that the session's
+	// next request finds its record parsed already: written by the proxy
+	// just now, it is scanned without validation.
+	if memo := s.cookie.memo; memo != nil && p.newID == p.oldID {
+		if r, err := parseOwnRecord(written); err == nil {
+			memo.set(&parsedPayload{id: p.newID, rec: r, stored: written})
+		}
 	}
 	return saved, nil
 }

@@ -218,11 +218,9 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 			s.Rejected = RejectMalformed
 			return s, nil
 		}
-		if rr.memo != nil {
-			mr := r
-			mr.data = bytes.Clone(r.data)
-			rr.memo.set(&parsedPayload{id: id, rec: mr, stored: bytes.Clone(b)})
-		}
+		// b is this request's own copy (Store.Load), and nobody changes
+		// a record's bytes: the memo keeps them as they are.
+		rr.memo.set(&parsedPayload{id: id, rec: r, stored: b})
 		return m.loadedStored(id, r, b), nil
 	}
 	// The record is in the cookie: parsed once per cookie value when the

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -140,7 +141,7 @@ func TestStoreRecordMemo(t *testing.T) {
 			t.Fatalf("%s: session %s %s (rejected %q), want %s (rejected %q)", step.name, s.ID, s.Data, s.Rejected, step.want, step.reject)
 		}
 		if step.reject == "" {
-			s.Data[0] = 'X' // a session's data is its own: the memo's is untouched
+			s.Data = []byte(`{"x":1}`) // setting a session's data leaves the memo as it was
 		}
 	}
 }
@@ -241,5 +242,30 @@ func TestOverlappingWritesKeepBoth(t *testing.T) {
 	_, s := loadExisting(t, m, cookies)
 	if string(s.Data) != `{"a":1,"b":2,"c":3}` {
 		t.Fatalf("after two overlapping writes: %s", s.Data)
+	}
+}
+
+// A write through a remembered cookie leaves the record it wrote in the
+// cookie's memo, so that the session's next request finds it parsed.
+func TestStoreWriteUpdatesTheMemo(t *testing.T) {
+	store := NewMemoryStore(MemoryOptions{})
+	m := newManager(t, Options{Store: store})
+	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
+	loadExisting(t, m, cookies)
+	_, s := loadExisting(t, m, cookies) // seen twice: remembered
+	roundTrip(t, m, cookies, set(`{"n":2}`))
+	v, ok := m.codec.(*secureCodec).seen.get(cookies[0].Value)
+	if !ok || v.memo.get() == nil {
+		t.Fatal("the cookie is not remembered")
+	}
+	stored, _, err := store.Load(t.Context(), s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := v.memo.get(); !bytes.Equal(p.stored, stored) || string(p.rec.data) != `{"n":2}` || p.id != s.ID {
+		t.Fatalf("memo after the write: %s %q, the store holds %q", p.rec.data, p.stored, stored)
+	}
+	if _, s := loadExisting(t, m, cookies); string(s.Data) != `{"n":2}` {
+		t.Fatalf("next load: %s", s.Data)
 	}
 }
