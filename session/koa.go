@@ -32,11 +32,12 @@ type koaCodec struct {
 	// again on every request.
 	seen verifiedCache
 	// works are HMAC-SHA1s keyed with each key, with a buffer, pooled
-	// together: a cold read checks a signature.
+	// together: a cold read checks a signature, and every cookie written
+	// is signed.
 	works sync.Pool // *gripWork
 }
 
-// gripWork is what one signature check uses.
+// gripWork is what making or checking one signature uses.
 type gripWork struct {
 	macs []hash.Hash // one per key, in order
 	buf  []byte
@@ -183,7 +184,7 @@ func cookieValue(header, name string) (string, bool) {
 // koa-session uses: both alphabets, padding optional, other characters
 // ignored, decoding stops at the first "=".
 func decodeBase64(s string) ([]byte, error) {
-	var stack [4096]byte // a cookie's size: the characters kept, not escaping
+	var stack [4096]byte // the characters kept, for a cookie's size; a longer value grows onto the heap
 	b := stack[:0]
 	for i := 0; i < len(s); i++ {
 		switch ch := s[i]; {

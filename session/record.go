@@ -47,9 +47,9 @@ func parseRecord(b []byte) (record, error) {
 	return scanRecord(b)
 }
 
-// parseOwnRecord decodes a record that only a holder of the proxy's
-// secure-cookie keys could have written: a secure cookie's payload, which
-// the proxy writes from valid JSON alone. It skips parseRecord's
+// parseOwnRecord decodes a record the proxy wrote itself, from valid
+// JSON alone: a secure cookie's payload (only a holder of the keys could
+// have written it) or a record it has just stored. It skips parseRecord's
 // validation, a third of a cold read's parsing. Should such a record be
 // malformed anyway (a stolen key), it is an error, never a panic.
 func parseOwnRecord(b []byte) (r record, err error) {
