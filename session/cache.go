@@ -129,9 +129,9 @@ func (c *verifiedCache) putLocked(value string, v verified) {
 	if c.cur == nil || len(c.cur) >= verifiedCacheSize {
 		// Not made at full size: the garbage collector scans a map's
 		// every slot, used or not, in every cycle, and a full-size
-		// generation is 600 KB of them. A proxy with a few busy
-		// sessions paid for that on every request; growing costs a
-		// cold read less, once per admission at most.
+		// generation is 600 KB of them, which a proxy with a few busy
+		// sessions would pay for on every request. Growing costs less,
+		// once per admission at most.
 		c.prev, c.cur = c.cur, make(map[string]verified)
 	}
 	c.cur[value] = v
