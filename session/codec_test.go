@@ -143,7 +143,7 @@ func TestVerifiedCacheRemembersTheRecord(t *testing.T) {
 func TestVerifiedCacheRemembersMalformed(t *testing.T) {
 	m := newManager(t, Options{})
 	c := m.codec.(*secureCodec)
-	v, err := c.encoder.Encode("koa.sess", []byte("id.not json"))
+	v, err := c.keys[0].seal("koa.sess", []byte("id.not json"), time.Now().Unix())
 	if err != nil {
 		t.Fatal(err)
 	}

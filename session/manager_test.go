@@ -83,7 +83,7 @@ func TestLoadRejects(t *testing.T) {
 
 	encode := func(payload string) []*http.Cookie {
 		c, _ := newSecureCodec([]string{key1}, http.Cookie{Name: "koa.sess"})
-		v, err := c.encoder.Encode("koa.sess", []byte(payload))
+		v, err := c.keys[0].seal("koa.sess", []byte(payload), time.Now().Unix())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,15 +6,13 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
-
-	"github.com/gorilla/securecookie"
+	"time"
 )
 
 // secureCodec is FormatSecure.
 type secureCodec struct {
-	encoder *securecookie.SecureCookie // the first key's: every cookie is written under it
-	openers []*opener                  // one per key, in order: a cookie is read under any
-	seen    verifiedCache
+	keys []*secureKey // in order: the first writes every cookie, any reads one
+	seen verifiedCache
 	// lines formats the Set-Cookie lines of cookies with the Manager's
 	// attributes, without and with Secure (SecureAuto sets it per request).
 	lines [2]cookieFormat
@@ -37,14 +35,11 @@ func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d]: %w", i, err)
 		}
-		if i == 0 {
-			c.encoder = newSecureCookie(hashKey, blockKey)
-		}
-		o, err := newOpener(hashKey, blockKey)
+		sk, err := newSecureKey(hashKey, blockKey)
 		if err != nil {
 			return nil, fmt.Errorf("keys[%d]: %w", i, err)
 		}
-		c.openers = append(c.openers, o)
+		c.keys = append(c.keys, sk)
 	}
 	return c, nil
 }
@@ -61,8 +56,8 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 		}
 		return rr
 	}
-	for i, o := range c.openers {
-		if payload, ok := o.open(name, value); ok {
+	for i, k := range c.keys {
+		if payload, ok := k.open(name, value); ok {
 			// Verified by an older key: re-issue it under the first, so
 			// that the old key can be retired without logging anyone out.
 			rr := readResult{payload: payload, found: true, resign: i > 0, value: value}
@@ -85,8 +80,7 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, curre
 	v := current
 	if v == "" {
 		var err error
-		if v, err = c.encoder.Encode(ck.Name, payload); err != nil {
-			// securecookie refuses values over its 4096-byte limit.
+		if v, err = c.keys[0].seal(ck.Name, payload, time.Now().Unix()); err != nil {
 			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
 		}
 	}
@@ -112,16 +106,6 @@ func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 	if rr.resign && rr.reject == "" && rr.payload != nil {
 		_ = c.write(h, ck, rr.payload, "") // it fitted before; if not, the old cookie stays
 	}
-}
-
-// newSecureCookie returns the securecookie codec of the keys: expiry is
-// checked inside the payload, per session, not by the value's timestamp,
-// and the payload is bytes already.
-func newSecureCookie(hashKey, blockKey []byte) *securecookie.SecureCookie {
-	sc := securecookie.New(hashKey, blockKey)
-	sc.MaxAge(0)
-	sc.SetSerializer(securecookie.NopEncoder{})
-	return sc
 }
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
