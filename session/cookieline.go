@@ -33,12 +33,24 @@ func newCookieFormat(c http.Cookie) cookieFormat {
 
 // line returns ck.String().
 func (f *cookieFormat) line(ck *http.Cookie) string {
-	t := &f.tmpl
-	if f.name == "" || ck.MaxAge != 0 || ck.Name != t.Name || ck.Path != t.Path || ck.Domain != t.Domain ||
-		ck.HttpOnly != t.HttpOnly || ck.Secure != t.Secure || ck.SameSite != t.SameSite ||
-		ck.Partitioned != t.Partitioned || ck.Quoted != t.Quoted || !plainCookieValue(ck.Value) {
+	if !f.fits(ck) || !plainCookieValue(ck.Value) {
 		return ck.String()
 	}
+	return f.plainLine(ck)
+}
+
+// fits reports whether ck has the template's attributes, so that its line
+// is made of the strings made once.
+func (f *cookieFormat) fits(ck *http.Cookie) bool {
+	t := &f.tmpl
+	return f.name != "" && ck.MaxAge == 0 && ck.Name == t.Name && ck.Path == t.Path && ck.Domain == t.Domain &&
+		ck.HttpOnly == t.HttpOnly && ck.Secure == t.Secure && ck.SameSite == t.SameSite &&
+		ck.Partitioned == t.Partitioned && ck.Quoted == t.Quoted
+}
+
+// plainLine returns ck.String() for a cookie that fits and whose value is
+// plain (plainCookieValue).
+func (f *cookieFormat) plainLine(ck *http.Cookie) string {
 	var b strings.Builder
 	b.Grow(len(f.name) + len(ck.Value) + len(f.mid) + len("; Expires=") + len(http.TimeFormat) + len(f.suffix))
 	b.WriteString(f.name)

@@ -77,8 +77,8 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 // that did not change needs no new encoding, which is most of what a
 // store write costs the proxy.
 func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, current string) error {
-	v := current
-	if v == "" {
+	v, sealed := current, current == ""
+	if sealed {
 		var err error
 		if v, err = c.keys[0].seal(ck.Name, payload, time.Now().Unix()); err != nil {
 			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
@@ -92,7 +92,13 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, curre
 	if ck.Secure {
 		f = &c.lines[1]
 	}
-	h.Add("Set-Cookie", f.line(&ck))
+	var line string
+	if sealed && f.fits(&ck) {
+		line = f.plainLine(&ck) // base64url is plain: no need to check it
+	} else {
+		line = f.line(&ck)
+	}
+	h.Add("Set-Cookie", line)
 	return nil
 }
 

@@ -129,6 +129,9 @@ func FuzzSealLikeSecureCookie(f *testing.F) {
 		if err != nil {
 			return
 		}
+		if !plainCookieValue(got) { // secureCodec.write relies on it
+			t.Fatalf("seal(%q, %q) = %q, not a plain cookie value", name, payload, got)
+		}
 		if len(got) != len(want) {
 			t.Fatalf("seal(%q, %d bytes) is %d bytes; securecookie's %d", name, len(payload), len(got), len(want))
 		}
