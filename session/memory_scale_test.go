@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // scaleUser is a signed-in user's session data of about 200 bytes, as an
@@ -51,13 +52,10 @@ func BenchmarkMemoryStoreScale(b *testing.B) {
 				b.Fatalf("the store holds %d sessions after %d saves", got, n)
 			}
 
-			x := uint64(0x9E3779B97F4A7C15)
+			pick := randomIDs(ids)
 			b.ReportAllocs()
 			for b.Loop() {
-				x ^= x << 13
-				x ^= x >> 7
-				x ^= x << 17
-				if _, ok, err := st.Load(ctx, ids[x%uint64(n)]); !ok || err != nil {
+				if _, ok, err := st.Load(ctx, pick()); !ok || err != nil {
 					b.Fatalf("Load: %v, %v", ok, err)
 				}
 			}
@@ -66,6 +64,48 @@ func BenchmarkMemoryStoreScale(b *testing.B) {
 			b.ReportMetric(float64(len(records[0])), "record-B")
 			b.ReportMetric(float64(gc.Microseconds()), "gc-µs")
 		})
+	}
+}
+
+// BenchmarkMapScale is BenchmarkMemoryStoreScale's lookup in a plain
+// map[string][]byte of the same records, with the same copy out: the
+// floor any store in Go memory stands on. Its time grows with n as the
+// store's does, because a random lookup in more memory than the CPU's
+// caches misses them, whatever the table.
+//
+//	go test ./session -run '^$' -bench 'MemoryStoreScale|MapScale' -benchtime 200000x
+func BenchmarkMapScale(b *testing.B) {
+	for _, n := range []int{10_000, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			now := time.Now()
+			ids := make([]string, n)
+			m := make(map[string][]byte, n)
+			for i := range ids {
+				ids[i] = NewID()
+				m[ids[i]] = appendRecord(nil, scaleUser(i), DefaultMaxAge, now, stamps{})
+			}
+			pick := randomIDs(ids)
+			b.ReportAllocs()
+			for b.Loop() {
+				r, ok := m[pick()]
+				if !ok {
+					b.Fatal("an id is missing")
+				}
+				_ = clone(r)
+			}
+		})
+	}
+}
+
+// randomIDs returns a function that picks one of ids at random
+// (xorshift: the same sequence on every run, no allocation, no lock).
+func randomIDs(ids []string) func() string {
+	x := uint64(0x9E3779B97F4A7C15)
+	return func() string {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		return ids[x%uint64(len(ids))]
 	}
 }
 
@@ -88,4 +128,12 @@ func heapInUse() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.HeapAlloc
+}
+
+// A slot is one cache line, as memSlot's comment says: a lookup touches
+// one line of the slots.
+func TestMemorySlotIsOneCacheLine(t *testing.T) {
+	if n := unsafe.Sizeof(memSlot{}); n != 64 {
+		t.Errorf("memSlot is %d bytes, want 64", n)
+	}
 }
