@@ -124,6 +124,14 @@ func MergePatch(doc, patch []byte) ([]byte, error) {
 // mergePatches applies patches to doc in order, as MergePatch does, and
 // reports whether the result differs from doc (both compact and sorted).
 func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err error) {
+	if len(patches) == 1 { // most writes: the merge tells what it changed
+		d, p, err := docAndPatch(doc, patches[0])
+		if err != nil {
+			return nil, false, err
+		}
+		out, changed = appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
+		return out, changed, nil
+	}
 	out, d, err := merge(doc, patches)
 	if err != nil {
 		return nil, false, err
@@ -132,6 +140,18 @@ func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err e
 	// for a session of up to 512 bytes.
 	var buf [512]byte
 	return out, !bytes.Equal(appendCompact(buf[:0], d), out), nil
+}
+
+// docAndPatch checks doc and patch as merge does and returns them without
+// their surrounding space.
+func docAndPatch(doc, patch []byte) (d, p []byte, err error) {
+	if d, err = object(doc); err != nil {
+		return nil, nil, fmt.Errorf("merge patch: document: %w", err)
+	}
+	if p, err = object(patch); err != nil {
+		return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
+	}
+	return d, p, nil
 }
 
 // merge applies patches to doc in order and returns the result and doc
@@ -149,7 +169,8 @@ func merge(doc []byte, patches [][]byte) (out, d []byte, err error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
 		}
-		return appendMerged(make([]byte, 0, len(d)+len(p)), d, p), d, nil
+		out, _ := appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
+		return out, d, nil
 	}
 	// Several: gathered first, written once (merge.go).
 	root := &patchedObject{raw: d}
@@ -250,8 +271,9 @@ func appendCompact(dst, v []byte) []byte {
 
 // appendMerged appends the object target (raw JSON, or nil for none) with
 // the object patch applied as an RFC 7396 merge patch, compact and with
-// keys sorted.
-func appendMerged(dst, target, patch []byte) []byte {
+// keys sorted, and reports whether the result differs from target made
+// compact and sorted (for a nil target: always).
+func appendMerged(dst, target, patch []byte) (_ []byte, changed bool) {
 	var buf [16]member
 	ms := buf[:0]
 	if target != nil {
@@ -286,18 +308,33 @@ func appendMerged(dst, target, patch []byte) []byte {
 		}
 		switch {
 		case string(p.val) == "null": // removed
+			changed = changed || c == 0
 		case p.val[0] == '{':
 			w.key(p.key)
 			if len(t) == 0 || t[0] != '{' {
 				t = nil
 			}
-			w.dst = appendMerged(w.dst, t, p.val)
+			var ch bool
+			w.dst, ch = appendMerged(w.dst, t, p.val)
+			changed = changed || ch
 		default:
 			w.key(p.key)
+			start := len(w.dst)
 			w.dst = appendCompact(w.dst, p.val)
+			changed = changed || c != 0 || !sameCompact(w.dst[start:], t)
 		}
 	}
-	return append(w.dst, '}')
+	return append(w.dst, '}'), changed || target == nil
+}
+
+// sameCompact reports whether v, compact and sorted, is the value t made
+// so: t as it is, most often, or else compacted (on the stack when small).
+func sameCompact(v, t []byte) bool {
+	if bytes.Equal(v, t) {
+		return true
+	}
+	var buf [64]byte
+	return bytes.Equal(v, appendCompact(buf[:0], t))
 }
 
 // objectWriter writes an object's members after its '{': each key with

@@ -38,6 +38,14 @@ func TestMergePatchesChanged(t *testing.T) {
 		{"set then reset", `{"a":1}`, []string{`{"a":2}`, `{"a":1}`}, `{"a":1}`, false},
 		{"delete missing", `{"a":1}`, []string{`{"b":null}`}, `{"a":1}`, false},
 		{"in order", `{}`, []string{`{"a":1}`, `{"a":null,"b":2}`}, `{"b":2}`, true},
+		{"delete only", `{"a":1,"b":2}`, []string{`{"a":null}`}, `{"b":2}`, true},
+		{"same string, other escapes", `{"a":"\u0041"}`, []string{`{"a":"A"}`}, `{"a":"A"}`, false},
+		{"same array, other spacing", `{"a":[1, {"y":2,"x":1}]}`, []string{`{"a":[1,{"x":1,"y":2}]}`}, `{"a":[1,{"x":1,"y":2}]}`, false},
+		{"same object, nested", `{"a":{"x":1}}`, []string{`{"a":{"x":1}}`}, `{"a":{"x":1}}`, false},
+		{"a value becomes an object", `{"a":1}`, []string{`{"a":{}}`}, `{"a":{}}`, true},
+		{"a new empty object", `{}`, []string{`{"a":{"x":null}}`}, `{"a":{}}`, true},
+		{"a nested delete", `{"a":{"x":1,"y":2}}`, []string{`{"a":{"x":null}}`}, `{"a":{"y":2}}`, true},
+		{"a nested delete of nothing", `{"a":{"y":2}}`, []string{`{"a":{"x":null}}`}, `{"a":{"y":2}}`, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +70,9 @@ func FuzzMergePatchLikeEncodingJSON(f *testing.F) {
 		{`{"s":"\u00e9\u2028<>&\"\\\/\b\f\n\r\t\u0001"}`, `{"t":"é","s":{"k":[true,false,null]}}`},
 		{"{\"bad\":\"\xff\xfe\"}", `{"\ud800":1}`},
 		{`{"a":1,"a":2}`, ` {"b" : [ ] } `},
+		{`{"a":1,"b":2}`, `{"a":null}`},
+		{`{"a":"\u0041","b":[1, 2]}`, `{"a":"A","b":[1,2]}`},
+		{`{"a":{"x":1}}`, `{"a":{"x":null,"y":null}}`},
 		{`{}`, `[]`},
 		{`{"a":1}`, `{"a":1} x`},
 		{`null`, `{}`},
@@ -77,14 +88,17 @@ func FuzzMergePatchLikeEncodingJSON(f *testing.F) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("MergePatch(%q, %q) = %q, reference %q", doc, patch, got, want)
 		}
-		// mergePatches: the same result for the patch twice (a merge
-		// patch is idempotent), and changed when it differs from doc.
+		// mergePatches: the same result for the patch once (where the
+		// merge tells what changed) and twice (a merge patch is
+		// idempotent), and changed when it differs from doc.
 		if err == nil {
-			got2, changed, err := mergePatches(doc, [][]byte{patch, patch})
 			d, _ := decodeObjectSlowly(doc)
 			before, _ := marshalJSON(d)
-			if err != nil || !bytes.Equal(got2, want) || changed != !bytes.Equal(before, want) {
-				t.Fatalf("mergePatches(%q, %q twice) = %q, %v, %v; want %q, %v", doc, patch, got2, changed, err, want, !bytes.Equal(before, want))
+			for _, patches := range [][][]byte{{patch}, {patch, patch}} {
+				got, changed, err := mergePatches(doc, patches)
+				if err != nil || !bytes.Equal(got, want) || changed != !bytes.Equal(before, want) {
+					t.Fatalf("mergePatches(%q, %d x %q) = %q, %v, %v; want %q, %v", doc, len(patches), patch, got, changed, err, want, !bytes.Equal(before, want))
+				}
 			}
 		}
 		if (ValidPatch(patch) != nil) != (decodeObjectOnly(patch) != nil || (json.Valid(patch) && tooDeep(patch))) {
