@@ -27,12 +27,23 @@ func newSecureCookie(hashKey, blockKey []byte) *securecookie.SecureCookie {
 	return sc
 }
 
+// testSecureKey returns a secureKey under fixed test keys, its hash key,
+// and the SecureCookie of the same keys.
+func testSecureKey(tb testing.TB) (hashKey []byte, sc *securecookie.SecureCookie, k *secureKey) {
+	tb.Helper()
+	hashKey, blockKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	k, err := newSecureKey(hashKey, blockKey)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return hashKey, newSecureCookie(hashKey, blockKey), k
+}
+
 // FuzzOpenLikeSecureCookie holds open to securecookie's Decode: for any
 // value, under the right key or another, open accepts exactly what
 // securecookie accepts, with the same payload.
 func FuzzOpenLikeSecureCookie(f *testing.F) {
-	hashKey, blockKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	sc := newSecureCookie(hashKey, blockKey)
+	_, sc, k := testSecureKey(f)
 	for _, p := range []string{"", "x", "abc.{}", `s1.{"user":{"id":42,"name":"Ann"}}`, strings.Repeat("y", 3000)} {
 		v, err := sc.Encode("koa.sess", []byte(p))
 		if err == nil {
@@ -45,10 +56,6 @@ func FuzzOpenLikeSecureCookie(f *testing.F) {
 	f.Add("koa.sess", base64.URLEncoding.EncodeToString([]byte("+12|AAAA|mac|more")))
 	f.Add("koa.sess", "")
 	f.Add("koa.sess", "not base64!")
-	k, err := newSecureKey(hashKey, blockKey)
-	if err != nil {
-		f.Fatal(err)
-	}
 	f.Fuzz(func(t *testing.T, name, value string) {
 		var want []byte
 		wantErr := sc.Decode(name, value, &want)
@@ -66,12 +73,7 @@ func FuzzOpenLikeSecureCookie(f *testing.F) {
 // timestamps securecookie's parser decides are checked on values signed
 // with the right key.
 func TestOpenTimestamps(t *testing.T) {
-	hashKey, blockKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	sc := newSecureCookie(hashKey, blockKey)
-	k, err := newSecureKey(hashKey, blockKey)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hashKey, sc, k := testSecureKey(t)
 	v, err := sc.Encode("koa.sess", []byte("id.{}"))
 	if err != nil {
 		t.Fatal(err)
@@ -108,12 +110,7 @@ func resign(t *testing.T, hashKey []byte, name, date, value string) string {
 // payload, and seal refuses exactly the payloads that Encode refuses as
 // too long.
 func FuzzSealLikeSecureCookie(f *testing.F) {
-	hashKey, blockKey := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	sc := newSecureCookie(hashKey, blockKey)
-	k, err := newSecureKey(hashKey, blockKey)
-	if err != nil {
-		f.Fatal(err)
-	}
+	_, sc, k := testSecureKey(f)
 	for _, p := range []string{"", "x", "abc.{}", `s1.{"user":{"id":42,"name":"Ann"}}`, strings.Repeat("y", 2900), strings.Repeat("y", 3000)} {
 		f.Add("koa.sess", p)
 	}
