@@ -59,13 +59,21 @@ func newSecureKey(hashKey, blockKey []byte) (*secureKey, error) {
 // seal returns the value of the cookie name holding payload, dated now
 // (Unix seconds), or an error if it is longer than securecookie allows.
 func (k *secureKey) seal(name string, payload []byte, now int64) (string, error) {
+	// Its length is known before any work, so a payload too large costs
+	// none, and leaves no large buffer in the pool.
+	size := k.block.BlockSize()
+	var date [20]byte
+	enc := base64.URLEncoding
+	inner := enc.EncodedLen(size + len(payload))
+	if n := enc.EncodedLen(len(strconv.AppendInt(date[:0], now, 10)) + 1 + inner + 1 + sha256.Size); n > maxSecureValue {
+		return "", fmt.Errorf("the value would be %d bytes, over securecookie's %d", n, maxSecureValue)
+	}
 	w := k.macs.Get().(*keyWork)
 	defer k.macs.Put(w)
 	// One buffer: IV and ciphertext; then "name|date|" and the inner
 	// value, base64url of the first part, so that the MAC's input is one
 	// slice; "|" and the MAC after it; then the outer value, base64url of
 	// "date|value|mac".
-	size := k.block.BlockSize()
 	b := w.buf[:0]
 	b = append(b, make([]byte, size+len(payload))...)
 	iv := b[:size]
@@ -77,7 +85,6 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	dateStart := len(b)
 	b = strconv.AppendInt(b, now, 10)
 	b = append(b, '|')
-	enc := base64.URLEncoding
 	b = enc.AppendEncode(b, b[:macStart])
 	w.mac.Reset()
 	w.mac.Write(b[macStart:])
@@ -86,9 +93,6 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	outer := len(b)
 	b = enc.AppendEncode(b, b[dateStart:outer])
 	w.buf = b[:0]
-	if n := len(b) - outer; n > maxSecureValue {
-		return "", fmt.Errorf("the value is %d bytes, over securecookie's %d", n, maxSecureValue)
-	}
 	return string(b[outer:]), nil
 }
 

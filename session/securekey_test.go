@@ -183,3 +183,25 @@ func TestSecureCookieIsGorillas(t *testing.T) {
 		t.Fatalf("securecookie reads %q, want \"<id>.<record with user>\"", payload)
 	}
 }
+
+// seal refuses a payload as too long before sealing it: exactly the
+// payloads securecookie's Encode refuses, at every length around its
+// limit.
+func TestSealLimitLikeSecureCookie(t *testing.T) {
+	_, sc, k := testSecureKey(t)
+	fits := 0
+	for n := 2000; n <= 2500; n++ {
+		payload := bytes.Repeat([]byte{'x'}, n)
+		_, err := k.seal("koa.sess", payload, time.Now().Unix())
+		_, wantErr := sc.Encode("koa.sess", payload)
+		if (err == nil) != (wantErr == nil) {
+			t.Fatalf("%d bytes: seal %v; securecookie %v", n, err, wantErr)
+		}
+		if err == nil {
+			fits = n
+		}
+	}
+	if fits == 0 || fits == 2500 {
+		t.Fatalf("the limit is not between 2000 and 2500 bytes (largest that fits: %d)", fits)
+	}
+}
