@@ -37,7 +37,10 @@ type verifiedCache struct {
 }
 
 type verified struct {
-	payload []byte // never handed out: callers get a copy
+	// payload is the bytes that verified, shared with the request that
+	// put it (whose parse the memo keeps, sharing them too) and never
+	// written to; a later request that needs them gets a copy.
+	payload []byte
 	resign  bool
 	memo    *recordMemo
 	sig     string // FormatKoa: the signature cookie that verified the value

@@ -142,7 +142,7 @@ func (c *koaCodec) read(r *http.Request, name string) readResult {
 	}
 	if c.signed && c.seen.admit(value) {
 		rr.memo = new(recordMemo)
-		c.seen.put(value, verified{payload: bytes.Clone(rr.payload), resign: rr.resign, memo: rr.memo, sig: strings.Clone(sig)})
+		c.seen.put(value, verified{payload: rr.payload, resign: rr.resign, memo: rr.memo, sig: strings.Clone(sig)})
 	}
 	return rr
 }

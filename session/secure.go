@@ -63,7 +63,7 @@ func (c *secureCodec) read(r *http.Request, name string) readResult {
 			rr := readResult{payload: payload, found: true, resign: i > 0, value: value}
 			if c.seen.admit(value) {
 				rr.memo = new(recordMemo)
-				c.seen.put(value, verified{payload: bytes.Clone(payload), resign: i > 0, memo: rr.memo})
+				c.seen.put(value, verified{payload: payload, resign: i > 0, memo: rr.memo})
 			}
 			return rr
 		}
