@@ -178,3 +178,19 @@ func BenchmarkMergePatches(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMergeUserPatch is a write to a signed-in user's session: one
+// key set on a record the proxy wrote (compact, keys sorted), whose other
+// members the merge keeps.
+func BenchmarkMergeUserPatch(b *testing.B) {
+	doc := []byte(`{"csrf":"Yv3a9kPqZr8WmX2cT5nB7dLf0hJs4gKe","loginAt":1767225600,"n":41,` +
+		`"user":{"email":"alexandra.example.0000001@example.com","id":1000001,"locale":"en-GB",` +
+		`"name":"Alexandra Example 0000001","roles":["member","editor","billing"],"verified":true}}`)
+	patches := [][]byte{[]byte(`{"n":42}`)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, changed, err := mergePatches(doc, patches); err != nil || !changed {
+			b.Fatal(err, changed)
+		}
+	}
+}

@@ -295,7 +295,7 @@ func appendMerged(dst, target, patch []byte) (_ []byte, changed bool) {
 		}
 		if c < 0 { // only in the target: kept
 			w.key(tm[0].key)
-			w.dst = appendCompact(w.dst, tm[0].val)
+			w.dst = appendValue(w.dst, tm[0].val)
 			tm = tm[1:]
 			continue
 		}
@@ -320,7 +320,7 @@ func appendMerged(dst, target, patch []byte) (_ []byte, changed bool) {
 		default:
 			w.key(p.key)
 			start := len(w.dst)
-			w.dst = appendCompact(w.dst, p.val)
+			w.dst = appendValue(w.dst, p.val)
 			changed = changed || c != 0 || !sameCompact(w.dst[start:], t)
 		}
 	}
@@ -351,6 +351,97 @@ func (w *objectWriter) key(k []byte) {
 	w.n++
 	w.dst = appendStringBytes(w.dst, k)
 	w.dst = append(w.dst, ':')
+}
+
+// appendValue appends the JSON value v as appendCompact writes it,
+// copying it as it is when it is written so already (canonical): the
+// values a merge keeps are mostly the proxy's own, written by an earlier
+// merge, and compacting them again was most of a write's merge.
+func appendValue(dst, v []byte) []byte {
+	if end, ok := canonicalAt(v, 0); ok && end == len(v) {
+		return append(dst, v...)
+	}
+	return appendCompact(dst, v)
+}
+
+// canonicalAt reports whether the valid JSON value that starts at v[i] is
+// as appendCompact writes it, and returns the index just past it (when it
+// is). It is strict rather than complete: a string with an escape or a
+// byte outside printable ASCII is taken as not canonical, which only
+// costs a compaction.
+func canonicalAt(v []byte, i int) (int, bool) {
+	switch v[i] {
+	case '{':
+		i++
+		if v[i] == '}' {
+			return i + 1, true
+		}
+		var prev []byte
+		for n := 0; ; n++ {
+			end, ok := plainStringAt(v, i)
+			if !ok || v[end] != ':' {
+				return i, false
+			}
+			key := v[i+1 : end-1]
+			if n > 0 && bytes.Compare(prev, key) >= 0 { // sorted, no key twice
+				return i, false
+			}
+			prev = key
+			if i, ok = canonicalAt(v, end+1); !ok {
+				return i, false
+			}
+			switch v[i] {
+			case ',':
+				i++
+			case '}':
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case '[':
+		i++
+		if v[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = canonicalAt(v, i); !ok {
+				return i, false
+			}
+			switch v[i] {
+			case ',':
+				i++
+			case ']':
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case '"':
+		return plainStringAt(v, i)
+	case ' ', '\t', '\n', '\r':
+		return i, false
+	}
+	for i < len(v) && !isDelim(v[i]) { // a number as written, true, false or null
+		i++
+	}
+	return i, true
+}
+
+// plainStringAt reports whether v[i] starts a string of printable ASCII
+// without escapes, which appendStringBytes writes as it is, and returns
+// the index just past it (when it does).
+func plainStringAt(v []byte, i int) (int, bool) {
+	if v[i] != '"' {
+		return i, false
+	}
+	for i++; v[i] != '"'; i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+			return i, false
+		}
+	}
+	return i + 1, true
 }
 
 // appendStringBytes is appendString for a []byte.

@@ -148,3 +148,36 @@ func FuzzValidJSONLikeEncodingJSON(f *testing.F) {
 		}
 	})
 }
+
+// FuzzAppendValueLikeAppendCompact holds appendValue to appendCompact:
+// the same bytes for any valid JSON value, whether it copies the value as
+// it is or compacts it. And it does copy what appendCompact wrote in
+// printable ASCII without escapes, the proxy's own records, so that the
+// shortcut is taken where it pays.
+func FuzzAppendValueLikeAppendCompact(f *testing.F) {
+	for _, s := range []string{
+		`{"a":1,"b":{"c":[1,2,{"d":"e"}]}}`, `{"b":1,"a":2}`, `{"a":1,"a":2}`, `{"a" :1}`, `[1, 2]`,
+		`{"a":"\u0041"}`, `{"a":"é"}`, `{"":{},"a":[]}`, `{"a b":1,"a":2}`, `"x"`, `1e5`, ` true `,
+		`{"user":{"id":42,"name":"Ann","roles":["admin","dev"]},"csrf":"Yv3a9kPq","n":41}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if !validJSON(b) || tooDeep(b) {
+			return
+		}
+		v := bytes.TrimSpace(b)
+		want := appendCompact(nil, v)
+		if got := appendValue(nil, v); !bytes.Equal(got, want) {
+			t.Fatalf("appendValue(%q) = %q; appendCompact %q", v, got, want)
+		}
+		for _, c := range want {
+			if c < 0x20 || c >= 0x7f || c == '\\' {
+				return
+			}
+		}
+		if end, ok := canonicalAt(want, 0); !ok || end != len(want) {
+			t.Fatalf("appendCompact's own %q is not taken as canonical (%d, %v)", want, end, ok)
+		}
+	})
+}
