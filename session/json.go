@@ -387,17 +387,10 @@ func canonicalAt(v []byte, i int) (int, bool) {
 				return i, false
 			}
 			prev = key
-			if i, ok = canonicalAt(v, end+1); !ok {
-				return i, false
+			if i, ok = canonicalAt(v, end+1); !ok || v[i] != ',' {
+				return closeAt(v, i, '}', ok)
 			}
-			switch v[i] {
-			case ',':
-				i++
-			case '}':
-				return i + 1, true
-			default:
-				return i, false
-			}
+			i++
 		}
 	case '[':
 		i++
@@ -406,17 +399,10 @@ func canonicalAt(v []byte, i int) (int, bool) {
 		}
 		for {
 			var ok bool
-			if i, ok = canonicalAt(v, i); !ok {
-				return i, false
+			if i, ok = canonicalAt(v, i); !ok || v[i] != ',' {
+				return closeAt(v, i, ']', ok)
 			}
-			switch v[i] {
-			case ',':
-				i++
-			case ']':
-				return i + 1, true
-			default:
-				return i, false
-			}
+			i++
 		}
 	case '"':
 		return plainStringAt(v, i)
@@ -427,6 +413,15 @@ func canonicalAt(v []byte, i int) (int, bool) {
 		i++
 	}
 	return i, true
+}
+
+// closeAt ends canonicalAt's object or array after its last member,
+// canonical if ok: v[i] must be its closing byte.
+func closeAt(v []byte, i int, close byte, ok bool) (int, bool) {
+	if !ok || v[i] != close {
+		return i, false
+	}
+	return i + 1, true
 }
 
 // plainStringAt reports whether v[i] starts a string of printable ASCII
