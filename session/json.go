@@ -142,8 +142,8 @@ func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err e
 	return out, !bytes.Equal(appendCompact(buf[:0], d), out), nil
 }
 
-// docAndPatch checks doc and patch as merge does and returns them without
-// their surrounding space.
+// docAndPatch checks doc and one patch and returns them without their
+// surrounding space.
 func docAndPatch(doc, patch []byte) (d, p []byte, err error) {
 	if d, err = object(doc); err != nil {
 		return nil, nil, fmt.Errorf("merge patch: document: %w", err)
@@ -158,19 +158,19 @@ func docAndPatch(doc, patch []byte) (d, p []byte, err error) {
 // without its surrounding space. With no patches the result is doc made
 // compact and sorted.
 func merge(doc []byte, patches [][]byte) (out, d []byte, err error) {
+	if len(patches) == 1 {
+		d, p, err := docAndPatch(doc, patches[0])
+		if err != nil {
+			return nil, nil, err
+		}
+		out, _ := appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
+		return out, d, nil
+	}
 	if d, err = object(doc); err != nil {
 		return nil, nil, fmt.Errorf("merge patch: document: %w", err)
 	}
 	if len(patches) == 0 {
 		return appendCompact(nil, d), d, nil
-	}
-	if len(patches) == 1 {
-		p, err := object(patches[0])
-		if err != nil {
-			return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
-		}
-		out, _ := appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
-		return out, d, nil
 	}
 	// Several: gathered first, written once (merge.go).
 	root := &patchedObject{raw: d}
