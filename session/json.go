@@ -125,12 +125,8 @@ func MergePatch(doc, patch []byte) ([]byte, error) {
 // reports whether the result differs from doc (both compact and sorted).
 func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err error) {
 	if len(patches) == 1 { // most writes: the merge tells what it changed
-		d, p, err := docAndPatch(doc, patches[0])
-		if err != nil {
-			return nil, false, err
-		}
-		out, changed = appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
-		return out, changed, nil
+		out, _, changed, err = mergeOne(doc, patches[0])
+		return out, changed, err
 	}
 	out, d, err := merge(doc, patches)
 	if err != nil {
@@ -142,16 +138,18 @@ func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err e
 	return out, !bytes.Equal(appendCompact(buf[:0], d), out), nil
 }
 
-// docAndPatch checks doc and one patch and returns them without their
-// surrounding space.
-func docAndPatch(doc, patch []byte) (d, p []byte, err error) {
+// mergeOne is merge with one patch, and also reports whether the result
+// differs from doc made compact and sorted.
+func mergeOne(doc, patch []byte) (out, d []byte, changed bool, err error) {
 	if d, err = object(doc); err != nil {
-		return nil, nil, fmt.Errorf("merge patch: document: %w", err)
+		return nil, nil, false, fmt.Errorf("merge patch: document: %w", err)
 	}
-	if p, err = object(patch); err != nil {
-		return nil, nil, fmt.Errorf("merge patch: patch: %w", err)
+	p, err := object(patch)
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("merge patch: patch: %w", err)
 	}
-	return d, p, nil
+	out, changed = appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
+	return out, d, changed, nil
 }
 
 // merge applies patches to doc in order and returns the result and doc
@@ -159,18 +157,14 @@ func docAndPatch(doc, patch []byte) (d, p []byte, err error) {
 // compact and sorted.
 func merge(doc []byte, patches [][]byte) (out, d []byte, err error) {
 	if len(patches) == 1 {
-		d, p, err := docAndPatch(doc, patches[0])
-		if err != nil {
-			return nil, nil, err
-		}
-		out, _ := appendMerged(make([]byte, 0, len(d)+len(p)), d, p)
-		return out, d, nil
+		out, d, _, err = mergeOne(doc, patches[0])
+		return out, d, err
 	}
 	if d, err = object(doc); err != nil {
 		return nil, nil, fmt.Errorf("merge patch: document: %w", err)
 	}
 	if len(patches) == 0 {
-		return appendCompact(nil, d), d, nil
+		return appendValue(nil, d), d, nil
 	}
 	// Several: gathered first, written once (merge.go).
 	root := &patchedObject{raw: d}

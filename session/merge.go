@@ -84,7 +84,7 @@ func (o *patchedObject) rawMember(key []byte) ([]byte, bool) {
 }
 
 // appendTo appends o, patched, compact and with its keys sorted, as
-// appendMerged writes an object.
+// appendMerged writes an object (values canonical already are copied).
 func (o *patchedObject) appendTo(dst []byte) []byte {
 	o.readMembers()
 	keys := make([]string, 0, len(o.set))
@@ -106,7 +106,7 @@ func (o *patchedObject) appendTo(dst []byte) []byte {
 		}
 		if c < 0 { // not patched: kept
 			w.key(rm[0].key)
-			w.dst = appendCompact(w.dst, rm[0].val)
+			w.dst = appendValue(w.dst, rm[0].val)
 			rm = rm[1:]
 			continue
 		}
@@ -121,7 +121,7 @@ func (o *patchedObject) appendTo(dst []byte) []byte {
 			w.dst = v.obj.appendTo(w.dst)
 		case v.val != nil:
 			w.key([]byte(k))
-			w.dst = appendCompact(w.dst, v.val)
+			w.dst = appendValue(w.dst, v.val)
 		}
 	}
 	return append(w.dst, '}')

@@ -23,10 +23,9 @@ import (
 //
 // It exists for speed alone. SecureCookie builds a new HMAC per call (a
 // key schedule and four allocations) and allocates for each of its steps:
-// about 2.3 KB to decode a cookie and 3.2 KB to encode one, which were a
-// third of what a cold read and most of what a write cost the proxy
-// beyond proxying. secureKey keys its HMAC once and works in a pooled
-// buffer. FuzzOpenLikeSecureCookie and FuzzSealLikeSecureCookie hold it to
+// about 2.3 KB to decode a cookie and 3.2 KB to encode one, a third of
+// what a cold read and most of what a write would cost the proxy beyond
+// proxying. secureKey keys its HMAC once and works in a pooled buffer. FuzzOpenLikeSecureCookie and FuzzSealLikeSecureCookie hold it to
 // securecookie's answers both ways.
 type secureKey struct {
 	block cipher.Block
