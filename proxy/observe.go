@@ -109,8 +109,7 @@ func SessionRef(id string) string {
 // remembers their tokens: a returning session's requests do not hash its
 // id again for every access-log line. A slot holds one id; a newer one
 // replaces it. As with HS256 tokens, an id is remembered the second time
-// it is seen (seen holds the hash of the last id seen once per slot):
-// most of a busy site's sessions are not back before the slot is taken.
+// it is seen (secondSight).
 type refCache struct {
 	seed  maphash.Seed
 	slots [recentRefs]atomic.Pointer[sessionRef]
@@ -136,7 +135,7 @@ func (c *refCache) of(s *session.Session) string {
 		return r.ref
 	}
 	ref := SessionRef(s.ID)
-	if h |= 1; c.seen[i].Swap(h) == h {
+	if secondSight(c.seen[:]).again(i, h) {
 		c.slots[i].Store(&sessionRef{id: s.ID, ref: ref})
 	}
 	return ref

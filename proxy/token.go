@@ -67,14 +67,13 @@ type minter struct {
 	// recent is the table of recent tokens, one per slot of a session's
 	// hash; a newer token replaces an older one.
 	recent []atomic.Pointer[recentToken]
-	// seen (HS256 only) holds, per slot of recent, the hash of the last
-	// token signed there: an HS256 token is remembered when the same
+	// seen (HS256 only): an HS256 token is remembered when the same
 	// session, data and audience is signed a second time. Remembering
 	// costs a copy of the session's data, about what signing again costs,
 	// for nothing when the session is not back within the second, as most
 	// of a busy site's are not. A key's signature costs tens of times
 	// more, so its tokens are remembered at once.
-	seen []atomic.Uint64
+	seen secondSight
 }
 
 // The sizes of the minter's table of recent tokens. An HS256 token is
@@ -104,7 +103,7 @@ type mintWork struct {
 // newMinter returns a minter of HS256 tokens signed with secret.
 func newMinter(secret []byte, ttl time.Duration) *minter {
 	m := &minter{ttl: ttl, header: tokenHeader, reuse: 1, seed: maphash.MakeSeed(),
-		recent: make([]atomic.Pointer[recentToken], recentTokens), seen: make([]atomic.Uint64, recentTokens)}
+		recent: make([]atomic.Pointer[recentToken], recentTokens), seen: make(secondSight, recentTokens)}
 	m.works.New = func() any {
 		return &mintWork{mac: hmac.New(sha256.New, secret), buf: make([]byte, 0, 1024)}
 	}
@@ -149,11 +148,24 @@ func (m *minter) mint(s *session.Session, aud string, now time.Time) (string, er
 	if err != nil {
 		return "", err
 	}
-	// A false match (another token's hash) only remembers one sooner.
-	if h |= 1; m.seen == nil || m.seen[i].Swap(h) == h {
+	if m.seen == nil || m.seen.again(i, h) {
 		slot.Store(&recentToken{id: s.ID, data: string(s.Data), aud: aud, iat: iat, token: tok})
 	}
 	return tok, nil
+}
+
+// secondSight tells, per slot of a table of recent values, whether a
+// value is seen there the second time in a row: the tables remember a
+// value only then, since most of a busy site's sessions are not back
+// before their slot is taken, and remembering one costs a copy.
+type secondSight []atomic.Uint64
+
+// again records h, a value's hash, as the last seen in slot i, and
+// reports whether it was already. A false match (another value's hash)
+// only remembers a value sooner.
+func (s secondSight) again(i, h uint64) bool {
+	h |= 1 // never 0, an empty slot
+	return s[i].Swap(h) == h
 }
 
 // hash is the hash of a token's session, data and audience, which picks
