@@ -2,10 +2,15 @@ package proxy_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -42,31 +47,8 @@ func BenchmarkHandlerMany(b *testing.B) {
 		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			tc.opts.Keys = []string{"key-0123456789abcdef0123456789abcdef"}
-			sm, err := session.New(tc.opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			m, err := metrics.New(prometheus.NewRegistry(), "bench")
-			if err != nil {
-				b.Fatal(err)
-			}
-			p := newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m})
-			cookies := make([]string, n)
-			for i := range cookies {
-				w := httptest.NewRecorder()
-				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				r.Header.Set("X-Bench-Set", manyUser(i))
-				p.ServeHTTP(w, r)
-				var parts []string
-				for _, c := range w.Result().Cookies() {
-					parts = append(parts, c.Name+"="+c.Value)
-				}
-				if len(parts) == 0 {
-					b.Fatalf("no cookie: %d %q", w.Code, w.Header())
-				}
-				cookies[i] = strings.Join(parts, "; ")
-			}
+			p := newManyProxy(b, u, rt, tc.opts)
+			cookies := signIn(b, p, n)
 			var h http.Handler = p
 			if tc.name == "bare" {
 				h = bare
@@ -75,7 +57,7 @@ func BenchmarkHandlerMany(b *testing.B) {
 			i := 0
 			for b.Loop() {
 				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				r.Header.Set("Cookie", cookies[i%n])
+				r.Header.Set("Cookie", cookies.at(i%n))
 				i++
 				w := httptest.NewRecorder()
 				h.ServeHTTP(w, r)
@@ -85,4 +67,147 @@ func BenchmarkHandlerMany(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHandlerMix is test/bench's mix without the network: 100,000
+// signed-in users of Zipf popularity (exponent 1), a tenth of the
+// requests writes (the upstream sets {"n":42}), in a fixed order. The
+// client keeps its cookie, as wrk does, so a write's new cookie is not
+// sent again. It shows what the caches save and cost when most requests
+// come from a few users and the rest from a long tail; gc-ms and live-MB
+// are a full collection's time and the live heap at the end, the
+// benchmark's cookies (about 70 MB, bare too) included.
+//
+//	go test ./proxy -run '^$' -bench HandlerMix -benchtime 400000x -cpuprofile cpu.out
+func BenchmarkHandlerMix(b *testing.B) {
+	const n = 100_000
+	seq := zipfRequests(n, 1<<18, 0.1)
+	u, rt, bare := benchUpstream()
+	for _, tc := range []struct {
+		name string
+		opts session.Options
+	}{
+		{"bare", session.Options{}}, // forwards secure cookies
+		{"secure", session.Options{Format: session.FormatSecure}},
+		{"koa", session.Options{Format: session.FormatKoa}},
+		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := newManyProxy(b, u, rt, tc.opts)
+			cookies := signIn(b, p, n)
+			var h http.Handler = p
+			if tc.name == "bare" {
+				h = bare
+			}
+			runtime.GC() // not the sign-ins' garbage
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				k := seq[i%len(seq)]
+				i++
+				path := "/"
+				if k < 0 {
+					path, k = "/write", -k
+				}
+				r := httptest.NewRequest(http.MethodGet, path, nil)
+				r.Header.Set("Cookie", cookies.at(k))
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+			}
+			// What the caches, full by now, cost the garbage collector:
+			// what it marks, and a full collection's time.
+			b.StopTimer()
+			start := time.Now()
+			runtime.GC()
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "gc-ms")
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
+			runtime.KeepAlive(cookies)
+		})
+	}
+}
+
+// newManyProxy returns a proxy of o's sessions (under the benchmarks'
+// key) with metrics and the JSON access log, in front of rt.
+func newManyProxy(b *testing.B, u *url.URL, rt http.RoundTripper, o session.Options) *proxy.Proxy {
+	b.Helper()
+	o.Keys = []string{"key-0123456789abcdef0123456789abcdef"}
+	sm, err := session.New(o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := metrics.New(prometheus.NewRegistry(), "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m})
+}
+
+// signIn signs in users 0 to n-1 through p and returns their Cookie
+// headers.
+func signIn(b *testing.B, p http.Handler, n int) cookieJar {
+	b.Helper()
+	var all strings.Builder
+	ends := make([]int, n)
+	for i := range ends {
+		w := httptest.NewRecorder()
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.Header.Set("X-Bench-Set", manyUser(i))
+		p.ServeHTTP(w, r)
+		var parts []string
+		for _, c := range w.Result().Cookies() {
+			parts = append(parts, c.Name+"="+c.Value)
+		}
+		if len(parts) == 0 {
+			b.Fatalf("no cookie: %d %q", w.Code, w.Header())
+		}
+		all.WriteString(strings.Join(parts, "; "))
+		ends[i] = all.Len()
+	}
+	return cookieJar{all.String(), ends}
+}
+
+// cookieJar holds many Cookie headers in one string, so that the
+// benchmarks' own cookies cost the garbage collector nothing to mark.
+type cookieJar struct {
+	all  string
+	ends []int // header i is all[ends[i-1]:ends[i]]
+}
+
+func (j cookieJar) at(i int) string {
+	start := 0
+	if i > 0 {
+		start = j.ends[i-1]
+	}
+	return j.all[start:j.ends[i]]
+}
+
+func (j cookieJar) len() int { return len(j.ends) }
+
+// zipfRequests returns count user numbers in [0, n) of Zipf popularity
+// with exponent 1 (user k asked for in proportion to 1/(k+1)), in a
+// fixed order. A write's number is negated; user 0, the most popular,
+// is only read.
+func zipfRequests(n, count int, writes float64) []int {
+	r := rand.New(rand.NewPCG(1, 2))
+	cdf := make([]float64, n)
+	sum := 0.0
+	for k := range cdf {
+		sum += 1 / float64(k+1)
+		cdf[k] = sum
+	}
+	out := make([]int, count)
+	for i := range out {
+		k, _ := slices.BinarySearch(cdf, r.Float64()*sum)
+		k = min(k, n-1)
+		if r.Float64() < writes && k > 0 {
+			k = -k
+		}
+		out[i] = k
+	}
+	return out
 }
