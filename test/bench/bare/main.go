@@ -3,9 +3,15 @@
 // server settings and, like sessionproxy, a pool of copy buffers (without
 // one ReverseProxy allocates 32 KiB per response, which would make the
 // limit slower than sessionproxy), doing nothing but proxying.
+//
+// With -work N it also hashes N KiB (SHA-256) per request: pure CPU work
+// on data already in the cache, the yardstick the driver's -calibrate
+// runs beside the modes, to show what a given amount of a proxy's own
+// work costs per request in this layout.
 package main
 
 import (
+	"crypto/sha256"
 	"flag"
 	"log"
 	"net/http"
@@ -19,6 +25,7 @@ import (
 func main() {
 	addr := flag.String("listen", "127.0.0.1:0", "address to listen on")
 	upstream := flag.String("upstream", "", "upstream base URL")
+	work := flag.Int("work", 0, "KiB to hash with SHA-256 per request: CPU work to add")
 	flag.Parse()
 	u, err := url.Parse(*upstream)
 	if err != nil || u.Host == "" {
@@ -29,6 +36,7 @@ func main() {
 			pr.SetURL(u)
 			pr.Out.Host = pr.In.Host
 			pr.SetXForwarded()
+			hashWork(*work)
 		},
 		Transport:  proxy.NewTransport(proxy.TransportOptions{}),
 		BufferPool: proxy.NewBufferPool(),
@@ -41,4 +49,16 @@ func main() {
 		MaxHeaderBytes:    1 << 20,
 	}
 	log.Fatal(srv.ListenAndServe())
+}
+
+// workBlock is what hashWork hashes, once per KiB of work.
+var workBlock [1024]byte
+
+// hashWork hashes workBlock kib times and returns the last sum, so that
+// the compiler keeps the work.
+func hashWork(kib int) (sum [sha256.Size]byte) {
+	for range kib {
+		sum = sha256.Sum256(workBlock[:])
+	}
+	return sum
 }

@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
@@ -118,6 +119,7 @@ type options struct {
 	perf      bool
 	keep      string
 	neighbour int
+	calibrate int
 	modes     []string
 	scenarios []string
 }
@@ -133,6 +135,7 @@ func main() {
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
+	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
@@ -291,7 +294,17 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 
-	var running []*target // the sessionproxy targets that run
+	if o.calibrate > 0 {
+		t, err := startCalibration(ctx, procs, pin.proxy, bins["bare"], upstream, targets[0], o.calibrate)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+		fmt.Fprintf(stderr, "bench: %s is the bare proxy hashing %d KiB per request, %.1f µs of CPU measured here\n",
+			t.name, o.calibrate, workMicros(o.calibrate))
+	}
+
+	var running []*target // the targets that run beside bare
 	for _, t := range targets[1:] {
 		if t.unavailable == "" {
 			running = append(running, t)
@@ -409,6 +422,41 @@ func pinning(pin cpus) string {
 		return "no"
 	}
 	return fmt.Sprintf("proxies on CPU %s; wrk, upstream and redis on CPU %s", pin.proxy, pin.load)
+}
+
+// startCalibration starts the bare proxy hashing kib KiB per request
+// (its -work), under its own binary name so that perf tells it from
+// bare, with bare's cookies and scripts.
+func startCalibration(ctx context.Context, procs *processes, cpu, bareBin, upstream string, bare *target, kib int) (*target, error) {
+	bin := bareBin + "-work"
+	b, err := os.ReadFile(bareBin)
+	if err == nil {
+		err = os.WriteFile(bin, b, 0o755)
+	}
+	if err != nil {
+		return nil, err
+	}
+	addr := freeAddr()
+	p, err := procs.start(ctx, "bare-work", cpu, bin, "-listen", addr, "-upstream", upstream, "-work", strconv.Itoa(kib))
+	if err != nil {
+		return nil, err
+	}
+	t := &target{name: "bare+work", url: "http://" + addr, cookie: bare.cookie, script: bare.script, proc: "bare-work", comm: "bare-work"}
+	return t, waitHTTP(ctx, p, t.url+"/")
+}
+
+// workMicros is how long hashing kib KiB takes here, in µs: the
+// calibration's work (test/bench/bare's -work), timed the same way.
+func workMicros(kib int) float64 {
+	var block [1024]byte
+	var sum [sha256.Size]byte
+	const n = 2000
+	start := time.Now()
+	for range n * kib {
+		sum = sha256.Sum256(block[:])
+	}
+	block[0] = sum[0]
+	return float64(time.Since(start).Microseconds()) / n
 }
 
 // startProxy checks and starts sessionproxy for t, and fetches session
