@@ -41,6 +41,36 @@ type mode struct {
 	// key is the -genkey kind of the token signing key (token.alg EdDSA
 	// or ES256); "" signs HS256 with the secret.
 	key string
+	// env is added to the proxy's environment: a mode named
+	// "secure+GOGC=400" is secure with GOGC=400, to compare runtime
+	// settings in one run.
+	env []string
+}
+
+// pickModes returns the modes of names, in their order: each a mode of
+// allModes, optionally followed by "+VAR=value" settings of its
+// environment.
+func pickModes(names []string) ([]mode, error) {
+	var out []mode
+	for _, name := range names {
+		base, env, _ := strings.Cut(name, "+")
+		i := slices.IndexFunc(allModes, func(m mode) bool { return m.name == base })
+		if i < 0 {
+			return nil, fmt.Errorf("-modes: unknown mode %q", base)
+		}
+		m := allModes[i]
+		m.name = name
+		if env != "" {
+			m.env = strings.Split(env, "+")
+			for _, kv := range m.env {
+				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+					return nil, fmt.Errorf("-modes: %q: want VAR=value after +, got %q", name, kv)
+				}
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
 }
 
 var allModes = []mode{
@@ -137,7 +167,7 @@ func main() {
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
-	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes")
+	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run)")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
@@ -184,11 +214,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			scens = append(scens, s)
 		}
 	}
-	var modes []mode
-	for _, m := range allModes {
-		if slices.Contains(o.modes, m.name) {
-			modes = append(modes, m)
-		}
+	modes, err := pickModes(o.modes)
+	if err != nil {
+		return err
 	}
 
 	root, err := repoRoot()
@@ -266,7 +294,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tok, err := tokenConfig(ctx, bins["sessionproxy"], dir, m)
 		if err == nil {
-			err = startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, upstream, tok+cfg, o.threads, scens)
+			err = startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, m.env, upstream, tok+cfg, o.threads, scens)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -462,7 +490,7 @@ func workMicros(kib int) float64 {
 // startProxy checks and starts sessionproxy for t, and fetches session
 // cookies from it for the scenarios: of each kind, as many as the
 // scenario that needs the most.
-func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, upstream, modeConfig string, threads int, scens []scenario) error {
+func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, env []string, upstream, modeConfig string, threads int, scens []scenario) error {
 	addr, admin := freeAddr(), freeAddr()
 	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\nadmin:\n  listen: %q\n%s",
 		addr, upstream, benchKey, admin, modeConfig)
@@ -473,7 +501,7 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 	if out, err := exec.CommandContext(ctx, bin, "-check", "-config", path).CombinedOutput(); err != nil {
 		return fmt.Errorf("-check: %s", firstLine(out))
 	}
-	p, err := procs.start(ctx, "sessionproxy-"+t.name, cpu, bin, "-config", path)
+	p, err := procs.startWith(ctx, "sessionproxy-"+t.name, cpu, env, bin, "-config", path)
 	if err != nil {
 		return err
 	}

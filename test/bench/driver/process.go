@@ -94,6 +94,11 @@ type process struct {
 // start runs bin with args, pinned to the CPU list cpu unless it is
 // empty, output to a log file in the benchmark's directory.
 func (ps *processes) start(ctx context.Context, name, cpu, bin string, args ...string) (*process, error) {
+	return ps.startWith(ctx, name, cpu, nil, bin, args...)
+}
+
+// startWith is start with env added to the process's environment.
+func (ps *processes) startWith(ctx context.Context, name, cpu string, env []string, bin string, args ...string) (*process, error) {
 	logPath := filepath.Join(ps.dir, name+".log")
 	f, err := os.Create(logPath)
 	if err != nil {
@@ -106,6 +111,9 @@ func (ps *processes) start(ctx context.Context, name, cpu, bin string, args ...s
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	// If the driver dies without cleaning up, the kernel kills the child.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
