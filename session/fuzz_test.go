@@ -54,6 +54,12 @@ func FuzzRequestCookie(f *testing.F) {
 		{"koa.sess=a b,c", ";;koa.sess=d"},
 		{strings.Repeat("a=1; ", 2999) + "koa.sess=within", ""},
 		{strings.Repeat("a=1; ", 3000) + "koa.sess=beyond", ""}, // net/http's limit
+		// At the limit in semicolons alone, where a header shorter than
+		// the limit is not counted.
+		{strings.Repeat(";", 2999) + "koa.sess=at", ""},
+		{strings.Repeat(";", 3000) + "koa.sess=over", ""},
+		{strings.Repeat(";", 1499) + "koa.sess=at", strings.Repeat(";", 1499)},
+		{strings.Repeat(";", 1499) + "koa.sess=over", strings.Repeat(";", 1500)},
 	} {
 		f.Add(tc.a, tc.b)
 	}
