@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	asmbase64 "github.com/segmentio/asm/base64"
 )
 
 // koaCodec is FormatKoa: koa-session's cookie, as written by the cookies
@@ -201,6 +203,9 @@ func decodeBase64(s string) ([]byte, error) {
 	if len(b)%4 == 1 {
 		b = b[:len(b)-1] // Node drops a lone trailing sextet
 	}
+	// encoding/base64's decoder, not segmentio/asm's: b would escape to
+	// the heap through the latter's function values, and the loop above
+	// costs more than decoding anyway.
 	out := make([]byte, base64.RawStdEncoding.DecodedLen(len(b)))
 	n, err := base64.RawStdEncoding.Decode(out, b)
 	if err != nil {
@@ -212,7 +217,7 @@ func decodeBase64(s string) ([]byte, error) {
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
 	var value string
 	if c.encode {
-		value = base64.StdEncoding.EncodeToString(payload)
+		value = asmbase64.StdEncoding.EncodeToString(payload)
 	} else if value = string(payload); strings.ContainsAny(value, "; \t\r\n\",\\") {
 		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
 	}

@@ -7,11 +7,12 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"hash"
 	"strconv"
 	"sync"
+
+	"github.com/segmentio/asm/base64"
 )
 
 // secureKey seals and opens secure cookie values under one key, in
@@ -84,13 +85,13 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	dateStart := len(b)
 	b = strconv.AppendInt(b, now, 10)
 	b = append(b, '|')
-	b = enc.AppendEncode(b, b[:macStart])
+	b = appendEncode(enc, b, b[:macStart])
 	w.mac.Reset()
 	w.mac.Write(b[macStart:])
 	b = append(b, '|')
 	b = w.mac.Sum(b)
 	outer := len(b)
-	b = enc.AppendEncode(b, b[dateStart:outer])
+	b = appendEncode(enc, b, b[dateStart:outer])
 	w.buf = b[:0]
 	return string(b[outer:]), nil
 }
@@ -112,7 +113,7 @@ func (k *secureKey) open(name, value string) ([]byte, bool) {
 	b = append(b, '|')
 	outer := len(b)
 	enc := base64.URLEncoding
-	b, err := enc.AppendDecode(b, b[:macStart])
+	b, err := appendDecode(enc, b, b[:macStart])
 	w.buf = b[:0]
 	if err != nil {
 		return nil, false
@@ -138,7 +139,7 @@ func (k *secureKey) open(name, value string) ([]byte, bool) {
 		return nil, false
 	}
 	start := len(b)
-	b, err = enc.AppendDecode(b, val)
+	b, err = appendDecode(enc, b, val)
 	w.buf = b[:0]
 	if err != nil {
 		return nil, false

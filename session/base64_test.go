@@ -1,0 +1,74 @@
+package session
+
+import (
+	"bytes"
+	stdbase64 "encoding/base64"
+	"testing"
+
+	"github.com/segmentio/asm/base64"
+)
+
+// The cookies' encodings, segmentio/asm's and encoding/base64's.
+var base64Pairs = []struct {
+	name string
+	asm  *base64.Encoding
+	std  *stdbase64.Encoding
+}{
+	{"URL", base64.URLEncoding, stdbase64.URLEncoding},          // the secure cookie
+	{"RawStd", base64.RawStdEncoding, stdbase64.RawStdEncoding}, // koa's payload
+	{"Std", base64.StdEncoding, stdbase64.StdEncoding},
+	{"RawURL", base64.RawURLEncoding, stdbase64.RawURLEncoding},
+}
+
+// TestBase64LikeEncodingBase64 holds appendDecode to encoding/base64 where
+// a decoder is most likely to differ: every byte value at every position
+// of encodings of every length up to 120 bytes (at every position up to
+// the 48th, then more sparsely), across the AVX2 blocks and the tail. The
+// same bytes, or an error from both. It found that the URL decoder takes
+// '+' and '/' (see appendDecode).
+func TestBase64LikeEncodingBase64(t *testing.T) {
+	for _, p := range base64Pairs {
+		t.Run(p.name, func(t *testing.T) {
+			for n := 0; n <= 120; n++ {
+				src := make([]byte, n)
+				for i := range src {
+					src[i] = byte(i*131 + n*7)
+				}
+				enc := appendEncode(p.asm, []byte("prefix"), src)
+				if want := "prefix" + p.std.EncodeToString(src); string(enc) != want {
+					t.Fatalf("appendEncode of %d bytes = %q, want %q", n, enc, want)
+				}
+				value := enc[len("prefix"):]
+				for pos := 0; pos < len(value); pos += 1 + pos/48 {
+					for c := range 256 {
+						v := bytes.Clone(value)
+						v[pos] = byte(c)
+						checkDecode(t, p.asm, p.std, v)
+					}
+				}
+			}
+		})
+	}
+}
+
+// FuzzBase64LikeEncodingBase64 holds appendDecode to encoding/base64 for
+// any input.
+func FuzzBase64LikeEncodingBase64(f *testing.F) {
+	f.Add([]byte(stdbase64.URLEncoding.EncodeToString(bytes.Repeat([]byte("sessionproxy"), 20))))
+	f.Add([]byte("not base64!"))
+	f.Add([]byte("QUJD\r\nREVG"))
+	f.Fuzz(func(t *testing.T, v []byte) {
+		for _, p := range base64Pairs {
+			checkDecode(t, p.asm, p.std, v)
+		}
+	})
+}
+
+func checkDecode(t *testing.T, asm *base64.Encoding, std *stdbase64.Encoding, v []byte) {
+	t.Helper()
+	want, wantErr := std.AppendDecode([]byte("prefix"), v)
+	got, err := appendDecode(asm, []byte("prefix"), v)
+	if (err == nil) != (wantErr == nil) || (err == nil && !bytes.Equal(got, want)) {
+		t.Fatalf("appendDecode(%q) = %q, %v; encoding/base64: %q, %v", v, got, err, want, wantErr)
+	}
+}
