@@ -5,7 +5,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"runtime"
 	"slices"
 	"strings"
@@ -36,23 +35,9 @@ func manyUser(i int) string {
 //	go test ./proxy -run '^$' -bench HandlerMany -cpuprofile cpu.out -memprofile mem.out
 func BenchmarkHandlerMany(b *testing.B) {
 	const n = 20_000
-	u, rt, bare := benchUpstream()
-	for _, tc := range []struct {
-		name string
-		opts session.Options
-	}{
-		{"bare", session.Options{}},
-		{"secure", session.Options{Format: session.FormatSecure}},
-		{"koa", session.Options{Format: session.FormatKoa}},
-		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			p := newManyProxy(b, u, rt, tc.opts)
-			cookies := signIn(b, p, n)
-			var h http.Handler = p
-			if tc.name == "bare" {
-				h = bare
-			}
+	for _, m := range manyModes(n) {
+		b.Run(m.name, func(b *testing.B) {
+			h, cookies := m.setUp(b, n)
 			b.ReportAllocs()
 			i := 0
 			for b.Loop() {
@@ -82,23 +67,9 @@ func BenchmarkHandlerMany(b *testing.B) {
 func BenchmarkHandlerMix(b *testing.B) {
 	const n = 100_000
 	seq := zipfRequests(n, 1<<18, 0.1)
-	u, rt, bare := benchUpstream()
-	for _, tc := range []struct {
-		name string
-		opts session.Options
-	}{
-		{"bare", session.Options{}}, // forwards secure cookies
-		{"secure", session.Options{Format: session.FormatSecure}},
-		{"koa", session.Options{Format: session.FormatKoa}},
-		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
-	} {
-		b.Run(tc.name, func(b *testing.B) {
-			p := newManyProxy(b, u, rt, tc.opts)
-			cookies := signIn(b, p, n)
-			var h http.Handler = p
-			if tc.name == "bare" {
-				h = bare
-			}
+	for _, m := range manyModes(n) {
+		b.Run(m.name, func(b *testing.B) {
+			h, cookies := m.setUp(b, n)
 			runtime.GC() // not the sign-ins' garbage
 			b.ReportAllocs()
 			i := 0
@@ -131,20 +102,47 @@ func BenchmarkHandlerMix(b *testing.B) {
 	}
 }
 
-// newManyProxy returns a proxy of o's sessions (under the benchmarks'
-// key) with metrics and the JSON access log, in front of rt.
-func newManyProxy(b *testing.B, u *url.URL, rt http.RoundTripper, o session.Options) *proxy.Proxy {
+// manyMode is one proxy the many-user benchmarks measure.
+type manyMode struct {
+	name string
+	opts session.Options
+}
+
+// manyModes are the bare ReverseProxy (forwarding secure cookies) and
+// sessionproxy's cookie formats and memory store, with room for n
+// sessions.
+func manyModes(n int) []manyMode {
+	return []manyMode{
+		{"bare", session.Options{}},
+		{"secure", session.Options{Format: session.FormatSecure}},
+		{"koa", session.Options{Format: session.FormatKoa}},
+		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
+	}
+}
+
+// setUp signs in n users through a sessionproxy of m's sessions (under
+// the benchmarks' key, with metrics and the JSON access log) and returns
+// the handler to measure, the bare ReverseProxy for "bare", and their
+// Cookie headers.
+func (m manyMode) setUp(b *testing.B, n int) (http.Handler, cookieJar) {
 	b.Helper()
+	u, rt, bare := benchUpstream()
+	o := m.opts
 	o.Keys = []string{"key-0123456789abcdef0123456789abcdef"}
 	sm, err := session.New(o)
 	if err != nil {
 		b.Fatal(err)
 	}
-	m, err := metrics.New(prometheus.NewRegistry(), "bench")
+	obs, err := metrics.New(prometheus.NewRegistry(), "bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	return newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: m})
+	p := newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testKey), Transport: rt, Observer: obs})
+	cookies := signIn(b, p, n)
+	if m.name == "bare" {
+		return bare, cookies
+	}
+	return p, cookies
 }
 
 // signIn signs in users 0 to n-1 through p and returns their Cookie
