@@ -14,9 +14,10 @@ import (
 // user's secure cookie (a 900-byte value holding a 450-byte one) they
 // decode in about a quarter of encoding/base64's time, and a cold read
 // decodes both on every request. The result is encoding/base64's, byte
-// for byte, including what it refuses: FuzzOpenLikeSecureCookie and
-// FuzzSealLikeSecureCookie hold the secure cookie to gorilla/securecookie,
-// which uses encoding/base64.
+// for byte, including what it refuses (see appendDecode):
+// TestBase64LikeEncodingBase64 and FuzzBase64LikeEncodingBase64 hold the
+// helpers to encoding/base64, and FuzzOpenLikeSecureCookie and
+// FuzzSealLikeSecureCookie the secure cookie to gorilla/securecookie.
 
 // appendEncode appends the encoding of src to dst, as
 // encoding/base64's AppendEncode does. src may be part of dst.

@@ -51,8 +51,8 @@ func TestBase64LikeEncodingBase64(t *testing.T) {
 	}
 }
 
-// FuzzBase64LikeEncodingBase64 holds appendDecode to encoding/base64 for
-// any input.
+// FuzzBase64LikeEncodingBase64 holds appendDecode and appendEncode to
+// encoding/base64 for any input.
 func FuzzBase64LikeEncodingBase64(f *testing.F) {
 	f.Add([]byte(stdbase64.URLEncoding.EncodeToString(bytes.Repeat([]byte("sessionproxy"), 20))))
 	f.Add([]byte("not base64!"))
@@ -60,6 +60,9 @@ func FuzzBase64LikeEncodingBase64(f *testing.F) {
 	f.Fuzz(func(t *testing.T, v []byte) {
 		for _, p := range base64Pairs {
 			checkDecode(t, p.asm, p.std, v)
+			if got, want := appendEncode(p.asm, nil, v), p.std.AppendEncode(nil, v); !bytes.Equal(got, want) {
+				t.Fatalf("%s: appendEncode(%q) = %q, encoding/base64: %q", p.name, v, got, want)
+			}
 		}
 	})
 }
