@@ -490,6 +490,29 @@ func skipValue(b []byte, i int) int {
 }
 
 // isDelim reports whether c ends a number or a literal.
+// skipValueWithin is skipValue for a value at b[i] inside depth levels
+// of objects and arrays, and reports false, at once, where the value
+// nests deeper than MaxDepth in all: tooDeep in the same pass.
+func skipValueWithin(b []byte, i, depth int) (int, bool) {
+	if b[i] != '{' && b[i] != '[' {
+		return skipValue(b, i), true
+	}
+	for d := 0; ; i++ {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i) - 1
+		case '{', '[':
+			if d++; depth+d > MaxDepth {
+				return i, false
+			}
+		case '}', ']':
+			if d--; d == 0 {
+				return i + 1, true
+			}
+		}
+	}
+}
+
 func isDelim(c byte) bool {
 	switch c {
 	case ',', '}', ']', ' ', '\t', '\n', '\r':

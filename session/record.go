@@ -68,9 +68,6 @@ func scanRecord(b []byte) (record, error) {
 	if b[0] != '{' {
 		return record{}, fmt.Errorf("record: %w", errNotObject)
 	}
-	if tooDeep(b) {
-		return record{}, fmt.Errorf("record: %w", errTooDeep)
-	}
 	var r record
 	var data []byte // nil while every member so far is kept: b[:keptTo]
 	keptTo := 1     // end of the kept prefix of b, while data is nil
@@ -80,7 +77,10 @@ func scanRecord(b []byte) (record, error) {
 		keyEnd := skipString(b, i)
 		colon := skipSpace(b, keyEnd)
 		valStart := skipSpace(b, colon+1)
-		valEnd := skipValue(b, valStart)
+		valEnd, ok := skipValueWithin(b, valStart, 1)
+		if !ok {
+			return record{}, fmt.Errorf("record: %w", errTooDeep)
+		}
 		next := skipSpace(b, valEnd)
 		if b[next] == ',' {
 			next = skipSpace(b, next+1)
@@ -93,13 +93,13 @@ func scanRecord(b []byte) (record, error) {
 		}
 		switch string(key) {
 		case "_expire":
-			ms, err := strconv.ParseFloat(string(v), 64)
+			ms, err := parseNumber(v)
 			if err != nil {
 				return record{}, fmt.Errorf("record: _expire %s is not a number", v)
 			}
 			r.expire = time.UnixMilli(int64(ms))
 		case "_maxAge":
-			ms, err := strconv.ParseFloat(string(v), 64)
+			ms, err := parseNumber(v)
 			if err != nil || ms <= 0 {
 				return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", v)
 			}
@@ -112,7 +112,7 @@ func scanRecord(b []byte) (record, error) {
 				r.maxAge = Browser
 			}
 		case "_created", "_used":
-			ms, err := strconv.ParseFloat(string(v), 64)
+			ms, err := parseNumber(v)
 			if err != nil {
 				return record{}, fmt.Errorf("record: %s %s is not a number", key, v)
 			}
@@ -156,6 +156,30 @@ func scanRecord(b []byte) (record, error) {
 		r.data = append(b[:keptTo:keptTo], '}')
 	}
 	return r, nil
+}
+
+// parseNumber parses a bookkeeping member's value as strconv.ParseFloat
+// does. The proxy and koa-session write integers of milliseconds, which
+// it reads itself when they have at most 15 digits (exact in a float64).
+func parseNumber(v []byte) (float64, error) {
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || len(digits) > 15 {
+		return strconv.ParseFloat(string(v), 64)
+	}
+	n := 0
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return strconv.ParseFloat(string(v), 64)
+		}
+		n = n*10 + int(c-'0')
+	}
+	if len(digits) < len(v) {
+		return -float64(n), nil
+	}
+	return float64(n), nil
 }
 
 // stamps are the proxy's own bookkeeping members of a record; zero times

@@ -132,6 +132,15 @@ func FuzzParseRecord(f *testing.F) {
 		`{}`, `[1]`, `{"a":1}junk`,
 		`{"a":1,"_created":1700000000000,"_used":1700000001000,"_flashes":[1],"_expire":1700003600123,"_maxAge":3600000}`,
 		`{"_ended":true,"_expire":0}`,
+		// Nesting at the bound and past it, in the data and in a
+		// bookkeeping member.
+		`{"a":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `,"_expire":1}`,
+		`{"a":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `,"_expire":1}`,
+		`{"_flashes":` + strings.Repeat(`{"x":`, MaxDepth) + `1` + strings.Repeat("}", MaxDepth) + `}`,
+		// Numbers read without strconv and with it.
+		`{"_expire":-5,"_maxAge":1.5e3,"_created":-0,"_used":0.5}`,
+		`{"_expire":123456789012345,"_maxAge":1234567890123456}`,
+		`{"_expire":12345678901234567890,"_maxAge":1E2}`,
 	} {
 		f.Add([]byte(s))
 	}
