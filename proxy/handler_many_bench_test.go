@@ -184,8 +184,6 @@ func (j cookieJar) at(i int) string {
 	return j.all[start:j.ends[i]]
 }
 
-func (j cookieJar) len() int { return len(j.ends) }
-
 // zipfRequests returns count user numbers in [0, n) of Zipf popularity
 // with exponent 1 (user k asked for in proportion to 1/(k+1)), in a
 // fixed order. A write's number is negated; user 0, the most popular,
