@@ -1,33 +1,41 @@
 package session
 
 import (
+	"bytes"
 	"hash/maphash"
-	"strings"
 	"sync"
-	"sync/atomic"
+	"time"
 )
 
-// verifiedCache remembers cookie values that verified, with their
-// payloads, so that a returning client's unchanged cookie is not
-// authenticated and decrypted again on every request, the largest cost of
-// the read path in either format. A hit
-// needs the exact value that verified before (in the koa format, with the
-// same signature), under the same keys (a codec has its own cache); the
-// session's expiry is still checked on every request, from the payload.
+// verifiedCache remembers cookie values that verified, with what their
+// record parsed to, so that a returning client's unchanged cookie is not
+// authenticated, decrypted and parsed again on every request, the largest
+// cost of the read path in either format. A hit needs the exact value that
+// verified before (in the koa format, with the same signature), under the
+// same keys (a codec has its own cache); the session's expiry is still
+// checked on every request, from the remembered record.
 //
-// It is bounded: two generations of at most verifiedCacheSize entries,
-// the older dropped when the newer fills, and only values of at most
-// verifiedValueMax bytes are kept (about 15 MB at most).
+// It is bounded: two generations of at most verifiedCacheSize entries and
+// verifiedArenaSize bytes, the older dropped when the newer fills, and only
+// values of at most verifiedValueMax bytes are kept.
+//
+// It holds no pointers the garbage collector would follow: a generation is
+// a map from a value's hash to an entry, entries that are numbers and
+// spans, and a few large byte slices (the arena) that hold every entry's
+// bytes.
+// Full of signed-in users' cookies, the cache of pointers it replaced was
+// most of the proxy's live heap in objects the collector marked in every
+// cycle; now a cycle marks one map and one slice per generation
+// (docs/performance.md has the figures).
 //
 // A value is cached the second time it verifies, not the first (admit):
 // most values a busy site sees once in a while are not back before the
-// cache has dropped them, and cloning and inserting each one would cost a
-// cold read CPU and make most of the cache's garbage, for nothing (the
-// figures are in docs/performance.md).
-// A returning client pays for one more verification.
+// cache has dropped them, and copying each one in would cost a cold read
+// CPU and fill the cache for nothing (the figures are in
+// docs/performance.md). A returning client pays for one more verification.
 type verifiedCache struct {
 	mu        sync.Mutex
-	cur, prev map[string]verified
+	cur, prev generation
 	// door holds hashes of values that verified once, one per slot
 	// (a newer value replaces an older one): a Bloom-like doorkeeper of
 	// verifiedDoorSize slots, 64 KiB.
@@ -36,64 +44,143 @@ type verifiedCache struct {
 	once sync.Once
 }
 
-type verified struct {
-	// payload is the bytes that verified, shared with the request that
-	// put it (whose parse the memo keeps, sharing them too) and never
-	// written to; a later request that needs them gets a copy.
-	payload []byte
-	resign  bool
-	memo    *recordMemo
-	sig     string // FormatKoa: the signature cookie that verified the value
+const (
+	verifiedCacheSize = 4096
+	verifiedArenaSize = 6 << 20
+	verifiedChunkSize = 256 << 10 // verifiedArenaSize / 24
+	verifiedValueMax  = 1024
+	verifiedDoorSize  = 8192
+	// verifiedRecordMax bounds a record remembered beside a value (a
+	// store's, which may be larger than any cookie): a larger one is parsed
+	// on every request instead.
+	verifiedRecordMax = 16 << 10
+)
+
+// generation is one of the cache's two halves.
+type generation struct {
+	index   map[uint64]uint32 // a value's hash → its entry
+	entries []entry
+	// arena holds the entries' bytes, appended one after another to the
+	// last chunk, and a new chunk begun when an entry's do not fit: never
+	// moved, and once written never written again, so a slice of them (a
+	// session's data) stays as it is while a request holds it, and keeps
+	// its chunk alive until then, after the generation is dropped.
+	arena [][]byte
+	size  int // the bytes in arena
 }
 
-// recordMemo is what Manager.load made of a cached payload, kept so that
-// a returning cookie's record is not parsed again on every request: the
-// id, the data (never handed out: sessions get a copy), and the record's
-// maxAge and expiry, which load still checks against the clock each time.
-type recordMemo struct {
-	p atomic.Pointer[parsedPayload]
+// span is a run of bytes in a chunk of a generation's arena (the entry's).
+type span struct{ off, n uint32 }
+
+func (s span) in(chunk []byte) []byte {
+	end := s.off + s.n
+	return chunk[s.off:end:end] // capped: an append copies, never writes on
 }
 
+// entry is a remembered value: the value itself, what verifying it gave,
+// and, once a request parsed it, its record.
+type entry struct {
+	chunk  uint32 // the arena's chunk that holds the spans
+	value  span
+	sig    span // FormatKoa: the signature cookie that verified the value
+	resign bool // verified by an older key
+	// payload is kept only for a value an older key verified, whose
+	// cookie is re-issued from it; with a store it is the id, and kept.
+	payload span
+
+	parsed    bool // the fields below are set
+	malformed bool
+	id, data  span
+	// stored is, with a Store, the record the store last gave for the id,
+	// which rec was parsed from: a record is parsed again only when the
+	// store gives other bytes.
+	stored                 span
+	expire, created, used  int64 // Unix ms
+	has                    uint8 // hasExpire | hasCreated | hasUsed
+	maxAge                 MaxAge
+	isBrowser, recordEnded bool
+}
+
+const (
+	hasExpire = 1 << iota
+	hasCreated
+	hasUsed
+)
+
+// parsedPayload is what Manager.load made of a payload: the session's id
+// (with a store, or in the secure format) and its record.
 type parsedPayload struct {
 	id        string
 	rec       record
 	malformed bool
-	// With a Store, the payload is the id, and rec is the record the
-	// store last gave for it, parsed from stored: a record is parsed
-	// again only when the store gives other bytes.
-	stored []byte
+	stored    []byte // with a Store, the record's bytes as the store gave them
 }
 
-// get returns the memo's parsed payload, or nil (also for a nil memo).
-func (m *recordMemo) get() *parsedPayload {
-	if m == nil {
+// memo is what get found for a value: its entry, and the chunk of the
+// arena that holds its bytes. The zero memo is "not remembered".
+type memo struct {
+	arena []byte
+	e     entry
+}
+
+func (m memo) found() bool { return m.arena != nil }
+
+// payload returns a copy of the remembered payload (nil when none was
+// kept).
+func (m memo) payload() []byte {
+	if m.e.payload.n == 0 {
 		return nil
 	}
-	return m.p.Load()
+	return bytes.Clone(m.e.payload.in(m.arena))
 }
 
-// set remembers p (no-op on a nil memo).
-func (m *recordMemo) set(p *parsedPayload) {
-	if m != nil {
-		m.p.Store(p)
+// parsed returns the remembered parse, if a request stored one. Its data
+// shares the arena's bytes.
+func (m memo) parsed() (parsedPayload, bool) {
+	e := &m.e
+	if !m.found() || !e.parsed {
+		return parsedPayload{}, false
 	}
+	if e.malformed {
+		return parsedPayload{malformed: true}, true
+	}
+	p := parsedPayload{rec: record{maxAge: e.maxAge, isBrowser: e.isBrowser, ended: e.recordEnded}}
+	if e.id.n > 0 {
+		// A string of its own, not one sharing the arena: an id outlives
+		// the request (the minter and the access log remember recent
+		// ones), and would keep a whole chunk alive.
+		p.id = string(e.id.in(m.arena))
+	}
+	p.rec.data = e.data.in(m.arena)
+	if e.stored.n > 0 {
+		p.stored = e.stored.in(m.arena)
+	}
+	if e.has&hasExpire != 0 {
+		p.rec.expire = time.UnixMilli(e.expire)
+	}
+	if e.has&hasCreated != 0 {
+		p.rec.created = time.UnixMilli(e.created)
+	}
+	if e.has&hasUsed != 0 {
+		p.rec.used = time.UnixMilli(e.used)
+	}
+	return p, true
 }
 
-const (
-	verifiedCacheSize = 4096
-	verifiedValueMax  = 1024
-	verifiedDoorSize  = 8192
-)
+// hash returns value's hash, which get, admit and put take.
+func (c *verifiedCache) hash(value string) uint64 {
+	c.once.Do(func() { c.seed = maphash.MakeSeed() })
+	return maphash.String(c.seed, value)
+}
 
-// admit reports whether value, which just verified, should be cached:
-// whether it verified once before, recently. A false positive (another
-// value's hash in its slot) only caches a value sooner.
-func (c *verifiedCache) admit(value string) bool {
+// admit reports whether value (hashed to h), which just verified, should
+// be cached: whether it verified once before, recently. A false positive
+// (another value's hash in its slot) only caches a value sooner.
+func (c *verifiedCache) admit(h uint64, value string) bool {
 	if len(value) > verifiedValueMax {
 		return false
 	}
-	c.once.Do(func() { c.seed = maphash.MakeSeed() })
-	h := maphash.String(c.seed, value) | 1 // never 0, an empty slot
+	h |= 1 // never 0, an empty slot
 	slot := &c.door[h%verifiedDoorSize]
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -105,44 +192,126 @@ func (c *verifiedCache) admit(value string) bool {
 	return false
 }
 
-func (c *verifiedCache) get(value string) (verified, bool) {
+// get returns what the cache remembers of value (hashed to h).
+func (c *verifiedCache) get(h uint64, value string) (memo, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if v, ok := c.cur[value]; ok {
-		return v, true
+	if m, ok := c.cur.get(h, value); ok {
+		return m, true
 	}
-	if v, ok := c.prev[value]; ok {
-		c.putLocked(value, v)
-		return v, true
+	m, ok := c.prev.get(h, value)
+	if !ok {
+		return memo{}, false
 	}
-	return verified{}, false
+	// Moved to the newer generation, so that it outlives the older.
+	c.putLocked(h, value, remembered{from: &m})
+	return c.cur.get(h, value)
 }
 
-func (c *verifiedCache) put(value string, v verified) {
+func (g *generation) get(h uint64, value string) (memo, bool) {
+	i, ok := g.index[h]
+	if !ok {
+		return memo{}, false
+	}
+	e := g.entries[i]
+	chunk := g.arena[e.chunk]
+	if string(e.value.in(chunk)) != value {
+		return memo{}, false // another value of the same hash
+	}
+	return memo{arena: chunk, e: e}, true
+}
+
+// remembered is what put stores beside a value.
+type remembered struct {
+	sig     string
+	resign  bool
+	payload string         // kept only when resign, or with a store (the id)
+	parsed  *parsedPayload // nil: not parsed yet
+	from    *memo          // instead of the above: an entry of the older generation
+}
+
+// put remembers value (hashed to h) with v, replacing what the cache held
+// for it.
+func (c *verifiedCache) put(h uint64, value string, v remembered) {
 	if len(value) > verifiedValueMax {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	// Clone: value may point into the whole Cookie header.
-	c.putLocked(strings.Clone(value), v)
+	c.putLocked(h, value, v)
 }
 
-func (c *verifiedCache) putLocked(value string, v verified) {
-	if c.cur == nil || len(c.cur) >= verifiedCacheSize {
-		// Not made at full size: the garbage collector scans a map's
-		// every slot, used or not, in every cycle, and a full-size
-		// generation is 600 KB of them, which a proxy with a few busy
-		// sessions would pay for on every request. Growing costs less,
-		// once per admission at most.
-		c.prev, c.cur = c.cur, make(map[string]verified)
+func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
+	if from := v.from; from != nil {
+		e := &from.e
+		v = remembered{sig: string(e.sig.in(from.arena)), resign: e.resign, payload: string(e.payload.in(from.arena))}
+		if p, ok := from.parsed(); ok {
+			v.parsed = &p
+		}
 	}
-	c.cur[value] = v
+	size := len(value) + len(v.sig) + len(v.payload)
+	p := v.parsed
+	if p != nil {
+		if len(p.stored) > verifiedRecordMax {
+			p = nil // too large to keep: parsed again when it comes back
+		} else {
+			size += len(p.id) + len(p.rec.data) + len(p.stored)
+		}
+	}
+	g := &c.cur
+	if g.index == nil || len(g.entries) >= verifiedCacheSize || g.size+size > verifiedArenaSize {
+		// Not made at full size: a proxy with a few busy sessions should
+		// not hold megabytes for them. Growing costs less, once per
+		// admission at most.
+		c.prev, c.cur = c.cur, generation{index: make(map[uint64]uint32)}
+	}
+	e := entry{chunk: g.reserve(size)}
+	e.value, e.sig, e.resign, e.payload = g.add(value), g.add(v.sig), v.resign, g.add(v.payload)
+	if p != nil {
+		e.parsed, e.malformed = true, p.malformed
+		e.id, e.data, e.stored = g.add(p.id), g.add(string(p.rec.data)), g.add(string(p.stored))
+		r := &p.rec
+		e.maxAge, e.isBrowser, e.recordEnded = r.maxAge, r.isBrowser, r.ended
+		if !r.expire.IsZero() {
+			e.expire, e.has = r.expire.UnixMilli(), e.has|hasExpire
+		}
+		if !r.created.IsZero() {
+			e.created, e.has = r.created.UnixMilli(), e.has|hasCreated
+		}
+		if !r.used.IsZero() {
+			e.used, e.has = r.used.UnixMilli(), e.has|hasUsed
+		}
+	}
+	if i, ok := g.index[h]; ok {
+		g.entries[i] = e // its old bytes stay in the arena until it goes
+		return
+	}
+	g.index[h] = uint32(len(g.entries))
+	g.entries = append(g.entries, e)
+}
+
+// reserve makes room for size bytes in the arena's last chunk, and
+// returns its index.
+func (g *generation) reserve(size int) uint32 {
+	if n := len(g.arena); n == 0 || cap(g.arena[n-1])-len(g.arena[n-1]) < size {
+		g.arena = append(g.arena, make([]byte, 0, max(size, verifiedChunkSize)))
+	}
+	g.size += size
+	return uint32(len(g.arena) - 1)
+}
+
+// add appends b to the arena's last chunk, which reserve made room in,
+// and returns its span.
+func (g *generation) add(b string) span {
+	last := &g.arena[len(g.arena)-1]
+	s := span{off: uint32(len(*last)), n: uint32(len(b))}
+	*last = append(*last, b...)
+	return s
 }
 
 // len returns how many values the cache holds.
 func (c *verifiedCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.cur) + len(c.prev)
+	return len(c.cur.entries) + len(c.prev.entries)
 }

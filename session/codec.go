@@ -52,14 +52,37 @@ var ErrCookieTooLarge = errors.New("session too large for a cookie")
 
 // readResult is what a codec found in a request.
 type readResult struct {
-	payload []byte      // the verified payload; nil when none
-	found   bool        // the client sent the session cookie
-	reject  string      // a Reject* reason when found but not verified
-	resign  bool        // verified by an older key: re-issue the signature
-	memo    *recordMemo // the verified cache's memo: the parsed payload
-	value   string      // the cookie's value as sent (koa's repair; a store write sends it again)
+	payload []byte // the verified payload; nil when none
+	found   bool   // the client sent the session cookie
+	reject  string // a Reject* reason when found but not verified
+	resign  bool   // verified by an older key: re-issue the signature
+	value   string // the cookie's value as sent (koa's repair; a store write sends it again)
+	// seen, when not nil, is the verified cache that remembers value
+	// (hashed to key) once the request has parsed its record: the value
+	// verified a second time, or came from the cache.
+	seen *verifiedCache
+	key  uint64
+	sig  string // FormatKoa: the signature cookie that verified value
 	// For FormatKoa's repair:
 	clearSig bool // a .sig cookie matched no key: clear it
+}
+
+// remember has the codec's cache, when it keeps the value, remember the
+// value with p, what its record parsed to. The payload is kept beside them
+// only when it is needed again: to re-issue a cookie an older key
+// verified, or as the id with a store (p.stored set).
+func (rr readResult) remember(p parsedPayload) {
+	if rr.seen == nil {
+		return
+	}
+	v := remembered{sig: rr.sig, resign: rr.resign, parsed: &p}
+	switch {
+	case p.stored != nil:
+		v.payload = p.id
+	case rr.resign:
+		v.payload = string(rr.payload)
+	}
+	rr.seen.put(rr.key, rr.value, v)
 }
 
 // needsRepair reports whether the client's cookie needs a repair even when
@@ -69,8 +92,9 @@ func (rr readResult) needsRepair() bool { return rr.resign || rr.clearSig }
 
 // codec keeps the session cookie's value from being read or forged.
 type codec interface {
-	// read returns the verified payload of the cookie named name.
-	read(r *http.Request, name string) readResult
+	// read returns the verified payload of the cookie named name, and
+	// what the codec's cache remembers of it.
+	read(r *http.Request, name string) (readResult, memo)
 	// write appends the Set-Cookie headers that carry payload, with the
 	// attributes of c (whose Name is the cookie name). current is the
 	// value of the request's cookie when it already carries payload under

@@ -7,42 +7,54 @@ import (
 	"hash/maphash"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"sync"
 	"testing"
 	"time"
 )
+
+// lookup returns what c remembers of value.
+func lookup(c *verifiedCache, value string) (memo, bool) { return c.get(c.hash(value), value) }
 
 func TestVerifiedCache(t *testing.T) {
 	m := newManager(t, Options{})
 	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
 	c := m.codec.(*secureCodec)
 
-	read := func(value string) readResult {
+	load := func(value string) *Session {
+		t.Helper()
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.AddCookie(&http.Cookie{Name: "koa.sess", Value: value})
-		return c.read(r, "koa.sess")
+		s, err := m.Load(context.Background(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
 	}
-	if once := read(cookies[0].Value); once.payload == nil || once.memo != nil || c.seen.len() != 0 {
+	if once := load(cookies[0].Value); once.IsNew || c.seen.len() != 0 {
 		t.Fatalf("a value seen once was cached: %+v, %d cached", once, c.seen.len())
 	}
-	first := read(cookies[0].Value) // returning: now it is remembered
-	if first.payload == nil || c.seen.len() != 1 {
+	first := load(cookies[0].Value) // returning: now it is remembered
+	if first.IsNew || c.seen.len() != 1 {
 		t.Fatalf("a verified cookie was not remembered: %+v, %d cached", first, c.seen.len())
 	}
-	// The request that cached the payload shares it (it only reads it); a
-	// later one that needs the bytes gets a copy of its own.
-	again := read(cookies[0].Value)
-	if again.payload == nil || !bytes.Equal(again.payload, first.payload) || &again.payload[0] == &first.payload[0] {
-		t.Errorf("a cache hit gave %q, shared: %v; the first read %q", again.payload, again.payload != nil && &again.payload[0] == &first.payload[0], first.payload)
+	// From the cache: the same session, without its payload (only a
+	// cookie an older key verified keeps it, to be re-issued).
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(cookies[0])
+	rr, memo := c.read(r, "koa.sess")
+	if !memo.found() || rr.payload != nil || rr.seen != &c.seen {
+		t.Errorf("a cache hit gave %+v, memo found %v", rr, memo.found())
 	}
-	if s, _ := roundTrip(t, m, cookies, Change{}); s.IsNew || string(s.Data) != `{"a":1}` {
+	if s := load(cookies[0].Value); s.IsNew || s.ID != first.ID || string(s.Data) != `{"a":1}` {
 		t.Errorf("a cached cookie did not load its session: %+v", s)
 	}
 
 	tampered := []byte(cookies[0].Value)
 	tampered[len(tampered)/2] ^= 1
 	for range 2 {
-		if rr := read(string(tampered)); rr.reject != RejectTampered {
-			t.Fatalf("a tampered value was accepted: %+v", rr)
+		if s := load(string(tampered)); s.Rejected != RejectTampered {
+			t.Fatalf("a tampered value was accepted: %+v", s)
 		}
 	}
 	if c.seen.len() != 1 {
@@ -55,40 +67,173 @@ func TestVerifiedCache(t *testing.T) {
 // cached when it returns, if not too many others came between.
 func TestVerifiedCacheAdmitsReturningValues(t *testing.T) {
 	var c verifiedCache
+	admit := func(v string) bool { return c.admit(c.hash(v), v) }
 	for i := range 2 * verifiedDoorSize {
-		if c.admit(fmt.Sprint("once-", i)) {
+		if admit(fmt.Sprint("once-", i)) {
 			t.Fatalf("value %d, seen once, was admitted", i)
 		}
 	}
-	if !c.admit("once-0") && !c.admit("once-0") {
+	if !admit("once-0") && !admit("once-0") {
 		t.Error("a value seen twice in a row was not admitted")
 	}
-	c.admit("returning")
+	admit("returning")
 	slot := func(v string) uint64 { return (maphash.String(c.seed, v) | 1) % verifiedDoorSize }
 	for i := range verifiedDoorSize / 64 {
 		if v := fmt.Sprint("between-", i); slot(v) != slot("returning") { // not one that takes its slot
-			c.admit(v)
+			admit(v)
 		}
 	}
-	if !c.admit("returning") {
+	if !admit("returning") {
 		t.Error("a value back after a few others was not admitted")
 	}
-	if c.admit(string(make([]byte, verifiedValueMax+1))) || c.admit(string(make([]byte, verifiedValueMax+1))) {
+	if admit(string(make([]byte, verifiedValueMax+1))) || admit(string(make([]byte, verifiedValueMax+1))) {
 		t.Error("a value over verifiedValueMax was admitted")
 	}
 }
 
 func TestVerifiedCacheIsBounded(t *testing.T) {
 	var c verifiedCache
-	for i := range 3*verifiedCacheSize + 7 {
-		c.put(fmt.Sprint(i), verified{})
+	put := func(value string, v remembered) { c.put(c.hash(value), value, v) }
+	// Values of a secure cookie's size: a generation spans many chunks.
+	value := func(i int) string { return fmt.Sprintf("%0900d", i) }
+	const n = 3*verifiedCacheSize + 7
+	for i := range n {
+		put(value(i), remembered{})
 	}
-	if n := c.len(); n > 2*verifiedCacheSize {
-		t.Errorf("%d entries, want at most %d", n, 2*verifiedCacheSize)
+	if got := c.len(); got > 2*verifiedCacheSize {
+		t.Errorf("%d entries, want at most %d", got, 2*verifiedCacheSize)
 	}
-	c.put(string(make([]byte, verifiedValueMax+1)), verified{})
-	if _, ok := c.get(string(make([]byte, verifiedValueMax+1))); ok {
+	for i := n - verifiedCacheSize; i < n; i++ {
+		if _, ok := lookup(&c, value(i)); !ok {
+			t.Fatalf("value %d of the last %d put is not found", i, verifiedCacheSize)
+		}
+	}
+	// Few values, each with a large record: the bytes bound them.
+	big := parsedPayload{id: "id", stored: make([]byte, verifiedRecordMax), rec: record{data: make([]byte, verifiedRecordMax)}}
+	for i := range 4 * verifiedArenaSize / (2 * verifiedRecordMax) {
+		put(fmt.Sprint("big-", i), remembered{parsed: &big})
+	}
+	c.mu.Lock()
+	arena := c.cur.size + c.prev.size
+	c.mu.Unlock()
+	if arena > 2*verifiedArenaSize {
+		t.Errorf("%d bytes held, want at most %d", arena, 2*verifiedArenaSize)
+	}
+	put(string(make([]byte, verifiedValueMax+1)), remembered{})
+	if _, ok := lookup(&c, string(make([]byte, verifiedValueMax+1))); ok {
 		t.Error("a value over verifiedValueMax was cached")
+	}
+}
+
+// The cache gives back the record a request remembered, field for field,
+// from either generation; the data it hands out cannot be appended to
+// over the bytes that follow it.
+func TestVerifiedCacheKeepsTheRecord(t *testing.T) {
+	ms := func(n int64) time.Time { return time.UnixMilli(n) }
+	for _, tc := range []struct {
+		name string
+		p    parsedPayload
+	}{
+		{"secure", parsedPayload{id: "abc", rec: record{data: []byte(`{"a":1}`), expire: ms(1_700_000_000_123), maxAge: MaxAge(time.Hour)}}},
+		{"koa browser", parsedPayload{rec: record{data: []byte(`{}`), maxAge: Browser, isBrowser: true}}},
+		{"stamped", parsedPayload{id: "x", rec: record{data: []byte(`{"u":"me"}`), expire: ms(5), created: ms(1), used: ms(-2)}}},
+		{"store", parsedPayload{id: "id-1", rec: record{data: []byte(`{"n":1}`), expire: ms(9), ended: true}, stored: []byte(`{"n":1,"_expire":9,"_ended":true}`)}},
+		{"malformed", parsedPayload{malformed: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c verifiedCache
+			h := c.hash("value")
+			c.put(h, "value", remembered{sig: "sig", payload: tc.p.id, parsed: &tc.p})
+			check := func(when string) {
+				t.Helper()
+				m, ok := c.get(h, "value")
+				got, parsed := m.parsed()
+				if !ok || !parsed || !sameParse(got, tc.p) || string(m.e.sig.in(m.arena)) != "sig" || string(m.payload()) != tc.p.id {
+					t.Fatalf("%s: %+v (found %v, parsed %v), want %+v", when, got, ok, parsed, tc.p)
+				}
+				_ = append(got.rec.data, "!!!!"...)
+				_ = append(got.stored, "!!!!"...)
+			}
+			check("first")
+			check("again, after appending to what it gave")
+			for i := range verifiedCacheSize { // "value" moves to the older generation
+				c.put(c.hash(fmt.Sprint(i)), fmt.Sprint(i), remembered{})
+			}
+			check("from the older generation")
+			check("moved back to the newer")
+		})
+	}
+}
+
+func sameParse(a, b parsedPayload) bool {
+	return a.id == b.id && a.malformed == b.malformed && bytes.Equal(a.stored, b.stored) &&
+		bytes.Equal(a.rec.data, b.rec.data) && a.rec.expire.Equal(b.rec.expire) && a.rec.created.Equal(b.rec.created) &&
+		a.rec.used.Equal(b.rec.used) && a.rec.maxAge == b.rec.maxAge && a.rec.isBrowser == b.rec.isBrowser && a.rec.ended == b.rec.ended
+}
+
+// Two values of the same hash: the cache holds the later, and never gives
+// one's record for the other.
+func TestVerifiedCacheHashCollision(t *testing.T) {
+	var c verifiedCache
+	a := parsedPayload{id: "a", rec: record{data: []byte(`{"a":1}`)}}
+	b := parsedPayload{id: "b", rec: record{data: []byte(`{"b":1}`)}}
+	c.put(7, "value-a", remembered{parsed: &a})
+	c.put(7, "value-b", remembered{parsed: &b})
+	if _, ok := c.get(7, "value-a"); ok {
+		t.Error("value-a found in value-b's entry")
+	}
+	if m, ok := c.get(7, "value-b"); !ok {
+		t.Error("value-b not found")
+	} else if p, _ := m.parsed(); p.id != "b" {
+		t.Errorf("value-b gave %+v", p)
+	}
+}
+
+// The collector need not look inside the cache: its entries hold no
+// pointers (a generation's map, its entries and the arena's chunks are the
+// only objects it marks).
+// A field with a pointer (a string, a slice, a time.Time) would bring back
+// a mark for every entry in every cycle.
+func TestVerifiedCacheEntriesHoldNoPointers(t *testing.T) {
+	var walk func(reflect.Type) string
+	walk = func(t reflect.Type) string {
+		switch t.Kind() {
+		case reflect.Struct:
+			for i := range t.NumField() {
+				if p := walk(t.Field(i).Type); p != "" {
+					return t.Field(i).Name + "." + p
+				}
+			}
+			return ""
+		case reflect.Array:
+			return walk(t.Elem())
+		case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+			return ""
+		}
+		return t.String()
+	}
+	g := reflect.TypeFor[generation]()
+	for i := range g.NumField() {
+		f := g.Field(i)
+		var held []reflect.Type
+		switch f.Type.Kind() {
+		case reflect.Map:
+			held = []reflect.Type{f.Type.Key(), f.Type.Elem()}
+		case reflect.Slice:
+			e := f.Type.Elem()
+			for e.Kind() == reflect.Slice { // the arena: chunks of bytes
+				e = e.Elem()
+			}
+			held = []reflect.Type{e}
+		default:
+			held = []reflect.Type{f.Type}
+		}
+		for _, typ := range held {
+			if p := walk(typ); p != "" {
+				t.Errorf("generation.%s holds %s, with a pointer: %s", f.Name, typ, p)
+			}
+		}
 	}
 }
 
@@ -127,8 +272,7 @@ func TestVerifiedCacheRemembersTheRecord(t *testing.T) {
 	}
 	load() // seen once: not remembered yet
 	first := load()
-	rr := m.codec.(*secureCodec).seen.cur[cookies[0].Value]
-	if rr.memo.get() == nil {
+	if m, ok := lookup(&m.codec.(*secureCodec).seen, cookies[0].Value); !ok || !m.e.parsed {
 		t.Fatal("the parsed record was not remembered")
 	}
 	first.Data = []byte(`{"x":1}`) // a caller setting its session changes nothing cached
@@ -171,4 +315,75 @@ func TestStoreKeys(t *testing.T) {
 			t.Errorf("%q: %+v, want %+v", tc.f, got, tc.want)
 		}
 	}
+}
+
+// Requests in parallel, hitting and filling the verified cache of each
+// kind (cookie records, a store's records written meanwhile) through more
+// values than a generation holds: every load gets its own session, and
+// the race detector (test/run.sh runs it) sees the cache's bytes shared
+// safely.
+func TestVerifiedCacheConcurrent(t *testing.T) {
+	const sessions, workers = verifiedCacheSize + 1500, 4
+	const loads = 2*sessions + 1000
+	for _, tc := range []struct {
+		name string
+		opts Options
+	}{
+		{"secure", Options{}},
+		{"koa", Options{Format: FormatKoa}},
+		{"secure memory", Options{Store: NewMemoryStore(MemoryOptions{})}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := newManager(t, tc.opts)
+			cookies := make([][]*http.Cookie, sessions)
+			for i := range cookies {
+				_, cookies[i] = roundTrip(t, m, nil, set(fmt.Sprintf(`{"u":%d}`, i)))
+			}
+			var wg sync.WaitGroup
+			for w := range workers {
+				wg.Go(func() {
+					for j := range loads {
+						i := (j/2 + w*100) % sessions // each twice: remembered
+						if j%4 == 3 {
+							i = j % 64 // a few hot sessions, remembered early
+						}
+						r := httptest.NewRequest(http.MethodGet, "/", nil)
+						for _, c := range cookies[i] {
+							r.AddCookie(c)
+						}
+						s, err := m.Load(context.Background(), r)
+						u := fmt.Appendf(nil, `"u":%d`, i) // beside "n" when written: {"n":1,"u":0}
+						if err != nil || s.IsNew || !(bytes.Contains(s.Data, append(u, '}')) || bytes.Contains(s.Data, append(u, ','))) {
+							t.Errorf("worker %d, session %d: %s %v (rejected %q)", w, i, s.Data, err, s.Rejected)
+							return
+						}
+						// With a store, worker 0 writes its hot sessions'
+						// records as the others read them.
+						if tc.opts.Store != nil && w == 0 && j%4 == 3 {
+							ch := set(fmt.Sprintf(`{"n":%d}`, j))
+							if _, err := m.Commit(context.Background(), r, s, ch, http.Header{}); err != nil {
+								t.Errorf("commit: %v", err)
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			c := m.codecCache()
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			if len(c.prev.entries) == 0 {
+				t.Errorf("the cache never filled a generation: %d values", len(c.cur.entries))
+			}
+		})
+	}
+}
+
+// codecCache returns the verified cache of m's codec.
+func (m *Manager) codecCache() *verifiedCache {
+	if c, ok := m.codec.(*secureCodec); ok {
+		return &c.seen
+	}
+	return &m.codec.(*koaCodec).seen
 }

@@ -369,9 +369,9 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	// The cookie's memo now holds what was written, so that the session's
 	// next request finds its record parsed already: written by the proxy
 	// just now, it is scanned without validation.
-	if memo := s.cookie.memo; memo != nil && p.newID == p.oldID {
+	if s.cookie.seen != nil && p.newID == p.oldID {
 		if r, err := parseOwnRecord(written); err == nil {
-			memo.set(&parsedPayload{id: p.newID, rec: r, stored: written})
+			s.cookie.remember(parsedPayload{id: p.newID, rec: r, stored: written})
 		}
 	}
 	return saved, nil

@@ -1,7 +1,6 @@
 package session
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/subtle"
@@ -100,37 +99,38 @@ func (c *koaCodec) index(name, value, digest string) int {
 // initFromCookie: a missing signature means no session; a signature that
 // matches no key means no session and a cleared .sig cookie; one that
 // matches an older key means the session, with the .sig re-issued.
-func (c *koaCodec) read(r *http.Request, name string) readResult {
+func (c *koaCodec) read(r *http.Request, name string) (readResult, memo) {
 	// Node joins repeated Cookie headers (HTTP/2) with "; ".
 	header := strings.Join(r.Header.Values("Cookie"), "; ")
 	value, ok := cookieValue(header, name)
 	if !ok {
-		return readResult{}
+		return readResult{}, memo{}
 	}
 	rr := readResult{found: true, value: value}
-	var sig string
+	var h uint64
 	if c.signed {
-		sig, _ = cookieValue(header, name+".sig")
+		sig, _ := cookieValue(header, name+".sig")
 		if sig == "" {
 			rr.reject = RejectTampered
-			return rr
+			return rr, memo{}
 		}
-		if v, ok := c.seen.get(value); ok && subtle.ConstantTimeCompare([]byte(v.sig), []byte(sig)) == 1 {
-			rr.resign, rr.memo = v.resign, v.memo
-			if v.resign || v.memo.get() == nil {
-				rr.payload = bytes.Clone(v.payload)
+		h = c.seen.hash(value)
+		if m, ok := c.seen.get(h, value); ok && subtle.ConstantTimeCompare(m.e.sig.in(m.arena), []byte(sig)) == 1 {
+			rr.resign, rr.seen, rr.key, rr.sig = m.e.resign, &c.seen, h, sig
+			if m.e.resign || !m.e.parsed {
+				rr.payload = m.payload()
 			}
-			return rr
+			return rr, m
 		}
 		i := c.index(name, value, sig)
 		if i < 0 {
 			rr.reject, rr.clearSig = RejectTampered, true
-			return rr
+			return rr, memo{}
 		}
-		rr.resign = i > 0
+		rr.resign, rr.sig = i > 0, sig
 	}
 	if value == "" {
-		return rr // koa: an empty cookie is no cookie
+		return rr, memo{} // koa: an empty cookie is no cookie
 	}
 	if !c.encode {
 		rr.payload = []byte(value)
@@ -138,15 +138,14 @@ func (c *koaCodec) read(r *http.Request, name string) readResult {
 		b, err := decodeBase64(value)
 		if err != nil {
 			rr.reject = RejectMalformed
-			return rr
+			return rr, memo{}
 		}
 		rr.payload = b
 	}
-	if c.signed && c.seen.admit(value) {
-		rr.memo = new(recordMemo)
-		c.seen.put(value, verified{payload: rr.payload, resign: rr.resign, memo: rr.memo, sig: strings.Clone(sig)})
+	if c.signed && c.seen.admit(h, value) {
+		rr.seen, rr.key = &c.seen, h
 	}
-	return rr
+	return rr, memo{}
 }
 
 // cookieValue finds the cookie name in a Cookie header as cookies 0.9 does:
@@ -310,10 +309,10 @@ func koaHeader(ck http.Cookie) string {
 // parseKoaPayload parses a koa cookie's payload, the record itself. Its
 // result may share b's bytes: b is the request's own copy, and nobody
 // writes to it.
-func parseKoaPayload(b []byte) *parsedPayload {
+func parseKoaPayload(b []byte) parsedPayload {
 	r, err := parseRecord(b)
 	if err != nil {
-		return &parsedPayload{malformed: true}
+		return parsedPayload{malformed: true}
 	}
-	return &parsedPayload{rec: r}
+	return parsedPayload{rec: r}
 }

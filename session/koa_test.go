@@ -95,14 +95,25 @@ func TestKoaCodecRead(t *testing.T) {
 		{name: "signed empty value", cookie: "koa.sess=; koa.sess.sig=" + koaSigNil, found: true},
 		{name: "prefix name is another cookie", cookie: "xkoa.sess=" + koaValue + "; koa.sess.sig=" + koaSigNew},
 	} {
-		// Twice: the second time, the values that verified come from the
-		// codec's cache, and must still be read the same.
-		for _, pass := range []string{"", "/again"} {
+		// Three times: a value that verified is remembered the second
+		// time (as Manager.load does, once parsed), and the third comes
+		// from the codec's cache; it must still be read the same. Its
+		// record is there either way: the payload, or the cache's parse
+		// (and the payload too when the cookie is to be re-signed).
+		for _, pass := range []string{"", "/again", "/cached"} {
 			t.Run(tc.name+pass, func(t *testing.T) {
-				rr := c.read(koaRequest(tc.cookie), "koa.sess")
-				if rr.found != tc.found || rr.reject != tc.reject || rr.resign != tc.resign || rr.clearSig != tc.clearSig || (rr.payload != nil) != tc.payload {
-					t.Errorf("read = found %v reject %q resign %v clearSig %v payload %q; want %v %q %v %v payload %v",
-						rr.found, rr.reject, rr.resign, rr.clearSig, rr.payload, tc.found, tc.reject, tc.resign, tc.clearSig, tc.payload)
+				rr, m := c.read(koaRequest(tc.cookie), "koa.sess")
+				if rr.payload != nil {
+					rr.remember(parseKoaPayload(rr.payload))
+				}
+				_, parsed := m.parsed()
+				record := rr.payload != nil || parsed
+				if rr.found != tc.found || rr.reject != tc.reject || rr.resign != tc.resign || rr.clearSig != tc.clearSig || record != tc.payload || (tc.resign && rr.payload == nil) {
+					t.Errorf("read = found %v reject %q resign %v clearSig %v payload %q parsed %v; want %v %q %v %v record %v",
+						rr.found, rr.reject, rr.resign, rr.clearSig, rr.payload, parsed, tc.found, tc.reject, tc.resign, tc.clearSig, tc.payload)
+				}
+				if pass == "/cached" && tc.payload && !m.found() {
+					t.Error("a value read a third time did not come from the cache")
 				}
 			})
 		}
@@ -128,14 +139,14 @@ func TestKoaVerifiedCache(t *testing.T) {
 	if once := load(koaSigNew); once.IsNew || string(once.Data) != koaData {
 		t.Fatalf("first load: %+v", once)
 	}
-	if _, ok := m.codec.(*koaCodec).seen.get(koaValue); ok {
+	if _, ok := lookup(&m.codec.(*koaCodec).seen, koaValue); ok {
 		t.Fatal("a cookie seen once was remembered")
 	}
 	first := load(koaSigNew)
 	if first.IsNew || string(first.Data) != koaData {
 		t.Fatalf("first load: %+v", first)
 	}
-	if v, ok := m.codec.(*koaCodec).seen.get(koaValue); !ok || v.memo.get() == nil {
+	if v, ok := lookup(&m.codec.(*koaCodec).seen, koaValue); !ok || !v.e.parsed {
 		t.Fatal("the verified cookie and its record were not remembered")
 	}
 	first.Data = []byte(`{"x":1}`) // a caller setting its session changes nothing cached

@@ -173,8 +173,8 @@ func (m *Manager) hasID() bool { return m.opts.Store != nil || m.opts.Format == 
 // cookie was not usable). The error is non-nil only when the store could
 // not be reached; it wraps ErrUnavailable.
 func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
-	rr := m.codec.read(r, m.opts.Name)
-	s, err := m.load(ctx, rr)
+	rr, memo := m.codec.read(r, m.opts.Name)
+	s, err := m.load(ctx, rr, memo)
 	if err != nil {
 		return nil, err
 	}
@@ -186,18 +186,16 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	return s, nil
 }
 
-func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
-	if rr.reject != "" || (rr.payload == nil && rr.memo.get() == nil) {
+func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session, error) {
+	if rr.reject != "" || (rr.payload == nil && !memo.found()) {
 		s := m.fresh()
 		s.Rejected = rr.reject
 		return s, nil
 	}
+	p, parsed := memo.parsed()
 	if m.opts.Store != nil {
-		memo := rr.memo.get()
-		var id string
-		if memo != nil {
-			id = memo.id
-		} else {
+		id := p.id
+		if !parsed {
 			id = string(rr.payload)
 		}
 		b, ok, err := m.opts.Store.Load(ctx, id)
@@ -209,8 +207,8 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 			s.Rejected = RejectUnknown
 			return s, nil
 		}
-		if memo != nil && memo.stored != nil && bytes.Equal(memo.stored, b) {
-			return m.loadedStored(id, memo.rec, b), nil
+		if parsed && bytes.Equal(p.stored, b) {
+			return m.loadedStored(id, p.rec, b), nil
 		}
 		r, err := parseRecord(b)
 		if err != nil {
@@ -218,21 +216,20 @@ func (m *Manager) load(ctx context.Context, rr readResult) (*Session, error) {
 			s.Rejected = RejectMalformed
 			return s, nil
 		}
-		// b is this request's own copy (Store.Load), and nobody changes
-		// a record's bytes: the memo keeps them as they are.
-		rr.memo.set(&parsedPayload{id: id, rec: r, stored: b})
+		// b is this request's own copy (Store.Load): the cache copies
+		// what it keeps.
+		rr.remember(parsedPayload{id: id, rec: r, stored: b})
 		return m.loadedStored(id, r, b), nil
 	}
 	// The record is in the cookie: parsed once per cookie value when the
 	// codec remembers it.
-	p := rr.memo.get()
-	if p == nil {
+	if !parsed {
 		if m.opts.Format == FormatSecure {
 			p = parseSecurePayload(rr.payload)
 		} else {
 			p = parseKoaPayload(rr.payload)
 		}
-		rr.memo.set(p)
+		rr.remember(p)
 	}
 	if p.malformed {
 		s := m.fresh()

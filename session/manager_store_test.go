@@ -254,15 +254,16 @@ func TestStoreWriteUpdatesTheMemo(t *testing.T) {
 	loadExisting(t, m, cookies)
 	_, s := loadExisting(t, m, cookies) // seen twice: remembered
 	roundTrip(t, m, cookies, set(`{"n":2}`))
-	v, ok := m.codec.(*secureCodec).seen.get(cookies[0].Value)
-	if !ok || v.memo.get() == nil {
+	v, ok := lookup(&m.codec.(*secureCodec).seen, cookies[0].Value)
+	p, parsed := v.parsed()
+	if !ok || !parsed {
 		t.Fatal("the cookie is not remembered")
 	}
 	stored, _, err := store.Load(t.Context(), s.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := v.memo.get(); !bytes.Equal(p.stored, stored) || string(p.rec.data) != `{"n":2}` || p.id != s.ID {
+	if !bytes.Equal(p.stored, stored) || string(p.rec.data) != `{"n":2}` || p.id != s.ID {
 		t.Fatalf("memo after the write: %s %q, the store holds %q", p.rec.data, p.stored, stored)
 	}
 	if _, s := loadExisting(t, m, cookies); string(s.Data) != `{"n":2}` {

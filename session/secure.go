@@ -44,31 +44,31 @@ func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 	return c, nil
 }
 
-func (c *secureCodec) read(r *http.Request, name string) readResult {
+func (c *secureCodec) read(r *http.Request, name string) (readResult, memo) {
 	value, ok := requestCookie(r.Header, name)
 	if !ok {
-		return readResult{}
+		return readResult{}, memo{}
 	}
-	if v, ok := c.seen.get(value); ok {
-		rr := readResult{found: true, resign: v.resign, memo: v.memo, value: value}
-		if v.resign || v.memo.get() == nil {
-			rr.payload = bytes.Clone(v.payload)
+	h := c.seen.hash(value)
+	if m, ok := c.seen.get(h, value); ok {
+		rr := readResult{found: true, resign: m.e.resign, value: value, seen: &c.seen, key: h}
+		if m.e.resign || !m.e.parsed {
+			rr.payload = m.payload()
 		}
-		return rr
+		return rr, m
 	}
 	for i, k := range c.keys {
 		if payload, ok := k.open(name, value); ok {
 			// Verified by an older key: re-issue it under the first, so
 			// that the old key can be retired without logging anyone out.
 			rr := readResult{payload: payload, found: true, resign: i > 0, value: value}
-			if c.seen.admit(value) {
-				rr.memo = new(recordMemo)
-				c.seen.put(value, verified{payload: payload, resign: i > 0, memo: rr.memo})
+			if c.seen.admit(h, value) {
+				rr.seen, rr.key = &c.seen, h
 			}
-			return rr
+			return rr, memo{}
 		}
 	}
-	return readResult{found: true, reject: RejectTampered}
+	return readResult{found: true, reject: RejectTampered}, memo{}
 }
 
 // write encrypts and authenticates payload, or sends current again: a
@@ -118,14 +118,14 @@ func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 // and parses the record, which the key authenticated (parseOwnRecord).
 // Its result may share b's bytes: b is the request's own copy, and nobody
 // writes to it.
-func parseSecurePayload(b []byte) *parsedPayload {
+func parseSecurePayload(b []byte) parsedPayload {
 	i := bytes.IndexByte(b, '.')
 	if i <= 0 {
-		return &parsedPayload{malformed: true}
+		return parsedPayload{malformed: true}
 	}
 	r, err := parseOwnRecord(b[i+1:])
 	if err != nil {
-		return &parsedPayload{malformed: true}
+		return parsedPayload{malformed: true}
 	}
-	return &parsedPayload{id: string(b[:i]), rec: r}
+	return parsedPayload{id: string(b[:i]), rec: r}
 }
