@@ -42,10 +42,10 @@ const MemoryEntryOverhead = 160
 //
 // Its entries are slots in one slice, found through a map from a hash of
 // the id to the slot's number, and linked (LRU lists, expiry heap) by
-// slot numbers: the only pointer per session is its id and record, one
-// allocation that holds no pointer, so the garbage collector marks one
-// object per session and scans nothing in it, and a lookup touches a map
-// group, a slot and the record.
+// slot numbers; each session's id and record are one cell of a slab
+// (slabs), found by numbers too. Nothing per session is a pointer: the
+// garbage collector marks the slab's pages, not the sessions, and a
+// lookup touches a map group, a slot and the record.
 type MemoryStore struct {
 	max      int
 	maxBytes int64
@@ -55,6 +55,7 @@ type MemoryStore struct {
 	mu    sync.Mutex
 	index map[uint64]uint32 // hash of id → slot
 	slots []memSlot         // slots[probationRoot], slots[protectedRoot] are the lists' roots
+	data  slabs             // every entry's id and record
 	free  []uint32          // unused slots
 	byExp []uint32          // every entry's slot, soonest expiry first
 	gen   uint64            // bumped on every write, for Update's check
@@ -72,18 +73,34 @@ var (
 
 // memSlot is one entry: 64 bytes, one cache line.
 type memSlot struct {
-	data       []byte // the id, then the record
 	expire     int64  // Unix nanoseconds
 	gen        uint64 // 0: the slot is free
+	data       slab   // the id, then the record
 	heap       uint32 // index in byExp
 	prev, next uint32 // in its LRU list
 	idLen      uint32
-	protected  bool // in protected rather than probation
+	protected  bool     // in protected rather than probation
+	_          [16]byte // to 64 bytes, so that no slot spans two lines
 }
 
-func (e *memSlot) id() []byte     { return e.data[:e.idLen] }
-func (e *memSlot) record() []byte { return e.data[e.idLen:] }
-func (e *memSlot) size() int64    { return int64(len(e.data) + MemoryEntryOverhead) }
+func (s *MemoryStore) id(i uint32) []byte { return s.data.bytes(s.slots[i].data)[:s.slots[i].idLen] }
+func (s *MemoryStore) record(i uint32) []byte {
+	return s.data.bytes(s.slots[i].data)[s.slots[i].idLen:]
+}
+func (e *memSlot) size() int64 { return int64(e.data.n) + MemoryEntryOverhead }
+
+// setData stores id and record in a new cell of the slab for slot i,
+// freeing the one it had (if any).
+func (s *MemoryStore) setData(i uint32, id string, record []byte) {
+	e := &s.slots[i]
+	if e.gen != 0 {
+		s.data.free(e.data)
+	}
+	var b []byte
+	e.data, b = s.data.alloc(len(id) + len(record))
+	copy(b[copy(b, id):], record)
+	e.idLen = uint32(len(id))
+}
 
 const (
 	probationRoot = 0
@@ -117,7 +134,7 @@ func (s *MemoryStore) Load(ctx context.Context, id string) ([]byte, bool, error)
 		return nil, false, nil
 	}
 	s.used(i)
-	return clone(s.slots[i].record()), true, nil
+	return clone(s.record(i)), true, nil
 }
 
 // Save stores a copy of record under id for ttl.
@@ -157,7 +174,7 @@ func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn Update
 		var cur []byte
 		var gen uint64 // 0: missing
 		if i, ok := s.live(id); ok {
-			cur, gen = clone(s.slots[i].record()), s.slots[i].gen
+			cur, gen = clone(s.record(i)), s.slots[i].gen
 		}
 		s.mu.Unlock()
 
@@ -195,7 +212,7 @@ func (s *MemoryStore) Ping(ctx context.Context) error { return ctx.Err() }
 // find returns id's slot. s.mu is held.
 func (s *MemoryStore) find(id string) (uint32, bool) {
 	i, ok := s.index[maphash.String(s.seed, id)]
-	if !ok || string(s.slots[i].id()) != id { // another id with the same hash
+	if !ok || string(s.id(i)) != id { // another id with the same hash
 		return 0, false
 	}
 	return i, true
@@ -221,18 +238,14 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 	expire := s.now().Add(ttl).UnixNano()
 	h := maphash.String(s.seed, id)
 	i, ok := s.index[h]
-	if ok && string(s.slots[i].id()) != id {
+	if ok && string(s.id(i)) != id {
 		s.remove(i) // another id with the same 64-bit hash: it goes, as if evicted
 		ok = false
 	}
 	if ok {
+		s.bytes -= s.slots[i].size()
+		s.setData(i, id, record)
 		e := &s.slots[i]
-		s.bytes -= e.size()
-		if cap(e.data) >= len(id)+len(record) && cap(e.data) <= 2*(len(id)+len(record)) {
-			e.data = append(e.data[:len(id)], record...)
-		} else {
-			e.data = append(append(make([]byte, 0, len(id)+len(record)), id...), record...)
-		}
 		e.expire, e.gen = expire, s.gen
 		s.bytes += e.size()
 		s.fix(e.heap)
@@ -244,9 +257,10 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 			i = uint32(len(s.slots))
 			s.slots = append(s.slots, memSlot{})
 		}
+		s.slots[i] = memSlot{}
+		s.setData(i, id, record)
 		e := &s.slots[i]
-		*e = memSlot{data: append(append(make([]byte, 0, len(id)+len(record)), id...), record...),
-			expire: expire, gen: s.gen, idLen: uint32(len(id))}
+		e.expire, e.gen = expire, s.gen
 		s.bytes += e.size()
 		s.index[h] = i
 		s.push(i)
@@ -308,9 +322,10 @@ func (s *MemoryStore) dropExpired() {
 func (s *MemoryStore) remove(i uint32) {
 	e := &s.slots[i]
 	s.heapRemove(e.heap)
-	delete(s.index, maphash.Bytes(s.seed, e.id()))
+	delete(s.index, maphash.Bytes(s.seed, s.id(i)))
 	s.listOf(i).remove(i)
 	s.bytes -= e.size()
+	s.data.free(e.data)
 	*e = memSlot{}
 	s.free = append(s.free, i)
 }
@@ -493,7 +508,7 @@ func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]Listed, 
 		}
 		l := Listed{Ref: id}
 		if i, ok := s.live(id); ok {
-			l.Record = clone(s.slots[i].record())
+			l.Record = clone(s.record(i))
 		}
 		out = append(out, l)
 	}
