@@ -14,11 +14,13 @@
 //   - codec.go: the codec interface every cookie format implements;
 //     secure.go and koa.go are the two formats, each on its own.
 //   - cookieline.go: writing a Set-Cookie line fast.
-//   - cache.go: the caches of verified cookie values and parsed records.
+//   - cache.go: the cache of verified cookie values and their parsed
+//     records, in memory the garbage collector does not look into.
 //   - record.go: the koa-layout record (data with "_expire"/"_maxAge").
 //   - json.go: the JSON scanner and the RFC 7396 merge patch.
-//   - store.go: the Store interface; memory.go the in-process Store.
-//     The Redis Store is in redisstore.
+//   - store.go: the Store interface; memory.go the in-process Store,
+//     whose sessions' bytes slab.go keeps. The Redis Store is in
+//     redisstore.
 package session
 
 import (
