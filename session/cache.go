@@ -19,14 +19,14 @@ import (
 // verifiedArenaSize bytes, the older dropped when the newer fills, and only
 // values of at most verifiedValueMax bytes are kept.
 //
-// It holds no pointers the garbage collector would follow: a generation is
-// a map from a value's hash to an entry, entries that are numbers and
-// spans, and a few large byte slices (the arena) that hold every entry's
-// bytes.
-// Full of signed-in users' cookies, the cache of pointers it replaced was
-// most of the proxy's live heap in objects the collector marked in every
-// cycle; now a cycle marks one map and one slice per generation
-// (docs/performance.md has the figures).
+// It holds no pointer per value for the garbage collector to follow: a
+// generation is a map from a value's hash to an entry, entries that are
+// numbers and spans, and 256 KiB chunks (the arena) that hold every
+// entry's bytes. Full of signed-in users' cookies, the cache of pointers
+// it replaced was six objects per value for the collector to mark in
+// every cycle, and most of the proxy's live heap; now a cycle marks a map,
+// a slice and a few dozen chunks per generation (docs/performance.md has
+// the figures).
 //
 // A value is cached the second time it verifies, not the first (admit):
 // most values a busy site sees once in a while are not back before the
@@ -266,10 +266,10 @@ func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
 		c.prev, c.cur = c.cur, generation{index: make(map[uint64]uint32)}
 	}
 	e := entry{chunk: g.reserve(size)}
-	e.value, e.sig, e.resign, e.payload = g.add(value), g.add(v.sig), v.resign, g.add(v.payload)
+	e.value, e.sig, e.resign, e.payload = add(g, value), add(g, v.sig), v.resign, add(g, v.payload)
 	if p != nil {
 		e.parsed, e.malformed = true, p.malformed
-		e.id, e.data, e.stored = g.add(p.id), g.add(string(p.rec.data)), g.add(string(p.stored))
+		e.id, e.data, e.stored = add(g, p.id), add(g, p.rec.data), add(g, p.stored)
 		r := &p.rec
 		e.maxAge, e.isBrowser, e.recordEnded = r.maxAge, r.isBrowser, r.ended
 		if !r.expire.IsZero() {
@@ -300,9 +300,9 @@ func (g *generation) reserve(size int) uint32 {
 	return uint32(len(g.arena) - 1)
 }
 
-// add appends b to the arena's last chunk, which reserve made room in,
+// add appends b to g's arena's last chunk, which reserve made room in,
 // and returns its span.
-func (g *generation) add(b string) span {
+func add[B ~string | ~[]byte](g *generation, b B) span {
 	last := &g.arena[len(g.arena)-1]
 	s := span{off: uint32(len(*last)), n: uint32(len(b))}
 	*last = append(*last, b...)
