@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha1"
@@ -190,6 +191,22 @@ func TestDecodeBase64LikeNode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The fast path of decodeBase64 (standard, padded base64) gives what
+// Node's way gives, for any value: the same bytes, or an error from both.
+func FuzzDecodeBase64LikeNode(f *testing.F) {
+	for _, s := range []string{"", "eyJhIjoxfQ==", "eyJhIjoxfQ", "eyJhIjoxfQ==eyJh", "eyJh-_==", "QQ==", "QR==",
+		"QUJD\nREVG", "QUJDREVG\r\n", "QUJD====", "=QUJD", "Q===", "QUJ\x00", "ab+/ab-_", "YWJj ZGVm"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := decodeBase64(s)
+		want, wantErr := decodeBase64Node(s)
+		if (err != nil) != (wantErr != nil) || !bytes.Equal(got, want) {
+			t.Fatalf("decodeBase64(%q) = %q, %v; Node's way %q, %v", s, got, err, want, wantErr)
+		}
+	})
 }
 
 func newKoaManager(t *testing.T, o Options) (*Manager, *time.Time) {
