@@ -141,6 +141,17 @@ func TestKeyRotation(t *testing.T) {
 	if _, again := roundTrip(t, rotated, reissued, Change{}); len(again) != 0 {
 		t.Errorf("a cookie under the first key was re-issued again: %v", again)
 	}
+	// A client that keeps sending the old cookie gets it re-issued each
+	// time, also once the verified cache remembers it (the second time).
+	for i := range 3 {
+		s, again := roundTrip(t, rotated, cookies, Change{})
+		if s.IsNew || len(again) != 1 {
+			t.Fatalf("read %d of the old cookie: %+v, re-issued %v", i+2, s, again)
+		}
+		if s, _ := roundTrip(t, retired, again, Change{}); s.IsNew || string(s.Data) != `{"a":1}` {
+			t.Fatalf("read %d: the re-issued cookie does not hold the session under the new key: %+v", i+2, s)
+		}
+	}
 	_, rewritten := roundTrip(t, rotated, cookies, set(`{"b":2}`))
 	if s, _ := roundTrip(t, newManager(t, Options{Keys: []string{key2}}), rewritten, Change{}); s.IsNew {
 		t.Errorf("a cookie written after rotation is not under the new key: %+v", s)

@@ -3,16 +3,16 @@ package session
 // slabs keeps the MemoryStore's entries' bytes (an id and its record)
 // where the garbage collector does not see them one by one: in cells of a
 // few sizes, carved from 64 KiB pages. An entry is a handle of numbers,
-// so the store's slots hold no pointer; the collector marks one object
-// per page, not one per session, and scans none. With a million sessions
-// a full collection took 22 ms or more to mark the store; the figures are
-// in docs/performance.md.
+// so the store's slots hold no pointer; the collector marks two objects
+// per page (its bytes and its list of free cells), not one per session.
+// With a million sessions, marking the store took 20 ms or more of every
+// full collection; the figures are in docs/performance.md.
 //
-// A cell's size is the next size class up from the bytes it holds, in
-// steps of an eighth, so it wastes at most an eighth of them. A page whose
-// cells are all free is given back to the collector, so a store that
-// shrinks frees its memory; a record larger than a page has a page of
-// its own.
+// A cell's size is the next size class up from the bytes it holds: they
+// go up in steps of 16 bytes to 256, then of an eighth, so a cell wastes
+// less than 16 bytes or about an eighth. A page whose cells are all free
+// is given back to the collector, so a store that shrinks frees its
+// memory; a record larger than a page has a page of its own.
 type slabs struct {
 	classes [slabClasses]slabClass
 }
