@@ -366,9 +366,10 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, ttl); err != nil {
 		return nil, err
 	}
-	// The cookie's memo now holds what was written, so that the session's
-	// next request finds its record parsed already: written by the proxy
-	// just now, it is scanned without validation.
+	// The verified cache's entry for the cookie now holds what was
+	// written, so that the session's next request finds its record parsed
+	// already: written by the proxy just now, it is scanned without
+	// validation.
 	if s.cookie.seen != nil && p.newID == p.oldID {
 		if r, err := parseOwnRecord(written); err == nil {
 			s.cookie.remember(parsedPayload{id: p.newID, rec: r, stored: written})
