@@ -22,11 +22,11 @@ import (
 // It holds no pointer per value for the garbage collector to follow: a
 // generation is a map from a value's hash to an entry, entries that are
 // numbers and spans, and 256 KiB chunks (the arena) that hold every
-// entry's bytes. Full of signed-in users' cookies, the cache of pointers
-// it replaced was six objects per value for the collector to mark in
-// every cycle, and most of the proxy's live heap; now a cycle marks a map,
-// a slice and a few dozen chunks per generation (docs/performance.md has
-// the figures).
+// entry's bytes. Full of signed-in users' cookies, the cache is most of
+// the proxy's live heap: held as strings, slices and parsed records, it
+// would be six objects per value for the collector to mark in every
+// cycle; as it is, a cycle marks a map, a slice and a few dozen chunks
+// per generation (docs/performance.md has the figures).
 //
 // A value is cached the second time it verifies, not the first (admit):
 // most values a busy site sees once in a while are not back before the

@@ -186,10 +186,11 @@ func cookieValue(header, name string) (string, bool) {
 // ignored, decoding stops at the first "=".
 //
 // koa-session writes standard base64 with its padding, which
-// segmentio/asm's strict decoder takes in a fifth of the time the loop of
-// decodeBase64Node does: a value it decodes has one meaning in both, so
-// its bytes are Node's too (FuzzDecodeBase64LikeNode). Anything else
-// takes Node's way.
+// segmentio/asm's strict decoder takes in about a seventh of the time of
+// decodeBase64Node's loop (270 against 1,800-2,600 ns for a signed-in
+// user's 900-character value): a value it decodes has one meaning in
+// both, so its bytes are Node's too (FuzzDecodeBase64LikeNode). Anything
+// else takes Node's way.
 func decodeBase64(s string) ([]byte, error) {
 	if b, err := asmbase64.StdEncoding.DecodeString(s); err == nil {
 		return b, nil

@@ -5,8 +5,9 @@ package session
 // few sizes, carved from 64 KiB pages. An entry is a handle of numbers,
 // so the store's slots hold no pointer; the collector marks two objects
 // per page (its bytes and its list of free cells), not one per session.
-// With a million sessions, marking the store took 20 ms or more of every
-// full collection; the figures are in docs/performance.md.
+// With a million sessions, one object per session costs 20 ms or more of
+// marking in every full collection; the figures are in
+// docs/performance.md.
 //
 // A cell's size is the next size class up from the bytes it holds: they
 // go up in steps of 16 bytes to 256, then of an eighth, so a cell wastes
