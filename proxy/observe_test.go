@@ -2,6 +2,8 @@ package proxy_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -176,5 +178,17 @@ sessionproxy_http_requests_total{code="502",method="GET"} 1
 				t.Errorf("access log %v, want one line with status %d", lines, tt.status)
 			}
 		})
+	}
+}
+
+// SessionRef is the first 8 hex digits of the id's SHA-256, so that an
+// operator holding an id can find its lines: for an id of any length,
+// longer than the stack buffer it hashes from too.
+func TestSessionRef(t *testing.T) {
+	for _, id := range []string{"", "a", strings.Repeat("k", 43), strings.Repeat("x", 64), strings.Repeat("y", 65), strings.Repeat("z", 300)} {
+		sum := sha256.Sum256([]byte(id))
+		if got, want := proxy.SessionRef(id), hex.EncodeToString(sum[:4]); got != want {
+			t.Errorf("SessionRef of a %d-byte id = %q, want %q", len(id), got, want)
+		}
 	}
 }

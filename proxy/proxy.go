@@ -130,7 +130,6 @@ type Proxy struct {
 	opts   Options
 	rp     *httputil.ReverseProxy
 	minter *minter
-	refs   *refCache // the access log's session references
 	log    *slog.Logger
 	prefix string // lower-case Header, for matching header names
 	// The token and directive header names, canonical.
@@ -192,7 +191,6 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{
 		opts:             o,
 		minter:           newTokenMinter(o),
-		refs:             newRefCache(),
 		log:              o.Logger,
 		prefix:           strings.ToLower(h),
 		tokenHeader:      h,

@@ -156,8 +156,8 @@ func (m *minter) mint(s *session.Session, aud string, now time.Time) (string, er
 }
 
 // secondSight tells, per slot of a table of recent values, whether a
-// value is seen there the second time in a row: the tables remember a
-// value only then, since most of a busy site's sessions are not back
+// value is seen there the second time in a row: the minter remembers a
+// token only then, since most of a busy site's sessions are not back
 // before their slot is taken, and remembering one costs a copy.
 type secondSight []atomic.Uint64
 
