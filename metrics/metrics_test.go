@@ -238,3 +238,50 @@ sessionproxy_store_errors_total{operation="update"} 1
 		t.Errorf("store durations observed per operation: %v, want %v", counts, want)
 	}
 }
+
+// A RevisionStore stays one through the decorator, so that the Manager
+// still skips copying records it has parsed; its LoadRevision is timed as
+// a load, and its answer passes unchanged. A plain store does not become
+// one.
+func TestStoreKeepsRevisions(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := metrics.New(reg, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := m.Store(fakeStore{}).(session.RevisionStore); ok {
+		t.Error("a plain store became a RevisionStore")
+	}
+	mem := session.NewMemoryStore(session.MemoryOptions{})
+	s, ok := m.Store(mem).(session.RevisionStore)
+	if !ok {
+		t.Fatal("the decorated MemoryStore is not a RevisionStore")
+	}
+	ctx := context.Background()
+	if err := mem.Save(ctx, "id", []byte(`{"n":1}`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	rec, rev, ok, err := s.LoadRevision(ctx, "id", 0)
+	if err != nil || !ok || string(rec) != `{"n":1}` || rev == 0 {
+		t.Fatalf("LoadRevision(id, 0) = %q, %d, %v, %v", rec, rev, ok, err)
+	}
+	if rec, again, ok, err := s.LoadRevision(ctx, "id", rev); err != nil || !ok || rec != nil || again != rev {
+		t.Fatalf("LoadRevision(id, %d) = %q, %d, %v, %v; want no record, the same revision", rev, rec, again, ok, err)
+	}
+	if n := testutil.CollectAndCount(reg, "sessionproxy_store_operation_duration_seconds"); n != 4 {
+		t.Fatalf("%d duration series, want one per operation", n)
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		for _, mt := range f.GetMetric() {
+			if f.GetName() == "sessionproxy_store_operation_duration_seconds" && mt.GetLabel()[0].GetValue() == "load" {
+				if n := mt.GetHistogram().GetSampleCount(); n != 2 {
+					t.Errorf("loads observed: %d, want 2", n)
+				}
+			}
+		}
+	}
+}

@@ -12,7 +12,8 @@ import (
 
 // Store returns s wrapped so that every operation's duration, and every
 // error (an outage, never a missing session), is recorded. With a nil
-// Metrics it returns s itself.
+// Metrics it returns s itself. A session.RevisionStore stays one, its
+// LoadRevision counted as a load.
 func (m *Metrics) Store(s session.Store) session.Store {
 	if m == nil || s == nil {
 		return s
@@ -22,6 +23,9 @@ func (m *Metrics) Store(s session.Store) session.Store {
 	// so present, at zero, from the start).
 	for i, op := range []string{OpLoad, OpSave, OpDelete, OpUpdate} {
 		st.ops[i] = storeOp{m.storeDuration.WithLabelValues(op), m.storeErrors.WithLabelValues(op)}
+	}
+	if rs, ok := s.(session.RevisionStore); ok {
+		return &revisionStore{store: st, next: rs}
 	}
 	return st
 }
@@ -44,7 +48,16 @@ type storeOp struct {
 	errors   prometheus.Counter
 }
 
-var _ session.Store = (*store)(nil)
+// revisionStore is the instrumented session.RevisionStore.
+type revisionStore struct {
+	*store
+	next session.RevisionStore
+}
+
+var (
+	_ session.Store         = (*store)(nil)
+	_ session.RevisionStore = (*revisionStore)(nil)
+)
 
 func (s *store) observe(op int, start time.Time, err error) {
 	s.ops[op].duration.Observe(time.Since(start).Seconds())
@@ -58,6 +71,13 @@ func (s *store) Load(ctx context.Context, id string) ([]byte, bool, error) {
 	rec, ok, err := s.next.Load(ctx, id)
 	s.observe(load, start, err)
 	return rec, ok, err
+}
+
+func (s *revisionStore) LoadRevision(ctx context.Context, id string, have uint64) ([]byte, uint64, bool, error) {
+	start := time.Now()
+	rec, rev, ok, err := s.next.LoadRevision(ctx, id, have)
+	s.observe(load, start, err)
+	return rec, rev, ok, err
 }
 
 func (s *store) Save(ctx context.Context, id string, record []byte, ttl time.Duration) error {

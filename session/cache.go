@@ -95,8 +95,9 @@ type entry struct {
 	// which rec was parsed from: a record is parsed again only when the
 	// store gives other bytes.
 	stored                 span
-	expire, created, used  int64 // Unix ms
-	has                    uint8 // hasExpire | hasCreated | hasUsed
+	rev                    uint64 // stored's revision, from a RevisionStore
+	expire, created, used  int64  // Unix ms
+	has                    uint8  // hasExpire | hasCreated | hasUsed
 	maxAge                 MaxAge
 	isBrowser, recordEnded bool
 }
@@ -114,6 +115,7 @@ type parsedPayload struct {
 	rec       record
 	malformed bool
 	stored    []byte // with a Store, the record's bytes as the store gave them
+	rev       uint64 // with a RevisionStore, the revision of stored; 0: unknown
 }
 
 // memo is what get found for a value: its entry, and the chunk of the
@@ -153,7 +155,7 @@ func (m memo) parsed() (parsedPayload, bool) {
 	}
 	p.rec.data = e.data.in(m.arena)
 	if e.stored.n > 0 {
-		p.stored = e.stored.in(m.arena)
+		p.stored, p.rev = e.stored.in(m.arena), e.rev
 	}
 	if e.has&hasExpire != 0 {
 		p.rec.expire = time.UnixMilli(e.expire)
@@ -269,7 +271,7 @@ func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
 	e.value, e.sig, e.resign, e.payload = add(g, value), add(g, v.sig), v.resign, add(g, v.payload)
 	if p != nil {
 		e.parsed, e.malformed = true, p.malformed
-		e.id, e.data, e.stored = add(g, p.id), add(g, p.rec.data), add(g, p.stored)
+		e.id, e.data, e.stored, e.rev = add(g, p.id), add(g, p.rec.data), add(g, p.stored), p.rev
 		r := &p.rec
 		e.maxAge, e.isBrowser, e.recordEnded = r.maxAge, r.isBrowser, r.ended
 		if !r.expire.IsZero() {

@@ -96,6 +96,7 @@ const StoreGrace = 10 * time.Second
 type Manager struct {
 	opts  Options
 	codec codec
+	revs  RevisionStore // opts.Store, when it numbers its records
 	now   func() time.Time
 	sets  sync.Pool // http.Header: Commit's, emptied
 	// stamped: records carry "_created" and "_used" (a timeout or the
@@ -131,6 +132,7 @@ func New(o Options) (*Manager, error) {
 		return nil, errors.New("session: IdleTimeout, AbsoluteTimeout and MaxBytes must not be negative")
 	}
 	m := &Manager{opts: o, now: o.Now}
+	m.revs, _ = o.Store.(RevisionStore)
 	if err := m.initLifetime(); err != nil {
 		return nil, err
 	}
@@ -198,7 +200,7 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 		if !parsed {
 			id = string(rr.payload)
 		}
-		b, ok, err := m.opts.Store.Load(ctx, id)
+		b, rev, ok, err := m.loadStored(ctx, id, p.rev)
 		if err != nil {
 			return nil, fmt.Errorf("%w: load: %w", ErrUnavailable, err)
 		}
@@ -207,7 +209,15 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 			s.Rejected = RejectUnknown
 			return s, nil
 		}
-		if parsed && bytes.Equal(p.stored, b) {
+		if parsed && (b == nil || bytes.Equal(p.stored, b)) {
+			if b == nil {
+				b = p.stored // the store still holds the very record parsed
+			} else if rev != 0 {
+				// The bytes parsed, under a revision the memo lacked
+				// (a write remembers its record, but a write does not
+				// tell its revision): remembered with it from now on.
+				rr.remember(parsedPayload{id: id, rec: p.rec, stored: b, rev: rev})
+			}
 			return m.loadedStored(id, p.rec, b), nil
 		}
 		r, err := parseRecord(b)
@@ -218,7 +228,7 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 		}
 		// b is this request's own copy (Store.Load): the cache copies
 		// what it keeps.
-		rr.remember(parsedPayload{id: id, rec: r, stored: b})
+		rr.remember(parsedPayload{id: id, rec: r, stored: b, rev: rev})
 		return m.loadedStored(id, r, b), nil
 	}
 	// The record is in the cookie: parsed once per cookie value when the
@@ -237,6 +247,18 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 		return s, nil
 	}
 	return m.loaded(p.id, p.rec), nil
+}
+
+// loadStored reads id's record from the store. From a RevisionStore it
+// also gets the record's revision, and no bytes when the record is still
+// have, the revision of the one parsed; from another store, the revision
+// is 0.
+func (m *Manager) loadStored(ctx context.Context, id string, have uint64) ([]byte, uint64, bool, error) {
+	if m.revs != nil {
+		return m.revs.LoadRevision(ctx, id, have)
+	}
+	b, ok, err := m.opts.Store.Load(ctx, id)
+	return b, 0, ok, err
 }
 
 // loaded returns the session of a parsed record, or a fresh one if the

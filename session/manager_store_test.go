@@ -95,11 +95,26 @@ func loadExisting(t *testing.T, m *Manager, cookies []*http.Cookie) (*http.Reque
 
 // A returning cookie's record is parsed once and remembered, but a load
 // still gives what the store holds now: a record another replica changed,
-// one that is no longer valid, and one that expired meanwhile.
+// one that is no longer valid, one deleted, and one that expired
+// meanwhile. From a RevisionStore, a remembered record that is still the
+// stored one is not copied out of the store again.
 func TestStoreRecordMemo(t *testing.T) {
+	for _, revisions := range []bool{true, false} {
+		t.Run(fmt.Sprintf("revisions=%v", revisions), func(t *testing.T) {
+			testStoreRecordMemo(t, revisions)
+		})
+	}
+}
+
+func testStoreRecordMemo(t *testing.T, revisions bool) {
 	ctx := context.Background()
 	now := time.Now()
-	store := NewMemoryStore(MemoryOptions{})
+	mem := NewMemoryStore(MemoryOptions{})
+	counted := &countingRevisions{MemoryStore: mem}
+	var store Store = plainStore{counted}
+	if revisions {
+		store = counted
+	}
 	m := newManager(t, Options{Store: store, Now: func() time.Time { return now }})
 	_, cookies := roundTrip(t, m, nil, set(`{"user":"john"}`))
 	_, s := loadExisting(t, m, cookies)
@@ -111,20 +126,30 @@ func TestStoreRecordMemo(t *testing.T) {
 	for _, step := range []struct {
 		name   string
 		record []byte // saved under id first; nil: left as it is
+		delete bool   // id deleted first
 		after  time.Duration
 		want   string // the session's data; "" for a rejected one
 		reject string
+		copied bool // the store gave the record's bytes (a RevisionStore)
 	}{
-		{name: "as saved", want: `{"user":"john"}`},
+		{name: "as saved", want: `{"user":"john"}`, copied: true},
 		{name: "again, remembered", want: `{"user":"john"}`},
-		{name: "changed by another replica", record: record(`"user":"jane"`), want: `{"user":"jane"}`},
-		{name: "changed again", record: record(`"user":"joe","n":1`), want: `{"user":"joe","n":1}`},
-		{name: "not a record", record: []byte(`["user"]`), reject: RejectMalformed},
-		{name: "valid again", record: record(`"user":"ann"`), want: `{"user":"ann"}`},
+		{name: "changed by another replica", record: record(`"user":"jane"`), want: `{"user":"jane"}`, copied: true},
+		{name: "changed again", record: record(`"user":"joe","n":1`), want: `{"user":"joe","n":1}`, copied: true},
+		{name: "unchanged", want: `{"user":"joe","n":1}`},
+		{name: "not a record", record: []byte(`["user"]`), reject: RejectMalformed, copied: true},
+		{name: "valid again", record: record(`"user":"ann"`), want: `{"user":"ann"}`, copied: true},
+		{name: "deleted by another replica", delete: true, reject: RejectUnknown},
+		{name: "saved again", record: record(`"user":"ann"`), want: `{"user":"ann"}`, copied: true},
 		{name: "expired since", after: 2 * time.Hour, reject: RejectExpired},
 	} {
+		if step.delete {
+			if err := mem.Delete(ctx, id); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if step.record != nil {
-			if err := store.Save(ctx, id, step.record, time.Hour); err != nil {
+			if err := mem.Save(ctx, id, step.record, time.Hour); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -133,6 +158,7 @@ func TestStoreRecordMemo(t *testing.T) {
 		for _, c := range cookies {
 			r.AddCookie(c)
 		}
+		copies := counted.copies
 		s, err := m.Load(ctx, r)
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
@@ -140,11 +166,32 @@ func TestStoreRecordMemo(t *testing.T) {
 		if s.Rejected != step.reject || (step.reject == "" && (s.ID != id || string(s.Data) != step.want)) {
 			t.Fatalf("%s: session %s %s (rejected %q), want %s (rejected %q)", step.name, s.ID, s.Data, s.Rejected, step.want, step.reject)
 		}
+		if copied := counted.copies > copies; revisions && copied != step.copied {
+			t.Errorf("%s: the store gave the record: %v, want %v", step.name, copied, step.copied)
+		}
 		if step.reject == "" {
 			s.Data = []byte(`{"x":1}`) // setting a session's data leaves the memo as it was
 		}
 	}
 }
+
+// countingRevisions is a MemoryStore that counts the records it copies
+// out for LoadRevision.
+type countingRevisions struct {
+	*MemoryStore
+	copies int
+}
+
+func (s *countingRevisions) LoadRevision(ctx context.Context, id string, have uint64) ([]byte, uint64, bool, error) {
+	rec, rev, ok, err := s.MemoryStore.LoadRevision(ctx, id, have)
+	if rec != nil {
+		s.copies++
+	}
+	return rec, rev, ok, err
+}
+
+// plainStore hides a store's revisions: a Store and nothing more.
+type plainStore struct{ Store }
 
 // lastRecorder is a store that remembers the last record each Update was
 // given.

@@ -58,7 +58,7 @@ type MemoryStore struct {
 	data  slabs             // every entry's id and record
 	free  []uint32          // unused slots
 	byExp []uint32          // every entry's slot, soonest expiry first
-	gen   uint64            // bumped on every write, for Update's check
+	gen   uint64            // bumped on every write: the revision of the record written
 	bytes int64             // what the entries count towards maxBytes
 	// probation holds the entries not used since their first save,
 	// protected the ones used again, each most recently used first.
@@ -67,14 +67,14 @@ type MemoryStore struct {
 }
 
 var (
-	_ Store     = (*MemoryStore)(nil)
-	_ UserIndex = (*MemoryStore)(nil)
+	_ RevisionStore = (*MemoryStore)(nil)
+	_ UserIndex     = (*MemoryStore)(nil)
 )
 
 // memSlot is one entry: 64 bytes, one cache line.
 type memSlot struct {
 	expire     int64  // Unix nanoseconds
-	gen        uint64 // 0: the slot is free
+	gen        uint64 // its record's revision (the store's gen then); 0: the slot is free
 	data       slab   // the id, then the record
 	heap       uint32 // index in byExp
 	prev, next uint32 // in its LRU list
@@ -135,6 +135,35 @@ func (s *MemoryStore) Load(ctx context.Context, id string) ([]byte, bool, error)
 	}
 	s.used(i)
 	return clone(s.record(i)), true, nil
+}
+
+// LoadRevision is Load with the record's revision (RevisionStore): the
+// store's count of writes when the record was written. A caller that
+// still has the record (have) gets no copy, and the lookup does not read
+// the record at all: a revision is given to one record only, so a slot
+// holding it holds id's record.
+func (s *MemoryStore) LoadRevision(ctx context.Context, id string, have uint64) ([]byte, uint64, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, 0, false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have != 0 {
+		if i, ok := s.index[maphash.String(s.seed, id)]; ok && s.slots[i].gen == have {
+			if s.now().UnixNano() >= s.slots[i].expire {
+				s.remove(i)
+				return nil, 0, false, nil
+			}
+			s.used(i)
+			return nil, have, true, nil
+		}
+	}
+	i, ok := s.live(id)
+	if !ok {
+		return nil, 0, false, nil
+	}
+	s.used(i)
+	return clone(s.record(i)), s.slots[i].gen, true, nil
 }
 
 // Save stores a copy of record under id for ttl.

@@ -146,3 +146,74 @@ func TestMemoryStoreMaxBytes(t *testing.T) {
 		t.Error("the oldest entry is still there")
 	}
 }
+
+// LoadRevision gives a record with its revision, and no copy while the
+// caller's revision is still the stored record's: not once another write,
+// a deletion, an expiry or another session in the same slot has replaced
+// it. A load by revision is a use, as Load is.
+func TestMemoryStoreLoadRevision(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := t.Context()
+		s := session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2})
+		save := func(id, rec string, ttl time.Duration) {
+			t.Helper()
+			if err := s.Save(ctx, id, []byte(rec), ttl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		load := func(id string, have uint64, wantRec string, wantOK bool) uint64 {
+			t.Helper()
+			rec, rev, ok, err := s.LoadRevision(ctx, id, have)
+			if err != nil || ok != wantOK || string(rec) != wantRec || ok && rev == 0 {
+				t.Fatalf("LoadRevision(%s, %d) = %q, %d, %v, %v; want %q, ok %v", id, have, rec, rev, ok, err, wantRec, wantOK)
+			}
+			return rev
+		}
+
+		save("a", `{"n":1}`, time.Hour)
+		r1 := load("a", 0, `{"n":1}`, true)
+		if r := load("a", r1, "", true); r != r1 {
+			t.Fatalf("unchanged record: revision %d, want %d", r, r1)
+		}
+		save("a", `{"n":1}`, time.Hour) // the same bytes, written again
+		r2 := load("a", r1, `{"n":1}`, true)
+		if r2 == r1 {
+			t.Fatal("a write kept the revision")
+		}
+		load("b", r2, "", false) // another id, with a revision of a
+
+		// A deletion, and then another session in the freed slot.
+		if err := s.Delete(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		load("a", r2, "", false)
+		save("c", `{"c":1}`, time.Hour)
+		load("a", r2, "", false)
+		load("c", r2, `{"c":1}`, true)
+
+		// Expiry, with the caller's revision still current.
+		save("d", `{"d":1}`, time.Minute)
+		rd := load("d", 0, `{"d":1}`, true)
+		time.Sleep(time.Minute)
+		load("d", rd, "", false)
+
+		// A load by revision is a use. x and y are both used, y last;
+		// loading x by revision makes y the least recently used, so a
+		// third session (the bound is 2) evicts y.
+		if err := s.Delete(ctx, "c"); err != nil {
+			t.Fatal(err)
+		}
+		save("x", `{}`, time.Hour)
+		save("y", `{}`, time.Hour)
+		rx := load("x", 0, `{}`, true)
+		load("y", 0, `{}`, true)
+		load("x", rx, "", true)
+		save("z", `{}`, time.Hour)
+		if _, ok, _ := s.Load(ctx, "x"); !ok {
+			t.Error("the session just loaded by revision was evicted")
+		}
+		if _, ok, _ := s.Load(ctx, "y"); ok {
+			t.Error("the least recently used session was kept")
+		}
+	})
+}

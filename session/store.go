@@ -35,6 +35,20 @@ type Store interface {
 	Update(ctx context.Context, id string, last []byte, fn UpdateFunc) error
 }
 
+// RevisionStore is a Store that numbers the records it holds, so that a
+// caller that has read and parsed a record can ask whether it is still
+// the one stored without reading it again. MemoryStore is one: the
+// Manager, remembering a returning session's parse, then skips copying
+// its record out of the store and comparing it.
+type RevisionStore interface {
+	Store
+	// LoadRevision is Load that also returns the record's revision: a
+	// number the store gives each record it saves (never 0) and never
+	// gives again. When the record under id is still revision have
+	// (have != 0), it returns ok, the revision and a nil record.
+	LoadRevision(ctx context.Context, id string, have uint64) (record []byte, rev uint64, ok bool, err error)
+}
+
 // UpdateFunc computes a new record from the current one for Store.Update.
 type UpdateFunc func(record []byte, ok bool) (next []byte, ttl time.Duration, err error)
 
