@@ -109,7 +109,8 @@ func (s *Store) do(ctx context.Context, cmd redis.Cmder) error {
 // Key returns the Redis key of session id.
 func (s *Store) Key(id string) string {
 	if s.opts.HashIDs {
-		sum := sha256.Sum256([]byte(id))
+		var buf [64]byte // the id's bytes, on the stack while it fits
+		sum := sha256.Sum256(append(buf[:0], id...))
 		var digits [2 * sha256.Size]byte
 		hex.Encode(digits[:], sum[:])
 		var k strings.Builder // one allocation, for a key on every request

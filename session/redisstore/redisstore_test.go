@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,20 +107,26 @@ func TestLayout(t *testing.T) {
 	rdb := srv.Client(t)
 	ctx := t.Context()
 	rec := []byte(`{"user":"john","_expire":1700000000000,"_maxAge":86400000}`)
-	sum := sha256.Sum256([]byte("abc"))
+	hashed := func(id string) string {
+		sum := sha256.Sum256([]byte(id))
+		return "sp:" + hex.EncodeToString(sum[:])
+	}
+	long := strings.Repeat("i", 100) // longer than Key's stack buffer
 	cases := []struct {
 		name string
 		opts redisstore.Options
+		id   string
 		key  string
 	}{
-		{"plain", redisstore.Options{Prefix: "koa:sess:"}, "koa:sess:abc"},
-		{"no prefix", redisstore.Options{}, "abc"},
-		{"hashed", redisstore.Options{Prefix: "sp:", HashIDs: true}, "sp:" + hex.EncodeToString(sum[:])},
+		{"plain", redisstore.Options{Prefix: "koa:sess:"}, "abc", "koa:sess:abc"},
+		{"no prefix", redisstore.Options{}, "abc", "abc"},
+		{"hashed", redisstore.Options{Prefix: "sp:", HashIDs: true}, "abc", hashed("abc")},
+		{"hashed, a long id", redisstore.Options{Prefix: "sp:", HashIDs: true}, long, hashed(long)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newStore(t, rdb, tc.opts)
-			if err := s.Save(ctx, "abc", rec, 86410*time.Second); err != nil {
+			if err := s.Save(ctx, tc.id, rec, 86410*time.Second); err != nil {
 				t.Fatal(err)
 			}
 			if got, err := rdb.Get(ctx, tc.key).Bytes(); err != nil || string(got) != string(rec) {
@@ -128,7 +135,7 @@ func TestLayout(t *testing.T) {
 			if ttl := rdb.TTL(ctx, tc.key).Val(); ttl <= 86400*time.Second || ttl > 86410*time.Second {
 				t.Errorf("TTL %s = %v, want about 86410s", tc.key, ttl)
 			}
-			if err := s.Update(ctx, "abc", nil, func([]byte, bool) ([]byte, time.Duration, error) {
+			if err := s.Update(ctx, tc.id, nil, func([]byte, bool) ([]byte, time.Duration, error) {
 				return rec, time.Hour, nil
 			}); err != nil {
 				t.Fatal(err)
