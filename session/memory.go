@@ -45,7 +45,8 @@ const MemoryEntryOverhead = 160
 // slot numbers; each session's id and record are one cell of a slab
 // (slabs), found by numbers too. Nothing per session is a pointer: the
 // garbage collector marks the slab's pages, not the sessions, and a
-// lookup touches a map group, a slot and the record.
+// lookup touches a map group, a slot and the record (LoadRevision of a
+// record the caller has: the group and the slot).
 type MemoryStore struct {
 	max      int
 	maxBytes int64
