@@ -241,8 +241,9 @@ sessionproxy_store_errors_total{operation="update"} 1
 
 // A RevisionStore stays one through the decorator, so that the Manager
 // still skips copying records it has parsed; its LoadRevision is timed as
-// a load, and its answer passes unchanged. A plain store does not become
-// one.
+// a load and its UpdateRevision as an update (fn's own error not counted
+// as the store's), and their answers pass unchanged. A plain store does
+// not become one.
 func TestStoreKeepsRevisions(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, "x")
@@ -268,6 +269,21 @@ func TestStoreKeepsRevisions(t *testing.T) {
 	if rec, again, ok, err := s.LoadRevision(ctx, "id", rev); err != nil || !ok || rec != nil || again != rev {
 		t.Fatalf("LoadRevision(id, %d) = %q, %d, %v, %v; want no record, the same revision", rev, rec, again, ok, err)
 	}
+	written, err := s.UpdateRevision(ctx, "id", nil, func([]byte, bool) ([]byte, time.Duration, error) {
+		return []byte(`{"n":2}`), time.Minute, nil
+	})
+	if err != nil || written == 0 || written == rev {
+		t.Fatalf("UpdateRevision = %d, %v; want a new revision", written, err)
+	}
+	if rec, again, ok, err := s.LoadRevision(ctx, "id", written); err != nil || !ok || rec != nil || again != written {
+		t.Fatalf("LoadRevision(id, %d) after the update = %q, %d, %v, %v; want the revision written", written, rec, again, ok, err)
+	}
+	refused := errors.New("refused")
+	if _, err := s.UpdateRevision(ctx, "id", nil, func([]byte, bool) ([]byte, time.Duration, error) {
+		return nil, 0, refused
+	}); !errors.Is(err, refused) {
+		t.Fatalf("a refused UpdateRevision = %v, want fn's error", err)
+	}
 	if n := testutil.CollectAndCount(reg, "sessionproxy_store_operation_duration_seconds"); n != 4 {
 		t.Fatalf("%d duration series, want one per operation", n)
 	}
@@ -275,13 +291,25 @@ func TestStoreKeepsRevisions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	observed := map[string]uint64{}
 	for _, f := range families {
 		for _, mt := range f.GetMetric() {
-			if f.GetName() == "sessionproxy_store_operation_duration_seconds" && mt.GetLabel()[0].GetValue() == "load" {
-				if n := mt.GetHistogram().GetSampleCount(); n != 2 {
-					t.Errorf("loads observed: %d, want 2", n)
-				}
+			if f.GetName() == "sessionproxy_store_operation_duration_seconds" {
+				observed[mt.GetLabel()[0].GetValue()] = mt.GetHistogram().GetSampleCount()
 			}
 		}
+	}
+	if want := map[string]uint64{"load": 3, "save": 0, "delete": 0, "update": 2}; !maps.Equal(observed, want) {
+		t.Errorf("store operations observed: %v, want %v", observed, want)
+	}
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP sessionproxy_store_errors_total Session store operations that failed (an outage, not a missing session), by operation.
+# TYPE sessionproxy_store_errors_total counter
+sessionproxy_store_errors_total{operation="delete"} 0
+sessionproxy_store_errors_total{operation="load"} 0
+sessionproxy_store_errors_total{operation="save"} 0
+sessionproxy_store_errors_total{operation="update"} 0
+`), "sessionproxy_store_errors_total"); err != nil {
+		t.Errorf("fn's refusal counted as a store error: %v", err)
 	}
 }

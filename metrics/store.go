@@ -97,9 +97,24 @@ func (s *store) Delete(ctx context.Context, id string) error {
 // Update does not count an error that fn itself returned: that is the
 // caller's problem with the record, not the store's.
 func (s *store) Update(ctx context.Context, id string, last []byte, fn session.UpdateFunc) error {
+	_, err := s.update(fn, func(fn session.UpdateFunc) (uint64, error) {
+		return 0, s.next.Update(ctx, id, last, fn)
+	})
+	return err
+}
+
+func (s *revisionStore) UpdateRevision(ctx context.Context, id string, last []byte, fn session.UpdateFunc) (uint64, error) {
+	return s.update(fn, func(fn session.UpdateFunc) (uint64, error) {
+		return s.next.UpdateRevision(ctx, id, last, fn)
+	})
+}
+
+// update times run, an Update or UpdateRevision of fn, and counts the
+// store's error, not fn's.
+func (s *store) update(fn session.UpdateFunc, run func(session.UpdateFunc) (uint64, error)) (uint64, error) {
 	start := time.Now()
 	var fnErr error
-	err := s.next.Update(ctx, id, last, func(rec []byte, ok bool) ([]byte, time.Duration, error) {
+	rev, err := run(func(rec []byte, ok bool) ([]byte, time.Duration, error) {
 		next, ttl, err := fn(rec, ok)
 		fnErr = err
 		return next, ttl, err
@@ -109,5 +124,5 @@ func (s *store) Update(ctx context.Context, id string, last []byte, fn session.U
 		storeErr = nil
 	}
 	s.observe(update, start, storeErr)
-	return err
+	return rev, err
 }

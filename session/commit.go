@@ -352,9 +352,13 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 		return written, ttl, nil
 	}
 	var err error
-	if p.newID != p.oldID {
+	var rev uint64 // the revision written, from a RevisionStore
+	switch {
+	case p.newID != p.oldID:
 		err = m.saveRenewed(ctx, p, update, ttl)
-	} else {
+	case m.revs != nil:
+		rev, err = m.revs.UpdateRevision(ctx, p.newID, stored, update)
+	default:
 		err = st.Update(ctx, p.newID, stored, update)
 	}
 	switch {
@@ -372,7 +376,7 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	// validation.
 	if s.cookie.seen != nil && p.newID == p.oldID {
 		if r, err := parseOwnRecord(written); err == nil {
-			s.cookie.remember(parsedPayload{id: p.newID, rec: r, stored: written})
+			s.cookie.remember(parsedPayload{id: p.newID, rec: r, stored: written, rev: rev})
 		}
 	}
 	return saved, nil

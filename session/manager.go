@@ -214,8 +214,8 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 				b = p.stored // the store still holds the very record parsed
 			} else if rev != 0 {
 				// The bytes parsed, under a revision the memo lacked
-				// (a write remembers its record, but a write does not
-				// tell its revision): remembered with it from now on.
+				// (written again unchanged, or remembered from a write
+				// that gave none): remembered with it from now on.
 				rr.remember(parsedPayload{id: id, rec: p.rec, stored: b, rev: rev})
 			}
 			return m.loadedStored(id, p.rec, b), nil

@@ -175,6 +175,29 @@ func testStoreRecordMemo(t *testing.T, revisions bool) {
 	}
 }
 
+// A write to a RevisionStore remembers the revision it wrote with the
+// record, so that the session's next request finds the record unchanged
+// without a copy: on a site where each request writes, every read after
+// a write would otherwise copy and compare the record again.
+func TestStoreWriteKeepsItsRevision(t *testing.T) {
+	store := &countingRevisions{MemoryStore: NewMemoryStore(MemoryOptions{})}
+	m := newManager(t, Options{Store: store})
+	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
+	loadExisting(t, m, cookies)
+	loadExisting(t, m, cookies) // seen twice: remembered
+	for n := 2; n <= 4; n++ {
+		roundTrip(t, m, cookies, set(fmt.Sprintf(`{"n":%d}`, n)))
+		copies := store.copies
+		_, s := loadExisting(t, m, cookies)
+		if want := fmt.Sprintf(`{"n":%d}`, n); string(s.Data) != want {
+			t.Fatalf("after write %d: %s, want %s", n, s.Data, want)
+		}
+		if store.copies != copies {
+			t.Errorf("after write %d the load copied the record it wrote", n)
+		}
+	}
+}
+
 // countingRevisions is a MemoryStore that counts the records it copies
 // out for LoadRevision.
 type countingRevisions struct {

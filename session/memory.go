@@ -195,10 +195,17 @@ func (s *MemoryStore) Delete(ctx context.Context, id string) error {
 // without the store locked; if another write to id happened meanwhile,
 // fn runs again on the newer record (optimistic concurrency). Reading is
 // cheap here, so last is not used.
-func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn UpdateFunc) error {
+func (s *MemoryStore) Update(ctx context.Context, id string, last []byte, fn UpdateFunc) error {
+	_, err := s.UpdateRevision(ctx, id, last, fn)
+	return err
+}
+
+// UpdateRevision is Update that also returns the revision of the record
+// written (RevisionStore).
+func (s *MemoryStore) UpdateRevision(ctx context.Context, id string, _ []byte, fn UpdateFunc) (uint64, error) {
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return 0, err
 		}
 		s.mu.Lock()
 		var cur []byte
@@ -210,7 +217,7 @@ func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn Update
 
 		next, ttl, err := fn(cur, gen != 0)
 		if err != nil {
-			return err
+			return 0, err
 		}
 
 		s.mu.Lock()
@@ -220,8 +227,9 @@ func (s *MemoryStore) Update(ctx context.Context, id string, _ []byte, fn Update
 		}
 		if now == gen {
 			s.put(id, next, ttl)
+			rev := s.gen // the revision put gave the record
 			s.mu.Unlock()
-			return nil
+			return rev, nil
 		}
 		s.mu.Unlock() // lost a race: run fn again on the newer record
 	}

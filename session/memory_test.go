@@ -1,6 +1,7 @@
 package session_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"testing/synctest"
@@ -181,6 +182,22 @@ func TestMemoryStoreLoadRevision(t *testing.T) {
 			t.Fatal("a write kept the revision")
 		}
 		load("b", r2, "", false) // another id, with a revision of a
+
+		// An update tells the revision it wrote; a refused one, none.
+		ru, err := s.UpdateRevision(ctx, "a", nil, func(cur []byte, ok bool) ([]byte, time.Duration, error) {
+			return []byte(`{"n":2}`), time.Hour, nil
+		})
+		if err != nil || ru == 0 || ru == r2 {
+			t.Fatalf("UpdateRevision = %d, %v; want a new revision", ru, err)
+		}
+		load("a", ru, "", true)
+		refused := errors.New("refused")
+		if rev, err := s.UpdateRevision(ctx, "a", nil, func([]byte, bool) ([]byte, time.Duration, error) {
+			return nil, 0, refused
+		}); rev != 0 || err != refused {
+			t.Fatalf("a refused UpdateRevision = %d, %v; want 0 and fn's error", rev, err)
+		}
+		r2 = load("a", ru, "", true)
 
 		// A deletion, and then another session in the freed slot.
 		if err := s.Delete(ctx, "a"); err != nil {

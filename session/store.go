@@ -47,6 +47,9 @@ type RevisionStore interface {
 	// gives again. When the record under id is still revision have
 	// (have != 0), it returns ok, the revision and a nil record.
 	LoadRevision(ctx context.Context, id string, have uint64) (record []byte, rev uint64, ok bool, err error)
+	// UpdateRevision is Update that also returns the revision of the
+	// record written, so that the writer's next load need not copy it.
+	UpdateRevision(ctx context.Context, id string, last []byte, fn UpdateFunc) (rev uint64, err error)
 }
 
 // UpdateFunc computes a new record from the current one for Store.Update.
