@@ -13,7 +13,7 @@ import (
 // Store returns s wrapped so that every operation's duration, and every
 // error (an outage, never a missing session), is recorded. With a nil
 // Metrics it returns s itself. A session.RevisionStore stays one, its
-// LoadRevision counted as a load.
+// LoadRevision counted as a load and its UpdateRevision as an update.
 func (m *Metrics) Store(s session.Store) session.Store {
 	if m == nil || s == nil {
 		return s
