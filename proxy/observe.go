@@ -98,9 +98,9 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 // SessionRef returns a short, one-way reference to a session id for logs:
 // the first 8 hex digits of its SHA-256. It tells log lines of one session
 // apart without letting a log reader use the id. It is computed for every
-// access line (about 0.1 µs, one 8-byte string): an id is short, one
-// SHA-256 block, and a table of recent references cost more under load,
-// its misses in the CPU's caches, than hashing again (docs/performance.md).
+// access line: an id is one SHA-256 block, about 0.1 µs and one 8-byte
+// string, less under load than a table of recent references, whose
+// lookups miss the CPU's caches (docs/performance.md).
 func SessionRef(id string) string {
 	var buf [64]byte // an id's bytes, on the stack while it fits
 	sum := sha256.Sum256(append(buf[:0], id...))

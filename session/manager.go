@@ -209,8 +209,11 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 			s.Rejected = RejectUnknown
 			return s, nil
 		}
-		if parsed && (b == nil || bytes.Equal(p.stored, b)) {
-			if b == nil {
+		// A RevisionStore gives no bytes for the record parsed; any other
+		// nil record (a store's empty one) is parsed, and malformed.
+		unchanged := b == nil && rev != 0 && rev == p.rev
+		if parsed && (unchanged || bytes.Equal(p.stored, b)) {
+			if unchanged {
 				b = p.stored // the store still holds the very record parsed
 			} else if rev != 0 {
 				// The bytes parsed, under a revision the memo lacked

@@ -198,6 +198,43 @@ func TestStoreWriteKeepsItsRevision(t *testing.T) {
 	}
 }
 
+// A store that answers a remembered session with an empty record (a
+// plain Store, not a RevisionStore saying "unchanged") gives a malformed
+// session, not the record remembered.
+func TestStoreEmptyRecordIsNotUnchanged(t *testing.T) {
+	store := &emptyRecords{Store: NewMemoryStore(MemoryOptions{})}
+	m := newManager(t, Options{Store: store})
+	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
+	loadExisting(t, m, cookies)
+	loadExisting(t, m, cookies) // seen twice: remembered
+	store.empty = true
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	s, err := m.Load(t.Context(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Rejected != RejectMalformed {
+		t.Fatalf("an empty record gave %s (rejected %q), want it rejected as malformed", s.Data, s.Rejected)
+	}
+}
+
+// emptyRecords is a plain Store that, once empty is set, has an empty
+// record for every id.
+type emptyRecords struct {
+	Store
+	empty bool
+}
+
+func (s *emptyRecords) Load(ctx context.Context, id string) ([]byte, bool, error) {
+	if s.empty {
+		return nil, true, nil
+	}
+	return s.Store.Load(ctx, id)
+}
+
 // countingRevisions is a MemoryStore that counts the records it copies
 // out for LoadRevision.
 type countingRevisions struct {
