@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -233,6 +235,76 @@ func (s *emptyRecords) Load(ctx context.Context, id string) ([]byte, bool, error
 		return nil, true, nil
 	}
 	return s.Store.Load(ctx, id)
+}
+
+// A load that starts after a write has finished sees that write, though
+// the write came through another Manager on the same store (a reloaded
+// configuration's, or the admin API's) and this one's verified cache
+// remembers the record its concurrent loads parsed: with and without
+// revisions.
+func TestStoreReadsFollowWrites(t *testing.T) {
+	for _, revisions := range []bool{true, false} {
+		t.Run(fmt.Sprintf("revisions=%v", revisions), func(t *testing.T) {
+			var store Store = NewMemoryStore(MemoryOptions{})
+			if !revisions {
+				store = plainStore{store}
+			}
+			m := newManager(t, Options{Store: store})
+			writer := newManager(t, Options{Store: store})
+			_, cookies := roundTrip(t, writer, nil, set(`{"n":0}`))
+			load := func() (int, error) {
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				for _, c := range cookies {
+					r.AddCookie(c)
+				}
+				s, err := m.Load(context.Background(), r)
+				if err != nil {
+					return 0, err
+				}
+				var n int
+				if _, err := fmt.Sscanf(string(s.Data), `{"n":%d}`, &n); err != nil {
+					return 0, fmt.Errorf("session %s (rejected %q): %w", s.Data, s.Rejected, err)
+				}
+				return n, nil
+			}
+			var written atomic.Int64 // the last write that has finished
+			stop := make(chan struct{})
+			errs := make(chan error, 4)
+			var wg sync.WaitGroup
+			for range 4 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for {
+						select {
+						case <-stop:
+							return
+						default:
+						}
+						least := written.Load()
+						n, err := load()
+						if err == nil && int64(n) < least {
+							err = fmt.Errorf("a load after write %d saw %d", least, n)
+						}
+						if err != nil {
+							errs <- err
+							return
+						}
+					}
+				}()
+			}
+			for i := 1; i <= 300; i++ {
+				roundTrip(t, writer, cookies, set(fmt.Sprintf(`{"n":%d}`, i)))
+				written.Store(int64(i))
+			}
+			close(stop)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
+	}
 }
 
 // countingRevisions is a MemoryStore that counts the records it copies
