@@ -84,15 +84,32 @@ func TestDestroyWithSetIsAllOrNothing(t *testing.T) {
 // loadExisting loads the session that cookies name, which must exist.
 func loadExisting(t *testing.T, m *Manager, cookies []*http.Cookie) (*http.Request, *Session) {
 	t.Helper()
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
+	r := cookieRequest(cookies)
 	s, err := m.Load(context.Background(), r)
 	if err != nil || s.IsNew {
 		t.Fatalf("Load: %+v, %v", s, err)
 	}
 	return r, s
+}
+
+// cookieRequest is a request carrying cookies.
+func cookieRequest(cookies []*http.Cookie) *http.Request {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	return r
+}
+
+// rememberedSession signs in a session of data through a Manager on
+// store, and loads it twice, so that its verified cache remembers it.
+func rememberedSession(t *testing.T, store Store, data string) (*Manager, []*http.Cookie) {
+	t.Helper()
+	m := newManager(t, Options{Store: store})
+	_, cookies := roundTrip(t, m, nil, set(data))
+	loadExisting(t, m, cookies)
+	loadExisting(t, m, cookies) // seen twice: remembered
+	return m, cookies
 }
 
 // A returning cookie's record is parsed once and remembered, but a load
@@ -156,12 +173,8 @@ func testStoreRecordMemo(t *testing.T, revisions bool) {
 			}
 		}
 		now = now.Add(step.after)
-		r := httptest.NewRequest(http.MethodGet, "/", nil)
-		for _, c := range cookies {
-			r.AddCookie(c)
-		}
 		copies := counted.copies
-		s, err := m.Load(ctx, r)
+		s, err := m.Load(ctx, cookieRequest(cookies))
 		if err != nil {
 			t.Fatalf("%s: %v", step.name, err)
 		}
@@ -183,10 +196,7 @@ func testStoreRecordMemo(t *testing.T, revisions bool) {
 // a write would otherwise copy and compare the record again.
 func TestStoreWriteKeepsItsRevision(t *testing.T) {
 	store := &countingRevisions{MemoryStore: NewMemoryStore(MemoryOptions{})}
-	m := newManager(t, Options{Store: store})
-	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
-	loadExisting(t, m, cookies)
-	loadExisting(t, m, cookies) // seen twice: remembered
+	m, cookies := rememberedSession(t, store, `{"n":1}`)
 	for n := 2; n <= 4; n++ {
 		roundTrip(t, m, cookies, set(fmt.Sprintf(`{"n":%d}`, n)))
 		copies := store.copies
@@ -205,16 +215,9 @@ func TestStoreWriteKeepsItsRevision(t *testing.T) {
 // session, not the record remembered.
 func TestStoreEmptyRecordIsNotUnchanged(t *testing.T) {
 	store := &emptyRecords{Store: NewMemoryStore(MemoryOptions{})}
-	m := newManager(t, Options{Store: store})
-	_, cookies := roundTrip(t, m, nil, set(`{"n":1}`))
-	loadExisting(t, m, cookies)
-	loadExisting(t, m, cookies) // seen twice: remembered
+	m, cookies := rememberedSession(t, store, `{"n":1}`)
 	store.empty = true
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	for _, c := range cookies {
-		r.AddCookie(c)
-	}
-	s, err := m.Load(t.Context(), r)
+	s, err := m.Load(t.Context(), cookieRequest(cookies))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,11 +256,7 @@ func TestStoreReadsFollowWrites(t *testing.T) {
 			writer := newManager(t, Options{Store: store})
 			_, cookies := roundTrip(t, writer, nil, set(`{"n":0}`))
 			load := func() (int, error) {
-				r := httptest.NewRequest(http.MethodGet, "/", nil)
-				for _, c := range cookies {
-					r.AddCookie(c)
-				}
-				s, err := m.Load(context.Background(), r)
+				s, err := m.Load(context.Background(), cookieRequest(cookies))
 				if err != nil {
 					return 0, err
 				}
