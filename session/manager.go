@@ -238,7 +238,11 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 	// codec remembers it.
 	if !parsed {
 		if m.opts.Format == FormatSecure {
-			p = parseSecurePayload(rr.payload)
+			b := rr.payload
+			if rr.resign {
+				b = bytes.Clone(b) // re-issued under the first key as it is
+			}
+			p = parseSecurePayload(b)
 		} else {
 			p = parseKoaPayload(rr.payload)
 		}

@@ -53,12 +53,104 @@ func parseRecord(b []byte) (record, error) {
 // validation, a third of a cold read's parsing. Should such a record be
 // malformed anyway (a stolen key), it is an error, never a panic.
 func parseOwnRecord(b []byte) (r record, err error) {
+	if r, end, ok := cutOwnTail(b); ok {
+		if end == 0 {
+			r.data = json.RawMessage("{}")
+		} else {
+			r.data = append(b[:end:end], '}')
+		}
+		return r, nil
+	}
 	defer func() {
 		if recover() != nil {
 			r, err = record{}, errors.New("record: malformed")
 		}
 	}()
 	return scanRecord(b)
+}
+
+// parseOwnRecordInPlace is parseOwnRecord for a record nobody reads
+// after: the data it returns is b's bytes, its closing brace written over
+// the comma before the bookkeeping, rather than a copy of them.
+func parseOwnRecordInPlace(b []byte) (record, error) {
+	r, end, ok := cutOwnTail(b)
+	if !ok {
+		return parseOwnRecord(b)
+	}
+	if end == 0 {
+		r.data = json.RawMessage("{}")
+		return r, nil
+	}
+	b[end] = '}'
+	r.data = b[: end+1 : end+1]
+	return r, nil
+}
+
+// cutOwnTail reads the bookkeeping members of a record the proxy wrote
+// from its end, where appendRecord puts them, without walking the data:
+// ["_created":ms,]["_used":ms,] then "_expire":ms,"_maxAge":ms} or
+// "_session":true}. It returns them and end, the index of the comma
+// before them (or 0, the opening brace, when the data is empty): the data
+// is b[:end] closed by a brace. ok is false for any other layout, which
+// scanRecord reads.
+//
+// In valid JSON the members it finds are top-level ones: each starts
+// with a quote after a comma or the opening brace, which only a key can.
+// The data is taken as it is, which is what scanRecord would make of it
+// because the data never has a top-level "_" member (and so the proxy
+// never writes one), and its nesting was bounded when it was merged.
+func cutOwnTail(b []byte) (r record, end int, ok bool) {
+	last := len(b) - 1
+	if last < 1 || b[0] != '{' || b[last] != '}' {
+		return record{}, 0, false
+	}
+	var at int
+	if bytes.HasSuffix(b[:last], []byte(`"_session":true`)) {
+		at = last - len(`"_session":true`)
+		r.isBrowser, r.maxAge = true, Browser
+	} else {
+		maxAge, i, ok := cutTailMember(b, last, "_maxAge")
+		if !ok || maxAge <= 0 || b[i-1] != ',' {
+			return record{}, 0, false
+		}
+		expire, j, ok := cutTailMember(b, i-1, "_expire")
+		if !ok {
+			return record{}, 0, false
+		}
+		r.expire, r.maxAge, at = time.UnixMilli(expire), MaxAge(time.Duration(maxAge)*time.Millisecond), j
+	}
+	if b[at-1] == ',' {
+		if used, i, ok := cutTailMember(b, at-1, "_used"); ok {
+			r.used, at = time.UnixMilli(used), i
+		}
+	}
+	if b[at-1] == ',' {
+		if created, i, ok := cutTailMember(b, at-1, "_created"); ok {
+			r.created, at = time.UnixMilli(created), i
+		}
+	}
+	if at-1 > 0 && b[at-1] != ',' {
+		return record{}, 0, false
+	}
+	return r, at - 1, true
+}
+
+// cutTailMember reads the member "name":ms that ends at b[end], ms a
+// non-negative integer of at most 15 digits (as the proxy writes them),
+// and returns ms and the index of its opening quote.
+func cutTailMember(b []byte, end int, name string) (int64, int, bool) {
+	var ms, unit int64 = 0, 1
+	i := end
+	for ; i > 0 && end-i < 15 && '0' <= b[i-1] && b[i-1] <= '9'; i-- {
+		ms += int64(b[i-1]-'0') * unit
+		unit *= 10
+	}
+	key := i - len(name) - 3 // "name":
+	if i == end || (b[i] == '0' && end-i > 1) || key < 1 ||
+		b[i-1] != ':' || b[i-2] != '"' || string(b[key+1:i-2]) != name || b[key] != '"' {
+		return 0, 0, false // no digits, more than 15, a leading zero, or another member
+	}
+	return ms, key, true
 }
 
 // scanRecord is parseRecord after the validation: it walks b as valid

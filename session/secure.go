@@ -116,14 +116,14 @@ func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
 // and parses the record, which the key authenticated (parseOwnRecord).
-// Its result may share b's bytes: b is the request's own copy, and nobody
-// writes to it.
+// Its result shares b's bytes, and may have written to them: b is the
+// request's own copy, which nobody reads after.
 func parseSecurePayload(b []byte) parsedPayload {
 	i := bytes.IndexByte(b, '.')
 	if i <= 0 {
 		return parsedPayload{malformed: true}
 	}
-	r, err := parseOwnRecord(b[i+1:])
+	r, err := parseOwnRecordInPlace(b[i+1:])
 	if err != nil {
 		return parsedPayload{malformed: true}
 	}
