@@ -77,6 +77,36 @@ func tooDeep(b []byte) bool {
 	return false
 }
 
+// plainData reports whether the start of a valid JSON object, b (its
+// members up to some point, without the closing brace), nests no deeper
+// than MaxDepth and has no top-level member whose key starts with "_"
+// (or with an escape, which might spell one): what scanRecord keeps of
+// it as it is. It is tooDeep's walk, noting which strings are top-level
+// keys: those after the object's brace or a comma at its level.
+func plainData(b []byte) bool {
+	depth, key := 0, false
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			if key && (b[i+1] == '_' || b[i+1] == '\\') {
+				return false
+			}
+			key = false
+			i = skipString(b, i) - 1
+		case '{', '[':
+			if depth++; depth > MaxDepth {
+				return false
+			}
+			key = depth == 1
+		case '}', ']':
+			depth--
+		case ',':
+			key = depth == 1
+		}
+	}
+	return true
+}
+
 // ValidPatch reports why b cannot be used as a merge patch (nil if it can).
 func ValidPatch(b []byte) error {
 	_, err := object(b)

@@ -322,10 +322,10 @@ func koaHeader(ck http.Cookie) string {
 }
 
 // parseKoaPayload parses a koa cookie's payload, the record itself. Its
-// result may share b's bytes: b is the request's own copy, and nobody
-// writes to it.
+// result shares b's bytes, and may have written to them: b is the
+// request's own copy, which nobody reads after.
 func parseKoaPayload(b []byte) parsedPayload {
-	r, err := parseRecord(b)
+	r, err := parseRecordInPlace(b)
 	if err != nil {
 		return parsedPayload{malformed: true}
 	}

@@ -237,14 +237,14 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 	// The record is in the cookie: parsed once per cookie value when the
 	// codec remembers it.
 	if !parsed {
+		b := rr.payload
+		if rr.resign {
+			b = bytes.Clone(b) // re-issued under the first key as it is
+		}
 		if m.opts.Format == FormatSecure {
-			b := rr.payload
-			if rr.resign {
-				b = bytes.Clone(b) // re-issued under the first key as it is
-			}
 			p = parseSecurePayload(b)
 		} else {
-			p = parseKoaPayload(rr.payload)
+			p = parseKoaPayload(b)
 		}
 		rr.remember(p)
 	}

@@ -37,29 +37,45 @@ type record struct {
 // members out of the top-level object and keeps the rest of the bytes as
 // they are: the data is neither decoded nor re-encoded, since a request
 // that only reads its session never needs more.
-func parseRecord(b []byte) (record, error) {
+func parseRecord(b []byte) (record, error) { return parseValid(b, false) }
+
+// parseRecordInPlace is parseRecord for a record nobody reads after (a
+// koa cookie's payload): the data it returns may be b's bytes, its
+// closing brace written over the comma before the bookkeeping, rather
+// than a copy of them.
+func parseRecordInPlace(b []byte) (record, error) { return parseValid(b, true) }
+
+func parseValid(b []byte, inPlace bool) (record, error) {
 	// Valid before trimming: JSON's white space is four characters, and
 	// bytes.TrimSpace would also drop others (\v, \f) that JSON.parse,
 	// and so koa-session, refuses.
 	if !validJSON(b) {
 		return record{}, errors.New("record: invalid JSON")
 	}
+	// koa-session's layout, and the proxy's: the bookkeeping last. The
+	// data is then taken as it is once it is known to hold nothing that
+	// scanRecord would cut or refuse.
+	if r, end, ok := cutOwnTail(b); ok && plainData(b[:end]) {
+		return withData(b, r, end, inPlace), nil
+	}
 	return scanRecord(b)
 }
 
 // parseOwnRecord decodes a record the proxy wrote itself, from valid
-// JSON alone: a secure cookie's payload (only a holder of the keys could
-// have written it) or a record it has just stored. It skips parseRecord's
-// validation, a third of a cold read's parsing. Should such a record be
-// malformed anyway (a stolen key), it is an error, never a panic.
-func parseOwnRecord(b []byte) (r record, err error) {
+// JSON alone: a record it has just stored. It skips parseRecord's
+// validation, and reads the bookkeeping from the end where the proxy
+// writes it. Should such a record be malformed anyway (a stolen key), it
+// is an error, never a panic.
+func parseOwnRecord(b []byte) (record, error) { return parseOwn(b, false) }
+
+// parseOwnRecordInPlace is parseOwnRecord for a record nobody reads
+// after (a secure cookie's payload), as parseRecordInPlace is
+// parseRecord's.
+func parseOwnRecordInPlace(b []byte) (record, error) { return parseOwn(b, true) }
+
+func parseOwn(b []byte, inPlace bool) (r record, err error) {
 	if r, end, ok := cutOwnTail(b); ok {
-		if end == 0 {
-			r.data = json.RawMessage("{}")
-		} else {
-			r.data = append(b[:end:end], '}')
-		}
-		return r, nil
+		return withData(b, r, end, inPlace), nil
 	}
 	defer func() {
 		if recover() != nil {
@@ -69,21 +85,20 @@ func parseOwnRecord(b []byte) (r record, err error) {
 	return scanRecord(b)
 }
 
-// parseOwnRecordInPlace is parseOwnRecord for a record nobody reads
-// after: the data it returns is b's bytes, its closing brace written over
-// the comma before the bookkeeping, rather than a copy of them.
-func parseOwnRecordInPlace(b []byte) (record, error) {
-	r, end, ok := cutOwnTail(b)
-	if !ok {
-		return parseOwnRecord(b)
-	}
-	if end == 0 {
+// withData completes the record cutOwnTail read from b with its data,
+// b[:end] closed by a brace: in place (over the comma at b[end]) or a
+// copy.
+func withData(b []byte, r record, end int, inPlace bool) record {
+	switch {
+	case end == 0:
 		r.data = json.RawMessage("{}")
-		return r, nil
+	case inPlace:
+		b[end] = '}'
+		r.data = b[: end+1 : end+1]
+	default:
+		r.data = append(b[:end:end], '}')
 	}
-	b[end] = '}'
-	r.data = b[: end+1 : end+1]
-	return r, nil
+	return r
 }
 
 // cutOwnTail reads the bookkeeping members of a record the proxy wrote

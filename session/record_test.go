@@ -36,6 +36,12 @@ func TestParseRecord(t *testing.T) {
 		{"the proxy's stamps are cut", `{"a":1,"_created":1700000000000,"_used":1700000001000,"_expire":3000,"_maxAge":1000}`, `{"a":1}`, 3000, MaxAge(time.Second)},
 		{"every reserved member is cut", `{"_flashes":["x"],"a":1,"_user_id":"7"}`, `{"a":1}`, 0, 0},
 		{"a tombstone", `{"_ended":true,"_expire":0}`, `{}`, 0, 0},
+		// koa's layout, read from the end unless the data holds a reserved
+		// member (spelled plainly or escaped) or nests too deep.
+		{"koa layout, reserved member in the data", `{"_flashes":["x"],"a":2,"_expire":3000,"_maxAge":1000}`, `{"a":2}`, 3000, MaxAge(time.Second)},
+		{"koa layout, escaped reserved member", `{"a":2,"\u005fx":1,"_expire":3000,"_maxAge":1000}`, `{"a":2}`, 3000, MaxAge(time.Second)},
+		{"koa layout, reserved names below the top", `{"u":{"_x":[1,{"_y":2}]},"a":"_z","_expire":3000,"_maxAge":1000}`, `{"u":{"_x":[1,{"_y":2}]},"a":"_z"}`, 3000, MaxAge(time.Second)},
+		{"koa layout, browser session", `{"a":[1,2],"_session":true}`, `{"a":[1,2]}`, 0, Browser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -190,6 +196,9 @@ func FuzzParseRecord(f *testing.F) {
 		`{"s":",\"_used\":5","_created":1767225600000,"_used":1767225600123,"_expire":1767312000000,"_maxAge":86400000}`,
 		`{"a_expire":1,"_maxAge":2}`, `{"x":1,"a_used":5,"_expire":1,"_maxAge":2}`, `{"x":[1,"_used":5,"_expire":1,"_maxAge":2}`,
 		`{"a":1, "_expire":1,"_maxAge":2}`,
+		`{"_x":1,"a":2,"_expire":1,"_maxAge":2}`, `{"a":1,"\u005fx":1,"_used":3,"_expire":1,"_maxAge":2}`,
+		`{"u":{"_x":[1,{"_y":2}]},"a":"_z","_expire":1,"_maxAge":2}`,
+		`{"a":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `,"_expire":1,"_maxAge":2}`,
 		// Nesting at the bound and past it, in the data and in a
 		// bookkeeping member.
 		`{"a":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `,"_expire":1}`,
@@ -208,6 +217,10 @@ func FuzzParseRecord(f *testing.F) {
 		// error or a record, never a panic, and valid JSON gives what
 		// parseRecord gives (up to white space in the data), unless its
 		// fast path took as data what the proxy never writes there.
+		if in, ierr := parseRecordInPlace(bytes.Clone(b)); (ierr != nil) != (err != nil) || !bytes.Equal(in.data, got.data) ||
+			in.expire != got.expire || in.maxAge != got.maxAge || in.isBrowser != got.isBrowser || in.created != got.created || in.used != got.used {
+			t.Fatalf("parseRecordInPlace(%q) = %q %v, parseRecord %q %v", b, in.data, ierr, got.data, err)
+		}
 		own, oerr := parseOwnRecord(bytes.Clone(b))
 		if in, err := parseOwnRecordInPlace(bytes.Clone(b)); (err != nil) != (oerr != nil) || !bytes.Equal(in.data, own.data) ||
 			in.expire != own.expire || in.maxAge != own.maxAge || in.isBrowser != own.isBrowser || in.created != own.created || in.used != own.used {
