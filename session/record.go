@@ -101,8 +101,8 @@ func withData(b []byte, r record, end int, inPlace bool) record {
 	return r
 }
 
-// cutOwnTail reads the bookkeeping members of a record the proxy wrote
-// from its end, where appendRecord puts them, without walking the data:
+// cutOwnTail reads a record's bookkeeping members from its end, where
+// appendRecord and koa-session put them, without walking the data:
 // ["_created":ms,]["_used":ms,] then "_expire":ms,"_maxAge":ms} or
 // "_session":true}. It returns them and end, the index of the comma
 // before them (or 0, the opening brace, when the data is empty): the data
@@ -111,9 +111,10 @@ func withData(b []byte, r record, end int, inPlace bool) record {
 //
 // In valid JSON the members it finds are top-level ones: each starts
 // with a quote after a comma or the opening brace, which only a key can.
-// The data is taken as it is, which is what scanRecord would make of it
-// because the data never has a top-level "_" member (and so the proxy
-// never writes one), and its nesting was bounded when it was merged.
+// The data before them is what scanRecord would keep as it is when it
+// has no top-level "_" member and nests no deeper than MaxDepth: so in
+// what the proxy writes (it never writes such data), and in a validated
+// record once plainData says so.
 func cutOwnTail(b []byte) (r record, end int, ok bool) {
 	last := len(b) - 1
 	if last < 1 || b[0] != '{' || b[last] != '}' {
