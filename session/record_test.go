@@ -146,6 +146,13 @@ func proxyWritesData(data []byte) bool {
 	return true
 }
 
+// sameBookkeeping reports whether a and b have the same bookkeeping
+// members.
+func sameBookkeeping(a, b record) bool {
+	return a.expire.Equal(b.expire) && a.maxAge == b.maxAge && a.isBrowser == b.isBrowser &&
+		a.created.Equal(b.created) && a.used.Equal(b.used) && a.ended == b.ended
+}
+
 // sameJSON reports whether a and b are the same JSON text but for white
 // space.
 func sameJSON(a, b []byte) bool {
@@ -174,10 +181,8 @@ func TestOwnRecordFromItsEnd(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if string(own.data) != string(want.data) || !own.expire.Equal(want.expire) || own.maxAge != want.maxAge ||
-						own.isBrowser != want.isBrowser || !own.created.Equal(want.created) || !own.used.Equal(want.used) {
-						t.Errorf("from its end: %s %v %v %v %v %v\nwalked:       %s %v %v %v %v %v", own.data, own.expire, own.maxAge, own.isBrowser, own.created, own.used,
-							want.data, want.expire, want.maxAge, want.isBrowser, want.created, want.used)
+					if string(own.data) != string(want.data) || !sameBookkeeping(own, want) {
+						t.Errorf("from its end: %s %+v\nwalked:       %s %+v", own.data, own, want.data, want)
 					}
 				})
 			}
@@ -217,21 +222,18 @@ func FuzzParseRecord(f *testing.F) {
 		// error or a record, never a panic, and valid JSON gives what
 		// parseRecord gives (up to white space in the data), unless its
 		// fast path took as data what the proxy never writes there.
-		if in, ierr := parseRecordInPlace(bytes.Clone(b)); (ierr != nil) != (err != nil) || !bytes.Equal(in.data, got.data) ||
-			in.expire != got.expire || in.maxAge != got.maxAge || in.isBrowser != got.isBrowser || in.created != got.created || in.used != got.used {
+		if in, ierr := parseRecordInPlace(bytes.Clone(b)); (ierr != nil) != (err != nil) || !bytes.Equal(in.data, got.data) || !sameBookkeeping(in, got) {
 			t.Fatalf("parseRecordInPlace(%q) = %q %v, parseRecord %q %v", b, in.data, ierr, got.data, err)
 		}
 		own, oerr := parseOwnRecord(bytes.Clone(b))
-		if in, err := parseOwnRecordInPlace(bytes.Clone(b)); (err != nil) != (oerr != nil) || !bytes.Equal(in.data, own.data) ||
-			in.expire != own.expire || in.maxAge != own.maxAge || in.isBrowser != own.isBrowser || in.created != own.created || in.used != own.used {
+		if in, err := parseOwnRecordInPlace(bytes.Clone(b)); (err != nil) != (oerr != nil) || !bytes.Equal(in.data, own.data) || !sameBookkeeping(in, own) {
 			t.Fatalf("parseOwnRecordInPlace(%q) = %q %v, parseOwnRecord %q %v", b, in.data, err, own.data, oerr)
 		}
 		if json.Valid(b) && oerr == nil && !json.Valid(own.data) {
 			t.Fatalf("parseOwnRecord(%q) = %q, not JSON", b, own.data)
 		}
 		if json.Valid(b) && (oerr != nil || proxyWritesData(own.data)) &&
-			((oerr != nil) != (err != nil) || err == nil && (!sameJSON(own.data, got.data) || own.expire != got.expire || own.maxAge != got.maxAge ||
-				own.isBrowser != got.isBrowser || !own.created.Equal(got.created) || !own.used.Equal(got.used) || own.ended != got.ended)) {
+			((oerr != nil) != (err != nil) || err == nil && (!sameJSON(own.data, got.data) || !sameBookkeeping(own, got))) {
 			t.Fatalf("parseOwnRecord(%q) = %q %v, parseRecord %q %v", b, own.data, oerr, got.data, err)
 		}
 		want, werr := parseRecordMap(b)
