@@ -74,14 +74,14 @@ func parseOwnRecord(b []byte) (record, error) { return parseOwn(b, false) }
 func parseOwnRecordInPlace(b []byte) (record, error) { return parseOwn(b, true) }
 
 func parseOwn(b []byte, inPlace bool) (r record, err error) {
-	if r, end, ok := cutOwnTail(b); ok {
-		return withData(b, r, end, inPlace), nil
-	}
 	defer func() {
 		if recover() != nil {
 			r, err = record{}, errors.New("record: malformed")
 		}
 	}()
+	if r, end, ok := cutOwnTail(b); ok {
+		return withData(b, r, end, inPlace), nil
+	}
 	return scanRecord(b)
 }
 
