@@ -55,7 +55,7 @@ func parseValid(b []byte, inPlace bool) (record, error) {
 	// koa-session's layout, and the proxy's: the bookkeeping last. The
 	// data is then taken as it is once it is known to hold nothing that
 	// scanRecord would cut or refuse.
-	if r, end, ok := cutOwnTail(b); ok && plainData(b[:end]) {
+	if r, end, ok := cutBookkeeping(b); ok && plainData(b[:end]) {
 		return withData(b, r, end, inPlace), nil
 	}
 	return scanRecord(b)
@@ -79,13 +79,13 @@ func parseOwn(b []byte, inPlace bool) (r record, err error) {
 			r, err = record{}, errors.New("record: malformed")
 		}
 	}()
-	if r, end, ok := cutOwnTail(b); ok {
+	if r, end, ok := cutBookkeeping(b); ok {
 		return withData(b, r, end, inPlace), nil
 	}
 	return scanRecord(b)
 }
 
-// withData completes the record cutOwnTail read from b with its data,
+// withData completes the record cutBookkeeping read from b with its data,
 // b[:end] closed by a brace: in place (over the comma at b[end]) or a
 // copy.
 func withData(b []byte, r record, end int, inPlace bool) record {
@@ -101,7 +101,7 @@ func withData(b []byte, r record, end int, inPlace bool) record {
 	return r
 }
 
-// cutOwnTail reads a record's bookkeeping members from its end, where
+// cutBookkeeping reads a record's bookkeeping members from its end, where
 // appendRecord and koa-session put them, without walking the data:
 // ["_created":ms,]["_used":ms,] then "_expire":ms,"_maxAge":ms} or
 // "_session":true}. It returns them and end, the index of the comma
@@ -115,7 +115,7 @@ func withData(b []byte, r record, end int, inPlace bool) record {
 // has no top-level "_" member and nests no deeper than MaxDepth: so in
 // what the proxy writes (it never writes such data), and in a validated
 // record once plainData says so.
-func cutOwnTail(b []byte) (r record, end int, ok bool) {
+func cutBookkeeping(b []byte) (r record, end int, ok bool) {
 	last := len(b) - 1
 	if last < 1 || b[0] != '{' || b[last] != '}' {
 		return record{}, 0, false

@@ -116,9 +116,8 @@ func (c *secureCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 
 // parseSecurePayload splits a secure cookie's payload, "<id>.<record>",
 // and parses the record, which the key authenticated
-// (parseOwnRecordInPlace).
-// Its result shares b's bytes, and may have written to them: b is the
-// request's own copy, which nobody reads after.
+// (parseOwnRecordInPlace). Its result shares b's bytes, and may have
+// written to them: b is the request's own copy, which nobody reads after.
 func parseSecurePayload(b []byte) parsedPayload {
 	i := bytes.IndexByte(b, '.')
 	if i <= 0 {
