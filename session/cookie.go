@@ -18,6 +18,17 @@ const maxRequestCookies = 3000
 // A value that is not a valid cookie value is skipped, and surrounding
 // double quotes are removed.
 func requestCookie(h http.Header, name string) (string, bool) {
+	return findCookie(h, name, true)
+}
+
+// firstCookie is requestCookie without checking the value: the first
+// cookie name, valid or not. A reader that recognizes the value as one the
+// proxy issued needs no check (see secureCodec.read).
+func firstCookie(h http.Header, name string) (string, bool) {
+	return findCookie(h, name, false)
+}
+
+func findCookie(h http.Header, name string, check bool) (string, bool) {
 	lines := h["Cookie"]
 	if tooManyCookies(lines) {
 		return "", false
@@ -33,7 +44,7 @@ func requestCookie(h http.Header, name string) (string, bool) {
 			if len(v) > 1 && v[0] == '"' && v[len(v)-1] == '"' {
 				v = v[1 : len(v)-1]
 			}
-			if validCookieValue(v) {
+			if !check || validCookieValue(v) {
 				return v, true
 			}
 		}

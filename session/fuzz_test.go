@@ -41,6 +41,67 @@ func FuzzLoadSecure(f *testing.F) {
 	})
 }
 
+// FuzzSecureReadsLikeRequestCookie holds the secure format's reader, which
+// takes the first cookie of the name unchecked when it is the proxy's, to
+// net/http's choice of cookie: for any Cookie headers, in which "$"
+// stands for a cookie the proxy issued and "%" for it with a newline
+// inside (which base64 decoding skips), the session is read exactly when
+// Request.Cookie's value is that cookie; another value of the name is
+// rejected, and without one there is no cookie.
+func FuzzSecureReadsLikeRequestCookie(f *testing.F) {
+	m, err := New(Options{Keys: []string{key1}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	s, _ := m.Load(context.Background(), r)
+	h := http.Header{}
+	if _, err := m.Commit(context.Background(), r, s, set(`{"a":1}`), h); err != nil {
+		f.Fatal(err)
+	}
+	issued := (&http.Response{Header: h}).Cookies()[0].Value
+	for _, tc := range []struct{ a, b string }{
+		{"koa.sess=$", ""},
+		{`koa.sess="$"`, ""},
+		{"koa.sess=$$", ""},               // valid bytes, not the proxy's
+		{"koa.sess=a\"b; koa.sess=$", ""}, // no cookie value: net/http reads the next
+		{"koa.sess=%; koa.sess=$", ""},
+		{"koa.sess=%", ""},
+		{"koa.sess=x; koa.sess=$", ""}, // the first valid one counts
+		{"koa.sess=a b", "koa.sess=$"},
+		{"koa.sess=\x00", "koa.sess=$"},
+		{"a=1", "koa.sess=\x7f"},
+		{strings.Repeat("a=1; ", 3000) + "koa.sess=$", ""}, // past net/http's limit
+	} {
+		f.Add(tc.a, tc.b)
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		cookies := strings.NewReplacer("$", issued, "%", issued[:8]+"\n"+issued[8:])
+		r := &http.Request{Header: http.Header{"Cookie": {cookies.Replace(a)}}}
+		if b != "" {
+			r.Header["Cookie"] = append(r.Header["Cookie"], cookies.Replace(b))
+		}
+		want, err := r.Cookie("koa.sess")
+		s, lerr := m.Load(context.Background(), r)
+		switch {
+		case lerr != nil:
+			t.Fatalf("Cookie headers %q: Load: %v", r.Header["Cookie"], lerr)
+		case err != nil:
+			if s.Rejected != "" || !s.IsNew {
+				t.Fatalf("Cookie headers %q: net/http finds no cookie; Load gave %+v", r.Header["Cookie"], s)
+			}
+		case want.Value == issued:
+			if s.Rejected != "" || s.IsNew || string(s.Data) != `{"a":1}` {
+				t.Fatalf("Cookie headers %q: net/http reads the issued cookie; Load gave %+v", r.Header["Cookie"], s)
+			}
+		default:
+			if s.Rejected != RejectTampered {
+				t.Fatalf("Cookie headers %q: net/http reads %q, not the issued cookie; Load gave %+v", r.Header["Cookie"], want.Value, s)
+			}
+		}
+	})
+}
+
 // FuzzRequestCookie holds requestCookie to Request.Cookie: the same value,
 // or none, for any Cookie headers.
 func FuzzRequestCookie(f *testing.F) {

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 )
 
@@ -44,18 +45,44 @@ func newSecureCodec(keys []string, tmpl http.Cookie) (*secureCodec, error) {
 	return c, nil
 }
 
+// read finds the session cookie as net/http's Request.Cookie does: the
+// first cookie of the name whose value is a valid cookie value. The first
+// cookie of the name is read unchecked, because a value that the verified
+// cache holds or a key opens is base64url, all of whose bytes are valid:
+// it is net/http's choice too. The check (validCookieValue) is left to a
+// value that is not the proxy's; if that is no valid cookie value, the
+// first valid one is read instead.
 func (c *secureCodec) read(r *http.Request, name string) (readResult, memo) {
-	value, ok := requestCookie(r.Header, name)
+	value, ok := firstCookie(r.Header, name)
 	if !ok {
 		return readResult{}, memo{}
 	}
+	if rr, m, ours := c.readValue(name, value); ours || validCookieValue(value) {
+		return rr, m
+	}
+	if value, ok = requestCookie(r.Header, name); !ok {
+		return readResult{}, memo{}
+	}
+	rr, m, _ := c.readValue(name, value)
+	return rr, m
+}
+
+// readValue reads the session cookie's value, and reports whether it is
+// one the proxy issued (remembered, or opened by a key). Otherwise the
+// result is a tampered cookie.
+func (c *secureCodec) readValue(name, value string) (readResult, memo, bool) {
 	h := c.seen.hash(value)
 	if m, ok := c.seen.get(h, value); ok {
 		rr := readResult{found: true, resign: m.e.resign, value: value, seen: &c.seen, key: h}
 		if m.e.resign || !m.e.parsed {
 			rr.payload = m.payload()
 		}
-		return rr, m
+		return rr, m, true
+	}
+	// encoding/base64 skips CR and LF, which no cookie value holds: a
+	// value with them is not the proxy's, even if a key opens it.
+	if strings.IndexByte(value, '\n') >= 0 || strings.IndexByte(value, '\r') >= 0 {
+		return readResult{found: true, reject: RejectTampered}, memo{}, false
 	}
 	for i, k := range c.keys {
 		if payload, ok := k.open(name, value); ok {
@@ -65,10 +92,10 @@ func (c *secureCodec) read(r *http.Request, name string) (readResult, memo) {
 			if c.seen.admit(h, value) {
 				rr.seen, rr.key = &c.seen, h
 			}
-			return rr, memo{}
+			return rr, memo{}, true
 		}
 	}
-	return readResult{found: true, reject: RejectTampered}, memo{}
+	return readResult{found: true, reject: RejectTampered}, memo{}, false
 }
 
 // write encrypts and authenticates payload, or sends current again: a
