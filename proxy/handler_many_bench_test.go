@@ -8,6 +8,7 @@ import (
 	"runtime"
 	rtmetrics "runtime/metrics"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -98,6 +99,58 @@ func BenchmarkHandlerMix(b *testing.B) {
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
 			b.ReportMetric(float64(ms.HeapAlloc)/(1<<20), "live-MB")
+			runtime.KeepAlive(cookies)
+		})
+	}
+}
+
+// BenchmarkHandlerMixBrowser is BenchmarkHandlerMix with clients that
+// keep the cookies they are sent, as browsers do, and writes that change
+// the session ({"n":<request number>}): a cookie session's write issues a
+// new cookie, which its client sends from then on, and which the verified
+// cache admits only the second time it verifies. The load benchmark's
+// wrk keeps its cookies, so this is the one measure of that cost
+// (docs/performance.md, "Clients that follow Set-Cookie").
+//
+//	go test ./proxy -run '^$' -bench HandlerMixBrowser -benchtime 400000x
+func BenchmarkHandlerMixBrowser(b *testing.B) {
+	const n = 100_000
+	seq := zipfRequests(n, 1<<18, 0.1)
+	for _, m := range manyModes(n) {
+		b.Run(m.name, func(b *testing.B) {
+			h, cookies := m.setUp(b, n)
+			kept := map[int]string{} // the users whose cookies a write replaced
+			runtime.GC()
+			b.ReportAllocs()
+			var patch []byte
+			i := 0
+			for b.Loop() {
+				k := seq[i%len(seq)]
+				i++
+				r := httptest.NewRequest(http.MethodGet, "/", nil)
+				if k < 0 {
+					k = -k
+					patch = strconv.AppendInt(append(patch[:0], `{"n":`...), int64(i), 10)
+					r.Header.Set("X-Bench-Set", string(append(patch, '}')))
+				}
+				cookie, ok := kept[k]
+				if !ok {
+					cookie = cookies.at(k)
+				}
+				r.Header.Set("Cookie", cookie)
+				w := httptest.NewRecorder()
+				h.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					b.Fatalf("status %d", w.Code)
+				}
+				if len(w.Header()["Set-Cookie"]) > 0 {
+					var parts []string
+					for _, c := range w.Result().Cookies() {
+						parts = append(parts, c.Name+"="+c.Value)
+					}
+					kept[k] = strings.Join(parts, "; ")
+				}
+			}
 			runtime.KeepAlive(cookies)
 		})
 	}
