@@ -8,10 +8,9 @@ import (
 	"testing"
 )
 
-// FuzzLoadSecure feeds arbitrary cookie values to the secure format: any
-// value gives a session (a fresh one unless it verifies), never an error
-// or a panic.
-func FuzzLoadSecure(f *testing.F) {
+// secureSession returns a Manager of the secure format and the value of
+// a cookie it issued for the session {"a":1}.
+func secureSession(f *testing.F) (*Manager, string) {
 	m, err := New(Options{Keys: []string{key1}})
 	if err != nil {
 		f.Fatal(err)
@@ -22,7 +21,15 @@ func FuzzLoadSecure(f *testing.F) {
 	if _, err := m.Commit(context.Background(), r, s, set(`{"a":1}`), h); err != nil {
 		f.Fatal(err)
 	}
-	f.Add((&http.Response{Header: h}).Cookies()[0].Value)
+	return m, (&http.Response{Header: h}).Cookies()[0].Value
+}
+
+// FuzzLoadSecure feeds arbitrary cookie values to the secure format: any
+// value gives a session (a fresh one unless it verifies), never an error
+// or a panic.
+func FuzzLoadSecure(f *testing.F) {
+	m, issued := secureSession(f)
+	f.Add(issued)
 	f.Add("")
 	f.Add("MTcwMDAwMDAwMHx8")
 	f.Fuzz(func(t *testing.T, value string) {
@@ -49,17 +56,7 @@ func FuzzLoadSecure(f *testing.F) {
 // Request.Cookie's value is that cookie; another value of the name is
 // rejected, and without one there is no cookie.
 func FuzzSecureReadsLikeRequestCookie(f *testing.F) {
-	m, err := New(Options{Keys: []string{key1}})
-	if err != nil {
-		f.Fatal(err)
-	}
-	r := httptest.NewRequest(http.MethodGet, "/", nil)
-	s, _ := m.Load(context.Background(), r)
-	h := http.Header{}
-	if _, err := m.Commit(context.Background(), r, s, set(`{"a":1}`), h); err != nil {
-		f.Fatal(err)
-	}
-	issued := (&http.Response{Header: h}).Cookies()[0].Value
+	m, issued := secureSession(f)
 	for _, tc := range []struct{ a, b string }{
 		{"koa.sess=$", ""},
 		{`koa.sess="$"`, ""},
