@@ -64,25 +64,33 @@ func TestMint(t *testing.T) {
 }
 
 // TestMintLikeGolangJWT checks that a plain session's token is the very
-// token golang-jwt signs, byte for byte.
+// token golang-jwt signs, byte for byte: a small session, whose claims are
+// encoded by encoding/base64, and a signed-in user's, by segmentio/asm.
 func TestMintLikeGolangJWT(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
-	s := session.Session{ID: "AAECAwQFBgcICQoLDA0ODw", Data: []byte(`{"n":1,"user":{"age":30}}`), IsNew: true}
-	want, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{SID: s.ID, Sess: s.Data, New: true, RegisteredClaims: jwt.RegisteredClaims{
-		Issuer: Issuer, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
-	}}).SignedString([]byte(testSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := newMinter([]byte(testSecret), time.Minute)
-	for range 3 { // pooled buffers and HMACs are reused cleanly
-		if got := mustMint(t, m, &s, "", now); got != want {
-			t.Fatalf("token\n%s\nwant\n%s", got, want)
+	user := `{"user":{"id":1000042,"name":"Alexandra Example 0000042","email":"alexandra.example.0000042@example.com",` +
+		`"roles":["member","editor","billing"],"locale":"en-GB","verified":true},"csrf":"Yv3a9kPqZr8WmX2cT5nB7dLf0hJs4gKe","loginAt":1767225600}`
+	for _, data := range []string{`{"n":1,"user":{"age":30}}`, user} {
+		s := session.Session{ID: "AAECAwQFBgcICQoLDA0ODw", Data: []byte(data), IsNew: true}
+		want, err := jwt.NewWithClaims(jwt.SigningMethodHS256, Claims{SID: s.ID, Sess: s.Data, New: true, RegisteredClaims: jwt.RegisteredClaims{
+			Issuer: Issuer, IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+		}}).SignedString([]byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(want, ".")[0])
-	if string(header) != `{"alg":"HS256","typ":"JWT"}` {
-		t.Errorf("golang-jwt's header is %s", header)
+		m := newMinter([]byte(testSecret), time.Minute)
+		for range 3 { // pooled buffers and HMACs are reused cleanly
+			if got := mustMint(t, m, &s, "", now); got != want {
+				t.Fatalf("token\n%s\nwant\n%s", got, want)
+			}
+		}
+		header, _ := base64.RawURLEncoding.DecodeString(strings.Split(want, ".")[0])
+		if string(header) != `{"alg":"HS256","typ":"JWT"}` {
+			t.Errorf("golang-jwt's header is %s", header)
+		}
+		if n := len(strings.Split(want, ".")[1]); (data == user) != (n >= shortBase64) {
+			t.Errorf("claims of %d characters: not the encoder this case is for", n)
+		}
 	}
 }
 

@@ -231,7 +231,7 @@ func decodeBase64Node(s string) ([]byte, error) {
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
 	var value string
 	if c.encode {
-		value = asmbase64.StdEncoding.EncodeToString(payload)
+		value = encodeToString(asmbase64.StdEncoding, payload)
 	} else if value = string(payload); strings.ContainsAny(value, "; \t\r\n\",\\") {
 		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
 	}
