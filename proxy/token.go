@@ -3,20 +3,18 @@ package proxy
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"hash"
 	"hash/maphash"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	asmbase64 "github.com/segmentio/asm/base64"
 
+	"github.com/sessionproxy/sessionproxy/internal/b64"
 	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 )
@@ -217,7 +215,7 @@ func (m *minter) sign(s *session.Session, aud string, now time.Time) (string, er
 	start := len(claims)
 	tok := append(claims, m.header...)
 	tok = append(tok, '.')
-	tok = appendBase64URL(tok, claims[:start])
+	tok = b64.RawURL.AppendEncode(tok, claims[:start])
 	var sig []byte
 	if m.key != nil {
 		var err error
@@ -231,32 +229,10 @@ func (m *minter) sign(s *session.Session, aud string, now time.Time) (string, er
 		sig = w.mac.Sum(w.sum[:0])
 	}
 	tok = append(tok, '.')
-	tok = appendBase64URL(tok, sig)
+	tok = b64.RawURL.AppendEncode(tok, sig)
 	w.buf = tok
 	return string(tok[start:]), nil
 }
-
-// appendBase64URL appends src to dst in base64url without padding, as
-// encoding/base64's RawURLEncoding.AppendEncode does: with segmentio/asm's
-// AVX2 encoder when the result is long (a signed-in user's claims, about
-// 400 bytes, in a seventh of the time on a CPU without slow AVX-SSE
-// switches), with encoding/base64's when it is short (the signature, a
-// small session's claims), where the AVX2 code's fixed cost is most of
-// its cost (session.shortBase64 has the figures). src may be part of dst.
-func appendBase64URL(dst, src []byte) []byte {
-	enc := asmbase64.RawURLEncoding
-	n := enc.EncodedLen(len(src))
-	if n < shortBase64 {
-		return base64.RawURLEncoding.AppendEncode(dst, src)
-	}
-	dst = slices.Grow(dst, n)
-	enc.Encode(dst[len(dst):len(dst)+n], src)
-	return dst[:len(dst)+n]
-}
-
-// shortBase64 is session's: the length of base64 text below which
-// encoding/base64 is the faster.
-const shortBase64 = 256
 
 // appendJSONString appends s as a JSON string. Session ids are URL-safe
 // base64, so the loop is the whole story; anything else goes through

@@ -88,7 +88,7 @@ func TestMintLikeGolangJWT(t *testing.T) {
 		if string(header) != `{"alg":"HS256","typ":"JWT"}` {
 			t.Errorf("golang-jwt's header is %s", header)
 		}
-		if n := len(strings.Split(want, ".")[1]); (data == user) != (n >= shortBase64) {
+		if n := len(strings.Split(want, ".")[1]); (data == user) != (n >= 256) { // b64's threshold
 			t.Errorf("claims of %d characters: not the encoder this case is for", n)
 		}
 	}

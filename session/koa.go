@@ -14,6 +14,8 @@ import (
 	"time"
 
 	asmbase64 "github.com/segmentio/asm/base64"
+
+	"github.com/sessionproxy/sessionproxy/internal/b64"
 )
 
 // koaCodec is FormatKoa: koa-session's cookie, as written by the cookies
@@ -231,7 +233,7 @@ func decodeBase64Node(s string) ([]byte, error) {
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
 	var value string
 	if c.encode {
-		value = encodeToString(asmbase64.StdEncoding, payload)
+		value = b64.Std.EncodeToString(payload)
 	} else if value = string(payload); strings.ContainsAny(value, "; \t\r\n\",\\") {
 		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
 	}

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"sync"
 
-	"github.com/segmentio/asm/base64"
+	"github.com/sessionproxy/sessionproxy/internal/b64"
 )
 
 // secureKey seals and opens secure cookie values under one key, in
@@ -63,7 +63,7 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	// none, and leaves no large buffer in the pool.
 	size := k.block.BlockSize()
 	var date [20]byte
-	enc := base64.URLEncoding
+	enc := b64.URL
 	inner := enc.EncodedLen(size + len(payload))
 	if n := enc.EncodedLen(len(strconv.AppendInt(date[:0], now, 10)) + 1 + inner + 1 + sha256.Size); n > maxSecureValue {
 		return "", fmt.Errorf("the value would be %d bytes, over securecookie's %d", n, maxSecureValue)
@@ -85,13 +85,13 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	dateStart := len(b)
 	b = strconv.AppendInt(b, now, 10)
 	b = append(b, '|')
-	b = appendEncode(enc, b, b[:macStart])
+	b = enc.AppendEncode(b, b[:macStart])
 	w.mac.Reset()
 	w.mac.Write(b[macStart:])
 	b = append(b, '|')
 	b = w.mac.Sum(b)
 	outer := len(b)
-	b = appendEncode(enc, b, b[dateStart:outer])
+	b = enc.AppendEncode(b, b[dateStart:outer])
 	w.buf = b[:0]
 	return string(b[outer:]), nil
 }
@@ -112,8 +112,8 @@ func (k *secureKey) open(name, value string) ([]byte, bool) {
 	b = append(b, name...)
 	b = append(b, '|')
 	outer := len(b)
-	enc := base64.URLEncoding
-	b, err := appendDecode(enc, b, b[:macStart])
+	enc := b64.URL
+	b, err := enc.AppendDecode(b, b[:macStart])
 	w.buf = b[:0]
 	if err != nil {
 		return nil, false
@@ -139,7 +139,7 @@ func (k *secureKey) open(name, value string) ([]byte, bool) {
 		return nil, false
 	}
 	start := len(b)
-	b, err = appendDecode(enc, b, val)
+	b, err = enc.AppendDecode(b, val)
 	w.buf = b[:0]
 	if err != nil {
 		return nil, false

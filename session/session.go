@@ -14,8 +14,6 @@
 //   - codec.go: the codec interface every cookie format implements;
 //     secure.go and koa.go are the two formats, each on its own.
 //   - cookieline.go: writing a Set-Cookie line fast.
-//   - base64.go: the cookies' base64, segmentio/asm's held to
-//     encoding/base64's results.
 //   - cache.go: the cache of verified cookie values and their parsed
 //     records, in memory the garbage collector does not look into.
 //   - record.go: the koa-layout record (data with "_expire"/"_maxAge").
