@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -17,9 +18,10 @@ const maxBatch = 128
 const idleExit = time.Second
 
 // batcher sends the commands of concurrent operations to Redis together,
-// as one go-redis pipeline: the commands queued while a batch is out go
-// as the next batch, so under load one write and one read serve many
-// requests, and a lone command still goes at once. One goroutine sends
+// as one go-redis pipeline: the commands queued while a batch is out, or
+// by the goroutines that were ready to run when it was taken, go as the
+// next batch, so under load one write and one read serve many requests,
+// and a lone command still goes at once. One goroutine sends
 // the batches, one after another, so commands reach Redis in the order
 // they were queued (on a Cluster, each node in that order); it exits
 // once the queue has stayed empty for idleExit, and the next command
@@ -74,6 +76,11 @@ func (b *batcher) run() {
 	for {
 		select {
 		case c := <-b.queue:
+			// Let the goroutines that are ready to run go first: under
+			// load some of them are about to queue a command, which then
+			// shares this batch's write and read instead of paying for
+			// its own. When nothing else is ready, this returns at once.
+			runtime.Gosched()
 			batch = b.take(append(batch[:0], c))
 		case <-idle.C:
 			b.running.Store(false)
