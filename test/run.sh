@@ -22,6 +22,10 @@ apt_install() {
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
 	apt_install redis-server redis-tools
 fi
+# Debian's wrk: the load benchmark's driver runs its mix scripts in it.
+if ! command -v wrk >/dev/null; then
+	apt_install wrk
+fi
 # Python 3 with Flask runs the example and test upstreams. When the
 # python3 on PATH has no Flask, Debian's python3-flask is installed and the
 # tests use Debian's interpreter (PYTHON is read by the test harness).

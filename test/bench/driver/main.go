@@ -98,6 +98,9 @@ type scenario struct {
 	// Zipf popularity, a tenth of the requests writes (writeMixScript).
 	n   int
 	mix bool
+	// browser: the mix's clients send the cookies they are sent, as
+	// browsers do (writeMixScript).
+	browser bool
 }
 
 var allScenarios = []scenario{
@@ -120,6 +123,9 @@ var allScenarios = []scenario{
 	// A site's traffic: 100,000 signed-in users of Zipf popularity, 90 %
 	// reads and 10 % writes.
 	{name: "mix", path: "/", kind: userSessions, n: mixSessions, mix: true},
+	// The same, with clients that follow Set-Cookie: after a write, its
+	// session's requests send the cookie the write set.
+	{name: "mix-browser", path: "/", kind: userSessions, n: mixSessions, mix: true, browser: true},
 }
 
 // sessionsPerTarget is how many sessions the write scenario spreads over.
@@ -168,7 +174,7 @@ func main() {
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run)")
-	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) and mix (100,000 users of Zipf popularity, 10 % writes); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
+	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) mix (100,000 users of Zipf popularity, 10 % writes) and mix-browser (the same, with clients that follow Set-Cookie; not koa); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
 		d, err := time.ParseDuration(args[0])
@@ -217,6 +223,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	modes, err := pickModes(o.modes)
 	if err != nil {
 		return err
+	}
+	for _, s := range scens {
+		for _, m := range modes {
+			if s.browser && strings.Contains(m.config, "format: koa") {
+				return fmt.Errorf("scenario %s cannot run mode %s: its writes set two cookies, and wrk's response callback sees one header of a name", s.name, m.name)
+			}
+		}
 	}
 
 	root, err := repoRoot()
@@ -529,7 +542,7 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 			switch {
 			case s.kind != kind || s.n <= 1:
 			case s.mix:
-				t.script[s.name], err = writeMixScript(procs.dir, t.name+"-"+s.name, sessions[:s.n], threads, 1)
+				t.script[s.name], err = writeMixScript(procs.dir, t.name+"-"+s.name, sessions[:s.n], threads, 1, s.browser)
 			default:
 				t.script[s.name], err = writeScript(procs.dir, t.name+"-"+s.name, sessions[:s.n], threads)
 			}

@@ -157,7 +157,14 @@ end
 // writeMixScript writes a wrk script of the mix scenario over sessions'
 // cookies (rank k is sessions[k-1]): reads of / and writes of /write, in
 // the order of mixRequests, each thread from its own random place in it.
-func writeMixScript(dir, name string, sessions []string, threads int, seed uint64) (string, error) {
+//
+// With browser, the clients follow Set-Cookie, as browsers do: a write's
+// response carries its session's new cookie (the upstream echoes ?u= as
+// X-Bench-User, since wrk's response callback does not know its request),
+// and that session's later requests send it. Each session then belongs to
+// one thread, which sends its requests and alone keeps its cookie; wrk
+// keeps one header of a name, so a mode must set one cookie per response.
+func writeMixScript(dir, name string, sessions []string, threads int, seed uint64, browser bool) (string, error) {
 	cookies := filepath.Join(dir, "cookies-"+name+".txt")
 	if err := writeLines(cookies, sessions); err != nil {
 		return "", err
@@ -166,17 +173,49 @@ func writeMixScript(dir, name string, sessions []string, threads int, seed uint6
 	if err := writeLines(seq, mixRequests(len(sessions), mixSequence, mixZipfS, mixWrites, seed)); err != nil {
 		return "", err
 	}
-	script := fmt.Sprintf(luaSessions, cookies, threads) + fmt.Sprintf(`function init(args)
+	script := fmt.Sprintf(luaSessions, cookies, threads) + fmt.Sprintf(mixLua, browser, seq)
+	if browser {
+		script += `function response(status, headers, body)
+  local k, c = tonumber(headers["X-Bench-User"]), headers["Set-Cookie"]
+  if k and c and writes[k] then
+    local cookie = string.match(c, "^[^;]*")
+    reads[k] = r .. cookie .. "\r\n\r\n"
+    writes[k] = w[k] .. cookie .. "\r\n\r\n"
+  end
+end
+`
+	}
+	path := filepath.Join(dir, "mix-"+name+".lua")
+	return path, os.WriteFile(path, []byte(script), 0o600)
+}
+
+// mixLua is the mix's init and request, after luaSessions; its formatting
+// verbs take whether the clients follow Set-Cookie, and the sequence's file. With
+// browser, a thread keeps only its own sessions' requests and the
+// requests of its sessions in the sequence.
+const mixLua = `local browser = %t
+function init(args)
   local sessions = load()
-  local r, w = head("/"), head("/write")
+  r, w = head("/"), {}
+  local shared = head("/write")
   reads, writes = {}, {}
   for k = 1, #sessions do
-    reads[k] = r .. sessions[k] .. "\r\n\r\n"
-    writes[k] = w .. sessions[k] .. "\r\n\r\n"
+    if not browser then
+      w[k] = shared
+    elseif (k - 1) %% threads == index then
+      w[k] = head("/write?u=" .. k)
+    end
+    if w[k] then
+      reads[k] = r .. sessions[k] .. "\r\n\r\n"
+      writes[k] = w[k] .. sessions[k] .. "\r\n\r\n"
+    end
   end
   seq = {}
   for line in io.lines(%q) do
-    seq[#seq + 1] = tonumber(line)
+    local k = tonumber(line)
+    if reads[math.abs(k)] then
+      seq[#seq + 1] = k
+    end
   end
   math.randomseed(os.time() * 16 + index)
   i = math.random(#seq)
@@ -189,7 +228,4 @@ function request()
   end
   return reads[k]
 end
-`, seq)
-	path := filepath.Join(dir, "mix-"+name+".lua")
-	return path, os.WriteFile(path, []byte(script), 0o600)
-}
+`

@@ -1,13 +1,22 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 )
 
 // The mix's requests follow Zipf's law over the sessions, and a tenth
@@ -79,7 +88,7 @@ func TestZipfRanks(t *testing.T) {
 func TestWriteScripts(t *testing.T) {
 	dir := t.TempDir()
 	sessions := []string{"koa.sess=a; koa.sess.sig=x", "koa.sess=b; koa.sess.sig=y", "koa.sess=c; koa.sess.sig=z"}
-	path, err := writeMixScript(dir, "secure-mix", sessions, 2, 7)
+	path, err := writeMixScript(dir, "secure-mix", sessions, 2, 7, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,5 +126,77 @@ func TestWriteScripts(t *testing.T) {
 	}
 	if script, _ := os.ReadFile(path); !strings.Contains(string(script), "reqs[1] = wrk.format()") {
 		t.Errorf("a script without sessions must send plain requests:\n%s", script)
+	}
+}
+
+// The mix's wrk script, run by wrk against a server that issues a new
+// cookie on every write: with browser, a session's requests after a write
+// send the cookie it set; without, they keep the first.
+func TestMixScriptFollowsSetCookie(t *testing.T) {
+	wrk := testenv.RequireTool(t, "wrk")
+	for _, browser := range []bool{true, false} {
+		t.Run(fmt.Sprintf("browser=%v", browser), func(t *testing.T) {
+			const n = 1000
+			sessions := make([]string, n)
+			for k := range sessions {
+				sessions[k] = fmt.Sprintf("koa.sess=u%dv0", k+1)
+			}
+			var mu sync.Mutex
+			latest := make([]int, n+1) // the version each session's last write set
+			var current, stale, writes, foreign int
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				var k, v int
+				c, err := r.Cookie("koa.sess")
+				if err == nil {
+					_, err = fmt.Sscanf(c.Value, "u%dv%d", &k, &v)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil || k < 1 || k > n || v > latest[k] {
+					foreign++
+					return
+				}
+				if v == latest[k] {
+					current++
+				} else {
+					stale++
+				}
+				if r.URL.Path == "/write" {
+					writes++
+					latest[k]++
+					if u := r.URL.Query().Get("u"); u != "" {
+						w.Header().Set("X-Bench-User", u)
+					}
+					w.Header().Set("Set-Cookie", fmt.Sprintf("koa.sess=u%dv%d; path=/; httponly", k, latest[k]))
+				}
+			}))
+			defer srv.Close()
+
+			script, err := writeMixScript(t.TempDir(), "test", sessions, 2, 1, browser)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, wrk, "-t2", "-c4", "-d1s", "-s", script, srv.URL)
+			testenv.DieWithParent(cmd)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("wrk: %v\n%s", err, out)
+			}
+
+			mu.Lock()
+			defer mu.Unlock()
+			total := current + stale
+			t.Logf("%d requests, %d writes: %d with the session's latest cookie, %d with an older one", total, writes, current, stale)
+			if foreign > 0 || total < 1000 || writes < total/20 {
+				t.Fatalf("%d requests (%d of no session of the script's), %d writes: want 1000 or more, about a tenth writes", total, foreign, writes)
+			}
+			if browser && current < total*9/10 {
+				t.Errorf("%d of %d requests sent the cookie their session's last write set; want nine in ten or more", current, total)
+			}
+			if !browser && current > total/2 {
+				t.Errorf("%d of %d requests sent the cookie their session's last write set, though the clients keep the first", current, total)
+			}
+		})
 	}
 }

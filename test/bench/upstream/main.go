@@ -20,8 +20,9 @@ func main() {
 	log.Fatal(http.ListenAndServe(*addr, handler()))
 }
 
-// handler serves "ok" everywhere; /write also sets {"n":<counter>}, and
-// /login a new signed-in user (userSession).
+// handler serves "ok" everywhere; /write also sets {"n":<counter>} (and
+// echoes ?u= as X-Bench-User), and /login a new signed-in user
+// (userSession).
 func handler() http.Handler {
 	var n, users atomic.Int64
 	body := []byte("ok\n")
@@ -30,6 +31,9 @@ func handler() http.Handler {
 		switch r.URL.Path {
 		case "/write":
 			h.Set("X-Session-Set", `{"n":`+strconv.FormatInt(n.Add(1), 10)+`}`)
+			if u := r.URL.Query().Get("u"); u != "" {
+				h.Set("X-Bench-User", u) // whose cookie the response sets, for mix-browser's wrk
+			}
 		case "/login":
 			h.Set("X-Session-Set", userSession(users.Add(1)))
 		}

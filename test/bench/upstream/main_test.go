@@ -10,19 +10,23 @@ import (
 func TestHandler(t *testing.T) {
 	h := handler()
 	for _, tc := range []struct {
-		name, path, want string
+		name, path, want, user string
 	}{
-		{"read sets nothing", "/", ""},
-		{"first write", "/write", `{"n":1}`},
-		{"every write changes the session", "/write", `{"n":2}`},
-		{"login sets a user", "/login", userSession(1)},
-		{"every login is another user", "/login", userSession(2)},
+		{"read sets nothing", "/?u=7", "", ""},
+		{"first write", "/write", `{"n":1}`, ""},
+		{"every write changes the session", "/write", `{"n":2}`, ""},
+		{"a write names the user it was asked for", "/write?u=42", `{"n":3}`, "42"},
+		{"login sets a user", "/login", userSession(1), ""},
+		{"every login is another user", "/login", userSession(2), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, tc.path, nil))
 			if got := w.Header().Get("X-Session-Set"); got != tc.want {
 				t.Errorf("X-Session-Set = %q, want %q", got, tc.want)
+			}
+			if got, want := w.Header().Get("X-Bench-User"), tc.user; got != want {
+				t.Errorf("X-Bench-User = %q, want %q", got, want)
 			}
 			if w.Code != http.StatusOK || w.Body.String() != "ok\n" {
 				t.Errorf("got %d %q, want 200 \"ok\\n\"", w.Code, w.Body)
