@@ -33,9 +33,20 @@ import (
 // cache has dropped them, and copying each one in would cost a cold read
 // CPU and fill the cache for nothing (the figures are in
 // docs/performance.md). A returning client pays for one more verification.
+//
+// A value the codec issued in a Set-Cookie is remembered at once (issue),
+// with its payload, since a browser sends it back on its next request. It
+// goes into two generations of its own, of at most verifiedIssuedSize
+// entries, and into cur when it comes back, as a hit in prev does: values
+// that never come back (a client that ignores Set-Cookie, or leaves) push
+// out only each other, never a returning client's value. Being a few
+// thousand at most, they are held as they are, not in an arena.
 type verifiedCache struct {
 	mu        sync.Mutex
 	cur, prev generation
+	// issued and issuedPrev hold values issued and not yet seen back, by
+	// their hash.
+	issued, issuedPrev map[uint64]issuedValue
 	// door holds hashes of values that verified once, one per slot
 	// (a newer value replaces an older one): a Bloom-like doorkeeper of
 	// verifiedDoorSize slots, 64 KiB.
@@ -50,6 +61,10 @@ const (
 	verifiedChunkSize = 256 << 10 // verifiedArenaSize / 24
 	verifiedValueMax  = 1024
 	verifiedDoorSize  = 8192
+	// verifiedIssuedSize bounds each generation of issued values: a
+	// second or more of a busy site's writes; about 1 MiB of signed-in
+	// users' cookies and payloads.
+	verifiedIssuedSize = 1024
 	// verifiedRecordMax bounds a record remembered beside a value (a
 	// store's, which may be larger than any cookie): a larger one is parsed
 	// on every request instead.
@@ -201,13 +216,50 @@ func (c *verifiedCache) get(h uint64, value string) (memo, bool) {
 	if m, ok := c.cur.get(h, value); ok {
 		return m, true
 	}
-	m, ok := c.prev.get(h, value)
-	if !ok {
+	var v remembered
+	if m, ok := c.prev.get(h, value); ok {
+		v = remembered{from: &m}
+	} else if iv, ok := c.issuedValue(h, value); ok {
+		v = remembered{sig: iv.sig, payload: string(iv.payload)}
+	} else {
 		return memo{}, false
 	}
-	// Moved to the newer generation, so that it outlives the older.
-	c.putLocked(h, value, remembered{from: &m})
+	// Moved to the newer generation, so that it outlives the older (and
+	// an issued value the issued ones).
+	c.putLocked(h, value, v)
 	return c.cur.get(h, value)
+}
+
+// issuedValue returns what issue kept for value (hashed to h).
+func (c *verifiedCache) issuedValue(h uint64, value string) (issuedValue, bool) {
+	if iv, ok := c.issued[h]; ok && iv.value == value {
+		return iv, true
+	}
+	iv, ok := c.issuedPrev[h]
+	return iv, ok && iv.value == value
+}
+
+// issue remembers value, which the codec has just issued, with the
+// payload it carries (and in the koa format its signature), until it
+// comes back (see verifiedCache). The payload is kept, not copied: the
+// codec's caller made it for this cookie and does not change it.
+func (c *verifiedCache) issue(value, sig string, payload []byte) {
+	if len(value) > verifiedValueMax {
+		return
+	}
+	h := c.hash(value)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.issued == nil || len(c.issued) >= verifiedIssuedSize {
+		c.issuedPrev, c.issued = c.issued, make(map[uint64]issuedValue, verifiedIssuedSize)
+	}
+	c.issued[h] = issuedValue{value: value, sig: sig, payload: payload}
+}
+
+// issuedValue is a value the codec issued (verifiedCache.issue).
+type issuedValue struct {
+	value, sig string
+	payload    []byte
 }
 
 func (g *generation) get(h uint64, value string) (memo, bool) {

@@ -18,7 +18,9 @@ func lookup(c *verifiedCache, value string) (memo, bool) { return c.get(c.hash(v
 
 func TestVerifiedCache(t *testing.T) {
 	m := newManager(t, Options{})
-	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	// Issued by another replica with the same keys: this one has not
+	// seen it (what it issues itself it remembers at once).
+	_, cookies := roundTrip(t, newManager(t, Options{}), nil, set(`{"a":1}`))
 	c := m.codec.(*secureCodec)
 
 	load := func(value string) *Session {
@@ -59,6 +61,53 @@ func TestVerifiedCache(t *testing.T) {
 	}
 	if c.seen.len() != 1 {
 		t.Errorf("a tampered value was cached: %d entries", c.seen.len())
+	}
+}
+
+// A value the codec issued is remembered at once, with its payload: the
+// client's next request, which sends it back, needs no key. Values
+// issued and never sent back push out only each other.
+func TestVerifiedCacheRemembersIssuedValues(t *testing.T) {
+	m := newManager(t, Options{})
+	first, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	c := m.codec.(*secureCodec)
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.AddCookie(cookies[0])
+	if _, memo := c.read(r, "koa.sess"); !memo.found() {
+		t.Fatal("the cookie the codec issued was not remembered")
+	}
+	s, again := roundTrip(t, m, cookies, Change{})
+	if s.IsNew || s.ID != first.ID || string(s.Data) != `{"a":1}` || len(again) != 0 {
+		t.Fatalf("the remembered cookie loaded %+v (Set-Cookie %v), want session %s with {\"a\":1}", s, again, first.ID)
+	}
+	if c.seen.len() != 1 {
+		t.Errorf("%d values cached after the issued one came back, want 1", c.seen.len())
+	}
+
+	// A returning client's value stays while many more are issued.
+	var cache verifiedCache
+	returning := "returning"
+	cache.put(cache.hash(returning), returning, remembered{})
+	value := func(i int) string { return fmt.Sprintf("%0700d", i) }
+	const n = 2*verifiedCacheSize + 7 // enough to push it out of cur and prev, had they gone there
+	for i := range n {
+		cache.issue(value(i), "", []byte(`id.{"a":1}`))
+	}
+	if _, ok := lookup(&cache, returning); !ok {
+		t.Error("issuing values pushed a returning client's value out")
+	}
+	if _, ok := lookup(&cache, value(0)); ok {
+		t.Errorf("the first of %d issued values is still held; want at most %d", n, 2*verifiedIssuedSize)
+	}
+	m0, ok := lookup(&cache, value(n-1))
+	if !ok || string(m0.payload()) != `id.{"a":1}` || m0.e.parsed {
+		t.Errorf("the last value issued: found %v, payload %q, parsed %v; want its payload, not parsed", ok, m0.payload(), m0.e.parsed)
+	}
+	cache.mu.Lock()
+	held := len(cache.issued) + len(cache.issuedPrev)
+	cache.mu.Unlock()
+	if held > 2*verifiedIssuedSize {
+		t.Errorf("%d issued values held, want at most %d", held, 2*verifiedIssuedSize)
 	}
 }
 

@@ -241,19 +241,22 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string
 		return fmt.Errorf("format koa: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
 	}
 	ck.Value = value
-	c.set(h, ck)
+	if sig := c.set(h, ck); c.signed {
+		c.seen.issue(value, sig, payload) // the client sends it back next
+	}
 	return nil
 }
 
 // set appends ck and, when signed, its signature cookie with the same
-// attributes, as cookies 0.9's set does.
-func (c *koaCodec) set(h http.Header, ck http.Cookie) {
+// attributes, as cookies 0.9's set does, and returns the signature.
+func (c *koaCodec) set(h http.Header, ck http.Cookie) (sig string) {
 	h.Add("Set-Cookie", koaHeader(ck))
 	if c.signed {
-		ck.Value = c.sign(ck.Name, ck.Value)
-		ck.Name += ".sig"
+		sig = c.sign(ck.Name, ck.Value)
+		ck.Value, ck.Name = sig, ck.Name+".sig"
 		h.Add("Set-Cookie", koaHeader(ck))
 	}
+	return sig
 }
 
 // expire writes what koa-session's remove writes: an empty value that

@@ -124,6 +124,29 @@ func TestKoaCodecRead(t *testing.T) {
 	}
 }
 
+// A koa cookie the codec issued is remembered at once, with its
+// signature: sent back with it, it needs no key; with another signature
+// it is tampered with.
+func TestKoaRemembersIssuedValues(t *testing.T) {
+	m, _ := newKoaManager(t, Options{})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	if len(cookies) != 2 {
+		t.Fatalf("Set-Cookie %v, want the value and its signature", cookies)
+	}
+	header := "koa.sess=" + cookies[0].Value + "; koa.sess.sig=" + cookies[1].Value
+	if _, memo := m.codec.read(koaRequest(header), "koa.sess"); !memo.found() {
+		t.Fatal("the cookie the codec issued was not remembered")
+	}
+	s, err := m.Load(context.Background(), koaRequest(header))
+	if err != nil || s.IsNew || string(s.Data) != `{"a":1}` || s.Expire.IsZero() {
+		t.Fatalf("the remembered cookie loaded %+v, %v; want {\"a\":1} with its expiry", s, err)
+	}
+	forged := "koa.sess=" + cookies[0].Value + "; koa.sess.sig=" + koaSigNew
+	if s, err := m.Load(context.Background(), koaRequest(forged)); err != nil || s.Rejected != RejectTampered {
+		t.Errorf("the issued value with another signature loaded %+v, %v; want rejected as tampered", s, err)
+	}
+}
+
 // A koa cookie that verified is remembered with its signature and parsed
 // record; a load still checks the signature it comes with and the
 // session's expiry, and gets its own copy of the data.

@@ -151,7 +151,9 @@ func testStoreRecordMemo(t *testing.T, revisions bool) {
 		reject string
 		copied bool // the store gave the record's bytes (a RevisionStore)
 	}{
-		{name: "as saved", want: `{"user":"john"}`, copied: true},
+		// loadExisting's read was the issued cookie's first return,
+		// which parsed the record and remembered it.
+		{name: "as saved", want: `{"user":"john"}`},
 		{name: "again, remembered", want: `{"user":"john"}`},
 		{name: "changed by another replica", record: record(`"user":"jane"`), want: `{"user":"jane"}`, copied: true},
 		{name: "changed again", record: record(`"user":"joe","n":1`), want: `{"user":"joe","n":1}`, copied: true},

@@ -115,6 +115,9 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, curre
 		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
 	}
 	ck.Value = v
+	if sealed {
+		c.seen.issue(v, "", payload) // the client sends it back next
+	}
 	f := &c.lines[0]
 	if ck.Secure {
 		f = &c.lines[1]
