@@ -131,7 +131,9 @@ func TestWriteScripts(t *testing.T) {
 
 // The mix's wrk script, run by wrk against a server that issues a new
 // cookie on every write: with browser, a session's requests after a write
-// send the cookie it set; without, they keep the first.
+// send the cookie it set (nearly all: a request already in flight on
+// another connection sends the one before); without, every request sends
+// its session's first.
 func TestMixScriptFollowsSetCookie(t *testing.T) {
 	wrk := testenv.RequireTool(t, "wrk")
 	for _, browser := range []bool{true, false} {
@@ -143,7 +145,7 @@ func TestMixScriptFollowsSetCookie(t *testing.T) {
 			}
 			var mu sync.Mutex
 			latest := make([]int, n+1) // the version each session's last write set
-			var current, stale, writes, foreign int
+			var current, stale, adopted, writes, foreign int
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				var k, v int
 				c, err := r.Cookie("koa.sess")
@@ -160,6 +162,9 @@ func TestMixScriptFollowsSetCookie(t *testing.T) {
 					current++
 				} else {
 					stale++
+				}
+				if v > 0 {
+					adopted++ // a cookie a write set
 				}
 				if r.URL.Path == "/write" {
 					writes++
@@ -194,8 +199,8 @@ func TestMixScriptFollowsSetCookie(t *testing.T) {
 			if browser && current < total*9/10 {
 				t.Errorf("%d of %d requests sent the cookie their session's last write set; want nine in ten or more", current, total)
 			}
-			if !browser && current > total/2 {
-				t.Errorf("%d of %d requests sent the cookie their session's last write set, though the clients keep the first", current, total)
+			if !browser && adopted > 0 {
+				t.Errorf("%d of %d requests sent a cookie a write set, though the clients keep their first", adopted, total)
 			}
 		})
 	}
