@@ -107,10 +107,10 @@ func BenchmarkHandlerMix(b *testing.B) {
 // BenchmarkHandlerMixBrowser is BenchmarkHandlerMix with clients that
 // keep the cookies they are sent, as browsers do, and writes that change
 // the session ({"n":<request number>}): a cookie session's write issues a
-// new cookie, which its client sends from then on, and which the verified
-// cache admits only the second time it verifies. The load benchmark's
-// wrk keeps its cookies, so this is the one measure of that cost
-// (docs/performance.md, "Clients that follow Set-Cookie").
+// new cookie, which its client sends from then on, and which the codec
+// remembers until it comes back. The load benchmark's mix-browser is the
+// same traffic over the network (docs/performance.md, "Issued cookies,
+// remembered until they come back").
 //
 //	go test ./proxy -run '^$' -bench HandlerMixBrowser -benchtime 400000x
 func BenchmarkHandlerMixBrowser(b *testing.B) {
