@@ -45,6 +45,10 @@ type mode struct {
 	// "secure+GOGC=400" is secure with GOGC=400, to compare runtime
 	// settings in one run.
 	env []string
+	// goflags, from "+GOFLAGS=..." in its name, builds the mode's binary
+	// with GOFLAGS set: "secure+GOFLAGS=-pgo=/tmp/cpu.pprof" is secure
+	// built with that profile (profile-guided optimization).
+	goflags string
 }
 
 // pickModes returns the modes of names, in their order: each a mode of
@@ -61,10 +65,15 @@ func pickModes(names []string) ([]mode, error) {
 		m := allModes[i]
 		m.name = name
 		if env != "" {
-			m.env = strings.Split(env, "+")
-			for _, kv := range m.env {
-				if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			for kv := range strings.SplitSeq(env, "+") {
+				k, v, ok := strings.Cut(kv, "=")
+				switch {
+				case !ok || k == "":
 					return nil, fmt.Errorf("-modes: %q: want VAR=value after +, got %q", name, kv)
+				case k == "GOFLAGS":
+					m.goflags = v
+				default:
+					m.env = append(m.env, kv)
 				}
 			}
 		}
@@ -143,6 +152,7 @@ type target struct {
 	unavailable string                 // why the mode could not run ("" when it runs)
 	proc        string                 // name of its process
 	comm        string                 // its binary's name, which perf reports
+	admin       string                 // sessionproxy's admin listener ("" for the others)
 }
 
 type options struct {
@@ -154,6 +164,7 @@ type options struct {
 	cpu       bool
 	perf      bool
 	keep      string
+	pprof     string
 	neighbour int
 	calibrate int
 	modes     []string
@@ -170,10 +181,11 @@ func main() {
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
+	flag.StringVar(&o.pprof, "pprof", "", "take a CPU profile of each sessionproxy run from its admin listener into DIR, as ROUND-SCENARIO-MODE.pprof (go tool pprof -proto DIR/*.pprof merges them)")
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
-	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run)")
+	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run), except GOFLAGS, which builds MODE's binary with it (secure,secure+GOFLAGS=-pgo=/tmp/cpu.pprof)")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) mix (100,000 users of Zipf popularity, 10 % writes) and mix-browser (the same, with clients that follow Set-Cookie; not koa); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
@@ -245,6 +257,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	if o.pprof != "" {
+		if err := os.MkdirAll(o.pprof, 0o755); err != nil {
+			return err
+		}
+	}
 	procs := &processes{dir: dir}
 	defer procs.stopAll()
 
@@ -262,6 +279,21 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 		}
+	}
+	builds := map[string]string{"": bins["sessionproxy"]} // sessionproxy by GOFLAGS
+	for _, m := range modes {
+		if _, ok := builds[m.goflags]; ok {
+			continue
+		}
+		// Its own directory, so that the binary's name, which perf
+		// reports, is the same.
+		bin := filepath.Join(dir, fmt.Sprintf("build%d", len(builds)), "sessionproxy")
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/sessionproxy")
+		cmd.Dir, cmd.Env = root, append(os.Environ(), "GOFLAGS="+m.goflags)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("GOFLAGS=%s go build ./cmd/sessionproxy: %w\n%s", m.goflags, err, out)
+		}
+		builds[m.goflags] = bin
 	}
 
 	upAddr := freeAddr()
@@ -307,7 +339,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tok, err := tokenConfig(ctx, bins["sessionproxy"], dir, m)
 		if err == nil {
-			err = startProxy(ctx, procs, pin.proxy, bins["sessionproxy"], t, m.env, upstream, tok+cfg, o.threads, scens)
+			err = startProxy(ctx, procs, pin.proxy, builds[m.goflags], t, m.env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -394,10 +426,19 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 						return err
 					}
 				}
+				var prof *profiling
+				if o.pprof != "" && t.admin != "" {
+					prof = startProfile(ctx, t.admin, o.duration, filepath.Join(o.pprof, fmt.Sprintf("%d-%s-%s.pprof", round+1, s.name, t.name)))
+				}
 				before := sampleCPU(procs)
 				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
+				}
+				if prof != nil {
+					if err := prof.wait(); err != nil {
+						return fmt.Errorf("%s %s: %w", s.name, t.name, err)
+					}
 				}
 				if rec != nil {
 					keep := ""
@@ -503,10 +544,10 @@ func workMicros(kib int) float64 {
 // startProxy checks and starts sessionproxy for t, and fetches session
 // cookies from it for the scenarios: of each kind, as many as the
 // scenario that needs the most.
-func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, env []string, upstream, modeConfig string, threads int, scens []scenario) error {
+func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *target, env []string, upstream, modeConfig string, pprof bool, threads int, scens []scenario) error {
 	addr, admin := freeAddr(), freeAddr()
-	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\nadmin:\n  listen: %q\n%s",
-		addr, upstream, benchKey, admin, modeConfig)
+	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\nadmin:\n  listen: %q\n  pprof: %v\n%s",
+		addr, upstream, benchKey, admin, pprof, modeConfig)
 	path := filepath.Join(procs.dir, t.name+".yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -518,7 +559,7 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 	if err != nil {
 		return err
 	}
-	t.url = "http://" + addr
+	t.url, t.admin = "http://"+addr, admin
 	if err := waitHTTP(ctx, p, t.url+"/"); err != nil {
 		return err
 	}
