@@ -52,9 +52,30 @@ func (f *cookieFormat) fits(ck *http.Cookie) bool {
 // plain (plainCookieValue).
 func (f *cookieFormat) plainLine(ck *http.Cookie) string {
 	var b strings.Builder
-	b.Grow(len(f.name) + len(ck.Value) + len(f.mid) + len("; Expires=") + len(http.TimeFormat) + len(f.suffix))
+	f.grow(&b, len(ck.Value))
 	b.WriteString(f.name)
 	b.WriteString(ck.Value)
+	f.finish(&b, ck)
+	return b.String()
+}
+
+// plainLineBytes is plainLine for the value v instead of ck.Value.
+func (f *cookieFormat) plainLineBytes(ck *http.Cookie, v []byte) string {
+	var b strings.Builder
+	f.grow(&b, len(v))
+	b.WriteString(f.name)
+	b.Write(v)
+	f.finish(&b, ck)
+	return b.String()
+}
+
+func (f *cookieFormat) grow(b *strings.Builder, value int) {
+	b.Grow(len(f.name) + value + len(f.mid) + len("; Expires=") + len(http.TimeFormat) + len(f.suffix))
+}
+
+// finish writes what follows the value: ck's expiry among the template's
+// attributes.
+func (f *cookieFormat) finish(b *strings.Builder, ck *http.Cookie) {
 	b.WriteString(f.mid)
 	if ck.Expires.Year() >= 1601 { // as String: RFC 6265 5.1.1.5; the zero time has none
 		var buf [len(http.TimeFormat)]byte
@@ -62,7 +83,6 @@ func (f *cookieFormat) plainLine(ck *http.Cookie) string {
 		b.Write(appendHTTPDate(buf[:0], ck.Expires))
 	}
 	b.WriteString(f.suffix)
-	return b.String()
 }
 
 // plainCookieValue reports whether String writes v as it is: base64's

@@ -36,6 +36,12 @@ func TestCookieFormatWritesWhatStringWrites(t *testing.T) {
 					if got, want := f.line(&ck), ck.String(); got != want {
 						t.Errorf("value %q, expires %v: line %q; String %q", v, e, got, want)
 					}
+					// The secure codec's way for a value it sealed.
+					if f.fits(&ck) && plainCookieValue(v) {
+						if got, want := f.plainLineBytes(&ck, []byte(v)), ck.String(); got != want {
+							t.Errorf("value %q, expires %v: plainLineBytes %q; String %q", v, e, got, want)
+						}
+					}
 				}
 			}
 			// Attributes other than the template's, and a MaxAge.

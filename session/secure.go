@@ -104,31 +104,52 @@ func (c *secureCodec) readValue(name, value string) (readResult, memo, bool) {
 // that did not change needs no new sealing (about 1 µs and a new value
 // for the client to store).
 func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, current string) error {
-	v, sealed := current, current == ""
-	if sealed {
-		var err error
-		if v, err = c.keys[0].seal(ck.Name, payload, time.Now().Unix()); err != nil {
-			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
-		}
-	}
-	if n := len(ck.Name) + 1 + len(v); n > maxCookieSize {
-		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
-	}
-	ck.Value = v
-	if sealed {
-		c.seen.issue(v, "", payload) // the client sends it back next
-	}
 	f := &c.lines[0]
 	if ck.Secure {
 		f = &c.lines[1]
 	}
 	var line string
-	if sealed && f.fits(&ck) {
-		line = f.plainLine(&ck) // base64url is plain: no need to check it
-	} else {
+	if current != "" {
+		if err := fitsCookie(ck.Name, current); err != nil {
+			return err
+		}
+		ck.Value = current
 		line = f.line(&ck)
+	} else {
+		plain := f.fits(&ck) // base64url is plain: no need to check the value
+		var tooLarge error
+		err := c.keys[0].sealTo(ck.Name, payload, time.Now().Unix(), func(v []byte) {
+			if tooLarge = fitsCookie(ck.Name, v); tooLarge != nil {
+				return
+			}
+			if plain {
+				// The value is kept (remembered as issued) as part of the
+				// line: no string of its own.
+				line = f.plainLineBytes(&ck, v)
+				ck.Value = line[len(f.name) : len(f.name)+len(v)]
+			} else {
+				ck.Value = string(v)
+				line = f.line(&ck)
+			}
+		})
+		if err != nil {
+			return fmt.Errorf("secure cookie: %w (%w): use store.type memory or redis", ErrCookieTooLarge, err)
+		}
+		if tooLarge != nil {
+			return tooLarge
+		}
+		c.seen.issue(ck.Value, "", payload) // the client sends it back next
 	}
 	h.Add("Set-Cookie", line)
+	return nil
+}
+
+// fitsCookie returns an error if the cookie name=value is larger than
+// browsers keep.
+func fitsCookie[V string | []byte](name string, value V) error {
+	if n := len(name) + 1 + len(value); n > maxCookieSize {
+		return fmt.Errorf("secure cookie: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
+	}
 	return nil
 }
 

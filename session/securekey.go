@@ -59,6 +59,15 @@ func newSecureKey(hashKey, blockKey []byte) (*secureKey, error) {
 // seal returns the value of the cookie name holding payload, dated now
 // (Unix seconds), or an error if it is longer than securecookie allows.
 func (k *secureKey) seal(name string, payload []byte, now int64) (string, error) {
+	var v string
+	err := k.sealTo(name, payload, now, func(b []byte) { v = string(b) })
+	return v, err
+}
+
+// sealTo is seal handing the value to use, in a buffer that is valid only
+// during the call: the writer copies it straight into the Set-Cookie
+// line, one copy and one allocation fewer than a string of its own.
+func (k *secureKey) sealTo(name string, payload []byte, now int64, use func(value []byte)) error {
 	// Its length is known before any work, so a payload too large costs
 	// none, and leaves no large buffer in the pool.
 	size := k.block.BlockSize()
@@ -66,7 +75,7 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	enc := b64.URL
 	inner := enc.EncodedLen(size + len(payload))
 	if n := enc.EncodedLen(len(strconv.AppendInt(date[:0], now, 10)) + 1 + inner + 1 + sha256.Size); n > maxSecureValue {
-		return "", fmt.Errorf("the value would be %d bytes, over securecookie's %d", n, maxSecureValue)
+		return fmt.Errorf("the value would be %d bytes, over securecookie's %d", n, maxSecureValue)
 	}
 	w := k.macs.Get().(*keyWork)
 	defer k.macs.Put(w)
@@ -93,7 +102,8 @@ func (k *secureKey) seal(name string, payload []byte, now int64) (string, error)
 	outer := len(b)
 	b = enc.AppendEncode(b, b[dateStart:outer])
 	w.buf = b[:0]
-	return string(b[outer:]), nil
+	use(b[outer:])
+	return nil
 }
 
 // open returns the payload of the cookie name=value, in a new slice of
