@@ -428,7 +428,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				}
 				var prof *profiling
 				if o.pprof != "" && t.admin != "" {
-					prof = startProfile(ctx, t.admin, o.duration, filepath.Join(o.pprof, fmt.Sprintf("%d-%s-%s.pprof", round+1, s.name, t.name)))
+					prof = startProfile(ctx, t.admin, o.duration, filepath.Join(o.pprof, fileName(fmt.Sprintf("%d-%s-%s.pprof", round+1, s.name, t.name))))
 				}
 				before := sampleCPU(procs)
 				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
@@ -443,7 +443,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				if rec != nil {
 					keep := ""
 					if o.keep != "" {
-						keep = filepath.Join(dir, fmt.Sprintf("%d-%s-%s.data", round+1, s.name, t.name))
+						keep = filepath.Join(dir, fileName(fmt.Sprintf("%d-%s-%s.data", round+1, s.name, t.name)))
 					}
 					ws, err := rec.shares(ctx, t.comm, keep)
 					if err != nil {
@@ -548,7 +548,7 @@ func startProxy(ctx context.Context, procs *processes, cpu, bin string, t *targe
 	addr, admin := freeAddr(), freeAddr()
 	cfg := fmt.Sprintf("listen: %q\nupstream: %q\nkeys: [%q]\nadmin:\n  listen: %q\n  pprof: %v\n%s",
 		addr, upstream, benchKey, admin, pprof, modeConfig)
-	path := filepath.Join(procs.dir, t.name+".yaml")
+	path := filepath.Join(procs.dir, fileName(t.name+".yaml"))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
 	}
@@ -606,7 +606,7 @@ func tokenConfig(ctx context.Context, bin, dir string, m mode) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("-genkey %s: %w", m.key, err)
 	}
-	path := filepath.Join(dir, m.name+"-key.pem")
+	path := filepath.Join(dir, fileName(m.name+"-key.pem"))
 	if err := os.WriteFile(path, pem, 0o600); err != nil {
 		return "", err
 	}

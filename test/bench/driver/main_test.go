@@ -83,3 +83,15 @@ func TestStartProfile(t *testing.T) {
 		t.Fatalf("err = %v, want the profile's status 404", err)
 	}
 }
+
+func TestFileName(t *testing.T) {
+	for _, name := range []string{"secure", "secure+GOFLAGS=-pgo=/tmp/cpu.pprof", "1-mix-memory+GODEBUG=a=1,b=2.pprof", "a\nb"} {
+		got := fileName(name)
+		if filepath.Base(got) != got || strings.ContainsAny(got, "/\n") {
+			t.Errorf("fileName(%q) = %q: not one file name", name, got)
+		}
+		if !strings.ContainsRune(name, '/') && !strings.ContainsRune(name, '\n') && got != name {
+			t.Errorf("fileName(%q) = %q, want it unchanged", name, got)
+		}
+	}
+}

@@ -99,7 +99,7 @@ func (ps *processes) start(ctx context.Context, name, cpu, bin string, args ...s
 
 // startWith is start with env added to the process's environment.
 func (ps *processes) startWith(ctx context.Context, name, cpu string, env []string, bin string, args ...string) (*process, error) {
-	logPath := filepath.Join(ps.dir, name+".log")
+	logPath := filepath.Join(ps.dir, fileName(name+".log"))
 	f, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
@@ -152,4 +152,16 @@ func (ps *processes) stopAll() {
 	for _, p := range ps.list {
 		testenv.Stop(p.cmd.Process, p.done, 5*time.Second)
 	}
+}
+
+// fileName is name made safe as one file name in the run's directory: a
+// mode's name holds what follows its "+", such as a profile's path in
+// "secure+GOFLAGS=-pgo=/tmp/cpu.pprof".
+func fileName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '/' || r == os.PathSeparator || r < ' ' {
+			return '_'
+		}
+		return r
+	}, name)
 }

@@ -128,7 +128,7 @@ end
 // of sessions' cookies, each wrk thread using its own share of them, so
 // that no two requests in flight carry the same session.
 func writeScript(dir, name string, sessions []string, threads int) (string, error) {
-	cookies := filepath.Join(dir, "cookies-"+name+".txt")
+	cookies := filepath.Join(dir, fileName("cookies-"+name+".txt"))
 	if err := writeLines(cookies, sessions); err != nil {
 		return "", err
 	}
@@ -150,7 +150,7 @@ function request()
   return reqs[i]
 end
 `
-	path := filepath.Join(dir, "cycle-"+name+".lua")
+	path := filepath.Join(dir, fileName("cycle-"+name+".lua"))
 	return path, os.WriteFile(path, []byte(script), 0o600)
 }
 
@@ -165,11 +165,11 @@ end
 // one thread, which sends its requests and alone keeps its cookie; wrk
 // keeps one header of a name, so a mode must set one cookie per response.
 func writeMixScript(dir, name string, sessions []string, threads int, seed uint64, browser bool) (string, error) {
-	cookies := filepath.Join(dir, "cookies-"+name+".txt")
+	cookies := filepath.Join(dir, fileName("cookies-"+name+".txt"))
 	if err := writeLines(cookies, sessions); err != nil {
 		return "", err
 	}
-	seq := filepath.Join(dir, "mix-"+name+".txt")
+	seq := filepath.Join(dir, fileName("mix-"+name+".txt"))
 	if err := writeLines(seq, mixRequests(len(sessions), mixSequence, mixZipfS, mixWrites, seed)); err != nil {
 		return "", err
 	}
@@ -185,7 +185,7 @@ func writeMixScript(dir, name string, sessions []string, threads int, seed uint6
 end
 `
 	}
-	path := filepath.Join(dir, "mix-"+name+".lua")
+	path := filepath.Join(dir, fileName("mix-"+name+".lua"))
 	return path, os.WriteFile(path, []byte(script), 0o600)
 }
 
