@@ -63,7 +63,8 @@ const (
 	verifiedDoorSize  = 8192
 	// verifiedIssuedSize bounds each generation of issued values: a
 	// second or more of a busy site's writes; about 1 MiB of signed-in
-	// users' cookies and payloads.
+	// users' cookies and payloads (a secure cookie's value is kept as part
+	// of its Set-Cookie line, about 100 bytes more).
 	verifiedIssuedSize = 1024
 	// verifiedRecordMax bounds a record remembered beside a value (a
 	// store's, which may be larger than any cookie): a larger one is parsed
