@@ -158,15 +158,17 @@ func BenchmarkMergePatch(b *testing.B) {
 // session and issuing its cookie.
 func BenchmarkCommit(b *testing.B) {
 	for _, tc := range []struct {
-		name string
-		ch   Change
+		name   string
+		format Format
+		ch     Change
 	}{
-		{"unchanged", Change{}},
-		{"set", set(`{"n":42}`)},
-		{"set-same", set(`{"n":41}`)},
+		{"unchanged", FormatSecure, Change{}},
+		{"set", FormatSecure, set(`{"n":42}`)},
+		{"set-same", FormatSecure, set(`{"n":41}`)},
+		{"set-koa", FormatKoa, set(`{"n":42}`)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			m, err := New(Options{Keys: []string{key1}})
+			m, err := New(Options{Keys: []string{key1}, Format: tc.format})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -231,32 +231,60 @@ func decodeBase64Node(s string) ([]byte, error) {
 }
 
 func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string) error {
-	var value string
+	var line string
 	if c.encode {
-		value = b64.Std.EncodeToString(payload)
-	} else if value = string(payload); strings.ContainsAny(value, "; \t\r\n\",\\") {
-		return fmt.Errorf("format koa: session id %q is not a cookie value", value)
+		// The value is encoded into a pooled buffer and copied once,
+		// into the line; it is kept (remembered as issued) as part of
+		// the line, as the secure cookie's is.
+		n := b64.Std.EncodedLen(len(payload))
+		if err := fitsKoa(ck.Name, n); err != nil {
+			return err
+		}
+		w := c.works.Get().(*gripWork)
+		w.buf = b64.Std.AppendEncode(w.buf[:0], payload)
+		line = koaHeaderBytes(ck, w.buf)
+		c.works.Put(w)
+		ck.Value = line[len(ck.Name)+1 : len(ck.Name)+1+n]
+	} else {
+		if ck.Value = string(payload); strings.ContainsAny(ck.Value, "; \t\r\n\",\\") {
+			return fmt.Errorf("format koa: session id %q is not a cookie value", ck.Value)
+		}
+		if err := fitsKoa(ck.Name, len(ck.Value)); err != nil {
+			return err
+		}
+		line = koaHeader(ck)
 	}
-	if n := len(ck.Name) + 1 + len(value); n > maxCookieSize {
+	h.Add("Set-Cookie", line)
+	if c.signed {
+		sig := c.sign(ck.Name, ck.Value)
+		c.addSig(h, ck, sig)
+		c.seen.issue(ck.Value, sig, payload) // the client sends it back next
+	}
+	return nil
+}
+
+// fitsKoa returns an error if a cookie name with a value of n bytes is
+// larger than browsers keep.
+func fitsKoa(name string, n int) error {
+	if n := len(name) + 1 + n; n > maxCookieSize {
 		return fmt.Errorf("format koa: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
-	}
-	ck.Value = value
-	if sig := c.set(h, ck); c.signed {
-		c.seen.issue(value, sig, payload) // the client sends it back next
 	}
 	return nil
 }
 
 // set appends ck and, when signed, its signature cookie with the same
-// attributes, as cookies 0.9's set does, and returns the signature.
-func (c *koaCodec) set(h http.Header, ck http.Cookie) (sig string) {
+// attributes, as cookies 0.9's set does.
+func (c *koaCodec) set(h http.Header, ck http.Cookie) {
 	h.Add("Set-Cookie", koaHeader(ck))
 	if c.signed {
-		sig = c.sign(ck.Name, ck.Value)
-		ck.Value, ck.Name = sig, ck.Name+".sig"
-		h.Add("Set-Cookie", koaHeader(ck))
+		c.addSig(h, ck, c.sign(ck.Name, ck.Value))
 	}
-	return sig
+}
+
+// addSig appends the signature cookie of ck, sig, with ck's attributes.
+func (c *koaCodec) addSig(h http.Header, ck http.Cookie, sig string) {
+	ck.Value, ck.Name = sig, ck.Name+".sig"
+	h.Add("Set-Cookie", koaHeader(ck))
 }
 
 // expire writes what koa-session's remove writes: an empty value that
@@ -292,10 +320,31 @@ func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 // lower-case attributes in its order, and expires rather than Max-Age.
 func koaHeader(ck http.Cookie) string {
 	var b strings.Builder
-	b.Grow(len(ck.Name) + len(ck.Value) + len(ck.Path) + len(ck.Domain) + 96)
+	growKoa(&b, ck, len(ck.Value))
 	b.WriteString(ck.Name)
 	b.WriteByte('=')
 	b.WriteString(ck.Value)
+	koaAttributes(&b, ck)
+	return b.String()
+}
+
+// koaHeaderBytes is koaHeader with the value v instead of ck.Value.
+func koaHeaderBytes(ck http.Cookie, v []byte) string {
+	var b strings.Builder
+	growKoa(&b, ck, len(v))
+	b.WriteString(ck.Name)
+	b.WriteByte('=')
+	b.Write(v)
+	koaAttributes(&b, ck)
+	return b.String()
+}
+
+func growKoa(b *strings.Builder, ck http.Cookie, value int) {
+	b.Grow(len(ck.Name) + value + len(ck.Path) + len(ck.Domain) + 96)
+}
+
+// koaAttributes writes what follows the value in koaHeader.
+func koaAttributes(b *strings.Builder, ck http.Cookie) {
 	if ck.Path != "" {
 		b.WriteString("; path=")
 		b.WriteString(ck.Path)
@@ -323,7 +372,6 @@ func koaHeader(ck http.Cookie) string {
 	if ck.HttpOnly {
 		b.WriteString("; httponly")
 	}
-	return b.String()
 }
 
 // parseKoaPayload parses a koa cookie's payload, the record itself. Its
