@@ -162,6 +162,7 @@ type options struct {
 	threads   int
 	pin       bool
 	cpu       bool
+	gc        bool
 	perf      bool
 	keep      string
 	pprof     string
@@ -180,6 +181,7 @@ func main() {
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
+	flag.BoolVar(&o.gc, "gc", false, "start the bare proxy and the modes with GODEBUG=gctrace=1 and print, after each run, the garbage collector's cycles and CPU time per request, read from their logs (a cycle's line cut by an access-log write is missed)")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
 	flag.StringVar(&o.pprof, "pprof", "", "take a CPU profile of each sessionproxy run from its admin listener into DIR, as ROUND-SCENARIO-MODE.pprof (go tool pprof -proto DIR/*.pprof merges them)")
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
@@ -307,7 +309,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	upstream := "http://" + upAddr
 
 	bareAddr := freeAddr()
-	bare, err := procs.start(ctx, "bare", pin.proxy, bins["bare"], "-listen", bareAddr, "-upstream", upstream)
+	var targetEnv []string // the bare proxy's and the calibration's
+	if o.gc {
+		targetEnv = withGCTrace(nil)
+	}
+	bare, err := procs.startWith(ctx, "bare", pin.proxy, targetEnv, bins["bare"], "-listen", bareAddr, "-upstream", upstream)
 	if err != nil {
 		return err
 	}
@@ -339,7 +345,11 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 		tok, err := tokenConfig(ctx, bins["sessionproxy"], dir, m)
 		if err == nil {
-			err = startProxy(ctx, procs, pin.proxy, builds[m.goflags], t, m.env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
+			env := m.env
+			if o.gc {
+				env = withGCTrace(env)
+			}
+			err = startProxy(ctx, procs, pin.proxy, builds[m.goflags], t, env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
@@ -368,7 +378,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 
 	if o.calibrate > 0 {
-		t, err := startCalibration(ctx, procs, pin.proxy, bins["bare"], upstream, targets[0], o.calibrate)
+		t, err := startCalibration(ctx, procs, pin.proxy, targetEnv, bins["bare"], upstream, targets[0], o.calibrate)
 		if err != nil {
 			return err
 		}
@@ -430,11 +440,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				if o.pprof != "" && t.admin != "" {
 					prof = startProfile(ctx, t.admin, o.duration, filepath.Join(o.pprof, fileName(fmt.Sprintf("%d-%s-%s.pprof", round+1, s.name, t.name))))
 				}
+				var gcFrom int64
+				if o.gc {
+					if gcFrom, err = logSize(procs.logOf(t.proc)); err != nil {
+						return err
+					}
+				}
 				before := sampleCPU(procs)
 				r, err := w.run(ctx, o.duration, t.url+s.path, cookie, script)
 				if err != nil {
 					return fmt.Errorf("%s %s: %w", s.name, t.name, err)
 				}
+				requests := r.rps * o.duration.Seconds()
 				if prof != nil {
 					if err := prof.wait(); err != nil {
 						return fmt.Errorf("%s %s: %w", s.name, t.name, err)
@@ -454,8 +471,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				cpu := ""
 				if o.cpu {
 					after := sampleCPU(procs)
-					r.cpu = cpuPerRequest(before, after, t.proc, r.rps*o.duration.Seconds())
-					cpu = " " + cpuReport(before, after, t.proc, r.rps*o.duration.Seconds())
+					r.cpu = cpuPerRequest(before, after, t.proc, requests)
+					cpu = " " + cpuReport(before, after, t.proc, requests)
+				}
+				if o.gc {
+					g, _, err := readGCTrace(procs.logOf(t.proc), gcFrom)
+					if err != nil {
+						return err
+					}
+					if requests > 0 {
+						r.gc = g.cpuMs * 1000 / requests
+					}
+					cpu += fmt.Sprintf(" gc %.2fµs/req in %d cycles", r.gc, g.cycles)
 				}
 				fmt.Fprintf(stderr, "bench: round %d %-9s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
 					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors, cpu)
@@ -509,7 +536,7 @@ func pinning(pin cpus) string {
 // startCalibration starts the bare proxy hashing kib KiB per request
 // (its -work), under its own binary name so that perf tells it from
 // bare, with bare's cookies and scripts.
-func startCalibration(ctx context.Context, procs *processes, cpu, bareBin, upstream string, bare *target, kib int) (*target, error) {
+func startCalibration(ctx context.Context, procs *processes, cpu string, env []string, bareBin, upstream string, bare *target, kib int) (*target, error) {
 	bin := bareBin + "-work"
 	b, err := os.ReadFile(bareBin)
 	if err == nil {
@@ -519,7 +546,7 @@ func startCalibration(ctx context.Context, procs *processes, cpu, bareBin, upstr
 		return nil, err
 	}
 	addr := freeAddr()
-	p, err := procs.start(ctx, "bare-work", cpu, bin, "-listen", addr, "-upstream", upstream, "-work", strconv.Itoa(kib))
+	p, err := procs.startWith(ctx, "bare-work", cpu, env, bin, "-listen", addr, "-upstream", upstream, "-work", strconv.Itoa(kib))
 	if err != nil {
 		return nil, err
 	}

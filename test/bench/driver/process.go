@@ -125,6 +125,17 @@ func (ps *processes) startWith(ctx context.Context, name, cpu string, env []stri
 	return p, nil
 }
 
+// logOf returns the log of the process started as name ("" if none was,
+// which no file has).
+func (ps *processes) logOf(name string) string {
+	for _, p := range ps.list {
+		if p.name == name {
+			return p.log
+		}
+	}
+	return ""
+}
+
 func (p *process) exited() bool {
 	select {
 	case <-p.done:

@@ -10,19 +10,23 @@ import (
 // Markdown table, with each mode's ratios to the bare proxy: the median
 // over rounds of the ratio within each round (see paired). With CPU
 // measurements (-cpu) it adds the proxy's CPU time per request and the
-// ratio of bare's to the mode's.
+// ratio of bare's to the mode's; with the collector's (-gc), its CPU time
+// per request.
 func printTable(w io.Writer, scens []scenario, targets []*target, results map[string]map[string][]result) {
-	withCPU := false
+	withCPU, withGC := false, false
 	for _, byTarget := range results {
 		for _, rs := range byTarget {
 			for _, r := range rs {
-				withCPU = withCPU || r.cpu > 0
+				withCPU, withGC = withCPU || r.cpu > 0, withGC || r.gc > 0
 			}
 		}
 	}
 	head, rule := "| scenario | proxy | req/s | p50 ms | p99 ms | req/s vs bare | p99 vs bare | errors |", "|---|---|---:|---:|---:|---:|---:|---:|"
 	if withCPU {
 		head, rule = head+" CPU µs/req | CPU vs bare | CPU vs bare, min–max |", rule+"---:|---:|---:|"
+	}
+	if withGC {
+		head, rule = head+" GC µs/req |", rule+"---:|"
 	}
 	fmt.Fprintln(w, head)
 	fmt.Fprintln(w, rule)
@@ -47,6 +51,9 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 				}
 				lo, hi := pairedRange(rounds, cpuRatio)
 				fmt.Fprintf(w, " %.1f | %.2fx | %.2f–%.2f |", m.cpu, paired(rounds, cpuRatio), lo, hi)
+			}
+			if withGC {
+				fmt.Fprintf(w, " %.2f |", m.gc)
 			}
 			fmt.Fprintln(w)
 		}
@@ -114,6 +121,7 @@ func summarize(rs []result) result {
 	m.p50 = pick(func(r result) float64 { return r.p50 })
 	m.p99 = pick(func(r result) float64 { return r.p99 })
 	m.cpu = pick(func(r result) float64 { return r.cpu })
+	m.gc = pick(func(r result) float64 { return r.gc })
 	for _, r := range rs {
 		m.errors += r.errors
 	}

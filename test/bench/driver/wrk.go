@@ -23,6 +23,7 @@ type result struct {
 	p50, p99 float64 // latency percentiles, milliseconds
 	errors   int     // non-2xx/3xx responses and socket errors
 	cpu      float64 // the proxy's CPU microseconds per request (-cpu); 0 when not measured
+	gc       float64 // of which its garbage collector's (-gc); 0 when not measured
 	// bare is what a mode's ratios compare with: the mean of the bare
 	// proxy's runs just before and just after it (neighbours).
 	bare *result
@@ -31,7 +32,7 @@ type result struct {
 // mean returns the mean of a and b's measures.
 func mean(a, b result) result {
 	return result{rps: (a.rps + b.rps) / 2, p50: (a.p50 + b.p50) / 2, p99: (a.p99 + b.p99) / 2,
-		errors: a.errors + b.errors, cpu: (a.cpu + b.cpu) / 2}
+		errors: a.errors + b.errors, cpu: (a.cpu + b.cpu) / 2, gc: (a.gc + b.gc) / 2}
 }
 
 // run drives url for d, with a Cookie header or a Lua script if given.
