@@ -138,6 +138,23 @@ func TestPublicListenerServesOnlyTheApp(t *testing.T) {
 	}
 }
 
+// TestPprofHeapProfileSamples: with admin.pprof on, the heap profile
+// the admin listener serves is sampled (the proxy turns heap profiling
+// off only when nobody can read it).
+func TestPprofHeapProfileSamples(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, baseConfig(startUpstream(t)).set("admin.pprof", true))
+	get(t, newClient(t), p.URL+"/")
+	resp, body := get(t, http.DefaultClient, p.Admin+"/debug/pprof/heap?debug=1")
+	// "heap profile: 3: 1024 [40: 98304] @ heap/1048576": the last
+	// number is twice the sampling rate, 0 when sampling is off.
+	first, _, _ := strings.Cut(body, "\n")
+	_, rate, ok := strings.Cut(first, "@ heap/")
+	if resp.StatusCode != http.StatusOK || !ok || rate == "0" {
+		t.Errorf("heap profile: %d %q, want 200 and a sampling rate", resp.StatusCode, first)
+	}
+}
+
 // TestSIGTERMLetsInFlightRequestsFinish sends SIGTERM while a slow request
 // is in flight: the request completes and the process exits 0.
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -86,6 +87,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		log.Warn("weak configuration", "problem", w)
 	}
 
+	sampleHeap(file.cfg.Admin.Pprof)
 	app, err := newApp(ctx, file, log, lw)
 	if err != nil {
 		return err
@@ -96,6 +98,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	go app.reloadOn(ctx, hup)
 	return app.serve(ctx)
+}
+
+// sampleHeap turns the runtime's heap profiling off unless admin.pprof
+// serves the profile (a restart setting, so this runs once). Profiling
+// samples an allocation every 512 KiB and walks its stack: about one
+// request in forty here, 0.5 % of the proxy's CPU under load, for a
+// profile nobody can read. The bare ReverseProxy of the load benchmark
+// pays none of it, because a program that never reads the heap profile
+// is linked without it.
+func sampleHeap(pprof bool) {
+	if !pprof {
+		runtime.MemProfileRate = 0
+	}
 }
 
 // logFlushInterval is how long an info log line (the access log) may wait

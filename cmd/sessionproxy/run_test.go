@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -70,6 +71,21 @@ func TestAdminPprofIsOptIn(t *testing.T) {
 			ServeHTTP(rec, httptest.NewRequest("GET", "/debug/pprof/", nil))
 		if got := rec.Code == http.StatusOK; got != on {
 			t.Errorf("admin.pprof %v: /debug/pprof/ answered %d", on, rec.Code)
+		}
+	}
+}
+
+// Heap profiling is on only where admin.pprof serves the profile.
+func TestSampleHeap(t *testing.T) {
+	defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
+	for _, tc := range []struct {
+		pprof bool
+		want  int
+	}{{true, 512 << 10}, {false, 0}} {
+		runtime.MemProfileRate = 512 << 10
+		sampleHeap(tc.pprof)
+		if runtime.MemProfileRate != tc.want {
+			t.Errorf("admin.pprof %v: MemProfileRate %d, want %d", tc.pprof, runtime.MemProfileRate, tc.want)
 		}
 	}
 }
