@@ -111,14 +111,17 @@ type plan struct {
 // Nothing is deleted from the store before the new session is written,
 // so that a failed write leaves the client's old session intact.
 func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Change, h http.Header) (Outcome, error) {
-	p, err := m.plan(s, ch)
-	if err != nil {
+	var p plan // filled in place: a plan returned would be copied, in this frame
+	if err := m.plan(&p, s, ch); err != nil {
 		return Outcome{}, err
 	}
-	ck := m.cookie(r)
+	// The cookie is made where it is written, not here: its copies, and
+	// those the codec calls take, would be in this frame, under the merge
+	// in plan's, and a write's stack would outgrow a goroutine's first 8
+	// KiB (a grown stack is shrunk again at the next collection).
 	switch {
 	case p.save:
-		if err := m.save(ctx, h, ck, s, &p); errors.Is(err, errSessionGone) {
+		if err := m.save(ctx, h, r, s, &p); errors.Is(err, errSessionGone) {
 			// Destroyed or renewed by a concurrent request, or ended by
 			// its user's logout elsewhere: its Set must not bring the
 			// session back (that would undo a logout).
@@ -127,10 +130,9 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 			return Outcome{}, err
 		}
 	case p.expire:
-		m.codec.expire(h, ck)
+		m.expireCookie(h, r)
 	case s.cookie.found:
-		ck.Expires = s.Expire
-		m.codec.repair(h, ck, s.cookie)
+		m.repairCookie(h, r, s)
 	}
 	if err := m.deleteStored(ctx, p.drop); err != nil {
 		return Outcome{}, err // the client keeps its old cookie
@@ -152,28 +154,27 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	return p.out, nil
 }
 
-// plan decides what commit does: destroy, then the patches, then whether
+// plan decides, in p, what commit does: destroy, then the patches, then whether
 // to save (koa's rules), then renew.
-func (m *Manager) plan(s *Session, ch Change) (plan, error) {
-	var p plan
+func (m *Manager) plan(p *plan, s *Session, ch Change) error {
 	if m.user != nil && !s.IsNew {
 		p.loadedUser, _ = m.userOf(s.Data)
 	}
 	if ch.DestroyOthers && m.user == nil {
-		return plan{}, errors.New("session: ending a user's other sessions needs Options.UserKey")
+		return errors.New("session: ending a user's other sessions needs Options.UserKey")
 	}
-	if ch.Destroy && !m.destroy(&p, s, ch) {
-		return p, nil
+	if ch.Destroy && !m.destroy(p, s, ch) {
+		return nil
 	}
 	p.oldID, p.newID, p.data, p.maxAge = s.ID, s.ID, s.Data, s.MaxAge
 	changed := false
 	if len(ch.Set) > 0 {
 		var err error
 		if p.data, changed, err = mergePatches(s.Data, ch.Set); err != nil {
-			return plan{}, err
+			return err
 		}
 		if err := m.checkSize(s.Data, p.data); err != nil {
-			return plan{}, err
+			return err
 		}
 		p.patches = ch.Set
 	}
@@ -189,11 +190,11 @@ func (m *Manager) plan(s *Session, ch Change) (plan, error) {
 		// A destroyed session whose successor stayed empty: nothing to
 		// save, but the old cookie must still go.
 		p.expire = ch.Destroy
-		return p, nil
+		return nil
 	}
 	p.save = true
 	if ch.Renew && !s.IsNew {
-		m.renew(&p)
+		m.renew(p)
 	}
 	p.out.Saved, p.out.Created = true, s.IsNew
 	p.now = m.now()
@@ -206,7 +207,7 @@ func (m *Manager) plan(s *Session, ch Change) (plan, error) {
 			p.st.expire = s.Expire
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // destroy plans koa's ctx.session = null: the stored session is dropped
@@ -256,9 +257,24 @@ func (m *Manager) shouldSave(s *Session, data []byte, changed, force bool) bool 
 	return false
 }
 
-// save writes the session as p says, sets the cookie that carries it, and
-// updates s to what was saved.
-func (m *Manager) save(ctx context.Context, h http.Header, ck http.Cookie, s *Session, p *plan) error {
+// expireCookie writes the Set-Cookie lines that clear the client's
+// session cookie.
+func (m *Manager) expireCookie(h http.Header, r *http.Request) {
+	m.codec.expire(h, m.cookie(r))
+}
+
+// repairCookie writes what the codec needs to repair the cookie s was
+// loaded from (see codec.repair), with s's expiry.
+func (m *Manager) repairCookie(h http.Header, r *http.Request, s *Session) {
+	ck := m.cookie(r)
+	ck.Expires = s.Expire
+	m.codec.repair(h, ck, s.cookie)
+}
+
+// save writes the session as p says, sets the cookie for a response to r
+// that carries it, and updates s to what was saved.
+func (m *Manager) save(ctx context.Context, h http.Header, r *http.Request, s *Session, p *plan) error {
+	ck := m.cookie(r)
 	now := p.now
 	ck.Expires = expiry(p.maxAge, now)
 	if p.touch {
@@ -328,23 +344,9 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 			// Gone, or (new) a tombstone: ended meanwhile.
 			return nil, 0, errSessionGone
 		case ok && (stored == nil || !bytes.Equal(cur, stored)):
-			// Written meanwhile: the patches go on top of that. A record
-			// that cannot be parsed is replaced by the one this request
-			// loaded; Load already treated it as malformed.
-			if r, err := parseRecord(cur); err == nil {
-				if r.ended {
-					return nil, 0, errSessionGone
-				}
-				data = r.data
-				if len(patches) > 0 {
-					var err error
-					if data, _, err = merge(r.data, patches); err != nil {
-						return nil, 0, err
-					}
-					if err := m.checkSize(r.data, data); err != nil {
-						return nil, 0, err
-					}
-				}
+			var err error
+			if data, err = m.patchCurrent(cur, patches, data); err != nil {
+				return nil, 0, err
 			}
 		}
 		saved = data
@@ -370,16 +372,47 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, ttl); err != nil {
 		return nil, err
 	}
-	// The verified cache's entry for the cookie now holds what was
-	// written, so that the session's next request finds its record parsed
-	// already: written by the proxy just now, it is scanned without
-	// validation.
 	if s.cookie.seen != nil && p.newID == p.oldID {
-		if r, err := parseOwnRecord(written); err == nil {
-			s.cookie.remember(parsedPayload{id: p.newID, rec: r, stored: written, rev: rev})
-		}
+		rememberWritten(s, p.newID, written, rev)
 	}
 	return saved, nil
+}
+
+// patchCurrent returns the data of cur, a record written by another
+// request since this one loaded the session, with patches applied: they
+// go on top of it. A record that cannot be parsed is replaced by data,
+// the one this request loaded with the patches; Load already treated it
+// as malformed. (Out of saveStore's update, as rememberWritten is out of
+// saveStore: their records and copies would be in the frames of every
+// store write, and its stack would outgrow a goroutine's first 8 KiB.)
+func (m *Manager) patchCurrent(cur []byte, patches [][]byte, data []byte) ([]byte, error) {
+	r, err := parseRecord(cur)
+	if err != nil {
+		return data, nil
+	}
+	if r.ended {
+		return nil, errSessionGone
+	}
+	if len(patches) == 0 {
+		return r.data, nil
+	}
+	if data, _, err = merge(r.data, patches); err != nil {
+		return nil, err
+	}
+	if err := m.checkSize(r.data, data); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// rememberWritten has the verified cache's entry for s's cookie hold the
+// record just written under id, so that the session's next request finds
+// it parsed already: written by the proxy, it is scanned without
+// validation.
+func rememberWritten(s *Session, id string, written []byte, rev uint64) {
+	if r, err := parseOwnRecord(written); err == nil {
+		s.cookie.remember(parsedPayload{id: id, rec: r, stored: written, rev: rev})
+	}
 }
 
 // saveRenewed writes a renewed session's record under its new id: the

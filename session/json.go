@@ -158,6 +158,13 @@ func mergePatches(doc []byte, patches [][]byte) (out []byte, changed bool, err e
 		out, _, changed, err = mergeOne(doc, patches[0])
 		return out, changed, err
 	}
+	return mergeSeveral(doc, patches)
+}
+
+// mergeSeveral is mergePatches with more than one patch. It is a function
+// of its own so that its buffer is not in the frame of every write, whose
+// stack would then outgrow a goroutine's first 8 KiB.
+func mergeSeveral(doc []byte, patches [][]byte) (out []byte, changed bool, err error) {
 	out, d, err := merge(doc, patches)
 	if err != nil {
 		return nil, false, err

@@ -68,6 +68,9 @@ if unformatted=$(gofmt -l cmd config examples internal metrics proxy session tes
 fi
 go vet ./...
 go test -race -count=1 ./...
+# The tests of what a normal build does that the race detector's own
+# instrumentation changes (a request's stack depth), built without it.
+go test -count=1 -run '^TestRequestsFitTheFirstStack$' ./proxy
 
 # Every fuzz target (go test above ran only their seed corpora) fuzzes for
 # FUZZTIME each: a count of inputs (default 30000x), not a duration,
