@@ -154,8 +154,8 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 	return p.out, nil
 }
 
-// plan decides, in p, what commit does: destroy, then the patches, then whether
-// to save (koa's rules), then renew.
+// plan decides, in p, what commit does: destroy, then the patches, then
+// whether to save (koa's rules), then renew.
 func (m *Manager) plan(p *plan, s *Session, ch Change) error {
 	if m.user != nil && !s.IsNew {
 		p.loadedUser, _ = m.userOf(s.Data)
@@ -344,6 +344,7 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 			// Gone, or (new) a tombstone: ended meanwhile.
 			return nil, 0, errSessionGone
 		case ok && (stored == nil || !bytes.Equal(cur, stored)):
+			// Written meanwhile: the patches go on top of that.
 			var err error
 			if data, err = m.patchCurrent(cur, patches, data); err != nil {
 				return nil, 0, err
