@@ -59,8 +59,14 @@ const (
 	verifiedCacheSize = 4096
 	verifiedArenaSize = 6 << 20
 	verifiedChunkSize = 256 << 10 // verifiedArenaSize / 24
-	verifiedValueMax  = 1024
-	verifiedDoorSize  = 8192
+	// verifiedFirstChunk is a generation's first chunk; each next one is
+	// twice the last, up to verifiedChunkSize. A proxy with a few
+	// sessions holds kilobytes for them, not a quarter megabyte: the
+	// collector's heap goal is at least 4 MB, and what the proxy keeps
+	// live is taken from it, so it collects more often.
+	verifiedFirstChunk = 16 << 10
+	verifiedValueMax   = 1024
+	verifiedDoorSize   = 8192
 	// verifiedIssuedSize bounds each generation of issued values: a
 	// second or more of a busy site's writes; about 1 MiB of signed-in
 	// users' cookies and payloads (a secure cookie's value is kept as part
@@ -349,10 +355,19 @@ func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
 // returns its index.
 func (g *generation) reserve(size int) uint32 {
 	if n := len(g.arena); n == 0 || cap(g.arena[n-1])-len(g.arena[n-1]) < size {
-		g.arena = append(g.arena, make([]byte, 0, max(size, verifiedChunkSize)))
+		g.arena = append(g.arena, make([]byte, 0, max(size, chunkSize(n))))
 	}
 	g.size += size
 	return uint32(len(g.arena) - 1)
+}
+
+// chunkSize is the size of a generation's chunk after n others:
+// verifiedFirstChunk, doubled for each, up to verifiedChunkSize.
+func chunkSize(n int) int {
+	if n >= 4 { // verifiedFirstChunk << 4 == verifiedChunkSize
+		return verifiedChunkSize
+	}
+	return verifiedFirstChunk << n
 }
 
 // add appends b to g's arena's last chunk, which reserve made room in,

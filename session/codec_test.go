@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -177,6 +178,39 @@ func TestVerifiedCacheIsBounded(t *testing.T) {
 // The cache gives back the record a request remembered, field for field,
 // from either generation; the data it hands out cannot be appended to
 // over the bytes that follow it.
+// A cache holds what its values need, in chunks that start small: a
+// proxy with a few sessions keeps kilobytes live, not a quarter megabyte
+// of the collector's 4 MB heap goal. A busy one's chunks reach
+// verifiedChunkSize and stay there.
+func TestVerifiedCacheGrowsItsChunks(t *testing.T) {
+	var c verifiedCache
+	var held []int // the capacity of the generation's chunks after each value
+	for i := range 800 {
+		value := fmt.Sprintf("%0900d", i) // a secure cookie's size
+		c.put(c.hash(value), value, remembered{})
+		c.mu.Lock()
+		n := 0
+		for _, chunk := range c.cur.arena {
+			n += cap(chunk)
+		}
+		c.mu.Unlock()
+		held = append(held, n)
+	}
+	if held[0] != verifiedFirstChunk {
+		t.Errorf("one value: %d bytes of chunks, want %d", held[0], verifiedFirstChunk)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var sizes []int
+	for _, chunk := range c.cur.arena {
+		sizes = append(sizes, cap(chunk))
+	}
+	want := []int{16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10}
+	if len(sizes) < len(want)+1 || !slices.Equal(sizes[:len(want)], want) || sizes[len(want)] != verifiedChunkSize {
+		t.Errorf("chunks of 800 values: %v, want %v then %d each", sizes, want, verifiedChunkSize)
+	}
+}
+
 func TestVerifiedCacheKeepsTheRecord(t *testing.T) {
 	ms := func(n int64) time.Time { return time.UnixMilli(n) }
 	for _, tc := range []struct {
