@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"os"
@@ -47,20 +46,19 @@ func logSize(path string) (int64, error) {
 }
 
 // readGCTrace returns the collector's work in the log at path from offset
-// from to its last complete line: a cycle whose line is being written
-// when the run ends counts in the next run's.
-func readGCTrace(path string, from int64) (gcWork, int64, error) {
+// from (where the log ended when the run began). A line cut before its
+// CPU times (by an access-log write, or by the run's end) is not counted.
+func readGCTrace(path string, from int64) (gcWork, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return gcWork{}, from, err
+		return gcWork{}, err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.NewSectionReader(f, from, 1<<40))
 	if err != nil {
-		return gcWork{}, from, fmt.Errorf("%s: %w", path, err)
+		return gcWork{}, fmt.Errorf("%s: %w", path, err)
 	}
-	end := bytes.LastIndexByte(b, '\n') + 1
-	return parseGCTrace(b[:end]), from + int64(end), nil
+	return parseGCTrace(b), nil
 }
 
 // withGCTrace returns env with gctrace=1 added to its GODEBUG, or a

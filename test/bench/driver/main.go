@@ -181,7 +181,7 @@ func main() {
 	flag.IntVar(&o.threads, "t", 2, "wrk threads")
 	flag.BoolVar(&o.pin, "pin", true, "pin the proxies to the first allowed CPU and wrk, the upstream and redis to the others with taskset (needs 2+ CPUs)")
 	flag.BoolVar(&o.cpu, "cpu", false, "after each run, print the CPU time per request of the proxy and how busy each core and process was")
-	flag.BoolVar(&o.gc, "gc", false, "start the bare proxy and the modes with GODEBUG=gctrace=1 and print, after each run, the garbage collector's cycles and CPU time per request, read from their logs (a cycle's line cut by an access-log write is missed)")
+	flag.BoolVar(&o.gc, "gc", false, "start the bare proxy and the modes with GODEBUG=gctrace=1 and print, after each run, the garbage collector's cycles and CPU time per request, read from their logs (a cycle whose line an access-log write cuts before its CPU times is missed)")
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
 	flag.StringVar(&o.pprof, "pprof", "", "take a CPU profile of each sessionproxy run from its admin listener into DIR, as ROUND-SCENARIO-MODE.pprof (go tool pprof -proto DIR/*.pprof merges them)")
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
@@ -475,7 +475,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					cpu = " " + cpuReport(before, after, t.proc, requests)
 				}
 				if o.gc {
-					g, _, err := readGCTrace(procs.logOf(t.proc), gcFrom)
+					g, err := readGCTrace(procs.logOf(t.proc), gcFrom)
 					if err != nil {
 						return err
 					}
