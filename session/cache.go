@@ -60,10 +60,8 @@ const (
 	verifiedArenaSize = 6 << 20
 	verifiedChunkSize = 256 << 10 // verifiedArenaSize / 24
 	// verifiedFirstChunk is a generation's first chunk; each next one is
-	// twice the last, up to verifiedChunkSize. A proxy with a few
-	// sessions holds kilobytes for them, not a quarter megabyte: the
-	// collector's heap goal is at least 4 MB, and what the proxy keeps
-	// live is taken from it, so it collects more often.
+	// twice the last, up to verifiedChunkSize: a proxy with a few
+	// sessions holds kilobytes for them, not a quarter megabyte.
 	verifiedFirstChunk = 16 << 10
 	verifiedValueMax   = 1024
 	verifiedDoorSize   = 8192
