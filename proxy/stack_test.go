@@ -21,10 +21,10 @@ import (
 
 // A goroutine starts with an 8 KiB stack. One that needs more gets a copy
 // twice the size; the collector halves it again while the connection
-// waits for its next request, and the next request copies it again. A
-// write's stack outgrew 8 KiB, and that churn took 0.5–0.9 % of the
-// proxy's CPU in the load benchmark's write scenario (perf: newstack,
-// copystack, shrinkstack), where the bare ReverseProxy's requests fit.
+// waits for its next request, and the next request copies it again:
+// 0.5–0.9 % of the proxy's CPU in the load benchmark's write scenario
+// when its writes needed more (perf: newstack, copystack, shrinkstack).
+// The bare ReverseProxy's requests fit.
 //
 // TestRequestsFitTheFirstStack runs each kind of request through a real
 // http.Server with debug.SetMaxStack(8 KiB), so that outgrowing it is a

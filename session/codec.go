@@ -2,6 +2,7 @@ package session
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -44,6 +45,15 @@ func (f Format) StoreKeys(prefix string) KeyLayout {
 // keep at least 4096 bytes per cookie (RFC 6265, 6.1) and drop larger
 // ones silently, which would lose the session without a word.
 const maxCookieSize = 4096
+
+// fitsCookie returns an error, in the words of format, if a cookie name
+// with a value of n bytes is larger than browsers keep.
+func fitsCookie(format, name string, n int) error {
+	if n := len(name) + 1 + n; n > maxCookieSize {
+		return fmt.Errorf("%s: %w (%d bytes > %d): use store.type memory or redis", format, ErrCookieTooLarge, n, maxCookieSize)
+	}
+	return nil
+}
 
 // ErrCookieTooLarge is returned by Manager.Commit when the session does
 // not fit in a cookie. Nothing is written; the cookie the client has is

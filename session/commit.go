@@ -383,9 +383,9 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 // request since this one loaded the session, with patches applied: they
 // go on top of it. A record that cannot be parsed is replaced by data,
 // the one this request loaded with the patches; Load already treated it
-// as malformed. (Out of saveStore's update, as rememberWritten is out of
-// saveStore: their records and copies would be in the frames of every
-// store write, and its stack would outgrow a goroutine's first 8 KiB.)
+// as malformed. It and rememberWritten are functions of their own so that
+// their records and copies are not in the frames of every store write,
+// whose stack must fit a goroutine's first 8 KiB.
 func (m *Manager) patchCurrent(cur []byte, patches [][]byte, data []byte) ([]byte, error) {
 	r, err := parseRecord(cur)
 	if err != nil {

@@ -237,7 +237,7 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string
 		// into the line; it is kept (remembered as issued) as part of
 		// the line, as the secure cookie's is.
 		n := b64.Std.EncodedLen(len(payload))
-		if err := fitsKoa(ck.Name, n); err != nil {
+		if err := fitsCookie("format koa", ck.Name, n); err != nil {
 			return err
 		}
 		w := c.works.Get().(*gripWork)
@@ -249,7 +249,7 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string
 		if ck.Value = string(payload); strings.ContainsAny(ck.Value, "; \t\r\n\",\\") {
 			return fmt.Errorf("format koa: session id %q is not a cookie value", ck.Value)
 		}
-		if err := fitsKoa(ck.Name, len(ck.Value)); err != nil {
+		if err := fitsCookie("format koa", ck.Name, len(ck.Value)); err != nil {
 			return err
 		}
 		line = koaHeader(ck)
@@ -259,15 +259,6 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string
 		sig := c.sign(ck.Name, ck.Value)
 		c.addSig(h, ck, sig)
 		c.seen.issue(ck.Value, sig, payload) // the client sends it back next
-	}
-	return nil
-}
-
-// fitsKoa returns an error if a cookie name with a value of n bytes is
-// larger than browsers keep.
-func fitsKoa(name string, n int) error {
-	if n := len(name) + 1 + n; n > maxCookieSize {
-		return fmt.Errorf("format koa: %w (%d bytes > %d): use store.type memory or redis", ErrCookieTooLarge, n, maxCookieSize)
 	}
 	return nil
 }
