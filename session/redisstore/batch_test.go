@@ -113,6 +113,33 @@ func TestBatcherWaitEndsAtTheDeadline(t *testing.T) {
 	}
 }
 
+// A call whose caller gave up is not reused: its batch signals it once
+// Redis answers, which would wake the next caller to take it before that
+// caller's own command had run, with an empty result.
+func TestBatcherDoesNotReuseAnAbandonedCall(t *testing.T) {
+	srv := redistest.Start(t)
+	b := newBatcher(srv.Client(t), newDeadlines(5*time.Second))
+	ctx := t.Context()
+	if err := b.do(ctx, redis.NewStatusCmd(ctx, "set", "k", "v")); err != nil {
+		t.Fatal(err)
+	}
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // one P: a pooled call comes back to the next caller
+	srv.Pause(t)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := b.do(short, redis.NewStringCmd(short, "get", "k")); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("GET on a paused Redis: %v; want the caller's deadline", err)
+	}
+	get := redis.NewStringCmd(ctx, "get", "k")
+	done := make(chan error, 1)
+	go func() { done <- b.do(ctx, get) }()
+	time.Sleep(50 * time.Millisecond) // queued behind the abandoned GET's batch
+	srv.Resume(t)
+	if err := <-done; err != nil || get.Val() != "v" {
+		t.Errorf("GET after an abandoned GET: %q, %v; want \"v\"", get.Val(), err)
+	}
+}
+
 // countPipelines counts the pipelines a client sends.
 type countPipelines struct{ n atomic.Int64 }
 
