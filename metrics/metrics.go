@@ -46,14 +46,17 @@ type Metrics struct {
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
 	reload          reloadMetrics
-	// codes holds the label of each status 100-599, made once: a status
-	// formatted per request is an allocation per request.
-	codes [500]string
-	// counted holds the requests counter of each method label and status
-	// 100-599 once it has been used: WithLabelValues hashes both labels
-	// and takes a lock on every call.
-	counted [len(methods)][500]atomic.Pointer[counter]
+	// counted holds, per method label, the requests counter of each
+	// status 100-599 once it has been used: WithLabelValues formats the
+	// status, hashes both labels and takes a lock on every call. A
+	// method's row is made on its first request, not up front: memory
+	// held from the start is marked again by every collection (a site
+	// that sees GET and POST holds two rows of 4 KB, not ten).
+	counted [len(methods)]atomic.Pointer[statusCounters]
 }
+
+// statusCounters holds one method's requests counters, by status - 100.
+type statusCounters [500]atomic.Pointer[counter]
 
 // counter is a resolved series of a CounterVec.
 type counter struct{ prometheus.Counter }
@@ -114,9 +117,6 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Help: "Session store operations that failed (an outage, not a missing session), by operation.",
 		}, []string{"operation"}),
 	}
-	for i := range m.codes {
-		m.codes[i] = strconv.Itoa(100 + i)
-	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "sessionproxy_build_info",
 		Help:        "Always 1; its labels give the running build's version and Go version.",
@@ -158,10 +158,18 @@ func (m *Metrics) Request(method string, status int, d time.Duration) {
 	}
 	mi := methodIndex(method)
 	if status >= 100 && status < 600 {
-		slot := &m.counted[mi][status-100]
+		row := m.counted[mi].Load()
+		if row == nil {
+			row = new(statusCounters)
+			if !m.counted[mi].CompareAndSwap(nil, row) {
+				row = m.counted[mi].Load() // another request made it first
+			}
+		}
+		slot := &row[status-100]
 		c := slot.Load()
 		if c == nil {
-			c = &counter{m.requests.WithLabelValues(m.codes[status-100], methods[mi])}
+			// Two requests may both get here: each wraps the same series.
+			c = &counter{m.requests.WithLabelValues(strconv.Itoa(status), methods[mi])}
 			slot.Store(c)
 		}
 		c.Inc()
