@@ -8,7 +8,7 @@
 #   test/bench/run.sh 5s -rounds 5 -modes secure,redis
 #
 # Flags: -rounds N, -c CONNS, -t THREADS, -pin=false, -modes LIST,
-# -scenarios LIST, -cpu, -gc, -perf, -pprof DIR, -keep DIR, -neighbour MB, -calibrate KIB (see
+# -scenarios LIST, -cpu, -gc, -perf, -pprof DIR, -keep DIR, -neighbour MB, -neighbour-busy, -calibrate KIB (see
 # test/bench/driver). Prints a Markdown table.
 set -euo pipefail
 cd "$(dirname "$0")/../.."

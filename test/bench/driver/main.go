@@ -167,6 +167,7 @@ type options struct {
 	keep      string
 	pprof     string
 	neighbour int
+	busy      bool
 	calibrate int
 	modes     []string
 	scenarios []string
@@ -185,6 +186,7 @@ func main() {
 	flag.BoolVar(&o.perf, "perf", false, "record the proxy's CPU with perf during each run and print how much of it each kind of socket write takes, and how much of that is waking the reader (needs perf and pinning)")
 	flag.StringVar(&o.pprof, "pprof", "", "take a CPU profile of each sessionproxy run from its admin listener into DIR, as ROUND-SCENARIO-MODE.pprof (go tool pprof -proto DIR/*.pprof merges them)")
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority, walking this many MiB: other programs sharing the CPU's caches (needs chrt and pinning; 0: none)")
+	flag.BoolVar(&o.busy, "neighbour-busy", false, "run -neighbour at normal priority: it takes its share of the proxies' CPU, and the proxy finds its caches cold after each of its turns")
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run), except GOFLAGS, which builds MODE's binary with it (secure,secure+GOFLAGS=-pgo=/tmp/cpu.pprof)")
@@ -227,6 +229,9 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		if _, err := exec.LookPath("perf"); err != nil || pin.proxy == "" {
 			return errors.New("-perf needs perf (Debian: linux-perf) and pinning (taskset, 2+ CPUs)")
 		}
+	}
+	if o.busy && o.neighbour == 0 {
+		return errors.New("-neighbour-busy needs -neighbour MB")
 	}
 	var scens []scenario
 	for _, s := range allScenarios {
@@ -399,10 +404,14 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		len(running), len(scens), o.rounds, o.duration, total.Round(time.Second))
 
 	if o.neighbour > 0 {
-		if _, err := exec.LookPath("chrt"); err != nil || pin.proxy == "" {
-			return errors.New("-neighbour needs chrt (util-linux) and pinning (taskset, 2+ CPUs)")
+		if pin.proxy == "" {
+			return errors.New("-neighbour needs pinning (taskset, 2+ CPUs)")
 		}
-		if _, err := procs.start(ctx, "neighbour", pin.proxy, "chrt", "--idle", "0", bins["neighbour"], "-mb", strconv.Itoa(o.neighbour)); err != nil {
+		if _, err := exec.LookPath("chrt"); err != nil && !o.busy {
+			return errors.New("-neighbour needs chrt (util-linux) to run at idle priority; -neighbour-busy does not")
+		}
+		argv := neighbourCommand(bins["neighbour"], o.neighbour, o.busy)
+		if _, err := procs.start(ctx, "neighbour", pin.proxy, argv[0], argv[1:]...); err != nil {
 			return err
 		}
 	}
@@ -500,6 +509,18 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		o.threads, o.conns, o.duration, o.rounds, pinning(pin))
 	printTable(stdout, scens, targets, results)
 	return nil
+}
+
+// neighbourCommand is the command line of test/bench/neighbour walking
+// mb MiB: at idle priority (SCHED_IDLE), so that it runs only while the
+// proxy leaves its CPU idle, or with busy at normal priority, so that it
+// takes turns with the proxy.
+func neighbourCommand(bin string, mb int, busy bool) []string {
+	argv := []string{bin, "-mb", strconv.Itoa(mb)}
+	if busy {
+		return argv
+	}
+	return append([]string{"chrt", "--idle", "0"}, argv...)
 }
 
 // runOrder returns the order of one scenario's runs in a round: bare

@@ -95,3 +95,17 @@ func TestFileName(t *testing.T) {
 		}
 	}
 }
+
+func TestNeighbourCommand(t *testing.T) {
+	for _, tc := range []struct {
+		busy bool
+		want string
+	}{
+		{false, "chrt --idle 0 ./neighbour -mb 32"},
+		{true, "./neighbour -mb 32"},
+	} {
+		if got := strings.Join(neighbourCommand("./neighbour", 32, tc.busy), " "); got != tc.want {
+			t.Errorf("busy %v: %q, want %q", tc.busy, got, tc.want)
+		}
+	}
+}
