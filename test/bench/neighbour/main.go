@@ -3,7 +3,8 @@
 // the caches, one cache line at a time, until it is stopped. The load
 // driver's -neighbour runs it on the proxies' CPU at idle priority
 // (SCHED_IDLE), so that it runs only while the proxy leaves the CPU idle
-// and the proxy finds its caches cold when it wakes.
+// and the proxy finds its caches cold when it wakes; with -neighbour-busy
+// at normal priority, so that it takes turns with the proxy.
 package main
 
 import "flag"
