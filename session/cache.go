@@ -39,14 +39,18 @@ import (
 // goes into two generations of its own, of at most verifiedIssuedSize
 // entries, and into cur when it comes back, as a hit in prev does: values
 // that never come back (a client that ignores Set-Cookie, or leaves) push
-// out only each other, never a returning client's value. Being a few
-// thousand at most, they are held as they are, not in an arena.
+// out only each other, never a returning client's value. They are kept
+// in arenas too: held as they were made (a Set-Cookie line and a
+// payload), the two thousand values of a site that writes a session on
+// every request cost the collector, in each cycle, 4,000 objects to mark
+// and a heap that stays near Go's 4 MB minimum goal (docs/performance.md
+// has the figures).
 type verifiedCache struct {
 	mu        sync.Mutex
 	cur, prev generation
-	// issued and issuedPrev hold values issued and not yet seen back, by
-	// their hash.
-	issued, issuedPrev map[uint64]issuedValue
+	// issued and issuedPrev hold values issued and not yet seen back:
+	// entries with a value, a signature and a payload, never parsed.
+	issued, issuedPrev generation
 	// door holds hashes of values that verified once, one per slot
 	// (a newer value replaces an older one): a Bloom-like doorkeeper of
 	// verifiedDoorSize slots, 64 KiB.
@@ -67,9 +71,10 @@ const (
 	verifiedDoorSize   = 8192
 	// verifiedIssuedSize bounds each generation of issued values: a
 	// second or more of a busy site's writes; about 1 MiB of signed-in
-	// users' cookies and payloads (a secure cookie's value is kept as part
-	// of its Set-Cookie line, about 100 bytes more).
-	verifiedIssuedSize = 1024
+	// users' cookies and payloads. verifiedIssuedArena bounds its bytes,
+	// for values and payloads larger than a signed-in user's.
+	verifiedIssuedSize  = 1024
+	verifiedIssuedArena = 2 << 20
 	// verifiedRecordMax bounds a record remembered beside a value (a
 	// store's, which may be larger than any cookie): a larger one is parsed
 	// on every request instead.
@@ -221,50 +226,43 @@ func (c *verifiedCache) get(h uint64, value string) (memo, bool) {
 	if m, ok := c.cur.get(h, value); ok {
 		return m, true
 	}
-	var v remembered
-	if m, ok := c.prev.get(h, value); ok {
-		v = remembered{from: &m}
-	} else if iv, ok := c.issuedValue(h, value); ok {
-		v = remembered{sig: iv.sig, payload: string(iv.payload)}
-	} else {
-		return memo{}, false
+	m, ok := c.prev.get(h, value)
+	if !ok {
+		if m, ok = c.issued.get(h, value); !ok {
+			if m, ok = c.issuedPrev.get(h, value); !ok {
+				return memo{}, false
+			}
+		}
 	}
 	// Moved to the newer generation, so that it outlives the older (and
 	// an issued value the issued ones).
-	c.putLocked(h, value, v)
+	c.putLocked(h, value, remembered{from: &m})
 	return c.cur.get(h, value)
-}
-
-// issuedValue returns what issue kept for value (hashed to h).
-func (c *verifiedCache) issuedValue(h uint64, value string) (issuedValue, bool) {
-	if iv, ok := c.issued[h]; ok && iv.value == value {
-		return iv, true
-	}
-	iv, ok := c.issuedPrev[h]
-	return iv, ok && iv.value == value
 }
 
 // issue remembers value, which the codec has just issued, with the
 // payload it carries (and in the koa format its signature), until it
-// comes back (see verifiedCache). The payload is kept, not copied: the
-// codec's caller made it for this cookie and does not change it.
+// comes back (see verifiedCache). All three are copied.
 func (c *verifiedCache) issue(value, sig string, payload []byte) {
-	if len(value) > verifiedValueMax {
+	if len(value) > verifiedValueMax || len(payload) > verifiedIssuedArena/2 {
 		return
 	}
 	h := c.hash(value)
+	size := len(value) + len(sig) + len(payload)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.issued == nil || len(c.issued) >= verifiedIssuedSize {
-		c.issuedPrev, c.issued = c.issued, make(map[uint64]issuedValue, verifiedIssuedSize)
+	g := &c.issued
+	if g.index == nil || len(g.entries) >= verifiedIssuedSize || g.size+size > verifiedIssuedArena {
+		c.issuedPrev, c.issued = c.issued, generation{index: make(map[uint64]uint32)}
 	}
-	c.issued[h] = issuedValue{value: value, sig: sig, payload: payload}
-}
-
-// issuedValue is a value the codec issued (verifiedCache.issue).
-type issuedValue struct {
-	value, sig string
-	payload    []byte
+	e := entry{chunk: g.reserve(size)}
+	e.value, e.sig, e.payload = add(g, value), add(g, sig), add(g, payload)
+	if i, ok := g.index[h]; ok {
+		g.entries[i] = e
+		return
+	}
+	g.index[h] = uint32(len(g.entries))
+	g.entries = append(g.entries, e)
 }
 
 func (g *generation) get(h uint64, value string) (memo, bool) {

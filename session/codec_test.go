@@ -105,10 +105,26 @@ func TestVerifiedCacheRemembersIssuedValues(t *testing.T) {
 		t.Errorf("the last value issued: found %v, payload %q, parsed %v; want its payload, not parsed", ok, m0.payload(), m0.e.parsed)
 	}
 	cache.mu.Lock()
-	held := len(cache.issued) + len(cache.issuedPrev)
+	held := len(cache.issued.entries) + len(cache.issuedPrev.entries)
 	cache.mu.Unlock()
 	if held > 2*verifiedIssuedSize {
 		t.Errorf("%d issued values held, want at most %d", held, 2*verifiedIssuedSize)
+	}
+
+	// Their bytes are bounded too: large payloads push out each other
+	// sooner.
+	big := bytes.Repeat([]byte("x"), verifiedIssuedArena/3)
+	for i := range 10 {
+		cache.issue(value(i), "sig", big)
+	}
+	cache.mu.Lock()
+	size := cache.issued.size + cache.issuedPrev.size
+	cache.mu.Unlock()
+	if size > 2*verifiedIssuedArena {
+		t.Errorf("issued values hold %d bytes, want at most %d", size, 2*verifiedIssuedArena)
+	}
+	if m, ok := lookup(&cache, value(9)); !ok || !bytes.Equal(m.payload(), big) || string(m.e.sig.in(m.arena)) != "sig" {
+		t.Errorf("the last large value issued: found %v; want it with its payload and signature", ok)
 	}
 }
 
