@@ -253,7 +253,13 @@ func (c *verifiedCache) issue(value, sig string, payload []byte) {
 	defer c.mu.Unlock()
 	g := &c.issued
 	if g.index == nil || len(g.entries) >= verifiedIssuedSize || g.size+size > verifiedIssuedArena {
-		c.issuedPrev, c.issued = c.issued, generation{index: make(map[uint64]uint32)}
+		// Made at full size: unlike cur, a generation of issued values
+		// fills on every write, and growing would cost more than its
+		// entries.
+		c.issuedPrev, c.issued = c.issued, generation{
+			index:   make(map[uint64]uint32, verifiedIssuedSize),
+			entries: make([]entry, 0, verifiedIssuedSize),
+		}
 	}
 	e := entry{chunk: g.reserve(size)}
 	e.value, e.sig, e.payload = add(g, value), add(g, sig), add(g, payload)
