@@ -92,6 +92,8 @@ type generation struct {
 	// its chunk alive until then, after the generation is dropped.
 	arena [][]byte
 	size  int // the bytes in arena
+	// spare holds chunks to fill before making new ones (recycled).
+	spare [][]byte
 }
 
 // span is a run of bytes in a chunk of a generation's arena (the entry's).
@@ -253,13 +255,7 @@ func (c *verifiedCache) issue(value, sig string, payload []byte) {
 	defer c.mu.Unlock()
 	g := &c.issued
 	if g.index == nil || len(g.entries) >= verifiedIssuedSize || g.size+size > verifiedIssuedArena {
-		// Made at full size: unlike cur, a generation of issued values
-		// fills on every write, and growing would cost more than its
-		// entries.
-		c.issuedPrev, c.issued = c.issued, generation{
-			index:   make(map[uint64]uint32, verifiedIssuedSize),
-			entries: make([]entry, 0, verifiedIssuedSize),
-		}
+		c.issuedPrev, c.issued = c.issued, c.issuedPrev.recycled()
 	}
 	e := entry{chunk: g.reserve(size)}
 	e.value, e.sig, e.payload = add(g, value), add(g, sig), add(g, payload)
@@ -269,6 +265,30 @@ func (c *verifiedCache) issue(value, sig string, payload []byte) {
 	}
 	g.index[h] = uint32(len(g.entries))
 	g.entries = append(g.entries, e)
+}
+
+// recycled returns an empty generation of issued values made of g's
+// parts, which g gives up: its index and entries emptied, its chunks to
+// be written again (spare). Issued values fill a generation on every
+// write, and a new one's chunks cost more to allocate (zeroed, and their
+// pages faulted in) than copying the values in. Their bytes can be
+// reused because no request holds them: get copies an issued value into
+// cur, under the lock, and hands out only that copy.
+func (g generation) recycled() generation {
+	if g.index == nil {
+		// Made at full size: unlike cur, a generation of issued values
+		// fills, and growing would cost more than its entries.
+		return generation{
+			index:   make(map[uint64]uint32, verifiedIssuedSize),
+			entries: make([]entry, 0, verifiedIssuedSize),
+		}
+	}
+	clear(g.index)
+	spare := g.arena
+	for i := range spare {
+		spare[i] = spare[i][:0]
+	}
+	return generation{index: g.index, entries: g.entries[:0], spare: spare}
 }
 
 func (g *generation) get(h uint64, value string) (memo, bool) {
@@ -357,10 +377,29 @@ func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
 // returns its index.
 func (g *generation) reserve(size int) uint32 {
 	if n := len(g.arena); n == 0 || cap(g.arena[n-1])-len(g.arena[n-1]) < size {
-		g.arena = append(g.arena, make([]byte, 0, max(size, chunkSize(n))))
+		chunk := g.takeSpare(size)
+		if chunk == nil {
+			chunk = make([]byte, 0, max(size, chunkSize(n)))
+		}
+		g.arena = append(g.arena, chunk)
 	}
 	g.size += size
 	return uint32(len(g.arena) - 1)
+}
+
+// takeSpare returns a spare chunk with room for size bytes, or nil. A
+// spare too small for them (a value larger than a first chunk) is
+// dropped.
+func (g *generation) takeSpare(size int) []byte {
+	for len(g.spare) > 0 {
+		chunk := g.spare[0]
+		g.spare[0] = nil
+		g.spare = g.spare[1:]
+		if cap(chunk) >= size {
+			return chunk
+		}
+	}
+	return nil
 }
 
 // chunkSize is the size of a generation's chunk after n others:

@@ -126,6 +126,37 @@ func TestVerifiedCacheRemembersIssuedValues(t *testing.T) {
 	if m, ok := lookup(&cache, value(9)); !ok || !bytes.Equal(m.payload(), big) || string(m.e.sig.in(m.arena)) != "sig" {
 		t.Errorf("the last large value issued: found %v; want it with its payload and signature", ok)
 	}
+
+	// An issued generation's chunks are written again once it is
+	// dropped; what a request got for an issued value stays as it was,
+	// and the chunks held stay bounded.
+	back, ok := lookup(&cache, value(8))
+	if !ok {
+		t.Fatal("an issued value was not found")
+	}
+	for i := range 4 * verifiedIssuedSize {
+		cache.issue(value(i+100), "s", []byte(fmt.Sprintf("%0600d", i)))
+	}
+	if string(back.e.value.in(back.arena)) != value(8) || !bytes.Equal(back.payload(), big) {
+		t.Error("issuing more values changed what an earlier lookup returned")
+	}
+	cache.mu.Lock()
+	held = 0
+	for _, g := range []*generation{&cache.issued, &cache.issuedPrev} {
+		for _, chunks := range [][][]byte{g.arena, g.spare} {
+			for _, c := range chunks {
+				held += cap(c)
+			}
+		}
+	}
+	cache.mu.Unlock()
+	if limit := 2 * (verifiedIssuedArena + verifiedChunkSize); held > limit {
+		t.Errorf("issued generations hold %d bytes of chunks, want at most %d", held, limit)
+	}
+	last := value(4*verifiedIssuedSize + 99)
+	if m, ok := lookup(&cache, last); !ok || string(m.payload()) != fmt.Sprintf("%0600d", 4*verifiedIssuedSize-1) {
+		t.Errorf("the last value issued into a recycled generation: found %v, payload %.20q", ok, m.payload())
+	}
 }
 
 // Values seen only once, as on a site where most clients are not back

@@ -234,8 +234,8 @@ func (c *koaCodec) write(h http.Header, ck http.Cookie, payload []byte, _ string
 	var line string
 	if c.encode {
 		// The value is encoded into a pooled buffer and copied once,
-		// into the line; it is kept (remembered as issued) as part of
-		// the line, as the secure cookie's is.
+		// into the line, and is part of the line, as the secure
+		// cookie's is.
 		n := b64.Std.EncodedLen(len(payload))
 		if err := fitsCookie("format koa", ck.Name, n); err != nil {
 			return err

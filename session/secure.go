@@ -123,8 +123,7 @@ func (c *secureCodec) write(h http.Header, ck http.Cookie, payload []byte, curre
 				return
 			}
 			if plain {
-				// The value is kept (remembered as issued) as part of the
-				// line: no string of its own.
+				// The value is part of the line: no string of its own.
 				line = f.plainLineBytes(&ck, v)
 				ck.Value = line[len(f.name) : len(f.name)+len(v)]
 			} else {
