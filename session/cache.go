@@ -81,7 +81,7 @@ const (
 	verifiedRecordMax = 16 << 10
 )
 
-// generation is one of the cache's two halves.
+// generation is one of the cache's two halves (or of its issued values).
 type generation struct {
 	index   map[uint64]uint32 // a value's hash → its entry
 	entries []entry
@@ -89,7 +89,10 @@ type generation struct {
 	// last chunk, and a new chunk begun when an entry's do not fit: never
 	// moved, and once written never written again, so a slice of them (a
 	// session's data) stays as it is while a request holds it, and keeps
-	// its chunk alive until then, after the generation is dropped.
+	// its chunk alive until then, after the generation is dropped. The
+	// one exception is a generation of issued values, whose bytes no
+	// request holds: its chunks are written again after it is dropped
+	// (recycled).
 	arena [][]byte
 	size  int // the bytes in arena
 	// spare holds chunks to fill before making new ones (recycled).
