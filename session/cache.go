@@ -40,11 +40,10 @@ import (
 // entries, and into cur when it comes back, as a hit in prev does: values
 // that never come back (a client that ignores Set-Cookie, or leaves) push
 // out only each other, never a returning client's value. They are kept
-// in arenas too: held as they were made (a Set-Cookie line and a
-// payload), the two thousand values of a site that writes a session on
-// every request cost the collector, in each cycle, 4,000 objects to mark
-// and a heap that stays near Go's 4 MB minimum goal (docs/performance.md
-// has the figures).
+// in arenas too, for the same reason: a site that writes a session on
+// every request holds about two thousand of them, which as strings and
+// slices would be 4,000 objects for the collector to mark in every cycle
+// (docs/performance.md has the figures).
 type verifiedCache struct {
 	mu        sync.Mutex
 	cur, prev generation
