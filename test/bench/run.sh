@@ -9,7 +9,8 @@
 #
 # Flags: -rounds N, -c CONNS, -t THREADS, -pin=false, -modes LIST,
 # -scenarios LIST, -cpu, -gc, -perf, -pprof DIR, -keep DIR, -neighbour MB, -neighbour-busy, -calibrate KIB (see
-# test/bench/driver). Prints a Markdown table.
+# test/bench/driver). Prints a Markdown table. -pool FILE,... runs nothing:
+# it pools the rounds of earlier runs from their stderr.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 if ! command -v wrk >/dev/null; then

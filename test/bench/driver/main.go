@@ -190,6 +190,8 @@ func main() {
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run), except GOFLAGS, which builds MODE's binary with it (secure,secure+GOFLAGS=-pgo=/tmp/cpu.pprof)")
+	var pooled string
+	flag.StringVar(&pooled, "pool", "", "run nothing: read the stderr of earlier runs made with -cpu (FILE,FILE,...) and print each scenario's and mode's CPU ratio to bare over all their rounds pooled, with each run's median")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) mix (100,000 users of Zipf popularity, 10 % writes) and mix-browser (the same, with clients that follow Set-Cookie; not koa); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
 	args := os.Args[1:]
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") { // run.sh DURATION [flags]
@@ -201,6 +203,13 @@ func main() {
 		o.duration, args = d, args[1:]
 	}
 	_ = flag.CommandLine.Parse(args) // exits on error
+	if pooled != "" {
+		if err := pool(os.Stdout, strings.Split(pooled, ",")); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	o.modes = strings.Split(modes, ",")
 	o.scenarios = strings.Split(scenarios, ",")
 

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// With -pool, the driver runs nothing: it reads what earlier runs (with
+// -cpu) wrote to stderr, pairs each mode's round with the bare rounds
+// beside it as a run does, and prints each scenario's and mode's CPU
+// ratio to bare over all the runs' rounds pooled. On a shared VM a round's
+// ratio spreads by about 0.06 with the host, so one run's median of 7
+// rounds is good to about ±0.03; several runs of the same code, pooled,
+// say more (docs/performance.md, "The request path of c0bbd61, in 28
+// rounds").
+
+// roundLine matches a run's line for one round of one target, as run
+// prints it with -cpu: round, scenario, target, CPU µs per request.
+var roundLine = regexp.MustCompile(`^bench: round (\d+) (\S+)\s+(\S+)\s.* errors \d+ ([0-9.]+)µs/req`)
+
+// cell is one scenario's mode: the key of the pooled table.
+type cell struct{ scenario, mode string }
+
+// runRatios returns the CPU ratio of each mode's round in one run's
+// stderr: bare's CPU per request (the mean of the bare rounds just before
+// and after it in the same scenario and round) over the mode's. It
+// returns the cells in the order the run first printed them. A round
+// line without CPU per request is an error: the run had no -cpu.
+func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
+	type line struct {
+		round    string
+		c        cell
+		cpu      float64
+		bareSide bool
+	}
+	var lines []line
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		text := sc.Text()
+		if !strings.HasPrefix(text, "bench: round ") {
+			continue
+		}
+		m := roundLine.FindStringSubmatch(text)
+		if m == nil {
+			return nil, nil, fmt.Errorf("line %d has no CPU per request (was the run made with -cpu?): %q", n, text)
+		}
+		cpu, err := strconv.ParseFloat(m[4], 64)
+		if err != nil || cpu <= 0 {
+			return nil, nil, fmt.Errorf("line %d: CPU per request %q", n, m[4])
+		}
+		lines = append(lines, line{round: m[1], c: cell{m[2], m[3]}, cpu: cpu, bareSide: m[3] == "bare"})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, err
+	}
+	ratios := map[cell][]float64{}
+	var order []cell
+	for i, l := range lines {
+		if l.bareSide {
+			continue
+		}
+		var sum float64
+		var bare int
+		for _, j := range []int{i - 1, i + 1} {
+			if j >= 0 && j < len(lines) && lines[j].bareSide && lines[j].round == l.round && lines[j].c.scenario == l.c.scenario {
+				sum += lines[j].cpu
+				bare++
+			}
+		}
+		if bare == 0 {
+			continue // a run cut short after this mode's round
+		}
+		if _, seen := ratios[l.c]; !seen {
+			order = append(order, l.c)
+		}
+		ratios[l.c] = append(ratios[l.c], sum/float64(bare)/l.cpu)
+	}
+	return ratios, order, nil
+}
+
+// pool prints, for each scenario and mode in the runs whose stderr is in
+// files, its CPU ratio to bare pooled over every round of every run: the
+// median, the middle half of the rounds (nearest-rank quartiles), and
+// each run's own median, in the order of files.
+func pool(w io.Writer, files []string) error {
+	all := map[cell][]float64{}
+	perRun := map[cell][]string{}
+	var order []cell
+	for _, f := range files {
+		fh, err := os.Open(f)
+		if err != nil {
+			return err
+		}
+		ratios, cells, err := runRatios(fh)
+		fh.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, c := range cells {
+			if _, seen := all[c]; !seen {
+				order = append(order, c)
+			}
+			all[c] = append(all[c], ratios[c]...)
+			perRun[c] = append(perRun[c], fmt.Sprintf("%.2f", median(append([]float64(nil), ratios[c]...))))
+		}
+	}
+	if len(order) == 0 {
+		return fmt.Errorf("no rounds in %s", strings.Join(files, ", "))
+	}
+	fmt.Fprintf(w, "CPU vs bare, the rounds of every run given pooled (%d files)\n\n", len(files))
+	fmt.Fprintln(w, "| scenario | proxy | runs | rounds | median | middle half | each run's median |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|---|")
+	for _, c := range order {
+		v := all[c]
+		med := median(v) // sorts v
+		rank := func(p float64) float64 { return v[int(math.Ceil(p*float64(len(v))))-1] }
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.3f | %.2f–%.2f | %s |\n", c.scenario, c.mode,
+			len(perRun[c]), len(v), med, rank(0.25), rank(0.75), strings.Join(perRun[c], ", "))
+	}
+	return nil
+}
