@@ -502,8 +502,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 					}
 					cpu += fmt.Sprintf(" gc %.2fµs/req in %d cycles", r.gc, g.cycles)
 				}
-				fmt.Fprintf(stderr, "bench: round %d %-9s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s\n",
-					round+1, s.name, t.name, r.rps, r.p50, r.p99, r.errors, cpu)
+				fmt.Fprintln(stderr, roundText(round+1, s.name, t.name, r, cpu))
 				done = append(done, r)
 				results[s.name][t.name] = append(results[s.name][t.name], r)
 			}
@@ -518,6 +517,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		o.threads, o.conns, o.duration, o.rounds, pinning(pin))
 	printTable(stdout, scens, targets, results)
 	return nil
+}
+
+// roundText is the line run prints for one round of one target; extra
+// is what -cpu and -gc add. -pool reads these lines back (roundLine).
+func roundText(round int, scenario, target string, r result, extra string) string {
+	return fmt.Sprintf("bench: round %d %-9s %-6s %8.0f req/s p50 %.3fms p99 %.3fms errors %d%s",
+		round, scenario, target, r.rps, r.p50, r.p99, r.errors, extra)
 }
 
 // neighbourCommand is the command line of test/bench/neighbour walking

@@ -20,9 +20,14 @@ import (
 // say more (docs/performance.md, "The request path of c0bbd61, in 28
 // rounds").
 
-// roundLine matches a run's line for one round of one target, as run
-// prints it with -cpu: round, scenario, target, CPU µs per request.
-var roundLine = regexp.MustCompile(`^bench: round (\d+) (\S+)\s+(\S+)\s.* errors \d+ ([0-9.]+)µs/req`)
+// roundLine matches a run's line for one round of one target
+// (roundText): round, scenario, target, and what -cpu and -gc added,
+// which with -cpu begins with the CPU µs per request (cpuReport).
+var roundLine = regexp.MustCompile(`^bench: round (\d+) (\S+)\s+(\S+)\s.* errors \d+(.*)$`)
+
+// cpuFigure is the CPU µs per request at the start of roundLine's last
+// part.
+var cpuFigure = regexp.MustCompile(`^ ([0-9.]+)µs/req`)
 
 // cell is one scenario's mode: the key of the pooled table.
 type cell struct{ scenario, mode string }
@@ -34,10 +39,10 @@ type cell struct{ scenario, mode string }
 // line without CPU per request is an error: the run had no -cpu.
 func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 	type line struct {
-		round    string
-		c        cell
-		cpu      float64
-		bareSide bool
+		round  string
+		c      cell
+		cpu    float64
+		isBare bool
 	}
 	var lines []line
 	sc := bufio.NewScanner(r)
@@ -49,13 +54,20 @@ func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 		}
 		m := roundLine.FindStringSubmatch(text)
 		if m == nil {
+			return nil, nil, fmt.Errorf("line %d is not a round's: %q", n, text)
+		}
+		if m[4] == "" {
 			return nil, nil, fmt.Errorf("line %d has no CPU per request (was the run made with -cpu?): %q", n, text)
 		}
-		cpu, err := strconv.ParseFloat(m[4], 64)
-		if err != nil || cpu <= 0 {
-			return nil, nil, fmt.Errorf("line %d: CPU per request %q", n, m[4])
+		f := cpuFigure.FindStringSubmatch(m[4])
+		if f == nil {
+			continue // -cpu, but no requests were counted: a failed round, left out
 		}
-		lines = append(lines, line{round: m[1], c: cell{m[2], m[3]}, cpu: cpu, bareSide: m[3] == "bare"})
+		cpu, err := strconv.ParseFloat(f[1], 64)
+		if err != nil || cpu <= 0 {
+			return nil, nil, fmt.Errorf("line %d: CPU per request %q", n, f[1])
+		}
+		lines = append(lines, line{round: m[1], c: cell{m[2], m[3]}, cpu: cpu, isBare: m[3] == "bare"})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, nil, err
@@ -63,13 +75,13 @@ func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 	ratios := map[cell][]float64{}
 	var order []cell
 	for i, l := range lines {
-		if l.bareSide {
+		if l.isBare {
 			continue
 		}
 		var sum float64
 		var bare int
 		for _, j := range []int{i - 1, i + 1} {
-			if j >= 0 && j < len(lines) && lines[j].bareSide && lines[j].round == l.round && lines[j].c.scenario == l.c.scenario {
+			if j >= 0 && j < len(lines) && lines[j].isBare && lines[j].round == l.round && lines[j].c.scenario == l.c.scenario {
 				sum += lines[j].cpu
 				bare++
 			}

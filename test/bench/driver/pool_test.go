@@ -9,11 +9,15 @@ import (
 	"testing"
 )
 
-// round is a round line as run prints it with -cpu (and -gc, whose
-// "gc X µs/req" must not be taken for the CPU per request).
+// round is the line run prints for a round with -cpu and -gc, cpu µs of
+// the target's CPU per request (whose "gc X µs/req" must not be taken
+// for it).
 func round(n int, scenario, target string, cpu float64) string {
-	return fmt.Sprintf("bench: round %d %-9s %-6s %8.0f req/s p50 0.578ms p99 2.210ms errors 0 %.1fµs/req cpu0 97%% cpu1 91%% bare 102%% upstream 56%% gc 9.99µs/req in 169 cycles\n",
-		n, scenario, target, 20000.0, cpu)
+	const requests = 100000
+	before := cpuSample{procs: map[string]uint64{target: 1000}, cores: map[string][2]uint64{"0": {0, 0}}}
+	after := cpuSample{procs: map[string]uint64{target: 1000 + uint64(cpu*requests/1e6*clockTicks+0.5)}, cores: map[string][2]uint64{"0": {970, 1000}}}
+	extra := " " + cpuReport(before, after, target, requests) + " gc 9.99µs/req in 169 cycles"
+	return roundText(n, scenario, target, result{rps: 20000, p50: 0.578, p99: 2.21}, extra) + "\n"
 }
 
 func TestRunRatios(t *testing.T) {
@@ -53,9 +57,24 @@ func TestRunRatios(t *testing.T) {
 }
 
 func TestRunRatiosWithoutCPU(t *testing.T) {
-	log := "bench: round 1 read      bare      22937 req/s p50 0.588ms p99 2.020ms errors 0\n"
+	log := roundText(1, "read", "bare", result{rps: 22937}, "") + "\n"
 	if _, _, err := runRatios(strings.NewReader(log)); err == nil || !strings.Contains(err.Error(), "-cpu") {
 		t.Errorf("err = %v, want one naming -cpu", err)
+	}
+}
+
+func TestRunRatiosLeavesOutAFailedRound(t *testing.T) {
+	// With -cpu, a round that counted no requests has no CPU figure: its
+	// mode's round is left out, and the run's other rounds stay.
+	noRequests := roundText(1, "read", "secure", result{}, " cpu0 3%") + "\n"
+	log := round(1, "read", "bare", 40) + noRequests + round(1, "read", "bare", 40) +
+		round(2, "read", "bare", 40) + round(2, "read", "secure", 50) + round(2, "read", "bare", 40)
+	ratios, _, err := runRatios(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ratios[cell{"read", "secure"}]; len(got) != 1 || math.Abs(got[0]-0.8) > 1e-9 {
+		t.Errorf("ratios = %v, want [0.8]", got)
 	}
 }
 
