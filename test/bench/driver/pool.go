@@ -36,7 +36,8 @@ type cell struct{ scenario, mode string }
 // stderr: bare's CPU per request (the mean of the bare rounds just before
 // and after it in the same scenario and round) over the mode's. It
 // returns the cells in the order the run first printed them. A round
-// line without CPU per request is an error: the run had no -cpu.
+// line without -cpu's figures is an error; one with them but without CPU
+// per request (no requests were counted) is left out.
 func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 	type line struct {
 		round  string
@@ -56,11 +57,11 @@ func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 		if m == nil {
 			return nil, nil, fmt.Errorf("line %d is not a round's: %q", n, text)
 		}
-		if m[4] == "" {
-			return nil, nil, fmt.Errorf("line %d has no CPU per request (was the run made with -cpu?): %q", n, text)
-		}
 		f := cpuFigure.FindStringSubmatch(m[4])
 		if f == nil {
+			if !strings.Contains(m[4], " cpu") { // cpuReport's cores
+				return nil, nil, fmt.Errorf("line %d has no CPU per request (was the run made with -cpu?): %q", n, text)
+			}
 			continue // -cpu, but no requests were counted: a failed round, left out
 		}
 		cpu, err := strconv.ParseFloat(f[1], 64)

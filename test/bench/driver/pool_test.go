@@ -57,9 +57,11 @@ func TestRunRatios(t *testing.T) {
 }
 
 func TestRunRatiosWithoutCPU(t *testing.T) {
-	log := roundText(1, "read", "bare", result{rps: 22937}, "") + "\n"
-	if _, _, err := runRatios(strings.NewReader(log)); err == nil || !strings.Contains(err.Error(), "-cpu") {
-		t.Errorf("err = %v, want one naming -cpu", err)
+	for _, extra := range []string{"", " gc 1.02µs/req in 169 cycles"} { // no flag; -gc alone
+		log := roundText(1, "read", "bare", result{rps: 22937}, extra) + "\n"
+		if _, _, err := runRatios(strings.NewReader(log)); err == nil || !strings.Contains(err.Error(), "-cpu") {
+			t.Errorf("%q: err = %v, want one naming -cpu", extra, err)
+		}
 	}
 }
 
