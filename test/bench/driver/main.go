@@ -45,11 +45,17 @@ type mode struct {
 	// "secure+GOGC=400" is secure with GOGC=400, to compare runtime
 	// settings in one run.
 	env []string
-	// goflags, from "+GOFLAGS=..." in its name, builds the mode's binary
-	// with GOFLAGS set: "secure+GOFLAGS=-pgo=/tmp/cpu.pprof" is secure
-	// built with that profile (profile-guided optimization).
-	goflags string
+	// build, from "+GOFLAGS=...", "+GOAMD64=..." or "+GOEXPERIMENT=..."
+	// in its name, is the environment the mode's binary is built with:
+	// "secure+GOFLAGS=-pgo=/tmp/cpu.pprof" is secure built with that
+	// profile (profile-guided optimization), "secure+GOAMD64=v3" secure
+	// built for x86-64-v3 CPUs. The bare proxy is always built without.
+	build []string
 }
+
+// buildVars are the settings of a mode's name that go to go build, not
+// to the running proxy.
+var buildVars = []string{"GOFLAGS", "GOAMD64", "GOEXPERIMENT"}
 
 // pickModes returns the modes of names, in their order: each a mode of
 // allModes, optionally followed by "+VAR=value" settings of its
@@ -66,12 +72,12 @@ func pickModes(names []string) ([]mode, error) {
 		m.name = name
 		if env != "" {
 			for kv := range strings.SplitSeq(env, "+") {
-				k, v, ok := strings.Cut(kv, "=")
+				k, _, ok := strings.Cut(kv, "=")
 				switch {
 				case !ok || k == "":
 					return nil, fmt.Errorf("-modes: %q: want VAR=value after +, got %q", name, kv)
-				case k == "GOFLAGS":
-					m.goflags = v
+				case slices.Contains(buildVars, k):
+					m.build = append(m.build, kv)
 				default:
 					m.env = append(m.env, kv)
 				}
@@ -189,7 +195,7 @@ func main() {
 	flag.BoolVar(&o.busy, "neighbour-busy", false, "run -neighbour at normal priority: it takes its share of the proxies' CPU, and the proxy finds its caches cold after each of its turns")
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
-	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run), except GOFLAGS, which builds MODE's binary with it (secure,secure+GOFLAGS=-pgo=/tmp/cpu.pprof)")
+	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run), except GOFLAGS, GOAMD64 and GOEXPERIMENT, which build MODE's binary with them (secure,secure+GOFLAGS=-pgo=/tmp/cpu.pprof, secure,secure+GOAMD64=v3)")
 	var pooled string
 	flag.StringVar(&pooled, "pool", "", "run nothing: read the stderr of earlier runs made with -cpu (FILE,FILE,...) and print each scenario's and mode's CPU ratio to bare over all their rounds pooled, with each run's median")
 	flag.StringVar(&scenarios, "scenarios", "new,read,write", "scenarios: new, read, write, and read-many (20,000 sessions), read-user, write-user, read-many-user (a signed-in user's session of about 250 bytes) mix (100,000 users of Zipf popularity, 10 % writes) and mix-browser (the same, with clients that follow Set-Cookie; not koa); those of many sessions are best run on their own: they fill the proxies' caches and heaps for the rounds after them")
@@ -296,20 +302,21 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			return fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 		}
 	}
-	builds := map[string]string{"": bins["sessionproxy"]} // sessionproxy by GOFLAGS
+	builds := map[string]string{"": bins["sessionproxy"]} // sessionproxy by build settings
 	for _, m := range modes {
-		if _, ok := builds[m.goflags]; ok {
+		key := strings.Join(m.build, " ")
+		if _, ok := builds[key]; ok {
 			continue
 		}
 		// Its own directory, so that the binary's name, which perf
 		// reports, is the same.
 		bin := filepath.Join(dir, fmt.Sprintf("build%d", len(builds)), "sessionproxy")
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/sessionproxy")
-		cmd.Dir, cmd.Env = root, append(os.Environ(), "GOFLAGS="+m.goflags)
+		cmd.Dir, cmd.Env = root, append(os.Environ(), m.build...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("GOFLAGS=%s go build ./cmd/sessionproxy: %w\n%s", m.goflags, err, out)
+			return fmt.Errorf("%s go build ./cmd/sessionproxy: %w\n%s", key, err, out)
 		}
-		builds[m.goflags] = bin
+		builds[key] = bin
 	}
 
 	upAddr := freeAddr()
@@ -363,7 +370,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if o.gc {
 				env = withGCTrace(env)
 			}
-			err = startProxy(ctx, procs, pin.proxy, builds[m.goflags], t, env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
+			err = startProxy(ctx, procs, pin.proxy, builds[strings.Join(m.build, " ")], t, env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
 		}
 		if err != nil {
 			if ctx.Err() != nil {

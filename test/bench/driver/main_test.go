@@ -17,13 +17,14 @@ func TestPickModes(t *testing.T) {
 		names   []string
 		want    []string // names, in order
 		env     [][]string
-		goflags []string // nil: none in any
+		build   [][]string // nil: none in any
 		wantErr string
 	}{
 		{names: []string{"koa", "secure"}, want: []string{"koa", "secure"}, env: [][]string{nil, nil}},
 		{names: []string{"secure", "secure+GOGC=400"}, want: []string{"secure", "secure+GOGC=400"}, env: [][]string{nil, {"GOGC=400"}}},
 		{names: []string{"memory+GOGC=200+GODEBUG=gctrace=1"}, want: []string{"memory+GOGC=200+GODEBUG=gctrace=1"}, env: [][]string{{"GOGC=200", "GODEBUG=gctrace=1"}}},
-		{names: []string{"secure", "secure+GOFLAGS=-pgo=/tmp/cpu.pprof+GOGC=400"}, want: []string{"secure", "secure+GOFLAGS=-pgo=/tmp/cpu.pprof+GOGC=400"}, env: [][]string{nil, {"GOGC=400"}}, goflags: []string{"", "-pgo=/tmp/cpu.pprof"}},
+		{names: []string{"secure", "secure+GOFLAGS=-pgo=/tmp/cpu.pprof+GOGC=400"}, want: []string{"secure", "secure+GOFLAGS=-pgo=/tmp/cpu.pprof+GOGC=400"}, env: [][]string{nil, {"GOGC=400"}}, build: [][]string{nil, {"GOFLAGS=-pgo=/tmp/cpu.pprof"}}},
+		{names: []string{"koa+GOAMD64=v3+GOEXPERIMENT=nogreenteagc+GODEBUG=gctrace=1"}, want: []string{"koa+GOAMD64=v3+GOEXPERIMENT=nogreenteagc+GODEBUG=gctrace=1"}, env: [][]string{{"GODEBUG=gctrace=1"}}, build: [][]string{{"GOAMD64=v3", "GOEXPERIMENT=nogreenteagc"}}},
 		{names: []string{"secure", "secur"}, wantErr: `unknown mode "secur"`},
 		{names: []string{"secure+GOGC"}, wantErr: `want VAR=value after +, got "GOGC"`},
 	} {
@@ -42,8 +43,8 @@ func TestPickModes(t *testing.T) {
 				if m.name != tc.want[i] || !slices.Equal(m.env, tc.env[i]) {
 					t.Errorf("mode %d = %q %q, want %q %q", i, m.name, m.env, tc.want[i], tc.env[i])
 				}
-				if tc.goflags != nil && m.goflags != tc.goflags[i] || tc.goflags == nil && m.goflags != "" {
-					t.Errorf("mode %q builds with GOFLAGS %q, want %q", m.name, m.goflags, tc.goflags)
+				if tc.build != nil && !slices.Equal(m.build, tc.build[i]) || tc.build == nil && m.build != nil {
+					t.Errorf("mode %q builds with %q, want %q", m.name, m.build, tc.build)
 				}
 				base, _, _ := strings.Cut(m.name, "+")
 				if i := slices.IndexFunc(allModes, func(b mode) bool { return b.name == base }); m.config != allModes[i].config {
