@@ -381,7 +381,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 
-	for _, t := range targets[1:] { // the bare proxy forwards the same cookies
+	for _, t := range targets[1:] { // bare+work sends the first mode's requests
 		if t.unavailable == "" {
 			targets[0].cookie, targets[0].script = t.cookie, t.script
 			break
@@ -414,7 +414,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			running = append(running, t)
 		}
 	}
-	runs := 2*len(running) + 1 // and bare before, between and after them
+	runs := 3 * len(running) // each between two bare runs
 	total := time.Duration(runs*len(scens)*o.rounds)*o.duration + time.Duration(len(running)+1)*time.Second
 	fmt.Fprintf(stderr, "bench: %d modes and bare x %d scenarios x %d rounds x %v, about %v\n",
 		len(running), len(scens), o.rounds, o.duration, total.Round(time.Second))
@@ -514,7 +514,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 				results[s.name][t.name] = append(results[s.name][t.name], r)
 			}
 			for i, base := range neighbours(done) {
-				rs := results[s.name][order[2*i+1].name]
+				rs := results[s.name][order[3*i+1].name]
 				rs[len(rs)-1].bare = &base
 			}
 		}
@@ -545,25 +545,36 @@ func neighbourCommand(bin string, mb int, busy bool) []string {
 	return append([]string{"chrt", "--idle", "0"}, argv...)
 }
 
-// runOrder returns the order of one scenario's runs in a round: bare
-// before, between and after the modes, which take turns to go first. Each
+// runOrder returns the order of one scenario's runs in a round: each
+// mode between two bare runs, the modes taking turns to go first. Each
 // mode is then compared with the bare runs just before and just after it
 // (neighbours), so that the machine speeding up or slowing down moves
 // both sides of its ratio alike: here, two bare runs 12 s apart differed
-// by 5 % in the median and by 25 % or more one time in ten.
+// by 5 % in the median and by 25 % or more one time in ten. The bare
+// runs around a mode send its own requests (bareFor): its cookies are
+// the mode's, which differ in length from one format to another.
 func runOrder(bare *target, modes []*target, round int) []*target {
-	order := []*target{bare}
+	var order []*target
 	for i := range modes {
-		order = append(order, modes[(i+round)%len(modes)], bare)
+		m := modes[(i+round)%len(modes)]
+		b := bareFor(bare, m)
+		order = append(order, b, m, b)
 	}
 	return order
+}
+
+// bareFor returns bare sending m's requests: m's cookies and scripts.
+func bareFor(bare, m *target) *target {
+	b := *bare
+	b.cookie, b.script = m.cookie, m.script
+	return &b
 }
 
 // neighbours returns, for each mode's result in done (the results of a
 // runOrder, in order), the mean of the bare results around it.
 func neighbours(done []result) []result {
 	var out []result
-	for i := 1; i+1 < len(done); i += 2 {
+	for i := 1; i+1 < len(done); i += 3 {
 		out = append(out, mean(done[i-1], done[i+1]))
 	}
 	return out

@@ -170,25 +170,41 @@ func TestTablePairsRounds(t *testing.T) {
 	}
 }
 
-// Every mode runs once a round between two bare runs, the modes taking
-// turns to go first, and is compared with the mean of those two.
+// Every mode runs once a round between two bare runs that send its own
+// requests, the modes taking turns to go first, and is compared with the
+// mean of those two.
 func TestRunOrder(t *testing.T) {
-	bare, a, b := &target{name: "bare"}, &target{name: "a"}, &target{name: "b"}
+	bare := &target{name: "bare", proc: "bare"}
+	a := &target{name: "a", cookie: map[sessionKind]string{}, script: map[string]string{"mix": "a.lua"}}
+	b := &target{name: "b", cookie: map[sessionKind]string{}, script: map[string]string{"mix": "b.lua"}}
 	names := func(ts []*target) string {
 		var n []string
 		for _, t := range ts {
-			n = append(n, t.name)
+			n = append(n, t.name+"("+t.script["mix"]+")")
 		}
 		return strings.Join(n, " ")
 	}
-	for round, want := range []string{"bare a bare b bare", "bare b bare a bare", "bare a bare b bare"} {
-		if got := names(runOrder(bare, []*target{a, b}, round)); got != want {
+	for round, want := range []string{
+		"bare(a.lua) a(a.lua) bare(a.lua) bare(b.lua) b(b.lua) bare(b.lua)",
+		"bare(b.lua) b(b.lua) bare(b.lua) bare(a.lua) a(a.lua) bare(a.lua)",
+		"bare(a.lua) a(a.lua) bare(a.lua) bare(b.lua) b(b.lua) bare(b.lua)",
+	} {
+		order := runOrder(bare, []*target{a, b}, round)
+		if got := names(order); got != want {
 			t.Errorf("round %d: %s, want %s", round, got, want)
 		}
+		for _, o := range order {
+			if o.name == "bare" && o.proc != "bare" {
+				t.Errorf("round %d: a bare run is not the bare proxy's: %+v", round, o)
+			}
+		}
 	}
-	done := []result{{rps: 100}, {rps: 80}, {rps: 200}, {rps: 150}, {rps: 300}}
+	if bare.script != nil {
+		t.Errorf("runOrder changed bare itself: %+v", bare)
+	}
+	done := []result{{rps: 100}, {rps: 80}, {rps: 200}, {rps: 300}, {rps: 150}, {rps: 400}}
 	got := neighbours(done)
-	if len(got) != 2 || got[0].rps != 150 || got[1].rps != 250 {
-		t.Errorf("neighbours = %+v; want the means 150 (around a) and 250 (around b)", got)
+	if len(got) != 2 || got[0].rps != 150 || got[1].rps != 350 {
+		t.Errorf("neighbours = %+v; want the means 150 (around a) and 350 (around b)", got)
 	}
 }
