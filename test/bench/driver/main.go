@@ -53,6 +53,9 @@ type mode struct {
 	build []string
 }
 
+// buildKey names m's binary among the run's builds: its build settings.
+func (m mode) buildKey() string { return strings.Join(m.build, " ") }
+
 // buildVars are the settings of a mode's name that go to go build, not
 // to the running proxy.
 var buildVars = []string{"GOFLAGS", "GOAMD64", "GOEXPERIMENT"}
@@ -304,7 +307,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	builds := map[string]string{"": bins["sessionproxy"]} // sessionproxy by build settings
 	for _, m := range modes {
-		key := strings.Join(m.build, " ")
+		key := m.buildKey()
 		if _, ok := builds[key]; ok {
 			continue
 		}
@@ -370,7 +373,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if o.gc {
 				env = withGCTrace(env)
 			}
-			err = startProxy(ctx, procs, pin.proxy, builds[strings.Join(m.build, " ")], t, env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
+			err = startProxy(ctx, procs, pin.proxy, builds[m.buildKey()], t, env, upstream, tok+cfg, o.pprof != "", o.threads, scens)
 		}
 		if err != nil {
 			if ctx.Err() != nil {
