@@ -178,6 +178,7 @@ type options struct {
 	neighbour int
 	busy      bool
 	calibrate int
+	token     int
 	modes     []string
 	scenarios []string
 }
@@ -197,6 +198,7 @@ func main() {
 	flag.IntVar(&o.neighbour, "neighbour", 0, "run test/bench/neighbour on the proxies' CPU at idle priority (normal with -neighbour-busy), walking this many MiB: other programs sharing the CPU's caches (needs pinning, and chrt for idle priority; 0: none)")
 	flag.BoolVar(&o.busy, "neighbour-busy", false, "run -neighbour at normal priority: it takes its share of the proxies' CPU, and the proxy finds its caches cold after each of its turns")
 	flag.IntVar(&o.calibrate, "calibrate", 0, "also run bare+work, the bare proxy hashing this many KiB (SHA-256) per request, paired with bare like the modes: what that much of a proxy's own CPU work (printed in µs) costs per request in this layout (0: not run)")
+	flag.IntVar(&o.token, "calibrate-token", 0, "also run bare+token, the bare proxy sending the upstream an X-Session header of this many bytes instead of the client's Cookie header, paired with bare like the modes: what carrying a session's token (a signed-in user's is about 590 bytes) costs per request in this layout, with none of the work of making it (0: not run)")
 	flag.StringVar(&o.keep, "keep", "", "work in DIR and keep it: the binaries, configs, every process's log (GODEBUG=gctrace=1 goes there) and, with -perf, each run's recording as ROUND-SCENARIO-TARGET.data for perf report")
 	flag.StringVar(&modes, "modes", "secure,secure-nolog,koa,memory,redis,eddsa,es256", "sessionproxy modes; MODE+VAR=value runs MODE with VAR=value in its environment (secure,secure+GOGC=400 compares the two in one run), except GOFLAGS, GOAMD64 and GOEXPERIMENT, which build MODE's binary with them (secure,secure+GOFLAGS=-pgo=/tmp/cpu.pprof, secure,secure+GOAMD64=v3)")
 	var pooled string
@@ -384,7 +386,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 		}
 	}
 
-	for _, t := range targets[1:] { // bare+work sends the first mode's requests
+	for _, t := range targets[1:] { // bare+work and bare+token send the first mode's requests
 		if t.unavailable == "" {
 			targets[0].cookie, targets[0].script = t.cookie, t.script
 			break
@@ -402,13 +404,22 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 
 	if o.calibrate > 0 {
-		t, err := startCalibration(ctx, procs, pin.proxy, targetEnv, bins["bare"], upstream, targets[0], o.calibrate)
+		t, err := startCalibration(ctx, procs, pin.proxy, targetEnv, bins["bare"], upstream, targets[0], "work", "-work", o.calibrate)
 		if err != nil {
 			return err
 		}
 		targets = append(targets, t)
 		fmt.Fprintf(stderr, "bench: %s is the bare proxy hashing %d KiB per request, %.1f µs of CPU measured here\n",
 			t.name, o.calibrate, workMicros(o.calibrate))
+	}
+	if o.token > 0 {
+		t, err := startCalibration(ctx, procs, pin.proxy, targetEnv, bins["bare"], upstream, targets[0], "token", "-token", o.token)
+		if err != nil {
+			return err
+		}
+		targets = append(targets, t)
+		fmt.Fprintf(stderr, "bench: %s is the bare proxy sending the upstream a %d-byte X-Session header instead of the Cookie header\n",
+			t.name, o.token)
 	}
 
 	var running []*target // the targets that run beside bare
@@ -590,11 +601,12 @@ func pinning(pin cpus) string {
 	return fmt.Sprintf("proxies on CPU %s; wrk, upstream and redis on CPU %s", pin.proxy, pin.load)
 }
 
-// startCalibration starts the bare proxy hashing kib KiB per request
-// (its -work), under its own binary name so that perf tells it from
-// bare, with bare's cookies and scripts.
-func startCalibration(ctx context.Context, procs *processes, cpu string, env []string, bareBin, upstream string, bare *target, kib int) (*target, error) {
-	bin := bareBin + "-work"
+// startCalibration starts a yardstick: the bare proxy with arg set to n
+// (its -work or -token), named bare+what, under its own binary name so
+// that perf tells it from bare, with bare's cookies and scripts.
+func startCalibration(ctx context.Context, procs *processes, cpu string, env []string, bareBin, upstream string, bare *target, what, arg string, n int) (*target, error) {
+	proc := "bare-" + what
+	bin := bareBin + "-" + what
 	b, err := os.ReadFile(bareBin)
 	if err == nil {
 		err = os.WriteFile(bin, b, 0o755)
@@ -603,11 +615,11 @@ func startCalibration(ctx context.Context, procs *processes, cpu string, env []s
 		return nil, err
 	}
 	addr := freeAddr()
-	p, err := procs.startWith(ctx, "bare-work", cpu, env, bin, "-listen", addr, "-upstream", upstream, "-work", strconv.Itoa(kib))
+	p, err := procs.startWith(ctx, proc, cpu, env, bin, "-listen", addr, "-upstream", upstream, arg, strconv.Itoa(n))
 	if err != nil {
 		return nil, err
 	}
-	t := &target{name: "bare+work", url: "http://" + addr, cookie: bare.cookie, script: bare.script, proc: "bare-work", comm: "bare-work"}
+	t := &target{name: "bare+" + what, url: "http://" + addr, cookie: bare.cookie, script: bare.script, proc: proc, comm: proc}
 	return t, waitHTTP(ctx, p, t.url+"/")
 }
 
