@@ -13,13 +13,18 @@
 # it pools the rounds of earlier runs from their stderr.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! command -v wrk >/dev/null; then
-	echo "bench: installing wrk" >&2
+# wrk drives the proxies; redis-server backs the redis mode (without it
+# the mode is reported unavailable). Debian's packages, installed once.
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v redis-server >/dev/null || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "bench: installing ${missing[*]}" >&2
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
-	$sudo apt-get install -y -qq wrk >/dev/null 2>&1 ||
-		{ $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq wrk >/dev/null; }
+	$sudo apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 ||
+		{ $sudo apt-get update -qq >/dev/null && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; }
 fi
 dir=$(mktemp -d)
 pid=
