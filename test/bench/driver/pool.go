@@ -32,13 +32,19 @@ var cpuFigure = regexp.MustCompile(`^ ([0-9.]+)µs/req`)
 // cell is one scenario's mode: the key of the pooled table.
 type cell struct{ scenario, mode string }
 
-// runRatios returns the CPU ratio of each mode's round in one run's
-// stderr: bare's CPU per request (the mean of the bare rounds just before
-// and after it in the same scenario and round) over the mode's. It
-// returns the cells in the order the run first printed them. A round
-// line without -cpu's figures is an error; one with them but without CPU
-// per request (no requests were counted) is left out.
-func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
+// pooledRound is one mode's round against bare's CPU per request beside it
+// (the mean of the bare rounds just before and after it).
+type pooledRound struct {
+	ratio float64 // bare's CPU per request over the mode's
+	over  float64 // the mode's CPU per request less bare's, in µs
+}
+
+// runRatios returns each mode's rounds in one run's stderr, paired with
+// bare's beside them. It returns the cells in the order the run first
+// printed them. A round line without -cpu's figures is an error; one with
+// them but without CPU per request (no requests were counted) is left
+// out.
+func runRatios(r io.Reader) (map[cell][]pooledRound, []cell, error) {
 	type line struct {
 		round  string
 		c      cell
@@ -73,7 +79,7 @@ func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 	if err := sc.Err(); err != nil {
 		return nil, nil, err
 	}
-	ratios := map[cell][]float64{}
+	ratios := map[cell][]pooledRound{}
 	var order []cell
 	for i, l := range lines {
 		if l.isBare {
@@ -93,7 +99,8 @@ func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 		if _, seen := ratios[l.c]; !seen {
 			order = append(order, l.c)
 		}
-		ratios[l.c] = append(ratios[l.c], sum/float64(bare)/l.cpu)
+		mean := sum / float64(bare)
+		ratios[l.c] = append(ratios[l.c], pooledRound{ratio: mean / l.cpu, over: l.cpu - mean})
 	}
 	return ratios, order, nil
 }
@@ -101,9 +108,10 @@ func runRatios(r io.Reader) (map[cell][]float64, []cell, error) {
 // pool prints, for each scenario and mode in the runs whose stderr is in
 // files, its CPU ratio to bare pooled over every round of every run: the
 // median, the middle half of the rounds (nearest-rank quartiles), and
-// each run's own median, in the order of files.
+// each run's own median, in the order of files; and the median of its
+// CPU per request over bare's, in µs.
 func pool(w io.Writer, files []string) error {
-	all := map[cell][]float64{}
+	all := map[cell][]pooledRound{}
 	perRun := map[cell][]string{}
 	var order []cell
 	for _, f := range files {
@@ -121,21 +129,34 @@ func pool(w io.Writer, files []string) error {
 				order = append(order, c)
 			}
 			all[c] = append(all[c], ratios[c]...)
-			perRun[c] = append(perRun[c], fmt.Sprintf("%.2f", median(append([]float64(nil), ratios[c]...))))
+			perRun[c] = append(perRun[c], fmt.Sprintf("%.2f", median(ratiosOf(ratios[c]))))
 		}
 	}
 	if len(order) == 0 {
 		return fmt.Errorf("no rounds in %s", strings.Join(files, ", "))
 	}
 	fmt.Fprintf(w, "CPU vs bare, the rounds of every run given pooled (%d files)\n\n", len(files))
-	fmt.Fprintln(w, "| scenario | proxy | runs | rounds | median | middle half | each run's median |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|---|")
+	fmt.Fprintln(w, "| scenario | proxy | runs | rounds | median | middle half | each run's median | µs over bare |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|---|---:|")
 	for _, c := range order {
-		v := all[c]
+		v := ratiosOf(all[c])
 		med := median(v) // sorts v
 		rank := func(p float64) float64 { return v[int(math.Ceil(p*float64(len(v))))-1] }
-		fmt.Fprintf(w, "| %s | %s | %d | %d | %.3f | %.2f–%.2f | %s |\n", c.scenario, c.mode,
-			len(perRun[c]), len(v), med, rank(0.25), rank(0.75), strings.Join(perRun[c], ", "))
+		over := make([]float64, len(all[c]))
+		for i, p := range all[c] {
+			over[i] = p.over
+		}
+		fmt.Fprintf(w, "| %s | %s | %d | %d | %.3f | %.2f–%.2f | %s | %.1f |\n", c.scenario, c.mode,
+			len(perRun[c]), len(v), med, rank(0.25), rank(0.75), strings.Join(perRun[c], ", "), median(over))
 	}
 	return nil
+}
+
+// ratiosOf returns the ratios of ps, in a slice of their own.
+func ratiosOf(ps []pooledRound) []float64 {
+	out := make([]float64, len(ps))
+	for i, p := range ps {
+		out[i] = p.ratio
+	}
+	return out
 }
