@@ -160,15 +160,21 @@ func BenchmarkCommit(b *testing.B) {
 	for _, tc := range []struct {
 		name   string
 		format Format
+		store  bool // a MemoryStore
 		ch     Change
 	}{
-		{"unchanged", FormatSecure, Change{}},
-		{"set", FormatSecure, set(`{"n":42}`)},
-		{"set-same", FormatSecure, set(`{"n":41}`)},
-		{"set-koa", FormatKoa, set(`{"n":42}`)},
+		{"unchanged", FormatSecure, false, Change{}},
+		{"set", FormatSecure, false, set(`{"n":42}`)},
+		{"set-same", FormatSecure, false, set(`{"n":41}`)},
+		{"set-koa", FormatKoa, false, set(`{"n":42}`)},
+		{"set-memory", FormatSecure, true, set(`{"n":42}`)},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			m, err := New(Options{Keys: []string{key1}, Format: tc.format})
+			o := Options{Keys: []string{key1}, Format: tc.format}
+			if tc.store {
+				o.Store = NewMemoryStore(MemoryOptions{})
+			}
+			m, err := New(o)
 			if err != nil {
 				b.Fatal(err)
 			}

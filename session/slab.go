@@ -13,7 +13,10 @@ package session
 // go up in steps of 16 bytes to 256, then of an eighth, so a cell wastes
 // less than 16 bytes or about an eighth. A page whose cells are all free
 // is given back to the collector, so a store that shrinks frees its
-// memory; a record larger than a page has a page of its own.
+// memory, but for one per class (spare), kept for the class's next entry:
+// otherwise a class with one live entry, rewritten, would give its page
+// back and make a new one on every write (64 KiB each). A record larger
+// than a page has a page of its own, never kept.
 type slabs struct {
 	classes [slabClasses]slabClass
 }
@@ -43,6 +46,10 @@ type slabClass struct {
 	partial []uint32
 	// released lists pages given back, whose numbers are reused first.
 	released []uint32
+	// spare is 1 + the number of a page with every cell free that was
+	// kept rather than given back (0: none). It is in partial, so the
+	// next alloc takes it.
+	spare uint32
 }
 
 type slabPage struct {
@@ -78,6 +85,9 @@ func (s *slabs) alloc(n int) (slab, []byte) {
 		cell := pg.free[len(pg.free)-1]
 		pg.free = pg.free[:len(pg.free)-1]
 		pg.live++
+		if cl.spare == p+1 {
+			cl.spare = 0 // in use again
+		}
 		off := int(cell) * size
 		return slab{class: c, cell: cell, page: p, n: uint32(n)}, pg.buf[off : off+n : off+size]
 	}
@@ -114,12 +124,14 @@ func (s *slabs) bytes(h slab) []byte {
 }
 
 // free gives h's cell back; a page left with no live cell is given back
-// to the garbage collector.
+// to the garbage collector, unless it can be the class's spare.
 func (s *slabs) free(h slab) {
 	cl := &s.classes[h.class]
 	pg := &cl.pages[h.page]
 	pg.live--
-	if pg.live == 0 {
+	if pg.live == 0 && cl.spare == 0 && slabSizes[h.class] <= slabPageSize {
+		cl.spare = h.page + 1 // kept, its cells free, below
+	} else if pg.live == 0 {
 		*pg = slabPage{listed: pg.listed}
 		cl.released = append(cl.released, h.page)
 		return

@@ -9,7 +9,8 @@ import (
 // Cells of every size, allocated, written, freed and reused in a random
 // order, each checked against a copy of what it should hold: no cell
 // shares bytes with another live one, and a page whose cells are all free
-// is given back.
+// is given back, but for one spare per class of cells no larger than a
+// page.
 func TestSlabs(t *testing.T) {
 	var s slabs
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -62,11 +63,51 @@ func TestSlabs(t *testing.T) {
 		s.free(c.h)
 	}
 	for c := range s.classes {
+		kept := 0
 		for p, pg := range s.classes[c].pages {
-			if pg.buf != nil || pg.live != 0 {
-				t.Errorf("class %d (%d B), page %d: kept with %d live cells after every cell was freed", c, slabSizes[c], p, pg.live)
+			if pg.live != 0 {
+				t.Errorf("class %d (%d B), page %d: %d live cells after every cell was freed", c, slabSizes[c], p, pg.live)
+			}
+			if pg.buf != nil {
+				kept++
 			}
 		}
+		want := 1 // the spare
+		if slabSizes[c] > slabPageSize {
+			want = 0 // a page of its own: never kept
+		}
+		if kept > want {
+			t.Errorf("class %d (%d B): %d pages kept after every cell was freed, want at most %d", c, slabSizes[c], kept, want)
+		}
+	}
+}
+
+// One entry of a size, rewritten again and again (a small site's only
+// session, a session whose record changes size class), reuses its page:
+// the page its last cell leaves is kept for the next, not given back and
+// made again (64 KiB per write).
+func TestSlabsRewriteOneEntry(t *testing.T) {
+	var s slabs
+	h, _ := s.alloc(300)
+	allocs := testing.AllocsPerRun(100, func() {
+		s.free(h)
+		h, _ = s.alloc(300)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per rewrite, want 0", allocs)
+	}
+	// Two classes' only entries, each moving to the other's class: each
+	// class keeps its own page.
+	a, _ := s.alloc(100)
+	b, _ := s.alloc(1000)
+	allocs = testing.AllocsPerRun(100, func() {
+		s.free(a)
+		s.free(b)
+		a, _ = s.alloc(1000)
+		b, _ = s.alloc(100)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per swap of two classes' entries, want 0", allocs)
 	}
 }
 
