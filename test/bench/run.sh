@@ -8,7 +8,7 @@
 #   test/bench/run.sh 5s -rounds 5 -modes secure,redis
 #
 # Flags: -rounds N, -c CONNS, -t THREADS, -pin=false, -modes LIST,
-# -scenarios LIST, -cpu, -gc, -perf, -pprof DIR, -keep DIR, -neighbour MB, -neighbour-busy, -calibrate KIB (see
+# -scenarios LIST, -cpu, -gc, -perf, -pprof DIR, -keep DIR, -neighbour MB, -neighbour-busy, -calibrate KIB, -calibrate-token BYTES (see
 # test/bench/driver). Prints a Markdown table. -pool FILE,... runs nothing:
 # it pools the rounds of earlier runs from their stderr.
 set -euo pipefail
