@@ -29,8 +29,8 @@ const MemoryEntryOverhead = 160
 
 // MemoryStore is a Store in the proxy's own memory: bounded, expiring,
 // safe for concurrent use, for a single replica. It starts no goroutine:
-// expired entries are dropped as they are met and on every write, so it
-// needs no Close. Create it with NewMemoryStore.
+// expired entries are dropped as they are met and a few on every write
+// (expiredPerWrite), so it needs no Close. Create it with NewMemoryStore.
 //
 // When a save would exceed a bound, expired entries go first, then the
 // least recently used of the sessions that were never used again after
@@ -239,7 +239,7 @@ func (s *MemoryStore) UpdateRevision(ctx context.Context, id string, _ []byte, f
 func (s *MemoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dropExpired()
+	s.dropExpired(len(s.byExp)) // all of them: Len is not on the request path
 	return len(s.byExp)
 }
 
@@ -304,8 +304,13 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 		s.push(i)
 		s.probation.pushFront(i)
 	}
-	s.dropExpired()
+	s.dropExpired(expiredPerWrite)
+	now := s.now().UnixNano()
 	for len(s.byExp) > 1 && (len(s.byExp) > s.max || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
+		if top := s.byExp[0]; now >= s.slots[top].expire {
+			s.remove(top) // expired entries still go first
+			continue
+		}
 		victim, ok := s.probation.back()
 		if !ok || victim == i && s.protected.n > 0 {
 			victim, _ = s.protected.back()
@@ -345,13 +350,23 @@ func (s *MemoryStore) listOf(i uint32) *lru {
 	return &s.probation
 }
 
-// dropExpired removes every expired entry. s.mu is held.
-func (s *MemoryStore) dropExpired() {
+// expiredPerWrite is the most expired entries a write drops beyond those
+// it must to stay in its bounds. Every entry is made by a write and
+// expires once, so dropping more than one per write drains any backlog,
+// while a write never does a mass expiry's work under the lock: when a
+// million sessions had expired together (a site quiet overnight, a clock
+// stepped forward), the first write dropped them all in 0.2 s, and every
+// request waited for it.
+const expiredPerWrite = 16
+
+// dropExpired removes up to limit expired entries, the earliest first.
+// s.mu is held.
+func (s *MemoryStore) dropExpired(limit int) {
 	if len(s.byExp) == 0 {
 		return
 	}
 	now := s.now().UnixNano()
-	for len(s.byExp) > 0 && now >= s.slots[s.byExp[0]].expire {
+	for ; limit > 0 && len(s.byExp) > 0 && now >= s.slots[s.byExp[0]].expire; limit-- {
 		s.remove(s.byExp[0])
 	}
 }
