@@ -64,7 +64,8 @@ type MemoryStore struct {
 	// probation holds the entries not used since their first save,
 	// protected the ones used again, each most recently used first.
 	probation, protected lru
-	users                map[string]map[string]time.Time // user → id → listed until
+	users                map[string]*userList // the user index (memusers.go)
+	userEnds             userHeap             // every user's list, soonest end first
 }
 
 var (
@@ -117,7 +118,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 		o.Now = time.Now
 	}
 	s := &MemoryStore{max: o.MaxEntries, maxBytes: o.MaxBytes, now: o.Now, seed: maphash.MakeSeed(),
-		index: map[uint64]uint32{}, slots: make([]memSlot, 2), users: map[string]map[string]time.Time{}}
+		index: map[uint64]uint32{}, slots: make([]memSlot, 2), users: map[string]*userList{}}
 	s.probation.init(s, probationRoot)
 	s.protected.init(s, protectedRoot)
 	return s
@@ -499,74 +500,6 @@ func (s *MemoryStore) heapRemove(j uint32) {
 
 // Ref returns id itself: a MemoryStore's keys are never seen outside.
 func (s *MemoryStore) Ref(id string) string { return id }
-
-// AddUser lists id under user for at least ttl.
-func (s *MemoryStore) AddUser(ctx context.Context, user, id string, ttl time.Duration) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	list := s.users[user]
-	if list == nil {
-		list = map[string]time.Time{}
-		s.users[user] = list
-	}
-	for other, until := range list { // the user's expired entries go
-		if !now.Before(until) {
-			delete(list, other)
-		}
-	}
-	if until := now.Add(ttl); until.After(list[id]) {
-		list[id] = until
-	}
-	return nil
-}
-
-// RemoveUser takes id off user's list.
-func (s *MemoryStore) RemoveUser(ctx context.Context, user, id string) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.unlist(user, id)
-	return nil
-}
-
-func (s *MemoryStore) unlist(user, id string) {
-	if list := s.users[user]; list != nil {
-		delete(list, id)
-		if len(list) == 0 {
-			delete(s.users, user)
-		}
-	}
-}
-
-// UserSessions returns the sessions listed under user, with their
-// records.
-func (s *MemoryStore) UserSessions(ctx context.Context, user string) ([]Listed, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now()
-	var out []Listed
-	for id, until := range s.users[user] {
-		if !now.Before(until) {
-			s.unlist(user, id)
-			continue
-		}
-		l := Listed{Ref: id}
-		if i, ok := s.live(id); ok {
-			l.Record = clone(s.record(i))
-		}
-		out = append(out, l)
-	}
-	return out, nil
-}
 
 // End stores record at ref for ttl, whatever is there.
 func (s *MemoryStore) End(ctx context.Context, ref string, record []byte, ttl time.Duration) error {
