@@ -240,7 +240,7 @@ func (s *MemoryStore) UpdateRevision(ctx context.Context, id string, _ []byte, f
 func (s *MemoryStore) Len() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dropExpired(len(s.byExp)) // all of them: Len is not on the request path
+	s.dropExpired(s.now().UnixNano(), len(s.byExp)) // all of them: Len is not on the request path
 	return len(s.byExp)
 }
 
@@ -274,7 +274,8 @@ func (s *MemoryStore) live(id string) (uint32, bool) {
 // is held.
 func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 	s.gen++
-	expire := s.now().Add(ttl).UnixNano()
+	t := s.now()
+	now, expire := t.UnixNano(), t.Add(ttl).UnixNano()
 	h := maphash.String(s.seed, id)
 	i, ok := s.index[h]
 	if ok && string(s.id(i)) != id {
@@ -305,8 +306,7 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 		s.push(i)
 		s.probation.pushFront(i)
 	}
-	s.dropExpired(expiredPerWrite)
-	now := s.now().UnixNano()
+	s.dropExpired(now, expiredPerWrite)
 	for len(s.byExp) > 1 && (len(s.byExp) > s.max || (s.maxBytes > 0 && s.bytes > s.maxBytes)) {
 		if top := s.byExp[0]; now >= s.slots[top].expire {
 			s.remove(top) // expired entries still go first
@@ -360,13 +360,9 @@ func (s *MemoryStore) listOf(i uint32) *lru {
 // request waited for it.
 const expiredPerWrite = 16
 
-// dropExpired removes up to limit expired entries, the earliest first.
-// s.mu is held.
-func (s *MemoryStore) dropExpired(limit int) {
-	if len(s.byExp) == 0 {
-		return
-	}
-	now := s.now().UnixNano()
+// dropExpired removes up to limit entries expired at now (Unix
+// nanoseconds), the earliest first. s.mu is held.
+func (s *MemoryStore) dropExpired(now int64, limit int) {
 	for ; limit > 0 && len(s.byExp) > 0 && now >= s.slots[s.byExp[0]].expire; limit-- {
 		s.remove(s.byExp[0])
 	}
