@@ -15,9 +15,14 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # wrk drives the proxies; redis-server backs the redis mode (without it
 # the mode is reported unavailable). Debian's packages, installed once.
+# -pool only reads earlier runs' output, and needs neither.
 missing=()
-command -v wrk >/dev/null || missing+=(wrk)
-command -v redis-server >/dev/null || missing+=(redis-server)
+pooling=""
+for a in "$@"; do case "$a" in -pool | -pool=* | --pool | --pool=*) pooling=1 ;; esac; done
+if [ -z "$pooling" ]; then
+	command -v wrk >/dev/null || missing+=(wrk)
+	command -v redis-server >/dev/null || missing+=(redis-server)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "bench: installing ${missing[*]}" >&2
 	sudo=""
