@@ -176,7 +176,9 @@ func scanRecord(b []byte) (record, error) {
 	if b[0] != '{' {
 		return record{}, fmt.Errorf("record: %w", errNotObject)
 	}
-	var r record
+	// The bookkeeping members' values, the last of each: a key given twice
+	// has its last value, as JSON.parse, and so koa-session, reads it.
+	var last struct{ expire, maxAge, session, created, used, ended []byte }
 	var data []byte // nil while every member so far is kept: b[:keptTo]
 	keptTo := 1     // end of the kept prefix of b, while data is nil
 	cut := false
@@ -201,36 +203,17 @@ func scanRecord(b []byte) (record, error) {
 		}
 		switch string(key) {
 		case "_expire":
-			ms, err := parseNumber(v)
-			if err != nil {
-				return record{}, fmt.Errorf("record: _expire %s is not a number", v)
-			}
-			r.expire = time.UnixMilli(int64(ms))
+			last.expire = v
 		case "_maxAge":
-			ms, err := parseNumber(v)
-			if err != nil || ms <= 0 {
-				return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", v)
-			}
-			if !r.isBrowser {
-				r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
-			}
+			last.maxAge = v
 		case "_session":
-			if string(v) == "true" {
-				r.isBrowser = true
-				r.maxAge = Browser
-			}
-		case "_created", "_used":
-			ms, err := parseNumber(v)
-			if err != nil {
-				return record{}, fmt.Errorf("record: %s %s is not a number", key, v)
-			}
-			if key[1] == 'c' {
-				r.created = time.UnixMilli(int64(ms))
-			} else {
-				r.used = time.UnixMilli(int64(ms))
-			}
+			last.session = v
+		case "_created":
+			last.created = v
+		case "_used":
+			last.used = v
 		case "_ended":
-			r.ended = string(v) == "true"
+			last.ended = v
 		default:
 			if len(key) > 0 && key[0] == '_' {
 				break // reserved: never part of the data
@@ -253,6 +236,10 @@ func scanRecord(b []byte) (record, error) {
 		cut = true
 		i = next
 	}
+	r, err := lastBookkeeping(last.expire, last.maxAge, last.session, last.created, last.used, last.ended)
+	if err != nil {
+		return record{}, err
+	}
 	switch {
 	case !cut:
 		r.data = b
@@ -264,6 +251,47 @@ func scanRecord(b []byte) (record, error) {
 		r.data = append(b[:keptTo:keptTo], '}')
 	}
 	return r, nil
+}
+
+// lastBookkeeping reads a record's bookkeeping from the last value of
+// each member (nil: the member is absent).
+func lastBookkeeping(expire, maxAge, session, created, used, ended []byte) (record, error) {
+	var r record
+	var err error
+	if r.expire, err = lastStamp("_expire", expire); err != nil {
+		return record{}, err
+	}
+	if maxAge != nil {
+		ms, err := parseNumber(maxAge)
+		if err != nil || ms <= 0 {
+			return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", maxAge)
+		}
+		r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
+	}
+	if string(session) == "true" {
+		r.isBrowser, r.maxAge = true, Browser
+	}
+	if r.created, err = lastStamp("_created", created); err != nil {
+		return record{}, err
+	}
+	if r.used, err = lastStamp("_used", used); err != nil {
+		return record{}, err
+	}
+	r.ended = string(ended) == "true"
+	return r, nil
+}
+
+// lastStamp reads the value v of the member name, a time in milliseconds
+// since the epoch (nil: absent, the zero time).
+func lastStamp(name string, v []byte) (time.Time, error) {
+	if v == nil {
+		return time.Time{}, nil
+	}
+	ms, err := parseNumber(v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("record: %s %s is not a number", name, v)
+	}
+	return time.UnixMilli(int64(ms)), nil
 }
 
 // parseNumber parses a bookkeeping member's value as strconv.ParseFloat

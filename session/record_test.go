@@ -42,6 +42,12 @@ func TestParseRecord(t *testing.T) {
 		{"koa layout, escaped reserved member", `{"a":2,"\u005fx":1,"_expire":3000,"_maxAge":1000}`, `{"a":2}`, 3000, MaxAge(time.Second)},
 		{"koa layout, reserved names below the top", `{"u":{"_x":[1,{"_y":2}]},"a":"_z","_expire":3000,"_maxAge":1000}`, `{"u":{"_x":[1,{"_y":2}]},"a":"_z"}`, 3000, MaxAge(time.Second)},
 		{"koa layout, browser session", `{"a":[1,2],"_session":true}`, `{"a":[1,2]}`, 0, Browser},
+		// A member given twice has its last value, as JSON.parse (and so
+		// koa-session) reads it, even where the first is not valid.
+		{"the last _maxAge", `{"_maxAge":0,"_maxAge":1000}`, `{}`, 0, MaxAge(time.Second)},
+		{"the last _expire", `{"_expire":"soon","a":1,"_expire":3000}`, `{"a":1}`, 3000, 0},
+		{"the last _session", `{"_session":true,"_session":false,"_maxAge":1000}`, `{}`, 0, MaxAge(time.Second)},
+		{"the last stamps", `{"_created":"x","_used":null,"_created":1,"_used":2,"_expire":3000}`, `{}`, 3000, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,6 +74,7 @@ func TestParseRecordErrors(t *testing.T) {
 		``, `null`, `[]`, `"x"`, `{`, `{"a":1}x`, `{"a":1}{}`, `{"a":}`,
 		`{"_expire":"soon"}`, `{"_maxAge":0}`, `{"_maxAge":-5}`, `{"_maxAge":null}`,
 		`{"_created":"x"}`, `{"_used":null}`,
+		`{"_maxAge":1000,"_maxAge":0}`, `{"_expire":1,"_expire":"later"}`, `{"_used":1,"_used":"x"}`,
 	} {
 		t.Run(in, func(t *testing.T) {
 			if r, err := parseRecord([]byte(in)); err == nil {
