@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -179,6 +180,24 @@ func TestKoaRedisSharesSessions(t *testing.T) {
 		getEcho(t, c, s.proxy+"/echo?set="+url.QueryEscape(`{"api":1}`), "Cookie: "+cookie)
 		if rec := koaRedisRecordMaxAge(t, s.rdb, id, short); rec["koa"] != float64(1) || rec["api"] != float64(1) {
 			t.Errorf("Redis holds %v, want both writes", rec)
+		}
+	})
+
+	t.Run("a record with a member given twice reads as JSON.parse reads it", func(t *testing.T) {
+		// Another program sharing the store wrote _maxAge twice, a bad
+		// value first: JSON.parse, and so koa-session, keeps the last.
+		resp, _ := getKoa(t, c, s.koa+"/set?json="+url.QueryEscape(`{"a":1}`))
+		id, cookie := sessionID(resp), cookieLine(resp, "koa.sess")
+		expire := time.Now().Add(time.Hour).UnixMilli()
+		rec := fmt.Sprintf(`{"a":2,"_maxAge":0,"_expire":%d,"_maxAge":%d}`, expire, koaRedisMaxAge)
+		if err := s.rdb.Set(t.Context(), id, rec, time.Hour).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, k := getKoa(t, c, s.koa+"/get", "Cookie: "+cookie); k.IsNew || !sameData(t, k.Session, `{"a":2}`) {
+			t.Fatalf("koa read %v (new %v), want {\"a\":2}: the test's record is not what koa-session reads", k.Session, k.IsNew)
+		}
+		if _, e := getEcho(t, c, s.proxy+"/echo", "Cookie: "+cookie); e.Claims["new"] != false || !sameData(t, e.Session, `{"a":2}`) {
+			t.Errorf("upstream saw %v (new %v), want koa-session's reading, {\"a\":2}", e.Session, e.Claims["new"])
 		}
 	})
 
