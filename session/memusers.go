@@ -56,8 +56,8 @@ func (s *MemoryStore) AddUser(ctx context.Context, user, id string, ttl time.Dur
 		heap.Fix(&s.userEnds, l.heap)
 	}
 	if len(l.until) >= 2*l.swept+sweepSlack {
-		for other, until := range l.until {
-			if !now.Before(until) {
+		for other, ends := range l.until {
+			if !now.Before(ends) {
 				delete(l.until, other)
 			}
 		}
