@@ -176,9 +176,7 @@ func scanRecord(b []byte) (record, error) {
 	if b[0] != '{' {
 		return record{}, fmt.Errorf("record: %w", errNotObject)
 	}
-	// The bookkeeping members' values, the last of each: a key given twice
-	// has its last value, as JSON.parse, and so koa-session, reads it.
-	var last struct{ expire, maxAge, session, created, used, ended []byte }
+	var last bookkeeping
 	var data []byte // nil while every member so far is kept: b[:keptTo]
 	keptTo := 1     // end of the kept prefix of b, while data is nil
 	cut := false
@@ -236,7 +234,7 @@ func scanRecord(b []byte) (record, error) {
 		cut = true
 		i = next
 	}
-	r, err := lastBookkeeping(last.expire, last.maxAge, last.session, last.created, last.used, last.ended)
+	r, err := last.read()
 	if err != nil {
 		return record{}, err
 	}
@@ -253,31 +251,35 @@ func scanRecord(b []byte) (record, error) {
 	return r, nil
 }
 
-// lastBookkeeping reads a record's bookkeeping from the last value of
-// each member (nil: the member is absent).
-func lastBookkeeping(expire, maxAge, session, created, used, ended []byte) (record, error) {
+// bookkeeping holds the raw values of a record's bookkeeping members
+// (nil: absent), the last of each: a key given twice has its last value,
+// as JSON.parse, and so koa-session, reads it.
+type bookkeeping struct{ expire, maxAge, session, created, used, ended []byte }
+
+// read checks the values and returns the record they make, without data.
+func (m bookkeeping) read() (record, error) {
 	var r record
 	var err error
-	if r.expire, err = lastStamp("_expire", expire); err != nil {
+	if r.expire, err = lastStamp("_expire", m.expire); err != nil {
 		return record{}, err
 	}
-	if maxAge != nil {
-		ms, err := parseNumber(maxAge)
+	if m.maxAge != nil {
+		ms, err := parseNumber(m.maxAge)
 		if err != nil || ms <= 0 {
-			return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", maxAge)
+			return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", m.maxAge)
 		}
 		r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
 	}
-	if string(session) == "true" {
+	if string(m.session) == "true" {
 		r.isBrowser, r.maxAge = true, Browser
 	}
-	if r.created, err = lastStamp("_created", created); err != nil {
+	if r.created, err = lastStamp("_created", m.created); err != nil {
 		return record{}, err
 	}
-	if r.used, err = lastStamp("_used", used); err != nil {
+	if r.used, err = lastStamp("_used", m.used); err != nil {
 		return record{}, err
 	}
-	r.ended = string(ended) == "true"
+	r.ended = string(m.ended) == "true"
 	return r, nil
 }
 
