@@ -353,11 +353,10 @@ func (s *MemoryStore) listOf(i uint32) *lru {
 
 // expiredPerWrite is the most expired entries a write drops beyond those
 // it must to stay in its bounds. Every entry is made by a write and
-// expires once, so dropping more than one per write drains any backlog,
-// while a write never does a mass expiry's work under the lock: when a
-// million sessions had expired together (a site quiet overnight, a clock
-// stepped forward), the first write dropped them all in 0.2 s, and every
-// request waited for it.
+// expires once, so dropping more than one per write drains any backlog;
+// dropping them all at once would, after a mass expiry (a site quiet
+// overnight, a clock stepped forward), hold the lock and every request
+// behind it for as long as that takes: 0.2 s for a million.
 const expiredPerWrite = 16
 
 // dropExpired removes up to limit entries expired at now (Unix
