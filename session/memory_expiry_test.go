@@ -7,17 +7,12 @@ import (
 	"time"
 )
 
-// expiryClock is a MemoryStore's clock that the test moves.
-type expiryClock struct{ t time.Time }
-
-func (c *expiryClock) now() time.Time { return c.t }
-
 // When many sessions expire together, one write drops a few of them, not
 // all: the store's lock is not held for a mass expiry's length. The
 // writes that follow drain the rest.
 func TestMemoryStoreMassExpiry(t *testing.T) {
 	ctx := t.Context()
-	clock := &expiryClock{time.Unix(1_800_000_000, 0)}
+	clock := &clock{time.Unix(1_800_000_000, 0)}
 	const n = 2000
 	s := NewMemoryStore(MemoryOptions{Now: clock.now})
 	for i := range n {
@@ -54,7 +49,7 @@ func TestMemoryStoreMassExpiry(t *testing.T) {
 // even where the live ones are the least recently used.
 func TestMemoryStoreBoundTakesExpiredFirst(t *testing.T) {
 	ctx := t.Context()
-	clock := &expiryClock{time.Unix(1_800_000_000, 0)}
+	clock := &clock{time.Unix(1_800_000_000, 0)}
 	record := bytes.Repeat([]byte("x"), 100)
 	entry := int64(len("live-0")+len(record)) + MemoryEntryOverhead
 	const live, short = 10, 40

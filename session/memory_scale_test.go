@@ -78,7 +78,7 @@ func BenchmarkMemoryStoreMassExpiry(b *testing.B) {
 	for _, n := range []int{10_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
 			ctx := context.Background()
-			clock := &expiryClock{time.Unix(1_800_000_000, 0)}
+			clock := &clock{time.Unix(1_800_000_000, 0)}
 			ids := newIDList(n)
 			rec := appendRecord(nil, scaleUser(0), DefaultMaxAge, clock.t, stamps{})
 			for b.Loop() {

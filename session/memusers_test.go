@@ -26,7 +26,7 @@ func checkUserIndex(t *testing.T, s *MemoryStore) {
 // lifetime, not every user since the proxy started.
 func TestMemoryStoreUserIndexForgetsEndedUsers(t *testing.T) {
 	ctx := t.Context()
-	clock := &expiryClock{time.Unix(1_800_000_000, 0)}
+	clock := &clock{time.Unix(1_800_000_000, 0)}
 	s := NewMemoryStore(MemoryOptions{Now: clock.now})
 	const gone = 1000
 	for i := range gone {
@@ -63,7 +63,7 @@ func TestMemoryStoreUserIndexForgetsEndedUsers(t *testing.T) {
 // sessions that have not ended, not of every sign-in.
 func TestMemoryStoreUserListStaysSmall(t *testing.T) {
 	ctx := t.Context()
-	clock := &expiryClock{time.Unix(1_800_000_000, 0)}
+	clock := &clock{time.Unix(1_800_000_000, 0)}
 	s := NewMemoryStore(MemoryOptions{Now: clock.now})
 	if err := s.AddUser(ctx, "kiosk", "long-lived", 24*time.Hour); err != nil {
 		t.Fatal(err)
