@@ -44,6 +44,12 @@ type keyWork struct {
 // leaves as it is.
 const maxSecureValue = 4096
 
+// keyWorkBuf is a keyWork's first buffer: room for opening a signed-in
+// user's cookie (about 700 characters) without growing it. open holds
+// the value, its decoding and the inner value's, and b64 translates each
+// base64url text after its decoding (internal/b64): about 2.8 KB.
+const keyWorkBuf = 4096
+
 func newSecureKey(hashKey, blockKey []byte) (*secureKey, error) {
 	block, err := aes.NewCipher(blockKey)
 	if err != nil {
@@ -51,7 +57,7 @@ func newSecureKey(hashKey, blockKey []byte) (*secureKey, error) {
 	}
 	k := &secureKey{block: block}
 	k.macs.New = func() any {
-		return &keyWork{mac: hmac.New(sha256.New, hashKey), buf: make([]byte, 0, 1024)}
+		return &keyWork{mac: hmac.New(sha256.New, hashKey), buf: make([]byte, 0, keyWorkBuf)}
 	}
 	return k, nil
 }
