@@ -68,7 +68,7 @@ func BenchmarkHandler(b *testing.B) {
 		return newBenchProxy(b, proxy.Options{Upstream: u, Sessions: sm, TokenKey: k, Transport: rt, Observer: m})
 	}
 	// The same with the memory store: the cookie holds the id.
-	_, mp, memCookie := withSession(session.Options{Store: session.NewMemoryStore(session.MemoryOptions{})})
+	_, mp, memCookie := withSession(session.Options{Store: session.NewMemoryStore(session.MemoryOptions{}), TrustStore: true})
 
 	for _, tc := range []struct {
 		name    string

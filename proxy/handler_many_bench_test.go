@@ -164,13 +164,13 @@ type manyMode struct {
 
 // manyModes are the bare ReverseProxy (forwarding secure cookies) and
 // sessionproxy's cookie formats and memory store, with room for n
-// sessions.
+// sessions. The memory store is trusted, as the binary's is.
 func manyModes(n int) []manyMode {
 	return []manyMode{
 		{"bare", session.Options{}},
 		{"secure", session.Options{Format: session.FormatSecure}},
 		{"koa", session.Options{Format: session.FormatKoa}},
-		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n})}},
+		{"memory", session.Options{Store: session.NewMemoryStore(session.MemoryOptions{MaxEntries: 2 * n}), TrustStore: true}},
 	}
 }
 

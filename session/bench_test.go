@@ -172,7 +172,7 @@ func BenchmarkCommit(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			o := Options{Keys: []string{key1}, Format: tc.format}
 			if tc.store {
-				o.Store = NewMemoryStore(MemoryOptions{})
+				o.Store, o.TrustStore = NewMemoryStore(MemoryOptions{}), true // as the binary has it
 			}
 			m, err := New(o)
 			if err != nil {

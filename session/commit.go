@@ -387,7 +387,7 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 // their records and copies are not in the frames of every store write,
 // whose stack must fit a goroutine's first 8 KiB.
 func (m *Manager) patchCurrent(cur []byte, patches [][]byte, data []byte) ([]byte, error) {
-	r, err := parseRecord(cur)
+	r, err := m.parseStored(cur)
 	if err != nil {
 		return data, nil
 	}

@@ -51,6 +51,14 @@ type Options struct {
 	// Store keeps sessions on the server; the cookie then holds only the
 	// id. Nil keeps the whole session in the cookie.
 	Store Store
+	// TrustStore says that only Managers of this process write Store's
+	// records, as with a MemoryStore: the Manager then reads a record
+	// back as it reads a secure cookie it sealed, from the bookkeeping at
+	// its end, without validating the JSON again (about 0.5 µs of a
+	// signed-in user's cold read). Leave it false for a store that other
+	// programs write too, such as a Redis shared with a Koa app: their
+	// records are validated, and a malformed one is refused.
+	TrustStore bool
 	// IDPrefix starts every new session id: koa-session's prefix option.
 	// In the koa format with a store the cookie's value is the id and is
 	// also the store key koa-session uses, so the prefix appears in both.
@@ -188,6 +196,15 @@ func (m *Manager) Load(ctx context.Context, r *http.Request) (*Session, error) {
 	return s, nil
 }
 
+// parseStored parses a record the store gave: as one of the proxy's own
+// with TrustStore, as any program's otherwise.
+func (m *Manager) parseStored(b []byte) (record, error) {
+	if m.opts.TrustStore {
+		return parseOwnRecord(b)
+	}
+	return parseRecord(b)
+}
+
 func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session, error) {
 	if rr.reject != "" || (rr.payload == nil && !memo.found()) {
 		s := m.fresh()
@@ -223,7 +240,7 @@ func (m *Manager) load(ctx context.Context, rr readResult, memo memo) (*Session,
 			}
 			return m.loadedStored(id, p.rec, b), nil
 		}
-		r, err := parseRecord(b)
+		r, err := m.parseStored(b)
 		if err != nil {
 			s := m.fresh()
 			s.Rejected = RejectMalformed

@@ -192,6 +192,59 @@ func testStoreRecordMemo(t *testing.T, revisions bool) {
 	}
 }
 
+// With TrustStore the Manager reads the store's records as its own, as
+// it reads a secure cookie it sealed: its own record, and one of another
+// layout, load as they do without it; a record it could not have written
+// (data that is not JSON, before bookkeeping laid out as the proxy lays
+// it out) is not validated, where without TrustStore it is refused. So
+// a store that other programs write, such as a Redis shared with a Koa
+// app, must not be trusted (cmd's newStore trusts the memory store only).
+func TestTrustStore(t *testing.T) {
+	for _, trust := range []bool{false, true} {
+		t.Run(fmt.Sprintf("trust=%v", trust), func(t *testing.T) {
+			ctx := t.Context()
+			now := time.Now()
+			mem := NewMemoryStore(MemoryOptions{})
+			m := newManager(t, Options{Store: mem, TrustStore: trust, Now: func() time.Time { return now }})
+			_, cookies := roundTrip(t, m, nil, set(`{"user":"john"}`))
+			_, s := loadExisting(t, m, cookies)
+			id := s.ID
+			expire := now.Add(time.Hour).UnixMilli()
+			for _, step := range []struct {
+				name   string
+				record string // saved under id first, by another replica or program
+				want   string // the session's data; "" for a rejected one
+			}{
+				{name: "written by the proxy", want: `{"user":"john"}`},
+				{name: "bookkeeping first", record: fmt.Sprintf(`{"_expire":%d,"_maxAge":86400000,"user":"jane"}`, expire), want: `{"user":"jane"}`},
+				{name: "koa-session's layout", record: fmt.Sprintf(`{"user":"joe","_expire":%d,"_maxAge":86400000}`, expire), want: `{"user":"joe"}`},
+				{name: "not JSON, the proxy's layout", record: fmt.Sprintf(`{"user":nope,"_expire":%d,"_maxAge":86400000}`, expire)},
+				{name: "not JSON at all", record: `{"user":`},
+			} {
+				if step.record != "" {
+					if err := mem.Save(ctx, id, []byte(step.record), time.Hour); err != nil {
+						t.Fatal(err)
+					}
+				}
+				s, err := m.Load(ctx, cookieRequest(cookies))
+				if err != nil {
+					t.Fatalf("%s: %v", step.name, err)
+				}
+				want, reject := step.want, ""
+				if want == "" {
+					reject = RejectMalformed
+				}
+				if step.name == "not JSON, the proxy's layout" && trust {
+					want, reject = `{"user":nope}`, "" // taken as the proxy's own: not validated
+				}
+				if s.Rejected != reject || (reject == "" && string(s.Data) != want) {
+					t.Errorf("%s: session %s (rejected %q), want %s (rejected %q)", step.name, s.Data, s.Rejected, want, reject)
+				}
+			}
+		})
+	}
+}
+
 // A write to a RevisionStore remembers the revision it wrote with the
 // record, so that the session's next request finds the record unchanged
 // without a copy: on a site where each request writes, every read after

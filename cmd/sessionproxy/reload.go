@@ -45,6 +45,7 @@ func load(path string) (loaded, error) {
 type sessionStore struct {
 	store    session.Store // nil: sessions live in the cookie
 	idPrefix string
+	own      bool              // session.Options.TrustStore
 	users    session.UserIndex // the store's user index; nil for the cookie store
 }
 
@@ -74,6 +75,7 @@ func (a *app) build(file loaded, prev *bundle) (*bundle, error) {
 	}
 	so := sessionOptions(cfg, a.sessions.store)
 	so.IDPrefix = a.sessions.idPrefix
+	so.TrustStore = a.sessions.own
 	so.SecureRequest = trusted.IsHTTPS
 	if cfg.Session.UserKey != "" {
 		so.Users = a.sessions.users

@@ -177,8 +177,8 @@ func newApp(ctx context.Context, file loaded, log *slog.Logger, logw io.Writer) 
 	}
 	m.ConfigLoaded(time.Now())
 	a.metrics = m
-	a.sessions = sessionStore{store: m.Store(st.store), idPrefix: st.idPrefix} // times every store operation; nil stays nil
-	a.sessions.users, _ = st.store.(session.UserIndex)                         // both server-side stores are
+	a.sessions = sessionStore{store: m.Store(st.store), idPrefix: st.idPrefix, own: st.own} // times every store operation; nil stays nil
+	a.sessions.users, _ = st.store.(session.UserIndex)                                      // both server-side stores are
 	b, err := a.build(file, nil)
 	if err != nil {
 		return nil, err
@@ -216,6 +216,7 @@ type store struct {
 	store    session.Store               // nil: sessions live in the cookie
 	ready    func(context.Context) error // /readyz: the store answers
 	idPrefix string                      // session.Options.IDPrefix
+	own      bool                        // session.Options.TrustStore: only this process writes it
 	close    func()                      // nil when there is nothing to close
 }
 
@@ -230,7 +231,7 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		if err := m.WatchStoreSize(mem.Len); err != nil {
 			return store{}, err
 		}
-		return store{store: mem, ready: mem.Ping}, nil
+		return store{store: mem, ready: mem.Ping, own: true}, nil
 	case "redis":
 		client, err := newRedisClient(cfg.Store.Redis)
 		if err != nil {

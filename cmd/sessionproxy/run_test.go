@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,8 +12,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/sessionproxy/sessionproxy/config"
 )
 
 func TestAdminHandler(t *testing.T) {
@@ -114,5 +118,32 @@ func TestRunGenkey(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-genkey", "rsa"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "ed25519 or p256") {
 		t.Errorf("-genkey rsa: %v", err)
+	}
+}
+
+// Only the memory store is trusted (session.Options.TrustStore): its
+// records are this process's alone, and read without validation. A Redis
+// store may be shared with other programs, whose records are validated.
+func TestNewStoreTrustsOnlyMemory(t *testing.T) {
+	for _, tt := range []struct {
+		typ string
+		own bool
+	}{{"cookie", false}, {"memory", true}, {"redis", false}} {
+		t.Run(tt.typ, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Store.Type = tt.typ
+			cfg.Store.Redis.Addrs = []string{"127.0.0.1:1"} // nothing answers: newStore warns and goes on
+			cfg.Store.Redis.Timeout = config.Duration(100 * time.Millisecond)
+			st, err := newStore(t.Context(), cfg, nil, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.close != nil {
+				t.Cleanup(st.close)
+			}
+			if st.own != tt.own {
+				t.Errorf("store.type %s: trusted %v, want %v", tt.typ, st.own, tt.own)
+			}
+		})
 	}
 }
