@@ -99,7 +99,7 @@ func (s *MemoryStore) setData(i uint32, id string, record []byte) {
 		s.data.free(e.data)
 	}
 	var b []byte
-	e.data, b = s.data.alloc(len(id) + len(record))
+	e.data, b = s.data.alloc(len(id)+len(record), i)
 	copy(b[copy(b, id):], record)
 	e.idLen = uint32(len(id))
 }
@@ -121,6 +121,7 @@ func NewMemoryStore(o MemoryOptions) *MemoryStore {
 		index: map[uint64]uint32{}, slots: make([]memSlot, 2), users: map[string]*userList{}}
 	s.probation.init(s, probationRoot)
 	s.protected.init(s, protectedRoot)
+	s.data.handle = func(i uint32) *slab { return &s.slots[i].data } // a slot owns its cell
 	return s
 }
 

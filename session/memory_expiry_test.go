@@ -85,3 +85,54 @@ func TestMemoryStoreBoundTakesExpiredFirst(t *testing.T) {
 		t.Error("the large record is not there")
 	}
 }
+
+// After most sessions expire, the memory the store holds follows the
+// ones left, even when they are spread over every page of the slab: the
+// pages left sparse are emptied into the others and given back. Every
+// session left still loads as it was saved, through its moved cell.
+func TestMemoryStoreShrinksAfterExpiry(t *testing.T) {
+	ctx := t.Context()
+	clock := &clock{time.Unix(1_800_000_000, 0)}
+	const n, every = 20_000, 10 // one session in ten lives on
+	s := NewMemoryStore(MemoryOptions{MaxEntries: n, Now: clock.now})
+	record := func(i int) []byte { return fmt.Appendf(nil, `{"user":%d,"pad":"%0200d"}`, i, i) }
+	for i := range n {
+		ttl := time.Minute
+		if i%every == 0 {
+			ttl = time.Hour
+		}
+		if err := s.Save(ctx, fmt.Sprint("id-", i), record(i), ttl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	full := s.pageBytes()
+	clock.t = clock.t.Add(2 * time.Minute)
+	if got := s.Len(); got != n/every {
+		t.Fatalf("Len = %d after the expiry, want %d", got, n/every)
+	}
+	// Pages more than half live, but for a spare and one left over.
+	if held, most := s.pageBytes(), 2*full/every+2*slabPageSize; held > most {
+		t.Errorf("%d of %d sessions left hold %d KiB of pages, want at most %d (%d KiB before the expiry)", n/every, n, held>>10, most>>10, full>>10)
+	} else {
+		t.Logf("%d of %d sessions left hold %d KiB of pages, %d KiB before the expiry", n/every, n, held>>10, full>>10)
+	}
+	for i := 0; i < n; i += every {
+		got, ok, err := s.Load(ctx, fmt.Sprint("id-", i))
+		if err != nil || !ok || !bytes.Equal(got, record(i)) {
+			t.Fatalf("Load(id-%d) = %q, %v, %v after the expiry; want %q", i, got, ok, err, record(i))
+		}
+	}
+}
+
+// pageBytes returns the bytes of the slab's pages the store holds.
+func (s *MemoryStore) pageBytes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.data.classes {
+		for _, pg := range s.data.classes[c].pages {
+			n += len(pg.buf)
+		}
+	}
+	return n
+}

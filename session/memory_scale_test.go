@@ -138,6 +138,67 @@ func randomIDs(ids idList) func() string {
 	}
 }
 
+// BenchmarkMemoryStoreDrain fills a MemoryStore with n signed-in users'
+// sessions, of which one in ten outlives the rest, lets the rest expire,
+// and times the writes that follow until the expired ones are all gone
+// (each write drops expiredPerWrite of them): ns/op is per write, max-µs
+// the slowest write, which the store's lock is held for. MB-before and
+// MB-after are the heap in use with the store full and once drained,
+// pages-MB-before and pages-MB-after the slab's share of it: the pages
+// left sparse by the expiry are emptied into the others and given back.
+// The rest of the heap does not shrink: the slots, the index (a Go map
+// never shrinks) and the benchmark's own ids.
+//
+//	go test ./session -run '^$' -bench MemoryStoreDrain -benchtime 1x
+func BenchmarkMemoryStoreDrain(b *testing.B) {
+	for _, n := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			clock := &clock{time.Unix(1_800_000_000, 0)}
+			ids := newIDList(n + n/10)
+			var before, after uint64
+			var pagesBefore, pagesAfter int
+			var slowest time.Duration
+			writes := 0
+			for b.Loop() {
+				b.StopTimer()
+				st := NewMemoryStore(MemoryOptions{MaxEntries: 2 * n, Now: clock.now})
+				for i := range n {
+					ttl := time.Minute
+					if i%10 == 0 {
+						ttl = time.Hour
+					}
+					rec := appendRecord(nil, scaleUser(i), DefaultMaxAge, clock.t, stamps{})
+					if err := st.Save(ctx, ids.at(i), rec, ttl); err != nil {
+						b.Fatal(err)
+					}
+				}
+				before, pagesBefore = heapInUse(), st.pageBytes()
+				clock.t = clock.t.Add(2 * time.Minute)
+				rec := appendRecord(nil, scaleUser(0), DefaultMaxAge, clock.t, stamps{})
+				b.StartTimer()
+				for i := n; len(st.byExp) > n/10+(i-n); i++ { // until only the live are left
+					start := time.Now()
+					if err := st.Save(ctx, ids.at(i), rec, time.Hour); err != nil {
+						b.Fatal(err)
+					}
+					slowest = max(slowest, time.Since(start))
+					writes++
+				}
+				b.StopTimer()
+				after, pagesAfter = heapInUse(), st.pageBytes()
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(writes), "ns/op")
+			b.ReportMetric(float64(slowest.Microseconds()), "max-µs")
+			b.ReportMetric(float64(before)/(1<<20), "MB-before")
+			b.ReportMetric(float64(after)/(1<<20), "MB-after")
+			b.ReportMetric(float64(pagesBefore)/(1<<20), "pages-MB-before")
+			b.ReportMetric(float64(pagesAfter)/(1<<20), "pages-MB-after")
+		})
+	}
+}
+
 // idList is n session ids (NewID's, all of one length) in one string, so
 // that the benchmark's own copy of them is one object for the collector.
 type idList struct {

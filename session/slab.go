@@ -17,8 +17,19 @@ package session
 // otherwise a class with one live entry, rewritten, would give its page
 // back and make a new one on every write (64 KiB each). A record larger
 // than a page has a page of its own, never kept.
+//
+// A store that shrinks by expiry frees cells all over its pages, and a
+// page with one live cell is as large as a full one. So a free that
+// leaves its page at most half live, while the class's other pages have
+// room for the rest, moves them there (evacuate) and gives the page back:
+// the owner's handle (handle) is updated in place. The pages of a class
+// that has shrunk are then more than half live, but for a spare and a
+// page whose cells had nowhere to go; a free moves at most half a page.
 type slabs struct {
 	classes [slabClasses]slabClass
+	// handle returns the handle of a cell's owner (alloc's owner), for
+	// evacuate to update when it moves the cell; nil: cells never move.
+	handle func(owner uint32) *slab
 }
 
 const (
@@ -50,11 +61,15 @@ type slabClass struct {
 	// kept rather than given back (0: none). It is in partial, so the
 	// next alloc takes it.
 	spare uint32
+	// live counts the class's live cells, and cells the cells of its
+	// pages not given back: the difference is its free cells.
+	live, cells int
 }
 
 type slabPage struct {
 	buf    []byte   // nil: given back
 	free   []uint16 // its free cells
+	owners []uint32 // each cell's owner, as alloc was told; nil with one cell a page
 	live   int
 	listed bool // in partial, once
 }
@@ -67,8 +82,9 @@ type slab struct {
 	n     uint32 // the bytes used
 }
 
-// alloc returns a cell for n bytes, and the cell's bytes (of length n).
-func (s *slabs) alloc(n int) (slab, []byte) {
+// alloc returns a cell for n bytes, owned by owner (whose handle
+// s.handle returns), and the cell's bytes (of length n).
+func (s *slabs) alloc(n int, owner uint32) (slab, []byte) {
 	c := uint8(0)
 	for slabSizes[c] < n {
 		c++
@@ -84,7 +100,11 @@ func (s *slabs) alloc(n int) (slab, []byte) {
 		}
 		cell := pg.free[len(pg.free)-1]
 		pg.free = pg.free[:len(pg.free)-1]
+		if pg.owners != nil {
+			pg.owners[cell] = owner
+		}
 		pg.live++
+		cl.live++
 		if cl.spare == p+1 {
 			cl.spare = 0 // in use again
 		}
@@ -103,7 +123,11 @@ func (s *slabs) alloc(n int) (slab, []byte) {
 	pg := &cl.pages[p]
 	listed := pg.listed // a page given back may still be listed in partial
 	*pg = slabPage{buf: make([]byte, perPage*size), live: 1, listed: listed}
+	cl.live++
+	cl.cells += perPage
 	if perPage > 1 {
+		pg.owners = make([]uint32, perPage)
+		pg.owners[0] = owner
 		pg.free = make([]uint16, 0, perPage)
 		for cell := perPage - 1; cell >= 1; cell-- {
 			pg.free = append(pg.free, uint16(cell))
@@ -124,20 +148,72 @@ func (s *slabs) bytes(h slab) []byte {
 }
 
 // free gives h's cell back; a page left with no live cell is given back
-// to the garbage collector, unless it can be the class's spare.
+// to the garbage collector, unless it can be the class's spare, and a
+// page left at most half live is emptied into the class's others when
+// they have room.
 func (s *slabs) free(h slab) {
 	cl := &s.classes[h.class]
 	pg := &cl.pages[h.page]
 	pg.live--
+	cl.live--
 	if pg.live == 0 && cl.spare == 0 && slabSizes[h.class] <= slabPageSize {
 		cl.spare = h.page + 1 // kept, its cells free, below
 	} else if pg.live == 0 {
-		*pg = slabPage{listed: pg.listed}
-		cl.released = append(cl.released, h.page)
+		s.release(h.class, h.page)
 		return
 	}
 	pg.free = append(pg.free, h.cell)
 	if !pg.listed {
 		cl.partial, pg.listed = append(cl.partial, h.page), true
 	}
+	if perPage := len(pg.owners); s.handle != nil && pg.live > 0 && pg.live*2 <= perPage {
+		room := cl.cells - cl.live - (perPage - pg.live) // free cells in the other pages
+		if cl.spare != 0 {
+			room -= perPage // filling the spare instead would free nothing
+		}
+		if room >= pg.live {
+			s.evacuate(h.class, h.page)
+		}
+	}
+}
+
+// release gives page p of class c back to the garbage collector.
+func (s *slabs) release(c uint8, p uint32) {
+	cl := &s.classes[c]
+	pg := &cl.pages[p]
+	cl.cells -= max(1, slabPageSize/slabSizes[c])
+	*pg = slabPage{listed: pg.listed}
+	cl.released = append(cl.released, p)
+}
+
+// evacuate moves page p's live cells to other pages of class c, which
+// have room for them (free found it), updates their owners' handles, and
+// gives the page back.
+func (s *slabs) evacuate(c uint8, p uint32) {
+	cl := &s.classes[c]
+	size := slabSizes[c]
+	pg := &cl.pages[p]
+	var free [slabPageSize / slabMinCell / 64]uint64 // a bit per free cell
+	for _, cell := range pg.free {
+		free[cell/64] |= 1 << (cell % 64)
+	}
+	// No cell of p is offered any more: alloc drops p from partial when
+	// it meets it there.
+	pg.free = pg.free[:0]
+	moved := 0
+	for cell := range len(pg.owners) {
+		if free[cell/64]&(1<<(cell%64)) != 0 {
+			continue
+		}
+		owner := cl.pages[p].owners[cell]
+		h := s.handle(owner)
+		to, b := s.alloc(int(h.n), owner)
+		off := cell * size
+		copy(b, cl.pages[p].buf[off:off+int(h.n)]) // p indexed again: alloc may have grown pages
+		*h = to
+		moved++
+	}
+	cl.live -= moved
+	cl.pages[p].live = 0
+	s.release(c, p)
 }
