@@ -134,3 +134,84 @@ func BenchmarkMemoryStoreAddUser(b *testing.B) {
 		})
 	}
 }
+
+// A user with more sessions than UserSessions copies under one hold of
+// the lock gets every one listed, each with its own record, across the
+// batches.
+func TestMemoryStoreUserSessionsInBatches(t *testing.T) {
+	ctx := t.Context()
+	s := NewMemoryStore(MemoryOptions{})
+	const n = 3*userBatch + 5
+	for i := range n {
+		id := fmt.Sprint("id-", i)
+		if err := s.Save(ctx, id, fmt.Appendf(nil, `{"i":%d}`, i), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AddUser(ctx, "kiosk", id, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list, err := s.UserSessions(ctx, "kiosk")
+	if err != nil || len(list) != n {
+		t.Fatalf("UserSessions: %d listed, %v; want %d", len(list), err, n)
+	}
+	seen := map[string]bool{}
+	for _, l := range list {
+		var i int
+		if _, err := fmt.Sscanf(l.Ref, "id-%d", &i); err != nil || seen[l.Ref] {
+			t.Fatalf("listed %q: %v, or twice", l.Ref, err)
+		}
+		seen[l.Ref] = true
+		if want := fmt.Sprintf(`{"i":%d}`, i); string(l.Record) != want {
+			t.Errorf("%s listed with %s, want %s", l.Ref, l.Record, want)
+		}
+	}
+}
+
+// BenchmarkMemoryStoreUserSessions lists the sessions of a user with n of
+// them, with their records (a signed-in user's), while another goroutine
+// loads a session of someone else again and again: ns/op is the listing,
+// and max-load-µs the longest of those loads, which waited for the
+// store's lock while the listing held it. Run it on two CPUs, so that
+// the loads wait for the lock rather than for the CPU.
+//
+//	go test ./session -run '^$' -bench MemoryStoreUserSessions -benchtime 20x -cpu 2
+func BenchmarkMemoryStoreUserSessions(b *testing.B) {
+	for _, n := range []int{1000, 100_000} {
+		b.Run(fmt.Sprintf("sessions=%d", n), func(b *testing.B) {
+			ctx := context.Background()
+			s := NewMemoryStore(MemoryOptions{MaxEntries: n + 1})
+			rec := appendRecord(nil, scaleUser(0), DefaultMaxAge, time.Now(), stamps{})
+			for i := range n {
+				id := fmt.Sprint("id-", i)
+				_ = s.Save(ctx, id, rec, time.Hour)
+				_ = s.AddUser(ctx, "kiosk", id, time.Hour)
+			}
+			_ = s.Save(ctx, "someone else", rec, time.Hour)
+			stop := make(chan struct{})
+			longest := make(chan time.Duration)
+			go func() {
+				var most time.Duration
+				for {
+					select {
+					case <-stop:
+						longest <- most
+						return
+					default:
+					}
+					start := time.Now()
+					_, _, _ = s.Load(ctx, "someone else")
+					most = max(most, time.Since(start))
+				}
+			}()
+			for b.Loop() {
+				list, err := s.UserSessions(ctx, "kiosk")
+				if err != nil || len(list) != n {
+					b.Fatalf("UserSessions: %d listed, %v", len(list), err)
+				}
+			}
+			close(stop)
+			b.ReportMetric(float64((<-longest).Microseconds()), "max-load-µs")
+		})
+	}
+}
