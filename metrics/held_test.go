@@ -12,8 +12,8 @@ import (
 // What the metrics hold from the proxy's start is small, and a method's
 // table of counters is made on its first request: the garbage collector
 // marks memory held from the start again in every cycle, which under
-// load costs CPU per request (docs/performance.md, "Runs at 5620ce5 and
-// db3880e").
+// load costs CPU per request (docs/performance-log.md, "Runs at 5620ce5
+// and db3880e").
 func TestMetricsHoldLittleUntilUsed(t *testing.T) {
 	if n := unsafe.Sizeof(Metrics{}); n > 1024 {
 		t.Errorf("a Metrics is %d bytes; want its per-request tables made on first use, not up front", n)

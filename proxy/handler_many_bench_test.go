@@ -109,8 +109,8 @@ func BenchmarkHandlerMix(b *testing.B) {
 // the session ({"n":<request number>}): a cookie session's write issues a
 // new cookie, which its client sends from then on, and which the codec
 // remembers until it comes back. The load benchmark's mix-browser is the
-// same traffic over the network (docs/performance.md, "Issued cookies,
-// remembered until they come back").
+// same traffic over the network (docs/performance-log.md, "Issued
+// cookies, remembered until they come back").
 //
 //	go test ./proxy -run '^$' -bench HandlerMixBrowser -benchtime 400000x
 func BenchmarkHandlerMixBrowser(b *testing.B) {

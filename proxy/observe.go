@@ -100,7 +100,7 @@ func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Tim
 // apart without letting a log reader use the id. It is computed for every
 // access line: an id is one SHA-256 block, about 0.1 µs and one 8-byte
 // string, less under load than a table of recent references, whose
-// lookups miss the CPU's caches (docs/performance.md).
+// lookups miss the CPU's caches (docs/performance-log.md, 419d536).
 func SessionRef(id string) string {
 	var buf [64]byte // an id's bytes, on the stack while it fits
 	sum := sha256.Sum256(append(buf[:0], id...))

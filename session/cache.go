@@ -31,8 +31,8 @@ import (
 // A value is cached the second time it verifies, not the first (admit):
 // most values a busy site sees once in a while are not back before the
 // cache has dropped them, and copying each one in would cost a cold read
-// CPU and fill the cache for nothing (the figures are in
-// docs/performance.md). A returning client pays for one more verification.
+// CPU and fill the cache for nothing (the figures are in d325272's
+// message). A returning client pays for one more verification.
 //
 // A value the codec issued in a Set-Cookie is remembered at once (issue),
 // with its payload, since a browser sends it back on its next request. It
@@ -43,7 +43,7 @@ import (
 // in arenas too, for the same reason: a site that writes a session on
 // every request holds about two thousand of them, which as strings and
 // slices would be 4,000 objects for the collector to mark in every cycle
-// (docs/performance.md has the figures).
+// (docs/performance-log.md, "The collector, taken apart").
 type verifiedCache struct {
 	mu        sync.Mutex
 	cur, prev generation

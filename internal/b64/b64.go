@@ -12,7 +12,7 @@
 // for 52 characters (a store cookie's inner value) where encoding/base64
 // took 56-60, and its encoder 190-220 ns for 39 bytes against 54-65. At
 // 696 characters segmentio/asm's is still the faster, 560 against
-// 740-790 ns (BenchmarkBase64; docs/performance.md, "AVX and SSE").
+// 740-790 ns (BenchmarkBase64; docs/performance-log.md, "AVX and SSE").
 //
 // Its standard decoder switches once, before any AVX code, and does not
 // pay; its URL decoder switches three times. So base64url is decoded as

@@ -113,7 +113,7 @@ func checkDecode(t *testing.T, e *Encoding, v []byte) {
 // bytes, 696 characters), and the inner value of a signed-in user's (352
 // bytes, 472 characters). On a CPU where switching between AVX and
 // legacy SSE code is slow, segmentio/asm's URL decoder pays for it and
-// its standard decoder does not (docs/performance.md, "AVX and SSE"):
+// its standard decoder does not (docs/performance-log.md, "AVX and SSE"):
 // URL/decode/asm is the standard decoder after urlToStd, and the
 // difference from Std/decode/asm is urlToStd's cost.
 func BenchmarkBase64(b *testing.B) {

@@ -15,8 +15,8 @@ import (
 // what pprof cannot: where the proxy's socket writes spend their time in
 // the kernel. On loopback a write delivers the data and wakes the reader
 // inside the sender's system call, so it shows how much of each kind of
-// write is waking the process on the other core (docs/performance.md,
-// "Where a Redis read's extra time goes").
+// write is waking the process on the other core (docs/performance-log.md,
+// "A Redis read at load, by system call").
 
 // recording is a perf record of one CPU list, running for a set time.
 type recording struct {

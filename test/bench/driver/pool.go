@@ -17,8 +17,8 @@ import (
 // ratio to bare over all the runs' rounds pooled. On a shared VM a round's
 // ratio spreads by about 0.06 with the host, so one run's median of 7
 // rounds is good to about ±0.03; several runs of the same code, pooled,
-// say more (docs/performance.md, "The request path of c0bbd61, in 35
-// rounds").
+// say more (docs/performance-log.md, "The request path of c0bbd61, in
+// 35 rounds").
 
 // roundLine matches a run's line for one round of one target
 // (roundText): round, scenario, target, and what -cpu and -gc added,
