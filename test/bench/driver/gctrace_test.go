@@ -98,7 +98,7 @@ func TestTableShowsGC(t *testing.T) {
 	printTable(&b, []scenario{{name: "read"}}, []*target{{name: "bare"}, {name: "secure"}},
 		map[string]map[string][]result{"read": {"bare": bare, "secure": secure}})
 	out := b.String()
-	for _, want := range []string{"| GC µs/req |", "| 1.00–1.00 | 1.20 |\n", "| 0.80–0.80 | 3.00 |\n"} {
+	for _, want := range []string{"| GC µs/req |", "| 1.00–1.00 | 0.0 | 1.20 |\n", "| 0.80–0.80 | 10.0 | 3.00 |\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -10,8 +10,10 @@ import (
 // Markdown table, with each mode's ratios to the bare proxy: the median
 // over rounds of the ratio within each round (see paired). With CPU
 // measurements (-cpu) it adds the proxy's CPU time per request and the
-// ratio of bare's to the mode's; with the collector's (-gc), its CPU time
-// per request.
+// ratio of bare's to the mode's, and the median of the mode's CPU time
+// per request less bare's in the same round, in µs (what a ratio says of
+// a proxy depends on bare's own cost, which moves with the host; this
+// does much less); with the collector's (-gc), its CPU time per request.
 func printTable(w io.Writer, scens []scenario, targets []*target, results map[string]map[string][]result) {
 	withCPU, withGC := false, false
 	for _, byTarget := range results {
@@ -23,7 +25,7 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 	}
 	head, rule := "| scenario | proxy | req/s | p50 ms | p99 ms | req/s vs bare | p99 vs bare | errors |", "|---|---|---:|---:|---:|---:|---:|---:|"
 	if withCPU {
-		head, rule = head+" CPU µs/req | CPU vs bare | CPU vs bare, min–max |", rule+"---:|---:|---:|"
+		head, rule = head+" CPU µs/req | CPU vs bare | CPU vs bare, min–max | CPU µs over bare |", rule+"---:|---:|---:|---:|"
 	}
 	if withGC {
 		head, rule = head+" GC µs/req |", rule+"---:|"
@@ -50,7 +52,7 @@ func printTable(w io.Writer, scens []scenario, targets []*target, results map[st
 					return bare.cpu / r.cpu
 				}
 				lo, hi := pairedRange(rounds, cpuRatio)
-				fmt.Fprintf(w, " %.1f | %.2fx | %.2f–%.2f |", m.cpu, paired(rounds, cpuRatio), lo, hi)
+				fmt.Fprintf(w, " %.1f | %.2fx | %.2f–%.2f | %.1f |", m.cpu, paired(rounds, cpuRatio), lo, hi, cpuOver(rounds))
 			}
 			if withGC {
 				fmt.Fprintf(w, " %.2f |", m.gc)
@@ -101,6 +103,26 @@ func pairedValues(rounds []result, f func(r, bare result) float64) []float64 {
 		}
 	}
 	return v
+}
+
+// cpuOver returns the median over rounds of the CPU per request of each
+// round's result less its bare result's, in µs: 0 for the bare proxy's
+// own rounds and without CPU measurements. Unlike paired, it keeps a
+// round whose difference is 0 or less (a mode as cheap as bare).
+func cpuOver(rounds []result) float64 {
+	var v []float64
+	for _, r := range rounds {
+		if r.bare == nil {
+			return 0
+		}
+		if r.cpu > 0 && r.bare.cpu > 0 {
+			v = append(v, r.cpu-r.bare.cpu)
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	return median(v)
 }
 
 // summarize returns the median of each measure over the rounds, and the

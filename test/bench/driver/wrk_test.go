@@ -143,10 +143,14 @@ func TestTablePairsRounds(t *testing.T) {
 		wantRows []string
 	}{
 		// Paired: 0.9, 0.5 and 0.9 (the ratio of the medians would be 0.5);
-		// CPU 50/60, 60/80 and 100/100.
+		// CPU 50/60, 60/80 and 100/100: 10, 20 and 0 µs over bare.
 		{"paired rounds", rounds(nil, []float64{100, 200, 300}, 50, 60, 100), []float64{90, 100, 270}, []float64{60, 80, 100}, true, []string{
-			"| read | bare | 200 | 1.000 | 2.000 | 1.00x | 1.00x | 0 | 60.0 | 1.00x | 1.00–1.00 |",
-			"| read | secure | 100 | 1.000 | 2.000 | 0.90x | 1.00x | 0 | 80.0 | 0.83x | 0.75–1.00 |",
+			"| read | bare | 200 | 1.000 | 2.000 | 1.00x | 1.00x | 0 | 60.0 | 1.00x | 1.00–1.00 | 0.0 |",
+			"| read | secure | 100 | 1.000 | 2.000 | 0.90x | 1.00x | 0 | 80.0 | 0.83x | 0.75–1.00 | 10.0 |",
+		}},
+		// A mode cheaper than bare in a round: its difference counts, below 0.
+		{"cheaper than bare", rounds(nil, []float64{100, 100, 100}, 50, 50, 50), []float64{100, 100, 100}, []float64{45, 52, 49}, true, []string{
+			"| read | secure | 100 | 1.000 | 2.000 | 1.00x | 1.00x | 0 | 49.0 | 1.02x | 0.96–1.11 | -1.0 |",
 		}},
 		{"no -cpu", rounds(nil, []float64{100, 100}), []float64{90, 90}, nil, false, []string{
 			"| read | secure | 90 | 1.000 | 2.000 | 0.90x | 1.00x | 0 |\n",
