@@ -82,7 +82,13 @@ const (
 
 // generation is one of the cache's two halves (or of its issued values).
 type generation struct {
-	index   map[uint64]uint32 // a value's hash → its entry
+	index map[uint64]uint32 // a value's hash → its entry
+	// filter holds the hashes in index, so that a value the generation
+	// does not hold is told in one word, without the index: a cold read
+	// looks in all four generations and finds its value in none, and
+	// under load each index's lookup waits for memory the CPU's caches
+	// have lost (docs/performance.md, "Where a cold read's time goes").
+	filter  filter
 	entries []entry
 	// arena holds the entries' bytes, appended one after another to the
 	// last chunk, and a new chunk begun when an entry's do not fit: never
@@ -266,6 +272,7 @@ func (c *verifiedCache) issue(value, sig string, payload []byte) {
 		return
 	}
 	g.index[h] = uint32(len(g.entries))
+	g.filter.add(h)
 	g.entries = append(g.entries, e)
 }
 
@@ -282,18 +289,23 @@ func (g generation) recycled() generation {
 		// fills, and growing would cost more than its entries.
 		return generation{
 			index:   make(map[uint64]uint32, verifiedIssuedSize),
+			filter:  newFilter(verifiedIssuedSize),
 			entries: make([]entry, 0, verifiedIssuedSize),
 		}
 	}
 	clear(g.index)
+	clear(g.filter)
 	spare := g.arena
 	for i := range spare {
 		spare[i] = spare[i][:0]
 	}
-	return generation{index: g.index, entries: g.entries[:0], spare: spare}
+	return generation{index: g.index, filter: g.filter, entries: g.entries[:0], spare: spare}
 }
 
 func (g *generation) get(h uint64, value string) (memo, bool) {
+	if !g.filter.has(h) {
+		return memo{}, false
+	}
 	i, ok := g.index[h]
 	if !ok {
 		return memo{}, false
@@ -347,8 +359,14 @@ func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
 	if g.index == nil || len(g.entries) >= verifiedCacheSize || g.size+size > verifiedArenaSize {
 		// Not made at full size: a proxy with a few busy sessions should
 		// not hold megabytes for them. Growing costs less, once per
-		// admission at most.
-		c.prev, c.cur = c.cur, generation{index: make(map[uint64]uint32)}
+		// admission at most. The filter is the dropped generation's,
+		// emptied: 8 KiB.
+		f := c.prev.filter
+		if f == nil {
+			f = newFilter(verifiedCacheSize)
+		}
+		clear(f)
+		c.prev, c.cur = c.cur, generation{index: make(map[uint64]uint32), filter: f}
 	}
 	e := entry{chunk: g.reserve(size)}
 	e.value, e.sig, e.resign, e.payload = add(g, value), add(g, v.sig), v.resign, add(g, v.payload)
@@ -372,6 +390,7 @@ func (c *verifiedCache) putLocked(h uint64, value string, v remembered) {
 		return
 	}
 	g.index[h] = uint32(len(g.entries))
+	g.filter.add(h)
 	g.entries = append(g.entries, e)
 }
 
@@ -427,4 +446,31 @@ func (c *verifiedCache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return len(c.cur.entries) + len(c.prev.entries)
+}
+
+// filter is a Bloom filter of 64-bit blocks: a hash sets four bits of
+// the block its low bits pick, chosen by its high bits, so that a lookup
+// reads one word. At 16 bits per hash it says "maybe" for about one
+// absent hash in a hundred, and never "no" for a hash added. A nil
+// filter holds nothing.
+type filter []uint64
+
+// newFilter returns an empty filter for n hashes (a power of two).
+func newFilter(n int) filter { return make(filter, n/4) }
+
+func (f filter) add(h uint64) { f[h&uint64(len(f)-1)] |= filterBits(h) }
+
+// has reports whether h may have been added: false means it was not.
+func (f filter) has(h uint64) bool {
+	if len(f) == 0 {
+		return false
+	}
+	b := filterBits(h)
+	return f[h&uint64(len(f)-1)]&b == b
+}
+
+// filterBits are the four bits a hash sets in its block, from the bits
+// above those that pick the block.
+func filterBits(h uint64) uint64 {
+	return 1<<(h>>40&63) | 1<<(h>>46&63) | 1<<(h>>52&63) | 1<<(h>>58&63)
 }

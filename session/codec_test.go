@@ -517,3 +517,56 @@ func (m *Manager) codecCache() *verifiedCache {
 	}
 	return &m.codec.(*koaCodec).seen
 }
+
+// A generation's filter never turns away a hash it holds, and turns away
+// nearly every other one, so that a value in no generation costs four
+// words rather than four index lookups.
+func TestVerifiedCacheFilter(t *testing.T) {
+	var seed = maphash.MakeSeed()
+	hash := func(i int) uint64 { return maphash.Comparable(seed, i) }
+	f := newFilter(verifiedCacheSize)
+	for i := range verifiedCacheSize {
+		f.add(hash(i))
+	}
+	for i := range verifiedCacheSize {
+		if !f.has(hash(i)) {
+			t.Fatalf("hash %d, added, is not in the filter", i)
+		}
+	}
+	const absent = 100_000
+	maybe := 0
+	for i := verifiedCacheSize; i < verifiedCacheSize+absent; i++ {
+		if f.has(hash(i)) {
+			maybe++
+		}
+	}
+	if rate := float64(maybe) / absent; rate > 0.03 {
+		t.Errorf("the full filter says maybe for %.1f%% of hashes never added, want at most 3%%", 100*rate)
+	}
+	if (filter)(nil).has(hash(0)) {
+		t.Error("a nil filter holds a hash")
+	}
+}
+
+// A generation made when the oldest is dropped starts with an empty
+// filter: the dropped values' hashes do not stay in it, saying "maybe"
+// for values no generation holds.
+func TestVerifiedCacheFilterForgetsDroppedValues(t *testing.T) {
+	var c verifiedCache
+	value := func(i int) string { return fmt.Sprint("value-", i) }
+	for i := range 3 * verifiedCacheSize {
+		c.put(c.hash(value(i)), value(i), remembered{})
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	maybe := 0
+	for i := range verifiedCacheSize { // dropped two turns ago
+		h := c.hash(value(i))
+		if c.cur.filter.has(h) || c.prev.filter.has(h) {
+			maybe++
+		}
+	}
+	if maybe > verifiedCacheSize/10 {
+		t.Errorf("%d of %d dropped values still pass a generation's filter", maybe, verifiedCacheSize)
+	}
+}
