@@ -450,8 +450,8 @@ func (c *verifiedCache) len() int {
 
 // filter is a Bloom filter of 64-bit blocks: a hash sets four bits of
 // the block its low bits pick, chosen by its high bits, so that a lookup
-// reads one word. At 16 bits per hash it says "maybe" for about one
-// absent hash in a hundred, and never "no" for a hash added. A nil
+// reads one word. Full, at 16 bits per hash, it says "maybe" for about
+// one absent hash in two hundred, and never "no" for a hash added. A nil
 // filter holds nothing.
 type filter []uint64
 
