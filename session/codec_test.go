@@ -174,7 +174,7 @@ func TestVerifiedCacheAdmitsReturningValues(t *testing.T) {
 		t.Error("a value seen twice in a row was not admitted")
 	}
 	admit("returning")
-	slot := func(v string) uint64 { return (maphash.String(c.seed, v) | 1) % verifiedDoorSize }
+	slot := func(v string) uint64 { return maphash.String(c.seed, v) % verifiedDoorSize }
 	for i := range verifiedDoorSize / 64 {
 		if v := fmt.Sprint("between-", i); slot(v) != slot("returning") { // not one that takes its slot
 			admit(v)
@@ -185,6 +185,26 @@ func TestVerifiedCacheAdmitsReturningValues(t *testing.T) {
 	}
 	if admit(string(make([]byte, verifiedValueMax+1))) || admit(string(make([]byte, verifiedValueMax+1))) {
 		t.Error("a value over verifiedValueMax was admitted")
+	}
+}
+
+// The doorkeeper remembers as many values as it has slots: values whose
+// hashes fall in different slots do not push each other out. (Its slot
+// was once chosen after the hash's low bit was set, so that only the odd
+// slots were used and each held two slots' values.)
+func TestVerifiedCacheDoorUsesEverySlot(t *testing.T) {
+	var c verifiedCache
+	// Hashes that differ in their high bits and fall in slots 0, 1, 2, ….
+	h := func(i int) uint64 { return uint64(i)<<32 | uint64(i) }
+	for i := range verifiedDoorSize {
+		if c.admit(h(i), "v") {
+			t.Fatalf("value %d, seen once, was admitted", i)
+		}
+	}
+	for i := range verifiedDoorSize {
+		if !c.admit(h(i), "v") {
+			t.Fatalf("value %d of %d, back after %d others, was not admitted", i, verifiedDoorSize, verifiedDoorSize-1)
+		}
 	}
 }
 
