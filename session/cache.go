@@ -74,10 +74,9 @@ const (
 	// once a generation is full, turns the generations, so that the
 	// values read most are copied again from the older one. In the mix's
 	// traffic (proxy.BenchmarkHandlerMix), 1,024 slots admit 0.010 values
-	// a request where 8,192 (of which a fault, fixed since, used only
-	// 4,096) admitted 0.028 and copied back 0.05 more; the cache serves
-	// 0.68 of the requests against 0.70, and under load the secure
-	// cookie's mix costs about a µs less a request, the rest a few
+	// a request where 4,096 admitted 0.028 and copied back 0.05 more; the
+	// cache serves 0.68 of the requests against 0.70, and under load the
+	// secure cookie's mix costs about a µs less a request, the rest a few
 	// tenths (docs/performance.md, "Admissions").
 	verifiedDoorSize = 1024
 	// verifiedIssuedSize bounds each generation of issued values: a

@@ -189,9 +189,9 @@ func TestVerifiedCacheAdmitsReturningValues(t *testing.T) {
 }
 
 // The doorkeeper remembers as many values as it has slots: values whose
-// hashes fall in different slots do not push each other out. (Its slot
-// was once chosen after the hash's low bit was set, so that only the odd
-// slots were used and each held two slots' values.)
+// hashes fall in different slots do not push each other out, even in
+// slots told apart only by the hash's low bit, which admit sets in what
+// it stores.
 func TestVerifiedCacheDoorUsesEverySlot(t *testing.T) {
 	var c verifiedCache
 	// Hashes that differ in their high bits and fall in slots 0, 1, 2, ….
