@@ -72,12 +72,9 @@ const (
 	// about as many others did. One back later is seldom read from the
 	// cache before it is dropped, and admitting it costs a copy in and,
 	// once a generation is full, turns the generations, so that the
-	// values read most are copied again from the older one. In the mix's
-	// traffic (proxy.BenchmarkHandlerMix), 1,024 slots admit 0.010 values
-	// a request where 4,096 admitted 0.028 and copied back 0.05 more; the
-	// cache serves 0.68 of the requests against 0.70, and under load the
-	// secure cookie's mix costs about a µs less a request, the rest a few
-	// tenths (docs/performance.md, "Admissions").
+	// values read most are copied again from the older one. The size was
+	// chosen on a site's mix, where the cache then serves
+	// about two requests in three (docs/performance.md, "Admissions").
 	verifiedDoorSize = 1024
 	// verifiedIssuedSize bounds each generation of issued values: a
 	// second or more of a busy site's writes; about 1 MiB of signed-in
@@ -229,7 +226,7 @@ func (c *verifiedCache) admit(h uint64, value string) bool {
 		return false
 	}
 	slot := &c.door[h%verifiedDoorSize]
-	h |= 1 // never 0, an empty slot: after the slot is chosen, or only odd slots would be
+	h |= 1 // never 0, an empty slot; set after the slot is chosen, so every slot is used
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if *slot == h {
