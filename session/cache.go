@@ -73,8 +73,8 @@ const (
 	// cache before it is dropped, and admitting it costs a copy in and,
 	// once a generation is full, turns the generations, so that the
 	// values read most are copied again from the older one. The size was
-	// chosen on a site's mix, where the cache then serves
-	// about two requests in three (docs/performance.md, "Admissions").
+	// chosen on a site's mix, where the cache then serves about two
+	// requests in three (docs/performance.md, "Admissions").
 	verifiedDoorSize = 1024
 	// verifiedIssuedSize bounds each generation of issued values: a
 	// second or more of a busy site's writes; about 1 MiB of signed-in
