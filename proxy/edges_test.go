@@ -258,6 +258,66 @@ func TestH2CUpgradeNeverReachesTheUpstream(t *testing.T) {
 	}
 }
 
+// CONNECT would make the connection to the upstream a tunnel the proxy no
+// longer reads, and an upstream that answers TRACE echoes the request, the
+// session token in it, to the client: the proxy answers both itself.
+func TestConnectAndTraceAreNotPassedOn(t *testing.T) {
+	var calls sync.Map // method → true, for every request the upstream got
+	srv := newEdgeProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Store(r.Method, true)
+		if r.Method == http.MethodTrace { // as Apache's TraceEnable answers
+			w.Header().Set("Content-Type", "message/http")
+			r.Header.Write(w)
+			return
+		}
+		io.WriteString(w, "tunnel open")
+	}), nil, nil)
+	for _, tc := range []struct {
+		method, target string
+		wantClose      bool
+	}{
+		{http.MethodTrace, "/", false},
+		{http.MethodConnect, "example.com:443", true},
+	} {
+		t.Run(tc.method, func(t *testing.T) {
+			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			// What a client sends next: a GET on a kept-alive connection,
+			// or (after CONNECT) bytes meant for the tunnel.
+			fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: example.com\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n", tc.method, tc.target)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusMethodNotAllowed || !strings.Contains(string(body), tc.method) {
+				t.Errorf("status %d, body %q: want 405 naming %s", resp.StatusCode, body, tc.method)
+			}
+			if strings.Contains(strings.ToLower(string(body)), "x-session") || len(resp.Cookies()) != 0 {
+				t.Errorf("the answer carries the session: body %q, cookies %v", body, resp.Cookies())
+			}
+			if _, ok := calls.Load(tc.method); ok {
+				t.Errorf("the upstream got the %s request", tc.method)
+			}
+			next, err := http.ReadResponse(br, nil)
+			switch {
+			case tc.wantClose && err == nil:
+				t.Errorf("after CONNECT the connection stayed open and served %d", next.StatusCode)
+			case !tc.wantClose && err != nil:
+				t.Errorf("after %s the next request on the connection failed: %v", tc.method, err)
+			case !tc.wantClose && next.StatusCode != http.StatusOK:
+				t.Errorf("after %s the next request got %d", tc.method, next.StatusCode)
+			}
+		})
+	}
+}
+
 // Trailers are headers too: the proxy's own names never reach the client
 // in them, and a directive sent as one is not applied.
 func TestSessionTrailersNeverReachTheClient(t *testing.T) {

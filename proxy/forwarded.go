@@ -1,8 +1,8 @@
 package proxy
 
 // This file holds the headers that say where a request came from: the
-// forwarding headers, believed only from trusted proxies, and the h2c
-// upgrade, which the proxy never passes on.
+// forwarding headers, believed only from trusted proxies, and what the
+// proxy never passes on: the h2c upgrade, CONNECT and TRACE.
 
 import (
 	"fmt"
@@ -141,4 +141,26 @@ func stripH2C(h http.Header) {
 	}
 	delete(h, "Upgrade")
 	delete(h, "Connection")
+}
+
+// refusedMethod reports whether the proxy answers a request with this
+// method itself (405) instead of passing it on, as nginx does: CONNECT
+// would turn the connection to the upstream into a tunnel the proxy no
+// longer reads, and an upstream that answers TRACE (Apache does by
+// default) echoes the request it got, the session token in it, to the
+// client.
+func refusedMethod(m string) bool { return m == http.MethodConnect || m == http.MethodTrace }
+
+// refuseMethod answers a refused method with 405, before any session is
+// loaded. After a CONNECT the connection is closed: a client may already
+// have sent what it meant for the tunnel, which is no HTTP request.
+func refuseMethod(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	if r.Method == http.MethodConnect {
+		h.Set("Connection", "close")
+	}
+	w.WriteHeader(http.StatusMethodNotAllowed)
+	fmt.Fprintf(w, "method not allowed: the proxy does not pass on %s requests\n", r.Method)
 }

@@ -15,7 +15,8 @@
 //     response recorder.
 //   - accesslog.go: the access-log entry and its two writers.
 //   - forwarded.go: the forwarding headers, believed only from trusted
-//     proxies, and the h2c upgrade, never passed on.
+//     proxies, and what is never passed on: the h2c upgrade, CONNECT
+//     and TRACE.
 //   - body.go: the request body's idle timeout.
 //   - trailer.go: keeping the proxy's names out of trailers.
 //
@@ -313,6 +314,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &st.rec
 	defer p.finish(rec, r, st, start)
 
+	if refusedMethod(r.Method) {
+		refuseMethod(rec, r)
+		return
+	}
 	s, err := p.opts.Sessions.Load(r.Context(), r)
 	if err != nil {
 		p.errorHandler(rec, r, err)
