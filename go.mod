@@ -2,6 +2,11 @@ module github.com/sessionproxy/sessionproxy
 
 go 1.26.8
 
+// Built with the newest 1.26 patch release where the toolchain may be
+// fetched (GOTOOLCHAIN=auto): 1.26.9 and 1.26.10 fix net/http, net/textproto
+// and httputil.ReverseProxy, which the proxy serves every request with.
+toolchain go1.26.10
+
 require (
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/securecookie v1.1.2
