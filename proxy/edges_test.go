@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -315,6 +316,45 @@ func TestConnectAndTraceAreNotPassedOn(t *testing.T) {
 				t.Errorf("after %s the next request got %d", tc.method, next.StatusCode)
 			}
 		})
+	}
+}
+
+// In HTTP/2 a refused CONNECT ends its stream only: the connection's
+// other requests go on.
+func TestConnectOverHTTP2KeepsTheConnection(t *testing.T) {
+	var calls sync.Map
+	plain := newEdgeProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Store(r.Method, true)
+	}), nil, nil)
+	srv := httptest.NewUnstartedServer(plain.Config.Handler)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	client := srv.Client()
+
+	req := mustRequest(t, http.MethodConnect, srv.URL, nil)
+	req.Host = "example.com:443"
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("%s %d %q: want HTTP/2 405", resp.Proto, resp.StatusCode, body)
+	}
+	if _, ok := calls.Load(http.MethodConnect); ok {
+		t.Error("the upstream got the CONNECT request")
+	}
+	var reused bool
+	trace := &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { reused = i.Reused }}
+	get := mustRequest(t, http.MethodGet, srv.URL, nil)
+	if resp, err = client.Do(get.WithContext(httptrace.WithClientTrace(get.Context(), trace))); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !reused {
+		t.Errorf("GET after CONNECT: status %d, connection reused %v; want 200 on the same connection", resp.StatusCode, reused)
 	}
 }
 

@@ -152,13 +152,15 @@ func stripH2C(h http.Header) {
 func refusedMethod(m string) bool { return m == http.MethodConnect || m == http.MethodTrace }
 
 // refuseMethod answers a refused method with 405, before any session is
-// loaded. After a CONNECT the connection is closed: a client may already
-// have sent what it meant for the tunnel, which is no HTTP request.
+// loaded. After an HTTP/1 CONNECT the connection is closed: a client may
+// already have sent what it meant for the tunnel, which is no HTTP
+// request. (In HTTP/2 that stays in the refused stream, and closing would
+// end the connection's other streams too.)
 func refuseMethod(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("X-Content-Type-Options", "nosniff")
-	if r.Method == http.MethodConnect {
+	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
 		h.Set("Connection", "close")
 	}
 	w.WriteHeader(http.StatusMethodNotAllowed)
