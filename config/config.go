@@ -104,8 +104,10 @@ type Session struct {
 
 // Route is how requests under one path are proxied.
 type Route struct {
-	// Path is a path prefix such as "/legacy/". Required. The request
-	// path is forwarded unchanged.
+	// Path is a path prefix such as "/legacy/". Required. It is matched
+	// against the request path with its "." and ".." segments and repeated
+	// slashes resolved, as nginx matches a location; the request path is
+	// forwarded unchanged.
 	Path string `yaml:"path"`
 	// Upstream is the base URL for this route. Default: the top-level
 	// upstream.

@@ -33,6 +33,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -101,8 +102,9 @@ type Options struct {
 
 // Route changes how requests under one path prefix are proxied.
 type Route struct {
-	// Path is the prefix, such as "/legacy/". The request path is
-	// forwarded unchanged.
+	// Path is the prefix, such as "/legacy/", matched against the request
+	// path with its dot segments and repeated slashes resolved. The
+	// request path is forwarded unchanged.
 	Path string
 	// Upstream is the route's base URL. Nil means Options.Upstream.
 	Upstream *url.URL
@@ -293,14 +295,32 @@ func (s *state) Value(key any) any {
 	return s.Context.Value(key)
 }
 
-// route returns the route for a request path.
-func (p *Proxy) route(path string) Route {
+// route returns the route for a request path. The path is matched as
+// nginx matches a location: with its dot segments and repeated slashes
+// resolved, so that "/legacy/../api/" is not under "/legacy/" (an
+// upstream that resolves them itself would serve it as "/api/"). The
+// upstream still gets the path as the client sent it.
+func (p *Proxy) route(urlPath string) Route {
+	if len(p.opts.Routes) > 0 && (strings.Contains(urlPath, "/.") || strings.Contains(urlPath, "//")) {
+		urlPath = cleanPath(urlPath)
+	}
 	for _, r := range p.opts.Routes {
-		if strings.HasPrefix(path, r.Path) {
+		if strings.HasPrefix(urlPath, r.Path) {
 			return r
 		}
 	}
 	return Route{Path: "/", Upstream: p.opts.Upstream, Audience: p.opts.Audience}
+}
+
+// cleanPath resolves a path's dot segments and repeated slashes
+// (path.Clean), keeping the trailing slash of a path that ends in one or
+// in a dot segment: "/a/b/.." is the directory "/a/".
+func cleanPath(p string) string {
+	c := path.Clean(p)
+	if c != "/" && (strings.HasSuffix(p, "/") || strings.HasSuffix(p, "/.") || strings.HasSuffix(p, "/..")) {
+		c += "/"
+	}
+	return c
 }
 
 type stateKey struct{}

@@ -16,6 +16,7 @@ func upstream(t *testing.T, name string) *url.URL {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Upstream", name)
 		w.Header().Set("X-Got-Cookie", r.Header.Get("Cookie"))
+		w.Header().Set("X-Got-Path", r.URL.EscapedPath())
 		for _, h := range r.URL.Query()["h"] {
 			k, v, _ := cutHeader(h)
 			w.Header().Add(k, v)
@@ -64,6 +65,17 @@ func TestRoutes(t *testing.T) {
 		{"/legacy/deep/x", "deep", "a=1"}, // the longest prefix wins
 		{"/legacyx", "default", "a=1"},
 		{"/same/x", "default", cookie}, // no upstream: the default one
+		// Matched as nginx matches a location, with dot segments and
+		// repeated slashes resolved; the upstream gets the path as sent.
+		{"/legacy/../api/x", "default", "a=1"},
+		{"/api/../legacy/x", "legacy", cookie},
+		{"/legacy/./deep/x", "deep", "a=1"},
+		{"/legacy//deep/x", "deep", "a=1"},
+		{"/legacy/deep/..", "legacy", cookie},
+		{"/legacy/deep/x/../../..", "default", "a=1"},
+		{"/../../legacy/x", "legacy", cookie},
+		{"/legacy/.hidden", "legacy", cookie},
+		{"/legacy/%2e%2e/api/x", "default", "a=1"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			r := httptest.NewRequest(http.MethodGet, tc.path, nil)
@@ -75,6 +87,9 @@ func TestRoutes(t *testing.T) {
 			}
 			if got := w.Header().Get("X-Got-Cookie"); got != tc.cookie {
 				t.Errorf("upstream got Cookie %q, want %q", got, tc.cookie)
+			}
+			if got := w.Header().Get("X-Got-Path"); got != tc.path {
+				t.Errorf("upstream got path %q, want it as sent", got)
 			}
 		})
 	}
