@@ -157,6 +157,19 @@ func mustTrusted(t testing.TB, cidrs ...string) TrustedProxies {
 	return tp
 }
 
+// rawConn dials srv for a test that writes HTTP by hand; the connection
+// gives up after limit and is closed when the test ends.
+func rawConn(t testing.TB, srv *httptest.Server, limit time.Duration) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(limit))
+	return conn
+}
+
 func mustRequest(t testing.TB, method, url string, body io.Reader) *http.Request {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
@@ -233,12 +246,7 @@ func TestH2CUpgradeNeverReachesTheUpstream(t *testing.T) {
 		{"h2c among others", "h2c, websocket", "Upgrade, HTTP2-Settings", "websocket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			conn := rawConn(t, srv, 5*time.Second)
 			fmt.Fprintf(conn, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: %s\r\nConnection: %s\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n", tc.upgrade, tc.connection)
 			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
 			if err != nil {
@@ -281,12 +289,7 @@ func TestConnectAndTraceAreNotPassedOn(t *testing.T) {
 		{http.MethodConnect, "example.com:443", true},
 	} {
 		t.Run(tc.method, func(t *testing.T) {
-			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(5 * time.Second))
+			conn := rawConn(t, srv, 5*time.Second)
 			// What a client sends next: a GET on a kept-alive connection,
 			// or (after CONNECT) bytes meant for the tunnel.
 			fmt.Fprintf(conn, "%s %s HTTP/1.1\r\nHost: example.com\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n", tc.method, tc.target)
@@ -511,12 +514,7 @@ func TestStalledBodyIs408AndAbortsTheUpstreamRequest(t *testing.T) {
 	up := &bodyReport{got: make(chan string, 1)}
 	srv := newEdgeProxy(t, up, func(o *Options) { o.BodyIdleTimeout = 300 * time.Millisecond }, nil)
 	// A client that promises 1000 bytes, sends a few, then nothing.
-	conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	conn := rawConn(t, srv, 10*time.Second)
 	start := time.Now()
 	io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nfirst bytes, then nothing")
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
