@@ -84,8 +84,5 @@ func (p *Proxy) bodyTimedOut(w http.ResponseWriter, st *state) {
 	p.log.Warn("request body idle: cut", "method", st.in.Method, "path", truncatePath(st.in.URL.Path),
 		"upstream", st.route.Upstream.Host, "timeout", st.body.timeout)
 	w.Header().Set("Connection", "close")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusRequestTimeout)
-	io.WriteString(w, "request timeout: the request body stopped arriving\n")
+	answer(w, http.StatusRequestTimeout, "request timeout: the request body stopped arriving")
 }

@@ -157,12 +157,8 @@ func refusedMethod(m string) bool { return m == http.MethodConnect || m == http.
 // request. (In HTTP/2 that stays in the refused stream, and closing would
 // end the connection's other streams too.)
 func refuseMethod(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Type", "text/plain; charset=utf-8")
-	h.Set("X-Content-Type-Options", "nosniff")
 	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
-		h.Set("Connection", "close")
+		w.Header().Set("Connection", "close")
 	}
-	w.WriteHeader(http.StatusMethodNotAllowed)
-	fmt.Fprintf(w, "method not allowed: the proxy does not pass on %s requests\n", r.Method)
+	answer(w, http.StatusMethodNotAllowed, "method not allowed: the proxy does not pass on "+r.Method+" requests")
 }

@@ -28,6 +28,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -520,10 +521,16 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		path, upstream = st.in.URL.Path, st.route.Upstream
 	}
 	p.log.Error("request failed", "method", r.Method, "path", truncatePath(path), "status", status, "upstream", upstream.Host, "error", err)
+	answer(w, status, msg)
+}
+
+// answer writes the proxy's own answer to a request: status, and msg as
+// one line of plain text that no browser sniffs as anything else.
+func answer(w http.ResponseWriter, status int, msg string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
-	fmt.Fprintln(w, msg)
+	io.WriteString(w, msg+"\n")
 }
 
 func isClientGone(err error, r *http.Request) bool {
