@@ -2,9 +2,9 @@ module github.com/sessionproxy/sessionproxy
 
 go 1.26.8
 
-// Built with the newest 1.26 patch release where the toolchain may be
-// fetched (GOTOOLCHAIN=auto): 1.26.9 and 1.26.10 fix net/http, net/textproto
-// and httputil.ReverseProxy, which the proxy serves every request with.
+// Where the go command may fetch a toolchain (GOTOOLCHAIN=auto), it builds
+// with 1.26.10: its net/http, net/textproto and httputil.ReverseProxy, which
+// serve every request, have fixes that 1.26.8 lacks.
 toolchain go1.26.10
 
 require (
