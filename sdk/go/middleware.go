@@ -1,8 +1,10 @@
 package sessionproxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -122,6 +124,7 @@ type responseWriter struct {
 	s      *Session
 	header string
 	done   bool
+	sent   int   // how many directives commit added to the headers
 	err    error // the session could not be encoded
 }
 
@@ -142,6 +145,7 @@ func (w *responseWriter) commit() error {
 	for _, d := range ds {
 		h.Set(w.header+d.suffix, d.value)
 	}
+	w.sent = len(ds)
 	return nil
 }
 
@@ -187,8 +191,26 @@ func (w *responseWriter) FlushError() error {
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
+// Hijack hands the connection to the handler (a WebSocket upgrade). The
+// session's changes end here; one made afterwards returns ErrHeadersSent.
+// A handler that wrote its 101 with WriteHeader first sent the directives
+// with it. Otherwise the handler would write the response itself, without
+// the headers the directives are in, so when the session has changes the
+// hijack is refused with ErrHijacked, and they go with the response the
+// handler writes instead (its error page).
+func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	wrote := w.done
+	if err := w.commit(); err != nil {
+		return nil, nil, err
+	}
+	if !wrote && w.sent > 0 {
+		return nil, nil, ErrHijacked
+	}
+	return http.NewResponseController(w.ResponseWriter).Hijack()
+}
+
 // Unwrap returns the wrapped ResponseWriter, for http.ResponseController
-// (deadlines, Hijack).
+// (deadlines).
 func (w *responseWriter) Unwrap() http.ResponseWriter {
 	return w.ResponseWriter
 }

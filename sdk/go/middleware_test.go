@@ -100,14 +100,28 @@ func TestDirectives(t *testing.T) {
 		{"a nil member is dropped", func(t *testing.T, s *sessionproxy.Session) {
 			must(t, s.Set("prefs", map[string]any{"a": nil, "b": 1}))
 		}, map[string]string{"X-Session-Set": `{"prefs":{"b":1}}`}},
+		{"a nil in an array is kept", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Set("cart", []any{map[string]any{"id": 1, "note": nil}, nil}))
+		}, map[string]string{"X-Session-Set": `{"cart":[{"id":1,"note":null},null]}`}},
 		{"non-ASCII is escaped", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Set("name", "Zoë ✓ 😀")) },
 			map[string]string{"X-Session-Set": `{"name":"Zo\u00eb \u2713 \ud83d\ude00"}`}},
+		{"DEL is escaped", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Set("name", "a\x7fb")) },
+			map[string]string{"X-Session-Set": `{"name":"a\u007fb"}`}},
 		{"destroy", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Destroy()) },
 			map[string]string{"X-Session-Destroy": "true"}},
 		{"destroy then set: the whole new data", func(t *testing.T, s *sessionproxy.Session) {
 			must(t, s.Destroy())
 			must(t, s.Set("views", 1))
 		}, map[string]string{"X-Session-Destroy": "true", "X-Session-Set": `{"views":1}`}},
+		{"destroy drops a max age set before", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.SetMaxAge(time.Hour))
+			must(t, s.Destroy())
+		}, map[string]string{"X-Session-Destroy": "true"}},
+		{"a max age set after destroy goes with the new session", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Destroy())
+			must(t, s.Set("views", 1))
+			must(t, s.SetMaxAge(time.Hour))
+		}, map[string]string{"X-Session-Destroy": "true", "X-Session-Set": `{"views":1}`, "X-Session-Max-Age": "3600000"}},
 		{"destroy wins over renew", func(t *testing.T, s *sessionproxy.Session) {
 			must(t, s.Renew())
 			must(t, s.Destroy())
@@ -140,8 +154,8 @@ func TestDirectives(t *testing.T) {
 					t.Errorf("%s: %q, want %s", h, got, want)
 				case ok && h == "X-Session-Set" && !sameJSON(t, got[0], want):
 					t.Errorf("%s: %s, want %s", h, got[0], want)
-				case ok && strings.ContainsFunc(got[0], func(r rune) bool { return r > 0x7f }):
-					t.Errorf("%s: %s is not ASCII", h, got[0])
+				case ok && strings.ContainsFunc(got[0], func(r rune) bool { return r < ' ' || r >= 0x7f }):
+					t.Errorf("%s: %q is not printable ASCII", h, got[0])
 				case ok && h != "X-Session-Set" && got[0] != want:
 					t.Errorf("%s: %q, want %q", h, got[0], want)
 				}
@@ -227,6 +241,120 @@ func TestChangeAfterHeadersSent(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNullsTheProxyHolds: a null the proxy stores (in an array, which a
+// merge patch replaces whole, or in a cookie a Koa app wrote) is the
+// session as it is, not a change to send back.
+func TestNullsTheProxyHolds(t *testing.T) {
+	arrived := sessionproxytest.Session{Data: map[string]any{
+		"a": 1, "x": nil, "u": map[string]any{"b": nil, "c": 2},
+		"cart": []any{map[string]any{"id": 1, "note": nil}, nil},
+	}}
+	tests := []struct {
+		name   string
+		change func(s *sessionproxy.Session) error
+		want   string // X-Session-Set; "" for none
+	}{
+		{"read only", func(s *sessionproxy.Session) error { s.Get("cart"); return nil }, ""},
+		{"a null member set to nil", func(s *sessionproxy.Session) error { return s.Set("x", nil) }, ""},
+		{"another key", func(s *sessionproxy.Session) error { return s.Set("a", 2) }, `{"a":2}`},
+		{"the array changed", func(s *sessionproxy.Session) error {
+			return s.Set("cart", []any{map[string]any{"id": 1, "note": nil}})
+		}, `{"cart":[{"id":1,"note":null}]}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(t, sessionproxy.Options{}, arrived, func(w http.ResponseWriter, r *http.Request) {
+				must(t, tc.change(sessionproxy.FromRequest(r)))
+			})
+			got, sent := rec.Header()["X-Session-Set"]
+			switch {
+			case tc.want == "" && sent:
+				t.Errorf("X-Session-Set %q, want none", got)
+			case tc.want != "" && (len(got) != 1 || !sameJSON(t, got[0], tc.want)):
+				t.Errorf("X-Session-Set %q, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestHijack: a handler that takes the connection over (a WebSocket
+// upgrade) gets an http.Hijacker; its session changes reach the proxy
+// when it wrote its 101 with WriteHeader. When it would write the 101
+// itself, the hijack is refused with ErrHijacked, and the changes go
+// with the response it writes instead.
+func TestHijack(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    bool // Set before hijacking
+		writeHead bool // WriteHeader(101) before hijacking
+		wantErr   error
+		wantSet   string // X-Session-Set on the 101
+	}{
+		{"unchanged session", false, false, nil, ""},
+		{"changed, 101 written by the handler", true, false, sessionproxy.ErrHijacked, `{"a":1}`},
+		{"changed, 101 written with WriteHeader", true, true, nil, `{"a":1}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := sessionproxy.New(sessionproxy.Options{Secret: secret})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				s := sessionproxy.FromRequest(r)
+				if tc.change {
+					must(t, s.Set("a", 1))
+				}
+				if _, ok := w.(http.Hijacker); !ok {
+					t.Error("the ResponseWriter is not an http.Hijacker")
+				}
+				if tc.writeHead {
+					w.Header().Set("Upgrade", "test")
+					w.Header().Set("Connection", "Upgrade")
+					w.WriteHeader(http.StatusSwitchingProtocols)
+				}
+				conn, brw, err := http.NewResponseController(w).Hijack()
+				if !errors.Is(err, tc.wantErr) {
+					t.Errorf("Hijack: %v, want %v", err, tc.wantErr)
+				}
+				if err != nil {
+					http.Error(w, "no upgrade", http.StatusInternalServerError)
+					return
+				}
+				defer conn.Close()
+				if err := s.Set("late", 1); !errors.Is(err, sessionproxy.ErrHeadersSent) {
+					t.Errorf("Set after Hijack: %v, want ErrHeadersSent", err)
+				}
+				if !tc.writeHead {
+					brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+				}
+				brw.WriteString("hello")
+				brw.Flush()
+			})))
+			defer srv.Close()
+			req := sessionproxytest.NewRequest(secret, "GET", srv.URL, sessionproxytest.Session{})
+			req.RequestURI = ""
+			req.Header.Set("Upgrade", "test")
+			req.Header.Set("Connection", "Upgrade")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			want := http.StatusSwitchingProtocols
+			if tc.wantErr != nil {
+				want = http.StatusInternalServerError
+			}
+			if resp.StatusCode != want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, want)
+			}
+			if got := resp.Header.Get("X-Session-Set"); got != tc.wantSet {
+				t.Errorf("X-Session-Set %q on the %d, want %q", got, resp.StatusCode, tc.wantSet)
+			}
+		})
 	}
 }
 

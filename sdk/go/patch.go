@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math/big"
+	"math"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -25,18 +26,15 @@ func normalize(values map[string]any) (map[string]any, error) {
 	return out, nil
 }
 
-func dropNulls(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			if e == nil {
-				delete(v, k)
-			} else {
-				dropNulls(e)
-			}
-		}
-	case []any:
-		for _, e := range v {
+// dropNulls removes the null members of m and of the objects nested in
+// it, as merging m as a patch would. Arrays are stored whole, so a null
+// in one, or in an object in one, is data and stays.
+func dropNulls(m map[string]any) {
+	for k, e := range m {
+		switch e := e.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
 			dropNulls(e)
 		}
 	}
@@ -107,17 +105,58 @@ func equal(a, b any) bool {
 		if a == b {
 			return true
 		}
-		x, _, errA := big.ParseFloat(string(a), 10, 256, big.ToNearestEven)
-		y, _, errB := big.ParseFloat(string(b), 10, 256, big.ToNearestEven)
-		return errA == nil && errB == nil && x.Cmp(y) == 0
+		x, okA := parseDecimal(string(a))
+		y, okB := parseDecimal(string(b))
+		return okA && okB && x == y
 	default: // string, bool, nil
 		return a == b
 	}
 }
 
+// decimal is a JSON number reduced to its significant digits, without
+// leading or trailing zeros, and the power of ten they are scaled by, so
+// that two numbers are equal exactly when their decimals are.
+type decimal struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// parseDecimal reads a JSON number exactly, whatever its size or
+// precision: 1, 1.0 and 10e-1 are one decimal, and 1e400 is not 1e401.
+func parseDecimal(s string) (decimal, bool) {
+	var d decimal
+	if strings.HasPrefix(s, "-") {
+		d.neg, s = true, s[1:]
+	}
+	mant, e, hasExp := strings.Cut(strings.ToLower(s), "e")
+	if hasExp {
+		n, err := strconv.ParseInt(e, 10, 64)
+		if err != nil || n > math.MaxInt32 || n < math.MinInt32 {
+			return decimal{}, false
+		}
+		d.exp = n
+	}
+	whole, frac, _ := strings.Cut(mant, ".")
+	digits := whole + frac
+	if digits == "" || strings.Trim(digits, "0123456789") != "" {
+		return decimal{}, false
+	}
+	d.exp -= int64(len(frac))
+	digits = strings.TrimLeft(digits, "0")
+	trimmed := strings.TrimRight(digits, "0")
+	d.exp += int64(len(digits) - len(trimmed))
+	if trimmed == "" {
+		return decimal{}, true // zero, and -0 is 0
+	}
+	d.digits = trimmed
+	return d, true
+}
+
 // encodeASCII encodes v as compact JSON with every non-ASCII character
-// escaped, so that the header value is plain ASCII whatever the session
-// holds.
+// and DEL escaped, so that the header value is printable ASCII whatever
+// the session holds: a DEL (0x7f), which JSON leaves as it is, makes an
+// HTTP client refuse the whole response.
 func encodeASCII(v any) string {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -130,7 +169,7 @@ func encodeASCII(v any) string {
 	for len(b) > 0 {
 		r, size := utf8.DecodeRune(b)
 		switch {
-		case r < utf8.RuneSelf:
+		case r < 0x7f:
 			out = append(out, b[0])
 		case r > 0xFFFF:
 			r -= 0x10000

@@ -18,6 +18,12 @@ var (
 	// headers went out (the handler wrote or flushed its body), when the
 	// change can no longer reach the proxy.
 	ErrHeadersSent = errors.New("sessionproxy: session changed after the response headers were sent")
+	// ErrHijacked is returned by Hijack (http.Hijacker, or
+	// http.ResponseController's Hijack) when the session has changes:
+	// the handler writes its own response on a hijacked connection, so
+	// they could not reach the proxy. Make them on a request that is not
+	// upgraded, or upgrade with the session unchanged.
+	ErrHijacked = errors.New("sessionproxy: the session changed before the connection was hijacked; its changes cannot reach the proxy")
 	// ErrNoSession is returned by a change to the nil *Session that
 	// FromContext returns when the request has none (Options.Optional).
 	ErrNoSession = errors.New("sessionproxy: no session in this request")
@@ -159,12 +165,14 @@ func (s *Session) Delete(key string) error {
 }
 
 // Destroy drops the session (koa-session's ctx.session = null): the proxy
-// deletes it and clears the cookie. Values set afterwards start a new
-// session, with a new id.
+// deletes it and clears the cookie. A max age set before goes with it.
+// Values (and a max age) set afterwards start a new session, with a new
+// id.
 func (s *Session) Destroy() error {
 	return s.change("", func() {
 		s.values = map[string]any{}
 		s.destroyed = true
+		s.maxAge = ""
 	})
 }
 
@@ -237,6 +245,7 @@ func (s *Session) commit() ([]directive, error) {
 		if err := decodeStrict(s.arrived, &before); err != nil {
 			return nil, fmt.Errorf("sessionproxy: the arrived session: %w", err)
 		}
+		dropNulls(before) // as after: a null member the proxy holds is no change
 		if patch := diff(before, after); len(patch) > 0 {
 			ds = append(ds, directive{"-Set", encodeASCII(patch)})
 		}

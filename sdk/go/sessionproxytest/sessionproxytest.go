@@ -24,7 +24,9 @@ type Session struct {
 	// Audience, when set, is "aud".
 	Audience string
 	// TTL is how long the token is valid. Default 60 s, as the proxy's;
-	// a negative TTL mints an expired token.
+	// a negative TTL mints a token that expired that long ago. A Manager
+	// still accepts one within its Leeway (DefaultLeeway, 5 s), so a test
+	// of the refusal wants a TTL beyond it, such as -time.Minute.
 	TTL time.Duration
 	// Issuer is "iss". Default "sessionproxy".
 	Issuer string
