@@ -67,12 +67,14 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Dict[str, Any]:
 
     Only changed keys; a removed key as None; nested objects diffed key by
     key; arrays and scalars replaced whole. An empty dict means no change.
-    Both sides must be plain JSON values (dict, list, str, int, float,
-    bool, None).
+    An object member that is None on both sides, or None before and gone
+    after, is no change: a merge patch reads it as absent (the proxy may
+    hold one a Koa app wrote). Both sides must be plain JSON values (dict,
+    list, str, int, float, bool, None).
     """
     patch: Dict[str, Any] = {}
     for k in before:
-        if k not in after or after[k] is None:
+        if (k not in after or after[k] is None) and before[k] is not None:
             patch[k] = None
     for k, v in after.items():
         if v is None:
@@ -164,11 +166,15 @@ class SessionBase:
             raise SessionSealedError(f"sessionproxy: {self._sealed_message}; this change would be lost")
 
     def destroy(self) -> None:
-        """Drop the session (X-Session-Destroy). Keys set afterwards start a
-        new session with a new id."""
+        """Drop the session (X-Session-Destroy). A max age or renewal asked
+        for before goes with it, as with koa-session's ``ctx.session =
+        null`` and Flask's ``clear()``. Keys (and a max age) set afterwards
+        start a new session with a new id."""
         self._check_writable()
         dict.clear(self)  # type: ignore[arg-type]
         self._destroyed = True
+        self._max_age = None
+        self._renew = False
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its data (X-Session-Renew).
@@ -274,8 +280,6 @@ class Session(SessionBase, dict):
     pop = _writer("pop")
     popitem = _writer("popitem")
     _setdefault = _writer("setdefault")
-    _update = _writer("update")
-    _ior = _writer("__ior__")
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
@@ -285,11 +289,13 @@ class Session(SessionBase, dict):
     def update(self, *args: Any, **kwargs: Any) -> None:
         new = dict(*args, **kwargs)
         _check_keys(new)
-        self._update(new)
+        self._check_writable()
+        for k, v in new.items():
+            self[k] = v  # None deletes, as session[k] = None does
 
     def __ior__(self, other: Any) -> "Session":
-        _check_keys(dict(other))
-        return self._ior(other)
+        self.update(other)
+        return self
 
     def clear(self) -> None:
         """Destroy the session, like koa-session's ``ctx.session = null``."""

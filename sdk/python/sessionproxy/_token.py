@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import importlib.util
 import json
+import math
 import re
 import threading
 import time
@@ -272,7 +273,9 @@ class Verifier:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    # Python's json reads NaN and Infinity, which JSON does not have: an
+    # exp of NaN would never expire.
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _has_audience(aud: Any, want: str) -> bool:

@@ -29,6 +29,7 @@ from flask.sessions import SessionInterface, SessionMixin
 
 from ._session import MaxAge, Session
 from ._token import DEFAULT_LEEWAY, InvalidToken, Verifier
+from .wsgi import _Watched
 
 __all__ = [
     "SessionProxy",
@@ -56,6 +57,7 @@ class ProxySession(Session, SessionMixin):
     """
 
     _sealed_message = "Flask already wrote this response's session headers (save_session ran)"
+    _watched = False  # the streamed body checks for late changes itself
 
     def __init__(self, claims: Optional[Mapping[str, Any]], permanent_ms: int = 0,
                  error: Optional[InvalidToken] = None, header: str = "X-Session") -> None:
@@ -92,8 +94,24 @@ class ProxySessionInterface(SessionInterface):
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
         if not isinstance(session, ProxySession) or not session.verified or session._sealed:
             return
+        headers = session.directives()
+        if headers and session is not _session._get_current_object():
+            # Not the request's own session: the test client's
+            # session_transaction(), whose response is thrown away.
+            raise RuntimeError(
+                "sessionproxy: these session changes cannot reach the proxy: the session is not this "
+                "request's own (the test client's session_transaction()?). In tests, send the session "
+                "with sessionproxy.testing.headers(SECRET, {...}) or a SessionJar")
         for name, value in session.seal():
             response.headers.add(name, value)
+        if response.is_streamed and not response.direct_passthrough:
+            # A generator body runs after this, and after teardown unless
+            # the view used stream_with_context: a change made there
+            # raises from the body, as with the WSGI middleware. (A file
+            # from send_file runs no app code and keeps its sendfile.)
+            response.response = _Watched(response.response, session,
+                                         "in the streamed body, after its headers were sent")
+            session._watched = True
 
 
 class SessionProxy:
@@ -171,7 +189,7 @@ def _check_late_changes(_exc: Optional[BaseException]) -> None:
     """A nested change made after save_session (in a streamed body) never
     reaches the proxy: say so loudly, since nothing else can."""
     s = _session._get_current_object()
-    if isinstance(s, ProxySession) and s.changed_since_sealed():
+    if isinstance(s, ProxySession) and not s._watched and s.changed_since_sealed():
         current_app.logger.error(
             "sessionproxy: the session changed after its headers were sent (%s %s); the change is lost",
             request.method, request.path)

@@ -101,20 +101,30 @@ class SessionMiddleware:
             return start_response(status, list(headers) + written, exc_info)
 
         result = self.app(environ, session_start_response)
-        return _watch(result, session)
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
+            return result  # a file the server sends as it is (sendfile): no app code runs
+        return _Watched(result, session, "after start_response")
 
 
-def _watch(result: Iterable[bytes], session: Session) -> Iterator[bytes]:
-    """Pass the body through; when it ends, a change the headers did not
-    carry is an error."""
-    try:
-        for chunk in result:
-            yield chunk
-        if session.changed_since_sealed():
-            raise SessionSealedError(
-                "sessionproxy: the session changed after start_response; the change is lost")
-    finally:
-        close = getattr(result, "close", None)
+class _Watched:
+    """A response body, passed through; when it ends, a change the headers
+    did not carry raises :class:`~sessionproxy.SessionSealedError`, so a
+    lost change is never silent. ``close()`` reaches the wrapped body's
+    whether or not the server iterated it (PEP 3333)."""
+
+    def __init__(self, body: Iterable[bytes], session: Session, when: str) -> None:
+        self._body = body
+        self._session = session
+        self._when = when
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._body
+        if self._session.changed_since_sealed():
+            raise SessionSealedError(f"sessionproxy: the session changed {self._when}; the change is lost")
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
         if close is not None:
             close()
 

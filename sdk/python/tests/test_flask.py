@@ -104,6 +104,27 @@ def make_app(**kwargs):
                 yield "refused: " + type(e).__name__
         return Response(body())
 
+    @app.get("/stream-plain")
+    def stream_plain():
+        cart = session["cart"]
+
+        def body():  # no stream_with_context: runs after teardown
+            yield "one "
+            cart.append(99)
+            yield "two"
+        return Response(body())
+
+    @app.get("/update-none")
+    def update_none():
+        session.update(a=None, b=2)
+        return {"has_a": "a" in session}
+
+    @app.get("/permanent-then-clear")
+    def permanent_then_clear():
+        session.permanent = True  # as a before_request hook often does
+        session.clear()
+        return "bye"
+
     @app.get("/bad-value")
     def bad_value():
         session["x"] = {1, 2}
@@ -216,6 +237,46 @@ class FlaskSessionTest(unittest.TestCase):
         r = self.call("/stream", {"a": 1})
         self.assertEqual(r.get_data(as_text=True), "one refused: SessionSealedError")
         self.assertNotIn("X-Session-Set", r.headers)
+
+    def test_nested_change_in_plain_streamed_body_is_an_error(self):
+        """Without stream_with_context the body runs after teardown; a
+        change made there raises from the body rather than being lost."""
+        r = self.call("/stream-plain", {"cart": [1]})
+        with self.assertRaises(sessionproxy.SessionSealedError):
+            r.get_data()
+        self.assertNotIn("X-Session-Set", r.headers)
+
+    def test_nulls_the_proxy_holds_are_no_change(self):
+        """A null in the session as it arrived (a Koa app's cookie, or in
+        an array, which the proxy stores whole) is not sent back."""
+        sess = {"a": 1, "x": None, "u": {"y": None, "z": 1}, "cart": [{"id": 1, "note": None}, None]}
+        r = self.call("/noop", sess)
+        for h in ("X-Session-Set", "X-Session-Destroy", "X-Session-Renew", "X-Session-Max-Age"):
+            self.assertNotIn(h, r.headers)
+        r = self.call("/none", sess)  # session["a"] = None
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"a": None})
+
+    def test_update_with_none_deletes(self):
+        r = self.call("/update-none", {"a": 1})
+        self.assertEqual(r.json, {"has_a": False})
+        self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"a": None, "b": 2})
+
+    def test_clear_drops_a_max_age_set_before(self):
+        """Flask's clear() forgets permanent; koa drops maxAge with the
+        session: a logout expires the cookie, no new empty session."""
+        r = self.call("/permanent-then-clear", {"user": "jo"})
+        self.assertEqual(r.headers["X-Session-Destroy"], "true")
+        self.assertNotIn("X-Session-Max-Age", r.headers)
+
+    def test_session_transaction_is_refused(self):
+        """The test client's session_transaction() saves into a response
+        it throws away: a change there fails instead of vanishing."""
+        with self.assertRaises(RuntimeError) as cm:
+            with self.client.session_transaction(headers=headers(SECRET, {"a": 1})) as sess:
+                sess["user"] = "jo"
+        self.assertIn("session_transaction", str(cm.exception))
+        with self.client.session_transaction(headers=headers(SECRET, {"a": 1})) as sess:
+            self.assertEqual(dict(sess), {"a": 1})  # reading is fine
 
     def test_value_json_cannot_hold_is_an_error(self):
         self.app.testing = True

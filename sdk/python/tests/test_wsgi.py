@@ -146,6 +146,46 @@ class MiddlewareTest(unittest.TestCase):
         call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
         self.assertEqual(closed, [True])
 
+    def test_close_without_iterating(self):
+        """A server that closes the body without iterating it (a client
+        gone) still reaches the app's close() (PEP 3333)."""
+        closed = []
+
+        class Body(list):
+            def close(self):
+                closed.append(True)
+
+        def app(environ, start_response):
+            start_response("200 OK", [])
+            return Body([b"ok"])
+        environ = {}
+        setup_testing_defaults(environ)
+        environ["HTTP_X_SESSION"] = mint_token(SECRET)
+        SessionMiddleware(app, secret=SECRET)(environ, lambda status, headers: None).close()
+        self.assertEqual(closed, [True])
+
+    def test_file_wrapper_passes_through(self):
+        """A file body the server sends itself (sendfile) is not wrapped."""
+        class FileWrapper:
+            def __init__(self, f, blksize=8192):
+                self.f = f
+
+            def __iter__(self):
+                return iter([self.f])
+
+        def app(environ, start_response):
+            environ["sessionproxy.session"]["a"] = 1
+            start_response("200 OK", [])
+            return environ["wsgi.file_wrapper"](b"file")
+        environ = {}
+        setup_testing_defaults(environ)
+        environ["wsgi.file_wrapper"] = FileWrapper
+        environ["HTTP_X_SESSION"] = mint_token(SECRET)
+        got = {}
+        result = SessionMiddleware(app, secret=SECRET)(environ, lambda status, headers: got.update(headers=headers))
+        self.assertIsInstance(result, FileWrapper)
+        self.assertEqual(header(got, "X-Session-Set"), ['{"a":1}'])
+
     def test_custom_header(self):
         """token.header names the token and the directives."""
         def fn(s):
@@ -181,6 +221,15 @@ class VerifierTest(unittest.TestCase):
         with self.assertRaises(sessionproxy.InvalidToken) as cm:
             sessionproxy.verify(tok, secret=SECRET, leeway=0)
         self.assertEqual(cm.exception.reason, "expired")
+
+    def test_exp_must_be_a_finite_number(self):
+        """Python's json reads NaN and Infinity; a token whose exp is one
+        of them (signed, but not as the proxy makes them) never expires."""
+        for exp in (float("nan"), float("inf")):
+            with self.subTest(exp=exp):
+                with self.assertRaises(sessionproxy.InvalidToken) as cm:
+                    sessionproxy.verify(mint_token(SECRET, exp=exp), secret=SECRET)
+                self.assertEqual(cm.exception.reason, "malformed")
 
     def test_audience_list(self):
         tok = mint_token(SECRET, audience=["a", "orders"])
