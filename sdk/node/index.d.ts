@@ -71,6 +71,7 @@ export interface KoaSession {
   readonly length: number;
   readonly populated: boolean;
   /** This session's lifetime as set during this request (ms or 'session'). */
+  /** Setting it: whole ms from 1 to 100 years (a fraction is dropped), or 'session'; anything else throws a TypeError. */
   maxAge: number | 'session' | undefined;
   /** The session id the proxy sent (undefined in the koa cookie format). */
   readonly externalKey: string | undefined;
@@ -81,6 +82,10 @@ export interface KoaSession {
   save(): Promise<void>;
   save(callback: (err?: Error) => void): void;
   manuallyCommit(): Promise<void>;
+  /** koa-session's commit(): as save(); the directives go out with the headers. */
+  commit(options?: object): Promise<void>;
+  commit(callback: (err?: Error) => void): void;
+  commit(options: object, callback: (err?: Error) => void): void;
 }
 
 /** ctx.sessionHandler, as koa-session tutorials use it. */

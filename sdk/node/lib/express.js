@@ -87,8 +87,7 @@ class Session {
    */
   save(cb) {
     const h = this[HANDLE];
-    if (h.state.lateChange(h.current)) return settle(cb, new LateChangeError('req.session.save()'));
-    settle(cb);
+    settle(cb, h.state.lateChange(h.current) ? new LateChangeError('req.session.save()') : undefined);
     return this;
   }
 
@@ -137,10 +136,12 @@ function express(opts = {}) {
   const report = typeof opts.onError === 'function' ? opts.onError : (err) => console.error(err);
 
   return function sessionproxy(req, res, next) {
-    if (req[MOUNTED]) return next(); // mounted twice on one path
-    req[MOUNTED] = true;
     verifier.verify(req.headers[header]).then(
       (claims) => {
+        // Mounted again (say optional on the app, required on a router):
+        // this one's own check holds, and the session stays the first one's.
+        if (req[MOUNTED]) return next();
+        req[MOUNTED] = true;
         attach(req, res, claims, report);
         next();
       },

@@ -6,6 +6,7 @@ const { State, LateChangeError, checkMaxAge } = require('./state');
 const { guarded, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
+const MOUNTED = Symbol('sessionproxy.mounted');
 
 /**
  * Session is koa-session's Session: the data as own properties, isNew,
@@ -120,6 +121,11 @@ function koa(opts = {}) {
   const header = opts.header || 'X-Session';
   const optional = opts.optional;
 
+  const report = (err, ctx) => {
+    if (typeof opts.onError === 'function') opts.onError(err, ctx);
+    else ctx.app.emit('error', err, ctx);
+  };
+
   return async function sessionproxy(ctx, next) {
     let claims = null;
     try {
@@ -128,6 +134,10 @@ function koa(opts = {}) {
       if (!(err instanceof InvalidTokenError)) throw err;
       if (!isOptional(optional, ctx)) ctx.throw(401, 'invalid session token', { reason: err.reason });
     }
+    // Mounted again (say optional on the app, required on a router): this
+    // one's own check above holds, and the session stays the first one's.
+    if (ctx[MOUNTED]) return next();
+    ctx[MOUNTED] = true;
     if (claims === null) {
       Object.defineProperty(ctx, 'session', {
         configurable: true,
@@ -179,22 +189,22 @@ function koa(opts = {}) {
       },
     };
 
-    await next();
-
-    const report = (err) => {
-      if (typeof opts.onError === 'function') opts.onError(err, ctx);
-      else ctx.app.emit('error', err, ctx);
+    // Write the directives as the headers go out, however the response is
+    // made: Koa's own respond, ctx.flushHeaders() for a stream, a thrown
+    // error answered by Koa or by an outer middleware, or the app writing
+    // to ctx.res itself. All of them come through writeHead.
+    const res = ctx.res;
+    const writeHead = res.writeHead;
+    res.writeHead = function sessionproxyWriteHead(...args) {
+      if (state.sent === null) {
+        state.commit(handle.session, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
+      }
+      return writeHead.apply(this, args);
     };
-    if (ctx.headerSent) {
-      // The app wrote the response itself: only an unchanged session is fine.
-      state.sent = {};
-      if (state.lateChange(handle.session)) throw new LateChangeError('the session changed');
-      return;
-    }
-    state.commit(handle.session, (n, v) => ctx.set(n, v), (n) => ctx.remove(n));
-    ctx.res.once('finish', () => {
-      if (state.lateChange(handle.session)) report(new LateChangeError('the session changed'));
+    res.once('finish', () => {
+      if (state.lateChange(handle.session)) report(new LateChangeError('the session changed'), ctx);
     });
+    return next();
   };
 }
 

@@ -21,44 +21,53 @@ function deepEqual(a, b) {
   return true;
 }
 
+// put sets obj[k] as an own data member, even for "__proto__", which
+// plain assignment would take as the object's prototype.
+function put(obj, k, v) {
+  Object.defineProperty(obj, k, { value: v, enumerable: true, writable: true, configurable: true });
+}
+
 // stripNulls is what a merge patch leaves of value when applied to
-// nothing: members set to null inside objects are absent.
+// nothing: members set to null inside objects are absent. Arrays are
+// stored whole, so a null in one is data and stays.
 function stripNulls(value) {
   if (!isObject(value)) return value;
   const out = {};
-  for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = stripNulls(v);
+  for (const [k, v] of Object.entries(value)) if (v !== null) put(out, k, stripNulls(v));
   return out;
 }
 
 /**
  * mergePatch returns the smallest RFC 7396 merge patch turning before into
  * after (both JSON objects): only changed members, removed ones as null,
- * nested objects diffed, arrays and scalars replaced whole. A member of
- * after that is null counts as absent. Returns null when nothing changed.
+ * nested objects diffed, arrays and scalars replaced whole. A member that
+ * is null counts as absent, on either side: a null the session arrived
+ * with (a Koa app can store one) is no change. Returns null when nothing
+ * changed.
  */
 function mergePatch(before, after) {
   const patch = {};
   let changed = false;
   for (const k of Object.keys(before)) {
-    if (!Object.hasOwn(after, k) || after[k] === null) {
-      patch[k] = null;
+    if ((!Object.hasOwn(after, k) || after[k] === null) && before[k] !== null) {
+      put(patch, k, null);
       changed = true;
     }
   }
   for (const [k, a] of Object.entries(after)) {
     if (a === null) continue;
-    const b = before[k];
-    if (!Object.hasOwn(before, k)) {
-      patch[k] = stripNulls(a);
+    const b = Object.hasOwn(before, k) ? before[k] : null;
+    if (b === null) {
+      put(patch, k, stripNulls(a));
       changed = true;
     } else if (isObject(a) && isObject(b)) {
       const sub = mergePatch(b, a);
       if (sub !== null) {
-        patch[k] = sub;
+        put(patch, k, sub);
         changed = true;
       }
     } else if (!deepEqual(a, b)) {
-      patch[k] = stripNulls(a);
+      put(patch, k, stripNulls(a));
       changed = true;
     }
   }

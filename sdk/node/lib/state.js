@@ -32,11 +32,16 @@ function plain(data) {
   return out;
 }
 
-// checkMaxAge validates a per-session lifetime: ms > 0 or 'session'.
+// MAX_MAX_AGE is the longest lifetime the proxy accepts, 100 years in ms.
+const MAX_MAX_AGE = 100 * 365 * 24 * 3600 * 1000;
+
+// checkMaxAge validates a per-session lifetime: 'session', or whole
+// milliseconds (a fraction is dropped) from 1 to 100 years, the range the
+// proxy accepts: outside it the proxy would answer the response with 502.
 function checkMaxAge(v) {
   if (v === 'session') return v;
-  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return Math.floor(v);
-  throw new TypeError('sessionproxy: maxAge must be milliseconds > 0 or "session", got ' + JSON.stringify(v));
+  if (typeof v === 'number' && v >= 1 && v <= MAX_MAX_AGE) return Math.floor(v);
+  throw new TypeError('sessionproxy: maxAge must be milliseconds from 1 to 100 years, or "session", got ' + JSON.stringify(v));
 }
 
 class State {

@@ -54,8 +54,8 @@ function createVerifier(opts = {}) {
   if (secret === undefined && jwksUrl === undefined) {
     throw new TypeError('sessionproxy: secret or jwksUrl is required');
   }
-  if (secret !== undefined && (typeof secret !== 'string' && !Buffer.isBuffer(secret) || secret.length === 0)) {
-    throw new TypeError('sessionproxy: secret must be a non-empty string');
+  if (secret !== undefined && (typeof secret !== 'string' && !(secret instanceof Uint8Array) || secret.length === 0)) {
+    throw new TypeError('sessionproxy: secret must be a non-empty string or Uint8Array');
   }
   if (jwksUrl !== undefined) {
     try {
@@ -149,10 +149,15 @@ class JWKS {
   }
 
   async key(kid) {
+    // A fetch under way (another request's unknown kid: a rotation) may
+    // bring this kid too: wait for it, and count it as this one's own
+    // refetch, rather than refuse the token.
+    const waited = this.inflight !== null;
+    if (waited) await this.inflight.catch(() => {});
     const age = Date.now() - this.fetchedAt;
     if (this.keys === null || age >= this.maxAge) {
       await this.refresh(this.keys !== null);
-    } else if (!this.keys.has(kid) && Date.now() - this.forcedAt >= this.cooldown) {
+    } else if (!waited && !this.keys.has(kid) && Date.now() - this.forcedAt >= this.cooldown) {
       this.forcedAt = Date.now();
       await this.refresh(true);
     }

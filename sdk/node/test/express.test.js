@@ -173,3 +173,26 @@ test('express: data keys named like Session members are kept, not lost', async (
   assert.deepEqual(JSON.parse(r.body), { user });
   assert.deepEqual(r.directives, none);
 });
+
+test('express: mounted twice, one session, and each mount its own check', async (t) => {
+  const app = express();
+  app.use(sessionproxy.express({ secret: SECRET, optional: true }));
+  app.use('/private', sessionproxy.express({ secret: SECRET }));
+  app.get('/private/set', (req, res) => {
+    req.session.user = 'bob';
+    res.send('ok');
+  });
+  const url = await listen(t, app);
+  let r = await request(url, '/private/set', token({ a: 1 }));
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.directives, { ...none, set: { user: 'bob' } });
+  r = await request(url, '/private/set');
+  assert.equal(r.status, 401, 'optional on the app does not make the router\'s required mount optional');
+});
+
+test('express: nulls the session arrived with are no change', async (t) => {
+  const { url } = await startApp(t);
+  const r = await request(url, '/get', token({ user, ref: null, prefs: { theme: null }, cart: [null] }));
+  assert.deepEqual(JSON.parse(r.body), user);
+  assert.deepEqual(r.directives, none);
+});

@@ -96,6 +96,18 @@ test('JWKS: without a cooldown every unknown kid refetches once', async (t) => {
   assert.equal(srv.fetches, 3);
 });
 
+test('JWKS: requests that arrive together with a rotated key all wait for its one refetch', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 60_000 });
+  await v.verify(sign(ed, claims()));
+  const ed2 = newKey('ed25519', 'ed-2');
+  srv.keys = [ed, ed2];
+  const results = await Promise.allSettled([1, 2, 3].map(() => v.verify(sign(ed2, claims()))));
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
+  assert.equal(srv.fetches, 2);
+});
+
 test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {
   const srv = await jwksServer(t, []);
   const v = createVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks.json' });

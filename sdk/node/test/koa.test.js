@@ -77,17 +77,25 @@ async function startApp(t, opts = {}) {
           }
         });
         break;
-      case '/late-nested':
-        // A streamed body, during which a nested member changes.
+      case '/late-nested': {
+        // A streamed body, during which a nested member changes once the
+        // first part, and so the headers, went out.
+        let parts = 0;
         ctx.body = new Readable({
           read() {
-            this.push('part one ');
-            ctx.session.user.age = 99;
-            this.push('part two');
-            this.push(null);
+            if (parts++ === 0) {
+              this.push('part one ');
+              return;
+            }
+            setTimeout(() => {
+              ctx.session.user.age = 99;
+              this.push('part two');
+              this.push(null);
+            }, 20);
           },
         });
         break;
+      }
       case '/optional':
         ctx.body = { session: ctx.session };
         break;
@@ -216,4 +224,95 @@ test('koa: data keys named like Session members are kept, not lost', async (t) =
   assert.deepEqual(r.directives, { ...none, set: { user: { age: 31 }, note: 'Zoë ✓ 😀' } });
   r = await request(url, '/replace', token(sess));
   assert.deepEqual(r.directives, { ...none, set: { length: null, save: null, maxAge: null, user: null, a: 1 } });
+});
+
+// edgeApp serves one route behind the middleware, in a real Koa app,
+// with the app's errors collected.
+async function edgeApp(t, route, { before = [], opts = {} } = {}) {
+  const app = new Koa();
+  app.silent = true;
+  const errors = [];
+  app.on('error', (err) => errors.push(err));
+  for (const mw of before) app.use(mw);
+  app.use(sessionproxy.koa({ secret: SECRET, ...opts }));
+  app.use(route);
+  return { url: await listen(t, app.callback()), errors };
+}
+
+test('koa: a change made before ctx.flushHeaders() goes out with them, and the stream still ends', async (t) => {
+  const { url, errors } = await edgeApp(t, async (ctx) => {
+    ctx.session.visits = 1;
+    ctx.type = 'text/event-stream';
+    ctx.status = 200;
+    ctx.flushHeaders();
+    let late;
+    try {
+      ctx.session.late = true;
+    } catch (err) {
+      late = err.name;
+    }
+    const body = new Readable({ read() {} });
+    ctx.body = body;
+    setTimeout(() => {
+      body.push('data: ' + late + '\n\n');
+      body.push(null);
+    }, 20);
+  });
+  const r = await request(url, '/', token({}));
+  assert.equal(r.status, 200);
+  assert.equal(r.body, 'data: LateChangeError\n\n', 'the change after the flush throws, and the body still arrives');
+  assert.deepEqual(r.directives, { ...none, set: { visits: 1 } });
+  assert.deepEqual(errors, []);
+});
+
+test('koa: a change survives an error answered by an outer middleware, as with koa-session', async (t) => {
+  const catcher = async (ctx, next) => {
+    try {
+      await next();
+    } catch (err) {
+      ctx.status = err.status || 500;
+      ctx.body = 'caught';
+    }
+  };
+  const { url } = await edgeApp(t, (ctx) => {
+    ctx.session.failures = (ctx.session.failures || 0) + 1;
+    ctx.throw(401);
+  }, { before: [catcher] });
+  const r = await request(url, '/', token({ failures: 2 }));
+  assert.equal(r.status, 401);
+  assert.equal(r.body, 'caught');
+  assert.deepEqual(r.directives, { ...none, set: { failures: 3 } });
+});
+
+test('koa: mounted twice, one session, and each mount its own check', async (t) => {
+  const { url } = await edgeApp(t, (ctx) => {
+    ctx.session.user = 'bob';
+    ctx.body = 'ok';
+  }, { before: [sessionproxy.koa({ secret: SECRET, optional: true })] });
+  let r = await request(url, '/', token({ a: 1 }));
+  assert.equal(r.status, 200);
+  assert.deepEqual(r.directives, { ...none, set: { user: 'bob' } });
+  r = await request(url, '/');
+  assert.equal(r.status, 401, 'optional on the app does not make the required mount optional');
+});
+
+test('koa: nulls the session arrived with are no change', async (t) => {
+  const { url } = await edgeApp(t, (ctx) => {
+    ctx.body = ctx.session.toJSON();
+  });
+  const sess = { user: 'a', ref: null, prefs: { theme: null }, cart: [{ id: 1, note: null }, null] };
+  const r = await request(url, '/', token(sess));
+  assert.deepEqual(JSON.parse(r.body), sess);
+  assert.deepEqual(r.directives, none);
+});
+
+test('koa: a maxAge the proxy would refuse throws when set', async (t) => {
+  const { url } = await startApp(t);
+  for (const ms of ['0.5', '1e21', String(200 * 365 * 24 * 3600 * 1000), 'NaN']) {
+    const r = await request(url, '/maxage?ms=' + ms, token({ a: 1 }));
+    assert.equal(r.status, 500, ms);
+    assert.deepEqual(r.directives, none, ms);
+  }
+  const r = await request(url, '/maxage?ms=1500.7', token({ a: 1 }));
+  assert.deepEqual(r.directives, { ...none, maxAge: 1500 });
 });

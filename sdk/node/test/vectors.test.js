@@ -52,9 +52,25 @@ test('patch vectors', async (t) => {
       const state = new State({ sess: structuredClone(v.before), exp: 0, iss: vectors.issuer });
       const h = state.directives(structuredClone(v.after));
       if (v.patch === null) assert.deepEqual(h, {});
-      else assert.deepEqual(JSON.parse(h['X-Session-Set']), v.patch);
+      else {
+        assert.deepEqual(JSON.parse(h['X-Session-Set']), v.patch);
+        assert.match(h['X-Session-Set'], /^[\x20-\x7e]*$/, 'a header value is printable ASCII');
+      }
     });
   }
+});
+
+test('a Uint8Array secret, as the typings allow', async () => {
+  const v = vectors.tokens.find((x) => x.secret && x.claims);
+  const secret = new TextEncoder().encode(v.secret);
+  assert.deepEqual(await createVerifier({ secret }).verify(v.token), v.claims);
+});
+
+test('a nested "__proto__" member is data, kept in the patch', () => {
+  const after = JSON.parse('{"a":{"x":1,"__proto__":{"polluted":true}}}');
+  const patch = mergePatch({ a: { x: 1 } }, after);
+  assert.equal(JSON.stringify(patch), '{"a":{"__proto__":{"polluted":true}}}');
+  assert.equal({}.polluted, undefined);
 });
 
 test('an empty secret is refused at construction', () => {
