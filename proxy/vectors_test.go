@@ -150,6 +150,14 @@ func buildVectors(t *testing.T, committed []byte) []byte {
 			{Name: "false and zero are values", Before: raw(`{"a":true,"b":1}`), After: raw(`{"a":false,"b":0}`), Patch: raw(`{"a":false,"b":0}`)},
 			{Name: "unicode", Before: raw(`{}`), After: raw(`{"name":"Zoë ✓"}`), Patch: raw(`{"name":"Zoë ✓"}`)},
 			{Name: "everything removed", Before: raw(`{"a":1,"b":{"c":2}}`), After: raw(`{}`), Patch: raw(`{"a":null,"b":null}`)},
+			// The proxy keeps a null inside an array (a merge patch stores
+			// arrays whole), and a Koa app's cookie may hold null members:
+			// the session as it arrived, not a change.
+			{Name: "nulls the proxy holds are no change", Before: raw(`{"a":1,"x":null,"u":{"y":null,"z":1},"cart":[{"id":1,"note":null},null]}`), After: raw(`{"a":1,"x":null,"u":{"y":null,"z":1},"cart":[{"id":1,"note":null},null]}`), Patch: raw(`null`)},
+			{Name: "a null inside an array is kept", Before: raw(`{"cart":[1]}`), After: raw(`{"cart":[{"id":1,"note":null},null]}`), Patch: raw(`{"cart":[{"id":1,"note":null},null]}`)},
+			// A header value must be printable ASCII: DEL and control
+			// characters are sent as \u escapes.
+			{Name: "control characters and DEL", Before: raw(`{}`), After: raw(`{"s":"a\u007fb\u0001c\td"}`), Patch: raw(`{"s":"a\u007fb\u0001c\td"}`)},
 		},
 	}
 	for i := range v.Tokens {

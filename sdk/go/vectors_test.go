@@ -161,6 +161,9 @@ func TestPatchVectors(t *testing.T) {
 			if !sameJSON(t, got[0], string(tc.Patch)) {
 				t.Errorf("X-Session-Set %s, want %s", got[0], tc.Patch)
 			}
+			if strings.ContainsFunc(got[0], func(r rune) bool { return r < ' ' || r >= 0x7f }) {
+				t.Errorf("X-Session-Set %q is not printable ASCII", got[0])
+			}
 		})
 	}
 }

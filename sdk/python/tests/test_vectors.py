@@ -94,6 +94,7 @@ class PatchVectors(unittest.TestCase):
                     self.assertEqual(len(headers), 1)
                     self.assertEqual(headers[0][0], "X-Session-Set")
                     self.assertEqual(json.loads(headers[0][1]), tc["patch"])
+                    self.assertRegex(headers[0][1], r"^[ -~]*$", "not printable ASCII")
 
     def test_nested_in_place(self):
         """Nested changes made in place are found by comparison."""
