@@ -121,12 +121,14 @@ def _dumps(v: Any) -> str:
 
 
 def check_max_age(value: Any) -> MaxAge:
-    """Validate an X-Session-Max-Age: positive milliseconds or "session"."""
+    """Validate an X-Session-Max-Age: "session", or milliseconds from 1 to
+    100 years, the proxy's range. A float (``td.total_seconds() * 1000``)
+    is taken as whole milliseconds, a fraction dropped."""
     if value == "session":
         return "session"
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_AGE_LIMIT:
-        raise ValueError(f'sessionproxy: max_age must be a positive int of milliseconds or "session", not {value!r}')
-    return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= _MAX_AGE_LIMIT:
+        raise ValueError(f'sessionproxy: max_age must be milliseconds from 1 to 100 years or "session", not {value!r}')
+    return int(value)
 
 
 class SessionBase:

@@ -1,6 +1,7 @@
 """sessionproxy.wsgi.SessionMiddleware around plain WSGI apps."""
 import json
 import unittest
+from datetime import timedelta
 from wsgiref.util import setup_testing_defaults
 
 import sessionproxy
@@ -77,8 +78,11 @@ class MiddlewareTest(unittest.TestCase):
         got = call(self.wrap(fn), mint_token(SECRET, {"a": 1}))
         self.assertEqual(header(got, "X-Session-Renew"), ["true"])
         self.assertEqual(header(got, "X-Session-Max-Age"), ["60000"])
-        with self.assertRaises(ValueError):
-            call(self.wrap(lambda s: setattr(s, "max_age", -1)), mint_token(SECRET))
+        for bad in (-1, 0, 0.5, float("nan"), float("inf"), 200 * 365 * 24 * 3600 * 1000, True, "60000"):
+            with self.subTest(max_age=bad), self.assertRaises(ValueError):
+                call(self.wrap(lambda s: setattr(s, "max_age", bad)), mint_token(SECRET))
+        got = call(self.wrap(lambda s: setattr(s, "max_age", timedelta(days=1.5).total_seconds() * 1000)), mint_token(SECRET))
+        self.assertEqual(header(got, "X-Session-Max-Age"), ["129600000"])
 
     def test_clear_is_destroy(self):
         def fn(s):
