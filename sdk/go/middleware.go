@@ -123,8 +123,9 @@ type responseWriter struct {
 	http.ResponseWriter
 	s      *Session
 	header string
-	done   bool
+	done   bool  // commit ran
 	sent   int   // how many directives commit added to the headers
+	wrote  bool  // the headers went out: WriteHeader, Write or Flush
 	err    error // the session could not be encoded
 }
 
@@ -159,6 +160,7 @@ func (w *responseWriter) WriteHeader(code int) {
 	if w.commit() != nil {
 		return
 	}
+	w.wrote = true
 	w.ResponseWriter.WriteHeader(code)
 }
 
@@ -166,6 +168,7 @@ func (w *responseWriter) Write(b []byte) (int, error) {
 	if err := w.commit(); err != nil {
 		return 0, err
 	}
+	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }
 
@@ -175,6 +178,7 @@ func (w *responseWriter) ReadFrom(r io.Reader) (int64, error) {
 	if err := w.commit(); err != nil {
 		return 0, err
 	}
+	w.wrote = true
 	return io.Copy(w.ResponseWriter, r)
 }
 
@@ -188,6 +192,7 @@ func (w *responseWriter) FlushError() error {
 	if err := w.commit(); err != nil {
 		return err
 	}
+	w.wrote = true
 	return http.NewResponseController(w.ResponseWriter).Flush()
 }
 
@@ -199,11 +204,10 @@ func (w *responseWriter) FlushError() error {
 // hijack is refused with ErrHijacked, and they go with the response the
 // handler writes instead (its error page).
 func (w *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	wrote := w.done
 	if err := w.commit(); err != nil {
 		return nil, nil, err
 	}
-	if !wrote && w.sent > 0 {
+	if !w.wrote && w.sent > 0 {
 		return nil, nil, ErrHijacked
 	}
 	return http.NewResponseController(w.ResponseWriter).Hijack()

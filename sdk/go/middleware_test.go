@@ -321,6 +321,9 @@ func TestHijack(t *testing.T) {
 					t.Errorf("Hijack: %v, want %v", err, tc.wantErr)
 				}
 				if err != nil {
+					if _, _, again := w.(http.Hijacker).Hijack(); !errors.Is(again, err) {
+						t.Errorf("Hijack again: %v, want %v", again, err)
+					}
 					http.Error(w, "no upgrade", http.StatusInternalServerError)
 					return
 				}
