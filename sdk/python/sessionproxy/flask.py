@@ -186,8 +186,9 @@ class SessionProxy:
 
 
 def _check_late_changes(_exc: Optional[BaseException]) -> None:
-    """A nested change made after save_session (in a streamed body) never
-    reaches the proxy: say so loudly, since nothing else can."""
+    """A change made after save_session outside a streamed body (which
+    checks itself), say in a teardown_request hook, never reaches the
+    proxy: say so loudly, since nothing else can."""
     s = _session._get_current_object()
     if isinstance(s, ProxySession) and not s._watched and s.changed_since_sealed():
         current_app.logger.error(
