@@ -97,7 +97,9 @@ export interface KoaSessionHandler {
 
 /** The Koa context members the middleware adds (augment koa's Context with them). */
 export interface KoaSessionContext {
-  session: KoaSession | null;
+  get session(): KoaSession | null;
+  /** null destroys the session; an object replaces its data (koa-session's ctx.session = {...}). */
+  set session(value: Record<string, unknown> | null);
   sessionHandler: KoaSessionHandler;
 }
 

@@ -27,10 +27,11 @@ export interface Directives {
 type HeaderSource =
   | { get(name: string): string | null | undefined }
   | { getHeader(name: string): unknown }
+  | { headers: Record<string, string | string[] | undefined> }
   | Record<string, string | string[] | undefined>;
 
-/** The X-Session-* directives of a response. */
-export function readDirectives(headers: HeaderSource): Directives;
+/** The X-Session-* directives of a response; header (default 'X-Session') names them, as the middleware's header option does. */
+export function readDirectives(headers: HeaderSource, header?: string): Directives;
 
 declare const testing: { mintToken: typeof mintToken; readDirectives: typeof readDirectives };
 export default testing;

@@ -35,11 +35,17 @@ function mintToken(opts = {}) {
 
 /**
  * readDirectives reads the X-Session-* directives from response headers (a
- * fetch Headers, a plain object such as supertest's res.headers, or
- * anything with get(name)): { set: object | null, destroy, renew,
- * maxAge: number | 'session' | null }.
+ * fetch Headers, a plain object such as supertest's res.headers, a Node
+ * ServerResponse, or a Node client response, whose .headers it reads):
+ * { set: object | null, destroy, renew, maxAge: number | 'session' | null }.
+ * header is the token's header (the middleware's header option), which
+ * names the directives; default 'X-Session'.
  */
-function readDirectives(headers) {
+function readDirectives(headers, header = 'X-Session') {
+  if (headers && typeof headers.get !== 'function' && typeof headers.getHeader !== 'function' &&
+      headers.headers && typeof headers.headers === 'object') {
+    headers = headers.headers; // an http.IncomingMessage
+  }
   const get = (name) => {
     let v;
     if (headers && typeof headers.get === 'function') v = headers.get(name);
@@ -48,12 +54,12 @@ function readDirectives(headers) {
     if (Array.isArray(v)) v = v.join(', ');
     return v === undefined || v === null || v === '' ? null : String(v);
   };
-  const set = get('X-Session-Set');
-  const maxAge = get('X-Session-Max-Age');
+  const set = get(header + '-Set');
+  const maxAge = get(header + '-Max-Age');
   return {
     set: set === null ? null : JSON.parse(set),
-    destroy: get('X-Session-Destroy') === 'true',
-    renew: get('X-Session-Renew') === 'true',
+    destroy: get(header + '-Destroy') === 'true',
+    renew: get(header + '-Renew') === 'true',
     maxAge: maxAge === null ? null : maxAge === 'session' ? 'session' : Number(maxAge),
   };
 }

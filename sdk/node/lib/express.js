@@ -27,7 +27,7 @@ class Cookie {
   set maxAge(v) {
     const state = this[HANDLE];
     state.guard('req.session.cookie.maxAge');
-    state.maxAge = v === null || v === undefined ? 'session' : checkMaxAge(v);
+    state.setMaxAge(v === null || v === undefined ? 'session' : checkMaxAge(v));
   }
 
   get originalMaxAge() {
@@ -131,7 +131,8 @@ function newSession(handle, data) {
  */
 function express(opts = {}) {
   const verifier = createVerifier(opts);
-  const header = (opts.header || 'X-Session').toLowerCase();
+  const name = opts.header || 'X-Session';
+  const header = name.toLowerCase();
   const optional = opts.optional;
   const report = typeof opts.onError === 'function' ? opts.onError : (err) => console.error(err);
 
@@ -142,7 +143,7 @@ function express(opts = {}) {
         // this one's own check holds, and the session stays the first one's.
         if (req[MOUNTED]) return next();
         req[MOUNTED] = true;
-        attach(req, res, claims, report);
+        attach(req, res, claims, name, report);
         next();
       },
       (err) => {
@@ -156,8 +157,8 @@ function express(opts = {}) {
   };
 }
 
-function attach(req, res, claims, report) {
-  const state = new State(claims);
+function attach(req, res, claims, header, report) {
+  const state = new State(claims, header);
   req.sessionID = state.sid;
   const handle = {
     req,

@@ -48,7 +48,7 @@ class Session {
   set maxAge(v) {
     const { state } = this[HANDLE];
     state.guard('ctx.session.maxAge');
-    state.maxAge = checkMaxAge(v);
+    state.setMaxAge(checkMaxAge(v));
   }
 
   /** externalKey is the session id the proxy sent (undefined in the koa cookie format). */
@@ -150,7 +150,7 @@ function koa(opts = {}) {
       return next();
     }
 
-    const state = new State(claims);
+    const state = new State(claims, header);
     const handle = { state, session: null };
     handle.session = newSession(handle, state.visible(isMember), state.isNew);
     Object.defineProperty(ctx, 'session', {
@@ -185,7 +185,7 @@ function koa(opts = {}) {
       },
       setMaxAge(ms) {
         state.guard('ctx.sessionHandler.setMaxAge()');
-        state.maxAge = checkMaxAge(ms);
+        state.setMaxAge(checkMaxAge(ms));
       },
     };
 

@@ -5,11 +5,12 @@
 
 const { mergePatch, headerJSON, isObject } = require('./patch');
 
-const SET = 'X-Session-Set';
-const DESTROY = 'X-Session-Destroy';
-const RENEW = 'X-Session-Renew';
-const MAX_AGE = 'X-Session-Max-Age';
-const DIRECTIVES = [SET, DESTROY, RENEW, MAX_AGE];
+// directiveNames returns the response headers that carry the directives
+// for the token's request header: the proxy's token.header names both
+// (X-Session: X-Session-Set, X-Session-Destroy, ...).
+function directiveNames(header = 'X-Session') {
+  return { set: header + '-Set', destroy: header + '-Destroy', renew: header + '-Renew', maxAge: header + '-Max-Age' };
+}
 
 /**
  * LateChangeError reports a session change made after the response
@@ -45,7 +46,8 @@ function checkMaxAge(v) {
 }
 
 class State {
-  constructor(claims) {
+  constructor(claims, header) {
+    this.names = directiveNames(header);
     this.claims = claims;
     this.sid = typeof claims.sid === 'string' ? claims.sid : undefined;
     this.isNew = claims.new === true;
@@ -53,6 +55,7 @@ class State {
     this.destroyed = false;
     this.renew = false;
     this.maxAge = undefined; // ms, 'session' or undefined (unchanged)
+    this.maxAgeAfterDestroy = false; // set once the session was destroyed: it is the new session's
     this.sent = null; // the directives sent, once the headers are out
     this.hidden = []; // arrival keys the framework's session object cannot hold (its own member names)
   }
@@ -69,24 +72,35 @@ class State {
     return data;
   }
 
+  // setMaxAge sets this session's own lifetime, already checked.
+  setMaxAge(v) {
+    this.maxAge = v;
+    this.maxAgeAfterDestroy = this.destroyed;
+  }
+
   // directives returns the X-Session-* headers for data (the session's
   // data at response time, null when destroyed with nothing new).
   directives(data) {
+    const n = this.names;
     const h = {};
     const now = data === null ? {} : plain(data);
     if (!this.destroyed) {
       for (const k of this.hidden) if (!Object.hasOwn(now, k)) now[k] = this.arrived[k];
     }
     if (this.destroyed) {
-      h[DESTROY] = 'true';
-      if (Object.keys(now).length > 0) h[SET] = headerJSON(now);
-      else return h;
+      h[n.destroy] = 'true';
+      if (Object.keys(now).length > 0) h[n.set] = headerJSON(now);
+      // A max age set after the destroy asks for a new session with it,
+      // data or not (express-session saves a regenerated session with its
+      // cookie); one set before goes with the destroyed session, as with
+      // koa-session's ctx.session = null, unless new data follows.
+      else if (!this.maxAgeAfterDestroy) return h;
     } else {
       const patch = mergePatch(this.arrived, now);
-      if (patch !== null) h[SET] = headerJSON(patch);
-      if (this.renew) h[RENEW] = 'true';
+      if (patch !== null) h[n.set] = headerJSON(patch);
+      if (this.renew) h[n.renew] = 'true';
     }
-    if (this.maxAge !== undefined) h[MAX_AGE] = String(this.maxAge);
+    if (this.maxAge !== undefined) h[n.maxAge] = String(this.maxAge);
     return h;
   }
 
@@ -94,7 +108,7 @@ class State {
   // set by hand) and remembers them: a later change is an error.
   commit(data, setHeader, removeHeader) {
     const h = this.directives(data);
-    for (const name of DIRECTIVES) {
+    for (const name of Object.values(this.names)) {
       if (h[name] !== undefined) setHeader(name, h[name]);
       else removeHeader(name);
     }
@@ -118,4 +132,4 @@ class State {
   }
 }
 
-module.exports = { State, LateChangeError, checkMaxAge, plain, DIRECTIVES };
+module.exports = { State, LateChangeError, checkMaxAge, plain, directiveNames };

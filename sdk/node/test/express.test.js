@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { Readable } = require('node:stream');
 const express = require('express');
 const sessionproxy = require('..');
-const { mintToken } = require('../testing');
+const { mintToken, readDirectives } = require('../testing');
 const { SECRET, listen, request, none } = require('./helpers');
 
 const user = { name: 'john doe', age: 30 };
@@ -195,4 +195,37 @@ test('express: nulls the session arrived with are no change', async (t) => {
   const r = await request(url, '/get', token({ user, ref: null, prefs: { theme: null }, cart: [null] }));
   assert.deepEqual(JSON.parse(r.body), user);
   assert.deepEqual(r.directives, none);
+});
+
+test('express: a header name names the directives too', async (t) => {
+  const { url } = await startApp(t, { header: 'X-App-Session' });
+  const r = await request(url, '/set', undefined, { 'X-App-Session': token({}) });
+  assert.deepEqual(readDirectives(r.headers, 'X-App-Session'), { ...none, set: { user } });
+  assert.deepEqual(r.directives, none, 'nothing under the default X-Session-* names');
+});
+
+test('express: a cookie.maxAge set in regenerate\'s callback goes with the new session', async (t) => {
+  const app = express();
+  app.use(sessionproxy.express({ secret: SECRET }));
+  app.get('/', (req, res, next) => {
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.cookie.maxAge = 5000;
+      res.send('ok');
+    });
+  });
+  const url = await listen(t, app);
+  const r = await request(url, '/', token({ a: 1 }));
+  assert.deepEqual(r.directives, { ...none, destroy: true, maxAge: 5000 });
+});
+
+test('readDirectives reads a Node client response too', async (t) => {
+  const http = require('node:http');
+  const url = await listen(t, (req, res) => {
+    res.setHeader('X-Session-Set', '{"a":1}');
+    res.end();
+  });
+  const res = await new Promise((resolve, reject) => http.get(url, resolve).on('error', reject));
+  res.resume();
+  assert.deepEqual(readDirectives(res), { ...none, set: { a: 1 } });
 });

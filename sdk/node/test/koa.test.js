@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { Readable } = require('node:stream');
 const Koa = require('koa');
 const sessionproxy = require('..');
-const { mintToken } = require('../testing');
+const { mintToken, readDirectives } = require('../testing');
 const { SECRET, listen, request, none } = require('./helpers');
 
 const user = { name: 'john doe', age: 30 };
@@ -191,6 +191,10 @@ test('koa: a header name and an audience', async (t) => {
   const { url } = await startApp(t, { header: 'X-App-Session', audience: 'orders' });
   let r = await request(url, '/get', undefined, { 'X-App-Session': token({ user }, { audience: 'orders' }) });
   assert.deepEqual(JSON.parse(r.body), user);
+  // The header names the directives too, as the proxy's token.header does.
+  r = await request(url, '/login', undefined, { 'X-App-Session': token({}, { audience: 'orders' }) });
+  assert.deepEqual(readDirectives(r.headers, 'X-App-Session'), { ...none, renew: true, set: { user } });
+  assert.deepEqual(r.directives, none, 'nothing under the default X-Session-* names');
   r = await request(url, '/get', undefined, { 'X-App-Session': token({ user }, { audience: 'billing' }) });
   assert.equal(r.status, 401);
 });
@@ -315,4 +319,17 @@ test('koa: a maxAge the proxy would refuse throws when set', async (t) => {
   }
   const r = await request(url, '/maxage?ms=1500.7', token({ a: 1 }));
   assert.deepEqual(r.directives, { ...none, maxAge: 1500 });
+});
+
+test('koa: a max age set after ctx.session = null goes with the new session', async (t) => {
+  const { url } = await edgeApp(t, (ctx) => {
+    if (ctx.query.before) ctx.session.maxAge = 5000;
+    ctx.session = null;
+    if (!ctx.query.before) ctx.sessionHandler.setMaxAge(5000);
+    ctx.body = 'ok';
+  });
+  let r = await request(url, '/', token({ a: 1 }));
+  assert.deepEqual(r.directives, { ...none, destroy: true, maxAge: 5000 });
+  r = await request(url, '/?before=1', token({ a: 1 }));
+  assert.deepEqual(r.directives, { ...none, destroy: true }, 'one set before goes with the destroyed session: a logout');
 });

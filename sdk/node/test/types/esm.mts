@@ -31,6 +31,12 @@ function route(ctx: KoaSessionContext): void {
 }
 void route;
 
+function replaceAndDestroy(ctx: KoaSessionContext): void {
+  ctx.session = { a: 1 };
+  ctx.session = null;
+}
+void replaceAndDestroy;
+
 function expressRoute(req: ExpressSessionRequest): void {
   req.session!.cookie.maxAge = 1000;
   req.session!.regenerate((err) => { if (err) throw err; });
@@ -41,6 +47,7 @@ void expressRoute;
 
 const tok: string = mintToken({ secret: 's', sess: { a: 1 }, sid: 'x' });
 const d = readDirectives(new Map<string, string>([['x-session-set', '{}']]));
+void readDirectives({ headers: { 'x-app-session-set': '{}' } }, 'X-App-Session');
 const set: Record<string, unknown> | null = d.set;
 void tok;
 void set;
