@@ -3,7 +3,9 @@ package sessionproxy
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -44,6 +46,12 @@ type Options struct {
 	// is false; err says why. Default: 401 with a short text body, or 503
 	// when the JWKS could not be fetched (errors.Is(err, ErrJWKS)).
 	Unauthorized func(w http.ResponseWriter, r *http.Request, err error)
+	// OnLateChange is told of a change made in place (to a map or slice
+	// from Get) after the headers went out, found when the handler
+	// returns: it never reached the proxy, and no call could return an
+	// error for it. errors.Is(err, ErrHeadersSent) holds. Default: logged
+	// with slog.Default at error level.
+	OnLateChange func(r *http.Request, err error)
 }
 
 // Manager verifies the proxy's tokens and, as middleware, gives handlers
@@ -113,8 +121,23 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		s := newSession(claims)
 		rw := &responseWriter{ResponseWriter: w, s: s, header: m.header}
 		next.ServeHTTP(rw, r.WithContext(NewContext(r.Context(), s)))
+		early := rw.done // the headers went out while the handler ran
 		rw.commit()
+		if early && s.changedSinceCommit() {
+			m.lateChange(r)
+		}
 	})
+}
+
+// errLateChange is what OnLateChange is told.
+var errLateChange = fmt.Errorf("%w: a value from Get (or given to Set) was changed in place after that; the change is lost", ErrHeadersSent)
+
+func (m *Manager) lateChange(r *http.Request) {
+	if m.opts.OnLateChange != nil {
+		m.opts.OnLateChange(r, errLateChange)
+		return
+	}
+	slog.ErrorContext(r.Context(), errLateChange.Error(), "method", r.Method, "path", r.URL.Path)
 }
 
 // responseWriter writes the session's directives just before the

@@ -361,6 +361,53 @@ func TestHijack(t *testing.T) {
 	}
 }
 
+// TestLateChangeInPlace: a map from Get changed after the headers went out
+// cannot reach the proxy; no call returns an error for it, so the
+// middleware tells OnLateChange when the handler returns.
+func TestLateChangeInPlace(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler func(w http.ResponseWriter, s *sessionproxy.Session)
+		want    bool // OnLateChange called
+	}{
+		{"changed after the body started", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			u := s.Get("user").(map[string]any)
+			io.WriteString(w, "streaming")
+			u["age"] = 31
+		}, true},
+		{"changed before the body", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			u := s.Get("user").(map[string]any)
+			u["age"] = 31
+			io.WriteString(w, "ok")
+		}, false},
+		{"read after the body started", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			io.WriteString(w, "streaming")
+			_ = s.Get("user").(map[string]any)["age"]
+		}, false},
+		{"a slice given to Set, changed after", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			cart := []any{1, 2}
+			must(t, s.Set("cart", cart))
+			io.WriteString(w, "streaming")
+			cart[0] = 9
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []error
+			opts := sessionproxy.Options{OnLateChange: func(r *http.Request, err error) { got = append(got, err) }}
+			serve(t, opts, sessionproxytest.Session{Data: map[string]any{"user": john}}, func(w http.ResponseWriter, r *http.Request) {
+				tc.handler(w, sessionproxy.FromRequest(r))
+			})
+			if tc.want != (len(got) == 1) || len(got) > 1 {
+				t.Fatalf("OnLateChange called with %v, want called: %v", got, tc.want)
+			}
+			if tc.want && !errors.Is(got[0], sessionproxy.ErrHeadersSent) {
+				t.Errorf("error %v is not ErrHeadersSent", got[0])
+			}
+		})
+	}
+}
+
 // An informational response is not the response: changes still count.
 func TestEarlyHintsDoNotCommit(t *testing.T) {
 	rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{}, func(w http.ResponseWriter, r *http.Request) {
@@ -432,24 +479,22 @@ func TestWithoutValidToken(t *testing.T) {
 }
 
 func TestCustomHeaderAndAudience(t *testing.T) {
-	token, err := sessionproxytest.MintToken(secret, sessionproxytest.Session{Audience: "orders"})
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, aud := range []string{"orders", "billing"} {
 		m, err := sessionproxy.New(sessionproxy.Options{Secret: secret, Header: "x-app-session", Audience: aud})
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := httptest.NewRequest("GET", "/", nil)
-		req.Header.Set("X-App-Session", token)
+		req := sessionproxytest.NewRequest(secret, "GET", "/", sessionproxytest.Session{Audience: "orders", Header: "X-App-Session"})
 		rec := httptest.NewRecorder()
 		m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			must(t, sessionproxy.FromRequest(r).Renew())
 		})).ServeHTTP(rec, req)
+		d, err := sessionproxytest.ReadDirectivesFor(rec.Header(), "X-App-Session")
 		switch {
-		case aud == "orders" && (rec.Code != 200 || rec.Header().Get("X-App-Session-Renew") != "true"):
+		case aud == "orders" && (rec.Code != 200 || err != nil || !d.Renew):
 			t.Errorf("audience %s: %d %v", aud, rec.Code, rec.Header())
+		case aud == "orders" && len(rec.Header()["X-Session-Renew"]) > 0:
+			t.Errorf("audience %s: the directive went out as X-Session-Renew", aud)
 		case aud == "billing" && rec.Code != http.StatusUnauthorized:
 			t.Errorf("audience %s: %d, want 401", aud, rec.Code)
 		}

@@ -45,7 +45,8 @@ const maxMaxAge = 100 * 365 * 24 * time.Hour
 // starts with the JSON it arrived with, so a map from Get changed in
 // place is sent too, with or without Set. That comparison happens once,
 // when the headers go out; a change made afterwards returns
-// ErrHeadersSent, except a change in place, which nothing can see then.
+// ErrHeadersSent, and a change in place then, which no call can refuse,
+// is reported to Options.OnLateChange when the handler returns.
 //
 // The methods are safe for concurrent use. A nil *Session (no session in
 // the request) reads as empty, and its changes return ErrNoSession.
@@ -59,6 +60,8 @@ type Session struct {
 	renew     bool
 	maxAge    string // "", milliseconds or "session"
 	committed bool
+	lent      bool           // Get returned, or Set took, a value that can change in place
+	sent      map[string]any // the values as commit sent them
 }
 
 type contextKey struct{}
@@ -108,13 +111,29 @@ func (s *Session) Get(key string) any {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.values[key]
+	v := s.values[key]
+	s.lent = s.lent || mutable(v)
+	return v
+}
+
+// mutable reports whether v can be changed in place by whoever holds it.
+func mutable(v any) bool {
+	switch v.(type) {
+	case nil, string, bool, json.Number, float64, float32, int, int64, int32, int16, int8, uint, uint64, uint32, uint16, uint8:
+		return false
+	}
+	return true
 }
 
 // Decode stores the value of key in the value v points to, as
 // json.Unmarshal does, and reports whether key was there.
 func (s *Session) Decode(key string, v any) (bool, error) {
-	val := s.Get(key)
+	if s == nil {
+		return false, nil
+	}
+	s.mu.Lock()
+	val := s.values[key]
+	s.mu.Unlock()
 	if val == nil {
 		return false, nil
 	}
@@ -155,6 +174,7 @@ func (s *Session) Set(key string, value any) error {
 			delete(s.values, key)
 		} else {
 			s.values[key] = value
+			s.lent = s.lent || mutable(value)
 		}
 	})
 }
@@ -234,6 +254,7 @@ func (s *Session) commit() ([]directive, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.sent = after
 	var ds []directive
 	if s.destroyed {
 		ds = append(ds, directive{"-Destroy", "true"})
@@ -257,4 +278,17 @@ func (s *Session) commit() ([]directive, error) {
 		ds = append(ds, directive{"-Max-Age", s.maxAge})
 	}
 	return ds, nil
+}
+
+// changedSinceCommit reports whether a value lent out by Get (or given to
+// Set) was changed in place after commit sent the session: a change that
+// can no longer reach the proxy.
+func (s *Session) changedSinceCommit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.committed || !s.lent || s.sent == nil {
+		return false
+	}
+	now, err := normalize(s.values)
+	return err != nil || !equal(now, s.sent)
 }

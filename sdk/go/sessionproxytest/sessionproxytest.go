@@ -30,6 +30,9 @@ type Session struct {
 	TTL time.Duration
 	// Issuer is "iss". Default "sessionproxy".
 	Issuer string
+	// Header is the request header NewRequest puts the token in: the
+	// Manager's Options.Header. Default "X-Session".
+	Header string
 }
 
 // MintToken returns an HS256 token for s, signed with secret, as the
@@ -65,15 +68,20 @@ func MintToken(secret string, s Session) (string, error) {
 	return jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(secret))
 }
 
-// NewRequest is httptest.NewRequest with an X-Session token for s. Like
-// httptest.NewRequest, it panics on error.
+// NewRequest is httptest.NewRequest with a token for s in its
+// X-Session header (s.Header). Like httptest.NewRequest, it panics on
+// error.
 func NewRequest(secret, method, target string, s Session) *http.Request {
 	token, err := MintToken(secret, s)
 	if err != nil {
 		panic(err)
 	}
+	header := s.Header
+	if header == "" {
+		header = "X-Session"
+	}
 	r := httptest.NewRequest(method, target, nil)
-	r.Header.Set("X-Session", token)
+	r.Header.Set(header, token)
 	return r
 }
 
@@ -90,14 +98,20 @@ type Directives struct {
 // ReadDirectives reads the directives in h, a response's headers (a
 // httptest.ResponseRecorder's Header() or Result().Header).
 func ReadDirectives(h http.Header) (Directives, error) {
+	return ReadDirectivesFor(h, "X-Session")
+}
+
+// ReadDirectivesFor is ReadDirectives for a Manager whose Options.Header
+// is header, which names the directives (header+"-Set", ...).
+func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 	var d Directives
-	if set := h.Get("X-Session-Set"); set != "" {
+	if set := h.Get(header + "-Set"); set != "" {
 		if err := json.Unmarshal([]byte(set), &d.Set); err != nil || d.Set == nil {
-			return d, fmt.Errorf("sessionproxytest: X-Session-Set %q is not a JSON object", set)
+			return d, fmt.Errorf("sessionproxytest: %s-Set %q is not a JSON object", header, set)
 		}
 	}
-	d.Destroy = h.Get("X-Session-Destroy") == "true"
-	d.Renew = h.Get("X-Session-Renew") == "true"
-	d.MaxAge = h.Get("X-Session-Max-Age")
+	d.Destroy = h.Get(header+"-Destroy") == "true"
+	d.Renew = h.Get(header+"-Renew") == "true"
+	d.MaxAge = h.Get(header + "-Max-Age")
 	return d, nil
 }
