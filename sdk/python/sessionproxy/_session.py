@@ -80,13 +80,13 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Dict[str, Any]:
         if v is None:
             continue  # a None value deletes, as in a merge patch
         if k not in before:
-            patch[k] = v
+            patch[k] = _strip_none(v)
         elif isinstance(before[k], dict) and isinstance(v, dict):
             sub = diff(before[k], v)
             if sub:
                 patch[k] = sub
         elif not _same(before[k], v):
-            patch[k] = v
+            patch[k] = _strip_none(v)
     return patch
 
 
@@ -111,8 +111,11 @@ def _strip_none(v: Any) -> Any:
 
 def _to_json(v: Any) -> Any:
     """The session as JSON would carry it: tuples become lists, keys
-    strings; a value JSON cannot hold raises TypeError or ValueError."""
-    return json.loads(json.dumps(v, allow_nan=False))
+    strings; a value JSON cannot hold raises TypeError. Infinities pass:
+    Python's json reads a number past the float range (1e400, which the
+    proxy keeps as written) as one, and an unchanged one must be no
+    change; one that is sent raises ValueError in _dumps."""
+    return json.loads(json.dumps(v))
 
 
 def _dumps(v: Any) -> str:
@@ -213,8 +216,8 @@ class SessionBase:
             patch = diff(self._before, after)
             if patch:
                 out.append((h + "-Set", _dumps(patch)))
-        if self._renew:
-            out.append((h + "-Renew", "true"))
+            if self._renew:  # a destroyed session's successor gets a new id anyway
+                out.append((h + "-Renew", "true"))
         if self._max_age is not None:
             out.append((h + "-Max-Age", str(self._max_age)))
         return out
@@ -278,10 +281,22 @@ class Session(SessionBase, dict):
         else:
             dict.__setitem__(self, key, value)
 
-    __delitem__ = _writer("__delitem__")
-    pop = _writer("pop")
-    popitem = _writer("popitem")
+    _delitem = _writer("__delitem__")
+    _pop = _writer("pop")
     _setdefault = _writer("setdefault")
+
+    def __delitem__(self, key: str) -> None:
+        _check_keys((key,))
+        self._delitem(key)
+
+    def pop(self, key: str, *default: Any) -> Any:
+        _check_keys((key,))
+        return self._pop(key, *default)
+
+    def popitem(self) -> Tuple[str, Any]:
+        self._check_writable()
+        self.modified = True
+        return dict.popitem(self)  # the keys are the token's: none starts with "_"
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:

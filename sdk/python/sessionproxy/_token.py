@@ -267,8 +267,8 @@ class Verifier:
             raise InvalidToken("issuer", f"the issuer is not {self.issuer!r}")
         if self.audience is not None and not _has_audience(claims.get("aud"), self.audience):
             raise InvalidToken("audience", f"the token is not for audience {self.audience!r}")
-        if not isinstance(claims.get("sess", {}), dict):
-            raise InvalidToken("malformed", "sess is not a JSON object")
+        if not isinstance(claims.get("sess"), dict):
+            raise InvalidToken("malformed", "sess is missing or not a JSON object")
         return claims
 
 

@@ -31,6 +31,15 @@ class ReservedKeyTest(unittest.TestCase):
                 self.assertIn("reserved", str(cm.exception))
         self.assertEqual(s.directives(), [], "a refused change must not half-apply")
 
+    def test_deleting_refuses_too(self):
+        """A directive that names a "_" key is malformed at the proxy
+        (502), deleting one as well."""
+        s = Session({"sess": {"a": 1, "_csrf": "t"}, "new": False, "sid": "x"})
+        for name, f in {"del": lambda: s.__delitem__("_csrf"), "pop": lambda: s.pop("_csrf", None)}.items():
+            with self.subTest(name), self.assertRaises(ReservedKeyError):
+                f()
+        self.assertEqual(s.directives(), [])
+
     def test_nested_and_other_keys_are_data(self):
         s = self.session()
         s["user"] = {"_id": 7}

@@ -130,6 +130,31 @@ class DiffBeyondVectors(unittest.TestCase):
         s["b"] = None  # deleting what is not there changes nothing
         self.assertEqual(s.directives(), [("X-Session-Set", '{"a":null}')])
 
+    def test_number_past_the_float_range_is_no_change(self):
+        """The proxy keeps 1e400 as written; Python reads it as inf. An
+        unchanged one is no change; sending one is an error."""
+        s = Session({"sess": json.loads('{"big":1e400,"a":1}')})
+        self.assertEqual(s.directives(), [])
+        s["a"] = 2
+        self.assertEqual(s.directives(), [("X-Session-Set", '{"a":2}')])
+        s["big"] = float("nan")
+        with self.assertRaises(ValueError):
+            s.directives()
+
+    def test_nulls_in_a_new_object_are_left_out(self):
+        s = Session({"sess": {"o": 1}})
+        s["o"] = {"a": 1, "b": None}
+        s["n"] = {"c": None, "d": [None]}
+        self.assertEqual(json.loads(s.directives()[0][1]), {"o": {"a": 1}, "n": {"d": [None]}})
+
+    def test_destroy_then_renew_sends_no_renew(self):
+        """The new session gets a new id anyway; as the Go and Node libraries."""
+        s = Session({"sess": {"a": 1}, "sid": "x"})
+        s.destroy()
+        s.regenerate()
+        s["b"] = 1
+        self.assertEqual(s.directives(), [("X-Session-Destroy", "true"), ("X-Session-Set", '{"b":1}')])
+
     def test_merge_patch(self):
         self.assertEqual(sessionproxy.merge_patch({"a": {"b": 1, "c": 2}, "d": 1}, {"a": {"b": None}, "e": [1]}),
                          {"a": {"c": 2}, "d": 1, "e": [1]})

@@ -235,6 +235,22 @@ class VerifierTest(unittest.TestCase):
                     sessionproxy.verify(mint_token(SECRET, exp=exp), secret=SECRET)
                 self.assertEqual(cm.exception.reason, "malformed")
 
+    def test_sess_is_required(self):
+        """The proxy always sends sess; a token without it is not one of its own."""
+        import base64
+        import hashlib
+        import hmac
+        import time
+
+        def b64(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        head = b64(b'{"alg":"HS256","typ":"JWT"}')
+        body = b64(json.dumps({"iss": "sessionproxy", "exp": int(time.time()) + 60, "sid": "x"}).encode())
+        sig = b64(hmac.new(SECRET.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest())
+        with self.assertRaises(sessionproxy.InvalidToken) as cm:
+            sessionproxy.verify(f"{head}.{body}.{sig}", secret=SECRET)
+        self.assertEqual(cm.exception.reason, "malformed")
+
     def test_audience_list(self):
         tok = mint_token(SECRET, audience=["a", "orders"])
         self.assertEqual(sessionproxy.verify(tok, secret=SECRET, audience="orders")["aud"], ["a", "orders"])
