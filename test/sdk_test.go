@@ -38,19 +38,25 @@ const (
 // appLibrary is an example upstream.
 type appLibrary struct {
 	name   string
-	start  func(t *testing.T) string // runs the example; returns its base URL
+	start  func(t *testing.T, env []string) string // runs the example with env; returns its base URL
 	routes routes
-	noNew  bool // /whoami's "new" is null: the API has no isNew
+	noNew  bool   // /whoami's "new" is null: the API has no isNew
+	header string // the token header (token.header, UPSTREAM_HEADER); "" is X-Session
 }
+
+// appHeader is the token header some examples run with, so that each
+// library is proven with the proxy's token.header set: the directives must
+// be named after it, or the proxy passes them on to the client.
+const appHeader = "X-App-Session"
 
 // appLibraries are the example upstreams, each run with its own Redis and
 // proxy.
 var appLibraries = []appLibrary{
-	{name: "flask", start: pythonExample("../examples/flask/app.py"), routes: libraryRoutes},
+	{name: "flask", start: pythonExample("../examples/flask/app.py"), routes: libraryRoutes, header: appHeader},
 	{name: "wsgi", start: pythonExample("../examples/wsgi/app.py"), routes: libraryRoutes},
-	{name: "koa", start: nodeExample("koa"), routes: libraryRoutes},
+	{name: "koa", start: nodeExample("koa"), routes: libraryRoutes, header: appHeader},
 	{name: "express", start: nodeExample("express"), routes: libraryRoutes, noNew: true}, // express-session has no isNew
-	{name: "go", start: startGoExample, routes: libraryRoutes},
+	{name: "go", start: startGoExample, routes: libraryRoutes, header: appHeader},
 	{name: "java", start: startJavaExample, routes: seedRoutes},
 }
 
@@ -81,9 +87,15 @@ func TestAppLibraries(t *testing.T) {
 	for _, lib := range appLibraries {
 		t.Run(lib.name, func(t *testing.T) {
 			t.Parallel()
-			up := lib.start(t)
-			p := startProxy(t, redisConfig(up, redistest.Start(t).Addr))
-			mem := startProxy(t, baseConfig(up).set("store.type", "memory"))
+			var env []string
+			rc, mc := redisConfig("", redistest.Start(t).Addr), baseConfig("").set("store.type", "memory")
+			if lib.header != "" {
+				env = append(env, "UPSTREAM_HEADER="+lib.header)
+				rc, mc = rc.set("token.header", lib.header), mc.set("token.header", lib.header)
+			}
+			up := lib.start(t, env)
+			p := startProxy(t, rc.set("upstream", up))
+			mem := startProxy(t, mc.set("upstream", up))
 			a := app{appLibrary: lib, up: up, proxy: p.URL, memory: mem.URL, full: lib.routes == libraryRoutes}
 			// One story after another: the concurrent one times its
 			// requests. A story needing routes the example lacks (Java has
@@ -99,20 +111,20 @@ func TestAppLibraries(t *testing.T) {
 }
 
 // pythonExample runs a Python example with sdk/python on its path.
-func pythonExample(script string) func(t *testing.T) string {
-	return func(t *testing.T) string {
+func pythonExample(script string) func(t *testing.T, env []string) string {
+	return func(t *testing.T, env []string) string {
 		sdk, err := filepath.Abs("../sdk/python")
 		if err != nil {
 			t.Fatal(err)
 		}
-		return startExample(t, []string{"PYTHONPATH=" + sdk}, pythonPath(t), script, "--port", "0")
+		return startExample(t, append(env, "PYTHONPATH="+sdk), pythonPath(t), script, "--port", "0")
 	}
 }
 
 // nodeExample runs examples/<name>/app.js with the packages sdk/node/test.sh
 // installs there (npm ci).
-func nodeExample(name string) func(t *testing.T) string {
-	return func(t *testing.T) string {
+func nodeExample(name string) func(t *testing.T, env []string) string {
+	return func(t *testing.T, env []string) string {
 		node := requireTool(t, "node")
 		dir := "../examples/" + name
 		for _, pkg := range []string{name, "sessionproxy"} {
@@ -123,26 +135,26 @@ func nodeExample(name string) func(t *testing.T) string {
 				t.Skipf("%s not installed in examples/%s; run sdk/node/test.sh", pkg, name)
 			}
 		}
-		return startExample(t, nil, node, dir+"/app.js", "0")
+		return startExample(t, env, node, dir+"/app.js", "0")
 	}
 }
 
 // startGoExample builds sdk/go/example in the library's own module (the
 // root module does not import it) and runs it.
-func startGoExample(t *testing.T) string {
+func startGoExample(t *testing.T, env []string) string {
 	bin := filepath.Join(t.TempDir(), "example")
 	build := exec.Command("go", "build", "-o", bin, "./example")
 	build.Dir = filepath.Join("..", "sdk", "go")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build ./example in sdk/go: %v\n%s", err, out)
 	}
-	return startExample(t, nil, bin, "-port", "0")
+	return startExample(t, env, bin, "-port", "0")
 }
 
 // startJavaExample runs examples/java/SessionApp.java, the JDK-only
 // upstream with no library.
-func startJavaExample(t *testing.T) string {
-	return startExample(t, nil, requireTool(t, "java"), "../examples/java/SessionApp.java", "--port", "0")
+func startJavaExample(t *testing.T, env []string) string {
+	return startExample(t, env, requireTool(t, "java"), "../examples/java/SessionApp.java", "--port", "0")
 }
 
 // startExample runs an example upstream with the test secret and returns
@@ -295,21 +307,22 @@ func forgedTokenStory(t *testing.T, a app) {
 		return tok
 	}
 	secret := []byte(testSecret)
+	h := a.tokenHeader()
 	good := mint(jwt.SigningMethodHS256, secret, "sessionproxy", time.Minute)
 	parts := strings.Split(good, ".")
 	rootPayload := base64.RawURLEncoding.EncodeToString([]byte(`{"sid":"forged","sess":{"user":{"name":"root"}},"new":false,"iss":"sessionproxy","exp":` +
 		strconv.FormatInt(time.Now().Add(time.Minute).Unix(), 10) + `}`))
 	refused := []struct{ name, header string }{
 		{"no token", ""},
-		{"empty", "X-Session: "},
-		{"garbage", "X-Session: not-a-token"},
-		{"another secret", "X-Session: " + mint(jwt.SigningMethodHS256, []byte("not-the-proxy-secret-0123456789abcdef"), "sessionproxy", time.Minute)},
-		{"HS512", "X-Session: " + mint(jwt.SigningMethodHS512, secret, "sessionproxy", time.Minute)},
-		{"alg none", "X-Session: " + mint(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "sessionproxy", time.Minute)},
-		{"expired", "X-Session: " + mint(jwt.SigningMethodHS256, secret, "sessionproxy", -time.Minute)},
-		{"other issuer", "X-Session: " + mint(jwt.SigningMethodHS256, secret, "someone", time.Minute)},
-		{"no signature", "X-Session: " + parts[0] + "." + parts[1] + "."},
-		{"signature of another payload", "X-Session: " + parts[0] + "." + rootPayload + "." + parts[2]},
+		{"empty", h + ": "},
+		{"garbage", h + ": not-a-token"},
+		{"another secret", h + ": " + mint(jwt.SigningMethodHS256, []byte("not-the-proxy-secret-0123456789abcdef"), "sessionproxy", time.Minute)},
+		{"HS512", h + ": " + mint(jwt.SigningMethodHS512, secret, "sessionproxy", time.Minute)},
+		{"alg none", h + ": " + mint(jwt.SigningMethodNone, jwt.UnsafeAllowNoneSignatureType, "sessionproxy", time.Minute)},
+		{"expired", h + ": " + mint(jwt.SigningMethodHS256, secret, "sessionproxy", -time.Minute)},
+		{"other issuer", h + ": " + mint(jwt.SigningMethodHS256, secret, "someone", time.Minute)},
+		{"no signature", h + ": " + parts[0] + "." + parts[1] + "."},
+		{"signature of another payload", h + ": " + parts[0] + "." + rootPayload + "." + parts[2]},
 	}
 	c := plainClient()
 	for _, r := range refused {
@@ -323,9 +336,9 @@ func forgedTokenStory(t *testing.T, a app) {
 		}
 		noDirectives(t, resp, r.name)
 	}
-	wantGet(t, c, a.up+"/get", http.StatusOK, `{"name":"admin"}`, "X-Session: "+good)
+	wantGet(t, c, a.up+"/get", http.StatusOK, `{"name":"admin"}`, h+": "+good)
 	if a.full {
-		if sid := a.wantWhoami(t, c, a.up, false, `{"user":{"name":"admin"}}`, "X-Session: "+good).sid(t); sid != "forged" {
+		if sid := a.wantWhoami(t, c, a.up, false, `{"user":{"name":"admin"}}`, h+": "+good).sid(t); sid != "forged" {
 			t.Errorf("/whoami with a genuine token: session id %q, want the token's", sid)
 		}
 	}
@@ -351,12 +364,21 @@ func wantGet(t *testing.T, c *http.Client, url string, status int, body string, 
 	return resp
 }
 
-// noDirectives checks that resp carries no X-Session-* header: the proxy
-// removes them, and a refused request changes nothing.
+// tokenHeader is the header the example reads its token from.
+func (a app) tokenHeader() string {
+	if a.header != "" {
+		return a.header
+	}
+	return "X-Session"
+}
+
+// noDirectives checks that resp carries no X-Session-* header (nor one
+// named after appHeader): the proxy removes them, and a refused request
+// changes nothing.
 func noDirectives(t *testing.T, resp *http.Response, what string) {
 	t.Helper()
 	for name := range resp.Header {
-		if strings.HasPrefix(strings.ToLower(name), "x-session") {
+		if n := strings.ToLower(name); strings.HasPrefix(n, "x-session") || strings.HasPrefix(n, strings.ToLower(appHeader)) {
 			t.Errorf("%s: the client saw %s: %v", what, name, resp.Header[name])
 		}
 	}

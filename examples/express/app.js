@@ -17,7 +17,8 @@ const sessionproxy = require('sessionproxy');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const app = express();
-app.use(sessionproxy.express({ secret: process.env.UPSTREAM_SECRET }));
+// UPSTREAM_HEADER: the proxy's token.header, when it is not X-Session.
+app.use(sessionproxy.express({ secret: process.env.UPSTREAM_SECRET, header: process.env.UPSTREAM_HEADER || undefined }));
 
 app.get('/set', (req, res) => {
   req.session.user = { name: 'john doe', age: 30 };

@@ -20,7 +20,8 @@ from flask import Flask, request, session
 from sessionproxy.flask import SessionProxy, regenerate
 
 app = Flask(__name__)
-SessionProxy(app, secret=os.environ.get("UPSTREAM_SECRET"))
+# UPSTREAM_HEADER: the proxy's token.header, when it is not X-Session.
+SessionProxy(app, secret=os.environ.get("UPSTREAM_SECRET"), header=os.environ.get("UPSTREAM_HEADER") or "X-Session")
 
 
 @app.get("/set")

@@ -16,7 +16,8 @@ const sessionproxy = require('sessionproxy');
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const app = new Koa();
-app.use(sessionproxy.koa({ secret: process.env.UPSTREAM_SECRET }));
+// UPSTREAM_HEADER: the proxy's token.header, when it is not X-Session.
+app.use(sessionproxy.koa({ secret: process.env.UPSTREAM_SECRET, header: process.env.UPSTREAM_HEADER || undefined }));
 
 app.use(async (ctx) => {
   switch (ctx.path.slice(1)) {

@@ -62,7 +62,8 @@ def routes(environ, start_response):
     return reply("not found", "404 Not Found")
 
 
-app = SessionMiddleware(routes, secret=os.environ.get("UPSTREAM_SECRET"))
+# UPSTREAM_HEADER: the proxy's token.header, when it is not X-Session.
+app = SessionMiddleware(routes, secret=os.environ.get("UPSTREAM_SECRET"), header=os.environ.get("UPSTREAM_HEADER") or "X-Session")
 
 
 class ThreadingServer(ThreadingMixIn, WSGIServer):

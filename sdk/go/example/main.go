@@ -49,6 +49,7 @@ func run() error {
 		Secret:   os.Getenv("UPSTREAM_SECRET"),
 		JWKSURL:  os.Getenv("UPSTREAM_JWKS_URL"),
 		Audience: os.Getenv("UPSTREAM_AUDIENCE"),
+		Header:   os.Getenv("UPSTREAM_HEADER"), // the proxy's token.header; default X-Session
 	})
 	if err != nil {
 		return fmt.Errorf("UPSTREAM_SECRET or UPSTREAM_JWKS_URL: %w", err)
