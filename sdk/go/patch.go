@@ -43,17 +43,19 @@ func dropNulls(m map[string]any) {
 // diff returns the smallest RFC 7396 merge patch that turns before into
 // after: only changed keys, removed keys as nil, objects diffed
 // recursively, anything else (arrays too) replaced whole. An empty patch
-// means no change.
+// means no change. A null member of before counts as absent, as merging
+// reads it: the proxy may hold one (a Koa app's cookie), and it is no
+// change.
 func diff(before, after map[string]any) map[string]any {
 	patch := map[string]any{}
-	for k := range before {
-		if _, ok := after[k]; !ok {
+	for k, b := range before {
+		if _, ok := after[k]; !ok && b != nil {
 			patch[k] = nil
 		}
 	}
 	for k, a := range after {
-		b, ok := before[k]
-		if !ok {
+		b := before[k]
+		if b == nil {
 			patch[k] = a
 			continue
 		}

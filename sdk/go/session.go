@@ -54,8 +54,9 @@ type Session struct {
 	mu        sync.Mutex
 	id        string
 	isNew     bool
-	arrived   []byte // the "sess" JSON of the token
-	values    map[string]any
+	arrived   map[string]any // the token's "sess", never changed
+	values    map[string]any // arrived itself until own
+	own       bool           // values is the session's own copy: it may have changed
 	destroyed bool
 	renew     bool
 	maxAge    string // "", milliseconds or "session"
@@ -83,7 +84,36 @@ func NewContext(ctx context.Context, s *Session) context.Context {
 }
 
 func newSession(c *Claims) *Session {
-	return &Session{id: c.SID, isNew: c.New, arrived: c.sess, values: c.Session}
+	return &Session{id: c.SID, isNew: c.New, arrived: c.Session, values: c.Session}
+}
+
+// makeOwn gives the session its own copy of the values before one is
+// changed or lent out, so that arrived stays as the token had it. A
+// request that only reads scalars copies nothing.
+func (s *Session) makeOwn() {
+	if !s.own {
+		s.values = deepCopy(s.arrived).(map[string]any)
+		s.own = true
+	}
+}
+
+// deepCopy copies decoded JSON: maps and slices anew, the rest as is.
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		m := make(map[string]any, len(v))
+		for k, e := range v {
+			m[k] = deepCopy(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(v))
+		for i, e := range v {
+			a[i] = deepCopy(e)
+		}
+		return a
+	}
+	return v
 }
 
 // ID returns the session id: stable for the session's life, changed by
@@ -112,7 +142,10 @@ func (s *Session) Get(key string) any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.values[key]
-	s.lent = s.lent || mutable(v)
+	if mutable(v) {
+		s.makeOwn()
+		v, s.lent = s.values[key], true
+	}
 	return v
 }
 
@@ -230,6 +263,7 @@ func (s *Session) change(key string, f func()) error {
 	if s.committed {
 		return ErrHeadersSent
 	}
+	s.makeOwn()
 	f()
 	return nil
 }
@@ -250,6 +284,16 @@ func (s *Session) commit() ([]directive, error) {
 		return nil, nil
 	}
 	s.committed = true
+	if !s.own { // nothing changed, nor lent out to be changed in place
+		var ds []directive
+		if s.renew {
+			ds = append(ds, directive{"-Renew", "true"})
+		}
+		if s.maxAge != "" {
+			ds = append(ds, directive{"-Max-Age", s.maxAge})
+		}
+		return ds, nil
+	}
 	after, err := normalize(s.values)
 	if err != nil {
 		return nil, err
@@ -262,12 +306,7 @@ func (s *Session) commit() ([]directive, error) {
 			ds = append(ds, directive{"-Set", encodeASCII(after)})
 		}
 	} else {
-		var before map[string]any
-		if err := decodeStrict(s.arrived, &before); err != nil {
-			return nil, fmt.Errorf("sessionproxy: the arrived session: %w", err)
-		}
-		dropNulls(before) // as after: a null member the proxy holds is no change
-		if patch := diff(before, after); len(patch) > 0 {
+		if patch := diff(s.arrived, after); len(patch) > 0 {
 			ds = append(ds, directive{"-Set", encodeASCII(patch)})
 		}
 		if s.renew {

@@ -39,7 +39,8 @@ type Claims struct {
 	// format, whose cookies carry no id.
 	SID string
 	// Session is the session data ("sess"), a JSON object decoded with
-	// numbers as json.Number, so that large integers survive.
+	// numbers as json.Number, so that large integers survive. It is the
+	// map Raw["sess"] holds.
 	Session map[string]any
 	// New is true when the session did not exist before this request.
 	New bool
@@ -52,8 +53,6 @@ type Claims struct {
 	// Raw holds every claim as the token carries it, numbers as
 	// json.Number.
 	Raw map[string]any
-
-	sess []byte // "sess" as the token carries it: the session as it arrived
 }
 
 // Verify checks token with opts, as a Manager built from opts does, and
@@ -99,15 +98,11 @@ func (m *Manager) Verify(ctx context.Context, token string) (*Claims, error) {
 		return nil, ErrSignature
 	}
 
-	var raw map[string]json.RawMessage
-	if err := decodeSegment(parts[1], &raw); err != nil {
-		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
-	}
 	c := &Claims{}
 	if err := decodeSegment(parts[1], &c.Raw); err != nil {
 		return nil, fmt.Errorf("%w: payload: %v", ErrMalformed, err)
 	}
-	if err := c.fill(raw); err != nil {
+	if err := c.fill(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	if now := time.Now(); !now.Before(c.ExpiresAt.Add(m.leeway)) {
@@ -151,51 +146,62 @@ func (m *Manager) key(ctx context.Context, alg, kid string) (jwt.SigningMethod, 
 	}
 }
 
-// fill sets c's fields from the payload's claims.
-func (c *Claims) fill(raw map[string]json.RawMessage) error {
-	if err := decodeStrict(raw["sess"], &c.Session); err != nil || c.Session == nil {
-		return errors.New(`"sess" is not a JSON object`)
+// fill sets c's fields from its Raw claims, decoded once.
+func (c *Claims) fill() error {
+	var ok bool
+	if c.Session, ok = c.Raw["sess"].(map[string]any); !ok {
+		return errors.New(`"sess" is missing or not a JSON object`)
 	}
-	c.sess = raw["sess"]
-	if s, ok := raw["sid"]; ok {
-		if err := json.Unmarshal(s, &c.SID); err != nil {
+	if v, present := c.Raw["sid"]; present {
+		if c.SID, ok = v.(string); !ok {
 			return errors.New(`"sid" is not a string`)
 		}
 	}
-	if n, ok := raw["new"]; ok {
-		if err := json.Unmarshal(n, &c.New); err != nil {
+	if v, present := c.Raw["new"]; present {
+		if c.New, ok = v.(bool); !ok {
 			return errors.New(`"new" is not a boolean`)
 		}
 	}
-	if s, ok := raw["iss"]; ok {
-		if err := json.Unmarshal(s, &c.Issuer); err != nil {
+	if v, present := c.Raw["iss"]; present {
+		if c.Issuer, ok = v.(string); !ok {
 			return errors.New(`"iss" is not a string`)
 		}
 	}
 	var err error
-	if c.ExpiresAt, err = numericDate(raw, "exp"); err != nil {
+	if c.ExpiresAt, err = numericDate(c.Raw, "exp"); err != nil {
 		return err
 	}
-	if _, ok := raw["iat"]; ok {
-		if c.IssuedAt, err = numericDate(raw, "iat"); err != nil {
+	if _, present := c.Raw["iat"]; present {
+		if c.IssuedAt, err = numericDate(c.Raw, "iat"); err != nil {
 			return err
 		}
 	}
-	if a, ok := raw["aud"]; ok {
-		var one string
-		if json.Unmarshal(a, &one) == nil {
-			c.Audience = []string{one}
-		} else if json.Unmarshal(a, &c.Audience) != nil {
+	switch aud := c.Raw["aud"].(type) {
+	case nil:
+		if _, present := c.Raw["aud"]; present {
 			return errors.New(`"aud" is neither a string nor a list of strings`)
 		}
+	case string:
+		c.Audience = []string{aud}
+	case []any:
+		c.Audience = make([]string, 0, len(aud))
+		for _, a := range aud {
+			one, ok := a.(string)
+			if !ok {
+				return errors.New(`"aud" is neither a string nor a list of strings`)
+			}
+			c.Audience = append(c.Audience, one)
+		}
+	default:
+		return errors.New(`"aud" is neither a string nor a list of strings`)
 	}
 	return nil
 }
 
 // numericDate reads a JWT NumericDate claim, which must be present.
-func numericDate(raw map[string]json.RawMessage, name string) (time.Time, error) {
-	var n json.Number
-	if err := decodeStrict(raw[name], &n); err != nil {
+func numericDate(raw map[string]any, name string) (time.Time, error) {
+	n, ok := raw[name].(json.Number)
+	if !ok {
 		return time.Time{}, fmt.Errorf("%q is missing or not a number", name)
 	}
 	f, err := n.Float64()
