@@ -28,12 +28,13 @@ type keySet struct {
 	maxAge     time.Duration // keys older than this are fetched again (a key may have been withdrawn)
 	now        func() time.Time
 
-	mu      sync.Mutex // held during a fetch, so that concurrent misses wait for one fetch
-	keys    map[string]publicKey
-	fetched time.Time // last successful fetch
-	tried   time.Time // last attempt
-	forced  time.Time // last fetch for an unknown kid
-	lastErr error     // of the last attempt
+	mu       sync.Mutex
+	keys     map[string]publicKey
+	fetched  time.Time     // start of the last successful fetch
+	tried    time.Time     // start of the last attempt
+	forced   time.Time     // last fetch for an unknown kid
+	lastErr  error         // of the last attempt
+	inflight chan struct{} // closed when the fetch under way ends; nil when none is
 }
 
 // publicKey is one usable key of the set.
@@ -49,50 +50,79 @@ func newKeySet(url string, client *http.Client) *keySet {
 	return &keySet{url: url, client: client, minRefresh: 10 * time.Second, maxAge: time.Hour, now: time.Now}
 }
 
-// key returns the key named kid, fetching the set when kid is unknown or
-// the set is old and the last attempt is not too recent.
+// key returns the key named kid. A known key is returned at once; when
+// the set is old, it is fetched again in the background, so that no
+// request waits for the JWKS (nor for one that hangs), and the old key
+// keeps verifying until then or while the JWKS is unreachable. An unknown
+// kid waits for a fetch (one already under way, or its own), unless one
+// failed or found nothing lately.
 func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	now := s.now()
 	k, ok := s.keys[kid]
 	fresh := !s.fetched.IsZero() && now.Sub(s.fetched) < s.maxAge
-	if ok && fresh {
+	failedLately := s.lastErr != nil && now.Sub(s.tried) < s.minRefresh
+	if ok {
+		if !fresh && !failedLately {
+			s.fetchLocked(now)
+		}
+		s.mu.Unlock()
 		return k, nil
 	}
-	failedLately := s.lastErr != nil && now.Sub(s.tried) < s.minRefresh
-	unknownLately := !ok && fresh && now.Sub(s.forced) < s.minRefresh
-	if failedLately || unknownLately {
-		switch {
-		case ok:
-			return k, nil
-		case s.lastErr != nil:
-			return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, s.lastErr)
-		default:
-			return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
-		}
-	}
-	if !ok && fresh {
-		s.forced = now
-	}
-	s.tried = now
-	// Not the request's own cancellation: other requests wait for this
-	// fetch, and a failure holds for minRefresh.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	keys, err := s.fetch(ctx)
-	s.lastErr = err
-	if err != nil {
-		if ok { // an old key still verifies while the proxy is unreachable
-			return k, nil
-		}
+	if failedLately {
+		err := s.lastErr
+		s.mu.Unlock()
 		return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, err)
 	}
-	s.keys, s.fetched = keys, now
-	if k, ok = keys[kid]; !ok {
+	if fresh && now.Sub(s.forced) < s.minRefresh {
+		s.mu.Unlock()
 		return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
 	}
-	return k, nil
+	if fresh {
+		s.forced = now
+	}
+	done := s.fetchLocked(now)
+	s.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return publicKey{}, fmt.Errorf("%w: waiting for the key set: %w", ErrJWKS, context.Cause(ctx))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.keys[kid]; ok {
+		return k, nil
+	}
+	if s.lastErr != nil {
+		return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, s.lastErr)
+	}
+	return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
+}
+
+// fetchLocked starts fetching the set, unless a fetch is under way, and
+// returns a channel closed when it ends. s.mu must be held.
+func (s *keySet) fetchLocked(now time.Time) <-chan struct{} {
+	if s.inflight != nil {
+		return s.inflight
+	}
+	done := make(chan struct{})
+	s.inflight, s.tried = done, now
+	go func() {
+		// No request's context: requests wait for this fetch, and its
+		// failure holds for minRefresh.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		keys, err := s.fetch(ctx)
+		cancel()
+		s.mu.Lock()
+		s.lastErr = err
+		if err == nil {
+			s.keys, s.fetched = keys, now
+		}
+		s.inflight = nil
+		s.mu.Unlock()
+		close(done)
+	}()
+	return done
 }
 
 // fetch reads the key set. Keys it cannot use (another kty or curve, use

@@ -1,6 +1,7 @@
 package sessionproxy
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
@@ -25,12 +26,22 @@ type jwksServer struct {
 	keys    []map[string]string
 	status  int
 	fetches atomic.Int32
+	hang    chan struct{} // when set, a fetch waits for it to close: a JWKS that hangs
 }
 
 func newJWKSServer(t *testing.T) *jwksServer {
 	s := &jwksServer{status: http.StatusOK}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.fetches.Add(1)
+		s.mu.Lock()
+		hang := s.hang
+		s.mu.Unlock()
+		if hang != nil {
+			select {
+			case <-hang:
+			case <-r.Context().Done():
+			}
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if s.status != http.StatusOK {
@@ -254,5 +265,61 @@ func TestJWKSOutage(t *testing.T) {
 	clk.Advance(2 * m.keys.maxAge) // old enough to fetch again, which fails
 	if _, err := m.Verify(t.Context(), ed.mint(t, nil)); err != nil {
 		t.Errorf("a known key during an outage: %v", err)
+	}
+}
+
+// A JWKS that hangs holds up no request whose key is known: an old set is
+// fetched again in the background, and the old key verifies meanwhile. A
+// request with an unknown kid waits for the fetch only as long as its own
+// context allows.
+func TestJWKSHangingFetchWaitsForNoKnownKey(t *testing.T) {
+	ed, next := newEd25519(t, "ed"), newP256(t, "next")
+	srv := newJWKSServer(t)
+	srv.publish(ed.jwk)
+	m, clk := newJWKSManager(t, srv.URL)
+	if _, err := m.Verify(t.Context(), ed.mint(t, nil)); err != nil {
+		t.Fatal(err)
+	}
+	hang := make(chan struct{})
+	srv.mu.Lock()
+	srv.hang = hang
+	srv.mu.Unlock()
+	defer close(hang)
+	clk.Advance(2 * m.keys.maxAge) // old: the next use fetches again, and that fetch hangs
+
+	verified := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, err := m.Verify(t.Context(), ed.mint(t, nil))
+			verified <- err
+		}()
+	}
+	for range 3 {
+		select {
+		case err := <-verified:
+			if err != nil {
+				t.Fatalf("a known key while the JWKS hangs: %v", err)
+			}
+		case <-time.After(5 * time.Second): // a guard against a deadlock, not a speed check
+			t.Fatal("Verify of a known key waited for the hanging JWKS fetch")
+		}
+	}
+	m.keys.mu.Lock()
+	inflight := m.keys.inflight != nil
+	m.keys.mu.Unlock()
+	if !inflight {
+		t.Error("no fetch under way after a known key of an old set")
+	}
+	for deadline := time.Now().Add(5 * time.Second); srv.fetches.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2: one background fetch for all three", n)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := m.Verify(ctx, next.mint(t, nil)); !errors.Is(err, ErrJWKS) || !errors.Is(err, context.Canceled) {
+		t.Errorf("an unknown kid, its request gone, while the JWKS hangs: %v, want ErrJWKS and context.Canceled", err)
 	}
 }

@@ -25,7 +25,8 @@ type Options struct {
 	// JWKSURL is where the proxy publishes its public keys, for EdDSA and
 	// ES256 tokens (its /.well-known/jwks.json). Keys are cached by kid; a
 	// token with an unknown kid fetches the set again at once (a rotation),
-	// however recent the last fetch, and at most every 10 s.
+	// however recent the last fetch, and at most every 10 s. An hour-old
+	// set is fetched again in the background: a known key never waits.
 	JWKSURL string
 	// HTTPClient fetches the JWKS. Default: a client with a 10 s timeout.
 	HTTPClient *http.Client
