@@ -68,9 +68,12 @@ class _KeySet:
     An unknown ``kid`` refetches the set at once (a key rotation), but at
     most once per ``refetch_interval`` seconds, so a flood of tokens with
     made-up ids does not become a flood of fetches. A set older than
-    ``max_age`` is refetched on the next use; if that fetch fails the old
-    keys are kept. Until a first fetch succeeds, fetches are retried at
-    most once per ``refetch_interval``, and KeySetError is raised.
+    ``max_age`` is refetched in the background on the next use: a known
+    ``kid`` never waits for the JWKS (nor for one that hangs), and if that
+    fetch fails the old keys are kept. Until a first fetch succeeds,
+    fetches are retried at most once per ``refetch_interval``, and
+    KeySetError is raised. Fetches run outside the lock, one at a time;
+    a request that needs one waits for the one under way.
     """
 
     def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float,
@@ -90,41 +93,67 @@ class _KeySet:
         self._unknown_refetch = -float("inf")  # ... of the last one an unknown kid caused
         self._loaded = False
         self._error = ""
+        self._inflight: Optional[threading.Event] = None  # set when the fetch under way ends
         self.fetches = 0  # how many times the set was fetched, for tests and metrics
 
     def get(self, kid: str) -> Optional[tuple]:
+        wait = None
         with self._lock:
             now = time.monotonic()
             if not self._loaded:
                 if self.fetches == 0 or now - self._fetched >= self.refetch_interval:
-                    self._refresh(now)
+                    wait = self._start(now)
+                else:
+                    wait = self._inflight
             elif now - self._fetched >= self.max_age:
-                self._refresh(now)
-            elif kid not in self._keys and now - self._unknown_refetch >= self.refetch_interval:
-                self._unknown_refetch = now
-                self._refresh(now)
+                self._start(now)  # in the background: the keys held verify meanwhile
+                if kid not in self._keys:
+                    wait = self._inflight
+            elif kid not in self._keys:
+                if now - self._unknown_refetch >= self.refetch_interval:
+                    self._unknown_refetch = now
+                    wait = self._start(now)
+                else:
+                    wait = self._inflight  # a rotation's fetch under way may bring it
+        if wait is not None:
+            wait.wait(self.timeout + 1)
+        with self._lock:
             if not self._loaded:
                 raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable: {self._error}")
             return self._keys.get(kid)
 
-    def _refresh(self, now: float) -> None:
-        self._fetched = now
-        self.fetches += 1
+    def _start(self, now: float) -> threading.Event:
+        """Start a fetch unless one is under way; the lock is held."""
+        if self._inflight is None:
+            self._inflight = threading.Event()
+            self._fetched = now
+            self.fetches += 1
+            threading.Thread(target=self._refresh, args=(self._inflight,), daemon=True,
+                             name="sessionproxy-jwks").start()
+        return self._inflight
+
+    def _refresh(self, done: threading.Event) -> None:
         try:
             doc = json.loads(self._open(self.url, self.timeout))
             keys = doc["keys"]
             if not isinstance(keys, list):
                 raise ValueError('"keys" is not a list')
+            parsed = {}
+            for jwk in keys:
+                key = _parse_jwk(jwk)
+                if key is not None:
+                    parsed[jwk["kid"]] = key
         except Exception as e:  # any failure: keep the keys we have
-            self._error = str(e) or type(e).__name__
+            with self._lock:
+                self._error = str(e) or type(e).__name__
+                self._inflight = None
+            done.set()
             return
-        parsed = {}
-        for jwk in keys:
-            key = _parse_jwk(jwk)
-            if key is not None:
-                parsed[jwk["kid"]] = key
-        self._keys = parsed
-        self._loaded = True
+        with self._lock:
+            self._keys = parsed
+            self._loaded = True
+            self._inflight = None
+        done.set()
 
 
 def _http_get(url: str, timeout: float) -> bytes:

@@ -68,11 +68,14 @@ class JWKSServer:
         self.keys = list(keys)
         self.fetches = 0
         self.fail = False
+        self.hang = None  # a threading.Event a fetch waits for: a JWKS that hangs
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.fetches += 1
+                if outer.hang is not None:
+                    outer.hang.wait(10)
                 if outer.fail:
                     self.send_error(503)
                     return
@@ -179,6 +182,23 @@ class JWKSTest(unittest.TestCase):
         v.verify(self.ed.sign(claims()))
         self.server.fail = True
         self.assertEqual(v.verify(self.es.sign(claims()))["sid"], "s1")
+
+    def test_a_hanging_jwks_holds_up_no_known_key(self):
+        """An old set is fetched again in the background: known keys
+        verify meanwhile, from any thread, while the JWKS hangs."""
+        v = self.verifier(jwks_max_age=0)  # every use finds the set old: it fetches it again
+        v.verify(self.ed.sign(claims()))
+        self.server.hang = threading.Event()
+        self.addCleanup(self.server.hang.set)
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(v.verify(self.es.sign(claims()))["sid"]))
+                   for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(5)  # a guard against a deadlock, not a speed check
+        self.assertEqual(results, ["s1"] * 3, "a known key waited for the hanging JWKS")
+        self.assertEqual(v.keyset.fetches, 2, "one background fetch for all three")
 
     def test_secret_and_jwks_together(self):
         v = sessionproxy.Verifier("hs-secret-0123456789abcdef", jwks_url=self.server.url)
