@@ -149,6 +149,13 @@ class JWKS {
   }
 
   async key(kid) {
+    // A known key verifies at once; an old set is fetched again in the
+    // background, so that no request waits for the JWKS (nor for one that
+    // hangs), and the key held verifies until then.
+    if (this.keys !== null && this.keys.has(kid)) {
+      if (Date.now() - this.fetchedAt >= this.maxAge) this.refresh(true).catch(() => {});
+      return this.keys.get(kid);
+    }
     // A fetch under way (another request's unknown kid: a rotation) may
     // bring this kid too: wait for it, and count it as this one's own
     // refetch, rather than refuse the token.

@@ -29,9 +29,10 @@ function sign(key, claims, header = {}) {
 const claims = () => ({ sid: 's', sess: { user: 'john' }, new: false, iss: 'sessionproxy', iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 60 });
 
 async function jwksServer(t, keys) {
-  const served = { keys, fetches: 0 };
-  const url = await listen(t, (req, res) => {
+  const served = { keys, fetches: 0, hang: null }; // hang: a promise a fetch waits for (a JWKS that hangs)
+  const url = await listen(t, async (req, res) => {
     served.fetches++;
+    if (served.hang) await served.hang;
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ keys: served.keys.map((k) => k.jwk) }));
   });
@@ -106,6 +107,25 @@ test('JWKS: requests that arrive together with a rotated key all wait for its on
   const results = await Promise.allSettled([1, 2, 3].map(() => v.verify(sign(ed2, claims()))));
   assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'fulfilled', 'fulfilled']);
   assert.equal(srv.fetches, 2);
+});
+
+test('JWKS: a known key never waits for the key set, even one that hangs', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  const v = createVerifier({ jwksUrl: srv.url, jwksMaxAge: 0 }); // every use finds the set old
+  await v.verify(sign(ed, claims()));
+  let release;
+  srv.hang = new Promise((resolve) => { release = resolve; });
+  t.after(() => release());
+  // The guard is shorter than the 5 s a JWKS request may take: a
+  // deadlock guard, not a speed check.
+  let timer;
+  const guard = new Promise((resolve) => { timer = setTimeout(resolve, 2000, 'waited for the JWKS'); });
+  const results = await Promise.race([Promise.all([1, 2, 3].map(() => v.verify(sign(ed, claims())))), guard]);
+  clearTimeout(timer);
+  assert.deepEqual(Array.isArray(results) ? results.map((c) => c.sid) : results, ['s', 's', 's'], 'verified while the refetch hangs');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(srv.fetches, 2, 'one background refetch for all three');
 });
 
 test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {
