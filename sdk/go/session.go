@@ -203,6 +203,7 @@ func (s *Session) Set(key string, value any) error {
 		return fmt.Errorf("sessionproxy: session key %q: %w", key, err)
 	}
 	return s.change(key, func() {
+		s.makeOwn()
 		if string(b) == "null" {
 			delete(s.values, key)
 		} else {
@@ -214,7 +215,10 @@ func (s *Session) Set(key string, value any) error {
 
 // Delete removes key.
 func (s *Session) Delete(key string) error {
-	return s.change(key, func() { delete(s.values, key) })
+	return s.change(key, func() {
+		s.makeOwn()
+		delete(s.values, key)
+	})
 }
 
 // Destroy drops the session (koa-session's ctx.session = null): the proxy
@@ -223,7 +227,7 @@ func (s *Session) Delete(key string) error {
 // id.
 func (s *Session) Destroy() error {
 	return s.change("", func() {
-		s.values = map[string]any{}
+		s.values, s.own = map[string]any{}, true
 		s.destroyed = true
 		s.maxAge = ""
 	})
@@ -263,7 +267,6 @@ func (s *Session) change(key string, f func()) error {
 	if s.committed {
 		return ErrHeadersSent
 	}
-	s.makeOwn()
 	f()
 	return nil
 }
@@ -284,34 +287,24 @@ func (s *Session) commit() ([]directive, error) {
 		return nil, nil
 	}
 	s.committed = true
-	if !s.own { // nothing changed, nor lent out to be changed in place
-		var ds []directive
-		if s.renew {
-			ds = append(ds, directive{"-Renew", "true"})
-		}
-		if s.maxAge != "" {
-			ds = append(ds, directive{"-Max-Age", s.maxAge})
-		}
-		return ds, nil
-	}
-	after, err := normalize(s.values)
-	if err != nil {
-		return nil, err
-	}
-	s.sent = after
 	var ds []directive
-	if s.destroyed {
-		ds = append(ds, directive{"-Destroy", "true"})
-		if len(after) > 0 {
-			ds = append(ds, directive{"-Set", encodeASCII(after)})
+	if s.own { // changed, or lent out to be changed in place: compare
+		after, err := normalize(s.values)
+		if err != nil {
+			return nil, err
 		}
-	} else {
-		if patch := diff(s.arrived, after); len(patch) > 0 {
+		s.sent = after
+		if s.destroyed {
+			ds = append(ds, directive{"-Destroy", "true"})
+			if len(after) > 0 {
+				ds = append(ds, directive{"-Set", encodeASCII(after)})
+			}
+		} else if patch := diff(s.arrived, after); len(patch) > 0 {
 			ds = append(ds, directive{"-Set", encodeASCII(patch)})
 		}
-		if s.renew {
-			ds = append(ds, directive{"-Renew", "true"})
-		}
+	}
+	if s.renew && !s.destroyed {
+		ds = append(ds, directive{"-Renew", "true"})
 	}
 	if s.maxAge != "" {
 		ds = append(ds, directive{"-Max-Age", s.maxAge})
