@@ -157,6 +157,45 @@ func startJavaExample(t *testing.T, env []string) string {
 	return startExample(t, env, requireTool(t, "java"), "../examples/java/SessionApp.java", "--port", "0")
 }
 
+// TestJavaExampleChecksTheToken: the library-free example, the one other
+// languages copy, refuses a token made for another upstream's audience
+// and allows a few seconds of clock skew, as the libraries do.
+func TestJavaExampleChecksTheToken(t *testing.T) {
+	t.Parallel()
+	up := startJavaExample(t, []string{"UPSTREAM_AUDIENCE=web"})
+	mint := func(aud any, exp time.Duration) string {
+		now := time.Now()
+		claims := jwt.MapClaims{"sid": "s", "sess": map[string]any{"user": map[string]any{"name": "jo"}}, "new": false,
+			"iss": "sessionproxy", "iat": now.Unix(), "exp": now.Add(exp).Unix()}
+		if aud != nil {
+			claims["aud"] = aud
+		}
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	tests := []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{"its audience", mint("web", time.Minute), http.StatusOK},
+		{"its audience in a list", mint([]string{"orders", "web"}, time.Minute), http.StatusOK},
+		{"another upstream's audience", mint("orders", time.Minute), http.StatusUnauthorized},
+		{"no audience", mint(nil, time.Minute), http.StatusUnauthorized},
+		{"expired within the clock skew", mint("web", -2*time.Second), http.StatusOK},
+		{"expired", mint("web", -time.Minute), http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		resp, body := get(t, plainClient(), up+"/get", "X-Session: "+tc.token)
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d (%q), want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+	}
+}
+
 // startExample runs an example upstream with the test secret and returns
 // its base URL.
 func startExample(t *testing.T, env []string, name string, args ...string) string {

@@ -3,6 +3,9 @@
 // in X-Session, answer with X-Session-* directives.
 //
 //     UPSTREAM_SECRET=... java SessionApp.java --port 8080
+//
+// UPSTREAM_AUDIENCE, when the proxy's routes or token.audience give this
+// app one, refuses a token made for another upstream.
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.net.InetSocketAddress;
@@ -17,6 +20,8 @@ import javax.crypto.spec.SecretKeySpec;
 
 public class SessionApp {
     static byte[] secret;
+    static String audience; // null: aud is not checked
+    static final long LEEWAY_SECONDS = 5; // clock skew allowed on exp, as the libraries allow
 
     public static void main(String[] args) throws Exception {
         String s = System.getenv("UPSTREAM_SECRET");
@@ -25,6 +30,8 @@ public class SessionApp {
             System.exit(1);
         }
         secret = s.getBytes(StandardCharsets.UTF_8);
+        String aud = System.getenv("UPSTREAM_AUDIENCE");
+        audience = aud == null || aud.isEmpty() ? null : aud;
         int port = args.length == 2 && args[0].equals("--port") ? Integer.parseInt(args[1]) : 8080;
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", port), 0);
         server.setExecutor(Executors.newCachedThreadPool());
@@ -68,7 +75,9 @@ public class SessionApp {
 
     // verify returns the session's top-level keys (raw JSON values) if the
     // token is the proxy's: HS256, signature right (constant-time compare),
-    // not expired, issuer "sessionproxy". Anything else is null: a 401.
+    // not expired (with a few seconds of leeway), issuer "sessionproxy",
+    // and for this app's audience when it has one. Anything else is null:
+    // a 401.
     static Map<String, String> verify(String token) {
         try {
             String[] p = token.split("\\.", -1);
@@ -80,12 +89,27 @@ public class SessionApp {
             byte[] want = mac.doFinal((p[0] + "." + p[1]).getBytes(StandardCharsets.US_ASCII));
             if (!MessageDigest.isEqual(want, b64.decode(p[2]))) return null;
             Map<String, String> claims = members(new String(b64.decode(p[1]), StandardCharsets.UTF_8));
-            if (Double.parseDouble(claims.get("exp")) * 1000 <= System.currentTimeMillis()) return null;
+            double exp = Double.parseDouble(claims.get("exp"));
+            if (!Double.isFinite(exp) || (exp + LEEWAY_SECONDS) * 1000 <= System.currentTimeMillis()) return null;
             if (!"\"sessionproxy\"".equals(claims.get("iss"))) return null;
+            if (audience != null && !forAudience(claims.get("aud"))) return null;
             return members(claims.get("sess"));
         } catch (Exception e) { // no token, bad base64, not JSON, no exp...
             return null;
         }
+    }
+
+    // forAudience reports whether aud (raw JSON: a string or a list of
+    // strings) names this app's audience.
+    static boolean forAudience(String aud) {
+        if (aud == null) return false;
+        String want = "\"" + audience + "\"";
+        if (aud.equals(want)) return true;
+        if (!aud.startsWith("[") || !aud.endsWith("]")) return false;
+        for (String a : aud.substring(1, aud.length() - 1).split(",")) {
+            if (a.trim().equals(want)) return true;
+        }
+        return false;
     }
 
     // members returns the top-level members of the JSON object s, each
