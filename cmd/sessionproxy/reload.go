@@ -74,6 +74,10 @@ func (a *app) build(file loaded, prev *bundle) (*bundle, error) {
 		return nil, fmt.Errorf("server.trustedProxies: %w", err)
 	}
 	so := sessionOptions(cfg, a.sessions.store)
+	// session.format needs a restart too: the store's key layout and the
+	// ids' prefix were made for the format the proxy started with, and a
+	// cookie in another format would be unreadable to the running one.
+	so.Format = session.Format(a.cfg.Session.Format)
 	so.IDPrefix = a.sessions.idPrefix
 	so.TrustStore = a.sessions.own
 	so.SecureRequest = trusted.IsHTTPS

@@ -276,11 +276,11 @@ func TestReloadInvalid(t *testing.T) {
 // and keep their running values.
 func TestReloadNotApplied(t *testing.T) {
 	ra := newReloadApp(t, "upstream: UPSTREAM\nkeys: ["+reloadKey1+"]\ntoken: {secret: "+reloadSecret+"}\n")
-	ra.write(t, "listen: \":4000\"\nupstream: UPSTREAM\nkeys: ["+reloadKey1+"]\ntoken: {secret: "+reloadSecret+", ttl: 30s}\nstore: {type: memory}\nserver: {idleTimeout: 5s}\nlog: {level: debug}\n")
+	ra.write(t, "listen: \":4000\"\nupstream: UPSTREAM\nkeys: ["+reloadKey1+"]\ntoken: {secret: "+reloadSecret+", ttl: 30s}\nstore: {type: memory}\nserver: {idleTimeout: 5s}\nsession: {format: koa}\nlog: {level: debug}\n")
 	if err := ra.reload(); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(ra.logs.String(), `"settings":["listen","server.idleTimeout","store.type","log.level"]`) {
+	if !strings.Contains(ra.logs.String(), `"settings":["listen","server.idleTimeout","session.format","store.type","log.level"]`) {
 		t.Errorf("the log does not name the settings not applied:\n%s", ra.logs)
 	}
 	if ra.cfg.Listen != ":3000" {
@@ -288,6 +288,13 @@ func TestReloadNotApplied(t *testing.T) {
 	}
 	if got := ra.current.Load().cfg.Token.TTL; time.Duration(got) != 30*time.Second {
 		t.Errorf("token.ttl %v not applied", got)
+	}
+	// The cookie keeps the format the proxy started with, as the log says:
+	// a format changed by a reload made every session's cookie unreadable.
+	resp, _ := ra.get(t, "/set", "")
+	cookie := cookieHeader(resp)
+	if !decodes(t, cookie, reloadKey1) || strings.Contains(cookie, ".sig=") {
+		t.Errorf("after a reload that changed session.format, the cookie is %q, want the running (secure) format", cookie)
 	}
 }
 
