@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	genkey := fs.String("genkey", "", "print a new PKCS#8 PEM private key of `kind` ed25519 (token.alg EdDSA) or p256 (ES256) and exit")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil // -help: the usage is printed, and asking for it is no failure
+		}
 		return err
 	}
 	if *showVersion {
@@ -68,6 +71,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *check {
+		// What a start would read besides the config: the TLS files.
+		if t := file.cfg.Server.TLS; t.Enabled() {
+			if _, err := loadCertificate(t.CertFile, t.KeyFile); err != nil {
+				return fmt.Errorf("config %s: %w", *configPath, err)
+			}
+		}
 		for _, w := range file.cfg.Warnings() {
 			fmt.Fprintf(stdout, "%s: warning: %s\n", *configPath, w)
 		}

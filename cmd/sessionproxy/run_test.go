@@ -66,6 +66,30 @@ func TestRunCheck(t *testing.T) {
 	}
 }
 
+// TestRunCheckReadsTLSFiles: -check reads what a start would, so a TLS
+// file that a start cannot read fails the check, naming the setting.
+func TestRunCheckReadsTLSFiles(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "c.yaml")
+	missing := filepath.Join(t.TempDir(), "missing.pem")
+	os.WriteFile(cfgFile, []byte("upstream: http://127.0.0.1:1\nkeys: [a-session-key-of-at-least-32-characters]\ntoken: {secret: an-upstream-secret-of-at-least-32-chars}\nserver: {tls: {certFile: "+missing+", keyFile: "+missing+"}}\n"), 0o600)
+	var out strings.Builder
+	err := run(context.Background(), []string{"-check", "-config", cfgFile}, &out, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "server.tls") || !strings.Contains(err.Error(), missing) {
+		t.Errorf("-check with a missing TLS certificate = %v, %q; want an error naming server.tls and the file", err, out.String())
+	}
+}
+
+// TestRunHelp: -help prints the usage and is no failure.
+func TestRunHelp(t *testing.T) {
+	var errOut strings.Builder
+	if err := run(context.Background(), []string{"-help"}, io.Discard, &errOut); err != nil {
+		t.Errorf("-help = %v, want nil", err)
+	}
+	if !strings.Contains(errOut.String(), "-config") {
+		t.Errorf("-help printed %q, want the usage", errOut.String())
+	}
+}
+
 var _ http.Handler = adminHandler(nil, prometheus.NewRegistry(), false)
 
 func TestAdminPprofIsOptIn(t *testing.T) {
