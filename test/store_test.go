@@ -3,9 +3,12 @@ package test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -239,6 +242,32 @@ func TestRedisOutage(t *testing.T) {
 	waitReady(t, p)
 	if _, body := get(t, http.DefaultClient, p.URL+"/get", cookieHeader(cookies)); !sameJSON(t, body, `{"age":30,"name":"john doe"}`) {
 		t.Errorf("after Redis came back, /get = %q: the session was lost", body)
+	}
+}
+
+// TestRedisDownLogsOnlyJSON: with Redis not there at all, the proxy
+// starts, answers 503, and everything it writes, the Redis client's own
+// complaints included, is one JSON object a line, as log.format json
+// promises to whatever collects the log.
+func TestRedisDownLogsOnlyJSON(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	p := startProxy(t, redisConfig(startUpstream(t), addr))
+	for range 3 {
+		if resp, body := get(t, newClient(t), p.URL+"/set"); resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/set with no Redis: %d %q, want 503", resp.StatusCode, body)
+		}
+	}
+	p.stop(t)
+	for _, line := range strings.Split(strings.TrimSpace(p.Output()), "\n") {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a log line is not JSON: %q", line)
+		}
 	}
 }
 

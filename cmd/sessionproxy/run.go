@@ -242,6 +242,10 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		}
 		return store{store: mem, ready: mem.Ping, own: true}, nil
 	case "redis":
+		// go-redis logs through one logger for the whole process; send its
+		// lines (a pool that cannot dial, say) through the proxy's log, so
+		// that log.format json holds for every line.
+		redis.SetLogger(redisLog{log})
 		client, err := newRedisClient(cfg.Store.Redis)
 		if err != nil {
 			return store{}, err
@@ -266,6 +270,15 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		return store{store: r, ready: r.Ping, idPrefix: keys.IDPrefix, close: func() { client.Close() }}, nil
 	}
 	return store{}, fmt.Errorf("store.type %q is not available in this build", cfg.Store.Type)
+}
+
+// redisLog is go-redis's logger on the proxy's: its lines are warnings
+// (a connection it could not make or keep), with the client's text as
+// the message.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // sessionOptions copies the config into session.Options.
