@@ -133,23 +133,27 @@ func destroyScope(v string) string {
 	switch {
 	case isTrue(v):
 		return "true"
-	case strings.EqualFold(v, "others"):
+	case v == "others":
 		return "others"
-	case strings.EqualFold(v, "all"):
+	case v == "all":
 		return "all"
 	}
 	return ""
 }
 
+// isTrue reports whether v is "true" or "1", the values SPEC §3 allows
+// for Destroy and Renew: anything else, "TRUE" and "True" included, is
+// malformed, so an app's mistake shows at once, in the 502 and the log,
+// rather than as a value read one way here and another elsewhere.
 func isTrue(v string) bool {
 	v = strings.TrimSpace(v)
-	return v == "1" || strings.EqualFold(v, "true")
+	return v == "1" || v == "true"
 }
 
 // parseMaxAge reads X-Session-Max-Age: milliseconds, or "session".
 func parseMaxAge(v string) (session.MaxAge, error) {
 	v = strings.TrimSpace(v)
-	if strings.EqualFold(v, "session") {
+	if v == "session" {
 		return session.Browser, nil
 	}
 	ms, err := strconv.ParseInt(v, 10, 64)
