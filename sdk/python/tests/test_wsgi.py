@@ -138,6 +138,8 @@ class MiddlewareTest(unittest.TestCase):
         self.assertEqual(header(got, "X-Session-Set"), ['{"a":1}'])
 
     def test_close_is_called(self):
+        """The app's close() is reached whether the server iterates the
+        body first or, a client gone, closes it without iterating (PEP 3333)."""
         closed = []
 
         class Body(list):
@@ -147,26 +149,17 @@ class MiddlewareTest(unittest.TestCase):
         def app(environ, start_response):
             start_response("200 OK", [])
             return Body([b"ok"])
-        call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
-        self.assertEqual(closed, [True])
+        mw = SessionMiddleware(app, secret=SECRET)
 
-    def test_close_without_iterating(self):
-        """A server that closes the body without iterating it (a client
-        gone) still reaches the app's close() (PEP 3333)."""
-        closed = []
-
-        class Body(list):
-            def close(self):
-                closed.append(True)
-
-        def app(environ, start_response):
-            start_response("200 OK", [])
-            return Body([b"ok"])
-        environ = {}
-        setup_testing_defaults(environ)
-        environ["HTTP_X_SESSION"] = mint_token(SECRET)
-        SessionMiddleware(app, secret=SECRET)(environ, lambda status, headers: None).close()
-        self.assertEqual(closed, [True])
+        def without_iterating():
+            environ = {"HTTP_X_SESSION": mint_token(SECRET)}
+            setup_testing_defaults(environ)
+            mw(environ, lambda status, headers: None).close()
+        for name, serve in {"iterated": lambda: call(mw, mint_token(SECRET)), "not iterated": without_iterating}.items():
+            with self.subTest(name):
+                closed.clear()
+                serve()
+                self.assertEqual(closed, [True])
 
     def test_file_wrapper_passes_through(self):
         """A file body the server sends itself (sendfile) is not wrapped."""
