@@ -11,7 +11,7 @@ import copy
 import json
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
-__all__ = ["Session", "diff", "merge_patch", "SessionSealedError", "ReservedKeyError", "MaxAge"]
+__all__ = ["Session", "diff", "merge_patch", "SessionSealedError", "ReservedKeyError", "MaxAge", "PRIVATE_PREFIX"]
 
 MaxAge = Union[int, str]
 
@@ -28,25 +28,50 @@ class SessionSealedError(RuntimeError):
     cannot reach the proxy any more."""
 
 
+#: Where the app's top-level keys that start with "_" are kept. The proxy
+#: reserves "_" keys for its own bookkeeping (as koa-session does) and
+#: answers 502 to a change that names one, while Flask's flash() keeps
+#: "_flashes" and Flask-Login "_user_id": so "_flashes" is stored as
+#: "python:_flashes" and read back as "_flashes", and Flask's own features
+#: work unchanged. Another language's app sees the stored name.
+PRIVATE_PREFIX = "python:"
+
+
 class ReservedKeyError(KeyError):
-    """A top-level session key starting with "_": the proxy keeps its own
-    bookkeeping there (as koa-session does) and answers 502 to a response
-    that sets one, so the library refuses it when it is set."""
+    """A top-level session key starting with "python:_": that is where the
+    library stores the app's "_" keys, so setting one by that name would
+    alias another."""
 
     def __init__(self, key: str) -> None:
         super().__init__(key)
         self.key = key
 
     def __str__(self) -> str:
-        return (f"sessionproxy: session key {self.key!r} is reserved: top-level keys starting with '_' "
-                "are the proxy's (Flask's flash() uses '_flashes' and Flask-Login '_user_id'; "
-                "give such data a key of your own)")
+        return (f"sessionproxy: session key {self.key!r} is reserved: the library stores the app's "
+                f"'_' keys as {PRIVATE_PREFIX!r} + key (set {self.key[len(PRIVATE_PREFIX):]!r} instead)")
 
 
 def _check_keys(keys: Any) -> None:
     for k in keys:
-        if isinstance(k, str) and k.startswith("_"):
+        if isinstance(k, str) and k.startswith(PRIVATE_PREFIX + "_"):
             raise ReservedKeyError(k)
+
+
+def _from_stored(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """The session as the app sees it: "python:_x" as "_x". A bare "_"
+    key (the proxy's own; it never sends one) is left out."""
+    out: Dict[str, Any] = {}
+    for k, v in data.items():
+        if k.startswith(PRIVATE_PREFIX + "_"):
+            out[k[len(PRIVATE_PREFIX):]] = v
+        elif not k.startswith("_"):
+            out[k] = v
+    return out
+
+
+def _to_stored(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """The session as the proxy keeps it: "_x" as "python:_x"."""
+    return {(PRIVATE_PREFIX + k if k.startswith("_") else k): v for k, v in data.items()}
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -143,7 +168,7 @@ class SessionBase:
         self._header = header
         self.claims: Dict[str, Any] = dict(claims) if claims is not None else {}
         self.verified = claims is not None
-        self._before: Dict[str, Any] = copy.deepcopy(self.claims.get("sess") or {})
+        self._before: Dict[str, Any] = _to_stored(_from_stored(copy.deepcopy(self.claims.get("sess") or {})))
         self._destroyed = False
         self._renew = False
         self._max_age: Optional[MaxAge] = None
@@ -204,7 +229,7 @@ class SessionBase:
         proxy; an empty list when nothing changed."""
         if not self.verified:
             return []
-        after = _to_json(dict(self))  # type: ignore[call-overload]
+        after = _to_stored(_to_json(dict(self)))  # type: ignore[call-overload]
         h = self._header
         out: List[Tuple[str, str]] = []
         if self._destroyed:
@@ -268,7 +293,7 @@ class Session(SessionBase, dict):
     """
 
     def __init__(self, claims: Optional[Mapping[str, Any]] = None, header: str = HEADER) -> None:
-        dict.__init__(self, copy.deepcopy((claims or {}).get("sess") or {}))
+        dict.__init__(self, _from_stored(copy.deepcopy((claims or {}).get("sess") or {})))
         self._init_session(claims, header)
         self.modified = False
 
@@ -296,7 +321,7 @@ class Session(SessionBase, dict):
     def popitem(self) -> Tuple[str, Any]:
         self._check_writable()
         self.modified = True
-        return dict.popitem(self)  # the keys are the token's: none starts with "_"
+        return dict.popitem(self)  # every key the session holds is the app's to remove
 
     def setdefault(self, key: str, default: Any = None) -> Any:
         if key not in self:
