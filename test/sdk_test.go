@@ -157,6 +157,20 @@ func startJavaExample(t *testing.T, env []string) string {
 	return startExample(t, env, requireTool(t, "java"), "../examples/java/SessionApp.java", "--port", "0")
 }
 
+// TestFlaskFlashThroughTheProxy: Flask's flash() keeps its messages in
+// session["_flashes"], a key the proxy reserves; the library stores it
+// under another name, so a message survives the redirect and shows once,
+// through the real proxy and its store.
+func TestFlaskFlashThroughTheProxy(t *testing.T) {
+	t.Parallel()
+	up := pythonExample("../examples/flask/app.py")(t, nil)
+	p := startProxy(t, baseConfig(up).set("store.type", "memory"))
+	c := newClient(t)
+	wantGet(t, c, p.URL+"/flash?msg=saved", http.StatusOK, "flashed")
+	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":["saved"]}`)
+	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":[]}`)
+}
+
 // TestJavaExampleChecksTheToken: the library-free example, the one other
 // languages copy, refuses a token made for another upstream's audience
 // and allows a few seconds of clock skew, as the libraries do.

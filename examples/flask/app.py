@@ -9,13 +9,14 @@ app never touches a cookie or a token:
 /set, /get, /destroy and /renew are koa-session's example; /login renews
 after a login; /count, /cart/add and /put change one key each (/put?ms=
 waits first, so that two requests of one session can overlap); /whoami
-shows what the proxy sent.
+shows what the proxy sent; /flash?msg= and /messages are Flask's
+flash() and get_flashed_messages(), which work unchanged.
 """
 import argparse
 import os
 import time
 
-from flask import Flask, request, session
+from flask import Flask, flash, get_flashed_messages, request, session
 
 from sessionproxy.flask import SessionProxy, regenerate
 
@@ -74,6 +75,17 @@ def put():
     time.sleep(int(request.args.get("ms", 0)) / 1000)
     session[request.args["key"]] = request.args["value"]
     return "session changed"
+
+
+@app.get("/flash")
+def flash_message():
+    flash(request.args["msg"])  # kept in session["_flashes"] until shown
+    return "flashed"
+
+
+@app.get("/messages")
+def messages():
+    return {"messages": get_flashed_messages()}
 
 
 @app.get("/whoami")
