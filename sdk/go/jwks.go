@@ -54,8 +54,9 @@ func newKeySet(url string, client *http.Client) *keySet {
 // the set is old, it is fetched again in the background, so that no
 // request waits for the JWKS (nor for one that hangs), and the old key
 // keeps verifying until then or while the JWKS is unreachable. An unknown
-// kid waits for a fetch (one already under way, or its own), unless one
-// failed or found nothing lately.
+// kid waits for the fetch under way, or starts one unless one failed or
+// found nothing lately: the requests that arrive with a rotated key while
+// its first one fetches the set all wait for that fetch.
 func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 	s.mu.Lock()
 	now := s.now()
@@ -69,19 +70,24 @@ func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 		s.mu.Unlock()
 		return k, nil
 	}
-	if failedLately {
-		err := s.lastErr
-		s.mu.Unlock()
-		return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, err)
+	var done <-chan struct{}
+	if s.inflight != nil { // a fetch under way (a rotation's) may bring kid: wait for it
+		done = s.inflight
+	} else {
+		if failedLately {
+			err := s.lastErr
+			s.mu.Unlock()
+			return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, err)
+		}
+		if fresh && now.Sub(s.forced) < s.minRefresh {
+			s.mu.Unlock()
+			return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
+		}
+		if fresh {
+			s.forced = now
+		}
+		done = s.fetchLocked(now)
 	}
-	if fresh && now.Sub(s.forced) < s.minRefresh {
-		s.mu.Unlock()
-		return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
-	}
-	if fresh {
-		s.forced = now
-	}
-	done := s.fetchLocked(now)
 	s.mu.Unlock()
 	select {
 	case <-done:

@@ -323,3 +323,48 @@ func TestJWKSHangingFetchWaitsForNoKnownKey(t *testing.T) {
 		t.Errorf("an unknown kid, its request gone, while the JWKS hangs: %v, want ErrJWKS and context.Canceled", err)
 	}
 }
+
+// Requests that arrive together with a rotated key all wait for the one
+// fetch the first of them started: none is refused while it runs.
+func TestJWKSRotationUnderConcurrentRequests(t *testing.T) {
+	old, next := newEd25519(t, "old"), newP256(t, "next")
+	srv := newJWKSServer(t)
+	srv.publish(old.jwk)
+	m, _ := newJWKSManager(t, srv.URL)
+	if _, err := m.Verify(t.Context(), old.mint(t, nil)); err != nil {
+		t.Fatal(err)
+	}
+	srv.publish(old.jwk, next.jwk)
+	hang := make(chan struct{})
+	srv.mu.Lock()
+	srv.hang = hang
+	srv.mu.Unlock()
+	first := make(chan error, 1)
+	go func() { _, err := m.Verify(t.Context(), next.mint(t, nil)); first <- err }()
+	for deadline := time.Now().Add(5 * time.Second); srv.fetches.Load() < 2 && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond) // until the first request's fetch reached the JWKS
+	}
+	rest := make(chan error, 3)
+	for range 3 {
+		go func() { _, err := m.Verify(t.Context(), next.mint(t, nil)); rest <- err }()
+	}
+	waiting := 3
+	select { // none can answer while the fetch hangs: a refused one would, at once
+	case err := <-rest:
+		t.Errorf("a request answered while the rotation's fetch was still running: %v", err)
+		waiting--
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(hang)
+	for range waiting {
+		if err := <-rest; err != nil {
+			t.Errorf("a request during the rotation's fetch: %v", err)
+		}
+	}
+	if err := <-first; err != nil {
+		t.Errorf("the request that fetched: %v", err)
+	}
+	if n := srv.fetches.Load(); n != 2 {
+		t.Errorf("%d fetches, want 2: one for the rotation", n)
+	}
+}
