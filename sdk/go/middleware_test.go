@@ -87,6 +87,15 @@ func TestDirectives(t *testing.T) {
 			u["age"] = 31
 			must(t, s.Set("user", u))
 		}, map[string]string{"X-Session-Set": `{"user":{"age":31}}`}},
+		{"a map read, another key set", func(t *testing.T, s *sessionproxy.Session) {
+			_ = s.Get("user").(map[string]any)["name"]
+			_ = s.Get("cart")
+			must(t, s.Set("views", 2))
+		}, map[string]string{"X-Session-Set": `{"views":2}`}},
+		{"a map changed in place, another deleted", func(t *testing.T, s *sessionproxy.Session) {
+			s.Get("cart").([]any)[0] = 9
+			must(t, s.Delete("user"))
+		}, map[string]string{"X-Session-Set": `{"cart":[9,2],"user":null}`}},
 		{"nested map changed in place, no Set", func(t *testing.T, s *sessionproxy.Session) {
 			s.Get("user").(map[string]any)["name"] = "jane doe"
 		}, map[string]string{"X-Session-Set": `{"user":{"name":"jane doe"}}`}},

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -54,9 +55,10 @@ type Session struct {
 	mu        sync.Mutex
 	id        string
 	isNew     bool
-	arrived   map[string]any // the token's "sess", never changed
-	values    map[string]any // arrived itself until own
-	own       bool           // values is the session's own copy: it may have changed
+	arrived   map[string]any  // the token's "sess", never changed
+	values    map[string]any  // arrived itself until own
+	own       bool            // values is the session's own map
+	touched   map[string]bool // keys set, deleted or lent out: only they can differ from arrived
 	destroyed bool
 	renew     bool
 	maxAge    string // "", milliseconds or "session"
@@ -87,14 +89,18 @@ func newSession(c *Claims) *Session {
 	return &Session{id: c.SID, isNew: c.New, arrived: c.Session, values: c.Session}
 }
 
-// makeOwn gives the session its own copy of the values before one is
-// changed or lent out, so that arrived stays as the token had it. A
+// touch gives the session its own map of values, once, and marks key as
+// one that may differ from arrived, so that arrived stays as the token
+// had it and commit compares only the keys that may have changed. A
 // request that only reads scalars copies nothing.
-func (s *Session) makeOwn() {
+func (s *Session) touch(key string) {
 	if !s.own {
-		s.values = deepCopy(s.arrived).(map[string]any)
-		s.own = true
+		s.values, s.own = maps.Clone(s.arrived), true
 	}
+	if s.touched == nil {
+		s.touched = map[string]bool{}
+	}
+	s.touched[key] = true
 }
 
 // deepCopy copies decoded JSON: maps and slices anew, the rest as is.
@@ -143,8 +149,12 @@ func (s *Session) Get(key string) any {
 	defer s.mu.Unlock()
 	v := s.values[key]
 	if mutable(v) {
-		s.makeOwn()
-		v, s.lent = s.values[key], true
+		if !s.touched[key] { // lend a copy: arrived's own value stays as it came
+			s.touch(key)
+			v = deepCopy(v)
+			s.values[key] = v
+		}
+		s.lent = true
 	}
 	return v
 }
@@ -203,7 +213,7 @@ func (s *Session) Set(key string, value any) error {
 		return fmt.Errorf("sessionproxy: session key %q: %w", key, err)
 	}
 	return s.change(key, func() {
-		s.makeOwn()
+		s.touch(key)
 		if string(b) == "null" {
 			delete(s.values, key)
 		} else {
@@ -216,7 +226,7 @@ func (s *Session) Set(key string, value any) error {
 // Delete removes key.
 func (s *Session) Delete(key string) error {
 	return s.change(key, func() {
-		s.makeOwn()
+		s.touch(key)
 		delete(s.values, key)
 	})
 }
@@ -288,8 +298,8 @@ func (s *Session) commit() ([]directive, error) {
 	}
 	s.committed = true
 	var ds []directive
-	if s.own { // changed, or lent out to be changed in place: compare
-		after, err := normalize(s.values)
+	if s.destroyed || len(s.touched) > 0 {
+		after, err := normalize(s.current())
 		if err != nil {
 			return nil, err
 		}
@@ -299,8 +309,16 @@ func (s *Session) commit() ([]directive, error) {
 			if len(after) > 0 {
 				ds = append(ds, directive{"-Set", encodeASCII(after)})
 			}
-		} else if patch := diff(s.arrived, after); len(patch) > 0 {
-			ds = append(ds, directive{"-Set", encodeASCII(patch)})
+		} else {
+			before := make(map[string]any, len(s.touched))
+			for k := range s.touched {
+				if v, ok := s.arrived[k]; ok {
+					before[k] = v
+				}
+			}
+			if patch := diff(before, after); len(patch) > 0 {
+				ds = append(ds, directive{"-Set", encodeASCII(patch)})
+			}
 		}
 	}
 	if s.renew && !s.destroyed {
@@ -312,6 +330,22 @@ func (s *Session) commit() ([]directive, error) {
 	return ds, nil
 }
 
+// current returns the values commit compares: after Destroy all of them
+// (the new session's data), otherwise only the touched keys, the only
+// ones that can differ from arrived.
+func (s *Session) current() map[string]any {
+	if s.destroyed {
+		return s.values
+	}
+	now := make(map[string]any, len(s.touched))
+	for k := range s.touched {
+		if v, ok := s.values[k]; ok {
+			now[k] = v
+		}
+	}
+	return now
+}
+
 // changedSinceCommit reports whether a value lent out by Get (or given to
 // Set) was changed in place after commit sent the session: a change that
 // can no longer reach the proxy.
@@ -321,6 +355,6 @@ func (s *Session) changedSinceCommit() bool {
 	if !s.committed || !s.lent || s.sent == nil {
 		return false
 	}
-	now, err := normalize(s.values)
+	now, err := normalize(s.current())
 	return err != nil || !equal(now, s.sent)
 }
