@@ -57,6 +57,7 @@ class State {
     this.maxAge = undefined; // ms, 'session' or undefined (unchanged)
     this.maxAgeAfterDestroy = false; // set once the session was destroyed: it is the new session's
     this.sent = null; // the directives sent, once the headers are out
+    this.failed = false; // the session could not be encoded: nothing was sent
     this.hidden = []; // arrival keys the framework's session object cannot hold (its own member names)
   }
 
@@ -105,9 +106,19 @@ class State {
   }
 
   // commit writes the directives with setHeader (removing any the app
-  // set by hand) and remembers them: a later change is an error.
+  // set by hand) and remembers them: a later change is an error. A
+  // session that cannot be encoded (a BigInt, a cycle) throws, once: the
+  // framework answers that error with a 500, which goes out without
+  // directives instead of failing the same way again.
   commit(data, setHeader, removeHeader) {
-    const h = this.directives(data);
+    let h;
+    try {
+      h = this.directives(data);
+    } catch (err) {
+      this.sent = {};
+      this.failed = true;
+      throw err;
+    }
     for (const name of Object.values(this.names)) {
       if (h[name] !== undefined) setHeader(name, h[name]);
       else removeHeader(name);
@@ -119,7 +130,7 @@ class State {
   // lateChange reports whether data now gives other directives than the
   // ones sent with the headers.
   lateChange(data) {
-    if (this.sent === null) return false;
+    if (this.sent === null || this.failed) return false;
     const now = this.directives(data);
     const keys = new Set([...Object.keys(now), ...Object.keys(this.sent)]);
     for (const k of keys) if (now[k] !== this.sent[k]) return true;

@@ -229,3 +229,24 @@ test('readDirectives reads a Node client response too', async (t) => {
   res.resume();
   assert.deepEqual(readDirectives(res), { ...none, set: { a: 1 } });
 });
+
+test('express: a session that cannot be encoded is a 500, and the app hears of it', async (t) => {
+  const app = express();
+  app.use(sessionproxy.express({ secret: SECRET }));
+  app.get('/', (req, res) => {
+    req.session.big = req.query.big ? 10n : 1; // JSON cannot hold a BigInt
+    res.send('ok');
+  });
+  const seen = [];
+  app.use((err, req, res, next) => {
+    seen.push(err);
+    next(err);
+  });
+  const url = await listen(t, app);
+  let r = await request(url, '/?big=1', token({}));
+  assert.equal(r.status, 500);
+  assert.deepEqual(r.directives, none);
+  assert.match(String(seen[0]), /BigInt/);
+  r = await request(url, '/', token({}));
+  assert.equal(r.status, 200, 'the next request is served');
+});

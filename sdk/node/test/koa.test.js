@@ -333,3 +333,16 @@ test('koa: a max age set after ctx.session = null goes with the new session', as
   r = await request(url, '/?before=1', token({ a: 1 }));
   assert.deepEqual(r.directives, { ...none, destroy: true }, 'one set before goes with the destroyed session: a logout');
 });
+
+test('koa: a session that cannot be encoded is a 500, and the app hears of it', async (t) => {
+  const { url, errors } = await edgeApp(t, (ctx) => {
+    ctx.session.big = ctx.query.big ? 10n : 1; // JSON cannot hold a BigInt
+    ctx.body = 'ok';
+  });
+  let r = await request(url, '/?big=1', token({}));
+  assert.equal(r.status, 500);
+  assert.deepEqual(r.directives, none);
+  assert.match(String(errors[0]), /BigInt/);
+  r = await request(url, '/', token({}));
+  assert.equal(r.status, 200, 'the next request is served');
+});
