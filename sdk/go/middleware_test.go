@@ -393,6 +393,15 @@ func TestLateChangeInPlace(t *testing.T) {
 			io.WriteString(w, "streaming")
 			_ = s.Get("user").(map[string]any)["age"]
 		}, false},
+		{"another key set, a map only read after the body started", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			must(t, s.Set("views", 2))
+			io.WriteString(w, "streaming")
+			_ = s.Get("user").(map[string]any)["name"]
+		}, false},
+		{"nothing touched, a map changed after the body started", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			io.WriteString(w, "streaming")
+			s.Get("user").(map[string]any)["age"] = 31
+		}, true},
 		{"a slice given to Set, changed after", func(w http.ResponseWriter, s *sessionproxy.Session) {
 			cart := []any{1, 2}
 			must(t, s.Set("cart", cart))

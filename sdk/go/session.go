@@ -150,6 +150,13 @@ func (s *Session) Get(key string) any {
 	v := s.values[key]
 	if mutable(v) {
 		if !s.touched[key] { // lend a copy: arrived's own value stays as it came
+			if s.committed && s.sent != nil {
+				// Lent after the headers went out: what went out for this
+				// key is what arrived, the baseline for changedSinceCommit.
+				if n, err := normalize(map[string]any{key: v}); err == nil {
+					s.sent[key] = n[key]
+				}
+			}
 			s.touch(key)
 			v = deepCopy(v)
 			s.values[key] = v
@@ -298,7 +305,9 @@ func (s *Session) commit() ([]directive, error) {
 	}
 	s.committed = true
 	var ds []directive
-	if s.destroyed || len(s.touched) > 0 {
+	if !s.destroyed && len(s.touched) == 0 {
+		s.sent = map[string]any{} // nothing touched: nothing compared, nothing sent
+	} else {
 		after, err := normalize(s.current())
 		if err != nil {
 			return nil, err
@@ -352,7 +361,7 @@ func (s *Session) current() map[string]any {
 func (s *Session) changedSinceCommit() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.committed || !s.lent || s.sent == nil {
+	if !s.committed || !s.lent || s.sent == nil { // nil: the session could not be encoded
 		return false
 	}
 	now, err := normalize(s.current())
