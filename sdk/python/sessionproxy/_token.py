@@ -110,11 +110,11 @@ class _KeySet:
                 if kid not in self._keys:
                     wait = self._inflight
             elif kid not in self._keys:
-                if now - self._unknown_refetch >= self.refetch_interval:
+                if self._inflight is not None:
+                    wait = self._inflight  # the fetch under way may bring it; the budget stays for the next
+                elif now - self._unknown_refetch >= self.refetch_interval:
                     self._unknown_refetch = now
                     wait = self._start(now)
-                else:
-                    wait = self._inflight  # a rotation's fetch under way may bring it
         if wait is not None:
             wait.wait(self.timeout + 1)
         with self._lock:

@@ -103,7 +103,13 @@ class SessionMiddleware:
         result = self.app(environ, session_start_response)
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(result, file_wrapper):
-            return result  # a file the server sends as it is (sendfile): no app code runs
+            # A file the server sends as it is (sendfile): no app code runs
+            # after this, so the check for a change the headers missed is
+            # complete here.
+            if session.changed_since_sealed():
+                result.close()
+                raise SessionSealedError("sessionproxy: the session changed after start_response; the change is lost")
+            return result
         return _Watched(result, session, "after start_response")
 
 

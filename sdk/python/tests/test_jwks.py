@@ -74,12 +74,12 @@ class JWKSServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.fetches += 1
+                body = json.dumps({"keys": [k.jwk for k in outer.keys]}).encode()  # the set as the fetch began
                 if outer.hang is not None:
                     outer.hang.wait(10)
                 if outer.fail:
                     self.send_error(503)
                     return
-                body = json.dumps({"keys": [k.jwk for k in outer.keys]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -199,6 +199,36 @@ class JWKSTest(unittest.TestCase):
             t.join(5)  # a guard against a deadlock, not a speed check
         self.assertEqual(results, ["s1"] * 3, "a known key waited for the hanging JWKS")
         self.assertEqual(v.keyset.fetches, 2, "one background fetch for all three")
+
+    def test_a_rotation_during_a_background_refresh(self):
+        """A new kid that waited for a refresh begun before the rotation
+        leaves the refetch budget to the next request, which finds it."""
+        v = self.verifier(jwks_max_age=0.6)
+        v.verify(self.ed.sign(claims()))
+        self.server.hang = threading.Event()
+        self.addCleanup(self.server.hang.set)
+        time.sleep(0.65)  # the set is old
+        v.verify(self.ed.sign(claims()))  # a known key: a background refresh starts, and hangs
+        self.assertIsNotNone(v.keyset._inflight)
+        deadline = time.monotonic() + 5
+        while self.server.fetches < 2 and time.monotonic() < deadline:
+            time.sleep(0.005)  # until the refresh reached the JWKS, which then holds the old set
+        rotated = Key("ES256")
+        self.server.keys.append(rotated)
+        waited = []
+
+        def first():
+            try:
+                waited.append(v.verify(rotated.sign(claims()))["sid"])
+            except sessionproxy.InvalidToken as e:
+                waited.append(e.reason)
+        t = threading.Thread(target=first)
+        t.start()
+        time.sleep(0.15)
+        self.server.hang.set()  # the refresh ends, with the set as it was before the rotation: fresh again
+        t.join(5)
+        self.server.hang = None
+        self.assertEqual(v.verify(rotated.sign(claims()))["sid"], "s1", "the next request fetched again")
 
     def test_secret_and_jwks_together(self):
         v = sessionproxy.Verifier("hs-secret-0123456789abcdef", jwks_url=self.server.url)

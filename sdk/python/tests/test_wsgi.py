@@ -161,6 +161,22 @@ class MiddlewareTest(unittest.TestCase):
                 serve()
                 self.assertEqual(closed, [True])
 
+    def test_change_before_a_file_body_is_an_error(self):
+        """A file body is not wrapped, so the check runs when it is
+        returned: a change after start_response is never silently lost."""
+        import io
+        from wsgiref.util import FileWrapper
+
+        def app(environ, start_response):
+            s = environ["sessionproxy.session"]
+            start_response("200 OK", [])
+            s["cart"].append(3)
+            return environ["wsgi.file_wrapper"](io.BytesIO(b"file"))
+        environ = {"wsgi.file_wrapper": FileWrapper, "HTTP_X_SESSION": mint_token(SECRET, {"cart": [1, 2]})}
+        setup_testing_defaults(environ)
+        with self.assertRaises(sessionproxy.SessionSealedError):
+            SessionMiddleware(app, secret=SECRET)(environ, lambda status, headers: None)
+
     def test_file_wrapper_passes_through(self):
         """A file body the server sends itself (sendfile) is not wrapped."""
         class FileWrapper:
