@@ -109,7 +109,8 @@ function createVerifier(opts = {}) {
     }
     const claims = parseJSONObject(payloadBytes);
     if (claims === null) throw new InvalidTokenError('malformed', 'payload not a JSON object');
-    if (typeof claims.exp !== 'number') throw new InvalidTokenError('malformed', 'no exp');
+    // JSON.parse reads 1e400 as Infinity: such an exp would never expire.
+    if (!Number.isFinite(claims.exp)) throw new InvalidTokenError('malformed', 'no exp, or not a finite number');
     if (Date.now() / 1000 >= claims.exp + leeway) throw new InvalidTokenError('expired');
     if (claims.iss !== ISSUER) throw new InvalidTokenError('issuer');
     if (audience !== undefined) {
@@ -160,7 +161,13 @@ class JWKS {
     // bring this kid too: wait for it, and count it as this one's own
     // refetch, rather than refuse the token.
     const waited = this.inflight !== null;
-    if (waited) await this.inflight.catch(() => {});
+    if (waited) {
+      try {
+        await this.inflight;
+      } catch (err) {
+        if (this.keys === null) throw err; // the outage that fetch met is this request's too
+      }
+    }
     const age = Date.now() - this.fetchedAt;
     if (this.keys === null || age >= this.maxAge) {
       await this.refresh(this.keys !== null);

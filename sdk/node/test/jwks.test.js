@@ -128,6 +128,21 @@ test('JWKS: a known key never waits for the key set, even one that hangs', async
   assert.equal(srv.fetches, 2, 'one background refetch for all three');
 });
 
+test('JWKS: requests that arrive during a failing first fetch share it', async (t) => {
+  let fetches = 0;
+  const url = await listen(t, (req, res) => {
+    fetches++;
+    setTimeout(() => { res.statusCode = 503; res.end(); }, 100);
+  });
+  const v = createVerifier({ jwksUrl: url + '/.well-known/jwks.json' });
+  const ed = newKey('ed25519', 'ed-1');
+  const outage = (err) => !(err instanceof InvalidTokenError) && /fetching JWKS/.test(err.message);
+  const first = v.verify(sign(ed, claims()));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await Promise.all([assert.rejects(first, outage), assert.rejects(v.verify(sign(ed, claims())), outage)]);
+  assert.equal(fetches, 1, 'one fetch for both');
+});
+
 test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {
   const srv = await jwksServer(t, []);
   const v = createVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks.json' });

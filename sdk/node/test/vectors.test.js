@@ -60,6 +60,14 @@ test('patch vectors', async (t) => {
   }
 });
 
+test('an exp past the float range is malformed, not a token that never expires', async () => {
+  const crypto = require('node:crypto');
+  const enc = (v) => Buffer.from(v).toString('base64url');
+  const signed = enc('{"alg":"HS256","typ":"JWT"}') + '.' + enc('{"iss":"sessionproxy","sess":{},"exp":1e400}');
+  const sig = crypto.createHmac('sha256', vectors.secret).update(signed).digest('base64url');
+  await assert.rejects(verify(signed + '.' + sig, { secret: vectors.secret }), (err) => err instanceof InvalidTokenError && err.reason === 'malformed');
+});
+
 test('a Uint8Array secret, as the typings allow', async () => {
   const v = vectors.tokens.find((x) => x.secret && x.claims);
   const secret = new TextEncoder().encode(v.secret);
