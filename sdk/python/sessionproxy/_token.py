@@ -146,6 +146,8 @@ class _KeySet:
         except Exception as e:  # any failure: keep the keys we have
             with self._lock:
                 self._error = str(e) or type(e).__name__
+                if self._loaded:  # an old set's refresh: try again after the interval, not max_age
+                    self._fetched = min(self._fetched, time.monotonic() - self.max_age + self.refetch_interval)
                 self._inflight = None
             done.set()
             return

@@ -230,6 +230,22 @@ class JWKSTest(unittest.TestCase):
         self.server.hang = None
         self.assertEqual(v.verify(rotated.sign(claims()))["sid"], "s1", "the next request fetched again")
 
+    def test_a_failed_refresh_is_tried_again_after_the_interval(self):
+        """Not only after max_age: a withdrawn key should not outlive an
+        outage of the JWKS by minutes."""
+        v = self.verifier(jwks_max_age=300, jwks_refetch_interval=0.2)
+        v.verify(self.ed.sign(claims()))
+        v.keyset._fetched -= 301  # the set is old
+        self.server.fail = True
+        v.verify(self.ed.sign(claims()))  # the known key verifies; the refresh fails
+        deadline = time.monotonic() + 5
+        while v.keyset._inflight is not None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.server.fail = False
+        time.sleep(0.25)
+        v.verify(self.ed.sign(claims()))  # past the interval: refreshed again
+        self.assertEqual(v.keyset.fetches, 3)
+
     def test_secret_and_jwks_together(self):
         v = sessionproxy.Verifier("hs-secret-0123456789abcdef", jwks_url=self.server.url)
         self.assertEqual(v.verify(mint_token("hs-secret-0123456789abcdef", sid="h"))["sid"], "h")
