@@ -117,22 +117,33 @@ class _Watched:
     """A response body, passed through; when it ends, a change the headers
     did not carry raises :class:`~sessionproxy.SessionSealedError`, so a
     lost change is never silent. ``close()`` reaches the wrapped body's
-    whether or not the server iterated it (PEP 3333)."""
+    whether or not the server iterated it (PEP 3333), and makes the check
+    when the body was not iterated to its end (a HEAD request, a client
+    gone)."""
 
     def __init__(self, body: Iterable[bytes], session: Session, when: str) -> None:
         self._body = body
         self._session = session
         self._when = when
+        self._checked = False
 
     def __iter__(self) -> Iterator[bytes]:
         yield from self._body
-        if self._session.changed_since_sealed():
-            raise SessionSealedError(f"sessionproxy: the session changed {self._when}; the change is lost")
+        self._check()
+
+    def _check(self) -> None:
+        if not self._checked:
+            self._checked = True
+            if self._session.changed_since_sealed():
+                raise SessionSealedError(f"sessionproxy: the session changed {self._when}; the change is lost")
 
     def close(self) -> None:
-        close = getattr(self._body, "close", None)
-        if close is not None:
-            close()
+        try:
+            close = getattr(self._body, "close", None)
+            if close is not None:
+                close()
+        finally:
+            self._check()
 
 
 def _unauthorized(start_response: StartResponse) -> List[bytes]:

@@ -246,6 +246,18 @@ class FlaskSessionTest(unittest.TestCase):
             r.get_data()
         self.assertNotIn("X-Session-Set", r.headers)
 
+    def test_change_in_teardown_of_a_head_request_is_an_error(self):
+        """A HEAD request's streamed body is never iterated: the check runs
+        when it is closed, so a change made in a teardown hook is not lost
+        silently."""
+        @self.app.teardown_request
+        def change_in_place(_exc):
+            if "cart" in session:
+                session["cart"].append(9)
+        resp = self.client.head("/stream-plain", headers=headers(SECRET, {"cart": [1]}))
+        with self.assertRaises(sessionproxy.SessionSealedError):
+            resp.close()
+
     def test_nulls_the_proxy_holds_are_no_change(self):
         """A null in the session as it arrived (a Koa app's cookie, or in
         an array, which the proxy stores whole) is not sent back."""
