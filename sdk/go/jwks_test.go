@@ -54,6 +54,26 @@ func newJWKSServer(t *testing.T) *jwksServer {
 	return s
 }
 
+// hold makes every fetch from now on wait until release is called: a JWKS
+// that hangs.
+func (s *jwksServer) hold(t *testing.T) (release func()) {
+	hang := make(chan struct{})
+	s.mu.Lock()
+	s.hang = hang
+	s.mu.Unlock()
+	var once sync.Once
+	release = func() { once.Do(func() { close(hang) }) }
+	t.Cleanup(release)
+	return release
+}
+
+// waitFetches waits, at most 5 s, until the JWKS has been fetched n times.
+func (s *jwksServer) waitFetches(n int32) {
+	for deadline := time.Now().Add(5 * time.Second); s.fetches.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 func (s *jwksServer) publish(keys ...map[string]string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -280,11 +300,7 @@ func TestJWKSHangingFetchWaitsForNoKnownKey(t *testing.T) {
 	if _, err := m.Verify(t.Context(), ed.mint(t, nil)); err != nil {
 		t.Fatal(err)
 	}
-	hang := make(chan struct{})
-	srv.mu.Lock()
-	srv.hang = hang
-	srv.mu.Unlock()
-	defer close(hang)
+	srv.hold(t)
 	clk.Advance(2 * m.keys.maxAge) // old: the next use fetches again, and that fetch hangs
 
 	verified := make(chan error, 3)
@@ -310,9 +326,7 @@ func TestJWKSHangingFetchWaitsForNoKnownKey(t *testing.T) {
 	if !inflight {
 		t.Error("no fetch under way after a known key of an old set")
 	}
-	for deadline := time.Now().Add(5 * time.Second); srv.fetches.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
-	}
+	srv.waitFetches(2)
 	if n := srv.fetches.Load(); n != 2 {
 		t.Errorf("%d fetches, want 2: one background fetch for all three", n)
 	}
@@ -335,15 +349,10 @@ func TestJWKSRotationUnderConcurrentRequests(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.publish(old.jwk, next.jwk)
-	hang := make(chan struct{})
-	srv.mu.Lock()
-	srv.hang = hang
-	srv.mu.Unlock()
+	release := srv.hold(t)
 	first := make(chan error, 1)
 	go func() { _, err := m.Verify(t.Context(), next.mint(t, nil)); first <- err }()
-	for deadline := time.Now().Add(5 * time.Second); srv.fetches.Load() < 2 && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond) // until the first request's fetch reached the JWKS
-	}
+	srv.waitFetches(2) // the first request's fetch reached the JWKS
 	rest := make(chan error, 3)
 	for range 3 {
 		go func() { _, err := m.Verify(t.Context(), next.mint(t, nil)); rest <- err }()
@@ -355,7 +364,7 @@ func TestJWKSRotationUnderConcurrentRequests(t *testing.T) {
 		waiting--
 	case <-time.After(50 * time.Millisecond):
 	}
-	close(hang)
+	release()
 	for range waiting {
 		if err := <-rest; err != nil {
 			t.Errorf("a request during the rotation's fetch: %v", err)
