@@ -69,7 +69,10 @@ func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 func (p *Proxy) finish(rec *recorder, r *http.Request, st *state, start time.Time) {
 	d := time.Since(start)
 	status := rec.status
-	if status == 0 {
+	switch {
+	case st.left:
+		status = statusClientClosed // the answer was committed, but nobody got it
+	case status == 0:
 		status = http.StatusOK // net/http sends 200 for a handler that wrote nothing
 	}
 	p.opts.Observer.Request(r.Method, status, d)

@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sessionproxy/sessionproxy/proxy/token"
@@ -286,6 +287,68 @@ type state struct {
 	session *session.Session // nil until loaded
 	token   [1]string        // the JWT, as the header's value list
 	body    *idleBody        // the request body, when it is watched
+	// answer is the upstream's body once its answer is committed, and
+	// stop then stops waiting for the client to leave (see Done).
+	answer answerBody
+	stop   func() bool
+	left   bool // the client had gone when the answer was committed
+}
+
+// Done and Err make s, the context of the request sent upstream, one the
+// client leaving does not cancel (its values are the client's): the
+// upstream's answer is the app's decision, taken whether or not the
+// client is still there (a logout, "log out my other devices"), and
+// koa-session commits it in the app's own process either way. Once the
+// answer is committed (answered), the client leaving closes its body, so
+// that a stream nobody reads ends as it always did. Waiting for the
+// answer is bounded by the upstream timeouts.
+func (s *state) Done() <-chan struct{} { return nil }
+func (s *state) Err() error            { return nil }
+
+// answered marks the upstream's answer as committed (or refused): from
+// now on the client leaving closes the body, at once if it has left.
+func (s *state) answered(resp *http.Response) {
+	client := s.in.Context()
+	s.left = client.Err() != nil
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return // ReverseProxy copies both ways until either side closes
+	}
+	s.answer.ReadCloser = resp.Body
+	resp.Body = &s.answer
+	if s.left {
+		s.answer.cancel()
+		return
+	}
+	s.stop = context.AfterFunc(client, s.answer.cancel)
+}
+
+// release stops waiting for the client to leave, when the request is
+// done.
+func (s *state) release() {
+	if s.stop != nil {
+		s.stop()
+	}
+}
+
+// answerBody is an upstream's response body that the client leaving
+// closes: it then reads as context.Canceled, which ReverseProxy takes
+// quietly, as it took the client's own cancellation.
+type answerBody struct {
+	io.ReadCloser
+	canceled atomic.Bool
+}
+
+func (b *answerBody) cancel() {
+	b.canceled.Store(true)
+	b.ReadCloser.Close()
+}
+
+func (b *answerBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && b.canceled.Load() {
+		err = context.Canceled
+	}
+	return n, err
 }
 
 // Value returns s itself for stateKey, and otherwise asks the parent.
@@ -354,6 +417,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := r.WithContext(st)
+	defer st.release()
 	if st.body = p.watchBody(w, r); st.body != nil {
 		out.Body = st.body
 		defer st.body.stop()
@@ -422,6 +486,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if !ok || st.session == nil {
 		return errors.New("proxy: request state missing")
 	}
+	defer st.answered(resp)
 	p.dropDeclaredTrailers(resp)
 	ch, err := p.parseDirectives(resp.Header)
 	if err != nil {
@@ -533,7 +598,12 @@ func answer(w http.ResponseWriter, status int, msg string) {
 	io.WriteString(w, msg+"\n")
 }
 
+// isClientGone reports whether the client went away before the answer:
+// r is the client's request or the one sent upstream for it.
 func isClientGone(err error, r *http.Request) bool {
+	if st, ok := r.Context().Value(stateKey{}).(*state); ok {
+		return st.in.Context().Err() != nil
+	}
 	return errors.Is(err, context.Canceled) && r.Context().Err() != nil
 }
 
