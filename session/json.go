@@ -35,6 +35,9 @@ var errNotObject = errors.New("not a JSON object")
 // the one check of a patch or a document: every walk below assumes it
 // passed.
 func object(b []byte) ([]byte, error) {
+	if nestsTooDeep(b) {
+		return nil, errTooDeep
+	}
 	if !validJSON(b) {
 		_, err := decodeObjectSlowly(b) // for encoding/json's error
 		return nil, err
@@ -54,6 +57,36 @@ func object(b []byte) ([]byte, error) {
 // every cold read's check of a record a Koa app or a store could have
 // written, and every write's check of the upstream's patches.
 func validJSON(b []byte) bool { return gjson.ValidBytes(b) }
+
+// nestsTooDeep is tooDeep for any bytes, valid JSON or not, and is
+// checked before validJSON: gjson's validator recurses once per level, so
+// a megabyte of brackets (a directive, or a cookie under a raised
+// server.maxHeaderBytes) would take hundreds of MB of stack before being
+// refused. Data with at most MaxDepth brackets in all, most sessions,
+// costs two counts of bytes.
+func nestsTooDeep(b []byte) bool {
+	if bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= MaxDepth {
+		return false
+	}
+	depth := 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > MaxDepth {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
 
 // errTooDeep is returned for JSON that nests deeper than MaxDepth.
 var errTooDeep = fmt.Errorf("objects and arrays nested deeper than %d", MaxDepth)

@@ -3,6 +3,7 @@ package session
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -139,12 +140,16 @@ func FuzzValidJSONLikeEncodingJSON(f *testing.F) {
 		`{"a":"b","n":[1,-0.5e+3,{"x":null}],"t":true,"f":false}`,
 		`{"s":"\u00e9\ud800\"\\\/\b\f\n\r\t"}`, "{\"bad\":\"\xff\xfe\"}", "\"\x00\"", `"\x"`,
 		` {"a" : [ ] } `, "\v{}", `{"a":1,}`, `[1,]`, `01`, `1.`, `-`, `1e`, `{"a"}`, `nul`, `[[[[[[]]]]]]`, ``,
+		strings.Repeat("[", MaxDepth+1) + strings.Repeat("]", MaxDepth+1), `["` + strings.Repeat("[", MaxDepth+1) + `\"",{}]`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if got, want := validJSON(b), json.Valid(b); got != want {
 			t.Fatalf("validJSON(%q) = %v, json.Valid %v", b, got, want)
+		}
+		if json.Valid(b) && nestsTooDeep(b) != tooDeep(b) {
+			t.Fatalf("nestsTooDeep(%q) = %v, tooDeep %v", b, nestsTooDeep(b), tooDeep(b))
 		}
 	})
 }

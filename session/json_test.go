@@ -1,6 +1,9 @@
 package session
 
 import (
+	"encoding/base64"
+	"runtime/debug"
+	"strings"
 	"testing"
 )
 
@@ -67,4 +70,30 @@ func FuzzMergePatch(f *testing.F) {
 			t.Fatalf("not idempotent: %s then %s", out, again)
 		}
 	})
+}
+
+// JSON nested far past MaxDepth is refused without a deep stack: the
+// validator recurses once per level, so a patch or a koa cookie of a
+// hundred thousand brackets once took megabytes of stack per request
+// (hundreds for a megabyte of them) before being refused.
+func TestDeepNestingIsRefusedWithoutADeepStack(t *testing.T) {
+	defer debug.SetMaxStack(debug.SetMaxStack(4 << 20)) // past it the test binary dies
+	deep := []byte(`{"a":` + strings.Repeat("[", 100_000))
+	if err := ValidPatch(deep); err == nil {
+		t.Error("ValidPatch took it")
+	}
+	if _, err := MergePatch([]byte(`{}`), deep); err == nil {
+		t.Error("MergePatch took it")
+	}
+	if _, err := parseRecord(append(deep, strings.Repeat("]", 100_000)+`}`...)); err == nil {
+		t.Error("parseRecord took it")
+	}
+	m, err := New(Options{Format: FormatKoa, Keys: []string{"k"}, Unsigned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := koaRequest("koa.sess=" + base64.StdEncoding.EncodeToString(deep))
+	if s, err := m.Load(t.Context(), r); err != nil || !s.IsNew {
+		t.Errorf("a koa cookie of 100,000 brackets: %v, %v; want a new session", s, err)
+	}
 }

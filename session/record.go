@@ -49,6 +49,9 @@ func parseValid(b []byte, inPlace bool) (record, error) {
 	// Valid before trimming: JSON's white space is four characters, and
 	// bytes.TrimSpace would also drop others (\v, \f) that JSON.parse,
 	// and so koa-session, refuses.
+	if nestsTooDeep(b) {
+		return record{}, fmt.Errorf("record: %w", errTooDeep)
+	}
 	if !validJSON(b) {
 		return record{}, errors.New("record: invalid JSON")
 	}
