@@ -497,6 +497,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 			return &DirectiveError{Header: "Set-Cookie", Reason: "the upstream set the session cookie itself and also sent session directives"}
 		}
 		p.log.Debug("the upstream set the session cookie; the proxy leaves it", "path", truncatePath(st.in.URL.Path), "upstream", st.route.Upstream.Host)
+		p.setsSession(resp.Header)
 		return nil
 	}
 	n := len(resp.Header["Set-Cookie"])
@@ -506,14 +507,20 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	p.opts.Observer.Committed(out)
 	if len(resp.Header["Set-Cookie"]) > n {
-		if len(resp.Header["Vary"]) == 0 {
-			resp.Header["Vary"] = p.varyCookie
-		} else {
-			resp.Header.Add("Vary", "Cookie")
-		}
-		p.privateCache(resp.Header)
+		p.setsSession(resp.Header)
 	}
 	return nil
+}
+
+// setsSession marks a response that sets the session cookie, the proxy's
+// or the upstream's own: Vary: Cookie, and not to be cached for others.
+func (p *Proxy) setsSession(h http.Header) {
+	if len(h["Vary"]) == 0 {
+		h["Vary"] = p.varyCookie
+	} else {
+		h.Add("Vary", "Cookie")
+	}
+	p.privateCache(h)
 }
 
 // privateCache keeps shared caches (CDNs, caching proxies) from storing a

@@ -202,12 +202,18 @@ func TestVaryCookie(t *testing.T) {
 			w.Header().Set("Vary", "Accept-Encoding")
 			w.Header().Set("Cache-Control", "max-age=60")
 		}
+		if r.URL.Query().Has("own") { // the upstream sets the session cookie itself
+			w.Header().Set("Set-Cookie", "koa.sess=upstreamvalue; path=/")
+			w.Header().Set("Cache-Control", "public, max-age=600")
+			return
+		}
 		w.Header().Set("X-Session-Set", `{"a":1}`)
 	}))
 	for _, tc := range []struct{ query, vary, cc string }{
 		{"", "Cookie", `no-cache="Set-Cookie"`},
 		{"?vary", "Accept-Encoding|Cookie", "max-age=60, private"},
 		{"", "Cookie", `no-cache="Set-Cookie"`},
+		{"?own", "Cookie", "max-age=600, private"},
 	} {
 		resp, err := http.Get(srv.URL + "/" + tc.query)
 		if err != nil {
