@@ -428,12 +428,15 @@ func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
 var (
 	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
 	atLine       = regexp.MustCompile(`^line (\d+): `)
+	quotedValue  = regexp.MustCompile("`[^`]*` ")
 )
 
 // explain rewrites yaml.v3's decoding errors, which give a line of the
 // re-encoded (expanded) YAML and a Go type, to name the key's YAML path and
 // its line in the file as written: "line 7: unknown key session.maxage",
-// "line 4: server.maxHeaderBytes: cannot unmarshal !!str `lots` into int".
+// "line 4: server.maxHeaderBytes: cannot unmarshal !!str into int". The
+// value yaml.v3 quotes is left out: it may be a secret that a ${VAR} put
+// where it does not belong (a key where a list of keys belongs).
 func explain(err error, original *yaml.Node, expanded []byte) error {
 	var msgs []string
 	var te *yaml.TypeError
@@ -442,9 +445,12 @@ func explain(err error, original *yaml.Node, expanded []byte) error {
 	} else {
 		msgs = []string{err.Error()}
 	}
+	for i, m := range msgs {
+		msgs[i] = quotedValue.ReplaceAllLiteralString(m, "")
+	}
 	var exp yaml.Node
 	if yaml.Unmarshal(expanded, &exp) != nil {
-		return err
+		return errors.New(strings.Join(msgs, "\n"))
 	}
 	pathAt := map[int]string{} // line in the expanded YAML → key path
 	walkKeys(&exp, "", func(path string, line int) { pathAt[line] = path })

@@ -62,6 +62,29 @@ func TestParseMaxAge(t *testing.T) {
 	}
 }
 
+// A config error never shows a secret: not a password in an upstream URL
+// (even one that does not parse), nor a key that a ${VAR} put where it
+// does not belong.
+func TestParseErrorsKeepSecretsOut(t *testing.T) {
+	for _, tc := range []struct{ name, yaml, secret string }{
+		{"upstream that does not parse", "upstream: \"http://user:TOPSECRET@exa mple.com\"\nkeys: [\"${K}\"]\ntoken:\n  secret: ${S}\n", "TOPSECRET"},
+		{"route upstream", minimal + "routes:\n  - path: /a/\n    upstream: \"ftp://user:ROUTESECRET@host\"\n", "ROUTESECRET"},
+		{"route upstream that does not parse", minimal + "routes:\n  - path: /a/\n    upstream: \"http://u:ROUTESECRET@ho st/x@y\"\n", "ROUTESECRET"},
+		{"a key where a list belongs", "upstream: http://x\nkeys: ${K}\ntoken:\n  secret: ${S}\n", "k0123"},
+		{"a secret where a map belongs", "upstream: http://x\nkeys: [\"${K}\"]\ntoken: ${S}\n", "s0123"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml), testEnv)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), tc.secret) {
+				t.Errorf("the error shows the secret: %v", err)
+			}
+		})
+	}
+}
+
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
 		name string
@@ -72,7 +95,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown key names its path", minimal + "session:\n  maxage: 1000\n", nil,
 			[]string{"line 7: unknown key session.maxage"}},
 		{"type error names the key", minimal + "server:\n  maxHeaderBytes: lots\n", nil,
-			[]string{"line 7: server.maxHeaderBytes: cannot unmarshal !!str `lots` into int"}},
+			[]string{"line 7: server.maxHeaderBytes: cannot unmarshal !!str into int"}},
 		{"custom value error names the key", minimal + "\n\n# a comment\nserver:\n\n  idleTimeout: soon\n", nil,
 			[]string{`line 11: server.idleTimeout: "soon" is not a duration`}},
 		{"unknown top-level key", minimal + "listn: :3000\n", nil, []string{"unknown key listn"}},

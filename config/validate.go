@@ -126,7 +126,7 @@ func (c *Config) Validate() error {
 		seen[r.Path] = true
 		if r.Upstream != "" {
 			if u, err := url.Parse(r.Upstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-				bad(path+".upstream", "%q must be an http:// or https:// URL", r.Upstream)
+				bad(path+".upstream", "%q must be an http:// or https:// URL", redactURL(r.Upstream))
 			}
 		}
 		if r.ForwardCookie && s.Format != "koa" {
@@ -203,12 +203,24 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// redactURL hides a password in a URL that is quoted in an error.
+// redactURL hides a password in a URL that is quoted in an error. In
+// one that does not parse as a URL with a user (a space in it, a "/" in
+// the password), everything from the scheme to the last "@" is hidden.
 func redactURL(u string) string {
-	if p, err := url.Parse(u); err == nil {
+	if p, err := url.Parse(u); err == nil && (p.User != nil || !strings.Contains(u, "@")) {
 		return p.Redacted()
 	}
-	return u
+	at := strings.LastIndex(u, "@")
+	if at < 0 {
+		return u
+	}
+	start := strings.Index(u, "://")
+	if start < 0 || start > at {
+		start = 0
+	} else {
+		start += len("://")
+	}
+	return u[:start] + "xxxxx" + u[at:]
 }
 
 // tokenHeaderName is what token.header may look like: an X- header of
