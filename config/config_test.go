@@ -103,6 +103,9 @@ func TestParseErrors(t *testing.T) {
 			[]string{"environment variable S is not set"}},
 		{"bad maxAge", minimal + "session:\n  maxAge: soon\n", nil, []string{`maxAge "soon"`}},
 		{"zero maxAge", minimal + "session:\n  maxAge: 0\n", nil, []string{`session.maxAge: must be > 0 or "session"`}},
+		{"1000 years of ms", minimal + "session:\n  maxAge: 31536000000000\n", nil, []string{`maxAge 31536000000000 ms is more than 100 years`}},
+		{"ms past int64 ns", minimal + "session:\n  maxAge: 1000000000000000\n", nil, []string{`is more than 100 years`}},
+		{"a duration past 100 years", minimal + "session:\n  maxAge: 1000000h\n", nil, []string{`session.maxAge: must be at most 100 years`}},
 		{"every problem at once", `
 listen: nowhere
 upstream: ftp://x

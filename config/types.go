@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/sessionproxy/sessionproxy/session"
 )
 
 // MaxAge is koa-session's maxAge: a duration, or Session for a cookie that
@@ -28,6 +30,9 @@ func (m *MaxAge) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if ms > int64(session.LongestMaxAge/session.MaxAge(time.Millisecond)) {
+			return fmt.Errorf("line %d: maxAge %d ms is more than 100 years", n.Line, ms)
+		}
 		*m = MaxAge{Duration: time.Duration(ms) * time.Millisecond}
 		return nil
 	}

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sessionproxy/sessionproxy/session"
 )
 
 // Validate reports every problem in c at once, each as "path: problem".
@@ -68,6 +70,8 @@ func (c *Config) Validate() error {
 	}
 	if !s.MaxAge.Session && s.MaxAge.Duration <= 0 {
 		bad("session.maxAge", `must be > 0 or "session"`)
+	} else if s.MaxAge.Duration > time.Duration(session.LongestMaxAge) {
+		bad("session.maxAge", "must be at most 100 years")
 	}
 	switch s.Format {
 	case "secure", "koa":

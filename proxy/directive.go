@@ -157,7 +157,7 @@ func parseMaxAge(v string) (session.MaxAge, error) {
 		return session.Browser, nil
 	}
 	ms, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || ms <= 0 || ms > int64(100*365*24*time.Hour/time.Millisecond) {
+	if err != nil || ms <= 0 || ms > int64(session.LongestMaxAge/session.MaxAge(time.Millisecond)) {
 		return 0, fmt.Errorf(`want a positive number of milliseconds or "session"`)
 	}
 	return session.MaxAge(time.Duration(ms) * time.Millisecond), nil

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -492,5 +493,40 @@ func TestKoaCookieWithStoreHoldsTheID(t *testing.T) {
 	}
 	if _, again := koaRoundTrip(t, m, cookieHeader(set), Change{}); again.ID != s.ID || string(again.Data) != `{"a":1}` {
 		t.Errorf("read back id %q data %s", again.ID, again.Data)
+	}
+}
+
+// A Koa app's maxAge past the proxy's longest (1000 years) is read as
+// LongestMaxAge: the cookie the proxy writes back still lives, where the
+// millisecond count once overflowed into an expiry in 1857.
+func TestKoaMaxAgeLongerThanTheProxysLongest(t *testing.T) {
+	m, err := New(Options{Format: FormatKoa, Keys: []string{"k"}, Unsigned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const thousandYears = 31536000000000
+	for _, rec := range []string{
+		fmt.Sprintf(`{"user":"jo","_expire":%d,"_maxAge":%d}`, time.Now().UnixMilli()+thousandYears, int64(thousandYears)),
+		fmt.Sprintf(`{"_expire":%d,"user":"jo","_maxAge":1e300}`, time.Now().UnixMilli()+thousandYears),
+	} {
+		s, err := m.Load(t.Context(), koaRequest("koa.sess="+base64.StdEncoding.EncodeToString([]byte(rec))))
+		if err != nil || s.IsNew {
+			t.Fatalf("%s: %+v, %v", rec, s, err)
+		}
+		h := http.Header{}
+		if _, err := m.Commit(t.Context(), koaRequest(""), s, Change{Set: [][]byte{[]byte(`{"n":1}`)}}, h); err != nil {
+			t.Fatal(err)
+		}
+		c, err := http.ParseSetCookie(h.Get("Set-Cookie"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if until := time.Until(c.Expires); until < 99*365*24*time.Hour || until > 101*365*24*time.Hour {
+			t.Errorf("%s: the cookie written back expires %v, want in about 100 years", rec, c.Expires)
+		}
+		again, err := m.Load(t.Context(), koaRequest("koa.sess="+c.Value))
+		if err != nil || again.IsNew || !strings.Contains(string(again.Data), `"user":"jo"`) {
+			t.Errorf("%s: the cookie written back does not load: %+v, %v", rec, again, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // A record is a session serialized the way koa-session serializes it: the
@@ -51,6 +52,12 @@ func parseValid(b []byte, inPlace bool) (record, error) {
 	// and so koa-session, refuses.
 	if nestsTooDeep(b) {
 		return record{}, fmt.Errorf("record: %w", errTooDeep)
+	}
+	// JSON.stringify writes UTF-8 (a lone surrogate as an escape), so no
+	// Koa app wrote a record that is not; and the data goes into the
+	// token, whose JSON every upstream's library must be able to read.
+	if !utf8.Valid(b) {
+		return record{}, errors.New("record: not UTF-8")
 	}
 	if !validJSON(b) {
 		return record{}, errors.New("record: invalid JSON")
@@ -136,7 +143,7 @@ func cutBookkeeping(b []byte) (r record, end int, ok bool) {
 		if !ok {
 			return record{}, 0, false
 		}
-		r.expire, r.maxAge, at = time.UnixMilli(expire), MaxAge(time.Duration(maxAge)*time.Millisecond), j
+		r.expire, r.maxAge, at = time.UnixMilli(expire), maxAgeMillis(float64(maxAge)), j
 	}
 	if b[at-1] == ',' {
 		if used, i, ok := cutTailMember(b, at-1, "_used"); ok {
@@ -271,7 +278,7 @@ func (m bookkeeping) read() (record, error) {
 		if err != nil || ms <= 0 {
 			return record{}, fmt.Errorf("record: _maxAge %s is not a positive number", m.maxAge)
 		}
-		r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
+		r.maxAge = maxAgeMillis(ms)
 	}
 	if string(m.session) == "true" {
 		r.isBrowser, r.maxAge = true, Browser

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 func TestParseRecord(t *testing.T) {
@@ -75,6 +76,7 @@ func TestParseRecordErrors(t *testing.T) {
 		`{"_expire":"soon"}`, `{"_maxAge":0}`, `{"_maxAge":-5}`, `{"_maxAge":null}`,
 		`{"_created":"x"}`, `{"_used":null}`,
 		`{"_maxAge":1000,"_maxAge":0}`, `{"_expire":1,"_expire":"later"}`, `{"_used":1,"_used":"x"}`,
+		"{\"a\":\"\xff\"}", "{\"a\xed\xa0\x80\":1,\"_expire\":1,\"_maxAge\":1}",
 	} {
 		t.Run(in, func(t *testing.T) {
 			if r, err := parseRecord([]byte(in)); err == nil {
@@ -96,6 +98,9 @@ func parseRecordMap(b []byte) (record, error) {
 	if tooDeep(b) {
 		return record{}, errTooDeep // the proxy's bound, which encoding/json does not have
 	}
+	if !utf8.Valid(b) {
+		return record{}, fmt.Errorf("not UTF-8") // what JSON.stringify writes, and the token carries
+	}
 	var r record
 	if v, ok := members["_expire"]; ok {
 		ms, err := strconv.ParseFloat(string(v), 64)
@@ -109,7 +114,10 @@ func parseRecordMap(b []byte) (record, error) {
 		if err != nil || ms <= 0 {
 			return record{}, fmt.Errorf("bad _maxAge")
 		}
-		r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
+		r.maxAge = LongestMaxAge // koa's maxAge past the proxy's longest
+		if ms*1e6 < float64(LongestMaxAge) {
+			r.maxAge = MaxAge(time.Duration(ms) * time.Millisecond)
+		}
 	}
 	if v, ok := members["_session"]; ok && string(v) == "true" {
 		r.isBrowser, r.maxAge = true, Browser

@@ -42,6 +42,20 @@ const Browser MaxAge = -1
 // DefaultMaxAge is koa-session's default maxAge, one day.
 const DefaultMaxAge = MaxAge(24 * time.Hour)
 
+// LongestMaxAge is the longest maxAge a session has: 100 years. A record
+// with a longer "_maxAge" (a Koa app's maxAge of 1000 years) is read as
+// this, rather than overflowing a time.Duration, which ends at 292 years.
+const LongestMaxAge = MaxAge(100 * 365 * 24 * time.Hour)
+
+// maxAgeMillis returns the MaxAge of a positive number of milliseconds,
+// at most LongestMaxAge.
+func maxAgeMillis(ms float64) MaxAge {
+	if ms >= float64(LongestMaxAge/MaxAge(time.Millisecond)) {
+		return LongestMaxAge
+	}
+	return MaxAge(time.Duration(ms) * time.Millisecond)
+}
+
 // String returns "session" for Browser and the duration otherwise.
 func (m MaxAge) String() string {
 	if m == Browser {
