@@ -64,6 +64,10 @@ type Session struct {
 	Format string `yaml:"format"`
 	// Signed signs koa-format cookies (koa.sess.sig). Default true.
 	Signed bool `yaml:"signed"`
+	// KeygripAlgorithm is the koa format's signature hash, for a Koa app
+	// whose app.keys is new Keygrip(keys, algorithm): sha1 (keygrip's
+	// default), sha256, sha384 or sha512. Default sha1.
+	KeygripAlgorithm string `yaml:"keygripAlgorithm"`
 	// HTTPOnly hides the cookie from scripts. Default true.
 	HTTPOnly bool `yaml:"httpOnly"`
 	// Secure is true, false, or "auto" (Secure when the request came to
@@ -316,15 +320,16 @@ func Default() Config {
 	return Config{
 		Listen: ":3000",
 		Session: Session{
-			Key:       session.DefaultName,
-			MaxAge:    MaxAge{Duration: time.Duration(session.DefaultMaxAge)},
-			Format:    string(session.FormatSecure),
-			Signed:    true,
-			HTTPOnly:  true,
-			SameSite:  "lax",
-			Path:      "/",
-			Overwrite: true,
-			MaxBytes:  DefaultSessionMaxBytes,
+			Key:              session.DefaultName,
+			MaxAge:           MaxAge{Duration: time.Duration(session.DefaultMaxAge)},
+			Format:           string(session.FormatSecure),
+			Signed:           true,
+			KeygripAlgorithm: "sha1",
+			HTTPOnly:         true,
+			SameSite:         "lax",
+			Path:             "/",
+			Overwrite:        true,
+			MaxBytes:         DefaultSessionMaxBytes,
 		},
 		Store: Store{
 			Type:   "cookie",

@@ -121,6 +121,8 @@ log:
 `, nil, []string{"listen:", "upstream:", "keys[0]: must be at least 32", "session.sameSite:",
 			"store.type:", "token.secret:", "log.level:"}},
 		{"bad format", minimal + "session:\n  format: json\n", nil, []string{`session.format: "json" must be secure or koa`}},
+		{"bad keygrip algorithm", minimal + "session:\n  format: koa\n  keygripAlgorithm: md5\n", nil, []string{`session.keygripAlgorithm: "md5" must be sha1, sha256, sha384 or sha512`}},
+		{"keygrip algorithm for secure", minimal + "session:\n  keygripAlgorithm: sha256\n", nil, []string{`session.keygripAlgorithm: is for session.format koa`}},
 		{"unsigned store ids", minimal + "session:\n  format: koa\n  signed: false\nstore:\n  type: redis\n", nil,
 			[]string{"session.signed: false is not allowed with store.type redis"}},
 		{"sameSite none needs secure", minimal + "session:\n  sameSite: none\n", nil, []string{"session.sameSite:"}},

@@ -78,6 +78,12 @@ func (c *Config) Validate() error {
 	default:
 		bad("session.format", "%q must be secure or koa", s.Format)
 	}
+	switch {
+	case s.KeygripAlgorithm != "sha1" && s.KeygripAlgorithm != "sha256" && s.KeygripAlgorithm != "sha384" && s.KeygripAlgorithm != "sha512":
+		bad("session.keygripAlgorithm", "%q must be sha1, sha256, sha384 or sha512", s.KeygripAlgorithm)
+	case s.KeygripAlgorithm != "sha1" && s.Format != "koa":
+		bad("session.keygripAlgorithm", "is for session.format koa: the secure format has its own")
+	}
 	switch strings.ToLower(s.SameSite) {
 	case "", "lax", "strict", "none":
 	default:

@@ -3,6 +3,8 @@ package session
 import (
 	"crypto/hmac"
 	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -24,7 +26,8 @@ import (
 // The value is the standard base64 of the record's JSON (koa-session's
 // encode), or, with a server-side store, the session id as is (koa-session's
 // externalKey). When signed, "<name>.sig" holds keygrip's signature of the
-// string "<name>=<value>": HMAC-SHA1 with the first key, URL-safe base64
+// string "<name>=<value>": HMAC-SHA1 (or the hash of the app's
+// new Keygrip(keys, algorithm)) with the first key, URL-safe base64
 // without padding. Every key verifies, in order.
 type koaCodec struct {
 	keys   [][]byte
@@ -34,7 +37,7 @@ type koaCodec struct {
 	// as secureCodec's does: a returning cookie is not signed and decoded
 	// again on every request.
 	seen verifiedCache
-	// works are HMAC-SHA1s keyed with each key, with a buffer, pooled
+	// works are the HMACs keyed with each key, with a buffer, pooled
 	// together: a cold read checks a signature, and every cookie written
 	// is signed.
 	works sync.Pool // *gripWork
@@ -44,13 +47,23 @@ type koaCodec struct {
 type gripWork struct {
 	macs []hash.Hash // one per key, in order
 	buf  []byte
-	sum  [sha1.Size]byte
-	enc  [27]byte // base64url of sum, unpadded
+	sum  [sha512.Size]byte
+	enc  [86]byte // base64url of sum, unpadded
 }
 
-func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
+// keygripHashes are the algorithms keygrip is used with, by their names
+// in Node's crypto.
+var keygripHashes = map[string]func() hash.Hash{
+	"": sha1.New, "sha1": sha1.New, "sha256": sha256.New, "sha384": sha512.New384, "sha512": sha512.New,
+}
+
+func newKoaCodec(keys []string, algorithm string, signed, encode bool) (*koaCodec, error) {
 	if signed && len(keys) == 0 {
 		return nil, errors.New("format koa: signed cookies need at least one key")
+	}
+	newHash, ok := keygripHashes[algorithm]
+	if !ok {
+		return nil, fmt.Errorf("format koa: keygrip algorithm %q must be sha1, sha256, sha384 or sha512", algorithm)
 	}
 	c := &koaCodec{signed: signed, encode: encode}
 	for _, k := range keys {
@@ -59,22 +72,24 @@ func newKoaCodec(keys []string, signed, encode bool) (*koaCodec, error) {
 	c.works.New = func() any {
 		w := &gripWork{}
 		for _, k := range c.keys {
-			w.macs = append(w.macs, hmac.New(sha1.New, k))
+			w.macs = append(w.macs, hmac.New(newHash, k))
 		}
 		return w
 	}
 	return c, nil
 }
 
-// digest is keygrip's sign of "name=value" with the i-th key: HMAC-SHA1,
-// URL-safe base64 without padding, in w.enc.
+// digest is keygrip's sign of "name=value" with the i-th key: the HMAC,
+// URL-safe base64 without padding.
 func (w *gripWork) digest(i int, name, value string) []byte {
 	w.buf = append(append(append(w.buf[:0], name...), '='), value...)
 	mac := w.macs[i]
 	mac.Reset()
 	mac.Write(w.buf)
-	base64.RawURLEncoding.Encode(w.enc[:], mac.Sum(w.sum[:0]))
-	return w.enc[:]
+	sum := mac.Sum(w.sum[:0])
+	n := base64.RawURLEncoding.EncodedLen(len(sum))
+	base64.RawURLEncoding.Encode(w.enc[:n], sum)
+	return w.enc[:n]
 }
 
 // sign is keygrip's sign of "name=value" with the first key.

@@ -25,6 +25,49 @@ const (
 	koaData   = `{"user":{"name":"john doe","age":30},"big":12345678901234567000,"s":"ü <>&"}` // as koa wrote it
 )
 
+// Signatures of koaValue by new Keygrip(["new-key"], algorithm), made by
+// keygrip 1.1.0 itself.
+var keygripSigs = map[string]string{
+	"sha256": "VjIzoyf7qKdp-9z-N2iTdafTH2aDZ1M7nYpDlrR_a6M",
+	"sha384": "bVHCVPXFWvzHQXEQk2UhV6x76oZSSLgTiqBF-6SL_ERTbj3N_DT8KmhdUo2BdWSH",
+	"sha512": "bdCjNl6yUozk_14sTDf3JPgH_DgbffYSJ7DFF5HMHUmBESijr15xL_RT-ugOa4in5DtnoyUwFGlwwg2fSmdh3Q",
+}
+
+// A Koa app whose app.keys is a Keygrip with another hash (Koa's README
+// shows sha256) shares its sessions too: signed and checked as keygrip
+// does, and a signature of another hash refused.
+func TestKeygripAlgorithms(t *testing.T) {
+	for alg, want := range keygripSigs {
+		t.Run(alg, func(t *testing.T) {
+			c, err := newKoaCodec([]string{"other-key", "new-key"}, alg, true, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i := c.index("koa.sess", koaValue, want); i != 1 {
+				t.Errorf("keygrip's signature: index = %d, want 1", i)
+			}
+			if i := c.index("koa.sess", koaValue, koaSigNew); i != -1 {
+				t.Errorf("the sha1 signature: index = %d, want -1", i)
+			}
+			c, _ = newKoaCodec([]string{"new-key"}, alg, true, true)
+			if got := c.sign("koa.sess", koaValue); got != want {
+				t.Errorf("sign = %q, want %q (keygrip)", got, want)
+			}
+			m, err := New(Options{Format: FormatKoa, Keys: []string{"new-key"}, KeygripAlgorithm: alg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := m.Load(t.Context(), koaRequest("koa.sess="+koaValue+"; koa.sess.sig="+want))
+			if err != nil || s.IsNew || string(s.Data) != koaData {
+				t.Errorf("Load = %+v, %v; want koa's session", s, err)
+			}
+		})
+	}
+	if _, err := newKoaCodec([]string{"k"}, "md5", true, true); err == nil {
+		t.Error("md5: no error")
+	}
+}
+
 // TestKeygripSign holds the codec's signing and checking, with its pooled
 // HMACs, to keygrip's own signatures.
 func TestKeygripSign(t *testing.T) {
@@ -34,7 +77,7 @@ func TestKeygripSign(t *testing.T) {
 		{"empty value", "new-key", "", koaSigNil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := newKoaCodec([]string{tc.key}, true, true)
+			c, err := newKoaCodec([]string{tc.key}, "", true, true)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +113,7 @@ func koaRequest(cookie string) *http.Request {
 }
 
 func TestKoaCodecRead(t *testing.T) {
-	c, err := newKoaCodec([]string{"new-key", "old-key"}, true, true)
+	c, err := newKoaCodec([]string{"new-key", "old-key"}, "", true, true)
 	if err != nil {
 		t.Fatal(err)
 	}

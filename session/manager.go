@@ -25,6 +25,10 @@ type Options struct {
 	// signed: false). Ignored by FormatSecure, which is always
 	// authenticated.
 	Unsigned bool
+	// KeygripAlgorithm is the koa format's signature hash, keygrip's
+	// algorithm (app.keys = new Keygrip(keys, "sha256")): "sha1" (the
+	// default, keygrip's), "sha256", "sha384" or "sha512".
+	KeygripAlgorithm string
 	// MaxAge is how long a session lives. Default DefaultMaxAge.
 	MaxAge MaxAge
 	// Cookie holds the cookie attributes: Path (default "/"), Domain,
@@ -158,7 +162,7 @@ func New(o Options) (*Manager, error) {
 			// could name any key and read or delete that session.
 			return nil, errors.New("session: Unsigned cannot be used with a Store")
 		}
-		m.codec, err = newKoaCodec(o.Keys, !o.Unsigned, o.Store == nil)
+		m.codec, err = newKoaCodec(o.Keys, o.KeygripAlgorithm, !o.Unsigned, o.Store == nil)
 	default:
 		err = fmt.Errorf("unknown format %q (want secure or koa)", o.Format)
 	}

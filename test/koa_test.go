@@ -210,6 +210,34 @@ func TestProxyWritesKoaReads(t *testing.T) {
 	}
 }
 
+// A Koa app whose app.keys is new Keygrip(keys, "sha256"), as Koa's own
+// README shows, shares its sessions with a proxy given the same hash in
+// session.keygripAlgorithm: each reads what the other wrote.
+func TestKoaKeygripSHA256(t *testing.T) {
+	t.Parallel()
+	const key = "koa-sha256-key"
+	koa := startKoaEnv(t, []string{key}, map[string]any{"maxAge": 86400000}, "KOA_KEYGRIP=sha256")
+	p := startProxy(t, koaConfig(startUpstream(t), key).set("session.keygripAlgorithm", "sha256"))
+	c := plainClient()
+
+	resp, k := getKoa(t, c, koa+"/set?json="+url.QueryEscape(`{"user":"jo"}`))
+	cookie := cookieLine(resp, "koa.sess")
+	if !sameData(t, k.Session, `{"user":"jo"}`) || !strings.Contains(cookie, "koa.sess.sig=") {
+		t.Fatalf("koa /set: %v, cookie %q", k.Session, cookie)
+	}
+	if sig := cookie[strings.Index(cookie, "koa.sess.sig=")+len("koa.sess.sig="):]; len(sig) != 43 {
+		t.Fatalf("koa's signature %q is not a SHA-256 one", sig)
+	}
+	resp, e := getEcho(t, c, p.URL+"/echo?set="+url.QueryEscape(`{"n":1}`), "Cookie: "+cookie)
+	if !sameData(t, e.Session, `{"user":"jo"}`) || e.Claims["new"] != false {
+		t.Fatalf("the proxy read %v (new %v), want koa's session", e.Session, e.Claims["new"])
+	}
+	_, k = getKoa(t, c, koa+"/get", "Cookie: "+cookieLine(resp, "koa.sess"))
+	if k.IsNew || !sameData(t, k.Session, `{"user":"jo","n":1}`) {
+		t.Errorf("koa read %v (new %v) from the proxy's cookie, want its session with n", k.Session, k.IsNew)
+	}
+}
+
 // TestBigIntegerSurvivesProxy: a koa cookie can hold an integer JavaScript
 // cannot (written by another koa-session user, or by the proxy); the proxy
 // keeps it exact through reads and unrelated writes.

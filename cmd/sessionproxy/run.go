@@ -292,11 +292,12 @@ func sessionOptions(cfg config.Config, store session.Store) session.Options {
 		"lax": http.SameSiteLaxMode, "strict": http.SameSiteStrictMode, "none": http.SameSiteNoneMode,
 	}[strings.ToLower(s.SameSite)]
 	return session.Options{
-		Name:     s.Key,
-		Keys:     cfg.Keys,
-		Format:   session.Format(s.Format),
-		Unsigned: !s.Signed,
-		MaxAge:   maxAge,
+		Name:             s.Key,
+		Keys:             cfg.Keys,
+		Format:           session.Format(s.Format),
+		Unsigned:         !s.Signed,
+		KeygripAlgorithm: s.KeygripAlgorithm,
+		MaxAge:           maxAge,
 		Cookie: http.Cookie{
 			Path:     s.Path,
 			Domain:   s.Domain,

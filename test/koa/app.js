@@ -3,7 +3,8 @@
 //   node app.js PORT        (0 = a free port; prints "listening on 127.0.0.1:PORT")
 //
 // Environment: KOA_KEYS, a JSON array of app.keys (first signs, all
-// verify); KOA_SESSION, a JSON object of extra koa-session options
+// verify); KOA_KEYGRIP, a hash for app.keys = new Keygrip(keys, hash)
+// (keygrip's own default, sha1, when unset); KOA_SESSION, a JSON object of extra koa-session options
 // (rolling, renew, maxAge, ...); KOA_REDIS, host:port of a Redis server:
 // when set, sessions live there through koa-redis (koa-session's
 // external-store mode, with prefix "koa:sess:" unless KOA_SESSION names
@@ -26,6 +27,7 @@ const createSession = session.createSession || session.default || session;
 const port = Number(process.argv[2] || 0);
 const app = new Koa();
 app.keys = JSON.parse(process.env.KOA_KEYS || '["test-key"]');
+if (process.env.KOA_KEYGRIP) app.keys = new (require('keygrip'))(app.keys, process.env.KOA_KEYGRIP);
 const opts = JSON.parse(process.env.KOA_SESSION || '{}') || {};
 let redisStore = null;
 if (process.env.KOA_REDIS) {
