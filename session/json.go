@@ -285,15 +285,14 @@ func appendMembers(ms []member, b []byte) []member {
 	return ms[:first+len(kept)]
 }
 
-// decodeKey returns the text of the JSON string s (with its quotes).
+// decodeKey returns the text of the JSON string s (with its quotes), as
+// unquote decodes it.
 func decodeKey(s []byte) []byte {
 	raw := s[1 : len(s)-1]
 	if bytes.IndexByte(raw, '\\') < 0 && utf8.Valid(raw) {
 		return raw
 	}
-	var k string
-	_ = json.Unmarshal(s, &k) // escapes, or invalid UTF-8 to replace
-	return []byte(k)
+	return unquote(raw)
 }
 
 // appendCompact appends the JSON value v compact, with object keys sorted
@@ -616,20 +615,6 @@ func decodeObjectSlowly(b []byte) (map[string]any, error) {
 		return nil, errNotObject
 	}
 	return m, nil
-}
-
-// appendString appends s as a JSON string. Printable ASCII without
-// quotes or backslashes is copied; anything else is left to encoding/json.
-func appendString(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			b, _ := marshalJSON(s) // a string always marshals
-			return append(dst, b...)
-		}
-	}
-	dst = append(dst, '"')
-	dst = append(dst, s...)
-	return append(dst, '"')
 }
 
 // marshalJSON encodes v as compact JSON without HTML escaping, so that
