@@ -91,6 +91,16 @@ var spoofedForwarding = map[string]string{
 	"X-Real-Ip":         "203.0.113.9",
 	"True-Client-Ip":    "203.0.113.9",
 	"X-Client-Ip":       "203.0.113.9",
+	// What Rack, IIS or Symfony believe beside them: the scheme, the
+	// port, the path.
+	"X-Forwarded-Ssl":    "on",
+	"X-Forwarded-Scheme": "https",
+	"X-Forwarded-Port":   "443",
+	"X-Forwarded-Prefix": "/admin",
+	"Front-End-Https":    "on",
+	"X-Url-Scheme":       "https",
+	"X-Original-Url":     "/admin/users",
+	"X-Rewrite-Url":      "/admin/users",
 }
 
 func TestForwardingHeadersFromAnUntrustedPeerAreReplaced(t *testing.T) {
@@ -113,6 +123,11 @@ func TestForwardingHeadersFromAnUntrustedPeerAreReplaced(t *testing.T) {
 				"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": host,
 				"X-Real-Ip": "127.0.0.1", "True-Client-Ip": "", "X-Client-Ip": "",
 			}
+			for k := range spoofedForwarding {
+				if _, ok := want[k]; !ok {
+					want[k] = ""
+				}
+			}
 			for k, v := range want {
 				if got := strings.Join(h.Values(k), "|"); got != v {
 					t.Errorf("upstream saw %s %q, want %q", k, got, v)
@@ -134,6 +149,11 @@ func TestForwardingHeadersFromATrustedProxyAreKept(t *testing.T) {
 	want := map[string]string{
 		"X-Forwarded-For": "203.0.113.9, 127.0.0.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "bank.example",
 		"X-Real-Ip": "203.0.113.9", "True-Client-Ip": "203.0.113.9", "X-Client-Ip": "203.0.113.9",
+	}
+	for k, v := range spoofedForwarding {
+		if _, ok := want[k]; !ok {
+			want[k] = v // the others pass as the trusted proxy sent them
+		}
 	}
 	for k, v := range want {
 		if got := strings.Join(h.Values(k), "|"); got != v {
@@ -274,7 +294,7 @@ func TestConnectAndTraceAreNotPassedOn(t *testing.T) {
 	var calls sync.Map // method → true, for every request the upstream got
 	srv := newEdgeProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls.Store(r.Method, true)
-		if r.Method == http.MethodTrace { // as Apache's TraceEnable answers
+		if strings.EqualFold(r.Method, http.MethodTrace) || r.Method == "TRACK" { // as Apache's TraceEnable answers, or IIS's TRACK
 			w.Header().Set("Content-Type", "message/http")
 			r.Header.Write(w)
 			return
@@ -286,6 +306,8 @@ func TestConnectAndTraceAreNotPassedOn(t *testing.T) {
 		wantClose      bool
 	}{
 		{http.MethodTrace, "/", false},
+		{"trace", "/", false},
+		{"TRACK", "/", false},
 		{http.MethodConnect, "example.com:443", true},
 	} {
 		t.Run(tc.method, func(t *testing.T) {

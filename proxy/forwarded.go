@@ -86,14 +86,30 @@ func (tp TrustedProxies) IsHTTPS(r *http.Request) bool {
 // them believes the proxy.
 var clientIPHeaders = []string{"X-Real-Ip", "True-Client-Ip", "X-Client-Ip"}
 
+// forwardingHeader reports whether a (canonical) header name is one that
+// some frameworks believe about the client's scheme, port or path beyond
+// X-Forwarded-Proto and -Host (Rack's X-Forwarded-Ssl and -Scheme, IIS
+// and Symfony's X-Original-Url). From a peer that is not a trusted proxy
+// they are removed, as the client-address headers are: the proxy sets
+// none of them, so an upstream must not believe a client's.
+func forwardingHeader(name string) bool {
+	switch name {
+	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
+		"Front-End-Https", "X-Url-Scheme", "X-Original-Url", "X-Rewrite-Url":
+		return true
+	}
+	return false
+}
+
 // setForwarded sets the forwarding headers of the upstream request.
 // ReverseProxy has removed X-Forwarded-* and Forwarded from pr.Out. From a
 // trusted proxy, its X-Forwarded-For is kept (the peer appended), and its
 // X-Forwarded-Proto, -Host and the client-address headers pass; from any
-// other peer, all of them are the proxy's own view of the connection.
-func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
+// other peer, all of them are the proxy's own view of the connection. It
+// reports whether the peer is a trusted proxy.
+func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) (trusted bool) {
 	in := pr.In.Header
-	trusted := p.opts.TrustedProxies.Contains(pr.In.RemoteAddr)
+	trusted = p.opts.TrustedProxies.Contains(pr.In.RemoteAddr)
 	if trusted {
 		pr.Out.Header["X-Forwarded-For"] = in["X-Forwarded-For"]
 	}
@@ -114,6 +130,7 @@ func (p *Proxy) setForwarded(pr *httputil.ProxyRequest) {
 			pr.Out.Header["X-Real-Ip"] = []string{ip}
 		}
 	}
+	return trusted
 }
 
 // stripH2C removes an h2c upgrade (RFC 7540's "Upgrade: h2c", gone from
@@ -147,9 +164,12 @@ func stripH2C(h http.Header) {
 // method itself (405) instead of passing it on, as nginx does: CONNECT
 // would turn the connection to the upstream into a tunnel the proxy no
 // longer reads, and an upstream that answers TRACE (Apache does by
-// default) echoes the request it got, the session token in it, to the
-// client.
-func refusedMethod(m string) bool { return m == http.MethodConnect || m == http.MethodTrace }
+// default), or TRACK (IIS's TRACE), echoes the request it got, the
+// session token in it, to the client. Methods are case-sensitive, but
+// some servers take "trace" for TRACE, so case is ignored here.
+func refusedMethod(m string) bool {
+	return strings.EqualFold(m, http.MethodConnect) || strings.EqualFold(m, http.MethodTrace) || strings.EqualFold(m, "TRACK")
+}
 
 // refuseMethod answers a refused method with 405, before any session is
 // loaded. After an HTTP/1 CONNECT the connection is closed: a client may
@@ -157,7 +177,7 @@ func refusedMethod(m string) bool { return m == http.MethodConnect || m == http.
 // request. (In HTTP/2 that stays in the refused stream, and closing would
 // end the connection's other streams too.)
 func refuseMethod(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
+	if strings.EqualFold(r.Method, http.MethodConnect) && r.ProtoMajor == 1 {
 		w.Header().Set("Connection", "close")
 	}
 	answer(w, http.StatusMethodNotAllowed, "method not allowed: the proxy does not pass on "+r.Method+" requests")

@@ -435,9 +435,9 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	}
 	pr.SetURL(st.route.Upstream)
 	pr.Out.Host = pr.In.Host // pass the client's Host, as nginx and oauth2-proxy do
-	p.setForwarded(pr)
+	trusted := p.setForwarded(pr)
 	stripH2C(pr.Out.Header)
-	p.stripOwnHeaders(pr.Out.Header)
+	p.stripRequestHeaders(pr.Out.Header, trusted)
 	if !st.route.ForwardCookie {
 		p.opts.Sessions.StripCookies(pr.Out.Header)
 	}
@@ -469,8 +469,20 @@ func (p *Proxy) isOwnHeader(name string) bool {
 	return len(name) == len(p.prefix) || name[len(p.prefix)] == '-' || name[len(p.prefix)] == '_'
 }
 
-// stripOwnHeaders removes every header that belongs to the proxy, so a
-// client cannot forge a session or a directive.
+// stripRequestHeaders removes from an upstream request every header that
+// belongs to the proxy, so a client cannot forge a session or a
+// directive, and, unless the peer is a trusted proxy, the other
+// forwarding headers (forwardingHeader), in the same walk.
+func (p *Proxy) stripRequestHeaders(h http.Header, trusted bool) {
+	for k := range h {
+		if p.isOwnHeader(k) || !trusted && forwardingHeader(k) {
+			delete(h, k)
+		}
+	}
+}
+
+// stripOwnHeaders removes every header that belongs to the proxy, so an
+// upstream's directives or token never reach the client.
 func (p *Proxy) stripOwnHeaders(h http.Header) {
 	for k := range h {
 		if p.isOwnHeader(k) {
