@@ -539,8 +539,13 @@ func (p *Proxy) setsSession(h http.Header) {
 // response that sets a session cookie, which would hand that session to
 // every later visitor: without a Cache-Control, it gets
 // no-cache="Set-Cookie"; with one, "public" and "s-maxage" are dropped and
-// "private" is added.
+// "private" is added. The directives meant for shared caches alone, which
+// a CDN obeys over Cache-Control (CDN-Cache-Control, RFC 9213, and
+// Surrogate-Control), are removed.
 func (p *Proxy) privateCache(h http.Header) {
+	for _, name := range [...]string{"Cdn-Cache-Control", "Surrogate-Control", "Cloudflare-Cdn-Cache-Control"} {
+		delete(h, name)
+	}
 	cc := h.Values("Cache-Control")
 	if len(cc) == 0 {
 		h["Cache-Control"] = p.noCacheSetCookie

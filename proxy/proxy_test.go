@@ -207,6 +207,11 @@ func TestVaryCookie(t *testing.T) {
 			w.Header().Set("Cache-Control", "public, max-age=600")
 			return
 		}
+		if r.URL.Query().Has("cdn") { // what a CDN obeys over Cache-Control
+			w.Header().Set("CDN-Cache-Control", "max-age=600")
+			w.Header().Set("Surrogate-Control", "max-age=600")
+			w.Header().Set("Cloudflare-CDN-Cache-Control", "max-age=600")
+		}
 		w.Header().Set("X-Session-Set", `{"a":1}`)
 	}))
 	for _, tc := range []struct{ query, vary, cc string }{
@@ -214,6 +219,7 @@ func TestVaryCookie(t *testing.T) {
 		{"?vary", "Accept-Encoding|Cookie", "max-age=60, private"},
 		{"", "Cookie", `no-cache="Set-Cookie"`},
 		{"?own", "Cookie", "max-age=600, private"},
+		{"?cdn", "Cookie", `no-cache="Set-Cookie"`},
 	} {
 		resp, err := http.Get(srv.URL + "/" + tc.query)
 		if err != nil {
@@ -225,6 +231,11 @@ func TestVaryCookie(t *testing.T) {
 		}
 		if got := resp.Header.Get("Cache-Control"); got != tc.cc {
 			t.Errorf("GET /%s: Cache-Control %q, want %q", tc.query, got, tc.cc)
+		}
+		for _, name := range []string{"CDN-Cache-Control", "Surrogate-Control", "Cloudflare-CDN-Cache-Control"} {
+			if got := resp.Header.Get(name); got != "" {
+				t.Errorf("GET /%s: %s %q reached a shared cache with a session cookie", tc.query, name, got)
+			}
 		}
 	}
 }
