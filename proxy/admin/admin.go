@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -57,9 +58,17 @@ type api struct {
 
 // auth answers 401 unless the request carries the token. The tokens are
 // compared as SHA-256 sums, in constant time, so that neither their bytes
-// nor their length leak through the timing.
+// nor their length leak through the timing. Without a token (a loopback
+// listener), it answers 403 to a request addressed to a host name other
+// than localhost: a web page whose name was rebound to 127.0.0.1 (DNS
+// rebinding) reaches the listener as its own origin, and names itself in
+// Host.
 func (a *api) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if a.token == nil && !addressedDirectly(r.Host) {
+			writeError(w, http.StatusForbidden, "without admin.token, the session API answers only requests to localhost or an IP address")
+			return
+		}
 		if a.token != nil {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 			sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
@@ -75,6 +84,16 @@ func (a *api) auth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// addressedDirectly reports whether host, a request's Host, is localhost
+// or an IP address, with or without a port.
+func addressedDirectly(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return strings.EqualFold(host, "localhost") || net.ParseIP(host) != nil
 }
 
 // sessionJSON is one session in a listing.

@@ -138,8 +138,43 @@ func TestSessionsAPIWithoutUserIndex(t *testing.T) {
 	mux := http.NewServeMux()
 	admin.Register(mux, admin.Options{Sessions: m})
 	rec := httptest.NewRecorder()
-	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/sessions?user=ann", nil))
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "http://127.0.0.1:9090/sessions?user=ann", nil))
 	if rec.Code != 404 || !strings.Contains(rec.Body.String(), "session.userKey") {
 		t.Errorf("%d %s, want 404 naming session.userKey", rec.Code, rec.Body)
+	}
+}
+
+// Without a token the API serves only requests addressed to localhost or
+// an IP address: a page rebound to 127.0.0.1 sends its own name as Host.
+func TestSessionsAPIWithoutTokenRefusesOtherHosts(t *testing.T) {
+	store := session.NewMemoryStore(session.MemoryOptions{})
+	m, err := session.New(session.Options{Keys: []string{"key-one-0123456789abcdef0123456789abcdef"}, Store: store, Users: store, UserKey: "user.id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		token, host string
+		want        int
+	}{
+		{"", "127.0.0.1:9090", 200},
+		{"", "localhost:9090", 200},
+		{"", "[::1]:9090", 200},
+		{"", "LOCALHOST", 200},
+		{"", "evil.example:9090", 403},
+		{"", "127.0.0.1.nip.io:9090", 403},
+		{token, "evil.example:9090", 200}, // the token is the check then
+	} {
+		mux := http.NewServeMux()
+		admin.Register(mux, admin.Options{Sessions: m, Token: tc.token})
+		req := httptest.NewRequest("GET", "/sessions?user=ann", nil)
+		req.Host = tc.host
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("token %v, Host %s: %d %s, want %d", tc.token != "", tc.host, rec.Code, rec.Body, tc.want)
+		}
 	}
 }
