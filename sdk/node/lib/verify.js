@@ -147,6 +147,7 @@ class JWKS {
     this.fetchedAt = 0;
     this.forcedAt = -Infinity; // last refetch for an unknown kid
     this.inflight = null;
+    this.failure = null; // {at, err} of the last fetch, when it failed
   }
 
   async key(kid) {
@@ -175,7 +176,12 @@ class JWKS {
       this.forcedAt = Date.now();
       await this.refresh(true);
     }
-    return this.keys.get(kid) || null;
+    const key = this.keys.get(kid);
+    if (key) return key;
+    // The key may have been published (a rotation) while the JWKS is
+    // down: an outage, not a bad token, as the other libraries answer it.
+    if (this.failure !== null && Date.now() - this.failure.at < this.cooldown) throw this.failure.err;
+    return null;
   }
 
   // refresh fetches the key set once for every caller waiting on it. When
@@ -188,8 +194,10 @@ class JWKS {
         (keys) => {
           this.keys = keys;
           this.fetchedAt = Date.now();
+          this.failure = null;
         },
         (err) => {
+          this.failure = { at: Date.now(), err };
           if (!keepOld) throw err;
           // Keep the old keys; try again after a cooldown, not per request.
           this.fetchedAt = Math.max(this.fetchedAt, Date.now() - this.maxAge + this.cooldown);

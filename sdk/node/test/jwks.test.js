@@ -33,6 +33,11 @@ async function jwksServer(t, keys) {
   const url = await listen(t, async (req, res) => {
     served.fetches++;
     if (served.hang) await served.hang;
+    if (served.fail) {
+      res.statusCode = 503;
+      res.end();
+      return;
+    }
     res.setHeader('Content-Type', 'application/json');
     res.end(JSON.stringify({ keys: served.keys.map((k) => k.jwk) }));
   });
@@ -141,6 +146,19 @@ test('JWKS: requests that arrive during a failing first fetch share it', async (
   await new Promise((resolve) => setTimeout(resolve, 20));
   await Promise.all([assert.rejects(first, outage), assert.rejects(v.verify(sign(ed, claims())), outage)]);
   assert.equal(fetches, 1, 'one fetch for both');
+});
+
+test('JWKS: an unknown kid while the key set cannot be fetched is an outage, not a bad token', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 60_000 });
+  await v.verify(sign(ed, claims()));
+  srv.fail = true;
+  const outage = (err) => !(err instanceof InvalidTokenError) && /fetching JWKS/.test(err.message);
+  await assert.rejects(v.verify(sign(newKey('p256', 'es-new'), claims())), outage); // its refetch fails
+  await assert.rejects(v.verify(sign(newKey('p256', 'es-newer'), claims())), outage); // no refetch so soon; the last one failed
+  assert.equal((await v.verify(sign(ed, claims()))).sid, 's', 'a known key verifies meanwhile');
+  assert.equal(srv.fetches, 2);
 });
 
 test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {

@@ -72,8 +72,10 @@ class _KeySet:
     ``kid`` never waits for the JWKS (nor for one that hangs), and if that
     fetch fails the old keys are kept. Until a first fetch succeeds,
     fetches are retried at most once per ``refetch_interval``, and
-    KeySetError is raised. Fetches run outside the lock, one at a time;
-    a request that needs one waits for the one under way.
+    KeySetError is raised; so it is for an unknown ``kid`` while the last
+    fetch failed less than ``refetch_interval`` ago (the key may have been
+    published: an outage, not a bad token). Fetches run outside the lock,
+    one at a time; a request that needs one waits for the one under way.
     """
 
     def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float,
@@ -93,6 +95,7 @@ class _KeySet:
         self._unknown_refetch = -float("inf")  # ... of the last one an unknown kid caused
         self._loaded = False
         self._error = ""
+        self._failed_at: Optional[float] = None  # time.monotonic() of the last failed fetch, until one succeeds
         self._inflight: Optional[threading.Event] = None  # set when the fetch under way ends
         self.fetches = 0  # how many times the set was fetched, for tests and metrics
 
@@ -120,7 +123,12 @@ class _KeySet:
         with self._lock:
             if not self._loaded:
                 raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable: {self._error}")
-            return self._keys.get(kid)
+            key = self._keys.get(kid)
+            if key is None and self._failed_at is not None \
+                    and time.monotonic() - self._failed_at < self.refetch_interval:
+                raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable, "
+                                  f"and kid {kid!r} is not among the keys held: {self._error}")
+            return key
 
     def _start(self, now: float) -> threading.Event:
         """Start a fetch unless one is under way; the lock is held."""
@@ -146,6 +154,7 @@ class _KeySet:
         except Exception as e:  # any failure: keep the keys we have
             with self._lock:
                 self._error = str(e) or type(e).__name__
+                self._failed_at = time.monotonic()
                 if self._loaded:  # an old set's refresh: try again after the interval, not max_age
                     self._fetched = min(self._fetched, time.monotonic() - self.max_age + self.refetch_interval)
                 self._inflight = None
@@ -154,6 +163,7 @@ class _KeySet:
         with self._lock:
             self._keys = parsed
             self._loaded = True
+            self._failed_at = None
             self._inflight = None
         done.set()
 

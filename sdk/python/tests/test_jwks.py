@@ -183,6 +183,20 @@ class JWKSTest(unittest.TestCase):
         self.server.fail = True
         self.assertEqual(v.verify(self.es.sign(claims()))["sid"], "s1")
 
+    def test_an_unknown_kid_during_an_outage_is_an_outage(self):
+        """The key may have been published (a rotation) while the JWKS is
+        down: not a bad token, as the Go library answers it too."""
+        v = self.verifier()
+        v.verify(self.ed.sign(claims()))
+        self.server.fail = True
+        with self.assertRaises(sessionproxy.KeySetError):
+            v.verify(Key("ES256").sign(claims()))  # its refetch fails
+        with self.assertRaises(sessionproxy.KeySetError):
+            v.verify(Key("ES256").sign(claims()))  # no refetch so soon, and the last one failed
+        self.assertEqual(v.verify(self.es.sign(claims()))["sid"], "s1", "a known key verifies meanwhile")
+        self.server.fail = False
+        self.assertEqual(self.server.fetches, 2)
+
     def test_a_hanging_jwks_holds_up_no_known_key(self):
         """An old set is fetched again in the background: known keys
         verify meanwhile, from any thread, while the JWKS hangs."""
