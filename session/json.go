@@ -58,16 +58,21 @@ func object(b []byte) ([]byte, error) {
 // written, and every write's check of the upstream's patches.
 func validJSON(b []byte) bool { return gjson.ValidBytes(b) }
 
-// nestsTooDeep is tooDeep for any bytes, valid JSON or not, and is
-// checked before validJSON: gjson's validator recurses once per level, so
-// a megabyte of brackets (a directive, or a cookie under a raised
-// server.maxHeaderBytes) would take hundreds of MB of stack before being
-// refused. Data with at most MaxDepth brackets in all, most sessions,
-// costs two counts of bytes.
+// nestsTooDeep is tooDeep, checked before validJSON: gjson's validator
+// recurses once per level, so a megabyte of brackets (a directive, or a
+// cookie under a raised server.maxHeaderBytes) would take hundreds of MB
+// of stack before being refused. Data with at most MaxDepth brackets in
+// all, most sessions, costs two counts of bytes.
 func nestsTooDeep(b []byte) bool {
-	if bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) <= MaxDepth {
-		return false
-	}
+	return bytes.Count(b, []byte{'{'})+bytes.Count(b, []byte{'['}) > MaxDepth && tooDeep(b)
+}
+
+// errTooDeep is returned for JSON that nests deeper than MaxDepth.
+var errTooDeep = fmt.Errorf("objects and arrays nested deeper than %d", MaxDepth)
+
+// tooDeep reports whether b, JSON or any bytes, nests objects and arrays
+// deeper than MaxDepth outside its strings.
+func tooDeep(b []byte) bool {
 	depth := 0
 	for i := 0; i < len(b); i++ {
 		switch b[i] {
@@ -77,28 +82,6 @@ func nestsTooDeep(b []byte) bool {
 					i++
 				}
 			}
-		case '{', '[':
-			if depth++; depth > MaxDepth {
-				return true
-			}
-		case '}', ']':
-			depth--
-		}
-	}
-	return false
-}
-
-// errTooDeep is returned for JSON that nests deeper than MaxDepth.
-var errTooDeep = fmt.Errorf("objects and arrays nested deeper than %d", MaxDepth)
-
-// tooDeep reports whether the valid JSON b nests objects and arrays
-// deeper than MaxDepth.
-func tooDeep(b []byte) bool {
-	depth := 0
-	for i := 0; i < len(b); i++ {
-		switch b[i] {
-		case '"':
-			i = skipString(b, i) - 1
 		case '{', '[':
 			if depth++; depth > MaxDepth {
 				return true
