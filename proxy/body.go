@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -25,27 +26,40 @@ type idleBody struct {
 	timeout time.Duration
 	timer   *time.Timer
 	mu      sync.Mutex
-	done    bool // the request is over: the timer must leave the connection alone
-	idle    bool // the timer fired
+	done    bool        // the request is over: the timer must leave the connection alone
+	idle    bool        // the timer fired
+	sent    atomic.Bool // the upstream request read it all
 }
 
 // watchBody returns r's body wrapped in an idleBody, or nil when there is
-// no body or no timeout.
+// no body. Without a timeout it only tells when it was all sent.
 func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request) *idleBody {
-	if p.opts.BodyIdleTimeout <= 0 || r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
 	b := &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: p.opts.BodyIdleTimeout}
-	b.timer = time.AfterFunc(time.Hour, b.fire)
-	b.timer.Stop()
+	if b.timeout > 0 {
+		b.timer = time.AfterFunc(time.Hour, b.fire)
+		b.timer.Stop()
+	}
 	return b
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	if b.timer == nil {
+		n, err := b.ReadCloser.Read(p)
+		if err == io.EOF {
+			b.sent.Store(true)
+		}
+		return n, err
+	}
 	b.timer.Reset(b.timeout)
 	n, err := b.ReadCloser.Read(p)
 	b.timer.Stop()
-	if err != nil && err != io.EOF && b.timedOut() {
+	switch {
+	case err == io.EOF:
+		b.sent.Store(true)
+	case err != nil && b.timedOut():
 		err = errBodyIdle
 	}
 	return n, err
@@ -75,7 +89,9 @@ func (b *idleBody) stop() {
 	b.mu.Lock()
 	b.done = true
 	b.mu.Unlock()
-	b.timer.Stop()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
 }
 
 // bodyTimedOut answers a request whose body went idle: 408, and the

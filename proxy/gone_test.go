@@ -1,10 +1,18 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,16 +23,18 @@ import (
 // answered after the client has gone (a closed tab) is still committed,
 // as koa-session commits it in the app's own process.
 func TestDirectivesAreCommittedAfterTheClientLeaves(t *testing.T) {
+	destroyed := func(t *testing.T, c *Claims) {
+		if !c.New {
+			t.Errorf("the session the upstream destroyed still opens: %s", c.Sess)
+		}
+	}
 	for _, tc := range []struct {
-		name, header, value string
-		check               func(t *testing.T, claims *Claims)
+		name, method, body, header, value string
+		check                             func(t *testing.T, claims *Claims)
 	}{
-		{"destroy", "X-Session-Destroy", "true", func(t *testing.T, c *Claims) {
-			if !c.New {
-				t.Errorf("the session the upstream destroyed still opens: %s", c.Sess)
-			}
-		}},
-		{"set", "X-Session-Set", `{"theme":"dark"}`, func(t *testing.T, c *Claims) {
+		{"destroy", "GET", "", "X-Session-Destroy", "true", destroyed},
+		{"destroy, posted", "POST", "csrf=x", "X-Session-Destroy", "true", destroyed}, // a logout form
+		{"set", "GET", "", "X-Session-Set", `{"theme":"dark"}`, func(t *testing.T, c *Claims) {
 			if !strings.Contains(string(c.Sess), `"theme":"dark"`) {
 				t.Errorf("the change answered after the client left was lost: %s", c.Sess)
 			}
@@ -38,6 +48,7 @@ func TestDirectivesAreCommittedAfterTheClientLeaves(t *testing.T) {
 				case "/login":
 					w.Header().Set("X-Session-Set", `{"user":"u1"}`)
 				case "/slow":
+					io.Copy(io.Discard, r.Body)
 					close(arrived)
 					time.Sleep(300 * time.Millisecond) // the client gives up meanwhile
 					w.Header().Set(tc.header, tc.value)
@@ -53,7 +64,7 @@ func TestDirectivesAreCommittedAfterTheClientLeaves(t *testing.T) {
 			cookie = cookie[:strings.IndexByte(cookie, ';')]
 
 			ctx, cancel := context.WithCancel(t.Context())
-			req := mustRequest(t, "GET", srv.URL+"/slow", nil).WithContext(ctx)
+			req := mustRequest(t, tc.method, srv.URL+"/slow", strings.NewReader(tc.body)).WithContext(ctx)
 			req.Header.Set("Cookie", cookie)
 			go func() { <-arrived; cancel() }()
 			if _, err := http.DefaultClient.Do(req); err == nil {
@@ -120,4 +131,172 @@ func TestTheClientLeavingEndsAStreamAndLogs499(t *testing.T) {
 	if len(es) != 2 || es[1].Path != "/slow" || es[1].Status != statusClientClosed {
 		t.Errorf("access log %+v, want /slow's line last with status 499", es)
 	}
+}
+
+// An upload the client abandons ends the request to the upstream at
+// once, even over HTTP/2 and to an upstream that stopped reading it: the
+// wait for the answer, which the client leaving does not end, starts
+// only once the body is sent.
+func TestAnAbandonedUploadEndsTheUpstreamRequest(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	reading := make(chan struct{})
+	go func() { // an upstream that reads a little of the request, then nothing
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.ReadFull(c, make([]byte, 64<<10))
+		close(reading)
+		<-t.Context().Done()
+	}()
+	var log collectedLog
+	so := session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}}
+	sm, err := session.New(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), AccessLog: &log,
+		Transport: NewTransport(TransportOptions{ResponseHeaderTimeout: time.Second})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(p)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	body := io.LimitReader(zeros{}, 256<<20)
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/upload", body)
+	go func() {
+		<-reading
+		time.Sleep(time.Second) // until the socket's buffers are full and the transport waits to write
+		cancel()
+	}()
+	if _, err := srv.Client().Do(req); err == nil {
+		t.Fatal("the upload was not canceled")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(log.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(log.all()) == 0 {
+		t.Error("5 s after the client left its upload, the request to the upstream is still open")
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// failingStore is a store whose writes fail once down is set.
+type failingStore struct {
+	session.Store
+	down atomic.Bool
+}
+
+func (s *failingStore) Delete(ctx context.Context, id string) error {
+	if s.down.Load() {
+		return errors.New("connection refused")
+	}
+	return s.Store.Delete(ctx, id)
+}
+
+func (s *failingStore) Update(ctx context.Context, id string, last []byte, fn session.UpdateFunc) error {
+	if s.down.Load() {
+		return errors.New("connection refused")
+	}
+	return s.Store.Update(ctx, id, last, fn)
+}
+
+// errorKinds is an Observer that keeps the error kinds it is told.
+type errorKinds struct {
+	nopObserver
+	mu    sync.Mutex
+	kinds []ErrorKind
+}
+
+func (o *errorKinds) UpstreamError(k ErrorKind) {
+	o.mu.Lock()
+	o.kinds = append(o.kinds, k)
+	o.mu.Unlock()
+}
+
+func (o *errorKinds) all() []ErrorKind {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]ErrorKind(nil), o.kinds...)
+}
+
+// A logout answered after the client left, which the store then fails to
+// apply, is a store outage, counted and logged as one: not a client that
+// went away, which nobody would look into.
+func TestACommitThatFailsAfterTheClientLeftIsAStoreError(t *testing.T) {
+	store := &failingStore{Store: session.NewMemoryStore(session.MemoryOptions{})}
+	arrived, answered := make(chan struct{}), make(chan struct{})
+	kinds := &errorKinds{}
+	var logs syncBuffer
+	srv := newEdgeProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			w.Header().Set("X-Session-Set", `{"user":"u1"}`)
+		case "/logout":
+			close(arrived)
+			time.Sleep(300 * time.Millisecond)
+			w.Header().Set("X-Session-Destroy", "true")
+			close(answered)
+		}
+	}), func(o *Options) {
+		o.Observer = kinds
+		o.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	}, func(o *session.Options) { o.Store = store })
+	resp, _ := do(t, mustRequest(t, "GET", srv.URL+"/login", nil))
+	cookie := resp.Header.Get("Set-Cookie")
+	cookie = cookie[:strings.IndexByte(cookie, ';')]
+
+	ctx, cancel := context.WithCancel(t.Context())
+	req := mustRequest(t, "GET", srv.URL+"/logout", nil).WithContext(ctx)
+	req.Header.Set("Cookie", cookie)
+	go func() { <-arrived; store.down.Store(true); cancel() }()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request was not canceled")
+	}
+	<-answered
+	deadline := time.Now().Add(5 * time.Second)
+	for len(kinds.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := kinds.all(); len(got) != 1 || got[0] != ErrorStoreUnavailable {
+		t.Errorf("error kinds %v, want [store_unavailable]", got)
+	}
+	if !strings.Contains(logs.String(), "level=ERROR") {
+		t.Errorf("the logout the store could not apply is not logged as an error: %q", logs.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

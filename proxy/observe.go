@@ -193,12 +193,12 @@ func errorKind(err error, r *http.Request) ErrorKind {
 	switch {
 	case errors.As(err, &de):
 		return ErrorDirective
-	case isClientGone(err, r):
-		return ErrorCanceled
-	case isStoreUnavailable(err):
+	case isStoreUnavailable(err): // a commit after the client left fails for the store too
 		return ErrorStoreUnavailable
 	case errors.Is(err, session.ErrSessionTooLarge), errors.Is(err, session.ErrCookieTooLarge):
 		return ErrorTooLarge
+	case isClientGone(err, r):
+		return ErrorCanceled
 	case isTimeout(err):
 		return ErrorTimeout
 	case errors.As(err, &oe) && oe.Op == "dial":

@@ -286,40 +286,72 @@ type state struct {
 	route   Route            // set once the session is loaded
 	session *session.Session // nil until loaded
 	token   [1]string        // the JWT, as the header's value list
-	body    *idleBody        // the request body, when it is watched
-	// answer is the upstream's body once its answer is committed, and
-	// stop then stops waiting for the client to leave (see Done).
-	answer answerBody
-	stop   func() bool
-	left   bool // the client had gone when the answer was committed
+	body    *idleBody        // the request body, when there is one
+	// cancel ends the request to the upstream, for a request with a body
+	// (watchUpload); answer is the upstream's body once its answer is
+	// committed, for one without; stop stops waiting for the client to
+	// leave.
+	cancel    context.CancelFunc
+	answer    answerBody
+	stop      func() bool
+	committed atomic.Bool // the upstream's answer is committed (or refused)
+	left      bool        // the client had gone when the answer was committed
 }
 
 // Done and Err make s, the context of the request sent upstream, one the
 // client leaving does not cancel (its values are the client's): the
 // upstream's answer is the app's decision, taken whether or not the
 // client is still there (a logout, "log out my other devices"), and
-// koa-session commits it in the app's own process either way. Once the
-// answer is committed (answered), the client leaving closes its body, so
-// that a stream nobody reads ends as it always did. Waiting for the
-// answer is bounded by the upstream timeouts.
+// koa-session commits it in the app's own process either way. Waiting
+// for the answer is bounded by upstreamTimeouts.responseHeader once the
+// request is sent. An upload the client abandons still ends the request
+// at once (watchUpload), and once the answer is committed the client
+// leaving ends the rest, so that a stream nobody reads ends as it always
+// did.
 func (s *state) Done() <-chan struct{} { return nil }
 func (s *state) Err() error            { return nil }
 
+// watchUpload returns the context of a request with a body to send
+// upstream: cancelable, and canceled when the client leaves unless the
+// body was all sent and its answer is awaited. The transport's wait for
+// the response headers starts only once the body is written, so an
+// upload the client abandons would otherwise hold the upstream request
+// for as long as the upstream does not read it.
+func (s *state) watchUpload() context.Context {
+	ctx, cancel := context.WithCancel(s)
+	s.cancel = cancel
+	s.stop = context.AfterFunc(s.in.Context(), s.clientLeft)
+	return ctx
+}
+
+func (s *state) clientLeft() {
+	if s.committed.Load() || !s.body.sent.Load() {
+		s.cancel()
+	}
+}
+
 // answered marks the upstream's answer as committed (or refused): from
-// now on the client leaving closes the body, at once if it has left.
+// now on the client leaving ends the request, at once if it has left.
 func (s *state) answered(resp *http.Response) {
 	client := s.in.Context()
+	s.committed.Store(true)
 	s.left = client.Err() != nil
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		return // ReverseProxy copies both ways until either side closes
+	switch {
+	case s.cancel != nil: // clientLeft watches already
+		if s.left {
+			s.cancel()
+		}
+	case resp.StatusCode == http.StatusSwitchingProtocols:
+		// ReverseProxy copies both ways until either side closes
+	default:
+		s.answer.ReadCloser = resp.Body
+		resp.Body = &s.answer
+		if s.left {
+			s.answer.cancel()
+			return
+		}
+		s.stop = context.AfterFunc(client, s.answer.cancel)
 	}
-	s.answer.ReadCloser = resp.Body
-	resp.Body = &s.answer
-	if s.left {
-		s.answer.cancel()
-		return
-	}
-	s.stop = context.AfterFunc(client, s.answer.cancel)
 }
 
 // release stops waiting for the client to leave, when the request is
@@ -327,6 +359,9 @@ func (s *state) answered(resp *http.Response) {
 func (s *state) release() {
 	if s.stop != nil {
 		s.stop()
+	}
+	if s.cancel != nil {
+		s.cancel()
 	}
 }
 
@@ -416,11 +451,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.errorHandler(rec, r, err)
 		return
 	}
-	out := r.WithContext(st)
-	defer st.release()
+	var ctx context.Context = st
 	if st.body = p.watchBody(w, r); st.body != nil {
-		out.Body = st.body
+		ctx = st.watchUpload()
 		defer st.body.stop()
+	}
+	defer st.release()
+	out := r.WithContext(ctx)
+	if st.body != nil {
+		out.Body = st.body
 	}
 	p.rp.ServeHTTP(rec, out)
 	p.scrubTrailers(rec.Header(), st)
@@ -631,7 +670,11 @@ func isClientGone(err error, r *http.Request) bool {
 	return errors.Is(err, context.Canceled) && r.Context().Err() != nil
 }
 
-func isStoreUnavailable(err error) bool { return errors.Is(err, session.ErrUnavailable) }
+// isStoreUnavailable reports whether the store could not be reached: not
+// a store call the client's leaving canceled.
+func isStoreUnavailable(err error) bool {
+	return errors.Is(err, session.ErrUnavailable) && !errors.Is(err, context.Canceled)
+}
 
 func isTimeout(err error) bool {
 	var ne net.Error
