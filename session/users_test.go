@@ -265,3 +265,20 @@ func TestUserKeyNeedsAnIndex(t *testing.T) {
 		t.Errorf("EndUser without UserKey: %v", err)
 	}
 }
+
+// Ids that differ only in a lone surrogate, which the data keeps, are two
+// users: "log out my other devices" of one leaves the other's sessions.
+func TestUsersApartByALoneSurrogate(t *testing.T) {
+	store := NewMemoryStore(MemoryOptions{})
+	m := newUserManager(t, store)
+	a, b := newBrowser(t, m), newBrowser(t, m)
+	a.do(set(`{"user":{"id":"jo\ud800"}}`))
+	b.do(set(`{"user":{"id":"jo\ud801"}}`))
+	r, loaded := loadExisting(t, m, cookiesOf(a))
+	if _, err := m.Commit(context.Background(), r, loaded, Change{DestroyOthers: true}, http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	if !b.alive() {
+		t.Error(`"jo\ud800" logging out their other devices logged out "jo\ud801"`)
+	}
+}
