@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -373,13 +374,16 @@ func Load(path string) (Config, error) {
 }
 
 // Parse decodes YAML over Default(), replacing ${VAR} in values with
-// lookup(VAR), and validates the result.
+// lookup(VAR), and validates the result. Its errors name a value that
+// came from the environment by its ${VAR}, never by the value: it may be
+// a secret put where it does not belong (a key in session.sameSite).
 func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return Config{}, err
 	}
-	if err := expand(&root, lookup); err != nil {
+	env := map[string]string{} // value → ${VAR}, for the errors
+	if err := expand(&root, lookup, env); err != nil {
 		return Config{}, err
 	}
 	expanded, err := yaml.Marshal(&root)
@@ -391,19 +395,42 @@ func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
 		d := yaml.NewDecoder(bytes.NewReader(expanded))
 		d.KnownFields(true)
 		if err := d.Decode(&c); err != nil {
-			return Config{}, explain(err, &root, expanded)
+			return Config{}, hideEnv(explain(err, &root, expanded), env)
 		}
 	}
 	if err := c.Validate(); err != nil {
-		return Config{}, err
+		return Config{}, hideEnv(err, env)
 	}
 	return c, nil
 }
 
+// hideEnv writes err's message with every value of env (the environment's
+// values that ${VAR}s were replaced with, of 8 characters or more: shorter
+// ones are no secrets, and could be any word of the message) replaced by
+// its ${VAR}, the longest first.
+func hideEnv(err error, env map[string]string) error {
+	values := make([]string, 0, len(env))
+	for v := range env {
+		if len(v) >= 8 {
+			values = append(values, v)
+		}
+	}
+	if len(values) == 0 {
+		return err
+	}
+	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
+	msg := err.Error()
+	for _, v := range values {
+		msg = strings.ReplaceAll(msg, v, env[v])
+	}
+	return errors.New(msg)
+}
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
-// expand replaces ${VAR} in every scalar value (not in keys) of n.
-func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
+// expand replaces ${VAR} in every scalar value (not in keys) of n, and
+// notes in env each value it put in, with its ${VAR}.
+func expand(n *yaml.Node, lookup func(string) (string, bool), env map[string]string) error {
 	var errs []error
 	var walk func(n *yaml.Node, isKey bool)
 	walk = func(n *yaml.Node, isKey bool) {
@@ -414,6 +441,7 @@ func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
 				if !ok {
 					errs = append(errs, fmt.Errorf("line %d: environment variable %s is not set", n.Line, name))
 				}
+				env[v] = ref
 				return v
 			})
 			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
@@ -433,7 +461,7 @@ func expand(n *yaml.Node, lookup func(string) (string, bool)) error {
 var (
 	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
 	atLine       = regexp.MustCompile(`^line (\d+): `)
-	quotedValue  = regexp.MustCompile("`[^`]*` ")
+	quotedValue  = regexp.MustCompile("(cannot unmarshal !!\\S+) `.*` (into )")
 )
 
 // explain rewrites yaml.v3's decoding errors, which give a line of the
@@ -451,7 +479,7 @@ func explain(err error, original *yaml.Node, expanded []byte) error {
 		msgs = []string{err.Error()}
 	}
 	for i, m := range msgs {
-		msgs[i] = quotedValue.ReplaceAllLiteralString(m, "")
+		msgs[i] = quotedValue.ReplaceAllString(m, "$1 $2")
 	}
 	var exp yaml.Node
 	if yaml.Unmarshal(expanded, &exp) != nil {

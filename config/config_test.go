@@ -72,14 +72,25 @@ func TestParseErrorsKeepSecretsOut(t *testing.T) {
 		{"route upstream that does not parse", minimal + "routes:\n  - path: /a/\n    upstream: \"http://u:ROUTESECRET@ho st/x@y\"\n", "ROUTESECRET"},
 		{"a key where a list belongs", "upstream: http://x\nkeys: ${K}\ntoken:\n  secret: ${S}\n", "k0123"},
 		{"a secret where a map belongs", "upstream: http://x\nkeys: [\"${K}\"]\ntoken: ${S}\n", "s0123"},
+		{"a key with a backtick", "upstream: http://x\nkeys: ${B}\ntoken:\n  secret: ${S}\n", "Pa5"},
+		{"a key where a duration belongs", minimal + "server:\n  idleTimeout: ${K}\n", "k0123"},
+		{"a key where a word belongs", minimal + "session:\n  sameSite: ${K}\nlog:\n  level: ${S}\n", "0123456789"},
+		{"a key where maxAge belongs", minimal + "session:\n  maxAge: ${K}\n", "k0123"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse([]byte(tc.yaml), testEnv)
+			_, err := Parse([]byte(tc.yaml), env(map[string]string{
+				"K": "k0123456789abcdef0123456789abcdef",
+				"S": "s0123456789abcdef0123456789abcdef",
+				"B": "Pa5`word0123456789abcdef0123456789",
+			}))
 			if err == nil {
 				t.Fatal("no error")
 			}
 			if strings.Contains(err.Error(), tc.secret) {
 				t.Errorf("the error shows the secret: %v", err)
+			}
+			if !strings.Contains(err.Error(), "line ") && !strings.Contains(err.Error(), ": ") {
+				t.Errorf("the error no longer says where: %v", err)
 			}
 		})
 	}
