@@ -101,6 +101,11 @@ var spoofedForwarding = map[string]string{
 	"X-Url-Scheme":       "https",
 	"X-Original-Url":     "/admin/users",
 	"X-Rewrite-Url":      "/admin/users",
+	// The same with underscores, which WSGI, Rack and PHP read as dashes.
+	"X-Forwarded_Proto": "https",
+	"X-Forwarded_Ssl":   "on",
+	"X-Original_Url":    "/admin/users",
+	"X_Real_Ip":         "203.0.113.9",
 }
 
 func TestForwardingHeadersFromAnUntrustedPeerAreReplaced(t *testing.T) {

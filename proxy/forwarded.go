@@ -89,16 +89,55 @@ var clientIPHeaders = []string{"X-Real-Ip", "True-Client-Ip", "X-Client-Ip"}
 // forwardingHeader reports whether a (canonical) header name is one that
 // some frameworks believe about the client's scheme, port or path beyond
 // X-Forwarded-Proto and -Host (Rack's X-Forwarded-Ssl and -Scheme, IIS
-// and Symfony's X-Original-Url). From a peer that is not a trusted proxy
-// they are removed, as the client-address headers are: the proxy sets
-// none of them, so an upstream must not believe a client's.
+// and Symfony's X-Original-Url), or any forwarding header spelled with
+// underscores (X-Forwarded_Proto), which CGI-style servers (WSGI, Rack,
+// PHP) read as the one with dashes. From a peer that is not a trusted
+// proxy they are removed, as the client-address headers are: the proxy
+// sets none of them, so an upstream must not believe a client's.
 func forwardingHeader(name string) bool {
 	switch name {
 	case "X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
 		"Front-End-Https", "X-Url-Scheme", "X-Original-Url", "X-Rewrite-Url":
 		return true
 	}
+	if strings.IndexByte(name, '_') < 0 {
+		return false
+	}
+	for _, f := range underscoredForwarding {
+		if sameCGIName(name, f) {
+			return true
+		}
+	}
 	return false
+}
+
+// underscoredForwarding are the forwarding headers whose underscore
+// spellings are removed.
+var underscoredForwarding = [...]string{
+	"X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "Forwarded", "X-Real-Ip", "True-Client-Ip", "X-Client-Ip",
+	"X-Forwarded-Ssl", "X-Forwarded-Scheme", "X-Forwarded-Port", "X-Forwarded-Prefix",
+	"Front-End-Https", "X-Url-Scheme", "X-Original-Url", "X-Rewrite-Url",
+}
+
+// sameCGIName reports whether two header names are the same CGI variable:
+// equal but for case, with '_' and '-' alike.
+func sameCGIName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if x == '_' {
+			x = '-'
+		}
+		if y == '_' {
+			y = '-'
+		}
+		if x != y && x|0x20 != y|0x20 {
+			return false
+		}
+	}
+	return true
 }
 
 // setForwarded sets the forwarding headers of the upstream request.
