@@ -151,6 +151,7 @@ class JWKS {
   }
 
   async key(kid) {
+    const asked = Date.now();
     // A known key verifies at once; an old set is fetched again in the
     // background, so that no request waits for the JWKS (nor for one that
     // hangs), and the key held verifies until then.
@@ -179,8 +180,10 @@ class JWKS {
     const key = this.keys.get(kid);
     if (key) return key;
     // The key may have been published (a rotation) while the JWKS is
-    // down: an outage, not a bad token, as the other libraries answer it.
-    if (this.failure !== null && Date.now() - this.failure.at < this.cooldown) throw this.failure.err;
+    // down: an outage, not a bad token, as the other libraries answer it,
+    // when the fetch this call waited for failed, or one did lately.
+    const f = this.failure;
+    if (f !== null && (f.at >= asked || Date.now() - f.at < this.cooldown)) throw f.err;
     return null;
   }
 

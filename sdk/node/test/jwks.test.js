@@ -161,6 +161,15 @@ test('JWKS: an unknown kid while the key set cannot be fetched is an outage, not
   assert.equal(srv.fetches, 2);
 });
 
+test('JWKS: an unknown kid whose refetch fails is an outage, with no cooldown too', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 0 }); // every unknown kid fetches
+  await v.verify(sign(ed, claims()));
+  srv.fail = true;
+  await assert.rejects(v.verify(sign(newKey('p256', 'es-new'), claims())), (err) => !(err instanceof InvalidTokenError) && /fetching JWKS/.test(err.message));
+});
+
 test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {
   const srv = await jwksServer(t, []);
   const v = createVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks.json' });

@@ -101,6 +101,7 @@ class _KeySet:
 
     def get(self, kid: str) -> Optional[tuple]:
         wait = None
+        asked = time.monotonic()
         with self._lock:
             now = time.monotonic()
             if not self._loaded:
@@ -124,8 +125,10 @@ class _KeySet:
             if not self._loaded:
                 raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable: {self._error}")
             key = self._keys.get(kid)
-            if key is None and self._failed_at is not None \
-                    and time.monotonic() - self._failed_at < self.refetch_interval:
+            failed = self._failed_at
+            # the fetch this call waited for failed, or one did lately
+            if key is None and failed is not None \
+                    and (failed >= asked or time.monotonic() - failed < self.refetch_interval):
                 raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable, "
                                   f"and kid {kid!r} is not among the keys held: {self._error}")
             return key

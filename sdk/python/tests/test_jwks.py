@@ -197,6 +197,13 @@ class JWKSTest(unittest.TestCase):
         self.server.fail = False
         self.assertEqual(self.server.fetches, 2)
 
+    def test_an_unknown_kid_during_an_outage_without_an_interval(self):
+        v = self.verifier(jwks_refetch_interval=0)  # every unknown kid fetches
+        v.verify(self.ed.sign(claims()))
+        self.server.fail = True
+        with self.assertRaises(sessionproxy.KeySetError):
+            v.verify(Key("ES256").sign(claims()))
+
     def test_a_hanging_jwks_holds_up_no_known_key(self):
         """An old set is fetched again in the background: known keys
         verify meanwhile, from any thread, while the JWKS hangs."""
