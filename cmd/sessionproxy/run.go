@@ -265,7 +265,7 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		// Redis may come up after the proxy: warn, serve, and let
 		// /readyz say when it answers.
 		if err := r.Ping(ctx); err != nil {
-			log.Warn("redis does not answer yet", "addrs", cfg.Store.Redis.Addrs, "error", err)
+			log.Warn("redis is not usable yet (down, or refusing the credentials, db or ACL): sessions get 503 until it is", "addrs", cfg.Store.Redis.Addrs, "error", err)
 		}
 		return store{store: r, ready: r.Ping, idPrefix: keys.IDPrefix, close: func() { client.Close() }}, nil
 	}

@@ -136,10 +136,33 @@ func (b *batcher) take(batch []*call) []*call {
 // command keeps its own result or error.
 func (b *batcher) send(batch []*call) {
 	ctx := b.deadlines.after(time.Now())
-	_, _ = b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, c := range batch {
 			_ = p.Process(ctx, c.cmd)
 		}
 		return nil
 	})
+	if err == nil || ranAndFailed(batch, err) {
+		return
+	}
+	// The batch never ran: go-redis gives a refused connection setup (a
+	// wrong password, an ACL that forbids CLIENT SETNAME, a db Redis does
+	// not have) to the pipeline and not to its commands, which would
+	// read as a miss and as writes done.
+	for _, c := range batch {
+		if c.cmd.Err() == nil {
+			c.cmd.SetErr(err)
+		}
+	}
+}
+
+// ranAndFailed reports whether err, Pipelined's, is one of the batch's
+// commands' own (their first failure, a miss included).
+func ranAndFailed(batch []*call, err error) bool {
+	for _, c := range batch {
+		if c.cmd.Err() == err {
+			return true
+		}
+	}
+	return false
 }

@@ -149,6 +149,31 @@ func TestLayout(t *testing.T) {
 
 // A Redis that does not answer is an error within the timeout, never
 // "missing", and every operation answers.
+// A Redis that refuses the connection's setup (here a db it does not
+// have; a wrong password or an ACL that forbids CLIENT SETNAME alike) is
+// an error for every operation, pipelined or not: not a miss that logs
+// the user out, nor a write that seems done.
+func TestRefusedConnectionSetupIsAnError(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	for _, pipeline := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipeline=%v", pipeline), func(t *testing.T) {
+			client := redis.NewClient(&redis.Options{Addr: srv.Addr, DB: 99, MaxRetries: -1})
+			t.Cleanup(func() { client.Close() })
+			s := newStore(t, client, redisstore.Options{Prefix: "p:", Pipeline: pipeline})
+			if _, found, err := s.Load(t.Context(), "some-id"); err == nil {
+				t.Errorf("Load: found %v, no error", found)
+			}
+			if err := s.Save(t.Context(), "some-id", []byte(`{"a":1}`), time.Minute); err == nil {
+				t.Error("Save: no error")
+			}
+			if err := s.Delete(t.Context(), "some-id"); err == nil {
+				t.Error("Delete: no error")
+			}
+		})
+	}
+}
+
 func TestPausedRedisIsAnError(t *testing.T) {
 	t.Parallel()
 	for _, pipeline := range []bool{false, true} {
