@@ -121,6 +121,18 @@ func TestLogOutOtherDevices(t *testing.T) {
 		{"redis sentinel", func() config {
 			return redisConfig(up, redistest.StartSentinel(t).Addr).set("store.redis.masterName", redistest.MasterName)
 		}},
+		{"redis, an ACL user with the commands docs/redis.md lists", func() config {
+			srv := redistest.Start(t)
+			client := srv.Client(t)
+			// Keep in step with docs/redis.md and the README.
+			acl := []any{"ACL", "SETUSER", "sessionproxy", "on", ">acl-password", "~koa:sess:*",
+				"+get", "+set", "+del", "+evalsha", "+eval", "+ping", "+client|setname",
+				"+zrem", "+zrangebyscore", "+zadd", "+zscore", "+zremrangebyscore", "+pttl", "+pexpire"}
+			if err := client.Do(t.Context(), acl...).Err(); err != nil {
+				t.Fatal(err)
+			}
+			return redisConfig(up, srv.Addr).set("store.redis.username", "sessionproxy").set("store.redis.password", "acl-password")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
