@@ -68,5 +68,8 @@ func (c *Config) Warnings() []string {
 			}
 		}
 	}
+	if c.Session.Format == "koa" && !c.Session.Signed {
+		ws = append(ws, "session.signed: false: any client can write any session into its cookie (koa-session's signed: false); only for sessions that hold nothing worth forging")
+	}
 	return ws
 }

@@ -235,6 +235,15 @@ func TestCheckRefusesAndWarns(t *testing.T) {
 	if err != nil || !strings.Contains(out, "warning: keys[0]") || !strings.Contains(out, ": ok") {
 		t.Errorf("-check of a koa key of 1 character: %v %s; want ok with a warning", err, out)
 	}
+	out, err = check(baseConfig("http://127.0.0.1:8080").set("session.format", "koa").set("session.signed", false))
+	if err != nil || !strings.Contains(out, "warning: session.signed: false") || !strings.Contains(out, ": ok") {
+		t.Errorf("-check of unsigned koa cookies: %v %s; want ok with a warning", err, out)
+	}
+	// A start reads store.redis.tls.caFile: -check does too.
+	out, err = check(redisConfig("http://127.0.0.1:8080", "127.0.0.1:1").set("store.redis.tls.enabled", true).set("store.redis.tls.caFile", "/nonexistent/ca.pem"))
+	if err == nil || !strings.Contains(out, "store.redis.tls.caFile") {
+		t.Errorf("-check of a missing Redis CA file: %v %s; want refused", err, out)
+	}
 	p := startProxy(t, weak.set("upstream", "http://127.0.0.1:1"))
 	p.waitOutput(t, `"level":"WARN","msg":"weak configuration","problem":"keys[0]: 1 characters`)
 }

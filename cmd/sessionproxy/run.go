@@ -77,6 +77,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("config %s: %w", *configPath, err)
 			}
 		}
+		if file.cfg.Store.Type == "redis" {
+			if _, err := redisTLS(file.cfg.Store.Redis.TLS); err != nil {
+				return fmt.Errorf("config %s: %w", *configPath, err)
+			}
+		}
 		for _, w := range file.cfg.Warnings() {
 			fmt.Fprintf(stdout, "%s: warning: %s\n", *configPath, w)
 		}
@@ -439,6 +444,30 @@ func (a *app) server(h http.Handler) *http.Server {
 	}
 }
 
+// redisTLS is the TLS config of the connections to Redis: nil without
+// TLS. It reads store.redis.tls.caFile, which -check reads too.
+func redisTLS(c config.RedisTLS) (*tls.Config, error) {
+	if !c.Enabled {
+		return nil, nil
+	}
+	t := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // an explicit, documented testing option
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(c.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("store.redis.tls.caFile: %w", err)
+		}
+		t.RootCAs = x509.NewCertPool()
+		if !t.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("store.redis.tls.caFile: %s holds no PEM certificate", c.CAFile)
+		}
+	}
+	return t, nil
+}
+
 // newRedisClient builds the go-redis client for c: Sentinel when a master
 // name is set, Cluster with several addresses or cluster: true, else
 // standalone. Every wait is bounded by c.Timeout, so an unreachable Redis
@@ -460,23 +489,9 @@ func newRedisClient(c config.RedisStore) (redis.UniversalClient, error) {
 		ContextTimeoutEnabled: true,
 		ClientName:            "sessionproxy",
 	}
-	if c.TLS.Enabled {
-		t := &tls.Config{
-			MinVersion:         tls.VersionTLS12,
-			ServerName:         c.TLS.ServerName,
-			InsecureSkipVerify: c.TLS.InsecureSkipVerify, //nolint:gosec // an explicit, documented testing option
-		}
-		if c.TLS.CAFile != "" {
-			pem, err := os.ReadFile(c.TLS.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("store.redis.tls.caFile: %w", err)
-			}
-			t.RootCAs = x509.NewCertPool()
-			if !t.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("store.redis.tls.caFile: %s holds no PEM certificate", c.TLS.CAFile)
-			}
-		}
-		o.TLSConfig = t
+	var err error
+	if o.TLSConfig, err = redisTLS(c.TLS); err != nil {
+		return nil, err
 	}
 	return redis.NewUniversalClient(o), nil
 }
