@@ -307,6 +307,9 @@ type Log struct {
 
 // The defaults of the session size and memory-store bounds.
 const (
+	// MinMemoryBytes is the smallest store.memory.maxBytes: about 2,700
+	// signed-in users.
+	MinMemoryBytes = 1 << 20
 	// DefaultSessionMaxBytes keeps the X-Session token (about 4/3 of the
 	// data plus some 200 bytes) under 8 KiB, which every common server
 	// accepts in one request header.

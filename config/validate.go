@@ -150,8 +150,8 @@ func (c *Config) Validate() error {
 		if c.Store.Memory.MaxEntries <= 0 {
 			bad("store.memory.maxEntries", "must be > 0")
 		}
-		if c.Store.Memory.MaxBytes < 0 {
-			bad("store.memory.maxBytes", "must be >= 0 (0 turns it off)")
+		if m := c.Store.Memory.MaxBytes; m < 0 || m > 0 && m < MinMemoryBytes {
+			bad("store.memory.maxBytes", "must be 0 (off) or at least %d (1 MiB): a bound smaller than a few thousand sessions evicts a user at every login (it is %d)", MinMemoryBytes, m)
 		}
 	case "redis":
 		r := c.Store.Redis
