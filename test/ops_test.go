@@ -3,7 +3,11 @@ package test
 import (
 	"bufio"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -224,6 +228,75 @@ func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
 	}
 	if err := <-done; err == nil {
 		t.Errorf("the slow request completed although the shutdown deadline had passed")
+	}
+}
+
+// SIGTERM leaves an open WebSocket working until its client closes it,
+// within server.shutdownTimeout, and the proxy then exits 0: Go's
+// Shutdown does not wait for a hijacked connection, so the proxy does.
+func TestSIGTERMWaitsForWebSockets(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		io.Copy(conn, rw) // echo until the client closes
+	}))
+	t.Cleanup(up.Close)
+	p := startProxy(t, baseConfig(up.URL).set("server.shutdownTimeout", "10s"))
+
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	echo := func(msg string) error {
+		if _, err := io.WriteString(conn, msg); err != nil {
+			return err
+		}
+		got := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, got); err != nil {
+			return err
+		}
+		if string(got) != msg {
+			return fmt.Errorf("echoed %q, want %q", got, msg)
+		}
+		return nil
+	}
+	if err := echo("before"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitOutput(t, `"msg":"shutting down"`)
+	time.Sleep(200 * time.Millisecond) // the HTTP server has shut down by now
+	if err := echo("during the shutdown"); err != nil {
+		t.Errorf("the WebSocket was cut by SIGTERM: %v", err)
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("the proxy exited with a WebSocket open:\n%s", p.Output())
+	default:
+	}
+	conn.Close()
+	if err := waitExit(t, p); err != nil {
+		t.Errorf("exit after the WebSocket closed: %v, want 0\n%s", err, p.Output())
 	}
 }
 

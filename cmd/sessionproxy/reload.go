@@ -151,6 +151,10 @@ func (a *app) build(file loaded, prev *bundle) (*bundle, error) {
 
 // serveProxy serves a public request with the current bundle.
 func (a *app) serveProxy(w http.ResponseWriter, r *http.Request) {
+	if _, ok := r.Header["Upgrade"]; ok {
+		a.upgrades.Add(1)
+		defer a.upgrades.Add(-1)
+	}
 	a.current.Load().proxy.ServeHTTP(w, r)
 }
 

@@ -160,6 +160,10 @@ type app struct {
 	sessions    sessionStore     // the store every bundle's session.Manager uses
 	current     atomic.Pointer[bundle]
 	reloadSteps []reloadStep // run by reload, in order
+	// upgrades counts the requests that asked for an upgrade (WebSockets)
+	// still being served: http.Server.Shutdown does not wait for a
+	// connection once it is hijacked.
+	upgrades atomic.Int64
 }
 
 // newApp builds the proxy. logw is where log writes; the JSON access log
@@ -425,6 +429,15 @@ func (a *app) serve(ctx context.Context) error {
 	}
 	if err := errors.Join(all...); err != nil {
 		return err
+	}
+	// Shutdown waited for every request but the upgraded ones: their
+	// connections were hijacked. Wait for them until the same deadline.
+	for a.upgrades.Load() > 0 {
+		select {
+		case <-sctx.Done():
+			return fmt.Errorf("shutdown: %d upgraded connections (WebSockets) still open after server.shutdownTimeout %v", a.upgrades.Load(), timeout)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 	a.log.Info("stopped")
 	return nil
