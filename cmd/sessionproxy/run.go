@@ -283,11 +283,22 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 
 // redisLog is go-redis's logger on the proxy's: its lines are warnings
 // (a connection it could not make or keep), with the client's text as
-// the message.
+// the message, but for the Sentinel client's news (the master it
+// selected, a failover's new master, a sentinel it found), which are
+// information.
 type redisLog struct{ log *slog.Logger }
 
+// redisNews are the formats of go-redis's informational lines.
+var redisNews = []string{"sentinel: selected addr=", "sentinel: new master=", "sentinel: discovered new sentinel="}
+
 func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
-	l.log.WarnContext(ctx, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
+	level := slog.LevelWarn
+	for _, news := range redisNews {
+		if strings.HasPrefix(format, news) {
+			level = slog.LevelInfo
+		}
+	}
+	l.log.Log(ctx, level, "redis client: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // sessionOptions copies the config into session.Options.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -169,5 +170,24 @@ func TestNewStoreTrustsOnlyMemory(t *testing.T) {
 				t.Errorf("store.type %s: trusted %v, want %v", tt.typ, st.own, tt.own)
 			}
 		})
+	}
+}
+
+// go-redis's lines are warnings, but for the Sentinel client's news.
+func TestRedisLogLevels(t *testing.T) {
+	var buf bytes.Buffer
+	l := redisLog{slog.New(slog.NewJSONHandler(&buf, nil))}
+	l.Printf(t.Context(), "sentinel: selected addr=%s masterAddr=%s", "127.0.0.1:26379", "127.0.0.1:6379")
+	l.Printf(t.Context(), "sentinel: new master=%q addr=%q", "m", "127.0.0.1:6380")
+	l.Printf(t.Context(), "redis: connection pool: failed to dial after %d attempts: %v", 5, "refused")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{`"level":"INFO"`, `"level":"INFO"`, `"level":"WARN"`}
+	if len(lines) != len(want) {
+		t.Fatalf("lines %q", lines)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %q, want %s", lines[i], w)
+		}
 	}
 }
