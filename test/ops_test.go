@@ -2,6 +2,8 @@ package test
 
 import (
 	"bufio"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -297,6 +299,34 @@ func TestSIGTERMWaitsForWebSockets(t *testing.T) {
 	conn.Close()
 	if err := waitExit(t, p); err != nil {
 		t.Errorf("exit after the WebSocket closed: %v, want 0\n%s", err, p.Output())
+	}
+}
+
+// A failure after the config is loaded (here a port in use) is the log's
+// last line, in the log's format: a JSON log stays JSON to its end.
+func TestAFatalErrorIsLoggedInTheLogsFormat(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	cfg := baseConfig("http://127.0.0.1:1").set("listen", l.Addr().String())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, binary, "-config", cfg.write(t)).CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("a start on a port in use: %v, want exit status 1\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for _, line := range lines {
+		if !json.Valid([]byte(line)) {
+			t.Errorf("a line is not JSON: %q", line)
+		}
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, `"level":"ERROR"`) || !strings.Contains(last, "address already in use") {
+		t.Errorf("the last line %q, want the error", last)
 	}
 }
 

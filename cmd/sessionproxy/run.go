@@ -33,12 +33,17 @@ import (
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
 )
 
+// loggedError is an error run has logged already.
+type loggedError struct{ error }
+
+func (e loggedError) Unwrap() error { return e.error }
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 // run is the whole program: it parses args, loads the config, and serves
 // until ctx is cancelled, then shuts down gracefully.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("sessionproxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "path to the YAML config `file` (required)")
@@ -97,6 +102,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	lw := newLogWriter(stderr, logFlushInterval)
 	defer lw.Close()
 	log := newLogger(file.cfg.Log, lw)
+	// From here on a failure (a port in use, a shutdown past its
+	// deadline) is the log's last line, in its format: main prints it no
+	// more.
+	defer func() {
+		if err != nil {
+			log.Error("exiting", "error", err)
+			err = loggedError{err}
+		}
+	}()
 	for _, w := range file.cfg.Warnings() {
 		log.Warn("weak configuration", "problem", w)
 	}
