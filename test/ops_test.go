@@ -330,6 +330,31 @@ func TestAFatalErrorIsLoggedInTheLogsFormat(t *testing.T) {
 	}
 }
 
+// A second SIGTERM during the graceful shutdown stops the process at once.
+func TestASecondSIGTERMStopsAtOnce(t *testing.T) {
+	t.Parallel()
+	upstream, up := startUpstreamProcess(t)
+	p := startProxy(t, baseConfig(upstream).set("server.shutdownTimeout", "30s"))
+	go func() {
+		if resp, err := http.Get(p.URL + "/slow?ms=20000&id=second"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	up.waitOutput(t, "slow request started: second")
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitOutput(t, `"msg":"shutting down"`)
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := waitExit(t, p) // within 10 s, not the 30 s of the timeout
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.Success() {
+		t.Errorf("exit after a second SIGTERM: %v, want killed by it", err)
+	}
+}
+
 // waitExit waits up to 10 s for p to exit and returns its exit error.
 func waitExit(t *testing.T, p *proxy) error {
 	t.Helper()
