@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -26,40 +25,32 @@ type idleBody struct {
 	timeout time.Duration
 	timer   *time.Timer
 	mu      sync.Mutex
-	done    bool        // the request is over: the timer must leave the connection alone
-	idle    bool        // the timer fired
-	sent    atomic.Bool // the upstream request read it all
+	done    bool // the request is over: the timer must leave the connection alone
+	idle    bool // the timer fired
 }
 
 // watchBody returns r's body wrapped in an idleBody, or nil when there is
-// no body. Without a timeout it only tells when it was all sent.
+// no body or no timeout.
 func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request) *idleBody {
-	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
+	if p.opts.BodyIdleTimeout <= 0 || !hasBody(r) {
 		return nil
 	}
 	b := &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: p.opts.BodyIdleTimeout}
-	if b.timeout > 0 {
-		b.timer = time.AfterFunc(time.Hour, b.fire)
-		b.timer.Stop()
-	}
+	b.timer = time.AfterFunc(time.Hour, b.fire)
+	b.timer.Stop()
 	return b
 }
 
+// hasBody reports whether r has a body to send.
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}
+
 func (b *idleBody) Read(p []byte) (int, error) {
-	if b.timer == nil {
-		n, err := b.ReadCloser.Read(p)
-		if err == io.EOF {
-			b.sent.Store(true)
-		}
-		return n, err
-	}
 	b.timer.Reset(b.timeout)
 	n, err := b.ReadCloser.Read(p)
 	b.timer.Stop()
-	switch {
-	case err == io.EOF:
-		b.sent.Store(true)
-	case err != nil && b.timedOut():
+	if err != nil && err != io.EOF && b.timedOut() {
 		err = errBodyIdle
 	}
 	return n, err
@@ -89,9 +80,7 @@ func (b *idleBody) stop() {
 	b.mu.Lock()
 	b.done = true
 	b.mu.Unlock()
-	if b.timer != nil {
-		b.timer.Stop()
-	}
+	b.timer.Stop()
 }
 
 // bodyTimedOut answers a request whose body went idle: 408, and the

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/http/httputil"
 	"net/url"
 	"path"
@@ -286,7 +287,7 @@ type state struct {
 	route   Route            // set once the session is loaded
 	session *session.Session // nil until loaded
 	token   [1]string        // the JWT, as the header's value list
-	body    *idleBody        // the request body, when there is one
+	body    *idleBody        // the request body, when it is watched
 	// cancel ends the request to the upstream, for a request with a body
 	// (watchUpload); answer is the upstream's body once its answer is
 	// committed, for one without; stop stops waiting for the client to
@@ -294,6 +295,8 @@ type state struct {
 	cancel    context.CancelFunc
 	answer    answerBody
 	stop      func() bool
+	wrote     atomic.Bool // the request, body and all, is written upstream
+	arrived   atomic.Bool // the upstream's answer came: it is being committed
 	committed atomic.Bool // the upstream's answer is committed (or refused)
 	left      bool        // the client had gone when the answer was committed
 }
@@ -313,19 +316,23 @@ func (s *state) Err() error            { return nil }
 
 // watchUpload returns the context of a request with a body to send
 // upstream: cancelable, and canceled when the client leaves unless the
-// body was all sent and its answer is awaited. The transport's wait for
-// the response headers starts only once the body is written, so an
-// upload the client abandons would otherwise hold the upstream request
-// for as long as the upstream does not read it.
+// request was all written upstream, or its answer came (answered then
+// cancels it once the answer is committed). The transport's wait for the
+// response headers starts only once the request is written, so an upload
+// the client abandons would otherwise hold the upstream request for as
+// long as the upstream does not read it.
 func (s *state) watchUpload() context.Context {
 	ctx, cancel := context.WithCancel(s)
 	s.cancel = cancel
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { s.wrote.Store(true) },
+	})
 	s.stop = context.AfterFunc(s.in.Context(), s.clientLeft)
 	return ctx
 }
 
 func (s *state) clientLeft() {
-	if s.committed.Load() || !s.body.sent.Load() {
+	if s.committed.Load() || !s.wrote.Load() && !s.arrived.Load() {
 		s.cancel()
 	}
 }
@@ -452,14 +459,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ctx context.Context = st
-	if st.body = p.watchBody(w, r); st.body != nil {
+	if hasBody(r) {
 		ctx = st.watchUpload()
-		defer st.body.stop()
 	}
 	defer st.release()
 	out := r.WithContext(ctx)
-	if st.body != nil {
+	if st.body = p.watchBody(w, r); st.body != nil {
 		out.Body = st.body
+		defer st.body.stop()
 	}
 	p.rp.ServeHTTP(rec, out)
 	p.scrubTrailers(rec.Header(), st)
@@ -537,6 +544,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if !ok || st.session == nil {
 		return errors.New("proxy: request state missing")
 	}
+	st.arrived.Store(true) // the client leaving no longer cancels the commit
 	defer st.answered(resp)
 	p.dropDeclaredTrailers(resp)
 	ch, err := p.parseDirectives(resp.Header)
