@@ -410,7 +410,7 @@ func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
 // hideEnv writes err's message with every value of env (the environment's
 // values that ${VAR}s were replaced with, of 8 characters or more: shorter
 // ones are no secrets, and could be any word of the message) replaced by
-// its ${VAR}, the longest first.
+// its ${VAR}, the longest first, as it is and as %q quotes it.
 func hideEnv(err error, env map[string]string) error {
 	values := make([]string, 0, len(env))
 	for v := range env {
@@ -425,6 +425,9 @@ func hideEnv(err error, env map[string]string) error {
 	msg := err.Error()
 	for _, v := range values {
 		msg = strings.ReplaceAll(msg, v, env[v])
+		if q := strconv.Quote(v); q[1:len(q)-1] != v {
+			msg = strings.ReplaceAll(msg, q[1:len(q)-1], env[v])
+		}
 	}
 	return errors.New(msg)
 }
@@ -464,7 +467,7 @@ func expand(n *yaml.Node, lookup func(string) (string, bool), env map[string]str
 var (
 	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type`)
 	atLine       = regexp.MustCompile(`^line (\d+): `)
-	quotedValue  = regexp.MustCompile("(cannot unmarshal !!\\S+) `.*` (into )")
+	quotedValue  = regexp.MustCompile("(?s)(cannot unmarshal !!\\S+) `.*` (into )")
 )
 
 // explain rewrites yaml.v3's decoding errors, which give a line of the

@@ -76,12 +76,18 @@ func TestParseErrorsKeepSecretsOut(t *testing.T) {
 		{"a key where a duration belongs", minimal + "server:\n  idleTimeout: ${K}\n", "k0123"},
 		{"a key where a word belongs", minimal + "session:\n  sameSite: ${K}\nlog:\n  level: ${S}\n", "0123456789"},
 		{"a key where maxAge belongs", minimal + "session:\n  maxAge: ${K}\n", "k0123"},
+		{"a quote in a key where a word belongs", minimal + "session:\n  sameSite: ${Q}\n", "hunter"},
+		{"a backslash in a key where a duration belongs", minimal + "server:\n  idleTimeout: ${E}\n", "s3cr"},
+		{"a newline in a key where a list belongs", "upstream: http://x\nkeys: ${N}\ntoken:\n  secret: ${S}\n", "abc"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), env(map[string]string{
 				"K": "k0123456789abcdef0123456789abcdef",
 				"S": "s0123456789abcdef0123456789abcdef",
 				"B": "Pa5`word0123456789abcdef0123456789",
+				"Q": `hunter"2-is-my-password`,
+				"E": `s3cr\et-password-value`,
+				"N": "abc\ndefghijklmnopqrstuvwxyz0123",
 			}))
 			if err == nil {
 				t.Fatal("no error")
