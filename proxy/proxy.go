@@ -307,8 +307,8 @@ type state struct {
 // client is still there (a logout, "log out my other devices"), and
 // koa-session commits it in the app's own process either way. Waiting
 // for the answer is bounded by upstreamTimeouts.responseHeader once the
-// request is sent. An upload the client abandons still ends the request
-// at once (watchUpload), and once the answer is committed the client
+// request is written. An upload the client abandons still ends the
+// request (watchUpload), and once the answer is committed the client
 // leaving ends the rest, so that a stream nobody reads ends as it always
 // did.
 func (s *state) Done() <-chan struct{} { return nil }
@@ -331,6 +331,9 @@ func (s *state) watchUpload() context.Context {
 	return ctx
 }
 
+// clientLeft is called when the client of a request with a body goes
+// away: it ends the request unless the answer is awaited or being
+// committed.
 func (s *state) clientLeft() {
 	if s.committed.Load() || !s.wrote.Load() && !s.arrived.Load() {
 		s.cancel()
