@@ -1,9 +1,9 @@
 package proxy
 
 import (
-	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sessionproxy/sessionproxy/internal/testenv"
 	"github.com/sessionproxy/sessionproxy/session"
 )
 
@@ -244,7 +245,7 @@ func TestACommitThatFailsAfterTheClientLeftIsAStoreError(t *testing.T) {
 	store := &failingStore{Store: session.NewMemoryStore(session.MemoryOptions{})}
 	arrived, answered := make(chan struct{}), make(chan struct{})
 	kinds := &errorKinds{}
-	var logs syncBuffer
+	var logs testenv.Buffer
 	srv := newEdgeProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/login":
@@ -283,20 +284,149 @@ func TestACommitThatFailsAfterTheClientLeftIsAStoreError(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a logger's concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+// stuckConn is the proxy's connection to an upstream that stopped
+// reading: the request's headers go through, then every Write blocks
+// (the receive window is full) until the connection is closed.
+type stuckConn struct {
+	net.Conn
+	closed chan struct{}
+	once   sync.Once
+	writes int
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
+func (c *stuckConn) Write(p []byte) (int, error) {
+	if c.writes++; c.writes == 1 {
+		return c.Conn.Write(p)
+	}
+	<-c.closed
+	return 0, net.ErrClosed
 }
 
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
+func (c *stuckConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// The proxy has read the client's whole body but cannot write it
+// upstream, whose connection takes no more; the client gives up. The
+// request to the upstream ends with it: it was never all written, and the
+// wait for its answer, which the client leaving does not end, has not
+// begun.
+func TestAnUploadTheUpstreamCannotTakeEndsWithItsClient(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { <-t.Context().Done(); c.Close() }()
+		}
+	}()
+	var log collectedLog
+	sm, _ := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}})
+	u, _ := url.Parse("http://" + ln.Addr().String())
+	tr := NewTransport(TransportOptions{ResponseHeaderTimeout: time.Second})
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, n, a string) (net.Conn, error) {
+		c, err := dial(ctx, n, a)
+		if err != nil {
+			return nil, err
+		}
+		return &stuckConn{Conn: c, closed: make(chan struct{})}, nil
+	}
+	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), AccessLog: &log, Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	conn := rawConn(t, srv, 10*time.Second)
+	body := strings.Repeat("x", 1000)
+	fmt.Fprintf(conn, "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	time.Sleep(500 * time.Millisecond)
+	conn.Close() // the client gives up
+	deadline := time.Now().Add(5 * time.Second)
+	for len(log.all()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(log.all()) == 0 {
+		t.Error("5 s after the client left, the request to the upstream is still open (its 1 s ResponseHeaderTimeout never started)")
+	}
+}
+
+// slowStore is a store whose deletes take 300 ms and honour ctx, as a
+// Redis does (redisstore checks ctx before queuing a command).
+type slowStore struct{ session.Store }
+
+func (s slowStore) Delete(ctx context.Context, id string) error {
+	select {
+	case <-time.After(300 * time.Millisecond):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Store.Delete(ctx, id)
+}
+
+// A logout an upstream answers before it has read the whole upload (full
+// duplex, over HTTP/2 from the client): the client leaves while the
+// store applies it, and the commit under way is not cut.
+func TestACommitUnderWayIsNotCutByTheClientLeaving(t *testing.T) {
+	answered := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			w.Header().Set("X-Session-Set", `{"user":"u1"}`)
+		case "/logout":
+			http.NewResponseController(w).EnableFullDuplex()
+			w.Header().Set("X-Session-Destroy", "true")
+			w.(http.Flusher).Flush()
+			close(answered)
+		}
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	sm, _ := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}, Store: slowStore{session.NewMemoryStore(session.MemoryOptions{})}})
+	var log collectedLog
+	p, _ := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), AccessLog: &log})
+	srv := httptest.NewUnstartedServer(p)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	c := srv.Client()
+	resp, err := c.Get(srv.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookie := resp.Header.Get("Set-Cookie")
+	cookie = cookie[:strings.IndexByte(cookie, ';')]
+
+	pr, pw := io.Pipe()
+	go pw.Write([]byte("part of a form")) // a slow client: the rest is still to come
+	ctx, cancel := context.WithCancel(t.Context())
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.URL+"/logout", pr)
+	req.Header.Set("Cookie", cookie)
+	go func() { <-answered; time.Sleep(100 * time.Millisecond); cancel() }()
+	if _, err := c.Do(req); err == nil {
+		t.Fatal("the request was not canceled")
+	}
+	time.Sleep(500 * time.Millisecond)
+	req2, _ := http.NewRequest("GET", srv.URL+"/check", nil)
+	req2.Header.Set("Cookie", cookie)
+	var isNew bool
+	up.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { isNew = claimsOf(t, r).New })
+	resp, err = c.Do(req2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !isNew {
+		t.Error("the logout the upstream answered was not applied: the session still opens")
+	}
 }
