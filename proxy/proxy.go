@@ -353,16 +353,22 @@ func (s *state) answered(resp *http.Response) {
 		}
 	case resp.StatusCode == http.StatusSwitchingProtocols:
 		// ReverseProxy copies both ways until either side closes
-	default:
+	case s.left:
 		s.answer.ReadCloser = resp.Body
 		resp.Body = &s.answer
-		if s.left {
-			s.answer.cancel()
-			return
-		}
+		s.answer.cancel()
+	case resp.ContentLength < 0 || resp.ContentLength > shortBody:
+		s.answer.ReadCloser = resp.Body
+		resp.Body = &s.answer
 		s.stop = context.AfterFunc(client, s.answer.cancel)
 	}
 }
+
+// shortBody is the longest response body whose copy the client leaving
+// does not end: an upstream sends such a body at once, and its copy then
+// ends by itself (a write to a client gone fails), so it needs no watch,
+// which costs three allocations a request.
+const shortBody = 64 << 10
 
 // release stops waiting for the client to leave, when the request is
 // done.
