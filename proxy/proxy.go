@@ -553,7 +553,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if !ok || st.session == nil {
 		return errors.New("proxy: request state missing")
 	}
-	st.arrived.Store(true) // the client leaving no longer cancels the commit
+	st.arrived.Store(true) // from here the client leaving waits for the commit (clientLeft)
 	defer st.answered(resp)
 	p.dropDeclaredTrailers(resp)
 	ch, err := p.parseDirectives(resp.Header)

@@ -73,9 +73,9 @@ func FuzzMergePatch(f *testing.F) {
 }
 
 // JSON nested far past MaxDepth is refused without a deep stack: the
-// validator recurses once per level, so a patch or a koa cookie of a
-// hundred thousand brackets once took megabytes of stack per request
-// (hundreds for a megabyte of them) before being refused.
+// validator recurses once per level, so the depth must be checked before
+// it, or a patch or a koa cookie of a hundred thousand brackets takes
+// megabytes of stack per request (hundreds for a megabyte of them).
 func TestDeepNestingIsRefusedWithoutADeepStack(t *testing.T) {
 	defer debug.SetMaxStack(debug.SetMaxStack(4 << 20)) // past it the test binary dies
 	deep := []byte(`{"a":` + strings.Repeat("[", 100_000))

@@ -540,8 +540,9 @@ func TestKoaCookieWithStoreHoldsTheID(t *testing.T) {
 }
 
 // A Koa app's maxAge past the proxy's longest (1000 years) is read as
-// LongestMaxAge: the cookie the proxy writes back still lives, where the
-// millisecond count once overflowed into an expiry in 1857.
+// LongestMaxAge: the cookie the proxy writes back still lives, rather
+// than the millisecond count overflowing a time.Duration into an expiry
+// in the past.
 func TestKoaMaxAgeLongerThanTheProxysLongest(t *testing.T) {
 	m, err := New(Options{Format: FormatKoa, Keys: []string{"k"}, Unsigned: true})
 	if err != nil {
