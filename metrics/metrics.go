@@ -235,15 +235,28 @@ func (m *Metrics) Committed(o session.Outcome) {
 	}
 }
 
-// WatchStoreSize exposes size, called at each scrape, as the gauge
-// sessionproxy_store_sessions (for a store that knows its size, such as
-// the memory store).
-func (m *Metrics) WatchStoreSize(size func() int) error {
+// A heldStore is a store in the proxy's own memory, which knows how many
+// sessions it holds and how many it evicted (the memory store).
+type heldStore interface {
+	Len() int
+	Evicted() uint64
+}
+
+// WatchStore exposes s, read at each scrape, as the gauge
+// sessionproxy_store_sessions and the counter
+// sessionproxy_store_evictions_total.
+func (m *Metrics) WatchStore(s heldStore) error {
 	if m == nil {
 		return nil
 	}
-	return m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	if err := m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "sessionproxy_store_sessions",
 		Help: "Sessions held by the in-process session store.",
-	}, func() float64 { return float64(size()) }))
+	}, func() float64 { return float64(s.Len()) })); err != nil {
+		return err
+	}
+	return m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "sessionproxy_store_evictions_total",
+		Help: "Sessions the in-process session store dropped before they expired, to stay within maxEntries and maxBytes.",
+	}, func() float64 { return float64(s.Evicted()) }))
 }

@@ -32,7 +32,7 @@ func TestFamiliesGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.WatchStoreSize(func() int { return 3 }); err != nil {
+	if err := m.WatchStore(session.NewMemoryStore(session.MemoryOptions{})); err != nil {
 		t.Fatal(err)
 	}
 	// Give every vector a child, so that every family is gathered.

@@ -61,6 +61,9 @@ type MemoryStore struct {
 	byExp []uint32          // every entry's slot, soonest expiry first
 	gen   uint64            // bumped on every write: the revision of the record written
 	bytes int64             // what the entries count towards maxBytes
+	// evicted counts the entries removed before their expiry to keep
+	// within the bounds (Evicted).
+	evicted uint64
 	// probation holds the entries not used since their first save,
 	// protected the ones used again, each most recently used first.
 	probation, protected lru
@@ -245,6 +248,15 @@ func (s *MemoryStore) Len() int {
 	return len(s.byExp)
 }
 
+// Evicted returns the number of sessions removed before their expiry to
+// keep the store within MaxEntries and MaxBytes: users logged out because
+// the store was full.
+func (s *MemoryStore) Evicted() uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.evicted
+}
+
 // Ping reports whether the store can answer, for readiness checks: a
 // MemoryStore always can.
 func (s *MemoryStore) Ping(ctx context.Context) error { return ctx.Err() }
@@ -281,6 +293,7 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 	i, ok := s.index[h]
 	if ok && string(s.id(i)) != id {
 		s.remove(i) // another id with the same 64-bit hash: it goes, as if evicted
+		s.evicted++
 		ok = false
 	}
 	if ok {
@@ -318,6 +331,7 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 			victim, _ = s.protected.back()
 		}
 		s.remove(victim)
+		s.evicted++
 	}
 }
 

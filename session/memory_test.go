@@ -66,6 +66,9 @@ func TestMemoryStoreBound(t *testing.T) {
 		if n := s.Len(); n != 3 {
 			t.Fatalf("Len = %d, want the bound 3", n)
 		}
+		if n := s.Evicted(); n != 1 {
+			t.Errorf("Evicted = %d, want 1 (the fourth session's room)", n)
+		}
 		for id, want := range map[string]bool{"0": true, "1": false, "2": true, "3": true} {
 			if _, ok, _ := s.Load(ctx, id); ok != want {
 				t.Errorf("Load(%s): ok %v, want %v", id, ok, want)
@@ -85,6 +88,9 @@ func TestMemoryStoreEvictsExpiredFirst(t *testing.T) {
 		_ = s.Save(ctx, "new", []byte(`{}`), time.Hour)
 		if _, ok, _ := s.Load(ctx, "long"); !ok {
 			t.Error("a live entry was evicted while an expired one could go")
+		}
+		if n := s.Evicted(); n != 0 {
+			t.Errorf("Evicted = %d, want 0: an expired entry is not an eviction", n)
 		}
 	})
 }
@@ -139,6 +145,9 @@ func TestMemoryStoreMaxBytes(t *testing.T) {
 	}
 	if n := s.Len(); n != 10 {
 		t.Errorf("Len = %d, want 10 entries of about 1 KB in a 10 KB store", n)
+	}
+	if n := s.Evicted(); n != 40 {
+		t.Errorf("Evicted = %d, want 40", n)
 	}
 	if _, ok, _ := s.Load(ctx, "49"); !ok {
 		t.Error("the newest entry was evicted")

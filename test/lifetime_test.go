@@ -392,8 +392,15 @@ func TestMemoryStoreFloodKeepsActiveUser(t *testing.T) {
 	if _, e := getEcho(t, user, p.URL+"/echo"); e.Session["user"] != "active" {
 		t.Error("the active user was logged out by the flood")
 	}
-	if n := scrape(t, p)["sessionproxy_store_sessions"]; n > 50 {
-		t.Errorf("the store holds %v sessions, over its bound of 50", n)
+	m := scrape(t, p)
+	held, created, evicted := m["sessionproxy_store_sessions"], m["sessionproxy_sessions_created_total"], m["sessionproxy_store_evictions_total"]
+	if held > 50 {
+		t.Errorf("the store holds %v sessions, over its bound of 50", held)
+	}
+	// None expired or was destroyed: every session made and not held was
+	// evicted, and the operator can see it.
+	if created-evicted != held {
+		t.Errorf("%v sessions created, %v evicted, %v held: sessionproxy_store_evictions_total does not count the flood's evictions", created, evicted, held)
 	}
 }
 

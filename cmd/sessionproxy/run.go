@@ -260,7 +260,7 @@ func newStore(ctx context.Context, cfg config.Config, m *metrics.Metrics, log *s
 		return store{ready: func(context.Context) error { return nil }}, nil
 	case "memory":
 		mem := session.NewMemoryStore(session.MemoryOptions{MaxEntries: cfg.Store.Memory.MaxEntries, MaxBytes: cfg.Store.Memory.MaxBytes})
-		if err := m.WatchStoreSize(mem.Len); err != nil {
+		if err := m.WatchStore(mem); err != nil {
 			return store{}, err
 		}
 		return store{store: mem, ready: mem.Ping, own: true}, nil
