@@ -292,6 +292,10 @@ type UpstreamTimeouts struct {
 	// (not its body, so streams are unaffected); past it the client gets
 	// 504. Default 60s.
 	ResponseHeader Duration `yaml:"responseHeader"`
+	// Send bounds a pause of the upstream taking a request body: when it
+	// takes none of it for this long, the request is aborted and the
+	// client gets 504 (nginx's proxy_send_timeout). Default 60s.
+	Send Duration `yaml:"send"`
 }
 
 // Log configures logging.
@@ -348,6 +352,7 @@ func Default() Config {
 		UpstreamTimeouts: UpstreamTimeouts{
 			Dial:           Duration(proxy.DefaultDialTimeout),
 			ResponseHeader: Duration(proxy.DefaultResponseHeaderTimeout),
+			Send:           Duration(proxy.DefaultSendTimeout),
 		},
 		Server: Server{
 			ReadHeaderTimeout: Duration(10 * time.Second),

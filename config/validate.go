@@ -42,6 +42,7 @@ func (c *Config) Validate() error {
 	}
 	positive("upstreamTimeouts.dial", c.UpstreamTimeouts.Dial)
 	positive("upstreamTimeouts.responseHeader", c.UpstreamTimeouts.ResponseHeader)
+	positive("upstreamTimeouts.send", c.UpstreamTimeouts.Send)
 	positive("server.readHeaderTimeout", c.Server.ReadHeaderTimeout)
 	notNegative("server.readTimeout", c.Server.ReadTimeout)
 	notNegative("server.writeTimeout", c.Server.WriteTimeout)

@@ -21,13 +21,14 @@ func TestServerAndUpstreamTimeouts(t *testing.T) {
 		err  string // a substring of the error; "" for none
 	}{
 		{"defaults", "", ""},
-		{"all set", "server: {readHeaderTimeout: 5s, readTimeout: 1m, writeTimeout: 2m, idleTimeout: 0s, maxHeaderBytes: 65536, shutdownTimeout: 10s}\nupstreamTimeouts: {dial: 1s, responseHeader: 5m}", ""},
+		{"all set", "server: {readHeaderTimeout: 5s, readTimeout: 1m, writeTimeout: 2m, idleTimeout: 0s, maxHeaderBytes: 65536, shutdownTimeout: 10s}\nupstreamTimeouts: {dial: 1s, responseHeader: 5m, send: 2m}", ""},
 		{"no read-header timeout", "server: {readHeaderTimeout: 0s}", "server.readHeaderTimeout: must be > 0"},
 		{"negative idle", "server: {idleTimeout: -1s}", "server.idleTimeout: must be >= 0"},
 		{"tiny header limit", "server: {maxHeaderBytes: 100}", "server.maxHeaderBytes: must be at least 4096"},
 		{"no shutdown time", "server: {shutdownTimeout: 0s}", "server.shutdownTimeout: must be > 0"},
 		{"no dial timeout", "upstreamTimeouts: {dial: 0s}", "upstreamTimeouts.dial: must be > 0"},
 		{"no header timeout", "upstreamTimeouts: {responseHeader: 0s}", "upstreamTimeouts.responseHeader: must be > 0"},
+		{"no send timeout", "upstreamTimeouts: {send: 0s}", "upstreamTimeouts.send: must be > 0"},
 		{"not a duration", "server: {idleTimeout: soon}", `"soon" is not a duration`},
 		{"unknown key", "server: {readTimeoutt: 1s}", "unknown key server.readTimeoutt"},
 		{"unknown upstream key", "upstreamTimeouts: {connect: 1s}", "unknown key upstreamTimeouts.connect"},

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,32 +13,59 @@ import (
 // Options.BodyIdleTimeout.
 var errBodyIdle = errors.New("proxy: the request body sent nothing for the body idle timeout")
 
-// idleBody is a request body that fails when the client sends nothing for
-// timeout while the proxy waits for it, so that a client that stops
-// sending (or sends a byte a minute) does not hold an upstream connection
-// for as long as it likes. Only the time spent waiting in Read counts,
-// not the time the upstream takes to read: a timer started by each Read
-// moves the connection's read deadline to now when it fires, which ends
-// the blocked Read. An upload that keeps sending is never cut.
+// errSendStalled is the error of a request whose upstream took none of
+// its body for Options.SendTimeout.
+var errSendStalled = errors.New("proxy: the upstream took none of the request body for the send timeout")
+
+// idleBody is a request body watched from both of its ends.
+//
+// The client's: it fails when the client sends nothing for timeout while
+// the proxy waits for it, so that a client that stops sending (or sends a
+// byte a minute) does not hold an upstream connection for as long as it
+// likes. Only the time spent waiting in Read counts, not the time the
+// upstream takes to read: a timer started by each Read moves the
+// connection's read deadline to now when it fires, which ends the blocked
+// Read. An upload that keeps sending is never cut.
+//
+// The upstream's: the transport reads the next part of the body only once
+// the upstream has taken the last one, so the time between one Read's
+// return and the next is the upstream's. When that passes send, the
+// upstream request is aborted, as nginx's proxy_send_timeout does: the
+// transport's own wait (for the response headers) starts only once the
+// body is all written, so an upstream that hangs while a large upload
+// fills its socket would otherwise hold the request for ever.
 type idleBody struct {
 	io.ReadCloser
-	rc      *http.ResponseController
-	timeout time.Duration
-	timer   *time.Timer
-	mu      sync.Mutex
-	done    bool // the request is over: the timer must leave the connection alone
-	idle    bool // the timer fired
+	st        *state
+	rc        *http.ResponseController
+	timeout   time.Duration
+	timer     *time.Timer // the client's wait; nil when off
+	send      time.Duration
+	sendTimer *time.Timer // the upstream's; nil when off
+	mu        sync.Mutex
+	done      bool        // the request is over: the timers must leave it alone
+	idle      bool        // the client's timer fired
+	stalled   atomic.Bool // the upstream's timer fired, and the answer had not come
 }
 
 // watchBody returns r's body wrapped in an idleBody, or nil when there is
-// no body or no timeout.
-func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request) *idleBody {
-	if p.opts.BodyIdleTimeout <= 0 || !hasBody(r) {
+// no body or no timeout. st's request to the upstream is cancelable
+// (watchUpload).
+func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request, st *state) *idleBody {
+	if p.opts.BodyIdleTimeout <= 0 && p.opts.SendTimeout <= 0 || !hasBody(r) {
 		return nil
 	}
-	b := &idleBody{ReadCloser: r.Body, rc: http.NewResponseController(w), timeout: p.opts.BodyIdleTimeout}
-	b.timer = time.AfterFunc(time.Hour, b.fire)
-	b.timer.Stop()
+	b := &idleBody{ReadCloser: r.Body, st: st}
+	if p.opts.BodyIdleTimeout > 0 {
+		b.rc, b.timeout = http.NewResponseController(w), p.opts.BodyIdleTimeout
+		b.timer = time.AfterFunc(time.Hour, b.fire)
+		b.timer.Stop()
+	}
+	if p.opts.SendTimeout > 0 {
+		b.send = p.opts.SendTimeout
+		b.sendTimer = time.AfterFunc(time.Hour, b.stall)
+		b.sendTimer.Stop()
+	}
 	return b
 }
 
@@ -47,10 +75,23 @@ func hasBody(r *http.Request) bool {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
-	b.timer.Reset(b.timeout)
+	if b.sendTimer != nil {
+		b.sendTimer.Stop()
+	}
+	if b.timer != nil {
+		b.timer.Reset(b.timeout)
+	}
 	n, err := b.ReadCloser.Read(p)
-	b.timer.Stop()
-	if err != nil && err != io.EOF && b.timedOut() {
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	switch {
+	case err == nil || err == io.EOF:
+		// After EOF too: the transport may still be writing the last part.
+		if b.sendTimer != nil {
+			b.sendTimer.Reset(b.send)
+		}
+	case b.timedOut():
 		err = errBodyIdle
 	}
 	return n, err
@@ -74,13 +115,38 @@ func (b *idleBody) timedOut() bool {
 	return b.idle
 }
 
+// stall aborts the upstream request when the upstream took no part of the
+// body for the send timeout, unless the body was all written or the
+// answer came. It marks the body stalled before it looks for the answer,
+// and modifyResponse marks the answer arrived before it looks for a
+// stall, so that at least one of them sees the other: an answer being
+// committed is never cut.
+func (b *idleBody) stall() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.done || b.st.wrote.Load() {
+		return
+	}
+	b.stalled.Store(true)
+	if b.st.arrived.Load() {
+		b.stalled.Store(false) // the answer is committed, not cut
+		return
+	}
+	b.st.cancel()
+}
+
 // stop ends the watch before the handler returns, when the connection
 // may go on to serve another request.
 func (b *idleBody) stop() {
 	b.mu.Lock()
 	b.done = true
 	b.mu.Unlock()
-	b.timer.Stop()
+	if b.timer != nil {
+		b.timer.Stop()
+	}
+	if b.sendTimer != nil {
+		b.sendTimer.Stop()
+	}
 }
 
 // bodyTimedOut answers a request whose body went idle: 408, and the
@@ -90,4 +156,14 @@ func (p *Proxy) bodyTimedOut(w http.ResponseWriter, st *state) {
 		"upstream", st.route.Upstream.Host, "timeout", st.body.timeout)
 	w.Header().Set("Connection", "close")
 	answer(w, http.StatusRequestTimeout, "request timeout: the request body stopped arriving")
+}
+
+// sendStalled answers a request whose upstream stopped taking its body:
+// 504, and the connection closed, since the rest of the body was not read.
+func (p *Proxy) sendStalled(w http.ResponseWriter, st *state) {
+	p.opts.Observer.UpstreamError(ErrorTimeout)
+	p.log.Error("request failed", "method", st.in.Method, "path", truncatePath(st.in.URL.Path), "status", http.StatusGatewayTimeout,
+		"upstream", st.route.Upstream.Host, "error", errSendStalled, "timeout", st.body.send)
+	w.Header().Set("Connection", "close")
+	answer(w, http.StatusGatewayTimeout, "gateway timeout: the upstream stopped reading the request")
 }

@@ -17,7 +17,7 @@
 //   - forwarded.go: the forwarding headers, believed only from trusted
 //     proxies, and what is never passed on: the h2c upgrade, CONNECT
 //     and TRACE.
-//   - body.go: the request body's idle timeout.
+//   - body.go: the request body's idle and send timeouts.
 //   - trailer.go: keeping the proxy's names out of trailers.
 //
 // The session cookie itself is session's business: proxy asks
@@ -53,6 +53,7 @@ const (
 	DefaultDialTimeout           = 5 * time.Second
 	DefaultResponseHeaderTimeout = 60 * time.Second
 	DefaultBodyIdleTimeout       = 30 * time.Second
+	DefaultSendTimeout           = 60 * time.Second
 )
 
 // Options configures a Proxy. Zero fields take the documented defaults.
@@ -101,6 +102,10 @@ type Options struct {
 	// long: the upstream request is aborted and the client gets 408.
 	// Default DefaultBodyIdleTimeout; negative turns it off.
 	BodyIdleTimeout time.Duration
+	// SendTimeout aborts a request whose upstream takes no part of its
+	// body for this long: the client gets 504. Default
+	// DefaultSendTimeout; negative turns it off.
+	SendTimeout time.Duration
 }
 
 // Route changes how requests under one path prefix are proxied.
@@ -176,6 +181,9 @@ func New(o Options) (*Proxy, error) {
 	}
 	if o.BodyIdleTimeout == 0 {
 		o.BodyIdleTimeout = DefaultBodyIdleTimeout
+	}
+	if o.SendTimeout == 0 {
+		o.SendTimeout = DefaultSendTimeout
 	}
 	o.Routes = slices.Clone(o.Routes)
 	for i, r := range o.Routes {
@@ -473,7 +481,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer st.release()
 	out := r.WithContext(ctx)
-	if st.body = p.watchBody(w, r); st.body != nil {
+	if st.body = p.watchBody(w, r, st); st.body != nil {
 		out.Body = st.body
 		defer st.body.stop()
 	}
@@ -555,6 +563,9 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	st.arrived.Store(true) // from here the client leaving waits for the commit (clientLeft)
 	defer st.answered(resp)
+	if st.body != nil && st.body.stalled.Load() {
+		return errSendStalled // the request is being aborted (idleBody.stall)
+	}
 	p.dropDeclaredTrailers(resp)
 	ch, err := p.parseDirectives(resp.Header)
 	if err != nil {
@@ -631,9 +642,15 @@ func (p *Proxy) privateCache(h http.Header) {
 // errorHandler answers for a request that could not be proxied. The client
 // gets a short generic body; the cause goes to the log.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.body != nil && st.body.timedOut() {
-		p.bodyTimedOut(w, st)
-		return
+	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.body != nil {
+		switch {
+		case st.body.timedOut():
+			p.bodyTimedOut(w, st)
+			return
+		case st.body.stalled.Load() || errors.Is(err, errSendStalled):
+			p.sendStalled(w, st)
+			return
+		}
 	}
 	var de *DirectiveError
 	kind := errorKind(err, r)

@@ -113,7 +113,8 @@ func (a *app) build(file loaded, prev *bundle) (*bundle, error) {
 	default:
 		accessLog = proxy.JSONAccessLog(a.logw)
 	}
-	if prev != nil && prev.cfg.UpstreamTimeouts == cfg.UpstreamTimeouts {
+	if prev != nil && prev.cfg.UpstreamTimeouts.Dial == cfg.UpstreamTimeouts.Dial &&
+		prev.cfg.UpstreamTimeouts.ResponseHeader == cfg.UpstreamTimeouts.ResponseHeader { // what the transport holds
 		b.transport = prev.transport
 	} else {
 		b.transport = proxy.NewTransport(proxy.TransportOptions{
@@ -136,6 +137,7 @@ func (a *app) build(file loaded, prev *bundle) (*bundle, error) {
 
 		TrustedProxies:  trusted,
 		BodyIdleTimeout: bodyIdleTimeout(a.cfg.Server.BodyIdleTimeout),
+		SendTimeout:     time.Duration(cfg.UpstreamTimeouts.Send),
 	}
 	if len(file.keys) > 0 {
 		o.TokenKey = file.keys[0]
