@@ -174,16 +174,25 @@ class SessionBase:
         self._max_age: Optional[MaxAge] = None
         self._sealed = False
         self._sent: Optional[Dict[str, Any]] = None  # the session as the directives left it
+        #: True once the app read or changed the session: the response
+        #: then depends on the cookie and gets ``Vary: Cookie``, as with
+        #: Flask's and Django's own sessions.
+        self.accessed = False
 
     # What the proxy said.
     @property
     def id(self) -> Optional[str]:
         """The session id (``sid``); None in the koa cookie format or without a token."""
+        self.accessed = True
         return self.claims.get("sid")
 
     @property
     def is_new(self) -> bool:
         """True when the session did not exist before this request."""
+        self.accessed = True
+        return self._claims_new()
+
+    def _claims_new(self) -> bool:
         return bool(self.claims.get("new", not self.verified))
 
     # What the app asks for.
@@ -201,6 +210,7 @@ class SessionBase:
         null`` and Flask's ``clear()``. Keys (and a max age) set afterwards
         start a new session with a new id."""
         self._check_writable()
+        self.accessed = True
         dict.clear(self)  # type: ignore[arg-type]
         self._destroyed = True
         self._max_age = None
@@ -210,6 +220,7 @@ class SessionBase:
         """Give the session a new id, keeping its data (X-Session-Renew).
         Call it after a login, against session fixation."""
         self._check_writable()
+        self.accessed = True
         self._renew = True
 
     @property
@@ -222,6 +233,7 @@ class SessionBase:
     def max_age(self, value: MaxAge) -> None:
         value = check_max_age(value)
         self._check_writable()
+        self.accessed = True
         self._max_age = value
 
     def directives(self) -> List[Tuple[str, str]]:
@@ -229,7 +241,7 @@ class SessionBase:
         proxy; an empty list when nothing changed."""
         if not self.verified:
             return []
-        after = _to_stored(_to_json(dict(self)))  # type: ignore[call-overload]
+        after = _to_stored(_to_json(dict.copy(self)))  # type: ignore[call-overload]
         h = self._header
         out: List[Tuple[str, str]] = []
         if self._destroyed:
@@ -254,7 +266,7 @@ class SessionBase:
         headers = self.directives()
         self._sealed = True
         if self.verified:
-            self._sent = _to_json(dict(self))  # type: ignore[call-overload]
+            self._sent = _to_json(dict.copy(self))  # type: ignore[call-overload]
         return headers
 
     def changed_since_sealed(self) -> bool:
@@ -263,10 +275,22 @@ class SessionBase:
         if self._sent is None:
             return False
         try:
-            now = _to_json(dict(self))  # type: ignore[call-overload]
+            now = _to_json(dict.copy(self))  # type: ignore[call-overload]
         except (TypeError, ValueError):
             return True
         return not _same(now, self._sent)
+
+
+def _reader(name: str):
+    base = getattr(dict, name)
+
+    def method(self, *args, **kwargs):
+        self.accessed = True
+        return base(self, *args, **kwargs)
+
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
 
 
 def _writer(name: str):
@@ -274,7 +298,7 @@ def _writer(name: str):
 
     def method(self, *args, **kwargs):
         self._check_writable()
-        self.modified = True
+        self.modified = self.accessed = True
         return base(self, *args, **kwargs)
 
     method.__name__ = name
@@ -297,10 +321,22 @@ class Session(SessionBase, dict):
         self._init_session(claims, header)
         self.modified = False
 
+    # Reads mark the session accessed (a response that read it gets
+    # Vary: Cookie); the library's own reads go through dict's methods.
+    __getitem__ = _reader("__getitem__")
+    __contains__ = _reader("__contains__")
+    __iter__ = _reader("__iter__")
+    __len__ = _reader("__len__")
+    get = _reader("get")
+    keys = _reader("keys")
+    values = _reader("values")
+    items = _reader("items")
+    copy = _reader("copy")
+
     def __setitem__(self, key: str, value: Any) -> None:
         _check_keys((key,))
         self._check_writable()
-        self.modified = True
+        self.modified = self.accessed = True
         if value is None:  # None deletes, as in a merge patch
             dict.pop(self, key, None)
         else:
@@ -320,7 +356,7 @@ class Session(SessionBase, dict):
 
     def popitem(self) -> Tuple[str, Any]:
         self._check_writable()
-        self.modified = True
+        self.modified = self.accessed = True
         return dict.popitem(self)  # every key the session holds is the app's to remove
 
     def setdefault(self, key: str, default: Any = None) -> Any:

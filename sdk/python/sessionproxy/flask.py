@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Optional, TypeVar, Union
 
 from flask import Flask, abort, current_app, request
 from flask import session as _session
+from flask.globals import request_ctx
 from flask.sessions import SessionInterface, SessionMixin
 
 from ._session import MaxAge, Session
@@ -62,7 +63,7 @@ class ProxySession(Session, SessionMixin):
     def __init__(self, claims: Optional[Mapping[str, Any]], permanent_ms: int = 0,
                  error: Optional[InvalidToken] = None, header: str = "X-Session") -> None:
         Session.__init__(self, claims, header)
-        self.new = self.is_new
+        self.new = self._claims_new()
         self.error = error
         self._permanent_ms = permanent_ms
 
@@ -92,10 +93,16 @@ class ProxySessionInterface(SessionInterface):
         return ProxySession(claims, permanent_ms, header=self.header)
 
     def save_session(self, app: Flask, session: Any, response: Any) -> None:
-        if not isinstance(session, ProxySession) or not session.verified or session._sealed:
+        if not isinstance(session, ProxySession):
+            return
+        if session.accessed:
+            # The response depends on the session, so on the cookie: a
+            # shared cache must not hand it to another visitor.
+            response.vary.add("Cookie")
+        if not session.verified or session._sealed:
             return
         headers = session.directives()
-        if headers and session is not _session._get_current_object():
+        if headers and session is not _quiet_session():
             # Not the request's own session: the test client's
             # session_transaction(), whose response is thrown away.
             raise RuntimeError(
@@ -175,7 +182,7 @@ class SessionProxy:
         app.teardown_request(_check_late_changes)
 
     def _require_session(self) -> None:
-        s = _session._get_current_object()
+        s = _quiet_session()
         if not isinstance(s, ProxySession) or s.verified:
             return
         view = current_app.view_functions.get(request.endpoint or "")
@@ -189,11 +196,20 @@ def _check_late_changes(_exc: Optional[BaseException]) -> None:
     """A change made after save_session outside a streamed body (which
     checks itself), say in a teardown_request hook, never reaches the
     proxy: say so loudly, since nothing else can."""
-    s = _session._get_current_object()
+    s = _quiet_session()
     if isinstance(s, ProxySession) and not s._watched and s.changed_since_sealed():
         current_app.logger.error(
             "sessionproxy: the session changed after its headers were sent (%s %s); the change is lost",
             request.method, request.path)
+
+
+def _quiet_session() -> Any:
+    """The request's session, for the library's own look: since Flask
+    3.1.3 reaching it through ``flask.session`` marks it accessed (and the
+    response ``Vary: Cookie``), which is for the app's reads only."""
+    ctx = request_ctx._get_current_object()
+    s = getattr(ctx, "_session", None)  # Flask 3.1.3+; before, a plain attribute
+    return s if s is not None else ctx.session
 
 
 def session_optional(view: F) -> F:

@@ -95,6 +95,8 @@ class SessionMiddleware:
 
         def session_start_response(status: str, headers: List[Tuple[str, str]], exc_info: Any = None) -> Any:
             if not session._sealed:
+                if session.accessed:
+                    headers = _vary_cookie(headers)
                 written.extend(session.seal())
             if exc_info is None:  # as the app called it: some servers take two arguments
                 return start_response(status, list(headers) + written)
@@ -144,6 +146,17 @@ class _Watched:
                 close()
         finally:
             self._check()
+
+
+def _vary_cookie(headers: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
+    """headers with Cookie in its Vary, as a response that read the
+    session depends on the cookie (Django's SessionMiddleware does so)."""
+    for name, value in headers:
+        if name.lower() == "vary":
+            fields = {f.strip().lower() for f in value.split(",")}
+            if "cookie" in fields or "*" in fields:
+                return list(headers)
+    return list(headers) + [("Vary", "Cookie")]
 
 
 def _unauthorized(start_response: StartResponse) -> List[bytes]:

@@ -82,6 +82,14 @@ def make_app(**kwargs):
         session.get("user")
         return "ok"
 
+    @app.get("/plain")
+    def plain():
+        return "no session here"
+
+    @app.get("/contains")
+    def contains():
+        return {"in": "user" in session}
+
     @app.get("/public")
     @session_optional
     def public():
@@ -207,6 +215,14 @@ class FlaskSessionTest(unittest.TestCase):
         self.assertEqual(self.call("/permanent/0").headers["X-Session-Max-Age"], "session")
         ms = int(self.app.permanent_session_lifetime.total_seconds() * 1000)
         self.assertEqual(self.call("/permanent/1").headers["X-Session-Max-Age"], str(ms))
+
+    def test_a_response_that_read_the_session_varies_on_cookie(self):
+        """As Flask's own save_session does: a cache in front must not give
+        one visitor's page to another."""
+        for path in ("/get", "/contains", "/noop", "/set"):
+            with self.subTest(path=path):
+                self.assertIn("Cookie", self.call(path, {"user": "jo"}).headers.getlist("Vary"))
+        self.assertNotIn("Vary", self.call("/plain", {"user": "jo"}).headers)
 
     def test_no_token_is_401(self):
         logging.getLogger(self.app.name).setLevel(logging.ERROR)

@@ -92,6 +92,21 @@ class MiddlewareTest(unittest.TestCase):
         self.assertEqual(header(got, "X-Session-Destroy"), ["true"])
         self.assertEqual(json.loads(header(got, "X-Session-Set")[0]), {"fresh": True})
 
+    def test_a_response_that_read_the_session_varies_on_cookie(self):
+        """As Django's SessionMiddleware does: the response depends on the
+        cookie."""
+        token = mint_token(SECRET, {"a": 1})
+        self.assertEqual(header(call(self.wrap(lambda s: "a" in s), token), "Vary"), ["Cookie"])
+        self.assertEqual(header(call(self.wrap(lambda s: s.id), token), "Vary"), ["Cookie"])
+        self.assertEqual(header(call(self.wrap(lambda s: None), token), "Vary"), [])
+
+        def app(environ, start_response):
+            environ["sessionproxy.session"].get("a")
+            start_response("200 OK", [("Vary", "Accept-Encoding")])
+            return [b"ok"]
+        got = call(SessionMiddleware(app, secret=SECRET), token)
+        self.assertEqual(header(got, "Vary"), ["Accept-Encoding", "Cookie"])
+
     def test_401_without_token(self):
         got = call(self.wrap(lambda s: None))
         self.assertEqual(got["status"], "401 Unauthorized")
