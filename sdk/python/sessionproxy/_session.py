@@ -148,6 +148,24 @@ def _dumps(v: Any) -> str:
     return json.dumps(v, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
+def _naming_key(convert: Any, data: Dict[str, Any]) -> Any:
+    """convert(data), with a TypeError or ValueError that names the
+    session key whose value JSON cannot carry: json's own message ("Object
+    of type datetime is not JSON serializable") does not say where."""
+    try:
+        return convert(data)
+    except (TypeError, ValueError) as e:
+        for k, v in data.items():
+            try:
+                convert({k: v})
+            except (TypeError, ValueError):
+                raise type(e)(
+                    f"sessionproxy: session[{k!r}] cannot be sent to the proxy: {e}. The session holds "
+                    "what JSON holds (dict, list, str, int, float, bool, None): store a datetime as "
+                    "its .isoformat(), bytes as base64") from e
+        raise
+
+
 def check_max_age(value: Any) -> MaxAge:
     """Validate an X-Session-Max-Age: "session", or milliseconds from 1 to
     100 years, the proxy's range. A float (``td.total_seconds() * 1000``)
@@ -241,18 +259,18 @@ class SessionBase:
         proxy; an empty list when nothing changed."""
         if not self.verified:
             return []
-        after = _to_stored(_to_json(dict.copy(self)))  # type: ignore[call-overload]
+        after = _to_stored(_naming_key(_to_json, dict.copy(self)))  # type: ignore[call-overload]
         h = self._header
         out: List[Tuple[str, str]] = []
         if self._destroyed:
             out.append((h + "-Destroy", "true"))
             data = _strip_none(after)
             if data:
-                out.append((h + "-Set", _dumps(data)))
+                out.append((h + "-Set", _naming_key(_dumps, data)))
         else:
             patch = diff(self._before, after)
             if patch:
-                out.append((h + "-Set", _dumps(patch)))
+                out.append((h + "-Set", _naming_key(_dumps, patch)))
             if self._renew:  # a destroyed session's successor gets a new id anyway
                 out.append((h + "-Renew", "true"))
         if self._max_age is not None:

@@ -1,4 +1,5 @@
 """sessionproxy.flask through Flask's own test client."""
+import datetime
 import json
 import logging
 import unittest
@@ -136,6 +137,16 @@ def make_app(**kwargs):
     @app.get("/bad-value")
     def bad_value():
         session["x"] = {1, 2}
+        return "ok"
+
+    @app.get("/bad-nested")
+    def bad_nested():
+        session["user"] = {"name": "jo", "seen": datetime.datetime(2024, 1, 1)}
+        return "ok"
+
+    @app.get("/nan")
+    def nan():
+        session["n"] = float("nan")
         return "ok"
 
     return app
@@ -310,6 +321,15 @@ class FlaskSessionTest(unittest.TestCase):
         self.app.testing = True
         with self.assertRaises(TypeError):
             self.call("/bad-value")
+
+    def test_the_error_names_the_key(self):
+        """json's own message does not say which of the session's values
+        it could not write."""
+        self.app.testing = True
+        for path, message in (("/bad-value", r"session\['x'\].*set"), ("/bad-nested", r"session\['user'\].*datetime"),
+                              ("/nan", r"session\['n'\].*float")):
+            with self.subTest(path=path), self.assertRaisesRegex((TypeError, ValueError), message):
+                self.call(path, {"a": 1})
 
     def test_audience(self):
         app = make_app(audience="orders")
