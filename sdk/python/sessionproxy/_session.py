@@ -370,6 +370,9 @@ class Session(SessionBase, dict):
 
     def pop(self, key: str, *default: Any) -> Any:
         _check_keys((key,))
+        if default and not dict.__contains__(self, key):
+            self.accessed = True
+            return default[0]  # nothing removed: a read, as for Flask's session
         return self._pop(key, *default)
 
     def popitem(self) -> Tuple[str, Any]:
@@ -378,8 +381,10 @@ class Session(SessionBase, dict):
         return dict.popitem(self)  # every key the session holds is the app's to remove
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self:
-            _check_keys((key,))
+        if dict.__contains__(self, key):
+            self.accessed = True
+            return dict.__getitem__(self, key)  # nothing set: a read, as for Flask's session
+        _check_keys((key,))
         return self._setdefault(key, default)
 
     def update(self, *args: Any, **kwargs: Any) -> None:

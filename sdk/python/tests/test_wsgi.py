@@ -134,6 +134,23 @@ class MiddlewareTest(unittest.TestCase):
         with self.assertRaises(sessionproxy.SessionSealedError):
             call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
 
+    def test_a_setdefault_or_pop_that_changes_nothing_is_a_read(self):
+        """As with Flask's session: not modified, and allowed after the
+        headers and without a token."""
+        seen = {}
+
+        def app(environ, start_response):
+            s = environ["sessionproxy.session"]
+            start_response("200 OK", [])
+            seen.update(cart=s.setdefault("cart", []), gone=s.pop("gone", "default"), modified=s.modified)
+            return [b"ok"]
+        got = call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET, {"cart": [1]}))
+        self.assertEqual(seen, {"cart": [1], "gone": "default", "modified": False})
+        self.assertEqual(header(got, "X-Session-Set"), [])
+        logout = app_doing(lambda s: seen.update(user=s.pop("user", None)))  # an empty session without a token
+        call(SessionMiddleware(logout, secret=SECRET, required=False))
+        self.assertIsNone(seen["user"])
+
     def test_nested_change_in_streamed_body(self):
         def app(environ, start_response):
             s = environ["sessionproxy.session"]
