@@ -128,10 +128,17 @@ class State {
   }
 
   // lateChange reports whether data now gives other directives than the
-  // ones sent with the headers.
+  // ones sent with the headers. Data that cannot be encoded (a BigInt or
+  // a cycle added to a nested member) is a change too: it runs from the
+  // response's finish event, where a throw would end the process.
   lateChange(data) {
     if (this.sent === null || this.failed) return false;
-    const now = this.directives(data);
+    let now;
+    try {
+      now = this.directives(data);
+    } catch {
+      return true;
+    }
     const keys = new Set([...Object.keys(now), ...Object.keys(this.sent)]);
     for (const k of keys) if (now[k] !== this.sent[k]) return true;
     return false;

@@ -250,3 +250,25 @@ test('express: a session that cannot be encoded is a 500, and the app hears of i
   r = await request(url, '/', token({}));
   assert.equal(r.status, 200, 'the next request is served');
 });
+
+test('express: a change that cannot be encoded, made after the headers were sent, is reported, not a crash', async (t) => {
+  const app = express();
+  const reported = [];
+  app.use(sessionproxy.express({ secret: SECRET, onError: (err) => reported.push(err) }));
+  const saved = [];
+  app.get('/', (req, res) => {
+    res.write('headers out; ');
+    req.session.user.big = 10n; // nested: no trap sees it; JSON cannot hold a BigInt
+    req.session.save((err) => {
+      saved.push(err);
+      res.end('done');
+    });
+  });
+  const url = await listen(t, app);
+  const r = await request(url, '/', token({ user }));
+  assert.equal(r.body, 'headers out; done');
+  assert.equal(saved[0]?.name, 'LateChangeError', 'save calls back with the error instead of throwing');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(reported.length, 1, 'the change is reported once the response finished');
+  assert.equal(reported[0].name, 'LateChangeError');
+});

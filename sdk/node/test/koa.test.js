@@ -346,3 +346,20 @@ test('koa: a session that cannot be encoded is a 500, and the app hears of it', 
   r = await request(url, '/', token({}));
   assert.equal(r.status, 200, 'the next request is served');
 });
+
+test('koa: a change that cannot be encoded, made after the headers were sent, is reported, not a crash', async (t) => {
+  const app = new Koa();
+  const reported = [];
+  app.use(sessionproxy.koa({ secret: SECRET, onError: (err) => reported.push(err) }));
+  app.use((ctx) => {
+    ctx.flushHeaders();
+    ctx.session.user.big = 10n; // nested: no trap sees it; JSON cannot hold a BigInt
+    ctx.body = 'done';
+  });
+  const url = await listen(t, app.callback());
+  const r = await request(url, '/', mintToken({ secret: SECRET, sess: { user: { name: 'john doe' } } }));
+  assert.equal(r.body, 'done');
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(reported.length, 1, 'the change is reported once the response finished');
+  assert.equal(reported[0].name, 'LateChangeError');
+});
