@@ -219,10 +219,10 @@ class JWKS {
       if (!res.ok) throw new Error('status ' + res.status);
       body = await res.json();
     } catch (err) {
-      throw new Error('sessionproxy: fetching JWKS from ' + this.url + ': ' + err.message, { cause: err });
+      throw outage('sessionproxy: fetching JWKS from ' + this.url + ': ' + err.message, err);
     }
     if (!isObject(body) || !Array.isArray(body.keys)) {
-      throw new Error('sessionproxy: JWKS from ' + this.url + ' has no "keys" list');
+      throw outage('sessionproxy: JWKS from ' + this.url + ' has no "keys" list');
     }
     const keys = new Map();
     for (const jwk of body.keys) {
@@ -231,6 +231,17 @@ class JWKS {
     }
     return keys;
   }
+}
+
+// outage is the error of a key set that cannot be had: status 503, which
+// Koa and Express (finalhandler) answer with, as the Go library does; the
+// message, which names the URL, stays out of the response.
+function outage(message, cause) {
+  const err = new Error(message, cause === undefined ? undefined : { cause });
+  err.status = 503;
+  err.statusCode = 503;
+  err.expose = false;
+  return err;
 }
 
 // importJWK turns one JWKS entry into {alg, key}, or null for a key this

@@ -190,3 +190,29 @@ test('JWKS in the koa middleware', async (t) => {
   assert.deepEqual(await res.json(), { user: 'john' });
   assert.equal((await fetch(url)).status, 401);
 });
+
+test('JWKS: an outage is answered 503 by Koa and by Express, not 401 nor 500', async (t) => {
+  const Koa = require('koa');
+  const express = require('express');
+  const sessionproxy = require('..');
+  const jwksUrl = 'http://127.0.0.1:1/jwks.json'; // nothing listens there
+  const token = sign(newKey('ed25519', 'k'), claims());
+  const app = new Koa();
+  app.silent = true;
+  app.use(sessionproxy.koa({ jwksUrl }));
+  app.use((ctx) => { ctx.body = 'ok'; });
+  const seen = [];
+  const eapp = express();
+  eapp.use(sessionproxy.express({ jwksUrl }));
+  eapp.get('/', (req, res) => res.send('ok'));
+  eapp.use((err, req, res, next) => {
+    seen.push(err);
+    next(err);
+  });
+  let res = await fetch(await listen(t, app.callback()), { headers: { 'X-Session': token } });
+  assert.equal(res.status, 503, 'koa');
+  assert.equal(await res.text(), 'Service Unavailable', 'the JWKS URL stays out of the response');
+  res = await fetch(await listen(t, eapp), { headers: { 'X-Session': token } });
+  assert.equal(res.status, 503, 'express');
+  assert.match(String(seen[0]), /fetching JWKS/, 'the error middleware sees the cause');
+});
