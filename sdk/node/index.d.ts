@@ -70,9 +70,10 @@ export interface KoaSession {
   readonly isNew: boolean;
   readonly length: number;
   readonly populated: boolean;
-  /** This session's lifetime as set during this request (ms or 'session'). */
-  /** Setting it: whole ms from 1 to 100 years (a fraction is dropped), or 'session'; anything else throws a TypeError. */
-  maxAge: number | 'session' | undefined;
+  /** This session's lifetime as set during this request (ms or 'session'), else undefined. */
+  get maxAge(): number | 'session' | undefined;
+  /** Whole ms from 1 to 100 years (a fraction is dropped), or 'session'; anything else throws a TypeError. */
+  set maxAge(value: number | 'session');
   /** The session id the proxy sent (undefined in the koa cookie format). */
   readonly externalKey: string | undefined;
   toJSON(): Record<string, unknown>;
@@ -133,7 +134,10 @@ export interface ExpressSession {
 
 /** The request members the middleware adds (augment Express's Request with them). */
 export interface ExpressSessionRequest {
-  session?: ExpressSession;
+  /** undefined without a session (optional) and after destroy(). */
+  get session(): ExpressSession | undefined;
+  /** null (or undefined) destroys the session; an object replaces its data. */
+  set session(value: Record<string, unknown> | null | undefined);
   sessionID?: string;
 }
 

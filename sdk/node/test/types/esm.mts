@@ -42,6 +42,8 @@ function expressRoute(req: ExpressSessionRequest): void {
   req.session!.regenerate((err) => { if (err) throw err; });
   const id: string | undefined = req.sessionID;
   void id;
+  req.session = { a: 1 };
+  req.session = null; // destroys, as the README says
 }
 void expressRoute;
 
