@@ -47,11 +47,14 @@ type Options struct {
 	// is false; err says why. Default: 401 with a short text body, or 503
 	// when the JWKS could not be fetched (errors.Is(err, ErrJWKS)).
 	Unauthorized func(w http.ResponseWriter, r *http.Request, err error)
-	// OnLateChange is told of a change made in place (to a map or slice
-	// from Get) after the headers went out, found when the handler
-	// returns: it never reached the proxy, and no call could return an
-	// error for it. errors.Is(err, ErrHeadersSent) holds. Default: logged
-	// with slog.Default at error level.
+	// OnLateChange is told, when the handler returns, of a change made
+	// after the headers went out, which never reached the proxy: one
+	// made in place (to a map or slice from Get), which no call could
+	// refuse, and one refused with ErrHeadersSent (Set, Renew, ...), so
+	// that a change whose error the handler ignored is not lost without
+	// a trace. It is called once per request, for the first such change;
+	// errors.Is(err, ErrHeadersSent) holds. Default: logged with
+	// slog.Default at error level.
 	OnLateChange func(r *http.Request, err error)
 }
 
@@ -124,21 +127,26 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 		next.ServeHTTP(rw, r.WithContext(NewContext(r.Context(), s)))
 		early := rw.done // the headers went out while the handler ran
 		rw.commit()
-		if early && s.changedSinceCommit() {
-			m.lateChange(r)
+		if !early {
+			return
+		}
+		if op := s.refusedCall(); op != "" {
+			m.lateChange(r, fmt.Errorf("%w: %s was called after that and returned the error; the change is lost", ErrHeadersSent, op))
+		} else if s.changedSinceCommit() {
+			m.lateChange(r, errLateChange)
 		}
 	})
 }
 
-// errLateChange is what OnLateChange is told.
+// errLateChange is what OnLateChange is told of a change in place.
 var errLateChange = fmt.Errorf("%w: a value from Get (or given to Set) was changed in place after that; the change is lost", ErrHeadersSent)
 
-func (m *Manager) lateChange(r *http.Request) {
+func (m *Manager) lateChange(r *http.Request, err error) {
 	if m.opts.OnLateChange != nil {
-		m.opts.OnLateChange(r, errLateChange)
+		m.opts.OnLateChange(r, err)
 		return
 	}
-	slog.ErrorContext(r.Context(), errLateChange.Error(), "method", r.Method, "path", r.URL.Path)
+	slog.ErrorContext(r.Context(), err.Error(), "method", r.Method, "path", r.URL.Path)
 }
 
 // responseWriter writes the session's directives just before the

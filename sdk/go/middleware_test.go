@@ -233,7 +233,9 @@ func TestChangeAfterHeadersSent(t *testing.T) {
 	for wname, write := range first {
 		for cname, change := range changes {
 			t.Run(wname+"/"+cname, func(t *testing.T) {
-				rec := serve(t, sessionproxy.Options{}, sessionproxytest.Session{}, func(w http.ResponseWriter, r *http.Request) {
+				told := 0
+				opts := sessionproxy.Options{OnLateChange: func(*http.Request, error) { told++ }}
+				rec := serve(t, opts, sessionproxytest.Session{}, func(w http.ResponseWriter, r *http.Request) {
 					s := sessionproxy.FromRequest(r)
 					must(t, s.Set("early", 1))
 					write(w)
@@ -244,6 +246,9 @@ func TestChangeAfterHeadersSent(t *testing.T) {
 				d := directives(t, rec)
 				if !sameJSON(t, rec.Header().Get("X-Session-Set"), `{"early":1}`) || d.Destroy || d.Renew || d.MaxAge != "" {
 					t.Errorf("directives %+v, want only the early Set", d)
+				}
+				if told != 1 {
+					t.Errorf("OnLateChange told %d times, want once", told)
 				}
 				if !rec.Flushed && wname != "WriteHeader" && wname != "Write" && wname != "io.Copy" {
 					t.Error("not flushed")
@@ -370,15 +375,37 @@ func TestHijack(t *testing.T) {
 	}
 }
 
-// TestLateChangeInPlace: a map from Get changed after the headers went out
-// cannot reach the proxy; no call returns an error for it, so the
-// middleware tells OnLateChange when the handler returns.
-func TestLateChangeInPlace(t *testing.T) {
+// TestLateChange: a change after the headers went out cannot reach the
+// proxy. No call returns an error for a map from Get changed in place,
+// and a handler may ignore the ErrHeadersSent of a call, so the
+// middleware tells OnLateChange of both when the handler returns.
+func TestLateChange(t *testing.T) {
 	tests := []struct {
 		name    string
 		handler func(w http.ResponseWriter, s *sessionproxy.Session)
 		want    bool // OnLateChange called
 	}{
+		{"Set after the body started, its error ignored", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			io.WriteString(w, "streaming")
+			s.Set("views", 2)
+		}, true},
+		{"Renew after WriteHeader, its error ignored", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			w.WriteHeader(http.StatusOK)
+			s.Renew()
+		}, true},
+		{"Destroy and SetMaxAge after Flush: told once", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			w.(http.Flusher).Flush()
+			s.Destroy()
+			s.SetMaxAge(time.Hour)
+		}, true},
+		{"Renew before the body", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			must(t, s.Renew())
+			io.WriteString(w, "ok")
+		}, false},
+		{"a reserved key refused before the body", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			s.Set("_expire", 1)
+			io.WriteString(w, "ok")
+		}, false},
 		{"changed after the body started", func(w http.ResponseWriter, s *sessionproxy.Session) {
 			u := s.Get("user").(map[string]any)
 			io.WriteString(w, "streaming")

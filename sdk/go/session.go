@@ -46,8 +46,9 @@ const maxMaxAge = 100 * 365 * 24 * time.Hour
 // starts with the JSON it arrived with, so a map from Get changed in
 // place is sent too, with or without Set. That comparison happens once,
 // when the headers go out; a change made afterwards returns
-// ErrHeadersSent, and a change in place then, which no call can refuse,
-// is reported to Options.OnLateChange when the handler returns.
+// ErrHeadersSent, and both it and a change in place then, which no call
+// can refuse, are reported to Options.OnLateChange when the handler
+// returns.
 //
 // The methods are safe for concurrent use. A nil *Session (no session in
 // the request) reads as empty, and its changes return ErrNoSession.
@@ -65,6 +66,7 @@ type Session struct {
 	committed bool
 	lent      bool           // Get returned, or Set took, a value that can change in place
 	sent      map[string]any // the values as commit sent them
+	refused   string         // the first call refused with ErrHeadersSent, for OnLateChange
 }
 
 type contextKey struct{}
@@ -219,7 +221,7 @@ func (s *Session) Set(key string, value any) error {
 	if err != nil {
 		return fmt.Errorf("sessionproxy: session key %q: %w", key, err)
 	}
-	return s.change(key, func() {
+	return s.change("Set", key, func() {
 		s.touch(key)
 		if string(b) == "null" {
 			delete(s.values, key)
@@ -232,7 +234,7 @@ func (s *Session) Set(key string, value any) error {
 
 // Delete removes key.
 func (s *Session) Delete(key string) error {
-	return s.change(key, func() {
+	return s.change("Delete", key, func() {
 		s.touch(key)
 		delete(s.values, key)
 	})
@@ -243,7 +245,7 @@ func (s *Session) Delete(key string) error {
 // Values (and a max age) set afterwards start a new session, with a new
 // id.
 func (s *Session) Destroy() error {
-	return s.change("", func() {
+	return s.change("Destroy", "", func() {
 		s.values, s.own = map[string]any{}, true
 		s.destroyed = true
 		s.maxAge = ""
@@ -253,7 +255,7 @@ func (s *Session) Destroy() error {
 // Renew gives the session a new id, keeping its data (koa-session's
 // regenerate()). Call it after a login, against session fixation.
 func (s *Session) Renew() error {
-	return s.change("", func() { s.renew = true })
+	return s.change("Renew", "", func() { s.renew = true })
 }
 
 // SetMaxAge sets this session's own lifetime (koa-session's maxAge, e.g.
@@ -262,17 +264,19 @@ func (s *Session) SetMaxAge(d time.Duration) error {
 	if d < time.Millisecond || d > maxMaxAge {
 		return fmt.Errorf("sessionproxy: max age %v: want 1ms to 100 years", d)
 	}
-	return s.change("", func() { s.maxAge = strconv.FormatInt(d.Milliseconds(), 10) })
+	return s.change("SetMaxAge", "", func() { s.maxAge = strconv.FormatInt(d.Milliseconds(), 10) })
 }
 
 // SetBrowserSession makes the session's cookie last until the browser
 // closes (koa-session's maxAge = "session").
 func (s *Session) SetBrowserSession() error {
-	return s.change("", func() { s.maxAge = "session" })
+	return s.change("SetBrowserSession", "", func() { s.maxAge = "session" })
 }
 
-// change applies f under the lock, unless the session cannot change.
-func (s *Session) change(key string, f func()) error {
+// change applies f, the change op makes, under the lock, unless the
+// session cannot change. A change refused because the headers went out
+// is remembered for OnLateChange: a caller may ignore the error.
+func (s *Session) change(op, key string, f func()) error {
 	if s == nil {
 		return ErrNoSession
 	}
@@ -282,10 +286,20 @@ func (s *Session) change(key string, f func()) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.committed {
+		if s.refused == "" {
+			s.refused = op
+		}
 		return ErrHeadersSent
 	}
 	f()
 	return nil
+}
+
+// refusedCall returns the first call refused with ErrHeadersSent, or "".
+func (s *Session) refusedCall() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
 }
 
 // directive is one response header, by the suffix after the token
