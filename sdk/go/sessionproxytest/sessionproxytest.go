@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -87,10 +89,14 @@ func NewRequest(secret, method, target string, s Session) *http.Request {
 
 // Directives are the session directives of a response.
 type Directives struct {
-	// Set is the X-Session-Set merge patch; nil when there is none.
+	// Set is the X-Session-Set merge patch; nil when there is none. With
+	// several X-Session-Set headers (the proxy applies them in order) it
+	// is the first; read them all with h.Values.
 	Set map[string]any
-	// Destroy and Renew are X-Session-Destroy and X-Session-Renew.
-	Destroy, Renew bool
+	// Destroy and Renew are X-Session-Destroy and X-Session-Renew ("true"
+	// or "1"). X-Session-Destroy "all" sets Destroy and DestroyOthers,
+	// "others" only DestroyOthers: the user's other sessions end.
+	Destroy, Renew, DestroyOthers bool
 	// MaxAge is X-Session-Max-Age: milliseconds, "session", or "".
 	MaxAge string
 }
@@ -103,15 +109,80 @@ func ReadDirectives(h http.Header) (Directives, error) {
 
 // ReadDirectivesFor is ReadDirectives for a Manager whose Options.Header
 // is header, which names the directives (header+"-Set", ...).
+//
+// It refuses what the proxy answers with 502, applying nothing: an
+// X-Session-Set that is not a JSON object or names a top-level key
+// starting with "_", a Destroy other than "true", "1", "others" or
+// "all", a Renew other than "true" or "1", a Max-Age that is neither a
+// positive number of milliseconds (at most 100 years) nor "session", and
+// any other header named header+"-..." (a typo such as X-Session-Sett).
 func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 	var d Directives
-	if set := h.Get(header + "-Set"); set != "" {
-		if err := json.Unmarshal([]byte(set), &d.Set); err != nil || d.Set == nil {
-			return d, fmt.Errorf("sessionproxytest: %s-Set %q is not a JSON object", header, set)
+	header = http.CanonicalHeaderKey(header)
+	for name, values := range h {
+		switch name {
+		case header:
+			// The token, echoed back: the proxy drops it.
+		case header + "-Set":
+			for _, v := range values {
+				var patch map[string]any
+				if err := json.Unmarshal([]byte(v), &patch); err != nil || patch == nil {
+					return Directives{}, fmt.Errorf("sessionproxytest: %s %q is not a JSON object", name, v)
+				}
+				for k := range patch {
+					if strings.HasPrefix(k, "_") {
+						return Directives{}, fmt.Errorf("sessionproxytest: %s sets %q: top-level keys starting with \"_\" are reserved for the proxy", name, k)
+					}
+				}
+				if d.Set == nil {
+					d.Set = patch
+				}
+			}
+		case header + "-Destroy":
+			for _, v := range values {
+				switch strings.TrimSpace(v) {
+				case "true", "1":
+					d.Destroy = true
+				case "others":
+					d.DestroyOthers = true
+				case "all":
+					d.Destroy, d.DestroyOthers = true, true
+				default:
+					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want "true", "1", "others" or "all"`, name, v)
+				}
+			}
+		case header + "-Renew":
+			for _, v := range values {
+				if v = strings.TrimSpace(v); v != "true" && v != "1" {
+					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want "true" or "1"`, name, v)
+				}
+				d.Renew = true
+			}
+		case header + "-Max-Age":
+			for _, v := range values {
+				v = strings.TrimSpace(v)
+				if ms, err := strconv.ParseInt(v, 10, 64); v != "session" && (err != nil || ms <= 0 || ms > maxMaxAgeMS) {
+					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want a positive number of milliseconds (at most 100 years) or "session"`, name, v)
+				}
+				d.MaxAge = v
+			}
+		default:
+			if ownHeader(name, header) {
+				return Directives{}, fmt.Errorf("sessionproxytest: %s: unknown session directive", name)
+			}
 		}
 	}
-	d.Destroy = h.Get(header+"-Destroy") == "true"
-	d.Renew = h.Get(header+"-Renew") == "true"
-	d.MaxAge = h.Get(header + "-Max-Age")
 	return d, nil
+}
+
+// maxMaxAgeMS is the longest X-Session-Max-Age the proxy accepts, 100
+// years in milliseconds.
+const maxMaxAgeMS = int64(100 * 365 * 24 * time.Hour / time.Millisecond)
+
+// ownHeader reports whether name is one of the proxy's headers: header,
+// or header followed by "-" or "_" and more, in any case, "_" for "-".
+func ownHeader(name, header string) bool {
+	norm := func(s string) string { return strings.ReplaceAll(strings.ToLower(s), "_", "-") }
+	name, header = norm(name), norm(header)
+	return name == header || strings.HasPrefix(name, header+"-")
 }
