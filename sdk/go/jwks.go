@@ -77,7 +77,7 @@ func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 		if failedLately {
 			err := s.lastErr
 			s.mu.Unlock()
-			return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, err)
+			return publicKey{}, fmt.Errorf("%w: %w", ErrJWKS, err)
 		}
 		if fresh && now.Sub(s.forced) < s.minRefresh {
 			s.mu.Unlock()
@@ -100,7 +100,7 @@ func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 		return k, nil
 	}
 	if s.lastErr != nil {
-		return publicKey{}, fmt.Errorf("%w: %v", ErrJWKS, s.lastErr)
+		return publicKey{}, fmt.Errorf("%w: %w", ErrJWKS, s.lastErr)
 	}
 	return publicKey{}, fmt.Errorf("%w: %q", ErrKID, kid)
 }
@@ -151,7 +151,7 @@ func (s *keySet) fetch(ctx context.Context) (map[string]publicKey, error) {
 		Keys []jwk `json:"keys"`
 	}
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&set); err != nil {
-		return nil, fmt.Errorf("GET %s: %v", s.url, err)
+		return nil, fmt.Errorf("GET %s: %w", s.url, err)
 	}
 	keys := make(map[string]publicKey, len(set.Keys))
 	for _, j := range set.Keys {

@@ -9,8 +9,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -375,5 +377,38 @@ func TestJWKSRotationUnderConcurrentRequests(t *testing.T) {
 	}
 	if n := srv.fetches.Load(); n != 2 {
 		t.Errorf("%d fetches, want 2: one for the rotation", n)
+	}
+}
+
+// A JWKS that cannot be fetched or read: ErrJWKS wraps the cause, so that
+// errors.As finds the network error and errors.Is the JSON one.
+func TestJWKSErrorWrapsTheCause(t *testing.T) {
+	tests := []struct {
+		name string
+		url  func(t *testing.T) string
+		want func(error) bool
+	}{
+		{"unreachable", func(t *testing.T) string {
+			srv := httptest.NewServer(http.NotFoundHandler())
+			srv.Close() // nothing listens there now
+			return srv.URL
+		}, func(err error) bool { var u *url.Error; return errors.As(err, &u) }},
+		{"not JSON", func(t *testing.T) string {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "{") }))
+			t.Cleanup(srv.Close)
+			return srv.URL
+		}, func(err error) bool { return errors.Is(err, io.ErrUnexpectedEOF) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := New(Options{JWKSURL: tc.url(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = m.Verify(t.Context(), newEd25519(t, "ed").mint(t, nil))
+			if !errors.Is(err, ErrJWKS) || !tc.want(err) {
+				t.Errorf("err = %v (%#v), want ErrJWKS wrapping the cause", err, err)
+			}
+		})
 	}
 }

@@ -81,8 +81,11 @@ func New(opts Options) (*Manager, error) {
 	}
 	if opts.JWKSURL != "" {
 		u, err := url.Parse(opts.JWKSURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, errors.New("sessionproxy: Options.JWKSURL must be an absolute http or https URL")
+		if err != nil {
+			return nil, fmt.Errorf("sessionproxy: Options.JWKSURL: %w", err)
+		}
+		if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("sessionproxy: Options.JWKSURL %q: want an absolute http or https URL", opts.JWKSURL)
 		}
 		m.keys = newKeySet(opts.JWKSURL, opts.HTTPClient)
 	}
@@ -96,7 +99,7 @@ func New(opts Options) (*Manager, error) {
 		m.header = "X-Session"
 	}
 	if strings.ContainsFunc(m.header, func(r rune) bool { return r <= ' ' || r >= 0x7f || strings.ContainsRune(`"(),/:;<=>?@[\]{}`, r) }) {
-		return nil, errors.New("sessionproxy: Options.Header is not a valid header name")
+		return nil, fmt.Errorf("sessionproxy: Options.Header %q is not a valid header name", m.header)
 	}
 	m.header = http.CanonicalHeaderKey(m.header)
 	return m, nil

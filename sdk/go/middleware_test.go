@@ -22,17 +22,23 @@ func TestNewRefusesBadOptions(t *testing.T) {
 	tests := []struct {
 		name string
 		opts sessionproxy.Options
+		want string // in the error: what was wrong
 	}{
-		{"nothing", sessionproxy.Options{}},
-		{"audience but no key", sessionproxy.Options{Audience: "orders"}},
-		{"relative JWKS URL", sessionproxy.Options{JWKSURL: "/jwks.json"}},
-		{"JWKS URL not http", sessionproxy.Options{JWKSURL: "file:///etc/jwks.json"}},
-		{"header with a space", sessionproxy.Options{Secret: secret, Header: "X Session"}},
+		{"nothing", sessionproxy.Options{}, "Options.Secret"},
+		{"audience but no key", sessionproxy.Options{Audience: "orders"}, "Options.Secret"},
+		{"relative JWKS URL", sessionproxy.Options{JWKSURL: "/jwks.json"}, `"/jwks.json"`},
+		{"JWKS URL not http", sessionproxy.Options{JWKSURL: "file:///etc/jwks.json"}, `"file:///etc/jwks.json"`},
+		{"JWKS URL unparsable", sessionproxy.Options{JWKSURL: "http://[::1"}, "missing ']'"},
+		{"header with a space", sessionproxy.Options{Secret: secret, Header: "X Session"}, `"X Session"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if m, err := sessionproxy.New(tc.opts); err == nil {
-				t.Errorf("New = %v, want an error", m)
+			m, err := sessionproxy.New(tc.opts)
+			if err == nil {
+				t.Fatalf("New = %v, want an error", m)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("New: %v, want it to say %s", err, tc.want)
 			}
 		})
 	}
