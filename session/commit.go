@@ -95,13 +95,16 @@ type plan struct {
 	data    []byte   // the data with the patches applied
 	patches [][]byte // applied again, with a store, to its current record
 	maxAge  MaxAge
-	save    bool   // write the session: the store, and the cookie
-	expire  bool   // expire the client's cookie instead
-	drop    string // a stored id to delete once the rest is written
-	out     Outcome
-	now     time.Time
-	st      stamps // the proxy's bookkeeping, when records carry it
-	touch   bool   // saved only to record its use: its expiry is kept
+	// ownMaxAge: the change sets maxAge. Otherwise a write on top of a
+	// record written meanwhile keeps that record's maxAge.
+	ownMaxAge bool
+	save      bool   // write the session: the store, and the cookie
+	expire    bool   // expire the client's cookie instead
+	drop      string // a stored id to delete once the rest is written
+	out       Outcome
+	now       time.Time
+	st        stamps // the proxy's bookkeeping, when records carry it
+	touch     bool   // saved only to record its use: its expiry is kept
 	// With Options.UserKey: the user of the session as it was loaded
 	// (hashed; "" for none), whose index loses drop.
 	loadedUser string
@@ -180,7 +183,7 @@ func (m *Manager) plan(p *plan, s *Session, ch Change) error {
 	}
 	force := ch.Renew
 	if ch.MaxAge != 0 {
-		p.maxAge, force = ch.MaxAge, true
+		p.maxAge, p.ownMaxAge, force = ch.MaxAge, true, true
 	}
 	save := m.shouldSave(s, p.data, changed, force)
 	if !save && m.touchDue(s) {
@@ -290,6 +293,12 @@ func (m *Manager) save(ctx context.Context, h http.Header, r *http.Request, s *S
 		if data, err = m.saveStore(ctx, s, p, now); err != nil {
 			return err
 		}
+		// The maxAge (and a touch's expiry) of the record as written,
+		// which a write meanwhile may have changed.
+		ck.Expires = expiry(p.maxAge, now)
+		if p.touch {
+			ck.Expires = p.st.expire
+		}
 		current := "" // the request's cookie, when it names this id under the first key
 		if p.newID == s.cookieID && !s.cookie.resign {
 			current = s.cookie.value
@@ -332,25 +341,39 @@ var errSessionGone = errors.New("session: gone from the store")
 func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.Time) (json.RawMessage, error) {
 	st := m.opts.Store
 	ttl := m.storeTTLAt(p.maxAge, p.st, now)
-	merged, stored, isNew, patches, maxAge, stamps := p.data, s.stored, s.IsNew, p.patches, p.maxAge, p.st
+	merged, stored, isNew, patches := p.data, s.stored, s.IsNew, p.patches
+	loadedMaxAge, loadedStamps := p.maxAge, p.st
 	var saved, written json.RawMessage
+	savedTTL := ttl
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		// Most often cur is the record this request loaded, or nothing
 		// for a new session: its data with the patches is p.data, which
 		// plan merged and checked already.
-		data := merged
+		data, maxAge, stamps, ttl := merged, loadedMaxAge, loadedStamps, ttl
 		switch {
 		case !ok && !isNew, ok && isNew:
 			// Gone, or (new) a tombstone: ended meanwhile.
 			return nil, 0, errSessionGone
 		case ok && (stored == nil || !bytes.Equal(cur, stored)):
-			// Written meanwhile: the patches go on top of that.
+			// Written meanwhile: the patches go on top of that, and its
+			// maxAge stays unless this change sets one ("remember me"
+			// is not undone by a request that loaded the session
+			// before it).
 			var err error
-			if data, err = m.patchCurrent(cur, patches, data); err != nil {
+			var curMaxAge MaxAge
+			var curExpire time.Time
+			if data, curMaxAge, curExpire, err = m.patchCurrent(cur, patches, data); err != nil {
 				return nil, 0, err
 			}
+			if !p.ownMaxAge && curMaxAge != 0 && curMaxAge != maxAge {
+				maxAge = curMaxAge
+				if p.touch {
+					stamps.expire = curExpire
+				}
+				ttl = m.storeTTLAt(maxAge, stamps, now)
+			}
 		}
-		saved = data
+		saved, savedTTL, p.maxAge, p.st = data, ttl, maxAge, stamps
 		written = appendRecord(nil, data, maxAge, now, stamps)
 		return written, ttl, nil
 	}
@@ -370,7 +393,7 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	case err != nil:
 		return nil, fmt.Errorf("%w: save: %w", ErrUnavailable, err)
 	}
-	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, ttl); err != nil {
+	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, savedTTL); err != nil {
 		return nil, err
 	}
 	if s.cookie.seen != nil && p.newID == p.oldID {
@@ -383,27 +406,27 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 // request since this one loaded the session, with patches applied: they
 // go on top of it. A record that cannot be parsed is replaced by data,
 // the one this request loaded with the patches; Load already treated it
-// as malformed. It and rememberWritten are functions of their own so that
+// as malformed. It also returns cur's maxAge (0: none) and expiry. It and rememberWritten are functions of their own so that
 // their records and copies are not in the frames of every store write,
 // whose stack must fit a goroutine's first 8 KiB.
-func (m *Manager) patchCurrent(cur []byte, patches [][]byte, data []byte) ([]byte, error) {
+func (m *Manager) patchCurrent(cur []byte, patches [][]byte, data []byte) ([]byte, MaxAge, time.Time, error) {
 	r, err := m.parseStored(cur)
 	if err != nil {
-		return data, nil
+		return data, 0, time.Time{}, nil
 	}
 	if r.ended {
-		return nil, errSessionGone
+		return nil, 0, time.Time{}, errSessionGone
 	}
 	if len(patches) == 0 {
-		return r.data, nil
+		return r.data, r.maxAge, r.expire, nil
 	}
 	if data, _, err = merge(r.data, patches); err != nil {
-		return nil, err
+		return nil, 0, time.Time{}, err
 	}
 	if err := m.checkSize(r.data, data); err != nil {
-		return nil, err
+		return nil, 0, time.Time{}, err
 	}
-	return data, nil
+	return data, r.maxAge, r.expire, nil
 }
 
 // rememberWritten has the verified cache's entry for s's cookie hold the
@@ -436,7 +459,7 @@ func (m *Manager) saveRenewed(ctx context.Context, p *plan, update UpdateFunc, t
 	if err != nil {
 		return err
 	}
-	rec, _, err := update(cur, ok)
+	rec, recTTL, err := update(cur, ok)
 	if err != nil {
 		return err
 	}
@@ -444,7 +467,7 @@ func (m *Manager) saveRenewed(ctx context.Context, p *plan, update UpdateFunc, t
 		if exists {
 			return nil, 0, errSessionGone // ended already
 		}
-		return rec, ttl, nil
+		return rec, recTTL, nil
 	})
 }
 

@@ -503,3 +503,51 @@ func TestStoreWriteUpdatesTheMemo(t *testing.T) {
 		t.Fatalf("next load: %s", s.Data)
 	}
 }
+
+// A session's own maxAge ("remember me") set by one request survives a
+// request that loaded the session before it and writes after it: the
+// later write goes on top of the record as it is, maxAge included, and
+// its cookie gets that maxAge's expiry. Only a request that sets a
+// maxAge itself changes it.
+func TestOverlappingWriteKeepsMaxAge(t *testing.T) {
+	const remember = MaxAge(30 * 24 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		maxAge MaxAge
+	}{
+		{"remember me", remember},
+		{"browser session", Browser},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+			store := NewMemoryStore(MemoryOptions{})
+			m := newManager(t, Options{Store: store, Now: c.now})
+			_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+			slowReq, slow := loadExisting(t, m, cookies)
+			if _, err := m.Commit(t.Context(), cookieRequest(cookies), mustLoad(t, m, cookies), Change{MaxAge: tc.maxAge}, http.Header{}); err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{}
+			if _, err := m.Commit(t.Context(), slowReq, slow, set(`{"b":2}`), h); err != nil {
+				t.Fatal(err)
+			}
+			_, s := loadExisting(t, m, cookies)
+			if s.MaxAge != tc.maxAge || string(s.Data) != `{"a":1,"b":2}` {
+				t.Errorf("after the overlapping write: maxAge %v, data %s; want %v", s.MaxAge, s.Data, tc.maxAge)
+			}
+			got := (&http.Response{Header: h}).Cookies()
+			if len(got) != 1 {
+				t.Fatalf("cookies %v", h["Set-Cookie"])
+			}
+			if want := expiry(tc.maxAge, c.t); !got[0].Expires.Equal(want) {
+				t.Errorf("the overlapping write's cookie expires %v, want %v", got[0].Expires, want)
+			}
+		})
+	}
+}
+
+func mustLoad(t *testing.T, m *Manager, cookies []*http.Cookie) *Session {
+	t.Helper()
+	_, s := loadExisting(t, m, cookies)
+	return s
+}
