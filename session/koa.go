@@ -307,6 +307,13 @@ func (c *koaCodec) expire(h http.Header, ck http.Cookie) {
 // Expires to the session's expiry): cookies 0.9 writes them with path "/"
 // and no expiry, which leaves a stale .sig behind under another path and
 // loses the signature when the browser closes.
+//
+// A re-signed cookie is sent with its value too, unlike cookies 0.9: a
+// browser's parallel requests after a key rotation all carry the old
+// signature, and one of them may save the session (a new value and its
+// .sig) while another only re-signs. A lone .sig applied after the new
+// value would sign a value the browser no longer has, and the session
+// would read as tampered; the pair stays a pair, at worst the older one.
 func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 	if !c.signed {
 		return
@@ -317,6 +324,8 @@ func (c *koaCodec) repair(h http.Header, ck http.Cookie, rr readResult) {
 		ck.Value, ck.Expires = "", time.Unix(0, 0)
 		h.Add("Set-Cookie", koaHeader(ck))
 	case rr.resign && rr.reject == "":
+		ck.Value = rr.value
+		h.Add("Set-Cookie", koaHeader(ck))
 		ck.Name, ck.Value = ck.Name+".sig", c.sign(ck.Name, rr.value)
 		h.Add("Set-Cookie", koaHeader(ck))
 	}

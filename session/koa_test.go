@@ -346,8 +346,11 @@ func TestKoaManagerCommit(t *testing.T) {
 		{name: "new empty session sets nothing"},
 		{name: "unchanged sets nothing", cookie: koaCookie + koaSigNew},
 		{name: "same value sets nothing", cookie: koaCookie + koaSigNew, ch: Change{Set: [][]byte{[]byte(`{"user":{"age":30}}`)}}},
-		{name: "old key re-issues only .sig", cookie: koaCookie + koaSigOld,
-			want: []string{"koa.sess.sig=" + koaSigNew + "; path=/; expires=Sun, 17 Mar 2030 17:46:40 GMT; httponly"}},
+		{name: "old key re-issues the value with its new .sig", cookie: koaCookie + koaSigOld,
+			want: []string{
+				"koa.sess=" + koaValue + "; path=/; expires=Sun, 17 Mar 2030 17:46:40 GMT; httponly",
+				"koa.sess.sig=" + koaSigNew + "; path=/; expires=Sun, 17 Mar 2030 17:46:40 GMT; httponly",
+			}},
 		{name: "bad sig clears .sig", cookie: koaCookie + "AAAA",
 			want: []string{"koa.sess.sig=; path=/; expires=Thu, 01 Jan 1970 00:00:00 GMT; httponly"}},
 		{name: "destroy writes koa's expired pair", cookie: koaCookie + koaSigNew, ch: Change{Destroy: true},
@@ -572,5 +575,41 @@ func TestKoaMaxAgeLongerThanTheProxysLongest(t *testing.T) {
 		if err != nil || again.IsNew || !strings.Contains(string(again.Data), `"user":"jo"`) {
 			t.Errorf("%s: the cookie written back does not load: %+v, %v", rec, again, err)
 		}
+	}
+}
+
+// After a key rotation a browser's parallel requests all carry the
+// cookie signed by the old key: one that saves the session sets a new
+// koa.sess and its .sig, one that changes nothing re-signs. Whichever
+// response the browser applies last, it must hold a value and a .sig
+// that verify together (here the re-sign lands last), or the session
+// reads as tampered and the user is logged out.
+func TestKoaResignRacingAWrite(t *testing.T) {
+	m, _ := newKoaManager(t, Options{})
+	old := []*http.Cookie{{Name: "koa.sess", Value: koaValue}, {Name: "koa.sess.sig", Value: koaSigOld}}
+	jar := map[string]string{}
+	for _, ck := range old {
+		jar[ck.Name] = ck.Value
+	}
+	readReq, reader := loadExisting(t, m, old)
+	writeReq, writer := loadExisting(t, m, old)
+	apply := func(r *http.Request, s *Session, ch Change) {
+		t.Helper()
+		h := http.Header{}
+		if _, err := m.Commit(t.Context(), r, s, ch, h); err != nil {
+			t.Fatal(err)
+		}
+		for _, ck := range (&http.Response{Header: h}).Cookies() {
+			jar[ck.Name] = ck.Value
+		}
+	}
+	apply(writeReq, writer, set(`{"cart":1}`))
+	apply(readReq, reader, Change{})
+	s, err := m.Load(t.Context(), koaRequest("koa.sess="+jar["koa.sess"]+"; koa.sess.sig="+jar["koa.sess.sig"]))
+	if err != nil || s.Rejected != "" || s.IsNew {
+		t.Fatalf("the browser's cookies after the re-sign landed last load %+v, %v; want the session", s, err)
+	}
+	if s.cookie.resign {
+		t.Error("the browser's cookies are still signed by the old key")
 	}
 }
