@@ -188,6 +188,7 @@ class SessionBase:
         self.verified = claims is not None
         self._before: Dict[str, Any] = _to_stored(_from_stored(copy.deepcopy(self.claims.get("sess") or {})))
         self._destroyed = False
+        self._destroy_others = False
         self._renew = False
         self._max_age: Optional[MaxAge] = None
         self._sealed = False
@@ -226,13 +227,33 @@ class SessionBase:
         """Drop the session (X-Session-Destroy). A max age or renewal asked
         for before goes with it, as with koa-session's ``ctx.session =
         null`` and Flask's ``clear()``. Keys (and a max age) set afterwards
-        start a new session with a new id."""
+        start a new session with a new id. With :meth:`destroy_others` in
+        the same request, in either order, the user's other sessions end
+        too, as with :meth:`destroy_all`."""
         self._check_writable()
         self.accessed = True
         dict.clear(self)  # type: ignore[arg-type]
         self._destroyed = True
         self._max_age = None
         self._renew = False
+
+    def destroy_others(self) -> None:
+        """End every other session of this session's user ("log out my
+        other devices"; X-Session-Destroy: others); this one stays, with
+        its changes. The user is the one the session has after this
+        request's changes, so a login can end the user's earlier
+        sessions. Needs the proxy's session.userKey, or it answers 502."""
+        self._check_writable()
+        self.accessed = True
+        self._destroy_others = True
+
+    def destroy_all(self) -> None:
+        """End this session as :meth:`destroy` does and every other session
+        of its user ("log out everywhere"; X-Session-Destroy: all). Keys
+        set afterwards start a new session. Needs the proxy's
+        session.userKey, or it answers 502."""
+        self.destroy()
+        self._destroy_others = True
 
     def regenerate(self) -> None:
         """Give the session a new id, keeping its data (X-Session-Renew).
@@ -263,11 +284,13 @@ class SessionBase:
         h = self._header
         out: List[Tuple[str, str]] = []
         if self._destroyed:
-            out.append((h + "-Destroy", "true"))
+            out.append((h + "-Destroy", "all" if self._destroy_others else "true"))
             data = _strip_none(after)
             if data:
                 out.append((h + "-Set", _naming_key(_dumps, data)))
         else:
+            if self._destroy_others:
+                out.append((h + "-Destroy", "others"))
             patch = diff(self._before, after)
             if patch:
                 out.append((h + "-Set", _naming_key(_dumps, patch)))
@@ -330,8 +353,9 @@ class Session(SessionBase, dict):
     ``session[k] = v``, ``del session[k]``, nested changes
     (``session["cart"].append(x)``) all reach the proxy as a merge patch;
     setting a key to None deletes it. ``clear()`` and ``destroy()`` drop
-    the session; ``regenerate()`` renews its id; ``max_age`` sets its
-    lifetime. ``id``, ``is_new`` and ``claims`` tell what the proxy sent.
+    the session; ``destroy_others()`` ends the user's other sessions,
+    ``destroy_all()`` all of them; ``regenerate()`` renews its id;
+    ``max_age`` sets its lifetime. ``id``, ``is_new`` and ``claims`` tell what the proxy sent.
     """
 
     def __init__(self, claims: Optional[Mapping[str, Any]] = None, header: str = HEADER) -> None:
@@ -401,6 +425,10 @@ class Session(SessionBase, dict):
     def clear(self) -> None:
         """Destroy the session, like koa-session's ``ctx.session = null``."""
         self.destroy()
+        self.modified = True
+
+    def destroy_all(self) -> None:
+        super().destroy_all()
         self.modified = True
 
     def __repr__(self) -> str:

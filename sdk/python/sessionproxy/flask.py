@@ -40,6 +40,8 @@ __all__ = [
     "get_session",
     "regenerate",
     "destroy",
+    "destroy_others",
+    "destroy_all",
     "set_max_age",
 ]
 
@@ -49,8 +51,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 class ProxySession(Session, SessionMixin):
     """What ``flask.session`` is under :class:`SessionProxy`: a dict whose
     changes reach the proxy, plus ``id`` (the ``sid``), ``new`` /
-    ``is_new``, ``claims``, ``verified``, ``regenerate()``, ``destroy()``
-    and ``max_age``. ``clear()`` destroys the session.
+    ``is_new``, ``claims``, ``verified``, ``regenerate()``, ``destroy()``,
+    ``destroy_others()``, ``destroy_all()`` and ``max_age``. ``clear()``
+    destroys the session.
 
     ``permanent = False`` asks for a browser-session cookie
     (``max_age = "session"``); ``permanent = True`` for the app's
@@ -237,6 +240,19 @@ def regenerate() -> None:
 def destroy() -> None:
     """Drop the session (X-Session-Destroy); same as ``session.clear()``."""
     get_session().clear()
+
+
+def destroy_others() -> None:
+    """End the user's other sessions, keeping this one ("log out my other
+    devices"; X-Session-Destroy: others). Needs the proxy's
+    session.userKey."""
+    get_session().destroy_others()
+
+
+def destroy_all() -> None:
+    """End this session and the user's others ("log out everywhere";
+    X-Session-Destroy: all). Needs the proxy's session.userKey."""
+    get_session().destroy_all()
 
 
 def set_max_age(value: MaxAge) -> None:

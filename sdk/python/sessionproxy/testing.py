@@ -97,17 +97,24 @@ def _header_items(h: Any) -> List[Tuple[str, str]]:
 
 def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
     """The session directives in a response's headers, decoded:
-    ``{"set": [patch, ...], "destroy": bool, "renew": bool, "max_age": ms | "session" | None}``.
+    ``{"set": [patch, ...], "destroy": bool, "destroy_others": bool, "renew": bool,
+    "max_age": ms | "session" | None}``. X-Session-Destroy ``all`` sets
+    both ``destroy`` (this session ends) and ``destroy_others`` (the
+    user's other sessions end), ``others`` only ``destroy_others``.
     Takes Werkzeug/Flask headers, a dict, or a list of (name, value);
     ``header`` is the proxy's token.header, which names the directives."""
     prefix = header.lower()
-    out: Dict[str, Any] = {"set": [], "destroy": False, "renew": False, "max_age": None}
+    out: Dict[str, Any] = {"set": [], "destroy": False, "destroy_others": False, "renew": False, "max_age": None}
     for name, value in _header_items(response_headers):
         lname = name.lower()
         if lname == prefix + "-set":
             out["set"].append(json.loads(value))
         elif lname == prefix + "-destroy":
-            out["destroy"] = value.strip().lower() in ("true", "1")
+            v = value.strip()
+            if v.lower() in ("true", "1") or v == "all":
+                out["destroy"] = True
+            if v in ("others", "all"):
+                out["destroy_others"] = True
         elif lname == prefix + "-renew":
             out["renew"] = value.strip().lower() in ("true", "1")
         elif lname == prefix + "-max-age":
@@ -141,7 +148,9 @@ class SessionJar:
         return {self.header: self.token()}
 
     def apply(self, response_headers: Any) -> Dict[str, Any]:
-        """Apply the directives of one response; returns them decoded."""
+        """Apply the directives of one response; returns them decoded.
+        The user's other sessions, which ``destroy_others`` ends, are not
+        in the jar: for them, assert on what this returns."""
         d = directives(response_headers, self.header)
         if d["destroy"]:
             self.data, self.sid, self.new = {}, new_sid(), True

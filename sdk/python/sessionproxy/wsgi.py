@@ -38,8 +38,9 @@ WSGIApp = Callable[[Dict[str, Any], StartResponse], Iterable[bytes]]
 class WSGISession(Session):
     """The session in ``environ["sessionproxy.session"]``: a dict whose
     changes reach the proxy, with ``destroy()`` (also ``clear()``),
-    ``regenerate()``, ``max_age`` (settable), ``id``, ``is_new``,
-    ``claims`` and ``verified``."""
+    ``destroy_others()``, ``destroy_all()``, ``regenerate()``,
+    ``max_age`` (settable), ``id``, ``is_new``, ``claims`` and
+    ``verified``."""
 
     _sealed_message = "start_response was already called, so the session headers are written"
 
