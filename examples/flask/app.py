@@ -10,7 +10,10 @@ app never touches a cookie or a token:
 after a login; /count, /cart/add and /put change one key each (/put?ms=
 waits first, so that two requests of one session can overlap); /whoami
 shows what the proxy sent; /flash?msg= and /messages are Flask's
-flash() and get_flashed_messages(), which work unchanged.
+flash() and get_flashed_messages(), which work unchanged. /signin?id= logs
+user ID in (session["user"]["id"]), /logout-others ends that user's other
+sessions and /logout-all all of them: these two need the proxy's
+session.userKey set to user.id.
 """
 import argparse
 import os
@@ -18,7 +21,7 @@ import time
 
 from flask import Flask, flash, get_flashed_messages, request, session
 
-from sessionproxy.flask import SessionProxy, regenerate
+from sessionproxy.flask import SessionProxy, destroy_all, destroy_others, regenerate
 
 app = Flask(__name__)
 # UPSTREAM_HEADER: the proxy's token.header, when it is not X-Session.
@@ -56,6 +59,25 @@ def login():
     session["user"] = {"name": request.args["name"], "age": 30}
     regenerate()  # a new id after a login, against session fixation
     return "logged in"
+
+
+@app.get("/signin")
+def signin():
+    session["user"] = {"id": request.args["id"]}
+    regenerate()
+    return "signed in"
+
+
+@app.get("/logout-others")
+def logout_others():
+    destroy_others()  # "log out my other devices": this session stays
+    return "other devices logged out"
+
+
+@app.get("/logout-all")
+def logout_all():
+    destroy_all()  # "log out everywhere", this device too
+    return "logged out everywhere"
 
 
 @app.get("/count")

@@ -9,6 +9,9 @@ The same middleware wraps a Django, Bottle or Pyramid app.
 /set, /get, /destroy and /renew are koa-session's example; /login renews
 after a login, /put changes one key (?ms= waits first, so that two requests
 of one session can overlap), /whoami shows what the proxy sent.
+/signin?id= logs user ID in (session["user"]["id"]), /logout-others ends
+that user's other sessions and /logout-all all of them: these two need the
+proxy's session.userKey set to user.id.
 """
 import argparse
 import json
@@ -53,6 +56,16 @@ def routes(environ, start_response):
         session["user"] = {"name": query.get("name"), "age": 30}
         session.regenerate()  # a new id after a login, against session fixation
         return reply("logged in")
+    if path == "/signin":
+        session["user"] = {"id": query["id"]}
+        session.regenerate()
+        return reply("signed in")
+    if path == "/logout-others":
+        session.destroy_others()  # "log out my other devices": this session stays
+        return reply("other devices logged out")
+    if path == "/logout-all":
+        session.destroy_all()  # "log out everywhere", this device too
+        return reply("logged out everywhere")
     if path == "/put":
         time.sleep(int(query.get("ms", 0)) / 1000)
         session[query["key"]] = query["value"]
