@@ -141,6 +141,38 @@ func TestDirectives(t *testing.T) {
 			must(t, s.Renew())
 			must(t, s.Destroy())
 		}, map[string]string{"X-Session-Destroy": "true"}},
+		{"destroy others", func(t *testing.T, s *sessionproxy.Session) { must(t, s.DestroyOthers()) },
+			map[string]string{"X-Session-Destroy": "others"}},
+		{"login ending the user's other sessions: set, renew, destroy others", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Set("user", map[string]any{"name": "jane"}))
+			must(t, s.Renew())
+			must(t, s.DestroyOthers())
+		}, map[string]string{"X-Session-Destroy": "others", "X-Session-Set": `{"user":{"age":null,"name":"jane"}}`, "X-Session-Renew": "true"}},
+		{"destroy others keeps a max age", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.SetMaxAge(time.Hour))
+			must(t, s.DestroyOthers())
+		}, map[string]string{"X-Session-Destroy": "others", "X-Session-Max-Age": "3600000"}},
+		{"destroy all", func(t *testing.T, s *sessionproxy.Session) { must(t, s.DestroyAll()) },
+			map[string]string{"X-Session-Destroy": "all"}},
+		{"destroy all then set: the whole new data", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.DestroyAll())
+			must(t, s.Set("views", 1))
+		}, map[string]string{"X-Session-Destroy": "all", "X-Session-Set": `{"views":1}`}},
+		{"destroy all drops a max age and a renew set before", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.SetMaxAge(time.Hour))
+			must(t, s.Renew())
+			must(t, s.DestroyAll())
+		}, map[string]string{"X-Session-Destroy": "all"}},
+		{"destroy then destroy others is all", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Destroy())
+			must(t, s.DestroyOthers())
+		}, map[string]string{"X-Session-Destroy": "all"}},
+		{"destroy others then destroy is all, with the new data", func(t *testing.T, s *sessionproxy.Session) {
+			must(t, s.Set("views", 5))
+			must(t, s.DestroyOthers())
+			must(t, s.Destroy())
+			must(t, s.Set("cart", []any{}))
+		}, map[string]string{"X-Session-Destroy": "all", "X-Session-Set": `{"cart":[]}`}},
 		{"renew", func(t *testing.T, s *sessionproxy.Session) { must(t, s.Renew()) },
 			map[string]string{"X-Session-Renew": "true"}},
 		{"login: set and renew", func(t *testing.T, s *sessionproxy.Session) {
@@ -232,6 +264,8 @@ func TestChangeAfterHeadersSent(t *testing.T) {
 		"Set":               func(s *sessionproxy.Session) error { return s.Set("late", 1) },
 		"Delete":            func(s *sessionproxy.Session) error { return s.Delete("early") },
 		"Destroy":           func(s *sessionproxy.Session) error { return s.Destroy() },
+		"DestroyOthers":     func(s *sessionproxy.Session) error { return s.DestroyOthers() },
+		"DestroyAll":        func(s *sessionproxy.Session) error { return s.DestroyAll() },
 		"Renew":             func(s *sessionproxy.Session) error { return s.Renew() },
 		"SetMaxAge":         func(s *sessionproxy.Session) error { return s.SetMaxAge(time.Hour) },
 		"SetBrowserSession": func(s *sessionproxy.Session) error { return s.SetBrowserSession() },
@@ -250,7 +284,7 @@ func TestChangeAfterHeadersSent(t *testing.T) {
 					}
 				})
 				d := directives(t, rec)
-				if !sameJSON(t, rec.Header().Get("X-Session-Set"), `{"early":1}`) || d.Destroy || d.Renew || d.MaxAge != "" {
+				if !sameJSON(t, rec.Header().Get("X-Session-Set"), `{"early":1}`) || d.Destroy || d.DestroyOthers || d.Renew || d.MaxAge != "" {
 					t.Errorf("directives %+v, want only the early Set", d)
 				}
 				if told != 1 {
@@ -404,6 +438,14 @@ func TestLateChange(t *testing.T) {
 			s.Destroy()
 			s.SetMaxAge(time.Hour)
 		}, true},
+		{"DestroyOthers after the body started, its error ignored", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			io.WriteString(w, "streaming")
+			s.DestroyOthers()
+		}, true},
+		{"DestroyAll after WriteHeader, its error ignored", func(w http.ResponseWriter, s *sessionproxy.Session) {
+			w.WriteHeader(http.StatusOK)
+			s.DestroyAll()
+		}, true},
 		{"Renew before the body", func(w http.ResponseWriter, s *sessionproxy.Session) {
 			must(t, s.Renew())
 			io.WriteString(w, "ok")
@@ -492,8 +534,11 @@ func TestWithoutValidToken(t *testing.T) {
 				if s.Get("user") != nil || s.ID() != "" || s.Keys() != nil {
 					t.Error("the nil session is not empty")
 				}
-				if err := s.Set("user", john); !errors.Is(err, sessionproxy.ErrNoSession) {
-					t.Errorf("Set on no session: %v, want ErrNoSession", err)
+				for name, change := range map[string]func() error{"Set": func() error { return s.Set("user", john) },
+					"DestroyOthers": s.DestroyOthers, "DestroyAll": s.DestroyAll} {
+					if err := change(); !errors.Is(err, sessionproxy.ErrNoSession) {
+						t.Errorf("%s on no session: %v, want ErrNoSession", name, err)
+					}
 				}
 			})
 			req := httptest.NewRequest("GET", "/", nil)

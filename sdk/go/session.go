@@ -61,6 +61,7 @@ type Session struct {
 	own       bool            // values is the session's own map
 	touched   map[string]bool // keys set, deleted or lent out: only they can differ from arrived
 	destroyed bool
+	others    bool // the user's other sessions end too
 	renew     bool
 	maxAge    string // "", milliseconds or "session"
 	committed bool
@@ -252,6 +253,31 @@ func (s *Session) Destroy() error {
 	})
 }
 
+// DestroyOthers ends every other session of this session's user ("log
+// out my other devices"); this one stays, with its changes. The user is
+// the one the session has after this request's changes, so a login may
+// set the user and end the user's earlier sessions at once. With Destroy
+// in the same request, in either order, it is DestroyAll.
+//
+// The proxy needs session.userKey (the path of the user's id in the
+// session, with a server-side store): without it, it answers 502 and
+// applies none of the response's changes.
+func (s *Session) DestroyOthers() error {
+	return s.change("DestroyOthers", "", func() { s.others = true })
+}
+
+// DestroyAll ends this session, as Destroy does, and every other session
+// of the user it had ("log out everywhere"). Values set afterwards start
+// a new session, as after Destroy. Like DestroyOthers, it needs the
+// proxy's session.userKey.
+func (s *Session) DestroyAll() error {
+	return s.change("DestroyAll", "", func() {
+		s.values, s.own = map[string]any{}, true
+		s.destroyed, s.others = true, true
+		s.maxAge = ""
+	})
+}
+
 // Renew gives the session a new id, keeping its data (koa-session's
 // regenerate()). Call it after a login, against session fixation.
 func (s *Session) Renew() error {
@@ -310,7 +336,7 @@ type directive struct {
 
 // commit ends the session's changes and returns the directives that send
 // them: the smallest merge patch from the arrived session to the current
-// one, or the whole new data after Destroy.
+// one, or the whole new data after Destroy, and which sessions end.
 func (s *Session) commit() ([]directive, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -319,6 +345,14 @@ func (s *Session) commit() ([]directive, error) {
 	}
 	s.committed = true
 	var ds []directive
+	switch {
+	case s.destroyed && s.others:
+		ds = append(ds, directive{"-Destroy", "all"})
+	case s.destroyed:
+		ds = append(ds, directive{"-Destroy", "true"})
+	case s.others:
+		ds = append(ds, directive{"-Destroy", "others"})
+	}
 	if !s.destroyed && len(s.touched) == 0 {
 		s.sent = map[string]any{} // nothing touched: nothing compared, nothing sent
 	} else {
@@ -328,7 +362,6 @@ func (s *Session) commit() ([]directive, error) {
 		}
 		s.sent = after
 		if s.destroyed {
-			ds = append(ds, directive{"-Destroy", "true"})
 			if len(after) > 0 {
 				ds = append(ds, directive{"-Set", encodeASCII(after)})
 			}
