@@ -1,10 +1,13 @@
 package sessionproxytest_test
 
 import (
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"testing"
 
+	sessionproxy "github.com/sessionproxy/sessionproxy/sdk/go"
 	"github.com/sessionproxy/sessionproxy/sdk/go/sessionproxytest"
 )
 
@@ -65,5 +68,43 @@ func TestReadDirectivesFor(t *testing.T) {
 	h["X-App-Session-Destroy"] = []string{"nope"}
 	if _, err := sessionproxytest.ReadDirectivesFor(h, "X-App-Session"); err == nil {
 		t.Error("a malformed X-App-Session-Destroy was read")
+	}
+}
+
+// TestReadDirectivesOfLogouts: a unit test of a handler tells "log out my
+// other devices" (DestroyOthers only) from "log out everywhere" (Destroy
+// and DestroyOthers) and from a plain Destroy.
+func TestReadDirectivesOfLogouts(t *testing.T) {
+	tests := []struct {
+		name    string
+		handler func(s *sessionproxy.Session) error
+		want    sessionproxytest.Directives
+	}{
+		{"Destroy", (*sessionproxy.Session).Destroy, sessionproxytest.Directives{Destroy: true}},
+		{"DestroyOthers", (*sessionproxy.Session).DestroyOthers, sessionproxytest.Directives{DestroyOthers: true}},
+		{"DestroyAll", (*sessionproxy.Session).DestroyAll, sessionproxytest.Directives{Destroy: true, DestroyOthers: true}},
+		{"Destroy and DestroyOthers", func(s *sessionproxy.Session) error {
+			return errors.Join(s.DestroyOthers(), s.Destroy())
+		}, sessionproxytest.Directives{Destroy: true, DestroyOthers: true}},
+	}
+	m, err := sessionproxy.New(sessionproxy.Options{Secret: "test-secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if err := tc.handler(sessionproxy.FromRequest(r)); err != nil {
+					t.Error(err)
+				}
+			})).ServeHTTP(rec, sessionproxytest.NewRequest("test-secret", "POST", "/logout", sessionproxytest.Session{
+				Data: map[string]any{"user": map[string]any{"id": 7}},
+			}))
+			got, err := sessionproxytest.ReadDirectives(rec.Header())
+			if err != nil || !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("directives %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
 	}
 }
