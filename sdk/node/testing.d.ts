@@ -19,7 +19,10 @@ export function mintToken(opts: MintOptions): string;
 
 export interface Directives {
   set: Record<string, unknown> | null;
+  /** This session ends: X-Session-Destroy "true", "1" or "all". */
   destroy: boolean;
+  /** The user's other sessions end: X-Session-Destroy "others" or "all". */
+  destroyOthers: boolean;
   renew: boolean;
   maxAge: number | 'session' | null;
 }

@@ -37,7 +37,10 @@ function mintToken(opts = {}) {
  * readDirectives reads the X-Session-* directives from response headers (a
  * fetch Headers, a plain object such as supertest's res.headers, a Node
  * ServerResponse, or a Node client response, whose .headers it reads):
- * { set: object | null, destroy, renew, maxAge: number | 'session' | null }.
+ * { set: object | null, destroy, destroyOthers, renew, maxAge: number |
+ * 'session' | null }. destroy is true when this session ends (X-Session-Destroy
+ * "true", "1" or "all"), destroyOthers when the user's other sessions end
+ * ("others" or "all").
  * header is the token's header (the middleware's header option), which
  * names the directives; default 'X-Session'.
  */
@@ -56,9 +59,11 @@ function readDirectives(headers, header = 'X-Session') {
   };
   const set = get(header + '-Set');
   const maxAge = get(header + '-Max-Age');
+  const destroy = get(header + '-Destroy');
   return {
     set: set === null ? null : JSON.parse(set),
-    destroy: get(header + '-Destroy') === 'true',
+    destroy: destroy === 'true' || destroy === '1' || destroy === 'all',
+    destroyOthers: destroy === 'others' || destroy === 'all',
     renew: get(header + '-Renew') === 'true',
     maxAge: maxAge === null ? null : maxAge === 'session' ? 'session' : Number(maxAge),
   };

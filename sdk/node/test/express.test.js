@@ -230,6 +230,14 @@ test('readDirectives reads a Node client response too', async (t) => {
   assert.deepEqual(readDirectives(res), { ...none, set: { a: 1 } });
 });
 
+test('readDirectives tells a destroy from the end of the user\'s other sessions', () => {
+  const read = (v) => readDirectives({ 'x-session-destroy': v });
+  assert.deepEqual(read('true'), { ...none, destroy: true });
+  assert.deepEqual(read('1'), { ...none, destroy: true });
+  assert.deepEqual(read('others'), { ...none, destroyOthers: true });
+  assert.deepEqual(read('all'), { ...none, destroy: true, destroyOthers: true });
+});
+
 test('express: a session that cannot be encoded is a 500, and the app hears of it', async (t) => {
   const app = express();
   app.use(sessionproxy.express({ secret: SECRET }));

@@ -27,6 +27,6 @@ async function request(base, path, token, headers = {}) {
   return { status: res.status, body, headers: res.headers, directives: readDirectives(res.headers) };
 }
 
-const none = { set: null, destroy: false, renew: false, maxAge: null };
+const none = { set: null, destroy: false, destroyOthers: false, renew: false, maxAge: null };
 
 module.exports = { SECRET, listen, request, none };

@@ -51,5 +51,7 @@ const tok: string = mintToken({ secret: 's', sess: { a: 1 }, sid: 'x' });
 const d = readDirectives(new Map<string, string>([['x-session-set', '{}']]));
 void readDirectives({ headers: { 'x-app-session-set': '{}' } }, 'X-App-Session');
 const set: Record<string, unknown> | null = d.set;
+const others: boolean = d.destroyOthers;
 void tok;
 void set;
+void others;
