@@ -80,6 +80,10 @@ export interface KoaSession {
   /** New id, same data (call after login). */
   regenerate(): Promise<void>;
   regenerate(callback: (err?: Error) => void): void;
+  /** Ends every other session of this session's user; this one stays. Needs the proxy's session.userKey (else 502). */
+  destroyOthers(): void;
+  /** ctx.session = null that also ends every other session of the user ("log out everywhere"). Needs session.userKey. */
+  destroyAll(): void;
   save(): Promise<void>;
   save(callback: (err?: Error) => void): void;
   manuallyCommit(): Promise<void>;
@@ -126,6 +130,10 @@ export interface ExpressSession {
   cookie: ExpressCookie;
   regenerate(callback: (err?: Error) => void): void;
   destroy(callback: (err?: Error) => void): void;
+  /** Ends every other session of this session's user; this one stays. Needs the proxy's session.userKey (else 502). Without a callback, an error is thrown. */
+  destroyOthers(callback?: (err?: Error) => void): void;
+  /** destroy() that also ends every other session of the user ("log out everywhere"). Needs session.userKey. */
+  destroyAll(callback?: (err?: Error) => void): void;
   save(callback?: (err?: Error) => void): this;
   reload(callback: (err?: Error) => void): void;
   touch(): this;

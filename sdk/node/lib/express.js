@@ -50,7 +50,8 @@ class Cookie {
 
 /**
  * Session is express-session's Session: the data as own properties, and
- * id, cookie, regenerate(cb), destroy(cb), save(cb), reload(cb), touch().
+ * id, cookie, regenerate(cb), destroy(cb), save(cb), reload(cb), touch(),
+ * and destroyOthers(cb) / destroyAll(cb) for the user's other sessions.
  */
 class Session {
   constructor(handle, data) {
@@ -67,6 +68,7 @@ class Session {
     const h = this[HANDLE];
     if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.regenerate()'));
     h.destroy();
+    h.state.regenerated = true;
     h.req.sessionID = undefined;
     h.current = newSession(h, {});
     return settle(cb);
@@ -77,6 +79,34 @@ class Session {
     const h = this[HANDLE];
     if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.destroy()'));
     h.destroy();
+    h.current = undefined;
+    return settle(cb);
+  }
+
+  /**
+   * destroyOthers ends every other session of this session's user ("log
+   * out my other devices"); this one stays. With destroy() in the same
+   * request, in either order, it is destroyAll(); with regenerate(), the
+   * user is the new session's. The proxy needs session.userKey, else it
+   * answers 502.
+   */
+  destroyOthers(cb) {
+    const h = this[HANDLE];
+    if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.destroyOthers()'));
+    h.state.others = true;
+    return settle(cb);
+  }
+
+  /**
+   * destroyAll is destroy() that also ends every other session of the
+   * user this session had ("log out everywhere"). The proxy needs
+   * session.userKey, else it answers 502.
+   */
+  destroyAll(cb) {
+    const h = this[HANDLE];
+    if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.destroyAll()'));
+    h.destroy();
+    h.state.others = true;
     h.current = undefined;
     return settle(cb);
   }
@@ -167,6 +197,7 @@ function attach(req, res, claims, header, report) {
     current: undefined,
     destroy() {
       state.destroyed = true;
+      state.regenerated = false;
       state.renew = false;
       state.maxAge = undefined;
     },

@@ -10,7 +10,8 @@ const MOUNTED = Symbol('sessionproxy.mounted');
 
 /**
  * Session is koa-session's Session: the data as own properties, isNew,
- * toJSON(), length, populated, maxAge, regenerate(), save().
+ * toJSON(), length, populated, maxAge, regenerate(), save(), and
+ * destroyOthers() / destroyAll() for the user's other sessions.
  */
 class Session {
   constructor(handle, data, isNew) {
@@ -61,6 +62,31 @@ class Session {
     return commitLike(this[HANDLE], 'ctx.session.regenerate()', (state) => {
       state.renew = true;
     }, callback);
+  }
+
+  /**
+   * destroyOthers ends every other session of this session's user ("log
+   * out my other devices"); this one stays. With ctx.session = null in
+   * the same request, in either order, it is destroyAll(). The proxy needs
+   * session.userKey, else it answers 502.
+   */
+  destroyOthers() {
+    const { state } = this[HANDLE];
+    state.guard('ctx.session.destroyOthers()');
+    state.others = true;
+  }
+
+  /**
+   * destroyAll is ctx.session = null that also ends every other session
+   * of the user this session had ("log out everywhere"). The proxy needs
+   * session.userKey, else it answers 502.
+   */
+  destroyAll() {
+    const handle = this[HANDLE];
+    handle.state.guard('ctx.session.destroyAll()');
+    handle.state.destroyed = true;
+    handle.state.others = true;
+    handle.session = null;
   }
 
   /** save is accepted for koa-session compatibility: the directives are always sent. */

@@ -53,6 +53,8 @@ class State {
     this.isNew = claims.new === true;
     this.arrived = plain(claims.sess);
     this.destroyed = false;
+    this.others = false; // the user's other sessions end too (X-Session-Destroy: others, or all)
+    this.regenerated = false; // destroyed by express-session's regenerate(): a renew, as far as others go
     this.renew = false;
     this.maxAge = undefined; // ms, 'session' or undefined (unchanged)
     this.maxAgeAfterDestroy = false; // set once the session was destroyed: it is the new session's
@@ -81,6 +83,13 @@ class State {
 
   // directives returns the X-Session-* headers for data (the session's
   // data at response time, null when destroyed with nothing new).
+  //
+  // The user's other sessions end with this one (all) when it was
+  // destroyed, whichever came first. A session regenerated (destroyed,
+  // then filled again) goes as a renew with the whole change instead: the
+  // proxy reads the user of "others" after the change, that of "all"
+  // before it, and a login that ends the user's earlier sessions means
+  // the new user.
   directives(data) {
     const n = this.names;
     const h = {};
@@ -88,8 +97,8 @@ class State {
     if (!this.destroyed) {
       for (const k of this.hidden) if (!Object.hasOwn(now, k)) now[k] = this.arrived[k];
     }
-    if (this.destroyed) {
-      h[n.destroy] = 'true';
+    if (this.destroyed && !(this.others && this.regenerated)) {
+      h[n.destroy] = this.others ? 'all' : 'true';
       if (Object.keys(now).length > 0) h[n.set] = headerJSON(now);
       // A max age set after the destroy asks for a new session with it,
       // data or not (express-session saves a regenerated session with its
@@ -99,7 +108,8 @@ class State {
     } else {
       const patch = mergePatch(this.arrived, now);
       if (patch !== null) h[n.set] = headerJSON(patch);
-      if (this.renew) h[n.renew] = 'true';
+      if (this.others) h[n.destroy] = 'others';
+      if (this.renew || this.destroyed) h[n.renew] = 'true';
     }
     if (this.maxAge !== undefined) h[n.maxAge] = String(this.maxAge);
     return h;

@@ -280,3 +280,71 @@ test('express: a change that cannot be encoded, made after the headers were sent
   assert.equal(reported.length, 1, 'the change is reported once the response finished');
   assert.equal(reported[0].name, 'LateChangeError');
 });
+
+test('express: destroyOthers(cb) and destroyAll(cb) end the user\'s other sessions', async (t) => {
+  const app = express();
+  const late = [];
+  app.use(sessionproxy.express({ secret: SECRET }));
+  const ok = (res, next) => (err) => (err ? next(err) : res.send('ok'));
+  app.get('/others', (req, res, next) => req.session.destroyOthers(ok(res, next)));
+  app.get('/others-no-callback', (req, res) => {
+    req.session.destroyOthers();
+    req.session.b = 2;
+    res.send('ok');
+  });
+  // express-session's login: regenerate, then fill the new session. Its
+  // user is the one whose other sessions end.
+  app.get('/login-others', (req, res, next) => {
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.user = { id: 2 };
+      req.session.destroyOthers(ok(res, next));
+    });
+  });
+  app.get('/all', (req, res, next) => req.session.destroyAll(ok(res, next)));
+  app.get('/all-then-new', (req, res, next) => {
+    req.session.destroyAll((err) => {
+      if (err) return next(err);
+      req.session = { a: 2 };
+      res.send('ok');
+    });
+  });
+  app.get('/others-then-destroy', (req, res, next) => {
+    req.session.destroyOthers();
+    req.session.destroy(ok(res, next));
+  });
+  app.get('/destroy-then-others', (req, res, next) => {
+    const session = req.session;
+    session.destroy();
+    session.destroyOthers(ok(res, next));
+  });
+  app.get('/late', (req, res) => {
+    const session = req.session;
+    res.send('ok');
+    session.destroyOthers((err) => late.push(err));
+    try {
+      session.destroyAll();
+    } catch (err) {
+      late.push(err);
+    }
+  });
+  const url = await listen(t, app);
+  const cases = [
+    ['/others', { ...none, destroyOthers: true }],
+    ['/others-no-callback', { ...none, destroyOthers: true, set: { b: 2 } }],
+    ['/login-others', { ...none, destroyOthers: true, renew: true, set: { a: null, user: { id: 2 } } }],
+    ['/all', { ...none, destroy: true, destroyOthers: true }],
+    ['/all-then-new', { ...none, destroy: true, destroyOthers: true, set: { a: 2 } }],
+    ['/others-then-destroy', { ...none, destroy: true, destroyOthers: true }],
+    ['/destroy-then-others', { ...none, destroy: true, destroyOthers: true }],
+  ];
+  for (const [path, want] of cases) {
+    const r = await request(url, path, token({ a: 1 }));
+    assert.equal(r.status, 200, path);
+    assert.deepEqual(r.directives, want, path);
+  }
+  const r = await request(url, '/late', token({ a: 1 }));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(r.directives, none);
+  assert.deepEqual(late.map((err) => err?.name), ['LateChangeError', 'LateChangeError'], 'refused as destroy(cb) is');
+});

@@ -363,3 +363,67 @@ test('koa: a change that cannot be encoded, made after the headers were sent, is
   assert.equal(reported.length, 1, 'the change is reported once the response finished');
   assert.equal(reported[0].name, 'LateChangeError');
 });
+
+test('koa: destroyOthers() and destroyAll() end the user\'s other sessions', async (t) => {
+  const app = new Koa();
+  app.silent = true;
+  const late = [];
+  app.use(sessionproxy.koa({ secret: SECRET }));
+  const routes = {
+    '/others': (ctx) => ctx.session.destroyOthers(),
+    // A login that ends the user's earlier sessions: the proxy reads the user after the change.
+    '/login-others': async (ctx) => {
+      ctx.session.user = { id: 2 };
+      ctx.session.destroyOthers();
+      await ctx.session.regenerate();
+    },
+    '/all': (ctx) => ctx.session.destroyAll(),
+    '/all-then-new': (ctx) => {
+      ctx.session.destroyAll();
+      ctx.session = { a: 2 };
+    },
+    '/others-then-null': (ctx) => {
+      ctx.session.destroyOthers();
+      ctx.session = null;
+    },
+    '/null-then-others': (ctx) => {
+      ctx.session = null;
+      ctx.session = { a: 2 };
+      ctx.session.destroyOthers();
+    },
+    '/late': (ctx) => {
+      const session = ctx.session;
+      ctx.res.once('finish', () => {
+        for (const call of [() => session.destroyOthers(), () => session.destroyAll()]) {
+          try {
+            call();
+          } catch (err) {
+            late.push(err);
+          }
+        }
+      });
+    },
+  };
+  app.use(async (ctx) => {
+    await routes[ctx.path](ctx);
+    ctx.body = 'ok';
+  });
+  const url = await listen(t, app.callback());
+  const cases = [
+    ['/others', { ...none, destroyOthers: true }],
+    ['/login-others', { ...none, destroyOthers: true, renew: true, set: { user: { id: 2 } } }],
+    ['/all', { ...none, destroy: true, destroyOthers: true }],
+    ['/all-then-new', { ...none, destroy: true, destroyOthers: true, set: { a: 2 } }],
+    ['/others-then-null', { ...none, destroy: true, destroyOthers: true }],
+    ['/null-then-others', { ...none, destroy: true, destroyOthers: true, set: { a: 2 } }],
+  ];
+  for (const [path, want] of cases) {
+    const r = await request(url, path, token({ a: 1 }));
+    assert.equal(r.status, 200, path);
+    assert.deepEqual(r.directives, want, path);
+  }
+  const r = await request(url, '/late', token({ a: 1 }));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(r.directives, none);
+  assert.deepEqual(late.map((err) => err.name), ['LateChangeError', 'LateChangeError'], 'refused as ctx.session = null is');
+});

@@ -26,6 +26,8 @@ function route(ctx: KoaSessionContext): void {
   ctx.session.maxAge = 'session';
   void ctx.session.regenerate();
   ctx.sessionHandler.regenerateId();
+  ctx.session.destroyOthers();
+  ctx.session.destroyAll();
   const isNew: boolean = ctx.session.isNew;
   void isNew;
 }
@@ -40,6 +42,8 @@ void replaceAndDestroy;
 function expressRoute(req: ExpressSessionRequest): void {
   req.session!.cookie.maxAge = 1000;
   req.session!.regenerate((err) => { if (err) throw err; });
+  req.session!.destroyOthers();
+  req.session!.destroyAll((err) => { if (err) throw err; });
   const id: string | undefined = req.sessionID;
   void id;
   req.session = { a: 1 };
