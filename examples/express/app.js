@@ -8,7 +8,9 @@
 // Routes: /set, /get, /destroy, /renew, /login?name=N (a renew after login,
 // as express-session's docs write it), /put?key=K&value=V (changes one key;
 // &ms=M waits first, so that two requests of one session can overlap),
-// /whoami (what the proxy sent: the session id and the data).
+// /whoami (what the proxy sent: the session id and the data); with the
+// proxy's session.userKey set to user.name: /logout-others, /logout-all,
+// /login-end-others?name=N (a login that ends the user's earlier sessions).
 'use strict';
 
 const express = require('express');
@@ -51,6 +53,23 @@ app.get('/login', (req, res, next) => {
     if (err) return next(err);
     Object.assign(req.session, data, { user: { name: req.query.name, age: 30 } });
     res.send('logged in');
+  });
+});
+
+app.get('/logout-others', (req, res, next) => {
+  req.session.destroyOthers((err) => (err ? next(err) : res.send('other sessions ended')));
+});
+
+app.get('/logout-all', (req, res, next) => {
+  req.session.destroyAll((err) => (err ? next(err) : res.send('all sessions ended')));
+});
+
+app.get('/login-end-others', (req, res, next) => {
+  const data = { ...req.session };
+  req.session.regenerate((err) => {
+    if (err) return next(err);
+    Object.assign(req.session, data, { user: { name: req.query.name, age: 30 } });
+    req.session.destroyOthers((err) => (err ? next(err) : res.send('logged in here only')));
   });
 });
 

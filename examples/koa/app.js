@@ -7,7 +7,9 @@
 // Routes: /set, /get, /destroy, /renew (koa-session's example), /login?name=N
 // (a renew after login), /put?key=K&value=V (changes one key; &ms=M waits
 // first, so that two requests of one session can overlap), /whoami (what the
-// proxy sent: the session id, whether it is new, the data).
+// proxy sent: the session id, whether it is new, the data); with the
+// proxy's session.userKey set to user.name: /logout-others, /logout-all,
+// /login-end-others?name=N (a login that ends the user's earlier sessions).
 'use strict';
 
 const Koa = require('koa');
@@ -40,6 +42,20 @@ app.use(async (ctx) => {
       ctx.session.user = { name: ctx.query.name, age: 30 };
       await ctx.session.regenerate(); // a new id after a login, against session fixation
       ctx.body = 'logged in';
+      break;
+    case 'logout-others':
+      ctx.session.destroyOthers();
+      ctx.body = 'other sessions ended';
+      break;
+    case 'logout-all':
+      ctx.session.destroyAll();
+      ctx.body = 'all sessions ended';
+      break;
+    case 'login-end-others':
+      ctx.session.user = { name: ctx.query.name, age: 30 };
+      ctx.session.destroyOthers();
+      await ctx.session.regenerate();
+      ctx.body = 'logged in here only';
       break;
     case 'put':
       await sleep(Number(ctx.query.ms || 0));
