@@ -26,7 +26,7 @@ func TestGoLibraryUserSessions(t *testing.T) {
 		users  map[string]string // each browser's user.id afterwards; "" is logged out
 	}
 	login := func(who, id string, users map[string]string) step {
-		return step{who, "/login-user?id=" + id, http.StatusOK, users}
+		return step{who, "/signin?id=" + id, http.StatusOK, users}
 	}
 	tests := []struct {
 		name  string
@@ -37,15 +37,15 @@ func TestGoLibraryUserSessions(t *testing.T) {
 			login("phone", "ann", map[string]string{"phone": "ann", "laptop": "", "desk": ""}),
 			login("laptop", "ann", map[string]string{"phone": "ann", "laptop": "ann", "desk": ""}),
 			login("desk", "bob", map[string]string{"phone": "ann", "laptop": "ann", "desk": "bob"}),
-			{"phone", "/destroy-others", http.StatusOK, map[string]string{"phone": "ann", "laptop": "", "desk": "bob"}},
+			{"phone", "/logout-others", http.StatusOK, map[string]string{"phone": "ann", "laptop": "", "desk": "bob"}},
 			login("laptop", "ann", map[string]string{"phone": "ann", "laptop": "ann", "desk": "bob"}),
-			{"laptop", "/destroy-all", http.StatusOK, map[string]string{"phone": "", "laptop": "", "desk": "bob"}},
+			{"laptop", "/logout-all", http.StatusOK, map[string]string{"phone": "", "laptop": "", "desk": "bob"}},
 		}},
 		{"without session.userKey: 502, nothing applied", cfg(), []step{
 			login("phone", "ann", map[string]string{"phone": "ann", "laptop": ""}),
 			login("laptop", "ann", map[string]string{"phone": "ann", "laptop": "ann"}),
-			{"phone", "/destroy-others", http.StatusBadGateway, map[string]string{"phone": "ann", "laptop": "ann"}},
-			{"phone", "/destroy-all", http.StatusBadGateway, map[string]string{"phone": "ann", "laptop": "ann"}},
+			{"phone", "/logout-others", http.StatusBadGateway, map[string]string{"phone": "ann", "laptop": "ann"}},
+			{"phone", "/logout-all", http.StatusBadGateway, map[string]string{"phone": "ann", "laptop": "ann"}},
 		}},
 	}
 	for _, tc := range tests {

@@ -14,9 +14,9 @@
 // /login?name=N sets the user and renews, /put?key=K&value=V changes one
 // key (&ms=M waits first, so that two requests of one session can
 // overlap), /whoami shows the session id, whether it is new, and the data.
-// With the proxy's session.userKey set to user.id: /login-user?id=U sets
-// the user {"id": U} and renews, /destroy-others logs the user out of
-// their other sessions ("log out my other devices"), /destroy-all out of
+// With the proxy's session.userKey set to user.id: /signin?id=U sets
+// the user {"id": U} and renews, /logout-others logs the user out of
+// their other sessions ("log out my other devices"), /logout-all out of
 // every one, this included ("log out everywhere").
 package main
 
@@ -85,7 +85,7 @@ func run() error {
 		}
 		change(w, err, "logged in")
 	})
-	mux.HandleFunc("GET /login-user", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) {
 		s := sessionproxy.FromRequest(r)
 		err := s.Set("user", map[string]any{"id": r.URL.Query().Get("id")})
 		if err == nil {
@@ -93,10 +93,10 @@ func run() error {
 		}
 		change(w, err, "logged in")
 	})
-	mux.HandleFunc("GET /destroy-others", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /logout-others", func(w http.ResponseWriter, r *http.Request) {
 		change(w, sessionproxy.FromRequest(r).DestroyOthers(), "other sessions destroyed")
 	})
-	mux.HandleFunc("GET /destroy-all", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /logout-all", func(w http.ResponseWriter, r *http.Request) {
 		change(w, sessionproxy.FromRequest(r).DestroyAll(), "all sessions destroyed")
 	})
 	mux.HandleFunc("GET /put", func(w http.ResponseWriter, r *http.Request) {
