@@ -45,7 +45,8 @@ type Options struct {
 	Optional bool
 	// Unauthorized answers a request without a valid token when Optional
 	// is false; err says why. Default: 401 with a short text body, or 503
-	// when the JWKS could not be fetched (errors.Is(err, ErrJWKS)).
+	// when the JWKS could not be fetched (errors.Is(err, ErrJWKS)), each
+	// logged with its reason (see Logger).
 	Unauthorized func(w http.ResponseWriter, r *http.Request, err error)
 	// OnLateChange is told, when the handler returns, of a change made
 	// after the headers went out, which never reached the proxy: one
@@ -53,9 +54,16 @@ type Options struct {
 	// refuse, and one refused with ErrHeadersSent (Set, Renew, ...), so
 	// that a change whose error the handler ignored is not lost without
 	// a trace. It is called once per request, for the first such change;
-	// errors.Is(err, ErrHeadersSent) holds. Default: logged with
-	// slog.Default at error level.
+	// errors.Is(err, ErrHeadersSent) holds. Default: logged at error
+	// level (see Logger).
 	OnLateChange func(r *http.Request, err error)
+	// Logger gets the middleware's own lines: a request refused by the
+	// default Unauthorized, at info for a bad token (a secret or
+	// audience that does not match the proxy's shows here) and at error
+	// when the JWKS cannot be fetched, each with the reason the client
+	// is not told; and a late change without OnLateChange, at error.
+	// Default: slog.Default().
+	Logger *slog.Logger
 }
 
 // Manager verifies the proxy's tokens and, as middleware, gives handlers
@@ -73,6 +81,9 @@ type Manager struct {
 // absolute http(s) URL, or a header name that is not one.
 func New(opts Options) (*Manager, error) {
 	m := &Manager{opts: opts, leeway: opts.Leeway, header: opts.Header}
+	if m.opts.Logger == nil {
+		m.opts.Logger = slog.Default()
+	}
 	if opts.Secret == "" && opts.JWKSURL == "" {
 		return nil, errors.New("sessionproxy: Options.Secret (or JWKSURL) is required")
 	}
@@ -119,8 +130,10 @@ func (m *Manager) Handler(next http.Handler) http.Handler {
 			} else if m.opts.Unauthorized != nil {
 				m.opts.Unauthorized(w, r, err)
 			} else if errors.Is(err, ErrJWKS) {
+				m.opts.Logger.ErrorContext(r.Context(), "sessionproxy: request refused with 503", "method", r.Method, "path", r.URL.Path, "error", err)
 				http.Error(w, "503 service unavailable: session keys unavailable", http.StatusServiceUnavailable)
 			} else {
+				m.opts.Logger.InfoContext(r.Context(), "sessionproxy: request refused with 401", "method", r.Method, "path", r.URL.Path, "error", err)
 				http.Error(w, "401 unauthorized: no valid session token", http.StatusUnauthorized)
 			}
 			return
@@ -149,7 +162,7 @@ func (m *Manager) lateChange(r *http.Request, err error) {
 		m.opts.OnLateChange(r, err)
 		return
 	}
-	slog.ErrorContext(r.Context(), err.Error(), "method", r.Method, "path", r.URL.Path)
+	m.opts.Logger.ErrorContext(r.Context(), err.Error(), "method", r.Method, "path", r.URL.Path)
 }
 
 // responseWriter writes the session's directives just before the

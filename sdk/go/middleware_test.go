@@ -1,14 +1,19 @@
 package sessionproxy_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	sessionproxy "github.com/sessionproxy/sessionproxy/sdk/go"
 	"github.com/sessionproxy/sessionproxy/sdk/go/sessionproxytest"
@@ -625,5 +630,65 @@ func TestUnencodableSessionIs500(t *testing.T) {
 	})
 	if rec.Code != http.StatusInternalServerError || strings.Contains(rec.Body.String(), "ok") {
 		t.Errorf("status %d, body %q; want 500 without the handler's body", rec.Code, rec.Body)
+	}
+}
+
+// A request the default Unauthorized refuses is logged with the reason the
+// client is not told: a secret that does not match the proxy's shows in
+// the app's log, not only as 401s.
+func TestRefusalsAreLoggedWithTheirReason(t *testing.T) {
+	other, err := sessionproxytest.MintToken("another-secret", sessionproxytest.Session{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"iss": "sessionproxy", "sess": map[string]any{}, "exp": time.Now().Add(time.Minute).Unix()})
+	tok.Header["kid"] = "k1"
+	edToken, err := tok.SignedString(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "down", http.StatusInternalServerError)
+	}))
+	defer down.Close()
+
+	tests := []struct {
+		name   string
+		opts   sessionproxy.Options
+		token  string
+		status int
+		want   []string // in the log line
+	}{
+		{"no token", sessionproxy.Options{Secret: secret}, "", http.StatusUnauthorized, []string{"level=INFO", "refused with 401", "path=/account"}},
+		{"another secret", sessionproxy.Options{Secret: secret}, other, http.StatusUnauthorized, []string{"level=INFO", "refused with 401", "signature"}},
+		{"JWKS down", sessionproxy.Options{JWKSURL: down.URL + "/jwks.json"}, edToken, http.StatusServiceUnavailable, []string{"level=ERROR", "refused with 503", down.URL, "500"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var log strings.Builder
+			tc.opts.Logger = slog.New(slog.NewTextHandler(&log, nil))
+			m, err := sessionproxy.New(tc.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("GET", "/account", nil)
+			if tc.token != "" {
+				req.Header.Set("X-Session", tc.token)
+			}
+			rec := httptest.NewRecorder()
+			m.Handler(http.NotFoundHandler()).ServeHTTP(rec, req)
+			if rec.Code != tc.status {
+				t.Errorf("status %d, want %d", rec.Code, tc.status)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(log.String(), w) {
+					t.Errorf("log %q, want %q in it", log.String(), w)
+				}
+			}
+		})
 	}
 }
