@@ -62,6 +62,8 @@ export interface MiddlewareOptions<Req> extends VerifyOptions {
   optional?: boolean | ((req: Req) => boolean);
   /** Called with a LateChangeError found once the response finished. */
   onError?: (err: Error, req: Req) => void;
+  /** Express only: told of a request answered 401, with the reason the client is not shown (default: a console.info line). Koa's 401 goes through ctx.throw, its err.reason to app.on('error'). */
+  onRefused?: (err: InvalidTokenError, req: Req) => void;
 }
 
 /** koa-session's Session: the data as properties, and its methods. */

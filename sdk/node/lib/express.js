@@ -157,7 +157,10 @@ function newSession(handle, data) {
  * req.sessionID. Options: secret or jwksUrl, audience, header, leeway,
  * optional (true, or (req) => boolean: run without a session instead of
  * answering 401), onError(err, req) for a change made after the headers
- * were sent that no call could report (default: console.error).
+ * were sent that no call could report (default: console.error),
+ * onRefused(err, req) told of a request answered 401 with the
+ * InvalidTokenError the client is not shown (default: one console.info
+ * line with its reason).
  */
 function express(opts = {}) {
   const verifier = createVerifier(opts);
@@ -165,6 +168,8 @@ function express(opts = {}) {
   const header = name.toLowerCase();
   const optional = opts.optional;
   const report = typeof opts.onError === 'function' ? opts.onError : (err) => console.error(err);
+  const refused = typeof opts.onRefused === 'function' ? opts.onRefused
+    : (err, req) => console.info('sessionproxy: %s %s refused with 401: %s', req.method, req.path, err.message);
 
   return function sessionproxy(req, res, next) {
     verifier.verify(req.headers[header]).then(
@@ -179,6 +184,7 @@ function express(opts = {}) {
       (err) => {
         if (!(err instanceof InvalidTokenError)) return next(err);
         if (isOptional(optional, req)) return next();
+        refused(err, req);
         res.statusCode = 401;
         res.setHeader('Content-Type', 'text/plain; charset=utf-8');
         res.end('invalid session token\n');

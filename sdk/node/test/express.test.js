@@ -153,6 +153,14 @@ test('express: without a valid token', async (t) => {
     const r = await request(url, '/get', tok);
     assert.equal(r.status, 401);
   }
+  // The reason goes to onRefused (by default a console.info line), not to
+  // the client: a secret that differs from the proxy's shows there.
+  const refused = [];
+  const told = await startApp(t, { onRefused: (err, req) => refused.push([err.reason, req.path]) });
+  const refusal = await request(told.url, '/get', mintToken({ secret: 'another-secret-0123456789', sess: {} }));
+  assert.equal(refusal.status, 401);
+  assert.doesNotMatch(refusal.body, /signature/);
+  assert.deepEqual(refused, [['signature', '/get']]);
   const opt = await startApp(t, { optional: true });
   let r = await request(opt.url, '/optional');
   assert.deepEqual(JSON.parse(r.body), { session: null, sessionID: null });
