@@ -341,10 +341,19 @@ var errSessionGone = errors.New("session: gone from the store")
 func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.Time) (json.RawMessage, error) {
 	st := m.opts.Store
 	ttl := m.storeTTLAt(p.maxAge, p.st, now)
-	merged, stored, isNew, patches := p.data, s.stored, s.IsNew, p.patches
+	// The closure, which the store keeps, takes copies of what it needs
+	// from p: p itself would then escape, and every Commit would allocate
+	// its plan.
+	merged, stored, isNew, patches, ownMaxAge, touch := p.data, s.stored, s.IsNew, p.patches, p.ownMaxAge, p.touch
 	loadedMaxAge, loadedStamps := p.maxAge, p.st
-	var saved, written json.RawMessage
-	savedTTL := ttl
+	// What the last call of update wrote: one variable, so that the
+	// closure's results are one allocation.
+	var out struct {
+		saved, written json.RawMessage
+		ttl            time.Duration
+		maxAge         MaxAge
+		st             stamps
+	}
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		// Most often cur is the record this request loaded, or nothing
 		// for a new session: its data with the patches is p.data, which
@@ -365,17 +374,17 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 			if data, curMaxAge, curExpire, err = m.patchCurrent(cur, patches, data); err != nil {
 				return nil, 0, err
 			}
-			if !p.ownMaxAge && curMaxAge != 0 && curMaxAge != maxAge {
+			if !ownMaxAge && curMaxAge != 0 && curMaxAge != maxAge {
 				maxAge = curMaxAge
-				if p.touch {
+				if touch {
 					stamps.expire = curExpire
 				}
 				ttl = m.storeTTLAt(maxAge, stamps, now)
 			}
 		}
-		saved, savedTTL, p.maxAge, p.st = data, ttl, maxAge, stamps
-		written = appendRecord(nil, data, maxAge, now, stamps)
-		return written, ttl, nil
+		out.saved, out.ttl, out.maxAge, out.st = data, ttl, maxAge, stamps
+		out.written = appendRecord(nil, data, maxAge, now, stamps)
+		return out.written, ttl, nil
 	}
 	var err error
 	var rev uint64 // the revision written, from a RevisionStore
@@ -393,22 +402,24 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	case err != nil:
 		return nil, fmt.Errorf("%w: save: %w", ErrUnavailable, err)
 	}
-	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, saved, savedTTL); err != nil {
+	p.maxAge, p.st = out.maxAge, out.st
+	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, out.saved, out.ttl); err != nil {
 		return nil, err
 	}
 	if s.cookie.seen != nil && p.newID == p.oldID {
-		rememberWritten(s, p.newID, written, rev)
+		rememberWritten(s, p.newID, out.written, rev)
 	}
-	return saved, nil
+	return out.saved, nil
 }
 
 // patchCurrent returns the data of cur, a record written by another
 // request since this one loaded the session, with patches applied: they
 // go on top of it. A record that cannot be parsed is replaced by data,
 // the one this request loaded with the patches; Load already treated it
-// as malformed. It also returns cur's maxAge (0: none) and expiry. It and rememberWritten are functions of their own so that
-// their records and copies are not in the frames of every store write,
-// whose stack must fit a goroutine's first 8 KiB.
+// as malformed. It also returns cur's maxAge (0: none) and expiry. It
+// and rememberWritten are functions of their own so that their records
+// and copies are not in the frames of every store write, whose stack must
+// fit a goroutine's first 8 KiB.
 func (m *Manager) patchCurrent(cur []byte, patches [][]byte, data []byte) ([]byte, MaxAge, time.Time, error) {
 	r, err := m.parseStored(cur)
 	if err != nil {
