@@ -207,12 +207,16 @@ def _check_late_changes(_exc: Optional[BaseException]) -> None:
 
 
 def _quiet_session() -> Any:
-    """The request's session, for the library's own look: since Flask
-    3.1.3 reaching it through ``flask.session`` marks it accessed (and the
-    response ``Vary: Cookie``), which is for the app's reads only."""
+    """The request's session, for the library's own look, or None when it
+    was not opened (open_session raised): since Flask 3.1.3 reaching it
+    through ``flask.session`` marks it accessed (and the response ``Vary:
+    Cookie``), which is for the app's reads only, and asserts that it was
+    opened, which would turn the teardown of a failed request into a
+    second error."""
     ctx = request_ctx._get_current_object()
-    s = getattr(ctx, "_session", None)  # Flask 3.1.3+; before, a plain attribute
-    return s if s is not None else ctx.session
+    if isinstance(getattr(type(ctx), "session", None), property):
+        return ctx._session  # Flask 3.1.3+: the property marks it accessed
+    return ctx.session  # before, a plain attribute
 
 
 def session_optional(view: F) -> F:

@@ -370,6 +370,30 @@ class FlaskSessionTest(unittest.TestCase):
         self.assertEqual(jar.data, {})
 
 
+
+class UnopenedSessionTest(unittest.TestCase):
+    def test_a_session_that_failed_to_open_keeps_the_apps_error(self):
+        """When open_session raises (here a verifier that fails), Flask
+        answers with its error page and still runs the teardown hooks. The
+        library's own hook must not raise there: Flask 3.1.3's
+        ctx.session asserts that the session was opened, and its
+        AssertionError would replace the app's response."""
+        class Broken:
+            def verify(self, token):
+                raise ConnectionError("the key store is down")
+
+        app = Flask(__name__)
+        logging.getLogger(app.name).setLevel(logging.CRITICAL)
+        SessionProxy(app, verifier=Broken())
+
+        @app.get("/")
+        def index():
+            return "ok"
+
+        r = app.test_client().get("/", headers=headers(SECRET, {"user": "jo"}))
+        self.assertEqual(r.status_code, 500)
+
+
 class ExampleAppTest(unittest.TestCase):
     """examples/flask/app.py, unit-tested the way the README shows."""
 
