@@ -29,7 +29,7 @@ from flask.globals import request_ctx
 from flask.sessions import SessionInterface, SessionMixin
 
 from ._session import MaxAge, Session
-from ._token import DEFAULT_LEEWAY, InvalidToken, Verifier
+from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
 from .wsgi import _Watched
 
 __all__ = [
@@ -64,7 +64,7 @@ class ProxySession(Session, SessionMixin):
     _watched = False  # the streamed body checks for late changes itself
 
     def __init__(self, claims: Optional[Mapping[str, Any]], permanent_ms: int = 0,
-                 error: Optional[InvalidToken] = None, header: str = "X-Session") -> None:
+                 error: Optional[Exception] = None, header: str = "X-Session") -> None:
         Session.__init__(self, claims, header)
         self.new = self._claims_new()
         self.error = error
@@ -91,7 +91,9 @@ class ProxySessionInterface(SessionInterface):
         permanent_ms = int(app.permanent_session_lifetime.total_seconds() * 1000)
         try:
             claims = self.verifier.verify(request.headers.get(self.header))
-        except InvalidToken as e:
+        except (InvalidToken, KeySetError) as e:
+            # A KeySetError (the JWKS is down) is answered 503 by
+            # _require_session; a view that runs without a session runs.
             return ProxySession(None, permanent_ms, error=e, header=self.header)
         return ProxySession(claims, permanent_ms, header=self.header)
 
@@ -139,9 +141,9 @@ class SessionProxy:
     - ``header``: the token's request header (default ``X-Session``), the
       proxy's ``token.header``; the directives are named after it;
     - ``leeway``: seconds of clock skew allowed on ``exp`` (default 5);
-    - ``required``: answer ``401`` when the token is missing or invalid
-      (default True); per view, :func:`session_optional` lets a view run
-      without a session;
+    - ``required``: answer ``401`` when the token is missing or invalid,
+      ``503`` when the JWKS cannot be fetched (default True); per view,
+      :func:`session_optional` lets a view run without a session;
     - ``verifier``: a :class:`~sessionproxy.Verifier` to share instead.
     """
 
@@ -191,6 +193,11 @@ class SessionProxy:
         view = current_app.view_functions.get(request.endpoint or "")
         if not self.required or getattr(view, "_sessionproxy_optional", False):
             return
+        if isinstance(s.error, KeySetError):
+            # An outage, not a bad token: 503, which is retried, as the Go
+            # and Node libraries answer it.
+            current_app.logger.error("sessionproxy: %s %s refused with 503: %s", request.method, request.path, s.error)
+            abort(503)
         current_app.logger.info("sessionproxy: %s %s refused with 401: %s", request.method, request.path, s.error)
         abort(401)
 

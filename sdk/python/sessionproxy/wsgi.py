@@ -22,13 +22,14 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
 from ._session import Session, SessionSealedError
-from ._token import DEFAULT_LEEWAY, InvalidToken, Verifier
+from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
 
 __all__ = ["SessionMiddleware", "WSGISession", "ENVIRON_KEY", "ERROR_KEY"]
 
 #: Where the session is in the WSGI environ.
 ENVIRON_KEY = "sessionproxy.session"
-#: Where the InvalidToken is, for a request let through without a session.
+#: Where the InvalidToken (or KeySetError) is, for a request let through
+#: without a session.
 ERROR_KEY = "sessionproxy.error"
 
 StartResponse = Callable[..., Any]
@@ -54,10 +55,12 @@ class SessionMiddleware:
     - ``header``: the token's request header (default ``X-Session``), the
       proxy's ``token.header``; the directives are named after it;
     - ``leeway``: seconds of clock skew allowed on ``exp`` (default 5);
-    - ``required``: True (default) answers ``401`` without a valid token;
+    - ``required``: True (default) answers ``401`` without a valid token
+      (``503`` when the JWKS cannot be fetched: an outage);
       False, or a function of the environ returning False, lets the request
       through with an empty, read-only session (``verified`` False) and the
-      :class:`~sessionproxy.InvalidToken` in ``environ["sessionproxy.error"]``;
+      :class:`~sessionproxy.InvalidToken` (or
+      :class:`~sessionproxy.KeySetError`) in ``environ["sessionproxy.error"]``;
     - ``verifier``: a :class:`~sessionproxy.Verifier` to share instead.
     """
 
@@ -82,8 +85,10 @@ class SessionMiddleware:
     def __call__(self, environ: Dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         try:
             claims = self.verifier.verify(environ.get(self.environ_header))
-        except InvalidToken as e:
+        except (InvalidToken, KeySetError) as e:
             required = self.required(environ) if callable(self.required) else self.required
+            if required and isinstance(e, KeySetError):
+                return _unavailable(start_response)  # an outage, not a bad token
             if required:
                 return _unauthorized(start_response)
             environ[ENVIRON_KEY] = WSGISession(None, self.header)
@@ -158,6 +163,17 @@ def _vary_cookie(headers: List[Tuple[str, str]]) -> List[Tuple[str, str]]:
             if "cookie" in fields or "*" in fields:
                 return list(headers)
     return list(headers) + [("Vary", "Cookie")]
+
+
+def _unavailable(start_response: StartResponse) -> List[bytes]:
+    """503 for a JWKS that cannot be fetched: an outage, which a load
+    balancer retries, as the Go and Node libraries answer it."""
+    body = b"503 Service Unavailable: the session keys are unavailable\n"
+    start_response("503 Service Unavailable", [
+        ("Content-Type", "text/plain; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ])
+    return [body]
 
 
 def _unauthorized(start_response: StartResponse) -> List[bytes]:

@@ -15,6 +15,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 import sessionproxy
 from sessionproxy.testing import mint_token
+from flask import Flask, session
+
+from sessionproxy.flask import SessionProxy, session_optional
 from sessionproxy.wsgi import SessionMiddleware
 
 
@@ -271,6 +274,45 @@ class JWKSTest(unittest.TestCase):
         v = sessionproxy.Verifier("hs-secret-0123456789abcdef", jwks_url=self.server.url)
         self.assertEqual(v.verify(mint_token("hs-secret-0123456789abcdef", sid="h"))["sid"], "h")
         self.assertEqual(v.verify(self.ed.sign(claims()))["sid"], "s1")
+
+
+    def test_an_outage_is_503(self):
+        """A JWKS that cannot be fetched is an outage, not a bad token and
+        not a fault of the app: 503, which a load balancer retries, as the
+        Go and Node libraries answer it. A view that runs without a
+        session still runs, without one, as with the Go library's
+        Optional."""
+        self.server.fail = True
+        token = {"X-Session": self.ed.sign(claims())}
+        app = Flask(__name__)
+        SessionProxy(app, jwks_url=self.server.url)
+
+        @app.get("/")
+        def index():
+            return "ok"
+
+        @app.get("/public")
+        @session_optional
+        def public():
+            return "verified" if session.verified else "anonymous"
+
+        client = app.test_client()
+        self.assertEqual(client.get("/", headers=token).status_code, 503)
+        r = client.get("/public", headers=token)
+        self.assertEqual((r.status_code, r.text), (200, "anonymous"))
+
+        def wsgi_app(environ, start_response):
+            start_response("200 OK", [])
+            return [b"verified" if environ["sessionproxy.session"].verified else b"anonymous"]
+        got = {}
+
+        def start_response(status, headers, exc_info=None):
+            got["status"] = status
+        environ = {"HTTP_X_SESSION": token["X-Session"]}
+        list(SessionMiddleware(wsgi_app, jwks_url=self.server.url)(dict(environ), start_response))
+        self.assertEqual(got["status"][:3], "503")
+        body = b"".join(SessionMiddleware(wsgi_app, jwks_url=self.server.url, required=False)(dict(environ), start_response))
+        self.assertEqual((got["status"][:3], body), ("200", b"anonymous"))
 
     def test_wsgi_middleware_with_jwks(self):
         seen = {}
