@@ -87,8 +87,9 @@ class Session {
    * destroyOthers ends every other session of this session's user ("log
    * out my other devices"); this one stays. With destroy() in the same
    * request, in either order, it is destroyAll(); with regenerate(), the
-   * user is the new session's. The proxy needs session.userKey, else it
-   * answers 502.
+   * user is the new session's once it is filled (left empty, it is
+   * destroyAll() too). The proxy needs session.userKey, else it answers
+   * 502.
    */
   destroyOthers(cb) {
     const h = this[HANDLE];

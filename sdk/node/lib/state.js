@@ -85,11 +85,12 @@ class State {
   // data at response time, null when destroyed with nothing new).
   //
   // The user's other sessions end with this one (all) when it was
-  // destroyed, whichever came first. A session regenerated (destroyed,
-  // then filled again) goes as a renew with the whole change instead: the
-  // proxy reads the user of "others" after the change, that of "all"
-  // before it, and a login that ends the user's earlier sessions means
-  // the new user.
+  // destroyed, whichever came first. A session regenerated and filled
+  // again goes as a renew with the whole change instead: the proxy reads
+  // the user of "others" after the change, that of "all" before it, and
+  // a login that ends the user's earlier sessions means the new user. One
+  // regenerated and left empty is a destroy, as without destroyOthers():
+  // "others" would name no user and end nothing.
   directives(data) {
     const n = this.names;
     const h = {};
@@ -97,7 +98,8 @@ class State {
     if (!this.destroyed) {
       for (const k of this.hidden) if (!Object.hasOwn(now, k)) now[k] = this.arrived[k];
     }
-    if (this.destroyed && !(this.others && this.regenerated)) {
+    const relogin = this.others && this.regenerated && Object.keys(now).length > 0;
+    if (this.destroyed && !relogin) {
       h[n.destroy] = this.others ? 'all' : 'true';
       if (Object.keys(now).length > 0) h[n.set] = headerJSON(now);
       // A max age set after the destroy asks for a new session with it,

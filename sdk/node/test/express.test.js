@@ -321,6 +321,19 @@ test('express: destroyOthers(cb) and destroyAll(cb) end the user\'s other sessio
     req.session.destroyOthers();
     req.session.destroy(ok(res, next));
   });
+  // regenerate() with nothing put in the new session is a destroy (it
+  // sends X-Session-Destroy: true): with destroyOthers(), in either
+  // order, the user it had is logged out everywhere, as with destroy().
+  app.get('/regenerate-then-others', (req, res, next) => {
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      req.session.destroyOthers(ok(res, next));
+    });
+  });
+  app.get('/others-then-regenerate', (req, res, next) => {
+    req.session.destroyOthers();
+    req.session.regenerate(ok(res, next));
+  });
   app.get('/destroy-then-others', (req, res, next) => {
     const session = req.session;
     session.destroy();
@@ -345,6 +358,8 @@ test('express: destroyOthers(cb) and destroyAll(cb) end the user\'s other sessio
     ['/all-then-new', { ...none, destroy: true, destroyOthers: true, set: { a: 2 } }],
     ['/others-then-destroy', { ...none, destroy: true, destroyOthers: true }],
     ['/destroy-then-others', { ...none, destroy: true, destroyOthers: true }],
+    ['/regenerate-then-others', { ...none, destroy: true, destroyOthers: true }],
+    ['/others-then-regenerate', { ...none, destroy: true, destroyOthers: true }],
   ];
   for (const [path, want] of cases) {
     const r = await request(url, path, token({ a: 1 }));
