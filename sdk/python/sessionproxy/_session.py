@@ -184,9 +184,9 @@ class SessionBase:
 
     def _init_session(self, claims: Optional[Mapping[str, Any]], header: str = HEADER) -> None:
         self._header = header
-        self.claims: Dict[str, Any] = dict(claims) if claims is not None else {}
+        self._claims: Dict[str, Any] = dict(claims) if claims is not None else {}
         self.verified = claims is not None
-        self._before: Dict[str, Any] = _to_stored(_from_stored(copy.deepcopy(self.claims.get("sess") or {})))
+        self._before: Dict[str, Any] = _to_stored(_from_stored(copy.deepcopy(self._claims.get("sess") or {})))
         self._destroyed = False
         self._destroy_others = False
         self._renew = False
@@ -198,12 +198,18 @@ class SessionBase:
         #: Flask's and Django's own sessions.
         self.accessed = False
 
-    # What the proxy said.
+    # What the proxy said: reading it is reading the session.
+    @property
+    def claims(self) -> Dict[str, Any]:
+        """The token's claims, as the proxy sent them."""
+        self.accessed = True
+        return self._claims
+
     @property
     def id(self) -> Optional[str]:
         """The session id (``sid``); None in the koa cookie format or without a token."""
         self.accessed = True
-        return self.claims.get("sid")
+        return self._claims.get("sid")
 
     @property
     def is_new(self) -> bool:
@@ -212,7 +218,7 @@ class SessionBase:
         return self._claims_new()
 
     def _claims_new(self) -> bool:
-        return bool(self.claims.get("new", not self.verified))
+        return bool(self._claims.get("new", not self.verified))
 
     # What the app asks for.
     def _check_writable(self) -> None:

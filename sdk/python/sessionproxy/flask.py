@@ -66,9 +66,15 @@ class ProxySession(Session, SessionMixin):
     def __init__(self, claims: Optional[Mapping[str, Any]], permanent_ms: int = 0,
                  error: Optional[Exception] = None, header: str = "X-Session") -> None:
         Session.__init__(self, claims, header)
-        self.new = self._claims_new()
         self.error = error
         self._permanent_ms = permanent_ms
+
+    @property  # type: ignore[override]
+    def new(self) -> bool:
+        """Flask's name for :attr:`is_new`. A property, so that reading it
+        marks the session accessed (``Vary: Cookie``) on Flask before
+        3.1.3 too, where ``flask.session`` itself does not."""
+        return self.is_new
 
     @property  # type: ignore[override]
     def permanent(self) -> bool:

@@ -87,6 +87,14 @@ def make_app(**kwargs):
     def plain():
         return "no session here"
 
+    @app.get("/new")
+    def new():
+        return "welcome" if session.new else "welcome back"
+
+    @app.get("/claims")
+    def claims():
+        return {"user": session.claims["sess"].get("user")}
+
     @app.get("/contains")
     def contains():
         return {"in": "user" in session}
@@ -230,7 +238,7 @@ class FlaskSessionTest(unittest.TestCase):
     def test_a_response_that_read_the_session_varies_on_cookie(self):
         """As Flask's own save_session does: a cache in front must not give
         one visitor's page to another."""
-        for path in ("/get", "/contains", "/noop", "/set"):
+        for path in ("/get", "/contains", "/noop", "/set", "/new", "/claims"):
             with self.subTest(path=path):
                 self.assertIn("Cookie", self.call(path, {"user": "jo"}).headers.getlist("Vary"))
         self.assertNotIn("Vary", self.call("/plain", {"user": "jo"}).headers)
