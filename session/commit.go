@@ -367,14 +367,16 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 			// Written meanwhile: the patches go on top of that, and its
 			// maxAge stays unless this change sets one ("remember me"
 			// is not undone by a request that loaded the session
-			// before it).
+			// before it). A touch keeps that record's expiry too, even
+			// with the same maxAge: the write meanwhile may have
+			// extended it, and a touch only records the session's use.
 			var err error
 			var curMaxAge MaxAge
 			var curExpire time.Time
 			if data, curMaxAge, curExpire, err = m.patchCurrent(cur, patches, data); err != nil {
 				return nil, 0, err
 			}
-			if !ownMaxAge && curMaxAge != 0 && curMaxAge != maxAge {
+			if !ownMaxAge && curMaxAge != 0 {
 				maxAge = curMaxAge
 				if touch {
 					stamps.expire = curExpire

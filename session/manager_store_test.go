@@ -551,3 +551,29 @@ func mustLoad(t *testing.T, m *Manager, cookies []*http.Cookie) *Session {
 	_, s := loadExisting(t, m, cookies)
 	return s
 }
+
+// An idle-timeout touch that loaded the session before another request
+// saved it (and so gave it a fresh expiry, as every koa save does) keeps
+// that newer expiry: the touch only records the session's use, and must
+// not put back the expiry it loaded, which would end the session in the
+// store long before the cookie the browser holds says.
+func TestOverlappingTouchKeepsNewerExpiry(t *testing.T) {
+	c := &clock{t: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
+	store := NewMemoryStore(MemoryOptions{})
+	m := newManager(t, Options{Store: store, Now: c.now, IdleTimeout: time.Hour})
+	_, cookies := roundTrip(t, m, nil, set(`{"a":1}`))
+	c.t = c.t.Add(10 * time.Minute) // past a tenth of the idle timeout: a touch is due
+	slowReq, slow := loadExisting(t, m, cookies)
+	if _, err := m.Commit(t.Context(), cookieRequest(cookies), mustLoad(t, m, cookies), set(`{"b":2}`), http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	want := c.t.Add(time.Duration(DefaultMaxAge))
+	c.t = c.t.Add(time.Second)
+	if out, err := m.Commit(t.Context(), slowReq, slow, Change{}, http.Header{}); err != nil || !out.Saved {
+		t.Fatalf("touch: %+v, %v", out, err)
+	}
+	_, s := loadExisting(t, m, cookies)
+	if !s.Expire.Equal(want) || string(s.Data) != `{"a":1,"b":2}` {
+		t.Errorf("after the overlapping touch: expires %v, data %s; want %v (the newer save's)", s.Expire, s.Data, want)
+	}
+}
