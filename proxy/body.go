@@ -27,9 +27,9 @@ var errSendStalled = errors.New("proxy: the upstream took none of the request bo
 // connection's read deadline to now when it fires, which ends the blocked
 // Read. An upload that keeps sending is never cut.
 //
-// The upstream's: the transport reads the next part of the body only once
-// the upstream has taken the last one, so the time between one Read's
-// return and the next is the upstream's. When that passes send, the
+// The upstream's: the transport reads the next part of the body (up to 32
+// KiB, its copy buffer) only once the upstream has taken the last one, so
+// the time between one Read's return and the next is the upstream's. When that passes send, the
 // upstream request is aborted, as nginx's proxy_send_timeout does: the
 // transport's own wait (for the response headers) starts only once the
 // body is all written, so an upstream that hangs while a large upload
@@ -45,8 +45,19 @@ type idleBody struct {
 	mu        sync.Mutex
 	done      bool        // the request is over: the timers must leave it alone
 	idle      bool        // the client's timer fired
-	stalled   atomic.Bool // the upstream's timer fired, and the answer had not come
+	ended     atomic.Bool // done, for Read: the transport may read on, with no timer to arm
+	// race is decided once, by the first of the upstream's timer and its
+	// answer: stalled (the request is aborted) or answered (the answer
+	// is committed, never cut).
+	race atomic.Int32
 }
+
+// The outcomes of idleBody.race.
+const (
+	sendRunning int32 = iota
+	sendStalled
+	sendAnswered
+)
 
 // watchBody returns r's body wrapped in an idleBody, or nil when there is
 // no body or no timeout. st's request to the upstream is cancelable
@@ -75,6 +86,9 @@ func hasBody(r *http.Request) bool {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	if b.ended.Load() { // the answer came early, the transport still sends
+		return b.ReadCloser.Read(p)
+	}
 	if b.sendTimer != nil {
 		b.sendTimer.Stop()
 	}
@@ -117,27 +131,29 @@ func (b *idleBody) timedOut() bool {
 
 // stall aborts the upstream request when the upstream took no part of the
 // body for the send timeout, unless the body was all written or the
-// answer came. It marks the body stalled before it looks for the answer,
-// and modifyResponse marks the answer arrived before it looks for a
-// stall, so that at least one of them sees the other: an answer being
-// committed is never cut.
+// answer came first (answered).
 func (b *idleBody) stall() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.done || b.st.wrote.Load() {
-		return
-	}
-	b.stalled.Store(true)
-	if b.st.arrived.Load() {
-		b.stalled.Store(false) // the answer is committed, not cut
+	if b.done || b.st.wrote.Load() || !b.race.CompareAndSwap(sendRunning, sendStalled) {
 		return
 	}
 	b.st.cancel()
 }
 
+// answered reports whether the upstream's answer may be committed: true
+// unless the send timer aborted the request first.
+func (b *idleBody) answered() bool {
+	return b.race.CompareAndSwap(sendRunning, sendAnswered) || b.race.Load() == sendAnswered
+}
+
+// stalled reports whether the send timer aborted the request.
+func (b *idleBody) stalled() bool { return b.race.Load() == sendStalled }
+
 // stop ends the watch before the handler returns, when the connection
 // may go on to serve another request.
 func (b *idleBody) stop() {
+	b.ended.Store(true)
 	b.mu.Lock()
 	b.done = true
 	b.mu.Unlock()

@@ -563,7 +563,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	}
 	st.arrived.Store(true) // from here the client leaving waits for the commit (clientLeft)
 	defer st.answered(resp)
-	if st.body != nil && st.body.stalled.Load() {
+	if st.body != nil && !st.body.answered() {
 		return errSendStalled // the request is being aborted (idleBody.stall)
 	}
 	p.dropDeclaredTrailers(resp)
@@ -647,7 +647,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		case st.body.timedOut():
 			p.bodyTimedOut(w, st)
 			return
-		case st.body.stalled.Load() || errors.Is(err, errSendStalled):
+		case (st.body.stalled() || errors.Is(err, errSendStalled)) && st.in.Context().Err() == nil:
+			// (A client gone meanwhile is counted as gone, below.)
 			p.sendStalled(w, st)
 			return
 		}
