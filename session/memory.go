@@ -292,8 +292,10 @@ func (s *MemoryStore) put(id string, record []byte, ttl time.Duration) {
 	h := maphash.String(s.seed, id)
 	i, ok := s.index[h]
 	if ok && string(s.id(i)) != id {
+		if now < s.slots[i].expire {
+			s.evicted++
+		}
 		s.remove(i) // another id with the same 64-bit hash: it goes, as if evicted
-		s.evicted++
 		ok = false
 	}
 	if ok {
