@@ -195,7 +195,25 @@ func (w *responseWriter) commit() error {
 		h.Set(w.header+d.suffix, d.value)
 	}
 	w.sent = len(ds)
+	if w.s.accessed.Load() {
+		// The response depends on the session, so on the cookie: a shared
+		// cache must not hand it to another visitor. The proxy says so only
+		// on a response that sets the cookie.
+		varyCookie(h)
+	}
 	return nil
+}
+
+// varyCookie adds Cookie to h's Vary, unless it is there or Vary is "*".
+func varyCookie(h http.Header) {
+	for _, v := range h.Values("Vary") {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return
+			}
+		}
+	}
+	h.Add("Vary", "Cookie")
 }
 
 func (w *responseWriter) WriteHeader(code int) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -249,6 +250,56 @@ func TestSessionAccessors(t *testing.T) {
 			t.Error("SetMaxAge(0) succeeded")
 		}
 	})
+}
+
+// TestVaryCookie: a response whose handler read or changed the session
+// depends on the cookie, so it says Vary: Cookie even when it changes
+// nothing (the proxy adds it only where it sets the cookie); one that
+// never touched the session does not.
+func TestVaryCookie(t *testing.T) {
+	arrived := sessionproxytest.Session{ID: "abc", Data: map[string]any{"user": john}}
+	tests := []struct {
+		name    string
+		vary    []string // the handler's own Vary
+		handler func(w http.ResponseWriter, s *sessionproxy.Session)
+		want    []string
+	}{
+		{"untouched", nil, func(w http.ResponseWriter, s *sessionproxy.Session) {}, nil},
+		{"untouched, its own Vary", []string{"Accept-Encoding"}, func(w http.ResponseWriter, s *sessionproxy.Session) {}, []string{"Accept-Encoding"}},
+		{"Get", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { s.Get("user") }, []string{"Cookie"}},
+		{"Get of a missing key", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { s.Get("nothing") }, []string{"Cookie"}},
+		{"Decode", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { _, _ = s.Decode("user", new(any)) }, []string{"Cookie"}},
+		{"Keys", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { s.Keys() }, []string{"Cookie"}},
+		{"ID", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { s.ID() }, []string{"Cookie"}},
+		{"IsNew", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { s.IsNew() }, []string{"Cookie"}},
+		{"Set", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { must(t, s.Set("views", 1)) }, []string{"Cookie"}},
+		{"Destroy", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { must(t, s.Destroy()) }, []string{"Cookie"}},
+		{"Renew", nil, func(w http.ResponseWriter, s *sessionproxy.Session) { must(t, s.Renew()) }, []string{"Cookie"}},
+		{"Get, then a write", nil, func(w http.ResponseWriter, s *sessionproxy.Session) {
+			s.Get("user")
+			_, _ = io.WriteString(w, "hi")
+		}, []string{"Cookie"}},
+		{"Get after the headers went out", nil, func(w http.ResponseWriter, s *sessionproxy.Session) {
+			_, _ = io.WriteString(w, "hi")
+			s.Get("user")
+		}, nil},
+		{"added to its own Vary", []string{"Accept-Encoding"}, func(w http.ResponseWriter, s *sessionproxy.Session) { s.Get("user") }, []string{"Accept-Encoding", "Cookie"}},
+		{"already in its own Vary", []string{"accept-encoding, cookie"}, func(w http.ResponseWriter, s *sessionproxy.Session) { s.Get("user") }, []string{"accept-encoding, cookie"}},
+		{"its own Vary is *", []string{"*"}, func(w http.ResponseWriter, s *sessionproxy.Session) { s.Get("user") }, []string{"*"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := serve(t, sessionproxy.Options{}, arrived, func(w http.ResponseWriter, r *http.Request) {
+				for _, v := range tc.vary {
+					w.Header().Add("Vary", v)
+				}
+				tc.handler(w, sessionproxy.FromRequest(r))
+			})
+			if got := rec.Result().Header.Values("Vary"); !slices.Equal(got, tc.want) {
+				t.Errorf("Vary = %q, want %q", got, tc.want)
+			}
+		})
+	}
 }
 
 // TestChangeAfterHeadersSent: every change after the first write returns

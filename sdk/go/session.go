@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -68,6 +69,10 @@ type Session struct {
 	lent      bool           // Get returned, or Set took, a value that can change in place
 	sent      map[string]any // the values as commit sent them
 	refused   string         // the first call refused with ErrHeadersSent, for OnLateChange
+	// accessed is set once the handler read or changed the session: the
+	// response then depends on the cookie and gets Vary: Cookie. The
+	// library's own reads go to the fields and do not set it.
+	accessed atomic.Bool
 }
 
 type contextKey struct{}
@@ -132,6 +137,7 @@ func (s *Session) ID() string {
 	if s == nil {
 		return ""
 	}
+	s.accessed.Store(true)
 	return s.id
 }
 
@@ -140,6 +146,7 @@ func (s *Session) IsNew() bool {
 	if s == nil {
 		return false
 	}
+	s.accessed.Store(true)
 	return s.isNew
 }
 
@@ -148,6 +155,7 @@ func (s *Session) Get(key string) any {
 	if s == nil {
 		return nil
 	}
+	s.accessed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v := s.values[key]
@@ -184,6 +192,7 @@ func (s *Session) Decode(key string, v any) (bool, error) {
 	if s == nil {
 		return false, nil
 	}
+	s.accessed.Store(true)
 	s.mu.Lock()
 	val := s.values[key]
 	s.mu.Unlock()
@@ -205,6 +214,7 @@ func (s *Session) Keys() []string {
 	if s == nil {
 		return nil
 	}
+	s.accessed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	keys := make([]string, 0, len(s.values))
@@ -309,6 +319,7 @@ func (s *Session) change(op, key string, f func()) error {
 	if strings.HasPrefix(key, "_") {
 		return fmt.Errorf("%w: %q", ErrReservedKey, key)
 	}
+	s.accessed.Store(true)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.committed {
