@@ -3,7 +3,7 @@
 // express-session's API, backed by the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge } = require('./state');
+const { State, LateChangeError, checkMaxAge, varyCookie } = require('./state');
 const { guarded, settle, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
@@ -56,7 +56,7 @@ class Cookie {
 class Session {
   constructor(handle, data) {
     Object.defineProperty(this, HANDLE, { value: handle });
-    Object.defineProperty(this, 'id', { value: handle.req.sessionID, enumerable: false });
+    Object.defineProperty(this, 'id', { value: handle.sid, enumerable: false });
     Object.defineProperty(this, 'cookie', { value: handle.cookie, enumerable: false, writable: true });
     for (const [k, v] of Object.entries(data)) {
       if (!isMember(k)) this[k] = v;
@@ -69,7 +69,7 @@ class Session {
     if (h.state.sent !== null) return settle(cb, new LateChangeError('req.session.regenerate()'));
     h.destroy();
     h.state.regenerated = true;
-    h.req.sessionID = undefined;
+    h.sid = undefined;
     h.current = newSession(h, {});
     return settle(cb);
   }
@@ -196,10 +196,10 @@ function express(opts = {}) {
 
 function attach(req, res, claims, header, report) {
   const state = new State(claims, header);
-  req.sessionID = state.sid;
   const handle = {
     req,
     state,
+    sid: state.sid, // req.sessionID, which the library reads without marking the session accessed
     cookie: new Cookie(state),
     current: undefined,
     destroy() {
@@ -210,12 +210,27 @@ function attach(req, res, claims, header, report) {
     },
   };
   handle.current = newSession(handle, state.visible(isMember));
+  Object.defineProperty(req, 'sessionID', {
+    configurable: true,
+    enumerable: true,
+    get: () => {
+      state.accessed = true;
+      return handle.sid;
+    },
+    set: (val) => {
+      handle.sid = val;
+    },
+  });
   Object.defineProperty(req, 'session', {
     configurable: true,
     enumerable: true,
-    get: () => handle.current,
+    get: () => {
+      state.accessed = true;
+      return handle.current;
+    },
     set: (val) => {
       state.guard('req.session assigned');
+      state.accessed = true;
       if (val === null || val === undefined) {
         handle.destroy();
         handle.current = undefined;
@@ -234,6 +249,7 @@ function attach(req, res, claims, header, report) {
   res.writeHead = function sessionproxyWriteHead(...args) {
     if (state.sent === null) {
       state.commit(handle.current ?? null, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
+      if (state.accessed) varyCookie(res, args);
     }
     return writeHead.apply(this, args);
   };

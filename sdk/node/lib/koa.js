@@ -2,7 +2,7 @@
 // Koa middleware: ctx.session with koa-session's API, backed by the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge } = require('./state');
+const { State, LateChangeError, checkMaxAge, varyCookie } = require('./state');
 const { guarded, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
@@ -182,9 +182,13 @@ function koa(opts = {}) {
     Object.defineProperty(ctx, 'session', {
       configurable: true,
       enumerable: true,
-      get: () => handle.session,
+      get: () => {
+        state.accessed = true;
+        return handle.session;
+      },
       set: (val) => {
         state.guard('ctx.session assigned');
+        state.accessed = true;
         if (val === null) {
           state.destroyed = true;
           handle.session = null;
@@ -203,14 +207,17 @@ function koa(opts = {}) {
       /** regenerateId is regenerate() by the name a widely copied tutorial uses. */
       regenerateId() {
         state.guard('ctx.sessionHandler.regenerateId()');
+        state.accessed = true;
         state.renew = true;
       },
       /** getId returns the id the session had when the request arrived. */
       getId() {
+        state.accessed = true;
         return state.sid;
       },
       setMaxAge(ms) {
         state.guard('ctx.sessionHandler.setMaxAge()');
+        state.accessed = true;
         state.setMaxAge(checkMaxAge(ms));
       },
     };
@@ -224,6 +231,7 @@ function koa(opts = {}) {
     res.writeHead = function sessionproxyWriteHead(...args) {
       if (state.sent === null) {
         state.commit(handle.session, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
+        if (state.accessed) varyCookie(res, args);
       }
       return writeHead.apply(this, args);
     };

@@ -61,6 +61,10 @@ class State {
     this.sent = null; // the directives sent, once the headers are out
     this.failed = false; // the session could not be encoded: nothing was sent
     this.hidden = []; // arrival keys the framework's session object cannot hold (its own member names)
+    // accessed is set once the app read or changed the session: the
+    // response then depends on the cookie and gets Vary: Cookie. The
+    // library's own reads do not set it.
+    this.accessed = false;
   }
 
   // visible returns the arrival data without the keys named like members
@@ -162,4 +166,33 @@ class State {
   }
 }
 
-module.exports = { State, LateChangeError, checkMaxAge, plain, directiveNames };
+// varyCookie adds Cookie to the Vary of a response whose app read the
+// session, unless it is there or Vary is "*", just before writeHead(...args)
+// sends the headers: a shared cache must not hand the response to another
+// visitor, and the proxy says so only on a response that sets the cookie.
+// Headers given to writeHead win over setHeader's, so a Vary among them is
+// the one extended.
+function varyCookie(res, args) {
+  const last = args.length > 1 ? args[args.length - 1] : undefined;
+  if (last !== null && typeof last === 'object' && !Array.isArray(last)) {
+    const name = Object.keys(last).find((k) => k.toLowerCase() === 'vary');
+    if (name !== undefined) {
+      if (!hasCookie(last[name])) args[args.length - 1] = { ...last, [name]: [].concat(last[name], 'Cookie').join(', ') };
+      return;
+    }
+  }
+  const vary = res.getHeader('Vary');
+  if (vary === undefined) res.setHeader('Vary', 'Cookie');
+  else if (!hasCookie(vary)) res.setHeader('Vary', [].concat(vary, 'Cookie').join(', '));
+}
+
+// hasCookie reports whether a Vary value (a string or a list) names
+// Cookie or is "*".
+function hasCookie(vary) {
+  return [].concat(vary).join(',').split(',').some((f) => {
+    f = f.trim().toLowerCase();
+    return f === 'cookie' || f === '*';
+  });
+}
+
+module.exports = { State, varyCookie, LateChangeError, checkMaxAge, plain, directiveNames };

@@ -371,3 +371,42 @@ test('express: destroyOthers(cb) and destroyAll(cb) end the user\'s other sessio
   assert.deepEqual(r.directives, none);
   assert.deepEqual(late.map((err) => err?.name), ['LateChangeError', 'LateChangeError'], 'refused as destroy(cb) is');
 });
+
+test('express: a response that read or changed req.session varies on Cookie; one that did not, not', async (t) => {
+  const app = express();
+  app.use(sessionproxy.express({ secret: SECRET }));
+  app.use((req, res, next) => {
+    if (req.query.vary !== undefined) res.set('Vary', req.query.vary);
+    next();
+  });
+  app.get('/plain', (req, res) => res.send('plain'));
+  app.get('/get', (req, res) => res.json(req.session.user));
+  app.get('/id', (req, res) => res.send(String(req.sessionID)));
+  app.get('/set', (req, res) => {
+    req.session.n = 1;
+    res.send('ok');
+  });
+  app.get('/writehead', (req, res) => { // with its Vary among the headers given
+    const name = req.session.user.name;
+    res.writeHead(200, req.query.vary === undefined ? { 'X-User': name } : { 'X-User': name, Vary: req.query.vary });
+    res.end('raw');
+  });
+  const url = await listen(t, app);
+  const tok = token({ user });
+  for (const [path, want] of [
+    ['/plain', null],
+    ['/plain?vary=Accept-Encoding', 'Accept-Encoding'],
+    ['/get', 'Cookie'],
+    ['/id', 'Cookie'],
+    ['/set', 'Cookie'],
+    ['/get?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+    ['/get?vary=Origin,%20cookie', 'Origin, cookie'],
+    ['/get?vary=*', '*'],
+    ['/writehead', 'Cookie'],
+    ['/writehead?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+  ]) {
+    const r = await request(url, path, tok);
+    assert.equal(r.status, 200, path);
+    assert.equal(r.headers.get('vary'), want, path);
+  }
+});

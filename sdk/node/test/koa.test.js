@@ -427,3 +427,51 @@ test('koa: destroyOthers() and destroyAll() end the user\'s other sessions', asy
   assert.deepEqual(r.directives, none);
   assert.deepEqual(late.map((err) => err.name), ['LateChangeError', 'LateChangeError'], 'refused as ctx.session = null is');
 });
+
+test('koa: a response that read or changed ctx.session varies on Cookie; one that did not, not', async (t) => {
+  const app = new Koa();
+  app.silent = true;
+  app.use(sessionproxy.koa({ secret: SECRET }));
+  app.use((ctx) => {
+    const vary = ctx.query.vary;
+    if (vary !== undefined) ctx.set('Vary', vary);
+    switch (ctx.path) {
+      case '/get':
+        ctx.body = ctx.session.user;
+        break;
+      case '/id':
+        ctx.body = String(ctx.sessionHandler.getId());
+        break;
+      case '/set':
+        ctx.session.n = 1;
+        ctx.body = 'ok';
+        break;
+      case '/writehead': // the app's own writeHead, with its Vary among the headers given
+        ctx.body = ctx.session.user;
+        ctx.respond = false;
+        ctx.res.writeHead(200, vary === undefined ? {} : { Vary: vary });
+        ctx.res.end('raw');
+        break;
+      default:
+        ctx.body = 'plain';
+    }
+  });
+  const url = await listen(t, app.callback());
+  const tok = token({ user });
+  for (const [path, want] of [
+    ['/plain', null],
+    ['/plain?vary=Accept-Encoding', 'Accept-Encoding'],
+    ['/get', 'Cookie'],
+    ['/id', 'Cookie'],
+    ['/set', 'Cookie'],
+    ['/get?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+    ['/get?vary=Origin,%20cookie', 'Origin, cookie'],
+    ['/get?vary=*', '*'],
+    ['/writehead', 'Cookie'],
+    ['/writehead?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+  ]) {
+    const r = await request(url, path, tok);
+    assert.equal(r.status, 200, path);
+    assert.equal(r.headers.get('vary'), want, path);
+  }
+});
