@@ -58,7 +58,7 @@ export function mergePatch(before: Record<string, unknown>, after: Record<string
 export interface MiddlewareOptions<Req> extends VerifyOptions {
   /** Request header carrying the token (default 'X-Session'). */
   header?: string;
-  /** Run without a session instead of answering 401: true, or per request. */
+  /** Run without a session instead of answering 401 (or 503 when the JWKS cannot be fetched): true, or per request. */
   optional?: boolean | ((req: Req) => boolean);
   /** Called with a LateChangeError found once the response finished. */
   onError?: (err: Error, req: Req) => void;

@@ -157,7 +157,7 @@ function newSession(handle, data) {
  * X-Session token and gives req.session (express-session's API) and
  * req.sessionID. Options: secret or jwksUrl, audience, header, leeway,
  * optional (true, or (req) => boolean: run without a session instead of
- * answering 401), onError(err, req) for a change made after the headers
+ * answering 401, or 503 when the JWKS cannot be fetched), onError(err, req) for a change made after the headers
  * were sent that no call could report (default: console.error),
  * onRefused(err, req) told of a request answered 401 with the
  * InvalidTokenError the client is not shown (default: one console.info
@@ -183,8 +183,12 @@ function express(opts = {}) {
         next();
       },
       (err) => {
-        if (!(err instanceof InvalidTokenError)) return next(err);
-        if (isOptional(optional, req)) return next();
+        // An optional route runs without a session, whether the token is
+        // bad or the JWKS is down (an error whose status is 503); a
+        // required one gets 401, or the outage.
+        const bad = err instanceof InvalidTokenError;
+        if ((bad || err.status === 503) && isOptional(optional, req)) return next();
+        if (!bad) return next(err);
         refused(err, req);
         res.statusCode = 401;
         res.setHeader('Content-Type', 'text/plain; charset=utf-8');

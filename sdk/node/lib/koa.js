@@ -139,7 +139,7 @@ function newSession(handle, data, isNew) {
  * ctx.session (koa-session's API) and ctx.sessionHandler (regenerateId,
  * getId, setMaxAge). Options: secret or jwksUrl, audience, header,
  * leeway, optional (true, or (ctx) => boolean: run without a session
- * instead of answering 401), onError(err, ctx) for a change made after
+ * instead of answering 401, or 503 when the JWKS cannot be fetched), onError(err, ctx) for a change made after
  * the headers were sent (default: ctx.app.emit('error', err, ctx)).
  */
 function koa(opts = {}) {
@@ -157,8 +157,14 @@ function koa(opts = {}) {
     try {
       claims = await verifier.verify(ctx.get(header) || undefined);
     } catch (err) {
-      if (!(err instanceof InvalidTokenError)) throw err;
-      if (!isOptional(optional, ctx)) ctx.throw(401, 'invalid session token', { reason: err.reason });
+      // An optional route runs without a session, whether the token is
+      // bad or the JWKS is down (an error whose status is 503); a
+      // required one gets 401, or the outage.
+      const bad = err instanceof InvalidTokenError;
+      if (!(bad || err.status === 503) || !isOptional(optional, ctx)) {
+        if (!bad) throw err;
+        ctx.throw(401, 'invalid session token', { reason: err.reason });
+      }
     }
     // Mounted again (say optional on the app, required on a router): this
     // one's own check above holds, and the session stays the first one's.

@@ -216,3 +216,26 @@ test('JWKS: an outage is answered 503 by Koa and by Express, not 401 nor 500', a
   assert.equal(res.status, 503, 'express');
   assert.match(String(seen[0]), /fetching JWKS/, 'the error middleware sees the cause');
 });
+
+test('JWKS: in an outage an optional route runs without a session in Koa and Express; a required one gets 503', async (t) => {
+  const Koa = require('koa');
+  const express = require('express');
+  const sessionproxy = require('..');
+  const jwksUrl = 'http://127.0.0.1:1/jwks.json'; // nothing listens there
+  const token = sign(newKey('ed25519', 'k'), claims());
+  const app = new Koa();
+  app.silent = true;
+  app.use(sessionproxy.koa({ jwksUrl, optional: (ctx) => ctx.path === '/optional' }));
+  app.use((ctx) => { ctx.body = { session: ctx.session }; });
+  const eapp = express();
+  eapp.set('env', 'test'); // finalhandler: no stack on stderr for the 503
+  eapp.use(sessionproxy.express({ jwksUrl, optional: (req) => req.path === '/optional' }));
+  eapp.use((req, res) => res.json({ session: req.session ?? null }));
+  for (const [name, url] of [['koa', await listen(t, app.callback())], ['express', await listen(t, eapp)]]) {
+    let res = await fetch(url + '/optional', { headers: { 'X-Session': token } });
+    assert.equal(res.status, 200, name);
+    assert.deepEqual(await res.json(), { session: null }, name);
+    res = await fetch(url + '/required', { headers: { 'X-Session': token } });
+    assert.equal(res.status, 503, name);
+  }
+});
