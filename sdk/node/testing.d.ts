@@ -18,6 +18,7 @@ export interface MintOptions {
 export function mintToken(opts: MintOptions): string;
 
 export interface Directives {
+  /** The first X-Session-Set patch (the proxy applies each, in order). */
   set: Record<string, unknown> | null;
   /** This session ends: X-Session-Destroy "true", "1" or "all". */
   destroy: boolean;
@@ -30,11 +31,24 @@ export interface Directives {
 type HeaderSource =
   | { get(name: string): string | null | undefined }
   | { getHeader(name: string): unknown }
+  | { rawHeaders: string[] }
   | { headers: Record<string, string | string[] | undefined> }
   | Record<string, string | string[] | undefined>;
 
-/** The X-Session-* directives of a response; header (default 'X-Session') names them, as the middleware's header option does. */
+/** A directive the proxy would answer with 502, applying nothing of the response. */
+export class DirectiveError extends Error {
+  /** The header's name. */
+  header: string;
+  /** What is wrong with its value. */
+  reason: string;
+}
+
+/**
+ * The X-Session-* directives of a response; header (default 'X-Session')
+ * names them, as the middleware's header option does. Throws a
+ * DirectiveError for what the proxy answers with 502.
+ */
 export function readDirectives(headers: HeaderSource, header?: string): Directives;
 
-declare const testing: { mintToken: typeof mintToken; readDirectives: typeof readDirectives };
+declare const testing: { mintToken: typeof mintToken; readDirectives: typeof readDirectives; DirectiveError: typeof DirectiveError };
 export default testing;

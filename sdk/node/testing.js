@@ -33,42 +33,158 @@ function mintToken(opts = {}) {
   return signed + '.' + crypto.createHmac('sha256', secret).update(signed).digest('base64url');
 }
 
+// The proxy's limits (proxy/directive.go): past them a response is 502.
+const MAX_DIRECTIVES = 100; // header values
+const MAX_DIRECTIVE_BYTES = 1 << 20; // their total length
+const MAX_DEPTH = 32; // nesting of X-Session-Set, the object counting as 1
+const LONGEST_MAX_AGE = 100 * 365 * 24 * 3600 * 1000; // ms, 100 years
+
+/**
+ * DirectiveError is a directive the proxy would answer with 502 (and apply
+ * nothing of the response): header names it, reason says what is wrong.
+ */
+class DirectiveError extends Error {
+  constructor(header, reason) {
+    super(`sessionproxy/testing: ${header}: ${reason}`);
+    this.name = 'DirectiveError';
+    this.header = header;
+    this.reason = reason;
+  }
+}
+
+// lines returns the [name, value] header lines of headers, one per value:
+// a Node client response's raw lines, a ServerResponse's or plain object's
+// arrays, a fetch Headers' (or Map's) entries. A fetch Headers joins
+// repeated headers with ", ", which reads as one value. A source that
+// only has get() or getHeader() is asked for the directives' names alone.
+function lines(headers, names) {
+  const out = [];
+  const add = (name, v) => {
+    if (v === undefined || v === null) return;
+    for (const one of Array.isArray(v) ? v : [v]) out.push([String(name), String(one)]);
+  };
+  if (!headers || typeof headers !== 'object') return out;
+  if (Array.isArray(headers.rawHeaders)) { // an http.IncomingMessage
+    for (let i = 0; i + 1 < headers.rawHeaders.length; i += 2) add(headers.rawHeaders[i], headers.rawHeaders[i + 1]);
+  } else if (typeof headers.getHeaderNames === 'function' && typeof headers.getHeader === 'function') {
+    for (const name of headers.getHeaderNames()) add(name, headers.getHeader(name));
+  } else if (typeof headers.get === 'function' && typeof headers[Symbol.iterator] === 'function') {
+    for (const [name, v] of headers) add(name, v);
+  } else if (typeof headers.get === 'function' || typeof headers.getHeader === 'function') {
+    for (const name of names) add(name, typeof headers.get === 'function' ? headers.get(name) : headers.getHeader(name));
+  } else if (headers.headers && typeof headers.headers === 'object') {
+    return lines(headers.headers, names);
+  } else {
+    for (const [name, v] of Object.entries(headers)) add(name, v);
+  }
+  return out;
+}
+
+// trim is Go's strings.TrimSpace on the bytes a header value can hold.
+const trim = (v) => v.replace(/^[ \t\n\v\f\r]+|[ \t\n\v\f\r]+$/g, '');
+
+// tooDeep reports whether the JSON text v nests objects and arrays deeper
+// than MAX_DEPTH outside its strings.
+function tooDeep(v) {
+  let depth = 0;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i];
+    if (c === '"') {
+      for (i++; i < v.length && v[i] !== '"'; i++) if (v[i] === '\\') i++;
+    } else if (c === '{' || c === '[') {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === '}' || c === ']') {
+      depth--;
+    }
+  }
+  return false;
+}
+
 /**
  * readDirectives reads the X-Session-* directives from response headers (a
  * fetch Headers, a plain object such as supertest's res.headers, a Node
- * ServerResponse, or a Node client response, whose .headers it reads):
+ * ServerResponse, or a Node client response, whose raw lines it reads):
  * { set: object | null, destroy, destroyOthers, renew, maxAge: number |
- * 'session' | null }. destroy is true when this session ends (X-Session-Destroy
- * "true", "1" or "all"), destroyOthers when the user's other sessions end
- * ("others" or "all").
+ * 'session' | null }. set is the first X-Session-Set patch (the proxy
+ * applies each, in order); destroy is true when this session ends
+ * (X-Session-Destroy "true", "1" or "all"), destroyOthers when the user's
+ * other sessions end ("others" or "all").
  * header is the token's header (the middleware's header option), which
  * names the directives; default 'X-Session'.
+ *
+ * It throws a DirectiveError, naming the header, for what the proxy
+ * answers with 502: an X-Session-Set that is not a JSON object, nests
+ * deeper than 32 or sets a top-level key starting with "_"; a Destroy other
+ * than "true", "1", "others" or "all"; a Renew other than "true" or "1"; a
+ * Max-Age that is neither a positive number of milliseconds (at most 100
+ * years) nor "session"; any other header named header + "-..." (or with
+ * "_", in any case: a typo such as X-Session-Sett); more than 100 such
+ * header values, or more than 1 MiB of them.
  */
 function readDirectives(headers, header = 'X-Session') {
-  if (headers && typeof headers.get !== 'function' && typeof headers.getHeader !== 'function' &&
-      headers.headers && typeof headers.headers === 'object') {
-    headers = headers.headers; // an http.IncomingMessage
+  const prefix = header.toLowerCase();
+  const own = prefix.replace(/_/g, '-');
+  const names = [header, header + '-Set', header + '-Destroy', header + '-Renew', header + '-Max-Age'];
+  const d = { set: null, destroy: false, destroyOthers: false, renew: false, maxAge: null };
+  let count = 0;
+  let size = 0;
+  for (const [name, value] of lines(headers, names)) {
+    const lname = name.toLowerCase();
+    const norm = lname.replace(/_/g, '-');
+    if (norm !== own && !norm.startsWith(own + '-')) continue;
+    if (++count > MAX_DIRECTIVES) throw new DirectiveError(name, `more than ${MAX_DIRECTIVES} session headers in one response`);
+    if ((size += value.length) > MAX_DIRECTIVE_BYTES) {
+      throw new DirectiveError(name, `the session headers of one response are longer than ${MAX_DIRECTIVE_BYTES} bytes`);
+    }
+    const v = trim(value);
+    switch (lname) {
+      case prefix: // the token, echoed back: the proxy drops it
+        break;
+      case prefix + '-set': {
+        if (tooDeep(value)) throw new DirectiveError(name, `want a JSON object: objects and arrays nested deeper than ${MAX_DEPTH}`);
+        let patch;
+        try {
+          patch = JSON.parse(value);
+        } catch (err) {
+          throw new DirectiveError(name, 'want a JSON object: ' + err.message);
+        }
+        if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+          throw new DirectiveError(name, 'want a JSON object: not a JSON object');
+        }
+        const reserved = Object.keys(patch).find((k) => k.startsWith('_'));
+        if (reserved !== undefined) {
+          throw new DirectiveError(name, `top-level key ${JSON.stringify(reserved)}: keys starting with "_" are reserved for the proxy's bookkeeping`);
+        }
+        if (d.set === null) d.set = patch;
+        break;
+      }
+      case prefix + '-destroy':
+        if (v === 'true' || v === '1' || v === 'all') d.destroy = true;
+        if (v === 'others' || v === 'all') d.destroyOthers = true;
+        if (!['true', '1', 'others', 'all'].includes(v)) {
+          throw new DirectiveError(name, `${JSON.stringify(value)}: want "true", "1", "others" or "all"`);
+        }
+        break;
+      case prefix + '-renew':
+        if (v !== 'true' && v !== '1') throw new DirectiveError(name, `${JSON.stringify(value)}: want "true" or "1"`);
+        d.renew = true;
+        break;
+      case prefix + '-max-age':
+        if (v === 'session') {
+          d.maxAge = 'session';
+        } else if (/^[+-]?[0-9]+$/.test(v) && Number(v) > 0 && Number(v) <= LONGEST_MAX_AGE) {
+          d.maxAge = Number(v);
+        } else {
+          throw new DirectiveError(name, `${JSON.stringify(value)}: want a positive number of milliseconds (at most 100 years) or "session"`);
+        }
+        break;
+      default:
+        throw new DirectiveError(name, 'unknown session directive');
+    }
   }
-  const get = (name) => {
-    let v;
-    if (headers && typeof headers.get === 'function') v = headers.get(name);
-    else if (headers && typeof headers.getHeader === 'function') v = headers.getHeader(name);
-    else if (headers) v = headers[name.toLowerCase()] ?? headers[name];
-    if (Array.isArray(v)) v = v.join(', ');
-    return v === undefined || v === null || v === '' ? null : String(v);
-  };
-  const set = get(header + '-Set');
-  const maxAge = get(header + '-Max-Age');
-  const destroy = get(header + '-Destroy');
-  return {
-    set: set === null ? null : JSON.parse(set),
-    destroy: destroy === 'true' || destroy === '1' || destroy === 'all',
-    destroyOthers: destroy === 'others' || destroy === 'all',
-    renew: get(header + '-Renew') === 'true',
-    maxAge: maxAge === null ? null : maxAge === 'session' ? 'session' : Number(maxAge),
-  };
+  return d;
 }
 
-const testing = { mintToken, readDirectives };
+const testing = { mintToken, readDirectives, DirectiveError };
 testing.default = testing;
 module.exports = testing;

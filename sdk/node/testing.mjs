@@ -1,4 +1,4 @@
 import testing from './testing.js';
 
-export const { mintToken, readDirectives } = testing;
+export const { mintToken, readDirectives, DirectiveError } = testing;
 export default testing;

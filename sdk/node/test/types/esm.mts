@@ -1,6 +1,6 @@
 // Compiled by tsc --noEmit (test.sh): the typings as an ESM app sees them.
 import sessionproxy, { koa, express, verify, createVerifier, InvalidTokenError, type Claims, type KoaSessionContext, type ExpressSessionRequest } from 'sessionproxy';
-import { mintToken, readDirectives } from 'sessionproxy/testing';
+import { mintToken, readDirectives, DirectiveError } from 'sessionproxy/testing';
 
 const mw = koa({ secret: 's', optional: (ctx) => ctx.path === '/health', audience: 'orders' });
 const mw2 = sessionproxy.express({ jwksUrl: 'http://127.0.0.1/jwks.json', leeway: 10, header: 'X-App-Session' });
@@ -56,6 +56,11 @@ const d = readDirectives(new Map<string, string>([['x-session-set', '{}']]));
 void readDirectives({ headers: { 'x-app-session-set': '{}' } }, 'X-App-Session');
 const set: Record<string, unknown> | null = d.set;
 const others: boolean = d.destroyOthers;
+try {
+  readDirectives({ 'x-session-destroy': 'yes' });
+} catch (err) {
+  if (err instanceof DirectiveError) void (err.header + err.reason);
+}
 void tok;
 void set;
 void others;
