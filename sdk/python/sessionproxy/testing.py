@@ -24,7 +24,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 from ._session import HEADER, merge_patch
 from ._token import ISSUER
 
-__all__ = ["mint_token", "headers", "directives", "SessionJar"]
+__all__ = ["mint_token", "headers", "directives", "DirectiveError", "SessionJar"]
 
 _UNSET: Any = object()
 
@@ -95,6 +95,82 @@ def _header_items(h: Any) -> List[Tuple[str, str]]:
     return [(str(k), str(v)) for k, v in h]
 
 
+# The proxy's limits (proxy/directive.go): past them a response is 502.
+_MAX_DIRECTIVES = 100  # header values
+_MAX_DIRECTIVE_BYTES = 1 << 20  # their total length
+_MAX_DEPTH = 32  # nesting of X-Session-Set, the object counting as 1
+_LONGEST_MAX_AGE = 100 * 365 * 24 * 3600 * 1000  # ms, 100 years
+_SPACE = " \t\n\v\f\r"  # what Go's strings.TrimSpace trims of a header value's bytes
+
+
+class DirectiveError(ValueError):
+    """A directive the proxy would answer with 502, applying nothing of the
+    response: ``header`` names it, ``reason`` says what is wrong."""
+
+    def __init__(self, header: str, reason: str) -> None:
+        super().__init__(f"sessionproxy.testing: {header}: {reason}")
+        self.header = header
+        self.reason = reason
+
+
+def _too_deep(v: str) -> bool:
+    """Whether the JSON text v nests objects and arrays deeper than
+    _MAX_DEPTH outside its strings."""
+    depth, i = 0, 0
+    while i < len(v):
+        c = v[i]
+        if c == '"':
+            i += 1
+            while i < len(v) and v[i] != '"':
+                i += 2 if v[i] == "\\" else 1
+        elif c in "{[":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return True
+        elif c in "}]":
+            depth -= 1
+        i += 1
+    return False
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _int(s: str) -> Any:
+    try:
+        return int(s)
+    except ValueError:  # past sys.get_int_max_str_digits(), still JSON
+        return float(s)
+
+
+def _patch(name: str, value: str) -> Dict[str, Any]:
+    if _too_deep(value):
+        raise DirectiveError(name, f"want a JSON object: objects and arrays nested deeper than {_MAX_DEPTH}")
+    try:
+        patch = json.loads(value, parse_constant=_no_constant, parse_int=_int)
+    except (ValueError, RecursionError) as e:
+        raise DirectiveError(name, f"want a JSON object: {e}") from None
+    if not isinstance(patch, dict):
+        raise DirectiveError(name, "want a JSON object: not a JSON object")
+    for k in patch:
+        if k.startswith("_"):
+            raise DirectiveError(name, f"top-level key {json.dumps(k)}: keys starting with \"_\" are "
+                                       "reserved for the proxy's bookkeeping")
+    return patch
+
+
+def _max_age(name: str, value: str) -> Union[int, str]:
+    v = value.strip(_SPACE)
+    if v == "session":
+        return v
+    digits = v[1:] if v[:1] in ("+", "-") else v
+    if (digits.isascii() and digits.isdigit() and v[:1] != "-"
+            and len(digits.lstrip("0")) <= 13 and 0 < int(digits) <= _LONGEST_MAX_AGE):
+        return int(digits)
+    raise DirectiveError(name, f"{value!r}: want a positive number of milliseconds (at most 100 years) or \"session\"")
+
+
 def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
     """The session directives in a response's headers, decoded:
     ``{"set": [patch, ...], "destroy": bool, "destroy_others": bool, "renew": bool,
@@ -102,24 +178,52 @@ def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
     both ``destroy`` (this session ends) and ``destroy_others`` (the
     user's other sessions end), ``others`` only ``destroy_others``.
     Takes Werkzeug/Flask headers, a dict, or a list of (name, value);
-    ``header`` is the proxy's token.header, which names the directives."""
+    ``header`` is the proxy's token.header, which names the directives.
+
+    Raises :class:`DirectiveError` (a ValueError), naming the header, for
+    what the proxy answers with 502: an X-Session-Set that is not a JSON
+    object, nests deeper than 32 or sets a top-level key starting with
+    ``_``; a Destroy other than ``true``, ``1``, ``others`` or ``all``; a
+    Renew other than ``true`` or ``1``; a Max-Age that is neither a positive
+    number of milliseconds (at most 100 years) nor ``session``; any other
+    header named ``header`` + ``-...`` (or with ``_``, in any case: a typo
+    such as X-Session-Sett); more than 100 such header values, or more
+    than 1 MiB of them."""
     prefix = header.lower()
+    own = prefix.replace("_", "-")
     out: Dict[str, Any] = {"set": [], "destroy": False, "destroy_others": False, "renew": False, "max_age": None}
+    count = size = 0
     for name, value in _header_items(response_headers):
         lname = name.lower()
-        if lname == prefix + "-set":
-            out["set"].append(json.loads(value))
+        norm = lname.replace("_", "-")
+        if norm != own and not norm.startswith(own + "-"):
+            continue
+        count += 1
+        size += len(value)
+        if count > _MAX_DIRECTIVES:
+            raise DirectiveError(name, f"more than {_MAX_DIRECTIVES} session headers in one response")
+        if size > _MAX_DIRECTIVE_BYTES:
+            raise DirectiveError(name, f"the session headers of one response are longer than {_MAX_DIRECTIVE_BYTES} bytes")
+        v = value.strip(_SPACE)
+        if lname == prefix:
+            pass  # the token, echoed back: the proxy drops it
+        elif lname == prefix + "-set":
+            out["set"].append(_patch(name, value))
         elif lname == prefix + "-destroy":
-            v = value.strip()
-            if v.lower() in ("true", "1") or v == "all":
+            if v not in ("true", "1", "others", "all"):
+                raise DirectiveError(name, f'{value!r}: want "true", "1", "others" or "all"')
+            if v != "others":
                 out["destroy"] = True
             if v in ("others", "all"):
                 out["destroy_others"] = True
         elif lname == prefix + "-renew":
-            out["renew"] = value.strip().lower() in ("true", "1")
+            if v not in ("true", "1"):
+                raise DirectiveError(name, f'{value!r}: want "true" or "1"')
+            out["renew"] = True
         elif lname == prefix + "-max-age":
-            v = value.strip()
-            out["max_age"] = "session" if v == "session" else int(v)
+            out["max_age"] = _max_age(name, value)
+        else:
+            raise DirectiveError(name, "unknown session directive")
     return out
 
 

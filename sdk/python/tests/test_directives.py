@@ -1,0 +1,67 @@
+"""directives() refuses exactly what the proxy answers with 502, and reads
+what it applies, case by case from sdk/testdata/directives.json, the table
+test/sdk_directives_test.go holds the real proxy to."""
+import json
+import os
+import re
+import unittest
+from typing import Any, Dict, List, Tuple
+
+from werkzeug.datastructures import Headers
+
+from sessionproxy.testing import DirectiveError, SessionJar, directives
+
+TABLE = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "directives.json")
+with open(TABLE, encoding="utf-8") as f:
+    CASES: List[Dict[str, Any]] = json.load(f)["cases"]
+
+
+def lines(case: Dict[str, Any]) -> List[Tuple[str, str]]:
+    """A case's header lines, the last one repeated and <pad> filled in."""
+    pad = "x" * case.get("pad", 0)
+    out = []
+    for i, (name, value) in enumerate(case["headers"]):
+        n = case.get("repeat", 1) if i == len(case["headers"]) - 1 else 1
+        out += [(name, value.replace("<pad>", pad))] * n
+    return out
+
+
+class DirectivesTest(unittest.TestCase):
+    def check(self, case: Dict[str, Any], headers: Any) -> None:
+        if "want" in case:
+            self.assertEqual(directives(headers), case["want"])
+            return
+        with self.assertRaises(DirectiveError) as cm:
+            directives(headers)
+        err = cm.exception
+        self.assertIsInstance(err, ValueError)
+        if case["error"]:
+            self.assertEqual(err.header.lower(), case["error"].lower())
+        self.assertRegex(str(err), "^sessionproxy.testing: " + re.escape(err.header) + ": ")
+
+    def test_cases(self) -> None:
+        for case in CASES:
+            with self.subTest(case["name"]):
+                self.check(case, lines(case))
+
+    def test_cases_in_werkzeug_headers(self) -> None:
+        for case in CASES:
+            with self.subTest(case["name"]):
+                self.check(case, Headers(lines(case)))
+
+    def test_named_after_the_header(self) -> None:
+        h = [("X-App-Session-Renew", "true"), ("X-Session-Set", '{"_a":1}')]
+        self.assertTrue(directives(h, "X-App-Session")["renew"])
+        with self.assertRaises(DirectiveError) as cm:
+            directives(h + [("X-App-Session-Destroy", "nope")], "X-App-Session")
+        self.assertEqual(cm.exception.header, "X-App-Session-Destroy")
+
+    def test_jar_refuses_as_the_proxy(self) -> None:
+        jar = SessionJar("s", {"a": 1})
+        with self.assertRaises(DirectiveError):
+            jar.apply([("X-Session-Set", '{"b":2}'), ("X-Session-Destroy", "yes")])
+        self.assertEqual(jar.data, {"a": 1}, "nothing of the response applied")
+
+
+if __name__ == "__main__":
+    unittest.main()
