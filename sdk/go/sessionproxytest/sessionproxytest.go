@@ -97,7 +97,8 @@ type Directives struct {
 	// or "1"). X-Session-Destroy "all" sets Destroy and DestroyOthers,
 	// "others" only DestroyOthers: the user's other sessions end.
 	Destroy, Renew, DestroyOthers bool
-	// MaxAge is X-Session-Max-Age: milliseconds, "session", or "".
+	// MaxAge is X-Session-Max-Age: milliseconds in decimal, as the proxy
+	// reads them ("+060000" gives "60000"), "session", or "".
 	MaxAge string
 }
 
@@ -108,23 +109,43 @@ func ReadDirectives(h http.Header) (Directives, error) {
 }
 
 // ReadDirectivesFor is ReadDirectives for a Manager whose Options.Header
-// is header, which names the directives (header+"-Set", ...).
+// is header, which names the directives (header+"-Set", ...). Names are
+// matched as the proxy reads them off the wire, canonicalized.
 //
-// It refuses what the proxy answers with 502, applying nothing: an
-// X-Session-Set that is not a JSON object or names a top-level key
-// starting with "_", a Destroy other than "true", "1", "others" or
-// "all", a Renew other than "true" or "1", a Max-Age that is neither a
-// positive number of milliseconds (at most 100 years) nor "session", and
-// any other header named header+"-..." (a typo such as X-Session-Sett).
+// It refuses what the proxy answers with 502, applying nothing, with an
+// error naming the header: an X-Session-Set that is not a JSON object,
+// nests objects and arrays deeper than 32 or names a top-level key
+// starting with "_"; a Destroy other than "true", "1", "others" or "all";
+// a Renew other than "true" or "1"; a Max-Age that is neither a positive
+// number of milliseconds (at most 100 years) nor "session"; any other
+// header named header+"-..." (or with "_", in any case: a typo such as
+// X-Session-Sett); and more than 100 such header values, the token
+// included, or more than 1 MiB of them.
 func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 	var d Directives
 	header = http.CanonicalHeaderKey(header)
+	count, size := 0, 0
 	for name, values := range h {
-		switch name {
+		if !ownHeader(name, header) {
+			continue
+		}
+		for _, v := range values {
+			size += len(v)
+		}
+		switch count += len(values); {
+		case count > maxDirectives:
+			return Directives{}, fmt.Errorf("sessionproxytest: %s: more than %d session headers in one response", name, maxDirectives)
+		case size > maxDirectiveBytes:
+			return Directives{}, fmt.Errorf("sessionproxytest: %s: the session headers of one response are longer than %d bytes", name, maxDirectiveBytes)
+		}
+		switch http.CanonicalHeaderKey(name) {
 		case header:
 			// The token, echoed back: the proxy drops it.
 		case header + "-Set":
 			for _, v := range values {
+				if tooDeep(v) {
+					return Directives{}, fmt.Errorf("sessionproxytest: %s nests objects and arrays deeper than %d", name, maxDepth)
+				}
 				var patch map[string]any
 				if err := json.Unmarshal([]byte(v), &patch); err != nil || patch == nil {
 					return Directives{}, fmt.Errorf("sessionproxytest: %s %q is not a JSON object", name, v)
@@ -153,31 +174,63 @@ func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 			}
 		case header + "-Renew":
 			for _, v := range values {
-				if v = strings.TrimSpace(v); v != "true" && v != "1" {
+				if t := strings.TrimSpace(v); t != "true" && t != "1" {
 					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want "true" or "1"`, name, v)
 				}
 				d.Renew = true
 			}
 		case header + "-Max-Age":
 			for _, v := range values {
-				v = strings.TrimSpace(v)
-				if ms, err := strconv.ParseInt(v, 10, 64); v != "session" && (err != nil || ms <= 0 || ms > maxMaxAgeMS) {
+				if t := strings.TrimSpace(v); t == "session" {
+					d.MaxAge = t
+				} else if ms, err := strconv.ParseInt(t, 10, 64); err == nil && ms > 0 && ms <= maxMaxAgeMS {
+					d.MaxAge = strconv.FormatInt(ms, 10)
+				} else {
 					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want a positive number of milliseconds (at most 100 years) or "session"`, name, v)
 				}
-				d.MaxAge = v
 			}
 		default:
-			if ownHeader(name, header) {
-				return Directives{}, fmt.Errorf("sessionproxytest: %s: unknown session directive", name)
-			}
+			return Directives{}, fmt.Errorf("sessionproxytest: %s: unknown session directive", name)
 		}
 	}
 	return d, nil
 }
 
+// The proxy's limits (proxy.MaxDirectives, proxy.MaxDirectiveBytes and
+// session.MaxDepth): past one, it answers 502.
+const (
+	maxDirectives     = 100     // header values named after the token's header
+	maxDirectiveBytes = 1 << 20 // their total length
+	maxDepth          = 32      // nesting of an X-Session-Set, its object counting as 1
+)
+
 // maxMaxAgeMS is the longest X-Session-Max-Age the proxy accepts, 100
 // years in milliseconds.
 const maxMaxAgeMS = int64(100 * 365 * 24 * time.Hour / time.Millisecond)
+
+// tooDeep reports whether v, JSON or any text, nests objects and arrays
+// deeper than maxDepth outside its strings, as the proxy counts before
+// parsing.
+func tooDeep(v string) bool {
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case '"':
+			for i++; i < len(v) && v[i] != '"'; i++ {
+				if v[i] == '\\' {
+					i++
+				}
+			}
+		case '{', '[':
+			if depth++; depth > maxDepth {
+				return true
+			}
+		case '}', ']':
+			depth--
+		}
+	}
+	return false
+}
 
 // ownHeader reports whether name is one of the proxy's headers: header,
 // or header followed by "-" or "_" and more, in any case, "_" for "-".

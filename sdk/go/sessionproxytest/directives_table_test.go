@@ -1,0 +1,117 @@
+package sessionproxytest_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/sessionproxy/sessionproxy/sdk/go/sessionproxytest"
+)
+
+// directiveCase is one case of ../../testdata/directives.json, the table
+// the proxy is held to (test/sdk_directives_test.go).
+type directiveCase struct {
+	Name    string      `json:"name"`
+	Headers [][2]string `json:"headers"`
+	Repeat  int         `json:"repeat"`
+	Pad     int         `json:"pad"`
+	Want    *struct {
+		Set           []map[string]any `json:"set"`
+		Destroy       bool             `json:"destroy"`
+		DestroyOthers bool             `json:"destroy_others"`
+		Renew         bool             `json:"renew"`
+		MaxAge        json.RawMessage  `json:"max_age"` // a number, "session" or null
+	} `json:"want"`
+	Error *string `json:"error"` // with Want nil: the header the error names, or any
+}
+
+// header returns the case's response headers, their names as written
+// (not canonicalized), as the test of the proxy sends them.
+func (c directiveCase) header() http.Header {
+	h := http.Header{}
+	pad := strings.Repeat("x", c.Pad)
+	for i, kv := range c.Headers {
+		n := 1
+		if i == len(c.Headers)-1 && c.Repeat > 0 {
+			n = c.Repeat
+		}
+		for range n {
+			h[kv[0]] = append(h[kv[0]], strings.ReplaceAll(kv[1], "<pad>", pad))
+		}
+	}
+	return h
+}
+
+// TestReadDirectivesTable: ReadDirectives refuses every response of the
+// shared table that the proxy answers with 502, naming the header, and
+// reads the others as the proxy applies them, so that a handler's unit
+// test passes exactly when the proxy would apply its directives.
+func TestReadDirectivesTable(t *testing.T) {
+	t.Parallel()
+	b, err := os.ReadFile("../../testdata/directives.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table struct {
+		Cases []directiveCase `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &table); err != nil {
+		t.Fatal(err)
+	}
+	if len(table.Cases) == 0 {
+		t.Fatal("no cases")
+	}
+	for _, tc := range table.Cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			t.Parallel()
+			got, err := sessionproxytest.ReadDirectives(tc.header())
+			if tc.Want == nil {
+				switch {
+				case err == nil:
+					t.Fatalf("%.200v: read as %+v, want an error (the proxy answers 502)", tc.Headers, got)
+				case tc.Error != nil && !namesHeader(err.Error(), *tc.Error):
+					t.Errorf("%.200v: error %q does not name %s", tc.Headers, err, *tc.Error)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%.200v: %v; the proxy applies it", tc.Headers, err)
+			}
+			want := sessionproxytest.Directives{
+				Destroy:       tc.Want.Destroy,
+				DestroyOthers: tc.Want.DestroyOthers,
+				Renew:         tc.Want.Renew,
+			}
+			if len(tc.Want.Set) > 0 {
+				want.Set = tc.Want.Set[0] // Directives keep the first patch
+			}
+			// Directives' MaxAge is a string: the milliseconds in decimal,
+			// "session", or "" for null.
+			if err := json.Unmarshal(tc.Want.MaxAge, &want.MaxAge); err != nil {
+				want.MaxAge = string(tc.Want.MaxAge)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%.200v: read as %+v, want %+v", tc.Headers, got, want)
+			}
+		})
+	}
+}
+
+// namesHeader reports whether the error message msg names the header
+// name as a word of its own, not as the start of a longer name.
+func namesHeader(msg, name string) bool {
+	for i := 0; ; {
+		j := strings.Index(msg[i:], name)
+		if j < 0 {
+			return false
+		}
+		end := i + j + len(name)
+		if end == len(msg) || msg[end] == ' ' || msg[end] == ':' {
+			return true
+		}
+		i = i + j + 1
+	}
+}
