@@ -29,11 +29,12 @@ var errSendStalled = errors.New("proxy: the upstream took none of the request bo
 //
 // The upstream's: the transport reads the next part of the body (up to 32
 // KiB, its copy buffer) only once the upstream has taken the last one, so
-// the time between one Read's return and the next is the upstream's. When that passes send, the
-// upstream request is aborted, as nginx's proxy_send_timeout does: the
-// transport's own wait (for the response headers) starts only once the
-// body is all written, so an upstream that hangs while a large upload
-// fills its socket would otherwise hold the request for ever.
+// the time between one Read's return and the next is the upstream's. When
+// that passes send, the upstream request is aborted, as nginx's
+// proxy_send_timeout does: the transport's own wait (for the response
+// headers) starts only once the body is all written, so an upstream that
+// hangs while a large upload fills its socket would otherwise hold the
+// request for ever.
 type idleBody struct {
 	io.ReadCloser
 	st        *state
@@ -144,7 +145,8 @@ func (b *idleBody) stall() {
 // answered reports whether the upstream's answer may be committed: true
 // unless the send timer aborted the request first.
 func (b *idleBody) answered() bool {
-	return b.race.CompareAndSwap(sendRunning, sendAnswered) || b.race.Load() == sendAnswered
+	b.race.CompareAndSwap(sendRunning, sendAnswered)
+	return b.race.Load() == sendAnswered
 }
 
 // stalled reports whether the send timer aborted the request.
