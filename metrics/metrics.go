@@ -42,6 +42,7 @@ type Metrics struct {
 	created         prometheus.Counter
 	destroyed       prometheus.Counter
 	renewed         prometheus.Counter
+	dropped         prometheus.Counter
 	rejected        *prometheus.CounterVec
 	storeDuration   *prometheus.HistogramVec
 	storeErrors     *prometheus.CounterVec
@@ -103,6 +104,10 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 			Name: "sessionproxy_sessions_renewed_total",
 			Help: "Sessions renewed by the upstream (new id, or a re-issued cookie in the koa format).",
 		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "sessionproxy_session_changes_dropped_total",
+			Help: "Upstream session changes not applied because a concurrent request had ended or renewed the session first (a logout is not undone).",
+		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "sessionproxy_cookies_rejected_total",
 			Help: "Session cookies that gave no session, by reason; the client got a fresh session.",
@@ -126,7 +131,7 @@ func New(reg prometheus.Registerer, version string) (*Metrics, error) {
 
 	for _, c := range []prometheus.Collector{
 		m.requests, m.requestDuration, m.upstreamErrors, m.directiveErrors,
-		m.created, m.destroyed, m.renewed, m.rejected, m.storeDuration, m.storeErrors, build,
+		m.created, m.destroyed, m.renewed, m.dropped, m.rejected, m.storeDuration, m.storeErrors, build,
 	} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
@@ -232,6 +237,9 @@ func (m *Metrics) Committed(o session.Outcome) {
 	}
 	if o.Renewed {
 		m.renewed.Inc()
+	}
+	if o.Dropped {
+		m.dropped.Inc()
 	}
 }
 

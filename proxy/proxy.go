@@ -585,10 +585,24 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 		return err
 	}
 	p.opts.Observer.Committed(out)
+	if out.Dropped {
+		p.logDropped(st)
+	}
 	if len(resp.Header["Set-Cookie"]) > n {
 		p.setsSession(resp.Header)
 	}
 	return nil
+}
+
+// logDropped logs a change Commit dropped (session.Outcome.Dropped). It is
+// a function of its own, never inlined, so that its arguments are not in
+// modifyResponse's frame, under every store write: a request's stack must
+// fit a goroutine's first 8 KiB (TestRequestsFitTheFirstStack).
+//
+//go:noinline
+func (p *Proxy) logDropped(st *state) {
+	p.log.Info("session change dropped: a concurrent request ended or renewed the session first",
+		"method", st.in.Method, "path", truncatePath(st.in.URL.Path), "upstream", st.route.Upstream.Host)
 }
 
 // setsSession marks a response that sets the session cookie, the proxy's

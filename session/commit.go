@@ -41,6 +41,10 @@ type Outcome struct {
 	Destroyed bool // an existing session was destroyed
 	Renewed   bool // the session got a new id or a re-issued cookie
 	Ended     int  // other sessions of the user ended (Change.DestroyOthers)
+	// Dropped: the change was not applied, since a concurrent request
+	// ended or renewed the session after this one loaded it (a logout
+	// must not be undone; its Set is dropped).
+	Dropped bool
 }
 
 // Commit applies ch to s, as koa-session commits ctx.session, writes the
@@ -128,7 +132,7 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 			// Destroyed or renewed by a concurrent request, or ended by
 			// its user's logout elsewhere: its Set must not bring the
 			// session back (that would undo a logout).
-			return Outcome{}, nil
+			return Outcome{Dropped: true}, nil
 		} else if err != nil {
 			return Outcome{}, err
 		}

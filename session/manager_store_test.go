@@ -44,6 +44,9 @@ func TestConcurrentDestroyIsNotUndone(t *testing.T) {
 				t.Errorf("the late Set recreated the session: outcome %+v, cookies %v, %d entries (was %d)",
 					out, h["Set-Cookie"], store.Len(), before)
 			}
+			if !out.Dropped {
+				t.Errorf("outcome %+v: want Dropped, so that the dropped change is logged and counted", out)
+			}
 			if _, ok, _ := store.Load(context.Background(), slow.ID); ok {
 				t.Error("the old id is back in the store")
 			}
