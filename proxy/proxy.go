@@ -608,12 +608,26 @@ func (p *Proxy) logDropped(st *state) {
 // setsSession marks a response that sets the session cookie, the proxy's
 // or the upstream's own: Vary: Cookie, and not to be cached for others.
 func (p *Proxy) setsSession(h http.Header) {
-	if len(h["Vary"]) == 0 {
+	switch {
+	case len(h["Vary"]) == 0:
 		h["Vary"] = p.varyCookie
-	} else {
+	case !variesOnCookie(h["Vary"]): // the app's library may have said so
 		h.Add("Vary", "Cookie")
 	}
 	p.privateCache(h)
+}
+
+// variesOnCookie reports whether a response's Vary values already cover
+// the Cookie header: they name it, or are "*".
+func variesOnCookie(vary []string) bool {
+	for _, v := range vary {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f == "*" || strings.EqualFold(f, "Cookie") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // privateCache keeps shared caches (CDNs, caching proxies) from storing a

@@ -202,6 +202,9 @@ func TestVaryCookie(t *testing.T) {
 			w.Header().Set("Vary", "Accept-Encoding")
 			w.Header().Set("Cache-Control", "max-age=60")
 		}
+		if v := r.URL.Query().Get("app-vary"); v != "" { // the app's session library said so already
+			w.Header().Set("Vary", v)
+		}
 		if r.URL.Query().Has("own") { // the upstream sets the session cookie itself
 			w.Header().Set("Set-Cookie", "koa.sess=upstreamvalue; path=/")
 			w.Header().Set("Cache-Control", "public, max-age=600")
@@ -220,6 +223,9 @@ func TestVaryCookie(t *testing.T) {
 		{"", "Cookie", `no-cache="Set-Cookie"`},
 		{"?own", "Cookie", "max-age=600, private"},
 		{"?cdn", "Cookie", `no-cache="Set-Cookie"`},
+		{"?app-vary=Cookie", "Cookie", `no-cache="Set-Cookie"`},
+		{"?app-vary=Accept-Encoding,+cookie", "Accept-Encoding, cookie", `no-cache="Set-Cookie"`},
+		{"?app-vary=*", "*", `no-cache="Set-Cookie"`},
 	} {
 		resp, err := http.Get(srv.URL + "/" + tc.query)
 		if err != nil {
