@@ -49,6 +49,18 @@ func Register(mux *http.ServeMux, o Options) {
 	mux.HandleFunc("GET /sessions", a.auth(a.list))
 	mux.HandleFunc("DELETE /sessions", a.auth(a.endUser))
 	mux.HandleFunc("DELETE /sessions/{handle}", a.auth(a.endHandle))
+	// Other methods get the API's JSON errors too, not the mux's text.
+	mux.HandleFunc("/sessions", notAllowed("GET, HEAD, DELETE"))
+	mux.HandleFunc("/sessions/{handle}", notAllowed("DELETE"))
+}
+
+// notAllowed answers a method the route does not take: 405, naming the
+// ones it does in Allow.
+func notAllowed(allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here: use "+allow)
+	}
 }
 
 type api struct {

@@ -89,6 +89,8 @@ func TestSessionsAPI(t *testing.T) {
 		{"no user", "GET", "/sessions", bearer, 400, "user query parameter"},
 		{"no user to delete", "DELETE", "/sessions", bearer, 400, "user query parameter"},
 		{"bad handle", "DELETE", "/sessions/xyz", bearer, 400, "not a session handle"},
+		{"GET a handle", "GET", "/sessions/xyz", bearer, 405, "use DELETE"},
+		{"POST sessions", "POST", "/sessions?user=ann", bearer, 405, "use GET, HEAD, DELETE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := do(tc.method, tc.path, tc.auth)
