@@ -98,3 +98,63 @@ func keys(t reflect.Type, prefix string) []string {
 	}
 	return out
 }
+
+// TestReadmeShowsTheDefaults holds the README's configuration table to
+// config.example.yaml (which TestExampleIsValidAndShowsTheDefaults holds to
+// the code): a row's default, when it is a literal, is the value the
+// example shows for that key.
+func TestReadmeShowsTheDefaults(t *testing.T) {
+	b, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	example := map[string]string{} // key → the scalar the example shows
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			path, v := prefix+n.Content[i].Value, n.Content[i+1]
+			if v.Kind == yaml.ScalarNode {
+				example[path] = v.Value
+			}
+			walk(v, path+".")
+		}
+	}
+	walk(root.Content[0], "")
+
+	doc, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for line := range strings.Lines(string(doc)) {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		key := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		shown, ok := example[key]
+		def := strings.TrimSpace(cells[2])
+		if !ok || !strings.HasPrefix(def, "`") {
+			continue // not a scalar key, or a default in words ("required")
+		}
+		lit, _, _ := strings.Cut(def[1:], "`")
+		lit = strings.Trim(lit, `"`)
+		if _, isKey := example[lit]; isKey {
+			continue // the default is another key's value
+		}
+		if lit == "[]" && shown == "" { // an empty list, commented examples under it
+			continue
+		}
+		checked++
+		if lit != shown {
+			t.Errorf("README.md gives %s the default %q; config.example.yaml (and the code) %q", key, lit, shown)
+		}
+	}
+	if checked < 40 {
+		t.Errorf("only %d README rows checked: has the table's layout changed?", checked)
+	}
+}
