@@ -22,6 +22,11 @@ type Options struct {
 	// Secret is the HS256 key the proxy signs tokens with (its
 	// token.secret). Required unless JWKSURL is set.
 	Secret string
+	// OldSecrets are secrets the proxy signed with before token.secret
+	// was rotated: tokens they verify are accepted too (for token.ttl
+	// after the switch). Secret is tried first; an old secret only ever
+	// verifies. Default: none.
+	OldSecrets []string
 	// JWKSURL is where the proxy publishes its public keys, for EdDSA and
 	// ES256 tokens (its /.well-known/jwks.json). Keys are cached by kid; a
 	// token with an unknown kid fetches the set again at once (a rotation),
@@ -69,16 +74,17 @@ type Options struct {
 // Manager verifies the proxy's tokens and, as middleware, gives handlers
 // the session. It is safe for concurrent use.
 type Manager struct {
-	opts   Options
-	secret []byte
-	keys   *keySet
-	leeway time.Duration
-	header string
+	opts    Options
+	secrets []any // []byte each: Secret first, then OldSecrets; nil without Secret
+	keys    *keySet
+	leeway  time.Duration
+	header  string
 }
 
 // New returns a Manager for opts, or an error for options that cannot
-// work: neither a secret nor a JWKS URL, a JWKS URL that is not an
-// absolute http(s) URL, or a header name that is not one.
+// work: neither a secret nor a JWKS URL, an empty old secret or old
+// secrets without a Secret, a JWKS URL that is not an absolute http(s)
+// URL, or a header name that is not one.
 func New(opts Options) (*Manager, error) {
 	m := &Manager{opts: opts, leeway: opts.Leeway, header: opts.Header}
 	if m.opts.Logger == nil {
@@ -88,7 +94,16 @@ func New(opts Options) (*Manager, error) {
 		return nil, errors.New("sessionproxy: Options.Secret (or JWKSURL) is required")
 	}
 	if opts.Secret != "" {
-		m.secret = []byte(opts.Secret)
+		m.secrets = append(m.secrets, []byte(opts.Secret))
+	}
+	if len(opts.OldSecrets) > 0 && opts.Secret == "" {
+		return nil, errors.New("sessionproxy: Options.OldSecrets needs Options.Secret, the current token.secret")
+	}
+	for i, s := range opts.OldSecrets {
+		if s == "" {
+			return nil, fmt.Errorf("sessionproxy: Options.OldSecrets[%d] is empty", i)
+		}
+		m.secrets = append(m.secrets, []byte(s))
 	}
 	if opts.JWKSURL != "" {
 		u, err := url.Parse(opts.JWKSURL)

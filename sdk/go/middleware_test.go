@@ -36,6 +36,8 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		{"JWKS URL not http", sessionproxy.Options{JWKSURL: "file:///etc/jwks.json"}, `"file:///etc/jwks.json"`},
 		{"JWKS URL unparsable", sessionproxy.Options{JWKSURL: "http://[::1"}, "missing ']'"},
 		{"header with a space", sessionproxy.Options{Secret: secret, Header: "X Session"}, `"X Session"`},
+		{"empty old secret", sessionproxy.Options{Secret: secret, OldSecrets: []string{"old", ""}}, "OldSecrets[1]"},
+		{"old secrets but no secret", sessionproxy.Options{JWKSURL: "http://127.0.0.1/jwks.json", OldSecrets: []string{"old"}}, "Options.Secret"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -625,6 +627,52 @@ func TestWithoutValidToken(t *testing.T) {
 			m.Handler(next).ServeHTTP(rec, req)
 			if rec.Code != http.StatusFound || got == nil {
 				t.Errorf("Unauthorized: status %d, err %v", rec.Code, got)
+			}
+		})
+	}
+}
+
+// TestOldSecrets: during a token.secret rotation, a token signed with an
+// old secret verifies only when that secret is listed; one signed with
+// the current secret always; one signed with any other secret never.
+func TestOldSecrets(t *testing.T) {
+	const oldSecret, otherSecret = "old-secret-0123456789abcdef01234567", "other-secret-0123456789abcdef0123456"
+	tests := []struct {
+		name string
+		old  []string
+		// the secret the token is signed with → whether it verifies
+		want map[string]bool
+	}{
+		{"none", nil, map[string]bool{secret: true, oldSecret: false, otherSecret: false}},
+		{"the old one", []string{oldSecret}, map[string]bool{secret: true, oldSecret: true, otherSecret: false}},
+		{"two old ones", []string{"older-secret", oldSecret}, map[string]bool{secret: true, oldSecret: true, otherSecret: false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := sessionproxy.New(sessionproxy.Options{Secret: secret, OldSecrets: tc.old})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for signer, want := range tc.want {
+				token, err := sessionproxytest.MintToken(signer, sessionproxytest.Session{Data: map[string]any{"user": "john"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				c, err := m.Verify(t.Context(), token)
+				switch {
+				case want && (err != nil || c.Session["user"] != "john"):
+					t.Errorf("signed with %q: %v, %v; want it verified", signer, c, err)
+				case !want && !errors.Is(err, sessionproxy.ErrSignature):
+					t.Errorf("signed with %q: %v; want ErrSignature", signer, err)
+				}
+
+				req := httptest.NewRequest("GET", "/", nil)
+				req.Header.Set("X-Session", token)
+				rec := httptest.NewRecorder()
+				m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})).ServeHTTP(rec, req)
+				if got := rec.Code == http.StatusOK; got != want {
+					t.Errorf("signed with %q: middleware answered %d", signer, rec.Code)
+				}
 			}
 		})
 	}

@@ -71,7 +71,8 @@ func Verify(ctx context.Context, token string, opts Options) (*Claims, error) {
 // ErrKID or ErrJWKS. The checks run in this order: three base64url parts
 // whose header is a JSON object; an allowed alg (HS256 with a secret,
 // EdDSA or ES256 with a JWKS, never "none"); a known kid (JWKS only); the
-// signature, compared in constant time; a JSON object
+// signature, compared in constant time (HS256: with Options.Secret, then
+// each of Options.OldSecrets); a JSON object
 // payload with a "sess" object; exp, with the leeway; iss; aud, when an
 // audience is configured.
 func (m *Manager) Verify(ctx context.Context, token string) (*Claims, error) {
@@ -86,7 +87,7 @@ func (m *Manager) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err := decodeSegment(parts[0], &header); err != nil {
 		return nil, fmt.Errorf("%w: header: %v", ErrMalformed, err)
 	}
-	method, key, err := m.key(ctx, header.Alg, header.Kid)
+	method, keys, err := m.keysFor(ctx, header.Alg, header.Kid)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +95,8 @@ func (m *Manager) Verify(ctx context.Context, token string) (*Claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: not base64url", ErrSignature)
 	}
-	if err := method.Verify(parts[0]+"."+parts[1], sig, key); err != nil {
+	signed := parts[0] + "." + parts[1]
+	if !slices.ContainsFunc(keys, func(key any) bool { return method.Verify(signed, sig, key) == nil }) {
 		return nil, ErrSignature
 	}
 
@@ -117,15 +119,16 @@ func (m *Manager) Verify(ctx context.Context, token string) (*Claims, error) {
 	return c, nil
 }
 
-// key returns the signing method and key that may verify a token whose
-// header names alg and kid.
-func (m *Manager) key(ctx context.Context, alg, kid string) (jwt.SigningMethod, any, error) {
+// keysFor returns the signing method and the keys, in the order to try
+// them, that may verify a token whose header names alg and kid: for
+// HS256 the secret, then the old secrets.
+func (m *Manager) keysFor(ctx context.Context, alg, kid string) (jwt.SigningMethod, []any, error) {
 	switch alg {
 	case "HS256":
-		if m.secret == nil {
+		if m.secrets == nil {
 			return nil, nil, fmt.Errorf("%w: HS256 without a secret configured", ErrAlg)
 		}
-		return jwt.SigningMethodHS256, m.secret, nil
+		return jwt.SigningMethodHS256, m.secrets, nil
 	case "EdDSA", "ES256":
 		if m.keys == nil {
 			return nil, nil, fmt.Errorf("%w: %s without a JWKS URL configured", ErrAlg, alg)
@@ -140,7 +143,7 @@ func (m *Manager) key(ctx context.Context, alg, kid string) (jwt.SigningMethod, 
 		if k.alg != alg {
 			return nil, nil, fmt.Errorf("%w: token says %s, key %q is for %s", ErrAlg, alg, kid, k.alg)
 		}
-		return jwt.GetSigningMethod(alg), k.key, nil
+		return jwt.GetSigningMethod(alg), []any{k.key}, nil
 	default:
 		return nil, nil, fmt.Errorf("%w: %q", ErrAlg, alg)
 	}
