@@ -17,7 +17,7 @@ import re
 import threading
 import time
 import urllib.request
-from typing import Any, Callable, Dict, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 __all__ = ["InvalidToken", "KeySetError", "Verifier", "verify", "ISSUER", "DEFAULT_LEEWAY"]
 
@@ -215,6 +215,23 @@ def _verify_asymmetric(alg: str, key: Any, signed: bytes, sig: bytes) -> bool:
     return True
 
 
+def _old_secrets(old_secrets: Optional[Iterable[Union[str, bytes]]]) -> Tuple[bytes, ...]:
+    """The old secrets as bytes, or a TypeError or ValueError for a list
+    that cannot work, so that it fails where it is configured."""
+    if old_secrets is None:
+        return ()
+    if isinstance(old_secrets, (str, bytes)):
+        raise TypeError("sessionproxy: old_secrets must be a list of secrets, not one secret")
+    olds = []
+    for i, old in enumerate(old_secrets):
+        if not isinstance(old, (str, bytes)):
+            raise TypeError(f"sessionproxy: old_secrets[{i}] must be str or bytes")
+        if len(old) == 0:
+            raise ValueError(f"sessionproxy: old_secrets[{i}] is empty")
+        olds.append(old.encode() if isinstance(old, str) else old)
+    return tuple(olds)
+
+
 class Verifier:
     """Verifies sessionproxy tokens with one configuration.
 
@@ -222,6 +239,11 @@ class Verifier:
     JWKS cache. ``secret`` verifies HS256; ``jwks_url`` verifies EdDSA and
     ES256 tokens by their ``kid``; give either or both. An empty secret is
     refused here, never accepted as a key.
+
+    ``old_secrets`` are secrets the proxy signed with before
+    ``token.secret`` was rotated: tokens they verify are accepted too (for
+    ``token.ttl`` after the switch). ``secret`` is tried first; an empty
+    old secret is refused like an empty secret.
 
     ``audience``, when set, must be in the token's ``aud`` (a string or a
     list). ``leeway`` is in seconds (default 5).
@@ -231,6 +253,7 @@ class Verifier:
         self,
         secret: Union[str, bytes, None] = None,
         *,
+        old_secrets: Optional[Iterable[Union[str, bytes]]] = None,
         jwks_url: Optional[str] = None,
         audience: Optional[str] = None,
         leeway: float = DEFAULT_LEEWAY,
@@ -246,9 +269,13 @@ class Verifier:
             raise ValueError("sessionproxy: the secret is empty; pass token.secret of the proxy")
         if secret is None and not jwks_url:
             raise ValueError("sessionproxy: give a secret (HS256) or a jwks_url (EdDSA, ES256)")
+        olds = _old_secrets(old_secrets)
+        if olds and secret is None:
+            raise ValueError("sessionproxy: old_secrets needs secret, the proxy's current token.secret")
         if leeway < 0:
             raise ValueError("sessionproxy: leeway must not be negative")
         self._secret = secret.encode() if isinstance(secret, str) else secret
+        self._old_secrets = olds
         self.audience = audience
         self.leeway = leeway
         self.issuer = issuer
@@ -279,8 +306,8 @@ class Verifier:
         alg = header.get("alg")
         signed = f"{parts[0]}.{parts[1]}".encode("ascii")
         if alg == "HS256" and self._secret is not None:
-            expected = hmac.new(self._secret, signed, hashlib.sha256).digest()
-            if not hmac.compare_digest(expected, sig):
+            if not _hs256_matches(self._secret, signed, sig) and \
+                    not any(_hs256_matches(old, signed, sig) for old in self._old_secrets):
                 raise InvalidToken("signature", "the signature does not match")
         elif alg in ("EdDSA", "ES256") and self.keyset is not None:
             kid = header.get("kid")
@@ -316,6 +343,11 @@ class Verifier:
         return claims
 
 
+def _hs256_matches(secret: bytes, signed: bytes, sig: bytes) -> bool:
+    expected = hmac.new(secret, signed, hashlib.sha256).digest()
+    return hmac.compare_digest(expected, sig)
+
+
 def _is_number(v: Any) -> bool:
     # Python's json reads NaN and Infinity, which JSON does not have: an
     # exp of NaN would never expire.
@@ -336,6 +368,8 @@ def verify(
     jwks_url: Optional[str] = None,
     audience: Optional[str] = None,
     leeway: float = DEFAULT_LEEWAY,
+    *,
+    old_secrets: Optional[Iterable[Union[str, bytes]]] = None,
 ) -> Dict[str, Any]:
     """Verify one sessionproxy token and return its claims.
 
@@ -343,4 +377,5 @@ def verify(
     JWKS, build a :class:`Verifier` once instead, so the keys are cached
     across requests.
     """
-    return Verifier(secret, jwks_url=jwks_url, audience=audience, leeway=leeway).verify(token)
+    return Verifier(secret, old_secrets=old_secrets, jwks_url=jwks_url, audience=audience,
+                    leeway=leeway).verify(token)

@@ -21,7 +21,7 @@ the session is empty, and changing it raises ``RuntimeError``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, TypeVar, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, TypeVar, Union
 
 from flask import Flask, abort, current_app, request
 from flask import session as _session
@@ -29,7 +29,7 @@ from flask.globals import request_ctx
 from flask.sessions import SessionInterface, SessionMixin
 
 from ._session import MaxAge, Session
-from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
+from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier, _old_secrets
 from .wsgi import _Watched
 
 __all__ = [
@@ -138,10 +138,14 @@ class SessionProxy:
     ``SessionProxy(app, secret=...)``, or ``ext = SessionProxy(secret=...)``
     then ``ext.init_app(app)``. Options left None are read from the app's
     config at ``init_app``: ``SESSIONPROXY_SECRET``,
-    ``SESSIONPROXY_JWKS_URL``, ``SESSIONPROXY_AUDIENCE``. An empty secret
-    raises ``ValueError``.
+    ``SESSIONPROXY_OLD_SECRETS``, ``SESSIONPROXY_JWKS_URL``,
+    ``SESSIONPROXY_AUDIENCE``. An empty secret (or old secret) raises
+    ``ValueError``.
 
     - ``secret``: the proxy's ``token.secret`` (HS256);
+    - ``old_secrets``: a list of secrets the proxy signed with before
+      ``token.secret`` was rotated: tokens they verify are accepted too
+      (for ``token.ttl`` after the switch); ``secret`` is tried first;
     - ``jwks_url``: where the proxy's public keys are (EdDSA, ES256);
     - ``audience``: refuse tokens not made for this audience;
     - ``header``: the token's request header (default ``X-Session``), the
@@ -158,6 +162,7 @@ class SessionProxy:
         app: Optional[Flask] = None,
         secret: Union[str, bytes, None] = None,
         *,
+        old_secrets: Optional[Iterable[Union[str, bytes]]] = None,
         jwks_url: Optional[str] = None,
         audience: Optional[str] = None,
         header: str = "X-Session",
@@ -168,6 +173,7 @@ class SessionProxy:
         if secret is not None and len(secret) == 0:
             raise ValueError("sessionproxy: the secret is empty; pass token.secret of the proxy")
         self.secret = secret
+        self.old_secrets = _old_secrets(old_secrets) if old_secrets is not None else None
         self.jwks_url = jwks_url
         self.audience = audience
         self.header = header
@@ -182,6 +188,8 @@ class SessionProxy:
         if verifier is None:
             verifier = Verifier(
                 self.secret if self.secret is not None else app.config.get("SESSIONPROXY_SECRET"),
+                old_secrets=self.old_secrets if self.old_secrets is not None
+                else app.config.get("SESSIONPROXY_OLD_SECRETS"),
                 jwks_url=self.jwks_url or app.config.get("SESSIONPROXY_JWKS_URL"),
                 audience=self.audience or app.config.get("SESSIONPROXY_AUDIENCE"),
                 leeway=self.leeway,

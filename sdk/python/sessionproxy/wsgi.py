@@ -50,6 +50,9 @@ class SessionMiddleware:
     """Wraps a WSGI app with the proxy's session.
 
     - ``secret``: the proxy's ``token.secret`` (HS256); empty is refused;
+    - ``old_secrets``: a list of secrets the proxy signed with before
+      ``token.secret`` was rotated: tokens they verify are accepted too
+      (for ``token.ttl`` after the switch); ``secret`` is tried first;
     - ``jwks_url``: where the proxy's public keys are (EdDSA, ES256);
     - ``audience``: refuse tokens not made for this audience;
     - ``header``: the token's request header (default ``X-Session``), the
@@ -69,6 +72,7 @@ class SessionMiddleware:
         app: WSGIApp,
         secret: Union[str, bytes, None] = None,
         *,
+        old_secrets: Optional[Iterable[Union[str, bytes]]] = None,
         jwks_url: Optional[str] = None,
         audience: Optional[str] = None,
         header: str = "X-Session",
@@ -77,7 +81,8 @@ class SessionMiddleware:
         verifier: Optional[Verifier] = None,
     ) -> None:
         self.app = app
-        self.verifier = verifier or Verifier(secret, jwks_url=jwks_url, audience=audience, leeway=leeway)
+        self.verifier = verifier or Verifier(secret, old_secrets=old_secrets, jwks_url=jwks_url,
+                                             audience=audience, leeway=leeway)
         self.header = header
         self.environ_header = "HTTP_" + header.upper().replace("-", "_")
         self.required = required

@@ -351,6 +351,24 @@ class FlaskSessionTest(unittest.TestCase):
             SessionProxy(Flask(__name__), secret="")
         with self.assertRaises(ValueError):
             SessionProxy(Flask(__name__))  # no secret, no jwks_url, nothing in the config
+        with self.assertRaises(ValueError):
+            SessionProxy(secret=SECRET, old_secrets=[""])  # refused before init_app
+
+    def test_old_secrets(self):
+        old, other = "flask-old-secret-0123456789abcdef", "flask-other-secret-0123456789abcdef"
+        logging.getLogger(__name__).setLevel(logging.ERROR)
+        for name, app in (("argument", make_app(old_secrets=[old])), ("config", None)):
+            if app is None:
+                app = Flask(__name__)
+                app.config.update(SESSIONPROXY_SECRET=SECRET, SESSIONPROXY_OLD_SECRETS=[old])
+                SessionProxy(app)
+                app.get("/get")(lambda: dict(session))
+            c = app.test_client()
+            with self.subTest(name):
+                self.assertEqual(c.get("/get", headers=headers(SECRET)).status_code, 200)
+                self.assertEqual(c.get("/get", headers=headers(old)).status_code, 200)
+                self.assertEqual(c.get("/get", headers=headers(other)).status_code, 401)
+        self.assertEqual(make_app().test_client().get("/get", headers=headers(old)).status_code, 401)
 
     def test_config_and_init_app(self):
         app = Flask(__name__)

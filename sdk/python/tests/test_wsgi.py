@@ -9,6 +9,8 @@ from sessionproxy.testing import mint_token
 from sessionproxy.wsgi import SessionMiddleware
 
 SECRET = "wsgi-test-secret-0123456789abcdef"
+OLD = "wsgi-old-secret-0123456789abcdef"
+OTHER = "wsgi-other-secret-0123456789abcdef"
 
 
 def call(app, token=None, path="/"):
@@ -249,6 +251,15 @@ class MiddlewareTest(unittest.TestCase):
     def test_empty_secret_refused(self):
         with self.assertRaises(ValueError):
             SessionMiddleware(app_doing(lambda s: None), secret="")
+        with self.assertRaises(ValueError):
+            SessionMiddleware(app_doing(lambda s: None), secret=SECRET, old_secrets=[OLD, ""])
+
+    def test_old_secrets(self):
+        app = self.wrap(lambda s: None, old_secrets=[OLD])
+        self.assertEqual(call(app, mint_token(SECRET))["status"], "200 OK")
+        self.assertEqual(call(app, mint_token(OLD))["status"], "200 OK")
+        self.assertEqual(call(app, mint_token(OTHER))["status"][:3], "401")
+        self.assertEqual(call(self.wrap(lambda s: None), mint_token(OLD))["status"][:3], "401")
 
 
 class VerifierTest(unittest.TestCase):
@@ -258,6 +269,36 @@ class VerifierTest(unittest.TestCase):
                 sessionproxy.Verifier(bad)
         with self.assertRaises(ValueError):
             sessionproxy.Verifier()
+        for bad in ([""], [OLD, b""]):
+            with self.assertRaises(ValueError):
+                sessionproxy.Verifier(SECRET, old_secrets=bad)
+        with self.assertRaises(TypeError):
+            sessionproxy.Verifier(SECRET, old_secrets=OLD)  # one secret, not a list of them
+        with self.assertRaises(ValueError):
+            sessionproxy.Verifier(old_secrets=[OLD], jwks_url="http://127.0.0.1:1/jwks.json")
+
+    def test_old_secrets(self):
+        """During a token.secret rotation: a token of the old secret
+        verifies only when it is listed; of the current one always; of
+        any other secret never, refused for its signature as before."""
+        cases = [
+            ("none", None, {SECRET: True, OLD: False, OTHER: False}),
+            ("the old one", [OLD], {SECRET: True, OLD: True, OTHER: False}),
+            ("as bytes, among others", [b"older-secret", OLD.encode()], {SECRET: True, OLD: True, OTHER: False}),
+        ]
+        for name, old, want in cases:
+            v = sessionproxy.Verifier(SECRET, old_secrets=old)
+            for signer, ok in want.items():
+                with self.subTest(name, signer=signer):
+                    tok = mint_token(signer, {"user": "john"})
+                    if ok:
+                        self.assertEqual(v.verify(tok)["sess"], {"user": "john"})
+                        self.assertEqual(sessionproxy.verify(tok, SECRET, old_secrets=old)["sess"], {"user": "john"})
+                    else:
+                        for verify in (v.verify, lambda t: sessionproxy.verify(t, SECRET, old_secrets=old)):
+                            with self.assertRaises(sessionproxy.InvalidToken) as cm:
+                                verify(tok)
+                            self.assertEqual(cm.exception.reason, "signature")
 
     def test_leeway(self):
         import time
