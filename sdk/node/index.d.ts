@@ -30,6 +30,12 @@ export class LateChangeError extends Error {}
 export interface VerifyOptions {
   /** HS256 secret; an empty one is refused. */
   secret?: string | Uint8Array;
+  /**
+   * Secrets the proxy signed with before token.secret was rotated: tokens
+   * they verify are accepted too (for token.ttl after the switch). secret
+   * is tried first; an empty one is refused.
+   */
+  oldSecrets?: ReadonlyArray<string | Uint8Array>;
   /** URL of a JWKS with the proxy's EdDSA (Ed25519) / ES256 (P-256) public keys. */
   jwksUrl?: string;
   /** When set, the token's aud (string or list) must contain it. */

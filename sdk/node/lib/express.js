@@ -155,7 +155,7 @@ function newSession(handle, data) {
 /**
  * express returns Express / Connect middleware that verifies the
  * X-Session token and gives req.session (express-session's API) and
- * req.sessionID. Options: secret or jwksUrl, audience, header, leeway,
+ * req.sessionID. Options: secret (and oldSecrets) or jwksUrl, audience, header, leeway,
  * optional (true, or (req) => boolean: run without a session instead of
  * answering 401, or 503 when the JWKS cannot be fetched), onError(err, req) for a change made after the headers
  * were sent that no call could report (default: console.error),

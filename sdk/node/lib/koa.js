@@ -137,7 +137,7 @@ function newSession(handle, data, isNew) {
 /**
  * koa returns Koa middleware that verifies the X-Session token and gives
  * ctx.session (koa-session's API) and ctx.sessionHandler (regenerateId,
- * getId, setMaxAge). Options: secret or jwksUrl, audience, header,
+ * getId, setMaxAge). Options: secret (and oldSecrets) or jwksUrl, audience, header,
  * leeway, optional (true, or (ctx) => boolean: run without a session
  * instead of answering 401, or 503 when the JWKS cannot be fetched), onError(err, ctx) for a change made after
  * the headers were sent (default: ctx.app.emit('error', err, ctx)).

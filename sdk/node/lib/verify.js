@@ -47,15 +47,33 @@ function parseJSONObject(buf) {
 /**
  * createVerifier checks its options once and returns { verify(token) },
  * an async function resolving to the token's claims or rejecting with an
- * InvalidTokenError. With jwksUrl it holds the fetched key set.
+ * InvalidTokenError. With jwksUrl it holds the fetched key set. HS256
+ * tokens are checked with secret, then with each of oldSecrets (secrets
+ * the proxy signed with before token.secret was rotated).
  */
+function isSecret(s) {
+  return (typeof s === 'string' || s instanceof Uint8Array) && s.length > 0;
+}
+
 function createVerifier(opts = {}) {
-  const { secret, jwksUrl, audience } = opts;
+  const { secret, oldSecrets, jwksUrl, audience } = opts;
   if (secret === undefined && jwksUrl === undefined) {
     throw new TypeError('sessionproxy: secret or jwksUrl is required');
   }
-  if (secret !== undefined && (typeof secret !== 'string' && !(secret instanceof Uint8Array) || secret.length === 0)) {
+  if (secret !== undefined && !isSecret(secret)) {
     throw new TypeError('sessionproxy: secret must be a non-empty string or Uint8Array');
+  }
+  if (oldSecrets !== undefined) {
+    if (!Array.isArray(oldSecrets)) {
+      throw new TypeError('sessionproxy: oldSecrets must be an array of secrets');
+    }
+    const i = oldSecrets.findIndex((s) => !isSecret(s));
+    if (i >= 0) {
+      throw new TypeError('sessionproxy: oldSecrets[' + i + '] must be a non-empty string or Uint8Array');
+    }
+    if (oldSecrets.length > 0 && secret === undefined) {
+      throw new TypeError("sessionproxy: oldSecrets needs secret, the proxy's current token.secret");
+    }
   }
   if (jwksUrl !== undefined) {
     try {
@@ -72,7 +90,9 @@ function createVerifier(opts = {}) {
   if (typeof leeway !== 'number' || !(leeway >= 0)) {
     throw new TypeError('sessionproxy: leeway must be a number of seconds >= 0');
   }
-  const secretKey = secret === undefined ? null : Buffer.from(secret);
+  // The secret first, then the old ones (a token.secret rotation): each
+  // only ever verifies.
+  const secretKeys = secret === undefined ? null : [secret, ...(oldSecrets || [])].map((s) => Buffer.from(s));
   const jwks = jwksUrl === undefined ? null : new JWKS(jwksUrl, opts);
 
   async function verify(token) {
@@ -87,9 +107,8 @@ function createVerifier(opts = {}) {
     }
     const signed = Buffer.from(parts[0] + '.' + parts[1], 'latin1');
     const alg = header.alg;
-    if (alg === 'HS256' && secretKey !== null) {
-      const mac = crypto.createHmac('sha256', secretKey).update(signed).digest();
-      if (sig.length !== mac.length || !crypto.timingSafeEqual(sig, mac)) {
+    if (alg === 'HS256' && secretKeys !== null) {
+      if (!secretKeys.some((key) => hs256Matches(key, signed, sig))) {
         throw new InvalidTokenError('signature');
       }
     } else if ((alg === 'EdDSA' || alg === 'ES256') && jwks !== null) {
@@ -125,8 +144,13 @@ function createVerifier(opts = {}) {
   return { verify };
 }
 
+function hs256Matches(key, signed, sig) {
+  const mac = crypto.createHmac('sha256', key).update(signed).digest();
+  return sig.length === mac.length && crypto.timingSafeEqual(sig, mac);
+}
+
 /**
- * verify checks token with opts (secret or jwksUrl, audience, leeway) and
+ * verify checks token with opts (secret and oldSecrets, or jwksUrl, audience, leeway) and
  * resolves to its claims, or rejects with an InvalidTokenError. It builds
  * a verifier per call: use createVerifier to keep a JWKS cache.
  */

@@ -170,6 +170,17 @@ test('express: without a valid token', async (t) => {
 
 test('express: an empty secret is refused at construction', () => {
   assert.throws(() => sessionproxy.express({ secret: '' }), TypeError);
+  assert.throws(() => sessionproxy.express({ secret: SECRET, oldSecrets: [''] }), TypeError);
+});
+
+test('express: oldSecrets accepts the previous token.secret, and no other', async (t) => {
+  const old = 'node-old-secret-0123456789abcdef';
+  const { url } = await startApp(t, { oldSecrets: [old] });
+  assert.equal((await request(url, '/get', mintToken({ secret: SECRET, sess: { user } }))).status, 200);
+  assert.equal((await request(url, '/get', mintToken({ secret: old, sess: { user } }))).status, 200);
+  assert.equal((await request(url, '/get', mintToken({ secret: 'another-secret-0123456789', sess: {} }))).status, 401);
+  const without = await startApp(t);
+  assert.equal((await request(without.url, '/get', mintToken({ secret: old, sess: { user } }))).status, 401);
 });
 
 test('express: data keys named like Session members are kept, not lost', async (t) => {

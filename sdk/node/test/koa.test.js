@@ -216,6 +216,17 @@ test('koa: a change after the headers were sent is reported', async (t) => {
 test('koa: an empty secret is refused at construction', () => {
   assert.throws(() => sessionproxy.koa({ secret: '' }), TypeError);
   assert.throws(() => sessionproxy.koa({}), TypeError);
+  assert.throws(() => sessionproxy.koa({ secret: SECRET, oldSecrets: [''] }), TypeError);
+});
+
+test('koa: oldSecrets accepts the previous token.secret, and no other', async (t) => {
+  const old = 'node-old-secret-0123456789abcdef';
+  const { url } = await startApp(t, { oldSecrets: [old] });
+  assert.equal((await request(url, '/get', token({ user }))).status, 200);
+  assert.equal((await request(url, '/get', mintToken({ secret: old, sess: { user } }))).body, JSON.stringify(user));
+  assert.equal((await request(url, '/get', mintToken({ secret: 'another-secret-0123456789', sess: {} }))).status, 401);
+  const without = await startApp(t);
+  assert.equal((await request(without.url, '/get', mintToken({ secret: old, sess: { user } }))).status, 401);
 });
 
 test('koa: data keys named like Session members are kept, not lost', async (t) => {

@@ -74,6 +74,33 @@ test('a Uint8Array secret, as the typings allow', async () => {
   assert.deepEqual(await createVerifier({ secret }).verify(v.token), v.claims);
 });
 
+test('oldSecrets: a token.secret rotation', async (t) => {
+  const { mintToken } = require('../testing');
+  const current = vectors.secret;
+  const old = 'node-old-secret-0123456789abcdef';
+  const other = 'node-other-secret-0123456789abcdef';
+  const cases = [
+    ['none', undefined, { [current]: true, [old]: false, [other]: false }],
+    ['the old one', [old], { [current]: true, [old]: true, [other]: false }],
+    ['as a Uint8Array, among others', ['older-secret', new TextEncoder().encode(old)], { [current]: true, [old]: true, [other]: false }],
+  ];
+  for (const [name, oldSecrets, want] of cases) {
+    await t.test(name, async () => {
+      const v = createVerifier({ secret: current, oldSecrets });
+      for (const [signer, ok] of Object.entries(want)) {
+        const token = mintToken({ secret: signer, sess: { user: 'john' } });
+        for (const check of [v.verify, (tok) => verify(tok, { secret: current, oldSecrets })]) {
+          if (ok) {
+            assert.deepEqual((await check(token)).sess, { user: 'john' }, 'signed with ' + signer);
+          } else {
+            await assert.rejects(check(token), (err) => err instanceof InvalidTokenError && err.reason === 'signature', 'signed with ' + signer);
+          }
+        }
+      }
+    });
+  }
+});
+
 test('a nested "__proto__" member is data, kept in the patch', () => {
   const after = JSON.parse('{"a":{"x":1,"__proto__":{"polluted":true}}}');
   const patch = mergePatch({ a: { x: 1 } }, after);
@@ -87,4 +114,8 @@ test('an empty secret is refused at construction', () => {
   }
   assert.throws(() => createVerifier({}), TypeError);
   assert.throws(() => createVerifier({ jwksUrl: 'file:///etc/passwd' }), TypeError);
+  for (const oldSecrets of [[''], ['old', Buffer.alloc(0)], [42], 'old', null]) {
+    assert.throws(() => createVerifier({ secret: 's', oldSecrets }), TypeError, JSON.stringify(oldSecrets));
+  }
+  assert.throws(() => createVerifier({ jwksUrl: 'http://127.0.0.1:1/jwks.json', oldSecrets: ['old'] }), TypeError);
 });

@@ -6,3 +6,4 @@ const mw = sessionproxy.koa({ secret: 's', optional: true });
 void mw;
 const token: string = testing.mintToken({ secret: 's' });
 void sessionproxy.verify(token, { secret: 's' }).then((c) => c.sess);
+void sessionproxy.verify(token, { secret: 's', oldSecrets: ['old'] });

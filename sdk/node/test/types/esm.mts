@@ -19,6 +19,7 @@ async function check(token: string): Promise<string | undefined> {
 }
 void check;
 void createVerifier({ secret: 's' }).verify('t');
+void createVerifier({ secret: 's', oldSecrets: ['old', new Uint8Array([1])] }).verify('t');
 
 function route(ctx: KoaSessionContext): void {
   if (!ctx.session) return;
