@@ -25,7 +25,11 @@ from sessionproxy.flask import SessionProxy, destroy_all, destroy_others, regene
 
 app = Flask(__name__)
 # UPSTREAM_HEADER: the proxy's token.header, when it is not X-Session.
-SessionProxy(app, secret=os.environ.get("UPSTREAM_SECRET"), header=os.environ.get("UPSTREAM_HEADER") or "X-Session")
+# UPSTREAM_OLD_SECRET: the token.secret before a rotation, accepted too
+# until token.ttl after the proxy switched (docs/rotate-keys.md).
+old_secret = os.environ.get("UPSTREAM_OLD_SECRET")
+SessionProxy(app, secret=os.environ.get("UPSTREAM_SECRET"), old_secrets=[old_secret] if old_secret else None,
+             header=os.environ.get("UPSTREAM_HEADER") or "X-Session")
 
 
 @app.get("/set")
