@@ -1,0 +1,80 @@
+package test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestFlaskRotatesTheTokenSecret follows docs/rotate-keys.md for
+// token.secret: the Flask example holds the new secret and, as its old
+// one, the secret the proxy signs with; the proxy's token.secret changes
+// with SIGHUP while clients keep requesting, and not one request is
+// refused. A third secret afterwards is refused: the app really checks.
+func TestFlaskRotatesTheTokenSecret(t *testing.T) {
+	t.Parallel()
+	const newSecret = "test-upstream-secret-new-0123456789abcdef"
+	sdk, err := filepath.Abs("../sdk/python")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Step 1: the app accepts the new secret and the old (the proxy's).
+	_, m := startProcess(t, listeningOn, []string{"PYTHONPATH=" + sdk, "UPSTREAM_SECRET=" + newSecret, "UPSTREAM_OLD_SECRET=" + testSecret},
+		pythonPath(t), "../examples/flask/app.py", "--port", "0")
+	cfg := baseConfig("http://" + m[1])
+	path := cfg.write(t)
+	pp, pm := startProcess(t, proxyListening, nil, binary, "-config", path)
+	p := &proxy{process: pp, URL: "http://" + pm[1], Admin: "http://" + pm[2]}
+
+	const clients = 3
+	jars := make([]*http.Client, clients)
+	for i := range jars {
+		jars[i] = newClient(t)
+		wantGet(t, jars[i], p.URL+"/set", http.StatusOK, "session set")
+	}
+	var requests, failures atomic.Int64
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, c := range jars {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				resp, err := c.Get(p.URL + "/get")
+				requests.Add(1)
+				if err != nil {
+					failures.Add(1)
+					t.Errorf("GET /get: %v", err)
+					return
+				}
+				body, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || !sameJSON(t, string(body), johnDoe) {
+					failures.Add(1)
+					t.Errorf("GET /get during the rotation: %d %q %v", resp.StatusCode, body, err)
+					return
+				}
+			}
+		})
+	}
+
+	// Step 2: the proxy signs with the new secret.
+	time.Sleep(500 * time.Millisecond)
+	cfg.set("token.secret", newSecret).rewrite(t, path)
+	p.sighup(t, `"msg":"config reloaded"`, 1)
+	wg.Wait()
+	if n := requests.Load(); failures.Load() > 0 || n < 10 {
+		t.Fatalf("%d requests, %d failed", n, failures.Load())
+	}
+	t.Logf("%d requests during the rotation, none refused", requests.Load())
+
+	// A secret the app does not hold is refused: the reload took effect
+	// and the app checks every token.
+	cfg.set("token.secret", "test-upstream-secret-third-0123456789abcdef").rewrite(t, path)
+	p.sighup(t, `"msg":"config reloaded"`, 2)
+	wantStatus(t, jars[0], p.URL+"/get", http.StatusUnauthorized)
+}
