@@ -20,7 +20,9 @@ import (
 // fetch again at once, even just after a fetch, but at most once per
 // minRefresh, so that a stream of forged kids cannot turn the app into a
 // load generator against the proxy. After a failed fetch it waits
-// minRefresh before the next.
+// minRefresh, counted from the failure, before the next: a fetch that
+// hung until its timeout is not followed at once by another one that
+// every request waits for.
 type keySet struct {
 	url        string
 	client     *http.Client
@@ -31,7 +33,7 @@ type keySet struct {
 	mu       sync.Mutex
 	keys     map[string]publicKey
 	fetched  time.Time     // start of the last successful fetch
-	tried    time.Time     // start of the last attempt
+	failed   time.Time     // end of the last attempt, when it failed
 	forced   time.Time     // last fetch for an unknown kid
 	lastErr  error         // of the last attempt
 	inflight chan struct{} // closed when the fetch under way ends; nil when none is
@@ -62,7 +64,7 @@ func (s *keySet) key(ctx context.Context, kid string) (publicKey, error) {
 	now := s.now()
 	k, ok := s.keys[kid]
 	fresh := !s.fetched.IsZero() && now.Sub(s.fetched) < s.maxAge
-	failedLately := s.lastErr != nil && now.Sub(s.tried) < s.minRefresh
+	failedLately := s.lastErr != nil && now.Sub(s.failed) < s.minRefresh
 	if ok {
 		if !fresh && !failedLately {
 			s.fetchLocked(now)
@@ -112,7 +114,7 @@ func (s *keySet) fetchLocked(now time.Time) <-chan struct{} {
 		return s.inflight
 	}
 	done := make(chan struct{})
-	s.inflight, s.tried = done, now
+	s.inflight = done
 	go func() {
 		// No request's context: requests wait for this fetch, and its
 		// failure holds for minRefresh.
@@ -123,6 +125,8 @@ func (s *keySet) fetchLocked(now time.Time) <-chan struct{} {
 		s.lastErr = err
 		if err == nil {
 			s.keys, s.fetched = keys, now
+		} else {
+			s.failed = s.now()
 		}
 		s.inflight = nil
 		s.mu.Unlock()

@@ -290,6 +290,45 @@ func TestJWKSOutage(t *testing.T) {
 	}
 }
 
+// A fetch that hangs until its timeout is a failure like any other: the
+// requests after it fail fast for minRefresh, counted from its end, and
+// do not start another fetch that every request would wait for.
+func TestJWKSHungFetchIsFollowedByACooldown(t *testing.T) {
+	ed := newEd25519(t, "ed")
+	srv := newJWKSServer(t)
+	srv.status = http.StatusInternalServerError
+	release := srv.hold(t)
+	m, clk := newJWKSManager(t, srv.URL)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := m.Verify(t.Context(), ed.mint(t, nil))
+		first <- err
+	}()
+	srv.waitFetches(1)
+	clk.Advance(m.keys.minRefresh) // the fetch hangs as long as the cooldown, then fails
+	release()
+	if err := <-first; !errors.Is(err, ErrJWKS) {
+		t.Fatalf("the request that waited for the hung fetch: %v, want ErrJWKS", err)
+	}
+
+	for range 3 {
+		if _, err := m.Verify(t.Context(), ed.mint(t, nil)); !errors.Is(err, ErrJWKS) {
+			t.Errorf("just after the failure: %v, want ErrJWKS", err)
+		}
+	}
+	if n := srv.fetches.Load(); n != 1 {
+		t.Errorf("%d fetches just after the hung one failed, want 1: no request waits for a fetch that failed lately", n)
+	}
+	clk.Advance(m.keys.minRefresh)
+	srv.mu.Lock()
+	srv.status, srv.keys = http.StatusOK, []map[string]string{ed.jwk}
+	srv.mu.Unlock()
+	if _, err := m.Verify(t.Context(), ed.mint(t, nil)); err != nil {
+		t.Errorf("a cooldown after the failure: %v", err)
+	}
+}
+
 // A JWKS that hangs holds up no request whose key is known: an old set is
 // fetched again in the background, and the old key verifies meanwhile. A
 // request with an unknown kid waits for the fetch only as long as its own
