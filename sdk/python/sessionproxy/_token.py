@@ -74,8 +74,11 @@ class _KeySet:
     fetches are retried at most once per ``refetch_interval``, and
     KeySetError is raised; so it is for an unknown ``kid`` while the last
     fetch failed less than ``refetch_interval`` ago (the key may have been
-    published: an outage, not a bad token). Fetches run outside the lock,
-    one at a time; a request that needs one waits for the one under way.
+    published: an outage, not a bad token). That interval counts from the
+    end of the failed fetch, so a fetch that hung until its timeout is not
+    followed at once by another that every request waits for. Fetches run
+    outside the lock, one at a time; a request that needs one waits for the
+    one under way.
     """
 
     def __init__(self, url: str, refetch_interval: float, max_age: float, timeout: float,
@@ -89,21 +92,22 @@ class _KeySet:
         self.max_age = max_age
         self.timeout = timeout
         self._open = opener or _http_get
+        self._now = time.monotonic  # the clock of every time below; tests set their own
         self._lock = threading.Lock()
         self._keys: Dict[str, tuple] = {}
-        self._fetched = 0.0  # time.monotonic() of the last fetch attempt
+        self._fetched = 0.0  # self._now() of the last fetch attempt (of its failure, before a first success)
         self._unknown_refetch = -float("inf")  # ... of the last one an unknown kid caused
         self._loaded = False
         self._error = ""
-        self._failed_at: Optional[float] = None  # time.monotonic() of the last failed fetch, until one succeeds
+        self._failed_at: Optional[float] = None  # self._now() of the last failed fetch, until one succeeds
         self._inflight: Optional[threading.Event] = None  # set when the fetch under way ends
         self.fetches = 0  # how many times the set was fetched, for tests and metrics
 
     def get(self, kid: str) -> Optional[tuple]:
         wait = None
-        asked = time.monotonic()
+        asked = self._now()
         with self._lock:
-            now = time.monotonic()
+            now = self._now()
             if not self._loaded:
                 if self.fetches == 0 or now - self._fetched >= self.refetch_interval:
                     wait = self._start(now)
@@ -114,9 +118,10 @@ class _KeySet:
                 if kid not in self._keys:
                     wait = self._inflight
             elif kid not in self._keys:
+                failed_lately = self._failed_at is not None and now - self._failed_at < self.refetch_interval
                 if self._inflight is not None:
                     wait = self._inflight  # the fetch under way may bring it; the budget stays for the next
-                elif now - self._unknown_refetch >= self.refetch_interval:
+                elif now - self._unknown_refetch >= self.refetch_interval and not failed_lately:
                     self._unknown_refetch = now
                     wait = self._start(now)
         if wait is not None:
@@ -128,7 +133,7 @@ class _KeySet:
             failed = self._failed_at
             # the fetch this call waited for failed, or one did lately
             if key is None and failed is not None \
-                    and (failed >= asked or time.monotonic() - failed < self.refetch_interval):
+                    and (failed >= asked or self._now() - failed < self.refetch_interval):
                 raise KeySetError(f"sessionproxy: the JWKS {self.url} is unavailable, "
                                   f"and kid {kid!r} is not among the keys held: {self._error}")
             return key
@@ -157,9 +162,11 @@ class _KeySet:
         except Exception as e:  # any failure: keep the keys we have
             with self._lock:
                 self._error = str(e) or type(e).__name__
-                self._failed_at = time.monotonic()
+                self._failed_at = self._now()
                 if self._loaded:  # an old set's refresh: try again after the interval, not max_age
-                    self._fetched = min(self._fetched, time.monotonic() - self.max_age + self.refetch_interval)
+                    self._fetched = min(self._fetched, self._now() - self.max_age + self.refetch_interval)
+                else:  # no keys yet: the interval counts from this failure
+                    self._fetched = self._failed_at
                 self._inflight = None
             done.set()
             return

@@ -207,6 +207,62 @@ class JWKSTest(unittest.TestCase):
         with self.assertRaises(sessionproxy.KeySetError):
             v.verify(Key("ES256").sign(claims()))
 
+    def hung_fetch_fails(self, v, token):
+        """Verify token while the JWKS hangs for as long as the refetch
+        interval (on v's fake clock), then answers 503; return the clock."""
+        clock = [1000.0]
+        v.keyset._now = lambda: clock[0]
+        self.server.fail = True
+        self.server.hang = threading.Event()
+        self.addCleanup(self.server.hang.set)
+        fetches = self.server.fetches
+        outcome = []
+
+        def request():
+            try:
+                v.verify(token)
+            except sessionproxy.KeySetError:
+                outcome.append("outage")
+        t = threading.Thread(target=request)
+        t.start()
+        deadline = time.monotonic() + 5
+        while self.server.fetches == fetches and time.monotonic() < deadline:
+            time.sleep(0.005)
+        clock[0] += v.keyset.refetch_interval
+        self.server.hang.set()
+        t.join(5)
+        self.server.hang = None
+        self.assertEqual(outcome, ["outage"])
+        return clock
+
+    def test_a_hung_first_fetch_is_followed_by_the_interval(self):
+        """No request waits for a fetch that failed lately: the interval
+        counts from the end of a fetch that hung, not from its start."""
+        v = self.verifier()
+        clock = self.hung_fetch_fails(v, self.ed.sign(claims()))
+        for _ in range(3):
+            with self.assertRaises(sessionproxy.KeySetError):
+                v.verify(self.ed.sign(claims()))
+        self.assertEqual(self.server.fetches, 1, "a request fetched again just after the hung fetch failed")
+        clock[0] += v.keyset.refetch_interval
+        self.server.fail = False
+        self.assertEqual(v.verify(self.ed.sign(claims()))["sid"], "s1")
+        self.assertEqual(self.server.fetches, 2)
+
+    def test_a_hung_refetch_for_an_unknown_kid_is_followed_by_the_interval(self):
+        v = self.verifier()
+        v.verify(self.ed.sign(claims()))
+        clock = self.hung_fetch_fails(v, Key("ES256").sign(claims()))
+        with self.assertRaises(sessionproxy.KeySetError):
+            v.verify(Key("ES256").sign(claims()))
+        self.assertEqual(self.server.fetches, 2, "an unknown kid fetched again just after the hung fetch failed")
+        self.assertEqual(v.verify(self.es.sign(claims()))["sid"], "s1", "a known key verifies meanwhile")
+        clock[0] += v.keyset.refetch_interval
+        self.server.fail = False
+        with self.assertRaises(sessionproxy.InvalidToken):
+            v.verify(Key("ES256").sign(claims()))
+        self.assertEqual(self.server.fetches, 3)
+
     def test_a_hanging_jwks_holds_up_no_known_key(self):
         """An old set is fetched again in the background: known keys
         verify meanwhile, from any thread, while the JWKS hangs."""
