@@ -161,7 +161,10 @@ function verify(token, opts) {
 // JWKS is a key set fetched from a URL: cached for maxAge; a token naming
 // a kid it does not hold makes it refetch, at most once per cooldown (so a
 // stream of made-up kids costs one fetch per cooldown, and a key published
-// just after a fetch is still found at once).
+// just after a fetch is still found at once). After a failed fetch none is
+// tried for a cooldown, counted from the failure, keys held or not: the
+// requests in between fail at once as an outage rather than each wait for
+// a JWKS that is down or hangs.
 class JWKS {
   constructor(url, opts) {
     this.url = url;
@@ -194,10 +197,12 @@ class JWKS {
         if (this.keys === null) throw err; // the outage that fetch met is this request's too
       }
     }
+    const failedLately = this.failure !== null && Date.now() - this.failure.at < this.cooldown;
+    if (this.keys === null && failedLately && !waited) throw this.failure.err;
     const age = Date.now() - this.fetchedAt;
     if (this.keys === null || age >= this.maxAge) {
       await this.refresh(this.keys !== null);
-    } else if (!waited && !this.keys.has(kid) && Date.now() - this.forcedAt >= this.cooldown) {
+    } else if (!waited && !failedLately && !this.keys.has(kid) && Date.now() - this.forcedAt >= this.cooldown) {
       this.forcedAt = Date.now();
       await this.refresh(true);
     }

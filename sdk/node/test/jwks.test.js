@@ -148,6 +148,42 @@ test('JWKS: requests that arrive during a failing first fetch share it', async (
   assert.equal(fetches, 1, 'one fetch for both');
 });
 
+test('JWKS: after a failed first fetch, requests fail at once until the cooldown has passed', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  srv.fail = true;
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 30_000 });
+  const outage = (err) => err.status === 503 && /fetching JWKS/.test(err.message);
+  await assert.rejects(v.verify(sign(ed, claims())), outage);
+  for (let i = 0; i < 3; i++) await assert.rejects(v.verify(sign(ed, claims())), outage);
+  assert.equal(srv.fetches, 1, 'no request waits for a fetch that failed lately');
+  t.mock.timers.tick(30_000);
+  srv.fail = false;
+  assert.equal((await v.verify(sign(ed, claims()))).sid, 's', 'fetched again after the cooldown');
+  assert.equal(srv.fetches, 2);
+});
+
+test('JWKS: requests that arrive while a first fetch hangs share it, and the ones after it fail at once', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  srv.fail = true;
+  let release;
+  srv.hang = new Promise((resolve) => { release = resolve; });
+  t.after(() => release());
+  t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+  const v = createVerifier({ jwksUrl: srv.url, jwksCooldown: 30_000 });
+  const outage = (err) => err.status === 503 && /fetching JWKS/.test(err.message);
+  const during = [1, 2, 3].map(() => assert.rejects(v.verify(sign(ed, claims())), outage));
+  while (srv.fetches === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  t.mock.timers.tick(5_000); // it hangs until its timeout, then fails
+  release();
+  await Promise.all(during);
+  srv.hang = null;
+  await assert.rejects(v.verify(sign(ed, claims())), outage);
+  assert.equal(srv.fetches, 1, 'one fetch for the three, none right after it failed');
+});
+
 test('JWKS: an unknown kid while the key set cannot be fetched is an outage, not a bad token', async (t) => {
   const ed = newKey('ed25519', 'ed-1');
   const srv = await jwksServer(t, [ed]);
