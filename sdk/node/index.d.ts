@@ -44,7 +44,7 @@ export interface VerifyOptions {
   leeway?: number;
   /** Milliseconds a fetched key set is used before it is fetched again (default 600000). */
   jwksMaxAge?: number;
-  /** Least milliseconds between refetches caused by an unknown kid (default 30000). */
+  /** Least milliseconds between refetches caused by an unknown kid (default 10000, as the Go and Python libraries). */
   jwksCooldown?: number;
 }
 

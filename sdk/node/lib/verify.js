@@ -7,7 +7,7 @@ const crypto = require('node:crypto');
 const ISSUER = 'sessionproxy';
 const DEFAULT_LEEWAY = 5; // seconds of clock skew allowed on exp
 const DEFAULT_JWKS_MAX_AGE = 10 * 60 * 1000; // ms a fetched key set is used before a refetch
-const DEFAULT_JWKS_COOLDOWN = 30 * 1000; // ms between refetches caused by an unknown kid
+const DEFAULT_JWKS_COOLDOWN = 10 * 1000; // ms between refetches caused by an unknown kid
 const JWKS_TIMEOUT = 5000; // ms for one JWKS request
 
 /**
