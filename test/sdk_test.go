@@ -20,7 +20,7 @@ import (
 )
 
 // The example upstreams written with the app-side libraries (sdk/python,
-// sdk/node, sdk/go), and the Java one written without a library, proven
+// sdk/node, sdk/go), and the Java and PHP ones written without one, proven
 // behind the real proxy with the Redis store. Each example has koa-session's
 // seed routes (/set, /get, /destroy, /renew); the library examples also have
 // the same test-facing routes: /login?name=N (set the user and renew),
@@ -58,6 +58,7 @@ var appLibraries = []appLibrary{
 	{name: "express", start: nodeExample("express"), routes: libraryRoutes, noNew: true}, // express-session has no isNew
 	{name: "go", start: startGoExample, routes: libraryRoutes, header: appHeader},
 	{name: "java", start: startJavaExample, routes: seedRoutes},
+	{name: "php", start: startPHPExample, routes: libraryRoutes, header: appHeader},
 }
 
 // stories are what every example upstream must do, written once.
@@ -338,7 +339,11 @@ func concurrentKeys(t *testing.T, a app, base string) {
 	wantGet(t, c, base+"/set", http.StatusOK, "session set")
 	var wg sync.WaitGroup
 	start := time.Now()
-	for _, kv := range [][2]string{{"a", "1"}, {"b", "2"}} {
+	for i, kv := range [][2]string{{"a", "1"}, {"b", "2"}} {
+		// The second a moment later, still well inside the first's wait:
+		// a php -S worker accepts every connection that arrives before it
+		// starts running a request, so two at once can queue on one worker.
+		time.Sleep(time.Duration(i) * wait / 4)
 		wg.Go(func() {
 			u := base + "/put?key=" + kv[0] + "&value=" + kv[1] + "&ms=" + strconv.FormatInt(wait.Milliseconds(), 10)
 			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, u, nil)
