@@ -196,12 +196,24 @@ func TestPythonReadingTheSessionVariesOnCookie(t *testing.T) {
 	}
 }
 
-// TestJavaExampleChecksTheToken: the library-free example, the one other
-// languages copy, refuses a token made for another upstream's audience
-// and allows a few seconds of clock skew, as the libraries do.
-func TestJavaExampleChecksTheToken(t *testing.T) {
+// TestLibraryFreeExamplesCheckTheToken: the examples without a library
+// in sdk/, the ones other languages copy, refuse a token made for another
+// upstream's audience and allow a few seconds of clock skew, as the
+// libraries do.
+func TestLibraryFreeExamplesCheckTheToken(t *testing.T) {
 	t.Parallel()
-	up := startJavaExample(t, []string{"UPSTREAM_AUDIENCE=web"})
+	for name, start := range map[string]func(t *testing.T, env []string) string{
+		"java": startJavaExample,
+		"php":  startPHPExample,
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			checkTheToken(t, start(t, []string{"UPSTREAM_AUDIENCE=web"}))
+		})
+	}
+}
+
+func checkTheToken(t *testing.T, up string) {
 	mint := func(aud any, exp time.Duration) string {
 		now := time.Now()
 		claims := jwt.MapClaims{"sid": "s", "sess": map[string]any{"user": map[string]any{"name": "jo"}}, "new": false,

@@ -21,6 +21,11 @@ import (
 type exampleUpstream struct {
 	name string
 	cmd  func(t *testing.T) (env []string, name string, args []string)
+	// ready is the line it prints once it listens; nil is listeningOn.
+	ready *regexp.Regexp
+	// perRequest: a script its server runs per request (php -S), which
+	// starts without a secret and must then answer every request 500.
+	perRequest bool
 }
 
 func exampleUpstreams() []exampleUpstream {
@@ -46,13 +51,13 @@ func exampleUpstreams() []exampleUpstream {
 		}
 	}
 	return []exampleUpstream{
-		{"examples/flask", python("../examples/flask/app.py")},
-		{"examples/wsgi", python("../examples/wsgi/app.py")},
-		{"test/upstream", python("upstream/app.py")},
-		{"examples/java", func(t *testing.T) ([]string, string, []string) {
+		{name: "examples/flask", cmd: python("../examples/flask/app.py")},
+		{name: "examples/wsgi", cmd: python("../examples/wsgi/app.py")},
+		{name: "test/upstream", cmd: python("upstream/app.py")},
+		{name: "examples/java", cmd: func(t *testing.T) ([]string, string, []string) {
 			return nil, requireTool(t, "java"), []string{"../examples/java/SessionApp.java", "--port", "0"}
 		}},
-		{"sdk/go/example", func(t *testing.T) ([]string, string, []string) {
+		{name: "sdk/go/example", cmd: func(t *testing.T) ([]string, string, []string) {
 			bin := filepath.Join(t.TempDir(), "example")
 			build := exec.Command("go", "build", "-o", bin, "./example")
 			build.Dir = filepath.Join("..", "sdk", "go")
@@ -61,14 +66,18 @@ func exampleUpstreams() []exampleUpstream {
 			}
 			return nil, bin, []string{"-port", "0"}
 		}},
-		{"examples/koa", node("koa")},
-		{"examples/express", node("express")},
+		{name: "examples/koa", cmd: node("koa")},
+		{name: "examples/express", cmd: node("express")},
+		{name: "examples/php", cmd: func(t *testing.T) ([]string, string, []string) {
+			return nil, requireTool(t, "php"), []string{"-S", "127.0.0.1:0", "../examples/php/app.php"}
+		}, ready: phpServing, perRequest: true},
 	}
 }
 
 // TestExampleVerifiersRefuseNoSecretAndMalformedTokens: every example
 // upstream refuses to start without UPSTREAM_SECRET (it would otherwise
-// accept tokens signed with an empty key), and answers 401, never 500, to
+// accept tokens signed with an empty key; a per-request script answers
+// every request 500 instead), and answers 401, never 500, to
 // a malformed token, whatever part of it is malformed.
 func TestExampleVerifiersRefuseNoSecretAndMalformedTokens(t *testing.T) {
 	t.Parallel()
@@ -76,22 +85,33 @@ func TestExampleVerifiersRefuseNoSecretAndMalformedTokens(t *testing.T) {
 		t.Run(ex.name, func(t *testing.T) {
 			t.Parallel()
 			env, name, args := ex.cmd(t)
+			ready := ex.ready
+			if ready == nil {
+				ready = listeningOn
+			}
 			for _, secret := range []string{"unset", ""} {
 				e := env
 				if secret != "unset" {
 					e = append(append([]string(nil), env...), "UPSTREAM_SECRET="+secret)
 				}
-				p, _, err := launch(regexp.MustCompile(`listening on`), e, name, args...)
-				if err == nil {
+				what := map[bool]string{true: "unset", false: "empty"}[secret == "unset"]
+				p, m, err := launch(ready, e, name, args...)
+				switch {
+				case err == nil && ex.perRequest:
+					t.Cleanup(func() { p.stop(t) })
+					// A token signed with the empty key must not open a session.
+					resp, body := get(t, &http.Client{Timeout: 15 * time.Second}, "http://"+m[1]+"/get", "X-Session: "+emptyKeyToken())
+					if resp.StatusCode != http.StatusInternalServerError {
+						t.Errorf("with UPSTREAM_SECRET %s: status %d (%.80q), want 500", what, resp.StatusCode, body)
+					}
+				case err == nil:
 					p.stop(t)
-					t.Errorf("started with UPSTREAM_SECRET %s", map[bool]string{true: "unset", false: "empty"}[secret == "unset"])
-					continue
-				}
-				if p != nil {
+					t.Errorf("started with UPSTREAM_SECRET %s", what)
+				case p != nil:
 					<-p.done
 				}
 			}
-			_, m := startProcess(t, listeningOn, append(env, "UPSTREAM_SECRET="+testSecret), name, args...)
+			_, m := startProcess(t, ready, append(env, "UPSTREAM_SECRET="+testSecret), name, args...)
 			up := "http://" + m[1]
 			c := &http.Client{Timeout: 15 * time.Second}
 			for what, token := range malformedTokens() {
@@ -137,6 +157,17 @@ func malformedTokens() map[string]string {
 		"parts are too many":         signed(hs256, claims) + ".x",
 		"signature is not base64url": hs256 + "." + claims + ".***",
 	}
+}
+
+// emptyKeyToken is a token signed with the empty key, which only a
+// verifier that took a missing secret for "" would accept.
+func emptyKeyToken() string {
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	h, p := b64(`{"alg":"HS256","typ":"JWT"}`), b64(`{"sess":{"user":{"name":"x"}},"new":false,"iss":"sessionproxy","iat":1,"exp":`+
+		itoa(time.Now().Add(time.Minute).Unix())+`}`)
+	m := hmac.New(sha256.New, nil)
+	m.Write([]byte(h + "." + p))
+	return h + "." + p + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
 
 // deepToken is a genuine token with an extra claim nested 3000 deep.
