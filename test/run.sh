@@ -54,6 +54,12 @@ if ! command -v java >/dev/null; then
 	apt_install default-jdk-headless
 fi
 
+# Debian's PHP CLI (pinned) runs the PHP example (examples/php) with its
+# built-in server, php -S.
+if ! command -v php >/dev/null; then
+	apt_install php-cli=2:8.2+93
+fi
+
 # The app-side libraries' own tests. Each script installs what it needs
 # (the Node one also the examples' pinned packages, which the black-box
 # tests below run behind the proxy).
