@@ -3,12 +3,12 @@ package test
 import (
 	"encoding/json"
 	"net/http"
-	"path/filepath"
 	"testing"
 )
 
 // TestPythonLogsOutOtherDevices: sdk/python's destroy_others() and
-// destroy_all(), in the Flask and WSGI examples behind the real proxy with
+// destroy_all(), in the Flask and WSGI examples (and the PHP example's
+// destroyOthers() and destroyAll()) behind the real proxy with
 // session.userKey: one user signed in from two browsers, a third browser
 // another user's. "Log out other devices" ends the other browser's session
 // and keeps this one; "log out everywhere" ends both; the other user is
@@ -16,10 +16,14 @@ import (
 // with 502 and the session is left as it was.
 func TestPythonLogsOutOtherDevices(t *testing.T) {
 	t.Parallel()
-	for _, script := range []string{"../examples/flask/app.py", "../examples/wsgi/app.py"} {
-		t.Run(filepath.Base(filepath.Dir(script)), func(t *testing.T) {
+	for name, start := range map[string]func(t *testing.T, env []string) string{
+		"flask": pythonExample("../examples/flask/app.py"),
+		"wsgi":  pythonExample("../examples/wsgi/app.py"),
+		"php":   startPHPExample, // the same routes without a library in sdk/
+	} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			up := pythonExample(script)(t, nil)
+			up := start(t, nil)
 			p := startProxy(t, baseConfig(up).set("store.type", "memory").set("session.userKey", "user.id"))
 			here, there, someoneElse := newClient(t), newClient(t), newClient(t)
 			signIn := func(c *http.Client, id string) {
