@@ -6,12 +6,12 @@ import (
 	"testing"
 )
 
-// TestGoAndNodeReadingTheSessionVariesOnCookie is
-// TestPythonReadingTheSessionVariesOnCookie for the Go, Koa and Express
-// examples: /get reads the session and sets no cookie, so the proxy adds
+// TestGoNodeAndPHPReadingTheSessionVariesOnCookie is
+// TestPythonReadingTheSessionVariesOnCookie for the Go, Koa, Express and
+// PHP examples: /get reads the session and sets no cookie, so the proxy adds
 // no Vary, and the library must say Vary: Cookie for a shared cache not
 // to hand one visitor's page to another.
-func TestGoAndNodeReadingTheSessionVariesOnCookie(t *testing.T) {
+func TestGoNodeAndPHPReadingTheSessionVariesOnCookie(t *testing.T) {
 	t.Parallel()
 	examples := []struct {
 		name  string
@@ -20,6 +20,7 @@ func TestGoAndNodeReadingTheSessionVariesOnCookie(t *testing.T) {
 		{"go", startGoExample},
 		{"koa", nodeExample("koa")},
 		{"express", nodeExample("express")},
+		{"php", startPHPExample},
 	}
 	for _, ex := range examples {
 		t.Run(ex.name, func(t *testing.T) {
