@@ -67,8 +67,16 @@ function verify(string $token, string|array $secrets, ?string $audience = null):
     } catch (\JsonException $e) {
         throw new InvalidToken('malformed payload: ' . $e->getMessage());
     }
-    if (!$claims instanceof \stdClass || !(($claims->sess ?? new \stdClass()) instanceof \stdClass)) {
+    // The proxy's shape, as the other libraries require it: read through
+    // PHP's casts, a "new" of "false" would be true and a list sid "Array".
+    if (!$claims instanceof \stdClass || !(($claims->sess ?? null) instanceof \stdClass)) {
         throw new InvalidToken('malformed: the payload or sess is not an object');
+    }
+    if (property_exists($claims, 'sid') && !is_string($claims->sid)) {
+        throw new InvalidToken('malformed: sid is not a string');
+    }
+    if (property_exists($claims, 'new') && !is_bool($claims->new)) {
+        throw new InvalidToken('malformed: new is not a boolean');
     }
     $exp = $claims->exp ?? null;
     if (!(is_int($exp) || is_float($exp)) || !is_finite((float) $exp) || $exp + LEEWAY <= time()) {
@@ -83,9 +91,7 @@ function verify(string $token, string|array $secrets, ?string $audience = null):
     }
     // Again as arrays, the PHP session's shape (the checks above needed
     // objects to tell {} from []).
-    $out = json_decode(b64url($p), true, 512, JSON_THROW_ON_ERROR);
-    $out['sess'] ??= [];
-    return $out;
+    return json_decode(b64url($p), true, 512, JSON_THROW_ON_ERROR);
 }
 
 /** Strict base64url (no padding); InvalidToken for anything else. */

@@ -1,0 +1,77 @@
+package test
+
+import (
+	"encoding/base64"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// startPHPPage serves page, a PHP script that has $session from
+// examples/php/sessionproxy.php's start(), with php -S (one process, no
+// workers), without the proxy: the tests send their own tokens.
+func startPHPPage(t *testing.T, page string) string {
+	php := requireTool(t, "php")
+	lib, err := filepath.Abs("../examples/php/sessionproxy.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "page.php")
+	src := "<?php\ndeclare(strict_types=1);\nrequire " + strconv.Quote(lib) + ";\n" +
+		"$session = SessionProxy\\start(secret: getenv('UPSTREAM_SECRET'));\n" + page
+	if err := os.WriteFile(script, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, m := startProcess(t, phpServing, []string{"UPSTREAM_SECRET=" + testSecret}, php, "-S", "127.0.0.1:0", script)
+	return "http://" + m[1]
+}
+
+// TestPHPIncludeRefusesWhatTheLibrariesRefuse: a token signed with the
+// secret but not shaped as the proxy's (no sess object, a new or sid of
+// another type) is refused with 401, as Go's Verify refuses it, rather
+// than read through PHP's casts ((bool) "false" is true).
+func TestPHPIncludeRefusesWhatTheLibrariesRefuse(t *testing.T) {
+	t.Parallel()
+	up := startPHPPage(t, `echo json_encode(['sid' => $session->id, 'new' => $session->isNew, 'sess' => $session]);`)
+	b64 := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	exp := itoa(time.Now().Add(time.Minute).Unix())
+	sign := func(payload string) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{}).SigningString()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, _, _ := strings.Cut(tok, ".")
+		signed := head + "." + b64(payload)
+		sig, err := jwt.SigningMethodHS256.Sign(signed, []byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return signed + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
+	tests := []struct {
+		name    string
+		payload string
+		status  int
+	}{
+		{"the proxy's shape", `{"sid":"s","sess":{"a":1},"new":false,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusOK},
+		{"no sid (the koa format)", `{"sess":{},"new":true,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusOK},
+		{"no sess", `{"sid":"s","new":false,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusUnauthorized},
+		{"sess null", `{"sid":"s","sess":null,"new":false,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusUnauthorized},
+		{"new a string", `{"sid":"s","sess":{},"new":"false","iss":"sessionproxy","exp":` + exp + `}`, http.StatusUnauthorized},
+		{"new a number", `{"sid":"s","sess":{},"new":0,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusUnauthorized},
+		{"sid a list", `{"sid":["s"],"sess":{},"new":false,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusUnauthorized},
+		{"sid a number", `{"sid":1,"sess":{},"new":false,"iss":"sessionproxy","exp":` + exp + `}`, http.StatusUnauthorized},
+	}
+	for _, tc := range tests {
+		resp, body := get(t, plainClient(), up+"/", "X-Session: "+sign(tc.payload))
+		if resp.StatusCode != tc.status {
+			t.Errorf("%s: status %d (%.100q), want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+	}
+}
