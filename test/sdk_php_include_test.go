@@ -32,6 +32,36 @@ func startPHPPage(t *testing.T, page string) string {
 	return "http://" + m[1]
 }
 
+// TestPHPIncludeVariesOnIDAndIsNew: a page that shows something by the
+// session's id or newness ("welcome back") depends on the cookie as much
+// as one that reads its data, so it says Vary: Cookie, as Go's ID() and
+// IsNew(), Koa's getId() and Python's id and is_new do.
+func TestPHPIncludeVariesOnIDAndIsNew(t *testing.T) {
+	t.Parallel()
+	up := startPHPPage(t, `switch (parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH)) {
+case '/is-new': echo $session->isNew ? 'welcome' : 'welcome back'; break;
+case '/id': echo 'session ', $session->id; break;
+case '/claims': echo 'expires ', $session->claims['exp']; break;
+default: echo 'untouched';
+}`)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sid": "s1", "sess": map[string]any{"user": "jo"}, "new": false,
+		"iss": "sessionproxy", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(),
+	}).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for path, vary := range map[string]bool{"/is-new": true, "/id": true, "/claims": true, "/untouched": false} {
+		resp, body := get(t, plainClient(), up+path, "X-Session: "+token)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d %q", path, resp.StatusCode, body)
+		}
+		if got := strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Cookie"); got != vary {
+			t.Errorf("%s (%q): Vary = %q, want Cookie: %v", path, body, resp.Header.Values("Vary"), vary)
+		}
+	}
+}
+
 // TestPHPIncludeRefusesWhatTheLibrariesRefuse: a token signed with the
 // secret but not shaped as the proxy's (no sess object, a new or sid of
 // another type) is refused with 401, as Go's Verify refuses it, rather

@@ -153,17 +153,22 @@ function start(
  * deletes its key, as in a merge patch. Top-level keys starting with '_'
  * are the proxy's and refused.
  *
+ * @property-read ?string $id     the session id (sid); null in the koa cookie format or without a token
+ * @property-read bool    $isNew  true when the session did not exist before this request
+ * @property-read array   $claims the token's claims as the proxy sent them; [] without a token
  * @implements \ArrayAccess<string, mixed>
  * @implements \IteratorAggregate<string, mixed>
  */
 final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \JsonSerializable
 {
+    // Read from outside through __get, which marks the session accessed:
+    // a page shown by the session's id or newness depends on the cookie.
     /** The session id (sid); null in the koa cookie format or without a token. */
-    public readonly ?string $id;
+    private readonly ?string $id;
     /** True when the session did not exist before this request. */
-    public readonly bool $isNew;
+    private readonly bool $isNew;
     /** The token's claims as the proxy sent them; [] without a token. */
-    public readonly array $claims;
+    private readonly array $claims;
 
     private array $data;
     private readonly array $before;
@@ -187,6 +192,21 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
         }
         $this->data = $data;
         $this->before = $data;
+    }
+
+    /** $session->id, ->isNew and ->claims, read only; reading one marks the session accessed. */
+    public function __get(string $name): mixed
+    {
+        if (!in_array($name, ['id', 'isNew', 'claims'], true)) {
+            throw new \Error('Undefined property: ' . self::class . '::$' . $name);
+        }
+        $this->accessed = true;
+        return $this->{$name};
+    }
+
+    public function __isset(string $name): bool
+    {
+        return in_array($name, ['id', 'isNew', 'claims'], true) && $this->__get($name) !== null;
     }
 
     public function offsetExists(mixed $key): bool
@@ -239,6 +259,12 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
     public function toArray(): array
     {
         $this->accessed = true;
+        return $this->current();
+    }
+
+    /** toArray() for the library's own reads, which do not mark the session accessed. */
+    private function current(): array
+    {
         return array_filter($this->data, fn ($v) => $v !== null);
     }
 
@@ -310,7 +336,7 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
             return [];
         }
         $h = $this->header;
-        $after = $this->toArray();
+        $after = $this->current();
         $out = [];
         if ($this->destroyed) {
             $out[] = ["$h-Destroy", $this->destroyOthers ? 'all' : 'true'];
@@ -347,7 +373,7 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
             foreach ($this->directives() as [$name, $value]) {
                 header("$name: $value", false);
             }
-            $this->sent = $this->toArray();
+            $this->sent = $this->current();
         } catch (\Throwable $e) {
             error_log('sessionproxy: the session could not be sent: ' . $e->getMessage());
             foreach (['Set', 'Destroy', 'Renew', 'Max-Age'] as $d) {
@@ -364,7 +390,7 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
     /** At shutdown: a nested change made after the headers went out is logged, not lost silently. */
     public function checkLateChanges(): void
     {
-        if ($this->sent !== null && !same($this->sent, $this->toArray())) {
+        if ($this->sent !== null && !same($this->sent, $this->current())) {
             error_log('sessionproxy: the session changed after the headers were sent; the change is lost');
         }
     }
