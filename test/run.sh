@@ -54,10 +54,12 @@ if ! command -v java >/dev/null; then
 	apt_install default-jdk-headless
 fi
 
-# Debian's PHP CLI (pinned) runs the PHP example (examples/php) with its
-# built-in server, php -S.
+# Debian's PHP CLI runs the PHP example (examples/php) with its built-in
+# server, php -S. Like the packages above, its version is the Debian
+# release's (8.2 on bookworm): a pin of the exact version would fail on
+# another release.
 if ! command -v php >/dev/null; then
-	apt_install php-cli=2:8.2+93
+	apt_install php-cli
 fi
 
 # The app-side libraries' own tests. Each script installs what it needs
