@@ -42,6 +42,7 @@ func TestPHPIncludeVariesOnIDAndIsNew(t *testing.T) {
 case '/is-new': echo $session->isNew ? 'welcome' : 'welcome back'; break;
 case '/id': echo 'session ', $session->id; break;
 case '/claims': echo 'expires ', $session->claims['exp']; break;
+case '/own-vary': header('Vary: Accept-Encoding, cookie'); echo 'session ', $session->id; break;
 default: echo 'untouched';
 }`)
 	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
@@ -59,6 +60,11 @@ default: echo 'untouched';
 		if got := strings.Contains(strings.Join(resp.Header.Values("Vary"), ","), "Cookie"); got != vary {
 			t.Errorf("%s (%q): Vary = %q, want Cookie: %v", path, body, resp.Header.Values("Vary"), vary)
 		}
+	}
+	// A Vary of the app's own that names Cookie already gets no second one.
+	resp, body := get(t, plainClient(), up+"/own-vary", "X-Session: "+token)
+	if got := resp.Header.Values("Vary"); resp.StatusCode != http.StatusOK || len(got) != 1 || got[0] != "Accept-Encoding, cookie" {
+		t.Errorf("/own-vary: status %d %q, Vary = %q, want the app's own only", resp.StatusCode, body, got)
 	}
 }
 

@@ -30,6 +30,29 @@ const LEEWAY = 5; // seconds of clock skew allowed on exp, as the other librarie
 const MAX_AGE_LIMIT = 100 * 365 * 24 * 3600 * 1000; // the proxy's limit, in ms
 
 /**
+ * Whether the response headers (headers_list()) already vary on Cookie:
+ * a Vary that names it, in any case, or is "*".
+ *
+ * @param list<string> $headers
+ */
+function variesOnCookie(array $headers): bool
+{
+    foreach ($headers as $line) {
+        [$name, $value] = array_pad(explode(':', $line, 2), 2, '');
+        if (strcasecmp(trim($name), 'Vary') !== 0) {
+            continue;
+        }
+        foreach (explode(',', $value) as $field) {
+            $field = trim($field);
+            if ($field === '*' || strcasecmp($field, 'Cookie') === 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/**
  * Verify a token and return its claims (sess as a PHP array). Throws
  * InvalidToken for anything but an HS256 token from sessionproxy, signed
  * with one of $secrets, not expired (5 s leeway), for $audience if given.
@@ -382,7 +405,7 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
             http_response_code(500);
             $this->sent = $this->data; // reported; not again at shutdown
         }
-        if ($this->accessed) {
+        if ($this->accessed && !variesOnCookie(headers_list())) {
             header('Vary: Cookie', false);
         }
     }
