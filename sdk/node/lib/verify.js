@@ -246,7 +246,7 @@ class JWKS {
     try {
       const res = await fetch(this.url, { signal: AbortSignal.timeout(JWKS_TIMEOUT), headers: { accept: 'application/json' } });
       if (!res.ok) throw new Error('status ' + res.status);
-      body = await res.json();
+      body = JSON.parse(await readCapped(res, MAX_JWKS_BYTES));
     } catch (err) {
       throw outage('sessionproxy: fetching JWKS from ' + this.url + ': ' + err.message, err);
     }
@@ -260,6 +260,22 @@ class JWKS {
     }
     return keys;
   }
+}
+
+// MAX_JWKS_BYTES is the largest JWKS read, as the Go library's: a key set
+// is a few hundred bytes, and a larger answer is not read into memory whole.
+const MAX_JWKS_BYTES = 1 << 20;
+
+// readCapped reads res's body as text, failing past max bytes.
+async function readCapped(res, max) {
+  const chunks = [];
+  let n = 0;
+  for await (const chunk of res.body) {
+    n += chunk.length;
+    if (n > max) throw new Error('the JWKS is larger than ' + max + ' bytes');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 // outage is the error of a key set that cannot be had: status 503, which

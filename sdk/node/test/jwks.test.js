@@ -39,7 +39,7 @@ async function jwksServer(t, keys) {
       return;
     }
     res.setHeader('Content-Type', 'application/json');
-    res.end(JSON.stringify({ keys: served.keys.map((k) => k.jwk) }));
+    res.end(JSON.stringify({ keys: served.keys.map((k) => k.jwk), pad: 'x'.repeat(served.pad || 0) }));
   });
   served.url = url + '/.well-known/jwks.json';
   return served;
@@ -206,6 +206,14 @@ test('JWKS: an unknown kid whose refetch fails is an outage, with no cooldown to
   await v.verify(sign(ed, claims()));
   srv.fail = true;
   await assert.rejects(v.verify(sign(newKey('p256', 'es-new'), claims())), (err) => !(err instanceof InvalidTokenError) && /fetching JWKS/.test(err.message));
+});
+
+test('JWKS: a key set past 1 MiB is an outage, not read whole (as in the Go library)', async (t) => {
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  srv.pad = 2 << 20;
+  const v = createVerifier({ jwksUrl: srv.url });
+  await assert.rejects(v.verify(sign(ed, claims())), (err) => err.status === 503 && /larger than/.test(err.message));
 });
 
 test('JWKS: an unreachable key set is an outage, not a bad token', async (t) => {

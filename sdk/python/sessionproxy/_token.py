@@ -178,10 +178,18 @@ class _KeySet:
         done.set()
 
 
+#: The largest JWKS read, as the Go library's: a key set is a few hundred
+#: bytes, and a larger answer is not read into memory whole.
+_MAX_JWKS_BYTES = 1 << 20
+
+
 def _http_get(url: str, timeout: float) -> bytes:
     req = urllib.request.Request(url, headers={"Accept": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the app's own config
-        return resp.read()
+        body = resp.read(_MAX_JWKS_BYTES + 1)
+    if len(body) > _MAX_JWKS_BYTES:
+        raise ValueError(f"the JWKS is larger than {_MAX_JWKS_BYTES} bytes")
+    return body
 
 
 def _parse_jwk(jwk: Any) -> Optional[tuple]:

@@ -71,13 +71,14 @@ class JWKSServer:
         self.keys = list(keys)
         self.fetches = 0
         self.fail = False
+        self.pad = 0  # bytes of padding in the set: a JWKS too large to read
         self.hang = None  # a threading.Event a fetch waits for: a JWKS that hangs
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 outer.fetches += 1
-                body = json.dumps({"keys": [k.jwk for k in outer.keys]}).encode()  # the set as the fetch began
+                body = json.dumps({"keys": [k.jwk for k in outer.keys], "pad": "x" * outer.pad}).encode()  # the set as the fetch began
                 if outer.hang is not None:
                     outer.hang.wait(10)
                 if outer.fail:
@@ -185,6 +186,13 @@ class JWKSTest(unittest.TestCase):
         v.verify(self.ed.sign(claims()))
         self.server.fail = True
         self.assertEqual(v.verify(self.es.sign(claims()))["sid"], "s1")
+
+    def test_a_jwks_too_large_is_an_outage(self):
+        """A key set past 1 MiB is not read whole (as in the Go library)."""
+        self.server.pad = 2 << 20
+        with self.assertRaises(sessionproxy.KeySetError) as cm:
+            self.verifier().verify(self.ed.sign(claims()))
+        self.assertIn("larger than", str(cm.exception))
 
     def test_an_unknown_kid_during_an_outage_is_an_outage(self):
         """The key may have been published (a rotation) while the JWKS is
