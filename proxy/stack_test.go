@@ -36,7 +36,7 @@ func TestRequestsFitTheFirstStack(t *testing.T) {
 		fitsFirstStack(t, c)
 		return
 	}
-	for _, c := range []string{"secure/new", "secure/cold", "secure/write", "koa/cold", "koa/write", "memory/cold", "memory/write"} {
+	for _, c := range []string{"secure/new", "secure/cold", "secure/write", "koa/cold", "koa/write", "memory/cold", "memory/write", "koa/warm", "memory/warm"} {
 		t.Run(c, func(t *testing.T) {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestRequestsFitTheFirstStack$", "-test.count=1", "-test.v")
 			cmd.Env = append(os.Environ(), "SESSIONPROXY_STACK_CASE="+c)
@@ -54,7 +54,10 @@ const stackSpare = 512
 
 // fitsFirstStack serves one request of kind c ("format/path", the format
 // "memory" for the secure cookie with a memory store) and reports that it
-// fitted; the process dies if it does not.
+// fitted; the process dies if it does not. The paths: "new", no cookie;
+// "cold", a cookie p has not seen; "write", a change on top of that;
+// "warm", a change to a session whose cookie p issued, which it
+// remembers, as most of a user's requests after the first.
 func fitsFirstStack(t *testing.T, c string) {
 	format, path, _ := strings.Cut(c, "/")
 	u, rt, _ := benchUpstream()
@@ -84,7 +87,7 @@ func fitsFirstStack(t *testing.T, c string) {
 		}
 		return p, strings.Join(cookies, "; ")
 	}
-	p, _ := newProxy()
+	p, own := newProxy()    // own: issued by p, which remembers it (warm)
 	_, cookie := newProxy() // issued by another proxy: p reads it cold
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		spend(stackSpare, func() { p.ServeHTTP(w, r) })
@@ -117,6 +120,8 @@ func fitsFirstStack(t *testing.T, c string) {
 		get("/", cookie)
 	case "write":
 		get("/write", cookie)
+	case "warm":
+		get("/write", own)
 	}
 	t.Log("fits in the first stack")
 }

@@ -40,11 +40,12 @@ type Outcome struct {
 	Created   bool // a new session was saved for the first time
 	Destroyed bool // an existing session was destroyed
 	Renewed   bool // the session got a new id or a re-issued cookie
-	Ended     int  // other sessions of the user ended (Change.DestroyOthers)
 	// Dropped: the change was not applied, since a concurrent request
 	// ended or renewed the session after this one loaded it (a logout
-	// must not be undone; its Set is dropped).
+	// must not be undone; its Set is dropped). Beside the other bools:
+	// an Outcome is in the frames of every write.
 	Dropped bool
+	Ended   int // other sessions of the user ended (Change.DestroyOthers)
 }
 
 // Commit applies ch to s, as koa-session commits ctx.session, writes the
@@ -104,14 +105,19 @@ type plan struct {
 	ownMaxAge bool
 	save      bool   // write the session: the store, and the cookie
 	expire    bool   // expire the client's cookie instead
+	touch     bool   // saved only to record its use: its expiry is kept
+	remember  bool   // see rev
 	drop      string // a stored id to delete once the rest is written
 	out       Outcome
 	now       time.Time
 	st        stamps // the proxy's bookkeeping, when records carry it
-	touch     bool   // saved only to record its use: its expiry is kept
 	// With Options.UserKey: the user of the session as it was loaded
 	// (hashed; "" for none), whose index loses drop.
 	loadedUser string
+	// rev is the revision of the record a store write put under the id
+	// the request's cookie names (now s.stored), which commit has the
+	// verified cache remember when remember is set (rememberWritten).
+	rev uint64
 }
 
 // commit carries out ch for s, writing the session's cookies to h.
@@ -135,6 +141,12 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 			return Outcome{Dropped: true}, nil
 		} else if err != nil {
 			return Outcome{}, err
+		}
+		if p.remember {
+			// Here, not under the store write: the cache's put is deep,
+			// and save's and saveStore's frames under it would take a
+			// warm write's stack past a goroutine's first 8 KiB.
+			rememberWritten(s, p.newID, s.stored, p.rev)
 		}
 	case p.expire:
 		m.expireCookie(h, r)
@@ -351,46 +363,29 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 	merged, stored, isNew, patches, ownMaxAge, touch := p.data, s.stored, s.IsNew, p.patches, p.ownMaxAge, p.touch
 	loadedMaxAge, loadedStamps := p.maxAge, p.st
 	// What the last call of update wrote: one variable, so that the
-	// closure's results are one allocation.
+	// closure's results are one allocation. update works in it, not in
+	// locals of its own, and leaves a record written meanwhile to
+	// onTopOf: its frame is under every store write.
 	var out struct {
-		saved, written json.RawMessage
-		ttl            time.Duration
-		maxAge         MaxAge
-		st             stamps
+		saved
+		written json.RawMessage
 	}
 	update := func(cur []byte, ok bool) ([]byte, time.Duration, error) {
 		// Most often cur is the record this request loaded, or nothing
 		// for a new session: its data with the patches is p.data, which
 		// plan merged and checked already.
-		data, maxAge, stamps, ttl := merged, loadedMaxAge, loadedStamps, ttl
+		out.saved = saved{data: merged, ttl: ttl, maxAge: loadedMaxAge, st: loadedStamps}
 		switch {
 		case !ok && !isNew, ok && isNew:
 			// Gone, or (new) a tombstone: ended meanwhile.
 			return nil, 0, errSessionGone
 		case ok && (stored == nil || !bytes.Equal(cur, stored)):
-			// Written meanwhile: the patches go on top of that, and its
-			// maxAge stays unless this change sets one ("remember me"
-			// is not undone by a request that loaded the session
-			// before it). A touch keeps that record's expiry too, even
-			// with the same maxAge: the write meanwhile may have
-			// extended it, and a touch only records the session's use.
-			var err error
-			var curMaxAge MaxAge
-			var curExpire time.Time
-			if data, curMaxAge, curExpire, err = m.patchCurrent(cur, patches, data); err != nil {
+			if err := m.onTopOf(&out.saved, cur, patches, ownMaxAge, touch, now); err != nil {
 				return nil, 0, err
 			}
-			if !ownMaxAge && curMaxAge != 0 {
-				maxAge = curMaxAge
-				if touch {
-					stamps.expire = curExpire
-				}
-				ttl = m.storeTTLAt(maxAge, stamps, now)
-			}
 		}
-		out.saved, out.ttl, out.maxAge, out.st = data, ttl, maxAge, stamps
-		out.written = appendRecord(nil, data, maxAge, now, stamps)
-		return out.written, ttl, nil
+		out.written = appendRecord(nil, out.data, out.maxAge, now, out.st)
+		return out.written, out.ttl, nil
 	}
 	var err error
 	var rev uint64 // the revision written, from a RevisionStore
@@ -409,13 +404,47 @@ func (m *Manager) saveStore(ctx context.Context, s *Session, p *plan, now time.T
 		return nil, fmt.Errorf("%w: save: %w", ErrUnavailable, err)
 	}
 	p.maxAge, p.st = out.maxAge, out.st
-	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, out.saved, out.ttl); err != nil {
+	if err := m.index(ctx, p.loadedUser, p.oldID, p.newID, out.data, out.ttl); err != nil {
 		return nil, err
 	}
 	if s.cookie.seen != nil && p.newID == p.oldID {
-		rememberWritten(s, p.newID, out.written, rev)
+		s.stored, p.rev, p.remember = out.written, rev, true // commit remembers them
 	}
-	return out.saved, nil
+	return out.data, nil
+}
+
+// saved is what saveStore's update is to write: the data, its store ttl,
+// maxAge and stamps.
+type saved struct {
+	data   json.RawMessage
+	ttl    time.Duration
+	maxAge MaxAge
+	st     stamps
+}
+
+// onTopOf makes sv, what this request would write, go on top of cur, a
+// record written by another request since this one loaded the session:
+// the patches go on top of cur's data, and its maxAge stays unless this
+// change sets one (ownMaxAge; "remember me" is not undone by a request
+// that loaded the session before it). A touch keeps cur's expiry too,
+// even with the same maxAge: the write meanwhile may have extended it,
+// and a touch only records the session's use.
+//
+//go:noinline
+func (m *Manager) onTopOf(sv *saved, cur []byte, patches [][]byte, ownMaxAge, touch bool, now time.Time) error {
+	data, curMaxAge, curExpire, err := m.patchCurrent(cur, patches, sv.data)
+	if err != nil {
+		return err
+	}
+	sv.data = data
+	if !ownMaxAge && curMaxAge != 0 {
+		sv.maxAge = curMaxAge
+		if touch {
+			sv.st.expire = curExpire
+		}
+		sv.ttl = m.storeTTLAt(sv.maxAge, sv.st, now)
+	}
+	return nil
 }
 
 // patchCurrent returns the data of cur, a record written by another
