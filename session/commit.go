@@ -138,7 +138,7 @@ func (m *Manager) commit(ctx context.Context, r *http.Request, s *Session, ch Ch
 			// Destroyed or renewed by a concurrent request, or ended by
 			// its user's logout elsewhere: its Set must not bring the
 			// session back (that would undo a logout).
-			return Outcome{Dropped: true}, nil
+			return Outcome{Dropped: !ch.IsZero()}, nil // a rolling or idle re-issue asked for nothing
 		} else if err != nil {
 			return Outcome{}, err
 		}

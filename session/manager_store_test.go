@@ -54,6 +54,26 @@ func TestConcurrentDestroyIsNotUndone(t *testing.T) {
 	}
 }
 
+// A rolling re-issue that finds the session ended meanwhile asked for no
+// change: nothing was dropped, and nothing is counted as dropped.
+func TestRollingReissueOfAnEndedSessionDropsNothing(t *testing.T) {
+	store := NewMemoryStore(MemoryOptions{})
+	m := newManager(t, Options{Store: store, Rolling: true})
+	_, cookies := roundTrip(t, m, nil, set(`{"user":"john"}`))
+	slowReq, slow := loadExisting(t, m, cookies)
+	fastReq, fast := loadExisting(t, m, cookies)
+	if _, err := m.Commit(context.Background(), fastReq, fast, Change{Destroy: true}, http.Header{}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Commit(context.Background(), slowReq, slow, Change{}, http.Header{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Dropped || out.Saved {
+		t.Errorf("outcome %+v: a re-issue with no change dropped nothing", out)
+	}
+}
+
 // brokenWrites is a store whose writes fail, as in an outage that began
 // between a request's load and its commit.
 type brokenWrites struct{ Store }
