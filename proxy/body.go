@@ -105,6 +105,9 @@ func (b *idleBody) Read(p []byte) (int, error) {
 		// After EOF too: the transport may still be writing the last part.
 		if b.sendTimer != nil {
 			b.sendTimer.Reset(b.send)
+			if b.ended.Load() { // stop ran meanwhile: no timer outlives the request
+				b.sendTimer.Stop()
+			}
 		}
 	case b.timedOut():
 		err = errBodyIdle
