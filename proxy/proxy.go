@@ -478,6 +478,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var ctx context.Context = st
 	if hasBody(r) {
 		ctx = st.watchUpload()
+		// The transport reads the body while the answer is written (an
+		// upstream may answer first, and the transport reads once more
+		// for EOF after the last byte). Go's HTTP/1 server otherwise
+		// reads and closes what is left of the body when the answer's
+		// headers are written: the transport's next read then fails, it
+		// closes the upstream connection, and the answer is cut short.
+		// (HTTP/2 is always full duplex.)
+		if r.ProtoMajor == 1 {
+			_ = http.NewResponseController(w).EnableFullDuplex()
+		}
 	}
 	defer st.release()
 	out := r.WithContext(ctx)
