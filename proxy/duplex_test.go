@@ -97,6 +97,9 @@ func TestAnAnswerWrittenWhileTheBodyIsSentIsWhole(t *testing.T) {
 				if err != nil || string(got) != "part 0;part 1;part 2;" {
 					t.Fatalf("request %d: status %d body %q (%v), want the whole answer", i, resp.StatusCode, got, err)
 				}
+				if !resp.Close {
+					t.Errorf("request %d: answered while its body was being sent, without Connection: close", i)
+				}
 			}
 		})
 	}

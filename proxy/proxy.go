@@ -576,6 +576,13 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if st.body != nil && !st.body.answered() {
 		return errSendStalled // the request is being aborted (idleBody.stall)
 	}
+	if st.cancel != nil && !st.wrote.Load() && st.in.ProtoMajor == 1 {
+		// The body is still being sent (the handler is full duplex): the
+		// client's connection may close before all of it is read, so it
+		// must not be taken for reuse, as Go's server says itself for a
+		// body it would not consume.
+		resp.Header.Set("Connection", "close")
+	}
 	p.dropDeclaredTrailers(resp)
 	ch, err := p.parseDirectives(resp.Header)
 	if err != nil {
