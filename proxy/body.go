@@ -100,6 +100,12 @@ func (b *idleBody) Read(p []byte) (int, error) {
 	if b.timer != nil {
 		b.timer.Stop()
 	}
+	if err == io.EOF {
+		// The upstream may have it all before the transport's trace
+		// says so (state.wrote): a client leaving now gives the write
+		// a moment (state.clientLeft).
+		b.st.sent.Store(true)
+	}
 	switch {
 	case err == nil || err == io.EOF:
 		// After EOF too: the transport may still be writing the last part.

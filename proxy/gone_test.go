@@ -430,3 +430,104 @@ func TestACommitUnderWayIsNotCutByTheClientLeaving(t *testing.T) {
 		t.Error("the logout the upstream answered was not applied: the session still opens")
 	}
 }
+
+// lateWriteConn passes every write through at once, but returns from the
+// one that ends with last only when released: the upstream has the whole
+// request while the transport has not yet said so (its WroteRequest trace
+// comes after the write returns).
+type lateWriteConn struct {
+	net.Conn
+	last    string
+	release <-chan struct{}
+	closed  chan struct{}
+	once    sync.Once
+}
+
+func (c *lateWriteConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if strings.HasSuffix(string(p), c.last) {
+		select {
+		case <-c.release:
+		case <-c.closed:
+		}
+	}
+	return n, err
+}
+
+func (c *lateWriteConn) Close() error {
+	c.once.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+// A logout form the upstream has whole, whose client leaves before the
+// transport has said it wrote it, is still committed: the client leaving
+// gives a body the transport read whole a moment to be written.
+func TestALogoutTheUpstreamHasBeforeTheTraceSaysSoIsCommitted(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	claims := make(chan *Claims, 1)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/login":
+			w.Header().Set("X-Session-Set", `{"user":"u1"}`)
+		case "/logout":
+			io.Copy(io.Discard, r.Body)
+			close(arrived)
+			time.Sleep(300 * time.Millisecond) // the client leaves, then the transport's write returns
+			w.Header().Set("X-Session-Destroy", "true")
+		case "/read":
+			claims <- claimsOf(t, r)
+		}
+	}))
+	t.Cleanup(up.Close)
+	sm, err := session.New(session.Options{Keys: []string{"key-0123456789abcdef0123456789abcdef"}, Store: session.NewMemoryStore(session.MemoryOptions{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(up.URL)
+	tr := NewTransport(TransportOptions{})
+	t.Cleanup(tr.CloseIdleConnections)
+	dial := tr.DialContext
+	var late atomic.Bool // only the logout's connection writes late
+	tr.DialContext = func(ctx context.Context, n, a string) (net.Conn, error) {
+		c, err := dial(ctx, n, a)
+		if err != nil || !late.Load() {
+			return c, err
+		}
+		return &lateWriteConn{Conn: c, last: "csrf=x", release: release, closed: make(chan struct{})}, nil
+	}
+	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	resp, _ := do(t, mustRequest(t, "GET", srv.URL+"/login", nil))
+	cookie := resp.Header.Get("Set-Cookie")
+	cookie = cookie[:strings.IndexByte(cookie, ';')]
+	tr.CloseIdleConnections()
+	late.Store(true)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	req := mustRequest(t, "POST", srv.URL+"/logout", strings.NewReader("csrf=x")).WithContext(ctx)
+	req.Header.Set("Cookie", cookie)
+	go func() {
+		<-arrived
+		cancel()                           // the tab is closed
+		time.Sleep(100 * time.Millisecond) // the proxy sees it go
+		close(release)
+	}()
+	if _, err := http.DefaultClient.Do(req); err == nil {
+		t.Fatal("the request was not canceled")
+	}
+	time.Sleep(500 * time.Millisecond) // the upstream answers, the proxy commits
+
+	late.Store(false)
+	tr.CloseIdleConnections()
+	req = mustRequest(t, "GET", srv.URL+"/read", nil)
+	req.Header.Set("Cookie", cookie)
+	do(t, req)
+	if c := <-claims; !c.New {
+		t.Errorf("the session the upstream destroyed still opens: %s", c.Sess)
+	}
+}

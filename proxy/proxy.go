@@ -304,6 +304,7 @@ type state struct {
 	answer    answerBody
 	stop      func() bool
 	wrote     atomic.Bool // the request, body and all, is written upstream
+	sent      atomic.Bool // the transport has read the whole body (idleBody): it is on its way
 	arrived   atomic.Bool // the upstream's answer came: it is being committed
 	committed atomic.Bool // the upstream's answer is committed (or refused)
 	left      bool        // the client had gone when the answer was committed
@@ -343,10 +344,31 @@ func (s *state) watchUpload() context.Context {
 // away: it ends the request unless the answer is awaited or being
 // committed.
 func (s *state) clientLeft() {
-	if s.committed.Load() || !s.wrote.Load() && !s.arrived.Load() {
+	switch {
+	case s.committed.Load():
+		s.cancel()
+	case s.wrote.Load() || s.arrived.Load():
+		// The answer is awaited, or being committed.
+	case s.sent.Load():
+		// The transport has the whole body: it may be written already,
+		// and the upstream acting on it, a moment before the trace says
+		// so. Give the write a moment; an upstream that cannot take it
+		// is given up then.
+		time.AfterFunc(writeGrace, func() {
+			if !s.wrote.Load() && !s.arrived.Load() {
+				s.cancel()
+			}
+		})
+	default:
 		s.cancel()
 	}
 }
+
+// writeGrace is how long a request whose client left, and whose body the
+// transport has read whole, is given to be written upstream before it is
+// ended: the trace that says it was written comes after the write, and
+// an upstream may already have the request (a logout form) by then.
+const writeGrace = time.Second
 
 // answered marks the upstream's answer as committed (or refused): from
 // now on the client leaving ends the request, at once if it has left.
