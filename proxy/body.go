@@ -61,10 +61,11 @@ const (
 )
 
 // watchBody returns r's body wrapped in an idleBody, or nil when there is
-// no body or no timeout. st's request to the upstream is cancelable
-// (watchUpload).
+// no body. st's request to the upstream is cancelable (watchUpload). With
+// both timeouts off the body is still wrapped, without timers: its EOF
+// says the client's body was read whole (state.sent).
 func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request, st *state) *idleBody {
-	if p.opts.BodyIdleTimeout <= 0 && p.opts.SendTimeout <= 0 || !hasBody(r) {
+	if !hasBody(r) {
 		return nil
 	}
 	b := &idleBody{ReadCloser: r.Body, st: st}

@@ -461,8 +461,21 @@ func (c *lateWriteConn) Close() error {
 
 // A logout form the upstream has whole, whose client leaves before the
 // transport has said it wrote it, is still committed: the client leaving
-// gives a body the transport read whole a moment to be written.
+// gives a body the transport read whole a moment to be written. So it is
+// with the body timeouts off too, when no timer watches the body.
 func TestALogoutTheUpstreamHasBeforeTheTraceSaysSoIsCommitted(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		idle, sendOut time.Duration
+	}{
+		{"body timeouts on", 0, 0},
+		{"body timeouts off", -1, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testLateTraceLogout(t, tc.idle, tc.sendOut) })
+	}
+}
+
+func testLateTraceLogout(t *testing.T, idle, sendOut time.Duration) {
 	arrived, release := make(chan struct{}), make(chan struct{})
 	claims := make(chan *Claims, 1)
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -495,7 +508,8 @@ func TestALogoutTheUpstreamHasBeforeTheTraceSaysSoIsCommitted(t *testing.T) {
 		}
 		return &lateWriteConn{Conn: c, last: "csrf=x", release: release, closed: make(chan struct{})}, nil
 	}
-	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), Transport: tr})
+	p, err := New(Options{Upstream: u, Sessions: sm, TokenSecret: []byte(testSecret), Transport: tr,
+		BodyIdleTimeout: idle, SendTimeout: sendOut})
 	if err != nil {
 		t.Fatal(err)
 	}
