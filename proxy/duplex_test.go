@@ -1,10 +1,15 @@
 package proxy
 
 import (
+	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -97,9 +102,119 @@ func TestAnAnswerWrittenWhileTheBodyIsSentIsWhole(t *testing.T) {
 				if err != nil || string(got) != "part 0;part 1;part 2;" {
 					t.Fatalf("request %d: status %d body %q (%v), want the whole answer", i, resp.StatusCode, got, err)
 				}
-				if !resp.Close {
-					t.Errorf("request %d: answered while its body was being sent, without Connection: close", i)
+			}
+		})
+	}
+}
+
+// An answer that comes after the client's body was read whole keeps the
+// client's connection, even when the transport has not yet said it wrote
+// the request (its WroteRequest trace comes after its last write
+// returns, and the upstream may answer before that): only a body the
+// proxy has not read to its end leaves the connection out of step.
+func TestAnAnswerToABodyReadWholeKeepsTheConnection(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	u, _ := url.Parse(up.URL)
+	tr := NewTransport(TransportOptions{})
+	t.Cleanup(tr.CloseIdleConnections)
+	dial := tr.DialContext
+	tr.DialContext = func(ctx context.Context, n, a string) (net.Conn, error) {
+		c, err := dial(ctx, n, a)
+		if err != nil {
+			return c, err
+		}
+		return &lateWriteConn{Conn: c, last: "csrf=x", release: release, closed: make(chan struct{})}, nil
+	}
+	p, err := New(Options{Upstream: u, Sessions: mustManager(t), TokenSecret: []byte(testSecret), Transport: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+
+	resp, body := do(t, mustRequest(t, http.MethodPost, srv.URL+"/form", strings.NewReader("csrf=x")))
+	once.Do(func() { close(release) })
+	if resp.StatusCode != http.StatusOK || body != "ok" {
+		t.Fatalf("status %d body %q, want 200 ok", resp.StatusCode, body)
+	}
+	if resp.Close {
+		t.Error("an answer to a body the proxy had read whole says Connection: close")
+	}
+}
+
+// earlyUpstream answers every request with answer as soon as it has the
+// request's headers, and reads nothing more.
+func earlyUpstream(t testing.TB, answer string) *url.URL {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if line == "\r\n" {
+						break
+					}
 				}
+				io.WriteString(c, answer)
+				<-done
+			}()
+		}
+	}()
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+}
+
+// An answer the client gets before the proxy has read its body to the
+// end says Connection: close, whoever answers: the rest of the body is
+// still on the connection, and Go's server (the handler being full
+// duplex) no longer says so itself.
+func TestAnAnswerBeforeTheBodyIsReadClosesTheConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		upstream func(testing.TB) *url.URL
+		status   int
+	}{
+		{"early answer", func(t testing.TB) *url.URL {
+			return earlyUpstream(t, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno")
+		}, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(Options{Upstream: tc.upstream(t), Sessions: mustManager(t), TokenSecret: []byte(testSecret)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(p)
+			t.Cleanup(srv.Close)
+			conn := rawConn(t, srv, 10*time.Second)
+			io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("a", 1000))
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !resp.Close {
+				t.Errorf("status %d, Connection: close %v; want %d, and the connection closed", resp.StatusCode, resp.Close, tc.status)
 			}
 		})
 	}

@@ -364,6 +364,17 @@ func (s *state) clientLeft() {
 	}
 }
 
+// unread reports whether the answer comes before the proxy has read the
+// client's HTTP/1 body to its end (the handler is full duplex): the
+// client's connection may close before the rest is read, so the answer
+// must say Connection: close, as Go's server says itself for a body it
+// would not consume. A body read whole keeps the connection, whether or
+// not the transport has said it wrote it (state.wrote comes after its
+// last write returns, and the upstream may answer before that).
+func (s *state) unread() bool {
+	return s.body != nil && !s.sent.Load() && s.in.ProtoMajor == 1
+}
+
 // writeGrace is how long a request whose client left, and whose body the
 // transport has read whole, is given to be written upstream before it is
 // ended: the trace that says it was written comes after the write, and
@@ -598,11 +609,7 @@ func (p *Proxy) modifyResponse(resp *http.Response) error {
 	if st.body != nil && !st.body.answered() {
 		return errSendStalled // the request is being aborted (idleBody.stall)
 	}
-	if st.cancel != nil && !st.wrote.Load() && st.in.ProtoMajor == 1 {
-		// The body is still being sent (the handler is full duplex): the
-		// client's connection may close before all of it is read, so it
-		// must not be taken for reuse, as Go's server says itself for a
-		// body it would not consume.
+	if st.unread() {
 		resp.Header.Set("Connection", "close")
 	}
 	p.dropDeclaredTrailers(resp)
