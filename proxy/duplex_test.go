@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -186,9 +187,14 @@ func earlyUpstream(t testing.TB, answer string) *url.URL {
 }
 
 // An answer the client gets before the proxy has read its body to the
-// end says Connection: close, whoever answers: the rest of the body is
-// still on the connection, and Go's server (the handler being full
-// duplex) no longer says so itself.
+// end says Connection: close, the upstream's or the proxy's own: the
+// rest of the body is still on the connection, and Go's server (the
+// handler being full duplex) no longer says so itself. Without it, a
+// client that sends the rest and then its next request finds the
+// connection closed (over 256 KiB left), or Go's server panics serving
+// that next request ("invalid concurrent Body.Read call": the read that
+// watches for the client leaving, started by the rest's EOF after the
+// handler returned, is still running).
 func TestAnAnswerBeforeTheBodyIsReadClosesTheConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
@@ -198,24 +204,59 @@ func TestAnAnswerBeforeTheBodyIsReadClosesTheConnection(t *testing.T) {
 		{"early answer", func(t testing.TB) *url.URL {
 			return earlyUpstream(t, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 2\r\n\r\nno")
 		}, http.StatusUnauthorized},
+		{"malformed directive in an early answer", func(t testing.TB) *url.URL {
+			return earlyUpstream(t, "HTTP/1.1 200 OK\r\nX-Session-Set: {not json\r\nContent-Length: 2\r\n\r\nok")
+		}, http.StatusBadGateway},
+		{"upstream down", func(t testing.TB) *url.URL {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ln.Close()
+			return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+		}, http.StatusBadGateway},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, err := New(Options{Upstream: tc.upstream(t), Sessions: mustManager(t), TokenSecret: []byte(testSecret)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := httptest.NewServer(p)
+			var serverLog strings.Builder
+			var mu sync.Mutex
+			srv := httptest.NewUnstartedServer(p)
+			srv.Config.ErrorLog = log.New(writerFunc(func(b []byte) (int, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return serverLog.Write(b)
+			}), "", 0)
+			srv.Start()
 			t.Cleanup(srv.Close)
 			conn := rawConn(t, srv, 10*time.Second)
 			io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("a", 1000))
-			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
 			if err != nil {
 				t.Fatalf("no answer: %v", err)
 			}
+			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			if resp.StatusCode != tc.status || !resp.Close {
 				t.Errorf("status %d, Connection: close %v; want %d, and the connection closed", resp.StatusCode, resp.Close, tc.status)
 			}
+			// A client that sends the rest anyway, then its next request.
+			io.WriteString(conn, strings.Repeat("a", 99000)+"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+			if next, err := http.ReadResponse(br, nil); err == nil {
+				t.Errorf("the connection served a request after the close: %d", next.StatusCode)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if strings.Contains(serverLog.String(), "panic") {
+				t.Errorf("the server panicked: %s", serverLog.String())
+			}
 		})
 	}
 }
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(b []byte) (int, error) { return f(b) }

@@ -717,6 +717,9 @@ func (p *Proxy) privateCache(h http.Header) {
 // gets a short generic body; the cause goes to the log.
 func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	if st, ok := r.Context().Value(stateKey{}).(*state); ok && st.body != nil {
+		if st.unread() { // the upstream's Connection: close went with its answer
+			w.Header().Set("Connection", "close")
+		}
 		switch {
 		case st.body.timedOut():
 			p.bodyTimedOut(w, st)
