@@ -6,17 +6,19 @@ import (
 	"testing"
 )
 
-// TestGoNodeAndPHPReadingTheSessionVariesOnCookie is
-// TestPythonReadingTheSessionVariesOnCookie for the Go, Koa, Express and
-// PHP examples: /get reads the session and sets no cookie, so the proxy adds
-// no Vary, and the library must say Vary: Cookie for a shared cache not
-// to hand one visitor's page to another.
-func TestGoNodeAndPHPReadingTheSessionVariesOnCookie(t *testing.T) {
+// TestReadingTheSessionVariesOnCookie: a page that reads the session
+// depends on the cookie even when it sets none, so every example's library
+// must say Vary: Cookie, as Flask's and Django's own sessions do: the proxy
+// adds it only to a response that sets the cookie, and a shared cache
+// would otherwise hand one visitor's page to another.
+func TestReadingTheSessionVariesOnCookie(t *testing.T) {
 	t.Parallel()
 	examples := []struct {
 		name  string
 		start func(t *testing.T, env []string) string
 	}{
+		{"flask", pythonExample("../examples/flask/app.py")},
+		{"wsgi", pythonExample("../examples/wsgi/app.py")},
 		{"go", startGoExample},
 		{"koa", nodeExample("koa")},
 		{"express", nodeExample("express")},
