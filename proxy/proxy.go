@@ -295,7 +295,7 @@ type state struct {
 	route   Route            // set once the session is loaded
 	session *session.Session // nil until loaded
 	token   [1]string        // the JWT, as the header's value list
-	body    *idleBody        // the request body, when it is watched
+	body    *idleBody        // the request body, when there is one
 	// cancel ends the request to the upstream, for a request with a body
 	// (watchUpload); answer is the upstream's body once its answer is
 	// committed, for one without; stop stops waiting for the client to
@@ -326,7 +326,8 @@ func (s *state) Err() error            { return nil }
 // watchUpload returns the context of a request with a body to send
 // upstream: cancelable, and canceled when the client leaves unless the
 // request was all written upstream, or its answer came (answered then
-// cancels it once the answer is committed). The transport's wait for the
+// cancels it once the answer is committed); one whose body the transport
+// has read whole gets writeGrace first. The transport's wait for the
 // response headers starts only once the request is written, so an upload
 // the client abandons would otherwise hold the upstream request for as
 // long as the upstream does not read it.
@@ -364,6 +365,12 @@ func (s *state) clientLeft() {
 	}
 }
 
+// writeGrace is how long a request whose client left, and whose body the
+// transport has read whole, is given to be written upstream before it is
+// ended: the trace that says it was written comes after the write, and
+// an upstream may already have the request (a logout form) by then.
+const writeGrace = time.Second
+
 // unread reports whether the answer comes before the proxy has read the
 // client's HTTP/1 body to its end (the handler is full duplex): the
 // client's connection may close before the rest is read, so the answer
@@ -374,12 +381,6 @@ func (s *state) clientLeft() {
 func (s *state) unread() bool {
 	return s.body != nil && !s.sent.Load() && s.in.ProtoMajor == 1
 }
-
-// writeGrace is how long a request whose client left, and whose body the
-// transport has read whole, is given to be written upstream before it is
-// ended: the trace that says it was written comes after the write, and
-// an upstream may already have the request (a logout form) by then.
-const writeGrace = time.Second
 
 // answered marks the upstream's answer as committed (or refused): from
 // now on the client leaving ends the request, at once if it has left.
