@@ -3,7 +3,6 @@ package config_test
 import (
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 
@@ -44,30 +43,9 @@ func TestExampleIsValidAndShowsTheDefaults(t *testing.T) {
 // config.example.yaml: add it there, with its default, and to the
 // README's configuration table.
 func TestExampleDocumentsEveryKey(t *testing.T) {
-	b, err := os.ReadFile("../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		t.Fatal(err)
-	}
-	var documented []string
-	var walk func(n *yaml.Node, prefix string)
-	walk = func(n *yaml.Node, prefix string) {
-		if n.Kind != yaml.MappingNode {
-			return
-		}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			path := prefix + n.Content[i].Value
-			documented = append(documented, path)
-			walk(n.Content[i+1], path+".")
-		}
-	}
-	walk(root.Content[0], "")
-
+	documented := exampleKeys(t)
 	for _, key := range keys(reflect.TypeFor[config.Config](), "") {
-		if !slices.Contains(documented, key) {
+		if _, ok := documented[key]; !ok {
 			t.Errorf("config.example.yaml does not document %s", key)
 		}
 	}
@@ -80,6 +58,31 @@ func TestExampleDocumentsEveryKey(t *testing.T) {
 			t.Errorf("README.md does not document `%s`", key)
 		}
 	}
+}
+
+// exampleKeys returns every key config.example.yaml shows, as a dotted
+// path, with the value node it shows.
+func exampleKeys(t *testing.T) map[string]*yaml.Node {
+	t.Helper()
+	b, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	shown := map[string]*yaml.Node{}
+	var walk func(n *yaml.Node, prefix string)
+	walk = func(n *yaml.Node, prefix string) {
+		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			path, v := prefix+n.Content[i].Value, n.Content[i+1]
+			shown[path] = v
+			walk(v, path+".")
+		}
+	}
+	walk(root.Content[0], "")
+	return shown
 }
 
 // keys returns the YAML path of every field of the struct type t.
@@ -104,26 +107,7 @@ func keys(t reflect.Type, prefix string) []string {
 // the code): a row's default, when it is a literal, is the value the
 // example shows for that key.
 func TestReadmeShowsTheDefaults(t *testing.T) {
-	b, err := os.ReadFile("../config.example.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(b, &root); err != nil {
-		t.Fatal(err)
-	}
-	example := map[string]string{} // key → the scalar the example shows
-	var walk func(n *yaml.Node, prefix string)
-	walk = func(n *yaml.Node, prefix string) {
-		for i := 0; n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
-			path, v := prefix+n.Content[i].Value, n.Content[i+1]
-			if v.Kind == yaml.ScalarNode {
-				example[path] = v.Value
-			}
-			walk(v, path+".")
-		}
-	}
-	walk(root.Content[0], "")
+	example := exampleKeys(t)
 
 	doc, err := os.ReadFile("../README.md")
 	if err != nil {
@@ -136,11 +120,12 @@ func TestReadmeShowsTheDefaults(t *testing.T) {
 			continue
 		}
 		key := strings.Trim(strings.TrimSpace(cells[1]), "`")
-		shown, ok := example[key]
+		node, ok := example[key]
 		def := strings.TrimSpace(cells[2])
-		if !ok || !strings.HasPrefix(def, "`") {
+		if !ok || node.Kind != yaml.ScalarNode || !strings.HasPrefix(def, "`") {
 			continue // not a scalar key, or a default in words ("required")
 		}
+		shown := node.Value
 		lit, _, _ := strings.Cut(def[1:], "`")
 		lit = strings.Trim(lit, `"`)
 		if _, isKey := example[lit]; isKey {
