@@ -189,7 +189,7 @@ func earlyUpstream(t testing.TB, answer string) *url.URL {
 // An answer the client gets before the proxy has read its body to the
 // end says Connection: close, the upstream's or the proxy's own: the
 // rest of the body is still on the connection, and Go's server (the
-// handler being full duplex) no longer says so itself. Without it, a
+// handler being full duplex) does not say so itself. Without it, a
 // client that sends the rest and then its next request finds the
 // connection closed (over 256 KiB left), or Go's server panics serving
 // that next request ("invalid concurrent Body.Read call": the read that
