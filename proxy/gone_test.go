@@ -545,3 +545,21 @@ func testLateTraceLogout(t *testing.T, idle, sendOut time.Duration) {
 		t.Errorf("the session the upstream destroyed still opens: %s", c.Sess)
 	}
 }
+
+// The write grace a leaving client's request gets ends with the request:
+// its timer does not hold the request's state once the handler is done.
+func TestTheWriteGraceEndsWithTheRequest(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	s := &state{Context: ctx, in: httptest.NewRequest("POST", "/", strings.NewReader("x"))}
+	s.cancel = cancel
+	s.sent.Store(true) // the transport has read the body whole
+	s.clientLeft()
+	tm := s.grace.Load()
+	if tm == nil {
+		t.Fatal("a client leaving a body read whole started no write grace")
+	}
+	s.release()
+	if tm.Stop() {
+		t.Error("the write grace's timer was still running after release")
+	}
+}

@@ -303,11 +303,12 @@ type state struct {
 	cancel    context.CancelFunc
 	answer    answerBody
 	stop      func() bool
-	wrote     atomic.Bool // the request, body and all, is written upstream
-	sent      atomic.Bool // the transport has read the whole body (idleBody): it is on its way
-	arrived   atomic.Bool // the upstream's answer came: it is being committed
-	committed atomic.Bool // the upstream's answer is committed (or refused)
-	left      bool        // the client had gone when the answer was committed
+	wrote     atomic.Bool                // the request, body and all, is written upstream
+	sent      atomic.Bool                // the transport has read the whole body (idleBody): it is on its way
+	arrived   atomic.Bool                // the upstream's answer came: it is being committed
+	committed atomic.Bool                // the upstream's answer is committed (or refused)
+	left      bool                       // the client had gone when the answer was committed
+	grace     atomic.Pointer[time.Timer] // clientLeft's writeGrace, which release stops
 }
 
 // Done and Err make s, the context of the request sent upstream, one the
@@ -355,11 +356,11 @@ func (s *state) clientLeft() {
 		// and the upstream acting on it, a moment before the trace says
 		// so. Give the write a moment; an upstream that cannot take it
 		// is given up then.
-		time.AfterFunc(writeGrace, func() {
+		s.grace.Store(time.AfterFunc(writeGrace, func() {
 			if !s.wrote.Load() && !s.arrived.Load() {
 				s.cancel()
 			}
-		})
+		}))
 	default:
 		s.cancel()
 	}
@@ -417,6 +418,9 @@ const shortBody = 64 << 10
 func (s *state) release() {
 	if s.stop != nil {
 		s.stop()
+	}
+	if t := s.grace.Load(); t != nil {
+		t.Stop() // the request is over: no timer holds it
 	}
 	if s.cancel != nil {
 		s.cancel()
