@@ -71,7 +71,10 @@ function verify(string $token, string|array $secrets, ?string $audience = null):
     } catch (\JsonException $e) {
         throw new InvalidToken('malformed header: ' . $e->getMessage());
     }
-    if (!$header instanceof \stdClass || ($header->alg ?? null) !== 'HS256') {
+    if (!$header instanceof \stdClass) {
+        throw new InvalidToken('malformed header: not a JSON object');
+    }
+    if (($header->alg ?? null) !== 'HS256') {
         throw new InvalidToken('alg: only HS256 is accepted');
     }
     $sig = b64url($s);

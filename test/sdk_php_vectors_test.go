@@ -1,0 +1,101 @@
+package test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runPHP runs src, a PHP file's text, with the include required, and
+// returns what it printed; the test fails on a non-zero exit.
+func runPHP(t *testing.T, src string) string {
+	t.Helper()
+	php := requireTool(t, "php")
+	lib, err := filepath.Abs("../examples/php/sessionproxy.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "check.php")
+	src = "<?php\ndeclare(strict_types=1);\nrequire '" + lib + "';\n" + src
+	if err := os.WriteFile(script, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(php, "-d", "display_errors=stderr", script).CombinedOutput()
+	if err != nil {
+		t.Fatalf("php: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+// phpMint is PHP that defines mint($sess), an HS256 token of the proxy's
+// shape signed with testSecret, valid for a minute.
+const phpMint = `
+function mint(mixed $sess): string {
+    $b = fn (string $s) => rtrim(strtr(base64_encode($s), '+/', '-_'), '=');
+    $h = $b('{"alg":"HS256","typ":"JWT"}');
+    $p = $b(json_encode(['sid' => 's1', 'sess' => $sess, 'new' => false, 'iss' => 'sessionproxy', 'exp' => time() + 60]));
+    return "$h.$p." . $b(hash_hmac('sha256', "$h.$p", getenv('SECRET') ?: '` + testSecret + `', true));
+}
+`
+
+// TestPHPIncludeVectors: the include against sdk/testdata/vectors.json,
+// as sdk/go, sdk/python and sdk/node are checked: each HS256 token is
+// accepted with the vector's claims (as PHP arrays), or refused naming
+// the vector's reason; and each patch vector,
+// its before arriving in a token through start() and its after set by
+// the app (stdClass where the app means a JSON object), gives exactly the
+// vector's X-Session-Set.
+func TestPHPIncludeVectors(t *testing.T) {
+	t.Parallel()
+	vectors, err := filepath.Abs("../sdk/testdata/vectors.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := runPHP(t, phpMint+`
+$d = json_decode(file_get_contents('`+vectors+`'));
+foreach ($d->tokens as $v) {
+    if (!isset($v->secret)) {
+        continue; // JWKS: not the include's
+    }
+    try {
+        $c = SessionProxy\verify($v->token, $v->secret, $v->audience ?? null);
+        if (isset($v->error)) {
+            echo "token {$v->name}: accepted, want refused ({$v->error})\n";
+        } elseif ($c != json_decode(json_encode($v->claims), true)) { // as PHP arrays: {} is []
+            echo "token {$v->name}: claims " . json_encode($c) . "\n";
+        }
+    } catch (SessionProxy\InvalidToken $e) {
+        if (!isset($v->error) || !str_starts_with($e->getMessage(), $v->error)) {
+            echo "token {$v->name}: refused (" . $e->getMessage() . "), want " . ($v->error ?? 'accepted') . "\n";
+        }
+    }
+}
+foreach ($d->patches as $v) {
+    $_SERVER['HTTP_X_SESSION'] = mint($v->before);
+    $s = SessionProxy\start(secret: '`+testSecret+`');
+    foreach ($s->toArray() as $k => $_) {
+        if (!property_exists($v->after, (string) $k)) {
+            unset($s[$k]);
+        }
+    }
+    foreach ($v->after as $k => $x) {
+        $s[$k] = $x;
+    }
+    $set = null;
+    foreach ($s->directives() as [$name, $value]) {
+        if ($name === 'X-Session-Set') {
+            $set = $value;
+        }
+    }
+    $want = $v->patch === null ? null : json_encode($v->patch, JSON_PRESERVE_ZERO_FRACTION);
+    if ($set !== $want && ($set === null || $want === null || json_decode($set) != json_decode($want))) {
+        echo "patch {$v->name}: X-Session-Set " . var_export($set, true) . ", want " . var_export($want, true) . "\n";
+    }
+}
+`)
+	if out = strings.TrimSpace(out); out != "" {
+		t.Error(out)
+	}
+}
