@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // runPHP runs src, a PHP file's text, with the include required, and
@@ -98,4 +101,61 @@ foreach ($d->patches as $v) {
 	if out = strings.TrimSpace(out); out != "" {
 		t.Error(out)
 	}
+}
+
+// startPHPScript serves src, a whole PHP script, with php -S (one
+// process, no workers); lib in src is replaced by the include's path.
+func startPHPScript(t *testing.T, src string) string {
+	t.Helper()
+	php := requireTool(t, "php")
+	lib, err := filepath.Abs("../examples/php/sessionproxy.php")
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(t.TempDir(), "page.php")
+	if err := os.WriteFile(script, []byte(strings.ReplaceAll(src, "LIB", lib)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, m := startProcess(t, phpServing, []string{"UPSTREAM_SECRET=" + testSecret}, php, "-S", "127.0.0.1:0", script)
+	return "http://" + m[1]
+}
+
+// TestPHPIncludeStartAfterOutput: start() after output went out (a BOM,
+// an echo flushed, output_buffering off as in php -S and many php-fpm
+// setups) registers a header callback that never runs; its changes must
+// not vanish without a word: start() throws HeadersSent.
+func TestPHPIncludeStartAfterOutput(t *testing.T) {
+	t.Parallel()
+	up := startPHPScript(t, `<?php
+declare(strict_types=1);
+require 'LIB';
+echo "hello\n";
+flush();
+try {
+    $session = SessionProxy\start(secret: getenv('UPSTREAM_SECRET'));
+} catch (SessionProxy\HeadersSent $e) {
+    echo 'refused: ', $e->getMessage();
+    exit;
+}
+$session['a'] = 1;
+echo 'changed';
+`)
+	resp, body := get(t, plainClient(), up+"/", "X-Session: "+mintToken(t, map[string]any{}))
+	if resp.Header.Get("X-Session-Set") == "" && !strings.Contains(body, "refused: ") {
+		t.Errorf("status %d, X-Session-Set %q, body %q: the change was lost without an error", resp.StatusCode, resp.Header.Get("X-Session-Set"), body)
+	}
+}
+
+// mintToken is an HS256 token of the proxy's shape for sess, signed with
+// testSecret, valid for a minute.
+func mintToken(t *testing.T, sess map[string]any) string {
+	t.Helper()
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sid": "s1", "sess": sess, "new": false,
+		"iss": "sessionproxy", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(),
+	}).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

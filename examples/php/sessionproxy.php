@@ -20,7 +20,7 @@ final class InvalidToken extends \RuntimeException
 {
 }
 
-/** A change made after the directives were written: it would be lost. */
+/** A change made after the directives were written, or start() after output: it would be lost. */
 final class HeadersSent extends \LogicException
 {
 }
@@ -153,6 +153,12 @@ function start(
 ): Session {
     if ($secret === null || $secret === '') {
         throw new \ValueError('sessionproxy: no secret (set token.secret\'s value, e.g. UPSTREAM_SECRET)');
+    }
+    // The directives go out in a header callback: registered after the
+    // headers were sent, it never runs, and every change would be lost
+    // without a word.
+    if (headers_sent($file, $line)) {
+        throw new HeadersSent("sessionproxy: start() after output began ($file:$line); its changes could not be sent");
     }
     $token = $_SERVER['HTTP_' . strtoupper(str_replace('-', '_', $header))] ?? '';
     try {
