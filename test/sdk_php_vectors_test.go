@@ -21,7 +21,7 @@ func runPHP(t *testing.T, src string) string {
 		t.Fatal(err)
 	}
 	script := filepath.Join(t.TempDir(), "check.php")
-	src = "<?php\ndeclare(strict_types=1);\nrequire '" + lib + "';\n" + src
+	src = "<?php\ndeclare(strict_types=1);\nob_start(); // start() refuses to run once output went out\nrequire '" + lib + "';\n" + src
 	if err := os.WriteFile(script, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -158,4 +158,39 @@ func mintToken(t *testing.T, sess map[string]any) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// TestPHPIncludeKeepsObjects: PHP reads a JSON object that is empty, or
+// keyed "0", "1", ..., as an array it cannot tell from a list; a change
+// near such data must not send it back as a list, turning the app's
+// untouched {} into [] (as the Go, Python and Node libraries never do).
+func TestPHPIncludeKeepsObjects(t *testing.T) {
+	t.Parallel()
+	out := runPHP(t, phpMint+`
+$cases = [
+    // the token's session, the app's change, the X-Session-Set wanted
+    ['{"cart":[{"opts":{}}]}', fn ($s) => $s['cart'][] = 'x', '{"cart":[{"opts":{}},"x"]}'],
+    ['{"m":{"0":"a"}}', fn ($s) => $s['m'][1] = 'b', '{"m":{"1":"b"}}'],
+    ['{"m":{"0":"a","1":"b"}}', function ($s) { unset($s['m'][1]); }, '{"m":{"1":null}}'],
+    ['{"l":[{"0":"z"}]}', fn ($s) => $s['l'][0][] = 'y', '{"l":[{"0":"z","1":"y"}]}'],
+    ['{"a":{"x":1}}', fn ($s) => $s['a'] = [1, 2], '{"a":[1,2]}'],
+];
+foreach ($cases as [$sess, $change, $want]) {
+    $_SERVER['HTTP_X_SESSION'] = mint(json_decode($sess));
+    $s = SessionProxy\start(secret: '`+testSecret+`');
+    $change($s);
+    $set = null;
+    foreach ($s->directives() as [$name, $value]) {
+        if ($name === 'X-Session-Set') {
+            $set = $value;
+        }
+    }
+    if ($set !== $want) {
+        echo "$sess: X-Session-Set " . var_export($set, true) . ", want $want\n";
+    }
+}
+`)
+	if out = strings.TrimSpace(out); out != "" {
+		t.Error(out)
+	}
 }

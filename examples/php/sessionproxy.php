@@ -173,7 +173,11 @@ function start(
         echo "invalid session token\n";
         exit;
     }
-    $session = new Session($claims, $header);
+    // The session once more as JSON objects: PHP arrays lose whether an
+    // empty or "0"-keyed value was an object, and the patch must not turn
+    // data the app did not touch into a list.
+    $shape = json_decode(b64url(explode('.', (string) $token)[1]), false, 512, JSON_THROW_ON_ERROR)->sess;
+    $session = new Session($claims, $header, $shape);
     header_register_callback($session->writeHeaders(...));
     register_shutdown_function($session->checkLateChanges(...));
     return $session;
@@ -211,8 +215,15 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
     private bool $accessed = false;
     private ?array $sent = null; // the data as the directives left it, once written
 
-    public function __construct(?array $claims, private readonly string $header = 'X-Session')
-    {
+    /**
+     * @param \stdClass|null $shape the token's sess decoded as objects, so that
+     *                              an object PHP reads as [] or a list is sent back as one
+     */
+    public function __construct(
+        ?array $claims,
+        private readonly string $header = 'X-Session',
+        private readonly ?\stdClass $shape = null,
+    ) {
         $this->claims = $claims ?? [];
         $this->id = isset($claims['sid']) ? (string) $claims['sid'] : null;
         $this->isNew = (bool) ($claims['new'] ?? $claims === null);
@@ -379,7 +390,7 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
             if ($this->destroyOthers) {
                 $out[] = ["$h-Destroy", 'others'];
             }
-            $patch = diff($this->before, $after);
+            $patch = diff($this->before, $after, $this->shape);
             if ((array) $patch !== []) {
                 $out[] = ["$h-Set", encode($patch)];
             }
@@ -455,7 +466,7 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
  * only, a removed key as null, maps diffed key by key, lists and scalars
  * replaced whole. An empty object means no change.
  */
-function diff(array $before, array $after): \stdClass
+function diff(array $before, array $after, ?\stdClass $shape = null): \stdClass
 {
     $patch = new \stdClass();
     foreach ($before as $k => $v) {
@@ -468,16 +479,52 @@ function diff(array $before, array $after): \stdClass
             continue;
         }
         $old = $before[$k] ?? null;
-        if (is_map($old) && (is_map($v) || $v === [])) {
-            $sub = diff((array) $old, (array) $v);
+        $was = $shape !== null && property_exists($shape, (string) $k) ? $shape->{$k} : null;
+        $listLike = list_like_object($was) && is_array($old);
+        if ((is_map($old) || $listLike) && (is_map($v) || $v === [] || ($listLike && is_array($v)))) {
+            $sub = diff((array) $old, (array) $v, $was instanceof \stdClass ? $was : null);
             if ((array) $sub !== []) {
                 $patch->{$k} = $sub;
             }
         } elseif ($old === null || !same($old, $v)) {
-            $patch->{$k} = strip_nulls($v, false);
+            $patch->{$k} = strip_nulls(reshape($v, $was), false);
         }
     }
     return $patch;
+}
+
+/** A JSON object that PHP reads as a non-empty list: its keys are "0", "1", ... */
+function list_like_object(mixed $was): bool
+{
+    return $was instanceof \stdClass && (array) $was !== [] && array_is_list((array) $was);
+}
+
+/**
+ * $v, a value the app left or changed, with the arrays that were JSON
+ * objects where $was (the token's value at the same place) had one made
+ * objects again: an empty array, or a list where the object had keys
+ * "0", "1", ... Other arrays are as PHP sends them.
+ */
+function reshape(mixed $v, mixed $was): mixed
+{
+    if (!is_array($v)) {
+        return $v;
+    }
+    if ($was instanceof \stdClass) {
+        $object = $v === [] || (array_is_list($v) && list_like_object($was));
+        $out = $object ? new \stdClass() : [];
+        foreach ($v as $k => $x) {
+            $y = reshape($x, property_exists($was, (string) $k) ? $was->{$k} : null);
+            $object ? $out->{$k} = $y : $out[$k] = $y;
+        }
+        return $out;
+    }
+    if (is_array($was) && array_is_list($v)) {
+        foreach ($v as $i => $x) {
+            $v[$i] = reshape($x, $was[$i] ?? null);
+        }
+    }
+    return $v;
 }
 
 /** A JSON object's shape: a non-list array or a stdClass. */
