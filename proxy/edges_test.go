@@ -504,22 +504,28 @@ func TestTruncatePathKeepsUTF8(t *testing.T) {
 	}
 }
 
-type collectedLog struct {
-	mu sync.Mutex
-	es []AccessEntry
+// collected keeps what it is given, from any goroutine.
+type collected[T any] struct {
+	mu    sync.Mutex
+	items []T
 }
 
-func (l *collectedLog) LogAccess(_ context.Context, e AccessEntry) {
-	l.mu.Lock()
-	l.es = append(l.es, e)
-	l.mu.Unlock()
+func (c *collected[T]) add(v T) {
+	c.mu.Lock()
+	c.items = append(c.items, v)
+	c.mu.Unlock()
 }
 
-func (l *collectedLog) all() []AccessEntry {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]AccessEntry(nil), l.es...)
+func (c *collected[T]) all() []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]T(nil), c.items...)
 }
+
+// collectedLog is an AccessLogger that keeps its entries.
+type collectedLog struct{ collected[AccessEntry] }
+
+func (l *collectedLog) LogAccess(_ context.Context, e AccessEntry) { l.add(e) }
 
 // bodyReport is an upstream that reads the whole request body and reports
 // what it got, or the error that cut it.

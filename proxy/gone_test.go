@@ -222,21 +222,10 @@ func (s *failingStore) Update(ctx context.Context, id string, last []byte, fn se
 // errorKinds is an Observer that keeps the error kinds it is told.
 type errorKinds struct {
 	nopObserver
-	mu    sync.Mutex
-	kinds []ErrorKind
+	collected[ErrorKind]
 }
 
-func (o *errorKinds) UpstreamError(k ErrorKind) {
-	o.mu.Lock()
-	o.kinds = append(o.kinds, k)
-	o.mu.Unlock()
-}
-
-func (o *errorKinds) all() []ErrorKind {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return append([]ErrorKind(nil), o.kinds...)
-}
+func (o *errorKinds) UpstreamError(k ErrorKind) { o.add(k) }
 
 // A logout answered after the client left, which the store then fails to
 // apply, is a store outage, counted and logged as one: not a client that
