@@ -29,4 +29,21 @@ async function request(base, path, token, headers = {}) {
 
 const none = { set: null, destroy: false, destroyOthers: false, renew: false, maxAge: null };
 
-module.exports = { SECRET, listen, request, none };
+// varyCases are the Vary a test app's routes must answer with, the same
+// for Koa and Express: /plain does not touch the session, /get, /id and
+// /set do, /writehead reads it and passes its headers to writeHead; ?vary
+// is the app's own Vary.
+const varyCases = [
+  ['/plain', null],
+  ['/plain?vary=Accept-Encoding', 'Accept-Encoding'],
+  ['/get', 'Cookie'],
+  ['/id', 'Cookie'],
+  ['/set', 'Cookie'],
+  ['/get?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+  ['/get?vary=Origin,%20cookie', 'Origin, cookie'],
+  ['/get?vary=*', '*'],
+  ['/writehead', 'Cookie'],
+  ['/writehead?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+];
+
+module.exports = { SECRET, listen, request, none, varyCases };
