@@ -199,11 +199,18 @@ func startUpstreamProcess(t testing.TB) (string, *process) {
 	return "http://" + m[1], p
 }
 
-// pythonPath returns the real interpreter behind $PYTHON or python3, past
-// any version-manager shim, which costs a shell start per process.
+// pythonPath returns the interpreter the Python upstreams run with: $PYTHON
+// (test/run.sh sets it), else the virtual environment sdk/python/test.sh
+// makes with the pinned frameworks, else python3; the real one, past any
+// version-manager shim, which costs a shell start per process.
 func pythonPath(t testing.TB) string {
 	t.Helper()
-	python := os.Getenv("PYTHON") // set by test/run.sh when python3 lacks Flask
+	python := os.Getenv("PYTHON")
+	if venv, err := filepath.Abs(filepath.Join("..", "sdk", "python", ".venv", "bin", "python")); python == "" && err == nil {
+		if _, err := os.Stat(venv); err == nil {
+			python = venv
+		}
+	}
 	if python == "" {
 		python = requireTool(t, "python3")
 	}
