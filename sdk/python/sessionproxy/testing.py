@@ -90,6 +90,8 @@ def headers(secret: Union[str, bytes], sess: Optional[Mapping[str, Any]] = None,
 def _header_items(h: Any) -> List[Tuple[str, str]]:
     if hasattr(h, "to_wsgi_list"):  # Werkzeug's Headers, repeated names kept
         return list(h.to_wsgi_list())
+    if hasattr(h, "multi_items"):  # httpx's (Starlette's TestClient): its items() joins repeated names
+        return list(h.multi_items())
     if hasattr(h, "items"):
         return list(h.items())
     return [(str(k), str(v)) for k, v in h]
@@ -177,7 +179,8 @@ def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
     "max_age": ms | "session" | None}``. X-Session-Destroy ``all`` sets
     both ``destroy`` (this session ends) and ``destroy_others`` (the
     user's other sessions end), ``others`` only ``destroy_others``.
-    Takes Werkzeug/Flask headers, a dict, or a list of (name, value);
+    Takes Werkzeug/Flask or httpx (Starlette's TestClient) headers, a
+    dict, or a list of (name, value);
     ``header`` is the proxy's token.header, which names the directives.
 
     Raises :class:`DirectiveError` (a ValueError), naming the header, for
