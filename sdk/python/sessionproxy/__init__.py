@@ -9,6 +9,8 @@ writes those headers for you:
   :class:`InvalidToken` naming the reason;
 - :mod:`sessionproxy.flask`: Flask's own ``flask.session``, backed by the proxy;
 - :mod:`sessionproxy.wsgi`: a middleware for any WSGI app;
+- :mod:`sessionproxy.asgi`: a middleware for any ASGI app, Starlette's
+  and FastAPI's ``request.session``;
 - :mod:`sessionproxy.testing`: tokens for unit tests, without the proxy.
 """
 from ._session import ReservedKeyError, Session, SessionSealedError, diff, merge_patch
