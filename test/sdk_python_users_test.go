@@ -7,7 +7,7 @@ import (
 )
 
 // TestPythonLogsOutOtherDevices: sdk/python's destroy_others() and
-// destroy_all(), in the Flask and WSGI examples (and the PHP example's
+// destroy_all(), in the Flask, WSGI and FastAPI examples (and the PHP example's
 // destroyOthers() and destroyAll()) behind the real proxy with
 // session.userKey: one user signed in from two browsers, a third browser
 // another user's. "Log out other devices" ends the other browser's session
@@ -17,9 +17,10 @@ import (
 func TestPythonLogsOutOtherDevices(t *testing.T) {
 	t.Parallel()
 	for name, start := range map[string]func(t *testing.T, env []string) string{
-		"flask": pythonExample("../examples/flask/app.py"),
-		"wsgi":  pythonExample("../examples/wsgi/app.py"),
-		"php":   startPHPExample, // the same routes without a library in sdk/
+		"flask":   pythonExample("../examples/flask/app.py"),
+		"wsgi":    pythonExample("../examples/wsgi/app.py"),
+		"fastapi": pythonExample("../examples/fastapi/app.py"),
+		"php":     startPHPExample, // the same routes without a library in sdk/
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -7,13 +7,23 @@ import (
 	"time"
 )
 
-// TestFlaskRotatesTheTokenSecret follows docs/rotate-keys.md for
-// token.secret: the Flask example holds the new secret and, as its old
-// one, the secret the proxy signs with; the proxy's token.secret changes
-// with SIGHUP while clients keep requesting, and not one request is
-// refused. A third secret afterwards is refused: the app really checks.
-func TestFlaskRotatesTheTokenSecret(t *testing.T) {
+// TestPythonRotatesTheTokenSecret follows docs/rotate-keys.md for
+// token.secret: the Flask (and the FastAPI) example holds the new secret
+// and, as its old one, the secret the proxy signs with; the proxy's
+// token.secret changes with SIGHUP while clients keep requesting, and not
+// one request is refused. A third secret afterwards is refused: the app
+// really checks.
+func TestPythonRotatesTheTokenSecret(t *testing.T) {
 	t.Parallel()
+	for _, example := range []string{"flask", "fastapi"} {
+		t.Run(example, func(t *testing.T) {
+			t.Parallel()
+			rotateTheTokenSecret(t, "../examples/"+example+"/app.py")
+		})
+	}
+}
+
+func rotateTheTokenSecret(t *testing.T, script string) {
 	const newSecret = "test-upstream-secret-new-0123456789abcdef"
 	sdk, err := filepath.Abs("../sdk/python")
 	if err != nil {
@@ -21,7 +31,7 @@ func TestFlaskRotatesTheTokenSecret(t *testing.T) {
 	}
 	// Step 1: the app accepts the new secret and the old (the proxy's).
 	_, m := startProcess(t, listeningOn, []string{"PYTHONPATH=" + sdk, "UPSTREAM_SECRET=" + newSecret, "UPSTREAM_OLD_SECRET=" + testSecret},
-		pythonPath(t), "../examples/flask/app.py", "--port", "0")
+		pythonPath(t), script, "--port", "0")
 	cfg := baseConfig("http://" + m[1])
 	path := cfg.write(t)
 	pp, pm := startProcess(t, proxyListening, nil, binary, "-config", path)

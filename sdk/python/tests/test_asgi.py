@@ -755,5 +755,37 @@ class FastAPITest(unittest.TestCase):
             self.assertEqual(c.get("/count").status_code, 401)
 
 
+class ExampleAppTest(unittest.TestCase):
+    """examples/fastapi/app.py, unit-tested the way the README shows."""
+
+    def test_seed(self):
+        import importlib.util
+
+        path = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples", "fastapi", "app.py")
+        os.environ["UPSTREAM_SECRET"] = SECRET
+        spec = importlib.util.spec_from_file_location("fastapi_example", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        with TestClient(mod.app) as client:
+            jar = SessionJar(SECRET)
+            self.assertEqual(client.get("/get", headers=jar.headers()).status_code, 204)
+            r = client.get("/set", headers=jar.headers())
+            self.assertEqual(r.text, "session set")
+            jar.apply(r.headers)
+            self.assertEqual(client.get("/get", headers=jar.headers()).json(), {"name": "john doe", "age": 30})
+            jar.apply(client.get("/count", headers=jar.headers()).headers)
+            r = client.get("/count", headers=jar.headers())
+            self.assertEqual(r.json(), {"views": 2})
+            self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"views": 2})
+            r = client.get("/cart/add?item=x", headers=jar.headers())
+            self.assertEqual(json.loads(r.headers["X-Session-Set"]), {"cart": ["x"]})
+            jar.apply(client.get("/flash?msg=saved", headers=jar.headers()).headers)
+            r = client.get("/messages", headers=jar.headers())
+            self.assertEqual(r.json(), {"messages": ["saved"]})
+            jar.apply(r.headers)
+            self.assertEqual(client.get("/messages", headers=jar.headers()).json(), {"messages": []})
+            self.assertEqual(client.get("/destroy", headers=jar.headers()).headers["X-Session-Destroy"], "true")
+
+
 if __name__ == "__main__":
     unittest.main()
