@@ -171,10 +171,22 @@ class State {
 // sends the headers: a shared cache must not hand the response to another
 // visitor, and the proxy says so only on a response that sets the cookie.
 // Headers given to writeHead win over setHeader's, so a Vary among them is
-// the one extended.
+// the one extended: in an object, or in a raw array ([name, value, ...] or
+// [[name, value], ...]), where the last Vary is the one Node keeps when it
+// replaces rather than appends. A nested array is flattened: Node takes
+// one only while nothing was set with setHeader, and the directives are.
 function varyCookie(res, args) {
   const last = args.length > 1 ? args[args.length - 1] : undefined;
-  if (last !== null && typeof last === 'object' && !Array.isArray(last)) {
+  if (Array.isArray(last)) {
+    const flat = Array.isArray(last[0]) ? last.flat(1) : [...last];
+    args[args.length - 1] = flat;
+    let at = -1;
+    for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]).toLowerCase() === 'vary') at = i + 1;
+    if (at >= 0) {
+      if (!hasCookie(flat[at])) flat[at] = [].concat(flat[at], 'Cookie').join(', ');
+      return;
+    }
+  } else if (last !== null && typeof last === 'object') {
     const name = Object.keys(last).find((k) => k.toLowerCase() === 'vary');
     if (name !== undefined) {
       if (!hasCookie(last[name])) args[args.length - 1] = { ...last, [name]: [].concat(last[name], 'Cookie').join(', ') };

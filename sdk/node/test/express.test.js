@@ -8,7 +8,7 @@ const { Readable } = require('node:stream');
 const express = require('express');
 const sessionproxy = require('..');
 const { mintToken, readDirectives } = require('../testing');
-const { SECRET, listen, request, none, varyCases } = require('./helpers');
+const { SECRET, listen, request, none, varyCases, writeHeadHeaders } = require('./helpers');
 
 const user = { name: 'john doe', age: 30 };
 
@@ -399,7 +399,7 @@ test('express: a response that read or changed req.session varies on Cookie; one
   });
   app.get('/writehead', (req, res) => { // with its Vary among the headers given
     const name = req.session.user.name;
-    res.writeHead(200, req.query.vary === undefined ? { 'X-User': name } : { 'X-User': name, Vary: req.query.vary });
+    res.writeHead(200, writeHeadHeaders(req.query, { 'X-User': name }));
     res.end('raw');
   });
   const url = await listen(t, app);

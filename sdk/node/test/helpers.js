@@ -31,8 +31,8 @@ const none = { set: null, destroy: false, destroyOthers: false, renew: false, ma
 
 // varyCases are the Vary a test app's routes must answer with, the same
 // for Koa and Express: /plain does not touch the session, /get, /id and
-// /set do, /writehead reads it and passes its headers to writeHead; ?vary
-// is the app's own Vary.
+// /set do, /writehead reads it and passes its headers to writeHead (as
+// writeHeadHeaders makes them); ?vary is the app's own Vary.
 const varyCases = [
   ['/plain', null],
   ['/plain?vary=Accept-Encoding', 'Accept-Encoding'],
@@ -44,6 +44,26 @@ const varyCases = [
   ['/get?vary=*', '*'],
   ['/writehead', 'Cookie'],
   ['/writehead?vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+  ['/writehead?form=raw', 'Cookie'],
+  ['/writehead?form=raw&vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
+  ['/writehead?form=raw&vary=Accept,%20Cookie', 'Accept, Cookie'],
+  ['/writehead?form=nested&vary=Accept-Encoding', 'Accept-Encoding, Cookie'],
 ];
 
-module.exports = { SECRET, listen, request, none, varyCases };
+// writeHeadHeaders returns the headers a /writehead route gives
+// writeHead: headers (an object) with query.vary as Vary, in the form
+// query.form names: an object (default), a raw array [name, value, ...],
+// or nested [[name, value], ...], all of which Node's writeHead takes.
+function writeHeadHeaders(query, headers = {}) {
+  const h = query.vary === undefined ? headers : { ...headers, Vary: query.vary };
+  switch (query.form) {
+    case 'raw':
+      return Object.entries(h).flat();
+    case 'nested':
+      return Object.entries(h);
+    default:
+      return h;
+  }
+}
+
+module.exports = { SECRET, listen, request, none, varyCases, writeHeadHeaders };
