@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -108,6 +109,51 @@ func TestPHPIncludeRefusesWhatTheLibrariesRefuse(t *testing.T) {
 		resp, body := get(t, plainClient(), up+"/", "X-Session: "+sign(tc.payload))
 		if resp.StatusCode != tc.status {
 			t.Errorf("%s: status %d (%.100q), want %d", tc.name, resp.StatusCode, body, tc.status)
+		}
+	}
+}
+
+// TestPHPIncludeKeepsEmptyObjectsBehindTheProxy: empty objects in the
+// session ({"prefs":{}}, nested too), which PHP reads as [], are still
+// objects in the session the proxy keeps after the app writes another
+// key, a nested key beside them, or the whole session again after a
+// destroy: the next token carries them as {}.
+func TestPHPIncludeKeepsEmptyObjectsBehindTheProxy(t *testing.T) {
+	t.Parallel()
+	up := startPHPPage(t, `switch (parse_url($_SERVER['REQUEST_URI'], PHP_URL_PATH)) {
+case '/init': $session['prefs'] = new stdClass(); $session['user'] = ['prefs' => new stdClass(), 'n' => 1]; break;
+case '/write': $session['a'] = 1; break;
+case '/nested': $session['user']['n'] = 2; break;
+case '/again':
+    $all = $session->toArray();
+    $session->destroy();
+    foreach ($all as $k => $v) {
+        $session[$k] = $v;
+    }
+    break;
+case '/token': echo base64_decode(strtr(explode('.', $_SERVER['HTTP_X_SESSION'])[1], '-_', '+/')); exit;
+}
+echo 'ok';`)
+	p := startProxy(t, baseConfig(up).set("log.access", false))
+	c := newClient(t)
+	for _, step := range []struct{ path, want string }{
+		{"/init", `{"prefs":{},"user":{"prefs":{},"n":1}}`},
+		{"/write", `{"prefs":{},"user":{"prefs":{},"n":1},"a":1}`},
+		{"/nested", `{"prefs":{},"user":{"prefs":{},"n":2},"a":1}`},
+		{"/again", `{"prefs":{},"user":{"prefs":{},"n":2},"a":1}`},
+	} {
+		if resp, body := get(t, c, p.URL+step.path); resp.StatusCode != http.StatusOK || body != "ok" {
+			t.Fatalf("%s: status %d %q", step.path, resp.StatusCode, body)
+		}
+		_, body := get(t, c, p.URL+"/token")
+		var claims struct {
+			Sess json.RawMessage `json:"sess"`
+		}
+		if err := json.Unmarshal([]byte(body), &claims); err != nil {
+			t.Fatalf("after %s: token payload %q: %v", step.path, body, err)
+		}
+		if !sameJSON(t, string(claims.Sess), step.want) {
+			t.Errorf("after %s: the proxy's session is %s, want %s", step.path, claims.Sess, step.want)
 		}
 	}
 }

@@ -163,7 +163,9 @@ func mintToken(t *testing.T, sess map[string]any) string {
 // TestPHPIncludeKeepsObjects: PHP reads a JSON object that is empty, or
 // keyed "0", "1", ..., as an array it cannot tell from a list; a change
 // near such data must not send it back as a list, turning the app's
-// untouched {} into [] (as the Go, Python and Node libraries never do).
+// untouched {} into [] (as the Go, Python and Node libraries never do):
+// not in a patch, not in a destroyed session set again, not in
+// json_encode($session).
 func TestPHPIncludeKeepsObjects(t *testing.T) {
 	t.Parallel()
 	out := runPHP(t, phpMint+`
@@ -174,6 +176,17 @@ $cases = [
     ['{"m":{"0":"a","1":"b"}}', function ($s) { unset($s['m'][1]); }, '{"m":{"1":null}}'],
     ['{"l":[{"0":"z"}]}', fn ($s) => $s['l'][0][] = 'y', '{"l":[{"0":"z","1":"y"}]}'],
     ['{"a":{"x":1}}', fn ($s) => $s['a'] = [1, 2], '{"a":[1,2]}'],
+    // a write of another key leaves the empty objects to the proxy, untouched
+    ['{"prefs":{},"user":{"prefs":{}}}', fn ($s) => $s['a'] = 1, '{"a":1}'],
+    ['{"user":{"prefs":{},"n":1}}', fn ($s) => $s['user']['n'] = 2, '{"user":{"n":2}}'],
+    // destroyed and set again by hand: the new session keeps the objects
+    ['{"prefs":{},"user":{"prefs":{},"n":1}}', function ($s) {
+        $all = $s->toArray();
+        $s->destroy();
+        foreach ($all as $k => $v) {
+            $s[$k] = $v;
+        }
+    }, '{"prefs":{},"user":{"prefs":{},"n":1}}'],
 ];
 foreach ($cases as [$sess, $change, $want]) {
     $_SERVER['HTTP_X_SESSION'] = mint(json_decode($sess));
@@ -188,6 +201,13 @@ foreach ($cases as [$sess, $change, $want]) {
     if ($set !== $want) {
         echo "$sess: X-Session-Set " . var_export($set, true) . ", want $want\n";
     }
+}
+// json_encode($session), the app writing the session out, keeps them too.
+$_SERVER['HTTP_X_SESSION'] = mint(json_decode('{"prefs":{},"user":{"prefs":{},"l":[{}]}}'));
+$s = SessionProxy\start(secret: '`+testSecret+`');
+$s['a'] = 1;
+if (($got = json_encode($s)) !== '{"prefs":{},"user":{"prefs":{},"l":[{}]},"a":1}') {
+    echo "json_encode(\$session): $got\n";
 }
 `)
 	if out = strings.TrimSpace(out); out != "" {

@@ -311,9 +311,10 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
         return array_filter($this->data, fn ($v) => $v !== null);
     }
 
+    /** json_encode($session): the data, with the token's objects kept objects as directives() keeps them. */
     public function jsonSerialize(): \stdClass
     {
-        return (object) $this->toArray();
+        return (object) reshape($this->toArray(), $this->shape);
     }
 
     /**
@@ -384,7 +385,9 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
         if ($this->destroyed) {
             $out[] = ["$h-Destroy", $this->destroyOthers ? 'all' : 'true'];
             if ($after !== []) {
-                $out[] = ["$h-Set", encode(strip_nulls($after, true))];
+                // The new session, often the old one's data set again (a
+                // hand-made regenerate): its objects stay objects too.
+                $out[] = ["$h-Set", encode(strip_nulls(reshape($after, $this->shape), true))];
             }
         } else {
             if ($this->destroyOthers) {
