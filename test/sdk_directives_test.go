@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +19,11 @@ type directiveCase struct {
 	Headers [][2]string `json:"headers"`
 	Repeat  int         `json:"repeat"`
 	Pad     int         `json:"pad"`
-	Want    any         `json:"want"`
+	Want    *struct {
+		Destroy bool            `json:"destroy"`
+		Renew   bool            `json:"renew"`
+		Session json.RawMessage `json:"session"`
+	} `json:"want"`
 }
 
 // header returns the response headers the case's upstream sends, with
@@ -41,7 +46,10 @@ func (c directiveCase) header() http.Header {
 // TestLibraryDirectiveTable: the real proxy applies every response of
 // sdk/testdata/directives.json that the table says it applies (200), and
 // answers the others with 502, so that the libraries' test helpers,
-// held to the same table, refuse exactly what the proxy refuses.
+// held to the same table, refuse exactly what the proxy refuses. Each
+// case's response comes to a session holding the table's before; the
+// next request's token carries the case's want.session, with a new id
+// when it destroys or renews, or, after a 502, before with its id.
 func TestLibraryDirectiveTable(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../sdk/testdata/directives.json")
@@ -49,12 +57,24 @@ func TestLibraryDirectiveTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var table struct {
-		Cases []directiveCase `json:"cases"`
+		Before json.RawMessage `json:"before"`
+		Cases  []directiveCase `json:"cases"`
 	}
 	if err := json.Unmarshal(b, &table); err != nil {
 		t.Fatal(err)
 	}
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/start" {
+			w.Header().Set("X-Session-Set", string(table.Before))
+			return
+		}
+		if r.URL.Path == "/token" { // the claims the proxy sent
+			_, payload, _ := strings.Cut(r.Header.Get("X-Session"), ".")
+			payload, _, _ = strings.Cut(payload, ".")
+			claims, _ := base64.RawURLEncoding.DecodeString(payload)
+			w.Write(claims)
+			return
+		}
 		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/case/"))
 		if err != nil || i < 0 || i >= len(table.Cases) {
 			http.NotFound(w, r)
@@ -65,24 +85,55 @@ func TestLibraryDirectiveTable(t *testing.T) {
 		}
 	}))
 	t.Cleanup(up.Close)
-	// With session.userKey, as Destroy "others" and "all" need.
+	// With session.userKey, as Destroy "others" and "all" need. Every
+	// case's session is before's user's, so the cases run one at a time:
+	// "others" and "all" end the sessions of the cases before, not of
+	// one under way.
 	p := startProxy(t, baseConfig(up.URL).set("store.type", "memory").set("session.userKey", "user.id").set("log.access", false))
 	for i, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
-			t.Parallel()
-			want := http.StatusBadGateway
-			if tc.Want != nil {
-				want = http.StatusOK
+			c := newClient(t)
+			if resp, body := get(t, c, p.URL+"/start"); resp.StatusCode != http.StatusOK {
+				t.Fatalf("/start: status %d %q", resp.StatusCode, body)
 			}
-			resp, body := get(t, newClient(t), p.URL+"/case/"+strconv.Itoa(i))
+			before := tokenClaims(t, c, p.URL+"/token")
+			if !sameJSON(t, string(before.Sess), string(table.Before)) {
+				t.Fatalf("before the case the token carries %s, want %s", before.Sess, table.Before)
+			}
+			want, wantSession, newID := http.StatusBadGateway, table.Before, false
+			if tc.Want != nil {
+				want, wantSession, newID = http.StatusOK, tc.Want.Session, tc.Want.Destroy || tc.Want.Renew
+			}
+			resp, body := get(t, c, p.URL+"/case/"+strconv.Itoa(i))
 			if resp.StatusCode != want {
-				t.Errorf("%v: status %d %q, want %d", tc.Headers, resp.StatusCode, body, want)
+				t.Errorf("%.200v: status %d %q, want %d", tc.Headers, resp.StatusCode, body, want)
 			}
 			for name := range resp.Header {
 				if strings.HasPrefix(strings.ToLower(strings.ReplaceAll(name, "_", "-")), "x-session-") {
 					t.Errorf("the proxy passed %s to the client", name)
 				}
 			}
+			after := tokenClaims(t, c, p.URL+"/token")
+			if !sameJSON(t, string(after.Sess), string(wantSession)) {
+				t.Errorf("%.200v: the next token carries %s, want %s", tc.Headers, after.Sess, wantSession)
+			}
+			if gotNewID := after.SID != before.SID; gotNewID != newID {
+				t.Errorf("%.200v: sid %q, then %q; want a new one: %v", tc.Headers, before.SID, after.SID, newID)
+			}
 		})
 	}
+}
+
+// tokenClaims GETs url, whose upstream answers with the claims of the
+// token the proxy sent it, and returns them.
+func tokenClaims(t *testing.T, c *http.Client, url string) (claims struct {
+	SID  string          `json:"sid"`
+	Sess json.RawMessage `json:"sess"`
+}) {
+	t.Helper()
+	resp, body := get(t, c, url)
+	if err := json.Unmarshal([]byte(body), &claims); resp.StatusCode != http.StatusOK || err != nil || claims.SID == "" {
+		t.Fatalf("%s: status %d, claims %.200q: %v", url, resp.StatusCode, body, err)
+	}
+	return claims
 }

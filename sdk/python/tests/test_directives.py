@@ -13,7 +13,9 @@ from sessionproxy.testing import DirectiveError, SessionJar, directives
 
 TABLE = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "directives.json")
 with open(TABLE, encoding="utf-8") as f:
-    CASES: List[Dict[str, Any]] = json.load(f)["cases"]
+    _TABLE = json.load(f)
+BEFORE: Dict[str, Any] = _TABLE["before"]
+CASES: List[Dict[str, Any]] = _TABLE["cases"]
 
 
 def lines(case: Dict[str, Any]) -> List[Tuple[str, str]]:
@@ -28,9 +30,20 @@ def lines(case: Dict[str, Any]) -> List[Tuple[str, str]]:
 
 class DirectivesTest(unittest.TestCase):
     def check(self, case: Dict[str, Any], headers: Any) -> None:
+        jar = SessionJar("s", BEFORE)
+        sid = jar.sid
         if "want" in case:
-            self.assertEqual(directives(headers), case["want"])
+            want = dict(case["want"])
+            session = want.pop("session")
+            self.assertEqual(directives(headers), want)
+            # The session the proxy's next token carries, as the jar applies it.
+            jar.apply(headers)
+            self.assertEqual(jar.data, session)
+            self.assertEqual(jar.sid != sid, want["destroy"] or want["renew"], "a new id")
             return
+        with self.assertRaises(DirectiveError):
+            jar.apply(headers)
+        self.assertEqual((jar.data, jar.sid), (BEFORE, sid), "nothing of the response applied")
         with self.assertRaises(DirectiveError) as cm:
             directives(headers)
         err = cm.exception
