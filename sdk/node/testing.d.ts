@@ -50,5 +50,18 @@ export class DirectiveError extends Error {
  */
 export function readDirectives(headers: HeaderSource, header?: string): Directives;
 
-declare const testing: { mintToken: typeof mintToken; readDirectives: typeof readDirectives; DirectiveError: typeof DirectiveError };
+/**
+ * The session data the proxy keeps once it applied a response's
+ * directives to sess (left as it is): {} when the response destroys the
+ * session, then every X-Session-Set in order, as a merge patch. Throws a
+ * DirectiveError as readDirectives does.
+ */
+export function applyDirectives(sess: Record<string, unknown>, headers: HeaderSource, header?: string): Record<string, unknown>;
+
+declare const testing: {
+  mintToken: typeof mintToken;
+  readDirectives: typeof readDirectives;
+  applyDirectives: typeof applyDirectives;
+  DirectiveError: typeof DirectiveError;
+};
 export default testing;

@@ -122,10 +122,16 @@ function tooDeep(v) {
  * header values, or more than 1 MiB of them.
  */
 function readDirectives(headers, header = 'X-Session') {
+  return read(headers, header).directives;
+}
+
+// read is readDirectives, with every X-Session-Set patch in order (sets).
+function read(headers, header) {
   const prefix = header.toLowerCase();
   const own = prefix.replace(/_/g, '-');
   const names = [header, header + '-Set', header + '-Destroy', header + '-Renew', header + '-Max-Age'];
   const d = { set: null, destroy: false, destroyOthers: false, renew: false, maxAge: null };
+  const sets = [];
   let count = 0;
   let size = 0;
   for (const [name, value] of lines(headers, names)) {
@@ -156,6 +162,7 @@ function readDirectives(headers, header = 'X-Session') {
           throw new DirectiveError(name, `top-level key ${JSON.stringify(reserved)}: keys starting with "_" are reserved for the proxy's bookkeeping`);
         }
         if (d.set === null) d.set = patch;
+        sets.push(patch);
         break;
       }
       case prefix + '-destroy':
@@ -182,9 +189,42 @@ function readDirectives(headers, header = 'X-Session') {
         throw new DirectiveError(name, 'unknown session directive');
     }
   }
-  return d;
+  return { directives: d, sets };
 }
 
-const testing = { mintToken, readDirectives, DirectiveError };
+const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+// mergePatch applies an RFC 7396 merge patch to target and returns the
+// result, a new value; "__proto__" is a key like any other.
+function mergePatch(target, patch) {
+  if (!isObject(patch)) return patch;
+  const out = {};
+  const put = (k, v) => Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  if (isObject(target)) for (const [k, v] of Object.entries(target)) put(k, v);
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else put(k, mergePatch(Object.hasOwn(out, k) ? out[k] : undefined, v));
+  }
+  return out;
+}
+
+/**
+ * applyDirectives returns the session data the proxy keeps once it
+ * applied a response's directives to sess (the data the request's token
+ * carried; sess itself is left as it is): {} when the response destroys
+ * the session, then every X-Session-Set in order, as a merge patch. The
+ * next request's token carries it (with a new id after a destroy or a
+ * renew, which readDirectives tells). Headers and header as for
+ * readDirectives; it throws the same DirectiveError, for a response of
+ * which the proxy applies nothing.
+ */
+function applyDirectives(sess, headers, header = 'X-Session') {
+  const { directives, sets } = read(headers, header);
+  let data = directives.destroy ? {} : structuredClone(sess ?? {});
+  for (const patch of sets) data = mergePatch(data, patch);
+  return data;
+}
+
+const testing = { mintToken, readDirectives, applyDirectives, DirectiveError };
 testing.default = testing;
 module.exports = testing;

@@ -1,4 +1,4 @@
 import testing from './testing.js';
 
-export const { mintToken, readDirectives, DirectiveError } = testing;
+export const { mintToken, readDirectives, applyDirectives, DirectiveError } = testing;
 export default testing;

@@ -1,17 +1,18 @@
 'use strict';
 // readDirectives refuses exactly what the proxy answers with 502, and reads
-// what it applies, case by case from sdk/testdata/directives.json, the
-// table test/sdk_directives_test.go holds the real proxy to.
+// what it applies, and applyDirectives gives the session the proxy keeps,
+// case by case from sdk/testdata/directives.json, the table
+// test/sdk_directives_test.go holds the real proxy to.
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { readDirectives, DirectiveError } = require('../testing');
+const { readDirectives, applyDirectives, DirectiveError } = require('../testing');
 const { listen } = require('./helpers');
 
-const { cases } = JSON.parse(fs.readFileSync(path.join(__dirname, '../../testdata/directives.json'), 'utf8'));
+const { before, cases } = JSON.parse(fs.readFileSync(path.join(__dirname, '../../testdata/directives.json'), 'utf8'));
 
 // lines returns a case's header lines, the last one repeated and <pad>
 // filled in as the table says.
@@ -42,8 +43,12 @@ function check(c, headers) {
       renew: c.want.renew,
       maxAge: c.want.max_age,
     });
+    const arrived = structuredClone(before);
+    assert.deepEqual(applyDirectives(arrived, headers), c.want.session);
+    assert.deepEqual(arrived, before, 'applyDirectives left the session it was given as it was');
     return;
   }
+  assert.throws(() => applyDirectives(before, headers), DirectiveError);
   assert.throws(() => readDirectives(headers), (err) => {
     assert.ok(err instanceof DirectiveError, String(err));
     if (c.error) assert.equal(err.header.toLowerCase(), c.error.toLowerCase());
@@ -77,6 +82,14 @@ test('readDirectives agrees with the proxy on a Node client response', async (t)
 test('readDirectives reads the directives named after the header option', () => {
   const h = { 'x-app-session-renew': 'true', 'x-session-set': '{"_a":1}' };
   assert.equal(readDirectives(h, 'X-App-Session').renew, true);
+  assert.deepEqual(applyDirectives({ a: 1 }, { ...h, 'x-app-session-set': '{"b":2}' }, 'X-App-Session'), { a: 1, b: 2 });
   assert.throws(() => readDirectives({ ...h, 'X-App-Session-Destroy': 'nope' }, 'X-App-Session'),
     (err) => err instanceof DirectiveError && err.header === 'X-App-Session-Destroy');
+});
+
+test('applyDirectives keeps a nested "__proto__" a key like any other', () => {
+  const got = applyDirectives({ a: {} }, { 'x-session-set': '{"a":{"__proto__":{"polluted":1}}}' });
+  assert.equal(Object.getPrototypeOf(got.a), Object.prototype);
+  assert.deepEqual(Object.keys(got.a), ['__proto__']);
+  assert.equal({}.polluted, undefined);
 });

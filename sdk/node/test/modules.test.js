@@ -19,6 +19,7 @@ test('CommonJS and ESM entry points export the same API', async () => {
   const esmTesting = await import('sessionproxy/testing');
   assert.equal(esmTesting.mintToken, cjsTesting.mintToken);
   assert.equal(esmTesting.readDirectives, cjsTesting.readDirectives);
+  assert.equal(esmTesting.applyDirectives, cjsTesting.applyDirectives);
 });
 
 test('a minted token verifies, through either entry point', async () => {
