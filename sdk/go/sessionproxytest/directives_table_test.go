@@ -24,6 +24,7 @@ type directiveCase struct {
 		DestroyOthers bool             `json:"destroy_others"`
 		Renew         bool             `json:"renew"`
 		MaxAge        json.RawMessage  `json:"max_age"` // a number, "session" or null
+		Session       map[string]any   `json:"session"` // the data the proxy keeps, from the table's before
 	} `json:"want"`
 	Error *string `json:"error"` // with Want nil: the header the error names, or any
 }
@@ -47,8 +48,9 @@ func (c directiveCase) header() http.Header {
 
 // TestReadDirectivesTable: ReadDirectives refuses every response of the
 // shared table that the proxy answers with 502, naming the header, and
-// reads the others as the proxy applies them, so that a handler's unit
-// test passes exactly when the proxy would apply its directives.
+// reads the others as the proxy applies them, and Apply gives the session
+// the proxy keeps from the table's before, so that a handler's unit test
+// passes exactly when the proxy would apply its directives.
 func TestReadDirectivesTable(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../../testdata/directives.json")
@@ -56,7 +58,8 @@ func TestReadDirectivesTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var table struct {
-		Cases []directiveCase `json:"cases"`
+		Before json.RawMessage `json:"before"`
+		Cases  []directiveCase `json:"cases"`
 	}
 	if err := json.Unmarshal(b, &table); err != nil {
 		t.Fatal(err)
@@ -67,7 +70,15 @@ func TestReadDirectivesTable(t *testing.T) {
 	for _, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
+			var before map[string]any
+			if err := json.Unmarshal(table.Before, &before); err != nil {
+				t.Fatal(err)
+			}
+			after, applyErr := sessionproxytest.Apply(before, tc.header())
 			got, err := sessionproxytest.ReadDirectives(tc.header())
+			if (applyErr == nil) != (err == nil) {
+				t.Errorf("%.200v: Apply's error %v, ReadDirectives' %v", tc.Headers, applyErr, err)
+			}
 			if tc.Want == nil {
 				switch {
 				case err == nil:
@@ -95,6 +106,13 @@ func TestReadDirectivesTable(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, want) {
 				t.Errorf("%.200v: read as %+v, want %+v", tc.Headers, got, want)
+			}
+			if !reflect.DeepEqual(after, tc.Want.Session) {
+				t.Errorf("%.200v: applied as %v, want %v", tc.Headers, after, tc.Want.Session)
+			}
+			var unchanged map[string]any
+			if json.Unmarshal(table.Before, &unchanged); !reflect.DeepEqual(before, unchanged) {
+				t.Errorf("%.200v: Apply changed the session it was given to %v", tc.Headers, before)
 			}
 		})
 	}

@@ -122,7 +122,63 @@ func ReadDirectives(h http.Header) (Directives, error) {
 // X-Session-Sett); and more than 100 such header values, the token
 // included, or more than 1 MiB of them.
 func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
+	d, _, err := read(h, header)
+	return d, err
+}
+
+// Apply returns the session data the proxy keeps once it applied the
+// directives in h, a response's headers, to data, the session the
+// request's token carried (data itself is left as it is): empty when the
+// response destroys the session, then every X-Session-Set in order, as a
+// merge patch. The next request's token carries it, with a new id after
+// a destroy or a renew (Directives tell). It refuses what ReadDirectives
+// refuses, a response of which the proxy applies nothing.
+func Apply(data map[string]any, h http.Header) (map[string]any, error) {
+	return ApplyFor(data, h, "X-Session")
+}
+
+// ApplyFor is Apply for a Manager whose Options.Header is header.
+func ApplyFor(data map[string]any, h http.Header, header string) (map[string]any, error) {
+	d, sets, err := read(h, header)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	if !d.Destroy {
+		out = mergePatch(nil, data).(map[string]any)
+	}
+	for _, patch := range sets {
+		out = mergePatch(out, patch).(map[string]any)
+	}
+	return out, nil
+}
+
+// mergePatch applies the RFC 7396 merge patch patch to target and returns
+// the result, sharing no map with target it had to change.
+func mergePatch(target, patch any) any {
+	p, ok := patch.(map[string]any)
+	if !ok {
+		return patch
+	}
+	t, _ := target.(map[string]any)
+	out := make(map[string]any, len(t)+len(p))
+	for k, v := range t {
+		out[k] = v
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(out, k)
+			continue
+		}
+		out[k] = mergePatch(out[k], v)
+	}
+	return out
+}
+
+// read is ReadDirectivesFor, with every X-Session-Set patch in order.
+func read(h http.Header, header string) (Directives, []map[string]any, error) {
 	var d Directives
+	var sets []map[string]any
 	header = http.CanonicalHeaderKey(header)
 	count, size := 0, 0
 	for name, values := range h {
@@ -134,9 +190,9 @@ func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 		}
 		switch count += len(values); {
 		case count > maxDirectives:
-			return Directives{}, fmt.Errorf("sessionproxytest: %s: more than %d session headers in one response", name, maxDirectives)
+			return Directives{}, nil, fmt.Errorf("sessionproxytest: %s: more than %d session headers in one response", name, maxDirectives)
 		case size > maxDirectiveBytes:
-			return Directives{}, fmt.Errorf("sessionproxytest: %s: the session headers of one response are longer than %d bytes", name, maxDirectiveBytes)
+			return Directives{}, nil, fmt.Errorf("sessionproxytest: %s: the session headers of one response are longer than %d bytes", name, maxDirectiveBytes)
 		}
 		switch http.CanonicalHeaderKey(name) {
 		case header:
@@ -144,20 +200,21 @@ func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 		case header + "-Set":
 			for _, v := range values {
 				if tooDeep(v) {
-					return Directives{}, fmt.Errorf("sessionproxytest: %s nests objects and arrays deeper than %d", name, maxDepth)
+					return Directives{}, nil, fmt.Errorf("sessionproxytest: %s nests objects and arrays deeper than %d", name, maxDepth)
 				}
 				var patch map[string]any
 				if err := json.Unmarshal([]byte(v), &patch); err != nil || patch == nil {
-					return Directives{}, fmt.Errorf("sessionproxytest: %s %q is not a JSON object", name, v)
+					return Directives{}, nil, fmt.Errorf("sessionproxytest: %s %q is not a JSON object", name, v)
 				}
 				for k := range patch {
 					if strings.HasPrefix(k, "_") {
-						return Directives{}, fmt.Errorf("sessionproxytest: %s sets %q: top-level keys starting with \"_\" are reserved for the proxy", name, k)
+						return Directives{}, nil, fmt.Errorf("sessionproxytest: %s sets %q: top-level keys starting with \"_\" are reserved for the proxy", name, k)
 					}
 				}
 				if d.Set == nil {
 					d.Set = patch
 				}
+				sets = append(sets, patch)
 			}
 		case header + "-Destroy":
 			for _, v := range values {
@@ -169,13 +226,13 @@ func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 				case "all":
 					d.Destroy, d.DestroyOthers = true, true
 				default:
-					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want "true", "1", "others" or "all"`, name, v)
+					return Directives{}, nil, fmt.Errorf(`sessionproxytest: %s %q: want "true", "1", "others" or "all"`, name, v)
 				}
 			}
 		case header + "-Renew":
 			for _, v := range values {
 				if t := strings.TrimSpace(v); t != "true" && t != "1" {
-					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want "true" or "1"`, name, v)
+					return Directives{}, nil, fmt.Errorf(`sessionproxytest: %s %q: want "true" or "1"`, name, v)
 				}
 				d.Renew = true
 			}
@@ -186,14 +243,14 @@ func ReadDirectivesFor(h http.Header, header string) (Directives, error) {
 				} else if ms, err := strconv.ParseInt(t, 10, 64); err == nil && ms > 0 && ms <= maxMaxAgeMS {
 					d.MaxAge = strconv.FormatInt(ms, 10)
 				} else {
-					return Directives{}, fmt.Errorf(`sessionproxytest: %s %q: want a positive number of milliseconds (at most 100 years) or "session"`, name, v)
+					return Directives{}, nil, fmt.Errorf(`sessionproxytest: %s %q: want a positive number of milliseconds (at most 100 years) or "session"`, name, v)
 				}
 			}
 		default:
-			return Directives{}, fmt.Errorf("sessionproxytest: %s: unknown session directive", name)
+			return Directives{}, nil, fmt.Errorf("sessionproxytest: %s: unknown session directive", name)
 		}
 	}
-	return d, nil
+	return d, sets, nil
 }
 
 // The proxy's limits (proxy.MaxDirectives, proxy.MaxDirectiveBytes and
