@@ -19,6 +19,7 @@ type directiveCase struct {
 	Headers [][2]string `json:"headers"`
 	Repeat  int         `json:"repeat"`
 	Pad     int         `json:"pad"`
+	PadWith string      `json:"pad_with"`
 	Want    *struct {
 		Destroy bool            `json:"destroy"`
 		Renew   bool            `json:"renew"`
@@ -30,7 +31,11 @@ type directiveCase struct {
 // their names exactly as written (not canonicalized), in order.
 func (c directiveCase) header() http.Header {
 	h := http.Header{}
-	pad := strings.Repeat("x", c.Pad)
+	padWith := c.PadWith
+	if padWith == "" {
+		padWith = "x"
+	}
+	pad := strings.Repeat(padWith, c.Pad)
 	for i, kv := range c.Headers {
 		n := 1
 		if i == len(c.Headers)-1 && c.Repeat > 0 {

@@ -35,7 +35,7 @@ function mintToken(opts = {}) {
 
 // The proxy's limits (proxy/directive.go): past them a response is 502.
 const MAX_DIRECTIVES = 100; // header values
-const MAX_DIRECTIVE_BYTES = 1 << 20; // their total length
+const MAX_DIRECTIVE_BYTES = 1 << 20; // their total length in bytes
 const MAX_DEPTH = 32; // nesting of X-Session-Set, the object counting as 1
 const LONGEST_MAX_AGE = 100 * 365 * 24 * 3600 * 1000; // ms, 100 years
 
@@ -119,7 +119,8 @@ function tooDeep(v) {
  * Max-Age that is neither a positive number of milliseconds (at most 100
  * years) nor "session"; any other header named header + "-..." (or with
  * "_", in any case: a typo such as X-Session-Sett); more than 100 such
- * header values, or more than 1 MiB of them.
+ * header values, or more than 1 MiB of them (in UTF-8, the most the proxy
+ * may count of a value Node sends).
  */
 function readDirectives(headers, header = 'X-Session') {
   return read(headers, header).directives;
@@ -139,7 +140,10 @@ function read(headers, header) {
     const norm = lname.replace(/_/g, '-');
     if (norm !== own && !norm.startsWith(own + '-')) continue;
     if (++count > MAX_DIRECTIVES) throw new DirectiveError(name, `more than ${MAX_DIRECTIVES} session headers in one response`);
-    if ((size += value.length) > MAX_DIRECTIVE_BYTES) {
+    // Bytes, as the proxy counts them: Node sends a header's characters
+    // as UTF-8 when the body's first write is a string (res.end('ok')),
+    // as Latin-1 otherwise, so UTF-8 is the most the proxy may count.
+    if ((size += Buffer.byteLength(value, 'utf8')) > MAX_DIRECTIVE_BYTES) {
       throw new DirectiveError(name, `the session headers of one response are longer than ${MAX_DIRECTIVE_BYTES} bytes`);
     }
     const v = trim(value);

@@ -18,6 +18,7 @@ type directiveCase struct {
 	Headers [][2]string `json:"headers"`
 	Repeat  int         `json:"repeat"`
 	Pad     int         `json:"pad"`
+	PadWith string      `json:"pad_with"`
 	Want    *struct {
 		Set           []map[string]any `json:"set"`
 		Destroy       bool             `json:"destroy"`
@@ -33,7 +34,11 @@ type directiveCase struct {
 // (not canonicalized), as the test of the proxy sends them.
 func (c directiveCase) header() http.Header {
 	h := http.Header{}
-	pad := strings.Repeat("x", c.Pad)
+	padWith := c.PadWith
+	if padWith == "" {
+		padWith = "x"
+	}
+	pad := strings.Repeat(padWith, c.Pad)
 	for i, kv := range c.Headers {
 		n := 1
 		if i == len(c.Headers)-1 && c.Repeat > 0 {

@@ -17,7 +17,7 @@ const { before, cases } = JSON.parse(fs.readFileSync(path.join(__dirname, '../..
 // lines returns a case's header lines, the last one repeated and <pad>
 // filled in as the table says.
 function lines(c) {
-  const pad = 'x'.repeat(c.pad ?? 0);
+  const pad = (c.pad_with ?? 'x').repeat(c.pad ?? 0);
   const out = [];
   c.headers.forEach(([name, value], i) => {
     const n = i === c.headers.length - 1 && c.repeat ? c.repeat : 1;

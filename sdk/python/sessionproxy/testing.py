@@ -99,7 +99,7 @@ def _header_items(h: Any) -> List[Tuple[str, str]]:
 
 # The proxy's limits (proxy/directive.go): past them a response is 502.
 _MAX_DIRECTIVES = 100  # header values
-_MAX_DIRECTIVE_BYTES = 1 << 20  # their total length
+_MAX_DIRECTIVE_BYTES = 1 << 20  # their total length in bytes
 _MAX_DEPTH = 32  # nesting of X-Session-Set, the object counting as 1
 _LONGEST_MAX_AGE = 100 * 365 * 24 * 3600 * 1000  # ms, 100 years
 _SPACE = " \t\n\v\f\r"  # what Go's strings.TrimSpace trims of a header value's bytes
@@ -191,7 +191,8 @@ def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
     number of milliseconds (at most 100 years) nor ``session``; any other
     header named ``header`` + ``-...`` (or with ``_``, in any case: a typo
     such as X-Session-Sett); more than 100 such header values, or more
-    than 1 MiB of them."""
+    than 1 MiB of them (in bytes, as a WSGI server sends them: Latin-1); a
+    value with a character beyond Latin-1, which a WSGI server cannot send."""
     prefix = header.lower()
     own = prefix.replace("_", "-")
     out: Dict[str, Any] = {"set": [], "destroy": False, "destroy_others": False, "renew": False, "max_age": None}
@@ -202,7 +203,14 @@ def directives(response_headers: Any, header: str = HEADER) -> Dict[str, Any]:
         if norm != own and not norm.startswith(own + "-"):
             continue
         count += 1
-        size += len(value)
+        # A WSGI server sends a header value as Latin-1 (PEP 3333), one
+        # byte a character, and cannot send one beyond it at all: the
+        # response breaks and the proxy answers 502.
+        try:
+            size += len(value.encode("latin-1"))
+        except UnicodeEncodeError:
+            raise DirectiveError(name, "characters beyond Latin-1, which a WSGI server cannot send in a header: "
+                                       "write the JSON as ASCII, as json.dumps does by default") from None
         if count > _MAX_DIRECTIVES:
             raise DirectiveError(name, f"more than {_MAX_DIRECTIVES} session headers in one response")
         if size > _MAX_DIRECTIVE_BYTES:

@@ -20,7 +20,7 @@ CASES: List[Dict[str, Any]] = _TABLE["cases"]
 
 def lines(case: Dict[str, Any]) -> List[Tuple[str, str]]:
     """A case's header lines, the last one repeated and <pad> filled in."""
-    pad = "x" * case.get("pad", 0)
+    pad = case.get("pad_with", "x") * case.get("pad", 0)
     out = []
     for i, (name, value) in enumerate(case["headers"]):
         n = case.get("repeat", 1) if i == len(case["headers"]) - 1 else 1
@@ -68,6 +68,14 @@ class DirectivesTest(unittest.TestCase):
         with self.assertRaises(DirectiveError) as cm:
             directives(h + [("X-App-Session-Destroy", "nope")], "X-App-Session")
         self.assertEqual(cm.exception.header, "X-App-Session-Destroy")
+
+    def test_bytes_as_a_wsgi_server_sends_them(self) -> None:
+        # Latin-1, one byte a character: 1 MiB of "é" is 1 MiB on the wire.
+        directives([("X-Session-Renew", "1"), ("X-Session", "\u00e9" * ((1 << 20) - 1))])
+        # Beyond Latin-1 nothing is sent: the server fails, the proxy answers 502.
+        with self.assertRaises(DirectiveError) as cm:
+            directives([("X-Session-Set", '{"a":"\u4e2d"}')])
+        self.assertEqual(cm.exception.header, "X-Session-Set")
 
     def test_jar_refuses_as_the_proxy(self) -> None:
         jar = SessionJar("s", {"a": 1})
