@@ -8,15 +8,19 @@ const { guarded, settle, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
 const MOUNTED = Symbol('sessionproxy.mounted');
+const NAME = Symbol('sessionproxy.name');
 
 /**
  * Cookie stands for express-session's req.session.cookie: setting maxAge
  * (ms, or null for a browser-session cookie) or expires sets this
- * session's lifetime at the proxy (X-Session-Max-Age).
+ * session's lifetime at the proxy (X-Session-Max-Age). name is how the
+ * app reaches it, for the error of a change made too late. The Fastify
+ * plugin's request.session.cookie is the same.
  */
 class Cookie {
-  constructor(state) {
+  constructor(state, name = 'req.session.cookie') {
     Object.defineProperty(this, HANDLE, { value: state });
+    Object.defineProperty(this, NAME, { value: name });
   }
 
   get maxAge() {
@@ -26,7 +30,7 @@ class Cookie {
 
   set maxAge(v) {
     const state = this[HANDLE];
-    state.guard('req.session.cookie.maxAge');
+    state.guard(this[NAME] + '.maxAge');
     state.setMaxAge(v === null || v === undefined ? 'session' : checkMaxAge(v));
   }
 
