@@ -68,7 +68,7 @@ export interface MiddlewareOptions<Req> extends VerifyOptions {
   optional?: boolean | ((req: Req) => boolean);
   /** Called with a LateChangeError found once the response finished. */
   onError?: (err: Error, req: Req) => void;
-  /** Express only: told of a request answered 401, with the reason the client is not shown (default: a console.info line). Koa's 401 goes through ctx.throw, its err.reason to app.on('error'). */
+  /** Express only: told of a request answered 401, with the reason the client is not shown (default: a console.info line). Koa's 401 goes through ctx.throw, its err.reason to app.on('error'); Fastify's is an error with statusCode 401 and reason, for its error handler and request.log. */
   onRefused?: (err: InvalidTokenError, req: Req) => void;
 }
 
@@ -116,7 +116,7 @@ export interface KoaSessionContext {
   sessionHandler: KoaSessionHandler;
 }
 
-// Structural, so that these typings need neither koa's nor express's.
+// Structural, so that these typings need neither koa's, express's nor fastify's.
 type KoaContext = any;
 type KoaMiddleware = (ctx: KoaContext, next: () => Promise<any>) => Promise<any>;
 
@@ -163,6 +163,61 @@ type ExpressMiddleware = (req: ExpressRequest, res: any, next: (err?: any) => vo
 /** Express / Connect middleware: req.session with express-session's API. */
 export function express(opts: MiddlewareOptions<ExpressRequest>): ExpressMiddleware;
 
+/** @fastify/session's request.session: the data as properties, and its methods. Without a callback, the methods that take one return a promise. */
+export interface FastifySession {
+  [key: string]: any;
+  /** The session id the proxy sent; undefined after regenerate() (the proxy picks the new one). */
+  readonly sessionId: string | undefined;
+  /** cookie.maxAge (ms, or null for a browser-session cookie) or cookie.expires sets this session's lifetime. */
+  cookie: ExpressCookie;
+  get(key: string): any;
+  /** undefined or null removes the key. A key named like a member of the session throws a TypeError. */
+  set(key: string, value: unknown): void;
+  /** A new session with a new id, holding only the fields named (Object.keys(request.session) keeps them all). */
+  regenerate(): Promise<void>;
+  regenerate(ignoreFields: string[]): Promise<void>;
+  regenerate(callback: (err?: Error) => void): void;
+  regenerate(ignoreFields: string[], callback: (err?: Error) => void): void;
+  /** Ends the session; request.session is null afterwards. */
+  destroy(): Promise<void>;
+  destroy(callback: (err?: Error) => void): void;
+  /** Ends every other session of this session's user; this one stays. Needs the proxy's session.userKey (else 502). */
+  destroyOthers(): Promise<void>;
+  destroyOthers(callback: (err?: Error) => void): void;
+  /** destroy() that also ends every other session of the user ("log out everywhere"). Needs session.userKey. */
+  destroyAll(): Promise<void>;
+  destroyAll(callback: (err?: Error) => void): void;
+  /** Back to the session the request arrived with. */
+  reload(): Promise<void>;
+  reload(callback: (err?: Error) => void): void;
+  /** Settles at once (the directives go out with the headers); an error once the headers were sent and the session changed. */
+  save(): Promise<void>;
+  save(callback: (err?: Error) => void): void;
+  /** Whether the session differs from the one the request arrived with. */
+  isModified(): boolean;
+  /** Does nothing: the proxy's rolling / renew options extend the cookie. */
+  touch(): void;
+  /** This session's lifetime, as cookie.maxAge (ms) or cookie.expires; other cookie attributes are the proxy's and throw a TypeError. */
+  options(opts: { maxAge?: number | null; expires?: Date | null }): void;
+}
+
+/** The request members the plugin adds (augment Fastify's FastifyRequest with them). */
+export interface FastifySessionRequest {
+  /** null without a session (optional) and after destroy(). */
+  get session(): FastifySession | null;
+  /** null (or undefined) destroys the session; an object replaces its data. */
+  set session(value: Record<string, unknown> | null | undefined);
+}
+
+type FastifyRequest = any;
+
+/**
+ * Fastify plugin: request.session with @fastify/session's API, for the
+ * context that registers it (as fastify-plugin makes it):
+ * app.register(sessionproxy.fastify, { secret }).
+ */
+export function fastify(instance: any, opts: MiddlewareOptions<FastifyRequest>, done: (err?: Error) => void): void;
+
 declare const sessionproxy: {
   verify: typeof verify;
   createVerifier: typeof createVerifier;
@@ -170,6 +225,7 @@ declare const sessionproxy: {
   LateChangeError: typeof LateChangeError;
   koa: typeof koa;
   express: typeof express;
+  fastify: typeof fastify;
   mergePatch: typeof mergePatch;
 };
 export default sessionproxy;

@@ -4,7 +4,8 @@
  * cookie and sends the session as a signed JWT in the X-Session request
  * header; these middlewares verify it and give the app its framework's own
  * session object (koa-session's ctx.session, express-session's
- * req.session), answering with the X-Session-* directives.
+ * req.session, @fastify/session's request.session), answering with the
+ * X-Session-* directives.
  */
 
 const { InvalidTokenError, createVerifier, verify } = require('./lib/verify');
@@ -12,8 +13,9 @@ const { LateChangeError } = require('./lib/state');
 const { mergePatch } = require('./lib/patch');
 const { koa } = require('./lib/koa');
 const { express } = require('./lib/express');
+const { fastify } = require('./lib/fastify');
 
-const sessionproxy = { verify, createVerifier, InvalidTokenError, LateChangeError, koa, express, mergePatch };
+const sessionproxy = { verify, createVerifier, InvalidTokenError, LateChangeError, koa, express, fastify, mergePatch };
 // default, for TypeScript's `import sessionproxy from 'sessionproxy'` compiled to CommonJS.
 sessionproxy.default = sessionproxy;
 module.exports = sessionproxy;

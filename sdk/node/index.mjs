@@ -1,4 +1,4 @@
 import sessionproxy from './index.js';
 
-export const { verify, createVerifier, InvalidTokenError, LateChangeError, koa, express, mergePatch } = sessionproxy;
+export const { verify, createVerifier, InvalidTokenError, LateChangeError, koa, express, fastify, mergePatch } = sessionproxy;
 export default sessionproxy;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Tests the Node library on a fresh Debian machine: installs Node and npm
-# when missing, the pinned devDependencies (koa, express, typescript) from
-# the committed lock, and the examples' packages (examples/koa,
-# examples/express, which test/sdk_test.go runs behind the proxy);
-# then runs every node:test test and type-checks the typings. Exits
-# non-zero on any failure; no test is ever skipped.
+# when missing, the pinned devDependencies (koa, express, fastify,
+# typescript, @types/node for fastify's typings) from the committed lock,
+# and the examples' packages (examples/koa, examples/express, which
+# test/sdk_test.go runs behind the proxy); then runs every node:test test
+# and type-checks the typings. Exits non-zero on any failure; no test is
+# ever skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -34,3 +35,5 @@ npm_ci ../../examples/express
 
 node --test test/*.test.js
 node_modules/.bin/tsc -p test/types/tsconfig.json
+# fastify's own typings need Node's: request.session merged into them.
+node_modules/.bin/tsc -p test/types/tsconfig.fastify.json

@@ -1,6 +1,7 @@
 'use strict';
 // Helpers for the integration tests: a server on a free loopback port and
-// a request that returns the status, body and session directives.
+// a request that returns the status, body and session directives (or the
+// same through Fastify's inject()).
 
 const http = require('node:http');
 const { readDirectives } = require('../testing');
@@ -27,12 +28,24 @@ async function request(base, path, token, headers = {}) {
   return { status: res.status, body, headers: res.headers, directives: readDirectives(res.headers) };
 }
 
+// inject asks a Fastify app for path with token as X-Session (none when
+// undefined), through Fastify's inject(), without a server; it answers as
+// request does, its headers a fetch Headers.
+async function inject(app, path, token, headers = {}) {
+  const h = { ...headers };
+  if (token !== undefined) h['X-Session'] = token;
+  const res = await app.inject({ method: 'GET', url: path, headers: h });
+  const all = new Headers();
+  for (const [k, v] of Object.entries(res.headers)) for (const x of [].concat(v)) all.append(k, String(x));
+  return { status: res.statusCode, body: res.body, headers: all, directives: readDirectives(res.headers) };
+}
+
 const none = { set: null, destroy: false, destroyOthers: false, renew: false, maxAge: null };
 
 // varyCases are the Vary a test app's routes must answer with, the same
-// for Koa and Express: /plain does not touch the session, /get, /id and
-// /set do, /writehead reads it and passes its headers to writeHead (as
-// writeHeadHeaders makes them); ?vary is the app's own Vary.
+// for Koa, Express and Fastify: /plain does not touch the session, /get,
+// /id and /set do, /writehead reads it and passes its headers to
+// writeHead (as writeHeadHeaders makes them); ?vary is the app's own Vary.
 const varyCases = [
   ['/plain', null],
   ['/plain?vary=Accept-Encoding', 'Accept-Encoding'],
@@ -66,4 +79,4 @@ function writeHeadHeaders(query, headers = {}) {
   }
 }
 
-module.exports = { SECRET, listen, request, none, varyCases, writeHeadHeaders };
+module.exports = { SECRET, listen, request, inject, none, varyCases, writeHeadHeaders };

@@ -237,7 +237,20 @@ test('JWKS in the koa middleware', async (t) => {
   assert.equal((await fetch(url)).status, 401);
 });
 
-test('JWKS: an outage is answered 503 by Koa and by Express, not 401 nor 500', async (t) => {
+test('JWKS in the fastify plugin', async (t) => {
+  const sessionproxy = require('..');
+  const ed = newKey('ed25519', 'ed-1');
+  const srv = await jwksServer(t, [ed]);
+  const app = require('fastify')();
+  t.after(() => app.close());
+  app.register(sessionproxy.fastify, { jwksUrl: srv.url });
+  app.get('/', async (request) => ({ ...request.session }));
+  const res = await app.inject({ url: '/', headers: { 'X-Session': sign(ed, claims()) } });
+  assert.deepEqual(JSON.parse(res.body), { user: 'john' });
+  assert.equal((await app.inject({ url: '/' })).statusCode, 401);
+});
+
+test('JWKS: an outage is answered 503 by Koa, Express and Fastify, not 401 nor 500', async (t) => {
   const Koa = require('koa');
   const express = require('express');
   const sessionproxy = require('..');
@@ -261,9 +274,21 @@ test('JWKS: an outage is answered 503 by Koa and by Express, not 401 nor 500', a
   res = await fetch(await listen(t, eapp), { headers: { 'X-Session': token } });
   assert.equal(res.status, 503, 'express');
   assert.match(String(seen[0]), /fetching JWKS/, 'the error middleware sees the cause');
+  const fapp = require('fastify')();
+  t.after(() => fapp.close());
+  fapp.register(sessionproxy.fastify, { jwksUrl });
+  fapp.get('/', async () => 'ok');
+  fapp.setErrorHandler((err, request, reply) => {
+    seen.push(err);
+    reply.send(err);
+  });
+  const r = await fapp.inject({ url: '/', headers: { 'X-Session': token } });
+  assert.equal(r.statusCode, 503, 'fastify');
+  assert.doesNotMatch(r.body, /127\.0\.0\.1|jwks\.json/, 'the JWKS URL stays out of the response');
+  assert.match(String(seen[1].cause), /fetching JWKS/, 'the error handler sees the cause');
 });
 
-test('JWKS: in an outage an optional route runs without a session in Koa and Express; a required one gets 503', async (t) => {
+test('JWKS: in an outage an optional route runs without a session in Koa, Express and Fastify; a required one gets 503', async (t) => {
   const Koa = require('koa');
   const express = require('express');
   const sessionproxy = require('..');
@@ -284,4 +309,13 @@ test('JWKS: in an outage an optional route runs without a session in Koa and Exp
     res = await fetch(url + '/required', { headers: { 'X-Session': token } });
     assert.equal(res.status, 503, name);
   }
+  const fapp = require('fastify')();
+  t.after(() => fapp.close());
+  fapp.register(sessionproxy.fastify, { jwksUrl, optional: (request) => request.url === '/optional' });
+  fapp.get('/*', async (request) => ({ session: request.session }));
+  let r = await fapp.inject({ url: '/optional', headers: { 'X-Session': token } });
+  assert.equal(r.statusCode, 200, 'fastify');
+  assert.deepEqual(JSON.parse(r.body), { session: null }, 'fastify');
+  r = await fapp.inject({ url: '/required', headers: { 'X-Session': token } });
+  assert.equal(r.statusCode, 503, 'fastify');
 });

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 
-const names = ['verify', 'createVerifier', 'InvalidTokenError', 'LateChangeError', 'koa', 'express', 'mergePatch'];
+const names = ['verify', 'createVerifier', 'InvalidTokenError', 'LateChangeError', 'koa', 'express', 'fastify', 'mergePatch'];
 
 test('CommonJS and ESM entry points export the same API', async () => {
   const cjs = require('sessionproxy');
