@@ -2,10 +2,10 @@
 # Tests the Node library on a fresh Debian machine: installs Node and npm
 # when missing, the pinned devDependencies (koa, express, fastify,
 # typescript, @types/node for fastify's typings) from the committed lock,
-# and the examples' packages (examples/koa, examples/express, which
-# test/sdk_test.go runs behind the proxy); then runs every node:test test
-# and type-checks the typings. Exits non-zero on any failure; no test is
-# ever skipped.
+# and the examples' packages (examples/koa, examples/express,
+# examples/fastify, which test/sdk_test.go runs behind the proxy); then
+# runs every node:test test and type-checks the typings. Exits non-zero on
+# any failure; no test is ever skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -32,6 +32,7 @@ npm_ci() {
 npm_ci .
 npm_ci ../../examples/koa
 npm_ci ../../examples/express
+npm_ci ../../examples/fastify
 
 node --test test/*.test.js
 node_modules/.bin/tsc -p test/types/tsconfig.json
