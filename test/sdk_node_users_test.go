@@ -5,15 +5,16 @@ import (
 	"testing"
 )
 
-// TestNodeLibraryEndsAUsersSessions: the Koa and Express examples' calls
-// of destroyOthers() and destroyAll() (sdk/node), behind the proxy with
-// session.userKey, end the sessions of the user logged in from another
-// browser and keep, or end, this one; without session.userKey the proxy
-// refuses them with a 502 rather than doing nothing.
+// TestNodeLibraryEndsAUsersSessions: the Koa, Express and Fastify
+// examples' calls of destroyOthers() and destroyAll() (sdk/node), behind
+// the proxy with session.userKey, end the sessions of the user logged in
+// from another browser and keep, or end, this one; without
+// session.userKey the proxy refuses them with a 502 rather than doing
+// nothing.
 func TestNodeLibraryEndsAUsersSessions(t *testing.T) {
 	t.Parallel()
 	for _, lib := range appLibraries {
-		if lib.name != "koa" && lib.name != "express" {
+		if lib.name != "koa" && lib.name != "express" && lib.name != "fastify" {
 			continue
 		}
 		t.Run(lib.name, func(t *testing.T) {

@@ -56,7 +56,8 @@ var appLibraries = []appLibrary{
 	{name: "wsgi", start: pythonExample("../examples/wsgi/app.py"), routes: libraryRoutes},
 	{name: "fastapi", start: pythonExample("../examples/fastapi/app.py"), routes: libraryRoutes, header: appHeader},
 	{name: "koa", start: nodeExample("koa"), routes: libraryRoutes, header: appHeader},
-	{name: "express", start: nodeExample("express"), routes: libraryRoutes, noNew: true}, // express-session has no isNew
+	{name: "express", start: nodeExample("express"), routes: libraryRoutes, noNew: true},                    // express-session has no isNew
+	{name: "fastify", start: nodeExample("fastify"), routes: libraryRoutes, noNew: true, header: appHeader}, // nor has @fastify/session
 	{name: "go", start: startGoExample, routes: libraryRoutes, header: appHeader},
 	{name: "java", start: startJavaExample, routes: seedRoutes},
 	{name: "php", start: startPHPExample, routes: libraryRoutes, header: appHeader},

@@ -23,6 +23,7 @@ func TestReadingTheSessionVariesOnCookie(t *testing.T) {
 		{"go", startGoExample},
 		{"koa", nodeExample("koa")},
 		{"express", nodeExample("express")},
+		{"fastify", nodeExample("fastify")},
 		{"php", startPHPExample},
 	}
 	for _, ex := range examples {

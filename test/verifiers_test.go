@@ -69,6 +69,7 @@ func exampleUpstreams() []exampleUpstream {
 		}},
 		{name: "examples/koa", cmd: node("koa")},
 		{name: "examples/express", cmd: node("express")},
+		{name: "examples/fastify", cmd: node("fastify")},
 		{name: "examples/php", cmd: func(t *testing.T) ([]string, string, []string) {
 			return nil, requireTool(t, "php"), []string{"-S", "127.0.0.1:0", "../examples/php/app.php"}
 		}, ready: phpServing, perRequest: true},
