@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs sdk/python's own tests (the standard library's unittest: the shared
-# vectors, Flask through its test client, the WSGI middleware, JWKS with
-# EdDSA and ES256) with the library from this checkout on the path.
+# vectors, Flask, Django and Starlette/FastAPI through their test clients,
+# the WSGI and ASGI middlewares, JWKS with EdDSA and ES256) with the
+# library from this checkout on the path.
 #
 # The tests run in a virtual environment of their own, sdk/python/.venv,
 # holding exactly the versions requirements-test.txt pins (made again when
@@ -32,7 +33,7 @@ if [ ! -f "$stamp" ] || ! cmp -s requirements-test.txt "$stamp"; then
 	cp requirements-test.txt "$stamp"
 fi
 python="$venv/bin/python"
-"$python" -c 'import flask, cryptography' # fails loudly if the environment is broken
+"$python" -c 'import flask, cryptography, django, starlette, fastapi, uvicorn, httpx' # fails loudly if the environment is broken
 
 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" "$python" -W error::DeprecationWarning:sessionproxy \
 	-m unittest discover -s tests -v
