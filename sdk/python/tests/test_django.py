@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import unittest
+import urllib.request
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -699,6 +700,46 @@ def _latin1(value):
     except UnicodeEncodeError:
         return False
     return True
+
+
+class ExampleAppTest(unittest.TestCase):
+    """examples/django/app.py, run as it is run behind the proxy (it
+    configures Django itself, so in a process of its own)."""
+
+    def test_seed(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        app = os.path.join(here, "..", "..", "..", "examples", "django", "app.py")
+        env = dict(os.environ, UPSTREAM_SECRET=SECRET, PYTHONPATH=os.path.join(here, ".."))
+        proc = subprocess.Popen([sys.executable, app, "--port", "0"], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        self.addCleanup(proc.stderr.close)
+        self.addCleanup(proc.stdout.close)
+        self.addCleanup(proc.wait, 10)
+        self.addCleanup(proc.terminate)
+        line = proc.stdout.readline()
+        self.assertRegex(line, r"^listening on 127\.0\.0\.1:\d+$", proc.stderr.read() if not line else line)
+        base = "http://" + line.split()[-1]
+        jar = SessionJar(SECRET)
+
+        def get(path):
+            req = urllib.request.Request(base + path, headers=jar.headers())
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                jar.apply(list(resp.headers.items()))
+                return resp.status, resp.read()
+
+        self.assertEqual(get("/get"), (204, b""))
+        self.assertEqual(get("/set"), (200, b"session set"))
+        status, body = get("/get")
+        self.assertEqual(json.loads(body), {"name": "john doe", "age": 30})
+        sid = jar.sid
+        get("/renew")
+        self.assertNotEqual(jar.sid, sid)
+        self.assertEqual(get("/destroy"), (200, b"session destroyed"))
+        self.assertEqual(jar.data, {})
+        with self.assertRaises(urllib.error.HTTPError) as cm:
+            urllib.request.urlopen(base + "/get", timeout=10)
+        self.assertEqual(cm.exception.code, 401)
+        cm.exception.close()
 
 
 if __name__ == "__main__":
