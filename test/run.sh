@@ -27,8 +27,8 @@ if ! command -v wrk >/dev/null; then
 	apt_install wrk
 fi
 # Python 3 runs the example and test upstreams, from the virtual
-# environment sdk/python/test.sh makes (below) with its pinned Flask and
-# the rest.
+# environment sdk/python/test.sh makes (below) with its pinned Flask,
+# Django and the rest.
 if ! command -v python3 >/dev/null; then
 	apt_install python3 python3-venv
 fi

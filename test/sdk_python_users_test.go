@@ -7,7 +7,7 @@ import (
 )
 
 // TestPythonLogsOutOtherDevices: sdk/python's destroy_others() and
-// destroy_all(), in the Flask, WSGI and FastAPI examples (and the PHP example's
+// destroy_all(), in the Flask, WSGI, FastAPI and Django examples (and the PHP example's
 // destroyOthers() and destroyAll()) behind the real proxy with
 // session.userKey: one user signed in from two browsers, a third browser
 // another user's. "Log out other devices" ends the other browser's session
@@ -21,6 +21,7 @@ func TestPythonLogsOutOtherDevices(t *testing.T) {
 		"wsgi":    pythonExample("../examples/wsgi/app.py"),
 		"fastapi": pythonExample("../examples/fastapi/app.py"),
 		"php":     startPHPExample, // the same routes without a library in sdk/
+		"django":  pythonExample("../examples/django/app.py"),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -55,6 +55,7 @@ var appLibraries = []appLibrary{
 	{name: "flask", start: pythonExample("../examples/flask/app.py"), routes: libraryRoutes, header: appHeader},
 	{name: "wsgi", start: pythonExample("../examples/wsgi/app.py"), routes: libraryRoutes},
 	{name: "fastapi", start: pythonExample("../examples/fastapi/app.py"), routes: libraryRoutes, header: appHeader},
+	{name: "django", start: pythonExample("../examples/django/app.py"), routes: libraryRoutes, header: appHeader},
 	{name: "koa", start: nodeExample("koa"), routes: libraryRoutes, header: appHeader},
 	{name: "express", start: nodeExample("express"), routes: libraryRoutes, noNew: true},                    // express-session has no isNew
 	{name: "fastify", start: nodeExample("fastify"), routes: libraryRoutes, noNew: true, header: appHeader}, // nor has @fastify/session

@@ -20,6 +20,7 @@ func TestReadingTheSessionVariesOnCookie(t *testing.T) {
 		{"flask", pythonExample("../examples/flask/app.py")},
 		{"wsgi", pythonExample("../examples/wsgi/app.py")},
 		{"fastapi", pythonExample("../examples/fastapi/app.py")},
+		{"django", pythonExample("../examples/django/app.py")},
 		{"go", startGoExample},
 		{"koa", nodeExample("koa")},
 		{"express", nodeExample("express")},

@@ -54,6 +54,7 @@ func exampleUpstreams() []exampleUpstream {
 		{name: "examples/flask", cmd: python("../examples/flask/app.py")},
 		{name: "examples/wsgi", cmd: python("../examples/wsgi/app.py")},
 		{name: "examples/fastapi", cmd: python("../examples/fastapi/app.py")},
+		{name: "examples/django", cmd: python("../examples/django/app.py")},
 		{name: "test/upstream", cmd: python("upstream/app.py")},
 		{name: "examples/java", cmd: func(t *testing.T) ([]string, string, []string) {
 			return nil, requireTool(t, "java"), []string{"../examples/java/SessionApp.java", "--port", "0"}

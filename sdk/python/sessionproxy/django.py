@@ -359,7 +359,7 @@ class SessionMiddleware(_DjangoSessionMiddleware):
         if response.streaming and getattr(response, "file_to_stream", None) is None:
             # The body runs after this: a change made there raises from it.
             # (A file response runs no app code, and keeps its sendfile.)
-            if response.is_async:
+            if getattr(response, "is_async", False):  # Django 4.2+
                 response.streaming_content = _awatched(response.streaming_content, session)
             else:
                 response.streaming_content = _watched(response.streaming_content, session)
