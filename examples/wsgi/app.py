@@ -2,7 +2,8 @@
 
 No framework: sessionproxy's WSGI middleware puts the session in
 environ["sessionproxy.session"], a dict whose changes reach the proxy.
-The same middleware wraps a Django, Bottle or Pyramid app.
+The same middleware wraps a Bottle or Pyramid app (a Django project has
+sessionproxy.django instead: examples/django).
 
     UPSTREAM_SECRET=... python3 app.py --port 8080   # then run sessionproxy in front of it
 

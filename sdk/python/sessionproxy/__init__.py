@@ -8,6 +8,7 @@ writes those headers for you:
 - :func:`verify` / :class:`Verifier`: the token's claims, or
   :class:`InvalidToken` naming the reason;
 - :mod:`sessionproxy.flask`: Flask's own ``flask.session``, backed by the proxy;
+- :mod:`sessionproxy.django`: Django's own ``request.session``, backed by the proxy;
 - :mod:`sessionproxy.wsgi`: a middleware for any WSGI app;
 - :mod:`sessionproxy.asgi`: a middleware for any ASGI app, Starlette's
   and FastAPI's ``request.session``;

@@ -1,4 +1,5 @@
-"""The proxy's session for any WSGI app (Django, Bottle, Pyramid, plain WSGI).
+"""The proxy's session for any WSGI app (Bottle, Pyramid, plain WSGI; for
+Django's own ``request.session``, :mod:`sessionproxy.django`).
 
 ::
 

@@ -50,7 +50,8 @@ if not settings.configured:
     django.setup()
 
 from django.contrib import messages  # noqa: E402  (needs the settings)
-from django.contrib.auth import authenticate, login, logout, update_session_auth_hash  # noqa: E402
+from django.contrib.auth import (  # noqa: E402
+    aauthenticate, alogin, alogout, authenticate, login, logout, update_session_auth_hash)
 from django.contrib.auth.decorators import login_required  # noqa: E402
 from django.contrib.auth.models import User  # noqa: E402
 from django.core.exceptions import ImproperlyConfigured  # noqa: E402
@@ -246,6 +247,17 @@ async def async_view(request):
     return HttpResponse(str(await s.aget("a")))
 
 
+async def async_login(request):
+    user = await aauthenticate(request, username=request.POST["username"], password=request.POST["password"])
+    await alogin(request, user)
+    return HttpResponse("logged in")
+
+
+async def async_logout(request):
+    await alogout(request)
+    return HttpResponse("logged out")
+
+
 async def async_flush(request):
     await request.session.aflush()
     return HttpResponse("flushed")
@@ -273,6 +285,7 @@ urlpatterns = [
     path("flash", flash), path("messages", show_messages), path("testcookie", test_cookie), path("public", public),
     path("public-write", session_optional(public_write)), path("replace", replace), path("claims", claims),
     path("broken", broken), path("stream", streamed), path("async", async_view), path("async-flush", async_flush),
+    path("async-login", async_login), path("async-logout", async_logout),
     path("plain", plain), path("key", whoami_id), path("others", others),
 ]
 
@@ -588,6 +601,15 @@ class AuthTest(Base):
         r = self.jar_call(there, "/private")
         self.assertEqual(r.status_code, 302)
         self.assertTrue(r.directives["destroy"], "get_user() flushes a session whose hash is stale")
+
+    def test_async_login_and_logout(self):
+        jar = SessionJar(SECRET, {"cart": [1]})
+        r = self.jar_call(jar, "/async-login", "post", {"username": "jo", "password": "pw"})
+        self.assertTrue(r.directives["renew"])
+        self.assertEqual(jar.data["python:_auth_user_id"], str(User.objects.get(username="jo").pk))
+        self.assertEqual(self.jar_call(jar, "/private").json(), {"user": "jo"})
+        self.assertTrue(self.jar_call(jar, "/async-logout", "post").directives["destroy"])
+        self.assertEqual(jar.data, {})
 
     def test_force_login(self):
         jar = SessionJar(SECRET)
