@@ -515,6 +515,28 @@ class SessionTest(Base):
                     SessionMiddleware(lambda request: HttpResponse())
                 self.assertIn(message, str(cm.exception))
 
+    def test_accessed_and_modified(self):
+        """Django's flags, as its own sessions keep them: a read marks the
+        session accessed, a change modified too; an unchanged session
+        holds Django's defaults for its expiry."""
+        s = ProxySession(claims={"sid": "abcdefgh", "sess": {"a": 1}, "new": False})
+        self.assertEqual((s.accessed, s.modified, s.is_empty()), (False, False, False))
+        self.assertEqual(s.get("a"), 1)
+        self.assertEqual((s.accessed, s.modified), (True, False))
+        self.assertEqual(s.get_expiry_age(), settings.SESSION_COOKIE_AGE)
+        self.assertFalse(s.get_expire_at_browser_close())
+        s["b"] = 2
+        self.assertTrue(s.modified)
+        self.assertEqual(s._seal(), [("X-Session-Set", '{"b":2}')])
+        with self.assertRaises(sessionproxy.SessionSealedError):
+            s["c"] = 3
+        empty = ProxySession(claims={"sid": "abcdefgh", "sess": {}, "new": True})
+        self.assertTrue(empty.is_empty())
+        self.assertEqual(empty.session_key, "abcdefgh")
+        self.assertTrue(empty.exists("abcdefgh"))
+        with self.assertRaises(NotImplementedError):
+            empty.delete("another-session-key")
+
     def test_is_a_django_session(self):
         """A SessionBase, and a subclass of Django's middleware: the admin's
         check for one (admin.E410) passes."""
