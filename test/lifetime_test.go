@@ -230,6 +230,8 @@ func TestAdminSessionsAPI(t *testing.T) {
 		{"DELETE", "/sessions", adminToken, 400},
 		{"DELETE", "/sessions/not-a-handle", adminToken, 400},
 		{"DELETE", "/sessions/" + strings.Repeat("A", 64), adminToken, 404},
+		{"DELETE", "/sessions/", adminToken, 404},    // no handle: no route, but the API's JSON 404
+		{"DELETE", "/sessions/a/b", adminToken, 404}, // more than a handle
 	} {
 		if status, body := adminDo(t, p, bad.method, bad.path, bad.token); status != bad.status || body["error"] == nil {
 			t.Errorf("%s %s: %d %v, want %d with a JSON error", bad.method, bad.path, status, body, bad.status)

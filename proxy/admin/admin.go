@@ -7,8 +7,9 @@
 //	DELETE /sessions/HANDLE     end one
 //
 // Answers and errors are JSON ({"error": "..."}): 400 for bad input, 401
-// without the token, 404 for an unknown handle, 503 when the store cannot
-// be reached. The session id itself never appears: a handle is of no use
+// without the token, 404 for an unknown handle or a path under /sessions/
+// that is none of the above, 405 for another method, 503 when the store
+// cannot be reached. The session id itself never appears: a handle is of no use
 // as a cookie.
 package admin
 
@@ -52,6 +53,11 @@ func Register(mux *http.ServeMux, o Options) {
 	// Other methods get the API's JSON errors too, not the mux's text.
 	mux.HandleFunc("/sessions", notAllowed("GET, HEAD, DELETE"))
 	mux.HandleFunc("/sessions/{handle}", notAllowed("DELETE"))
+	// Paths under /sessions/ that name no handle ("/sessions/",
+	// "/sessions/a/b") are no route of the API: its JSON 404.
+	mux.HandleFunc("/sessions/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such path: the session API is /sessions?user=ID and /sessions/HANDLE")
+	})
 }
 
 // notAllowed answers a method the route does not take: 405, naming the

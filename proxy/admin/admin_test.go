@@ -91,6 +91,9 @@ func TestSessionsAPI(t *testing.T) {
 		{"bad handle", "DELETE", "/sessions/xyz", bearer, 400, "not a session handle"},
 		{"GET a handle", "GET", "/sessions/xyz", bearer, 405, "use DELETE"},
 		{"POST sessions", "POST", "/sessions?user=ann", bearer, 405, "use GET, HEAD, DELETE"},
+		{"no handle", "DELETE", "/sessions/", bearer, 404, "no such path"},
+		{"GET no handle", "GET", "/sessions/", "", 404, "no such path"},
+		{"more than a handle", "DELETE", "/sessions/a/b", bearer, 404, "no such path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			status, body := do(tc.method, tc.path, tc.auth)
