@@ -7,7 +7,9 @@
 //	DELETE /sessions/HANDLE     end one
 //
 // Answers and errors are JSON ({"error": "..."}): 400 for bad input, 401
-// without the token, 404 for an unknown handle or a path under /sessions/
+// without the token, 403 without a token configured to a request
+// addressed to a host name or a DELETE a browser sent from another
+// origin (see api.auth), 404 for an unknown handle or a path under /sessions/
 // that is none of the above, 405 for another method, 503 when the store
 // cannot be reached. The session id itself never appears: a handle is of no use
 // as a cookie.
@@ -21,6 +23,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,7 +45,7 @@ func Register(mux *http.ServeMux, o Options) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &api{opts: o}
+	a := &api{opts: o, crossOrigin: http.NewCrossOriginProtection()}
 	if o.Token != "" {
 		sum := sha256.Sum256([]byte(o.Token))
 		a.token = sum[:]
@@ -70,21 +73,34 @@ func notAllowed(allow string) http.HandlerFunc {
 }
 
 type api struct {
-	opts  Options
-	token []byte // SHA-256 of Options.Token; nil: none required
+	opts        Options
+	token       []byte // SHA-256 of Options.Token; nil: none required
+	crossOrigin *http.CrossOriginProtection
 }
 
 // auth answers 401 unless the request carries the token. The tokens are
 // compared as SHA-256 sums, in constant time, so that neither their bytes
-// nor their length leak through the timing. Without a token (a loopback
-// listener), it answers 403 to a request addressed to a host name other
-// than localhost: a web page whose name was rebound to 127.0.0.1 (DNS
-// rebinding) reaches the listener as its own origin, and names itself in
-// Host.
+// nor their length leak through the timing.
+//
+// Without a token (a loopback listener), any program on the machine may
+// use the API, but a web page in a browser there must not. So it answers
+// 403 to a request addressed to a host name other than localhost: a page
+// whose name was rebound to 127.0.0.1 (DNS rebinding) reaches the
+// listener as its own origin, and names itself in Host. And it answers
+// 403 to a DELETE that a browser sent from another origin (CSRF: a page
+// on any site can send one to http://127.0.0.1:9090 without reading the
+// answer), as net/http's CrossOriginProtection tells them: Sec-Fetch-Site
+// other than same-origin or none, or else an Origin that is not the
+// Host. Clients that are not browsers (curl, scripts) send neither. With
+// a token a page cannot forge, the token is the check.
 func (a *api) auth(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if a.token == nil && !addressedDirectly(r.Host) {
 			writeError(w, http.StatusForbidden, "without admin.token, the session API answers only requests to localhost or an IP address")
+			return
+		}
+		if a.token == nil && a.crossOrigin.Check(r) != nil {
+			writeError(w, http.StatusForbidden, crossOriginRefusal(r))
 			return
 		}
 		if a.token != nil {
@@ -102,6 +118,16 @@ func (a *api) auth(next http.HandlerFunc) http.HandlerFunc {
 		}
 		next(w, r)
 	}
+}
+
+// crossOriginRefusal says why a tokenless request was taken for a
+// browser's cross-origin one, naming the header that told.
+func crossOriginRefusal(r *http.Request) string {
+	why := "its Origin " + strconv.Quote(r.Header.Get("Origin")) + " is not its Host " + strconv.Quote(r.Host)
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		why = "the browser marked it Sec-Fetch-Site: " + site
+	}
+	return r.Method + " from another origin (" + why + "): without admin.token, the session API takes changes only from programs that are not browsers (curl, scripts) or from its own origin; set admin.token to use it from a web page"
 }
 
 // addressedDirectly reports whether host, a request's Host, is localhost

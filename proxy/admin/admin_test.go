@@ -183,3 +183,67 @@ func TestSessionsAPIWithoutTokenRefusesOtherHosts(t *testing.T) {
 		}
 	}
 }
+
+// Without a token, a DELETE that a browser sent from another origin is
+// refused (a page on any site could send one to the loopback listener:
+// CSRF), while curl and scripts, which send no Origin, and the API's own
+// origin keep working. With a token, which no page can forge, the token
+// is the check.
+func TestSessionsAPIWithoutTokenRefusesCrossOriginChanges(t *testing.T) {
+	store := session.NewMemoryStore(session.MemoryOptions{})
+	m, err := session.New(session.Options{Keys: []string{"key-one-0123456789abcdef0123456789abcdef"}, Store: store, Users: store, UserKey: "user.id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(tok string) *httptest.Server {
+		mux := http.NewServeMux()
+		admin.Register(mux, admin.Options{Sessions: m, Token: tok})
+		srv := httptest.NewServer(mux)
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	tokenless, withToken := serve(""), serve(token)
+	for _, tc := range []struct {
+		name, method, origin, fetchSite string
+		srv                             *httptest.Server
+		want                            int
+		errPart                         string
+	}{
+		{"curl", "DELETE", "", "", tokenless, 200, ""},
+		{"its own origin", "DELETE", tokenless.URL, "same-origin", tokenless, 200, ""},
+		{"its own origin, an old browser", "DELETE", tokenless.URL, "", tokenless, 200, ""},
+		{"typed in the address bar", "DELETE", "", "none", tokenless, 200, ""},
+		{"another site", "DELETE", "https://evil.example", "cross-site", tokenless, 403, "Sec-Fetch-Site: cross-site"},
+		{"a sibling site", "DELETE", "https://app.localhost", "same-site", tokenless, 403, "Sec-Fetch-Site: same-site"},
+		{"another site, an old browser", "DELETE", "https://evil.example", "", tokenless, 403, `Origin "https://evil.example" is not its Host`},
+		{"another port, an old browser", "DELETE", "http://127.0.0.1:1", "", tokenless, 403, "is not its Host"},
+		{"a sandboxed page", "DELETE", "null", "", tokenless, 403, `Origin "null"`},
+		{"a read from another site", "GET", "https://evil.example", "cross-site", tokenless, 200, ""},
+		{"another site, with the token", "DELETE", "https://evil.example", "cross-site", withToken, 200, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, tc.srv.URL+"/sessions?user=ann", nil)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			if tc.fetchSite != "" {
+				req.Header.Set("Sec-Fetch-Site", tc.fetchSite)
+			}
+			if tc.srv == withToken {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var body map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+				t.Fatalf("%d, not JSON: %v", resp.StatusCode, err)
+			}
+			if msg, _ := body["error"].(string); resp.StatusCode != tc.want || !strings.Contains(msg, tc.errPart) {
+				t.Errorf("%d %v, want %d with an error naming %q", resp.StatusCode, body, tc.want, tc.errPart)
+			}
+		})
+	}
+}
