@@ -390,7 +390,7 @@ func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
 	if err := yaml.Unmarshal(b, &root); err != nil {
 		return Config{}, err
 	}
-	env := map[string]string{} // value → ${VAR}, for the errors
+	env := envValues{ref: map[string]string{}, secret: map[string]bool{}}
 	if err := expand(&root, lookup, env); err != nil {
 		return Config{}, err
 	}
@@ -412,14 +412,39 @@ func Parse(b []byte, lookup func(string) (string, bool)) (Config, error) {
 	return c, nil
 }
 
-// hideEnv writes err's message with every value of env (the environment's
-// values that ${VAR}s were replaced with, of 8 characters or more: shorter
-// ones are no secrets, and could be any word of the message) replaced by
-// its ${VAR}, the longest first, as it is and as %q quotes it.
-func hideEnv(err error, env map[string]string) error {
-	values := make([]string, 0, len(env))
-	for v := range env {
-		if len(v) >= 8 {
+// envValues are the values ${VAR}s were replaced with, for the errors.
+type envValues struct {
+	ref    map[string]string // value → its ${VAR}
+	secret map[string]bool   // the values that fill a secret key (secretKey)
+}
+
+// secretKey reports whether the value at a key path is a secret: a cookie
+// key, the token secret, the admin token or a Redis password.
+func secretKey(path string) bool {
+	switch path {
+	case "keys", "token.secret", "admin.token", "store.redis.password", "store.redis.sentinelPassword":
+		return true
+	}
+	return strings.HasPrefix(path, "keys[")
+}
+
+// hideEnv writes err's message with the values of env replaced by their
+// ${VAR}, the longest first:
+//
+//   - every value, whatever its length, where the message quotes it (as
+//     %q does): a message quotes the value it is about, so a secret put
+//     under another key (two variables swapped) is hidden however short;
+//   - a value of 8 characters or more wherever it appears, as it is and
+//     as %q escapes it;
+//   - a secret (a value that fills a secret key), whatever its length,
+//     also where it stands alone, unquoted (a number in "(it is 1234)").
+//
+// A short value that is no secret may show where it is not quoted: it
+// could be any word of the message.
+func hideEnv(err error, env envValues) error {
+	values := make([]string, 0, len(env.ref))
+	for v := range env.ref {
+		if v != "" {
 			values = append(values, v)
 		}
 	}
@@ -429,22 +454,58 @@ func hideEnv(err error, env map[string]string) error {
 	slices.SortFunc(values, func(a, b string) int { return len(b) - len(a) })
 	msg := err.Error()
 	for _, v := range values {
-		msg = strings.ReplaceAll(msg, v, env[v])
-		if q := strconv.Quote(v); q[1:len(q)-1] != v {
-			msg = strings.ReplaceAll(msg, q[1:len(q)-1], env[v])
+		ref := env.ref[v]
+		q := strconv.Quote(v)
+		msg = strings.ReplaceAll(msg, q, ref)
+		switch {
+		case len(v) >= 8:
+			msg = strings.ReplaceAll(msg, v, ref)
+			if q[1:len(q)-1] != v {
+				msg = strings.ReplaceAll(msg, q[1:len(q)-1], ref)
+			}
+		case env.secret[v]:
+			msg = replaceWord(msg, v, ref)
 		}
 	}
 	return errors.New(msg)
 }
 
+// replaceWord replaces every occurrence of old in s that is a word of its
+// own: not next to a letter, a digit, '.', '_' or '-' (a key path such as
+// store.redis.addrs is left as it is).
+func replaceWord(s, old, new string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, old)
+		if i < 0 {
+			break
+		}
+		end := i + len(old)
+		if (i == 0 || !wordByte(s[i-1])) && (end == len(s) || !wordByte(s[end])) {
+			b.WriteString(s[:i])
+			b.WriteString(new)
+		} else {
+			b.WriteString(s[:end])
+		}
+		s = s[end:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func wordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-'
+}
+
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
 // expand replaces ${VAR} in every scalar value (not in keys) of n, and
-// notes in env each value it put in, with its ${VAR}.
-func expand(n *yaml.Node, lookup func(string) (string, bool), env map[string]string) error {
+// notes in env each value it put in, with its ${VAR}, and which of them
+// fill a secret key.
+func expand(n *yaml.Node, lookup func(string) (string, bool), env envValues) error {
 	var errs []error
-	var walk func(n *yaml.Node, isKey bool)
-	walk = func(n *yaml.Node, isKey bool) {
+	var walk func(n *yaml.Node, path string, isKey bool)
+	walk = func(n *yaml.Node, path string, isKey bool) {
 		if n.Kind == yaml.ScalarNode && !isKey && strings.Contains(n.Value, "${") {
 			n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
 				name := ref[2 : len(ref)-1]
@@ -452,7 +513,10 @@ func expand(n *yaml.Node, lookup func(string) (string, bool), env map[string]str
 				if !ok {
 					errs = append(errs, fmt.Errorf("line %d: environment variable %s is not set", n.Line, name))
 				}
-				env[v] = ref
+				env.ref[v] = ref
+				if secretKey(path) {
+					env.secret[v] = true
+				}
 				return v
 			})
 			if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) == 0 {
@@ -462,11 +526,30 @@ func expand(n *yaml.Node, lookup func(string) (string, bool), env map[string]str
 			}
 		}
 		for i, c := range n.Content {
-			walk(c, n.Kind == yaml.MappingNode && i%2 == 0)
+			switch n.Kind {
+			case yaml.MappingNode:
+				if i%2 == 0 {
+					walk(c, path, true)
+				} else {
+					walk(c, keyPath(path, n.Content[i-1].Value), false)
+				}
+			case yaml.SequenceNode:
+				walk(c, fmt.Sprintf("%s[%d]", path, i), false)
+			default:
+				walk(c, path, false)
+			}
 		}
 	}
-	walk(n, false)
+	walk(n, "", false)
 	return errors.Join(errs...)
+}
+
+// keyPath is the dotted path of key under the mapping at prefix.
+func keyPath(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
 }
 
 var (

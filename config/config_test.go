@@ -79,6 +79,13 @@ func TestParseErrorsKeepSecretsOut(t *testing.T) {
 		{"a quote in a key where a word belongs", minimal + "session:\n  sameSite: ${Q}\n", "hunter"},
 		{"a backslash in a key where a duration belongs", minimal + "server:\n  idleTimeout: ${E}\n", "s3cr"},
 		{"a newline in a key where a list belongs", "upstream: http://x\nkeys: ${N}\ntoken:\n  secret: ${S}\n", "abc"},
+		// Secrets shorter than 8 characters, hidden all the same.
+		{"a short password where a word belongs too", minimal + redisPassword + "session:\n  sameSite: ${P}\n", "hunt3r"},
+		{"a short password swapped into a word", minimal + "session:\n  sameSite: ${P}\n", "hunt3r"},
+		{"a short password where an address belongs", minimal + redisPassword + "listen: ${P}\n", "hunt3r"},
+		{"a short password where a duration belongs", minimal + redisPassword + "server:\n  idleTimeout: ${P}\n", "hunt3r"},
+		{"a short koa key where a number belongs", "upstream: http://x\nkeys: [\"${D}\"]\nsession:\n  format: koa\ntoken:\n  secret: ${S}\nserver:\n  maxHeaderBytes: ${D}\n", "1234"},
+		{"a short admin token where a word belongs", minimal + "admin:\n  token: ${P}\nlog:\n  format: ${P}\n", "hunt3r"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), env(map[string]string{
@@ -88,6 +95,8 @@ func TestParseErrorsKeepSecretsOut(t *testing.T) {
 				"Q": `hunter"2-is-my-password`,
 				"E": `s3cr\et-password-value`,
 				"N": "abc\ndefghijklmnopqrstuvwxyz0123",
+				"P": "hunt3r",
+				"D": "1234",
 			}))
 			if err == nil {
 				t.Fatal("no error")
@@ -99,6 +108,20 @@ func TestParseErrorsKeepSecretsOut(t *testing.T) {
 				t.Errorf("the error no longer says where: %v", err)
 			}
 		})
+	}
+}
+
+// redisPassword puts ${P} where a secret belongs, for the tests above.
+const redisPassword = "store:\n  type: redis\n  redis:\n    password: ${P}\n"
+
+// A short value from the environment that is no secret may show in an
+// error unquoted, but the error still says where, and what is wrong.
+func TestParseErrorsNameShortValuesByTheirVariable(t *testing.T) {
+	_, err := Parse([]byte(minimal+"session:\n  sameSite: ${SS}\n"), env(map[string]string{
+		"K": "k0123456789abcdef0123456789abcdef", "S": "s0123456789abcdef0123456789abcdef", "SS": "lux",
+	}))
+	if want := "session.sameSite: ${SS} must be lax, strict, none or empty"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error %v, want %q", err, want)
 	}
 }
 

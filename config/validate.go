@@ -20,6 +20,10 @@ func (c *Config) Validate() error {
 	}
 	checkAddr := func(path, addr string) {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
+			var ae *net.AddrError
+			if errors.As(err, &ae) {
+				err = errors.New(ae.Err) // without the address again, unquoted: it may be a secret put here
+			}
 			bad(path, "%q is not host:port (%v)", addr, err)
 		}
 	}
