@@ -142,6 +142,7 @@ const (
 	ErrorTimeout          ErrorKind = "timeout"           // upstream too slow: 504
 	ErrorConnect          ErrorKind = "connect"           // upstream unreachable: 502
 	ErrorCanceled         ErrorKind = "canceled"          // client went away before the answer
+	ErrorShutdown         ErrorKind = "shutdown"          // the upstream connection was cut at the shutdown deadline (UpstreamConns.Cut): 503
 	ErrorTooLarge         ErrorKind = "session_too_large" // the session would outgrow its cookie or session.maxBytes: 502
 	ErrorOther            ErrorKind = "other"             // any other failure: 502
 )
@@ -149,7 +150,7 @@ const (
 // ErrorKinds returns every ErrorKind, for an Observer that starts its
 // series at zero.
 func ErrorKinds() []ErrorKind {
-	return []ErrorKind{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorTooLarge, ErrorOther}
+	return []ErrorKind{ErrorDirective, ErrorStoreUnavailable, ErrorTimeout, ErrorConnect, ErrorCanceled, ErrorShutdown, ErrorTooLarge, ErrorOther}
 }
 
 // Directive names a session directive in what the proxy reports: the
@@ -191,6 +192,8 @@ func errorKind(err error, r *http.Request) ErrorKind {
 	var de *DirectiveError
 	var oe *net.OpError
 	switch {
+	case errors.Is(err, ErrShutdown): // whatever else failed with it: the cut is the cause
+		return ErrorShutdown
 	case errors.As(err, &de):
 		return ErrorDirective
 	case isStoreUnavailable(err): // a commit after the client left fails for the store too

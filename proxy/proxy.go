@@ -258,6 +258,10 @@ type TransportOptions struct {
 	// active and idle); a request past it waits for one to be free.
 	// Default 0: no cap.
 	MaxConnsPerHost int
+	// Conns, when set, holds the transport's connections, so that
+	// Conns.Cut ends them at a shutdown's deadline. Several transports
+	// (one per reload) may share it. Default nil: none held.
+	Conns *UpstreamConns
 }
 
 // NewTransport returns the http.Transport the proxy uses for the upstream:
@@ -273,8 +277,12 @@ func NewTransport(o TransportOptions) *http.Transport {
 	if o.MaxIdleConns <= 0 {
 		o.MaxIdleConns = 1024
 	}
+	dial := (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext
+	if o.Conns != nil {
+		dial = o.Conns.dialer(dial)
+	}
 	return &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: o.DialTimeout, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           dial,
 		MaxIdleConns:          o.MaxIdleConns,
 		MaxIdleConnsPerHost:   o.MaxIdleConns,
 		MaxConnsPerHost:       max(o.MaxConnsPerHost, 0),
@@ -758,6 +766,8 @@ func (p *Proxy) errorHandler(w http.ResponseWriter, r *http.Request, err error) 
 		return // the client is gone; nobody reads an answer
 	case kind == ErrorTimeout:
 		status, msg = http.StatusGatewayTimeout, "gateway timeout"
+	case kind == ErrorShutdown:
+		status, msg = http.StatusServiceUnavailable, "service unavailable: the proxy is shutting down"
 	}
 	// After the upstream answered, r is the outgoing request; the log
 	// names the client's path and the route it took.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -202,19 +203,28 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 }
 
 // TestShutdownTimeoutCutsSlowRequests: past server.shutdownTimeout the
-// proxy stops anyway, and says so with a non-zero exit.
+// proxy stops anyway, and says so with a non-zero exit. The request it
+// cuts is answered 503 and has its access-log line, as every request has.
 func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
 	t.Parallel()
 	upstream, up := startUpstreamProcess(t)
 	p := startProxy(t, baseConfig(upstream).set("server.shutdownTimeout", "200ms"))
 
-	done := make(chan error, 1)
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
 	go func() {
 		resp, err := http.Get(p.URL + "/slow?ms=5000&id=cut")
-		if err == nil {
-			resp.Body.Close()
+		if err != nil {
+			done <- result{err: err}
+			return
 		}
-		done <- err
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b), err}
 	}()
 	up.waitOutput(t, "slow request started: cut")
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -228,8 +238,11 @@ func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
 	if !strings.Contains(p.Output(), "server.shutdownTimeout") {
 		t.Errorf("the exit does not name server.shutdownTimeout:\n%s", p.Output())
 	}
-	if err := <-done; err == nil {
-		t.Errorf("the slow request completed although the shutdown deadline had passed")
+	if r := <-done; r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "shutting down") {
+		t.Errorf("the slow request past the deadline: %d %q %v, want 503 saying the proxy is shutting down", r.status, r.body, r.err)
+	}
+	if !regexp.MustCompile(`"msg":"request","method":"GET","path":"/slow","status":503,`).MatchString(p.Output()) {
+		t.Errorf("no access-log line with status 503 for the request cut:\n%s", p.Output())
 	}
 }
 
@@ -299,6 +312,45 @@ func TestSIGTERMWaitsForWebSockets(t *testing.T) {
 	conn.Close()
 	if err := waitExit(t, p); err != nil {
 		t.Errorf("exit after the WebSocket closed: %v, want 0\n%s", err, p.Output())
+	}
+}
+
+// Past server.shutdownTimeout an open WebSocket is cut too, and logged
+// with the 101 it got, before the proxy exits 1.
+func TestShutdownTimeoutCutsWebSockets(t *testing.T) {
+	t.Parallel()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		io.Copy(conn, rw) // echo until either side closes
+	}))
+	t.Cleanup(up.Close)
+	p := startProxy(t, baseConfig(up.URL).set("server.shutdownTimeout", "300ms"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(15 * time.Second))
+	fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	if resp, err := http.ReadResponse(bufio.NewReader(conn), nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = waitExit(t, p)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1", err)
+	}
+	if !strings.Contains(p.Output(), `"msg":"request","method":"GET","path":"/ws","status":101,`) {
+		t.Errorf("no access-log line for the WebSocket cut:\n%s", p.Output())
 	}
 }
 

@@ -121,6 +121,7 @@ func (a *app) build(file loaded, prev *bundle) (*bundle, error) {
 			DialTimeout:           time.Duration(cfg.UpstreamTimeouts.Dial),
 			ResponseHeaderTimeout: time.Duration(cfg.UpstreamTimeouts.ResponseHeader),
 			MaxConnsPerHost:       a.cfg.Server.MaxConnsPerUpstream,
+			Conns:                 a.upstreamConns,
 		})
 	}
 	o := proxy.Options{

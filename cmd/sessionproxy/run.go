@@ -28,6 +28,7 @@ import (
 
 	"github.com/sessionproxy/sessionproxy/config"
 	"github.com/sessionproxy/sessionproxy/metrics"
+	"github.com/sessionproxy/sessionproxy/proxy"
 	"github.com/sessionproxy/sessionproxy/proxy/token"
 	"github.com/sessionproxy/sessionproxy/session"
 	"github.com/sessionproxy/sessionproxy/session/redisstore"
@@ -178,13 +179,16 @@ type app struct {
 	// still being served: http.Server.Shutdown does not wait for a
 	// connection once it is hijacked.
 	upgrades atomic.Int64
+	// upstreamConns holds every bundle's connections to the upstreams,
+	// for cut.
+	upstreamConns *proxy.UpstreamConns
 }
 
 // newApp builds the proxy. logw is where log writes; the JSON access log
 // is written there too.
 func newApp(ctx context.Context, file loaded, log *slog.Logger, logw io.Writer) (_ *app, err error) {
 	cfg := file.cfg
-	a := &app{cfg: cfg, log: log, logw: logw}
+	a := &app{cfg: cfg, log: log, logw: logw, upstreamConns: &proxy.UpstreamConns{}}
 	defer func() {
 		if err != nil {
 			a.close() // e.g. the Redis client made before a later step failed
@@ -439,33 +443,62 @@ func (a *app) serve(ctx context.Context) error {
 	defer cancel()
 	errs := make(chan error, len(servers))
 	for _, s := range servers {
-		go func() {
-			if err := s.Shutdown(sctx); err != nil {
-				s.Close() // the deadline passed: cut what is still running
-				errs <- fmt.Errorf("shutdown: requests still in flight after server.shutdownTimeout %v: %w", timeout, err)
-				return
-			}
-			errs <- nil
-		}()
+		go func() { errs <- s.Shutdown(sctx) }()
 	}
-	var all []error
+	var late error
 	for range servers {
-		all = append(all, <-errs)
-	}
-	if err := errors.Join(all...); err != nil {
-		return err
+		if err := <-errs; err != nil && late == nil {
+			late = fmt.Errorf("shutdown: requests still in flight after server.shutdownTimeout %v were cut: %w", timeout, err)
+		}
 	}
 	// Shutdown waited for every request but the upgraded ones: their
 	// connections were hijacked. Wait for them until the same deadline.
-	for a.upgrades.Load() > 0 {
+	for late == nil && a.upgrades.Load() > 0 {
 		select {
 		case <-sctx.Done():
-			return fmt.Errorf("shutdown: %d upgraded connections (WebSockets) still open after server.shutdownTimeout %v", a.upgrades.Load(), timeout)
+			late = fmt.Errorf("shutdown: %d upgraded connections (WebSockets) still open after server.shutdownTimeout %v were cut", a.upgrades.Load(), timeout)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+	if late != nil {
+		a.cut(servers)
+		return late
+	}
 	a.log.Info("stopped")
 	return nil
+}
+
+// cutGrace is how long the requests cut at the shutdown deadline get to
+// answer and be logged, and the admin listener's to finish, before every
+// connection is closed.
+const cutGrace = time.Second
+
+// cut ends what is still in flight once server.shutdownTimeout has
+// passed. http.Server.Close alone would close the client connections and
+// leave each request waiting on its upstream running, unlogged, until the
+// process exits. So the upstream connections are closed first: each such
+// request ends at once, answers 503 if it had not answered yet, and
+// writes its access-log line (a stream or a WebSocket ends, logged with
+// the status it sent). Within cutGrace they have; then the listeners'
+// connections still open are closed.
+func (a *app) cut(servers []*http.Server) {
+	a.upstreamConns.Cut()
+	ctx, cancel := context.WithTimeout(context.Background(), cutGrace)
+	defer cancel()
+	done := make(chan struct{}, len(servers))
+	for _, s := range servers {
+		go func() {
+			_ = s.Shutdown(ctx) // returns once the cut requests have answered
+			s.Close()
+			done <- struct{}{}
+		}()
+	}
+	for range servers {
+		<-done
+	}
+	for a.upgrades.Load() > 0 && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // server returns an http.Server for h with the configured limits.
