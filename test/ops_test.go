@@ -246,6 +246,68 @@ func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
 	}
 }
 
+// SIGTERM drains the admin listener as it drains the public one: an
+// admin request in flight (a CPU profile here; a scrape or a DELETE
+// /sessions alike) completes within server.shutdownTimeout, and past it
+// is cut as the public requests are.
+func TestSIGTERMLetsAdminRequestsFinish(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, timeout string
+		finishes      bool
+	}{
+		{"within the timeout", "10s", true},
+		{"past the timeout", "300ms", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := startProxy(t, baseConfig("http://127.0.0.1:1").set("admin.pprof", true).set("server.shutdownTimeout", tc.timeout))
+			type result struct {
+				status int
+				n      int
+				err    error
+			}
+			done := make(chan result, 1)
+			go func() {
+				resp, err := http.Get(p.Admin + "/debug/pprof/profile?seconds=2")
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				defer resp.Body.Close()
+				b, err := io.ReadAll(resp.Body)
+				done <- result{resp.StatusCode, len(b), err}
+			}()
+			time.Sleep(500 * time.Millisecond) // the profile has begun
+			start := time.Now()
+			if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			r := <-done
+			err := waitExit(t, p)
+			if tc.finishes {
+				if r.err != nil || r.status != http.StatusOK || r.n == 0 {
+					t.Errorf("the admin request in flight: %d, %d bytes, %v; want 200 and a profile", r.status, r.n, r.err)
+				}
+				if err != nil {
+					t.Errorf("exit: %v, want 0\n%s", err, p.Output())
+				}
+				return
+			}
+			if r.err == nil && r.status == http.StatusOK {
+				t.Errorf("the admin request completed although the shutdown deadline had passed")
+			}
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+				t.Errorf("exit: %v, want status 1", err)
+			}
+			if d := time.Since(start); d > time.Second+300*time.Millisecond+500*time.Millisecond {
+				t.Errorf("the proxy took %v to exit, past server.shutdownTimeout and the second the cut requests get", d)
+			}
+		})
+	}
+}
+
 // SIGTERM leaves an open WebSocket working until its client closes it,
 // within server.shutdownTimeout, and the proxy then exits 0: Go's
 // Shutdown does not wait for a hijacked connection, so the proxy does.
