@@ -19,6 +19,8 @@
 //     and TRACE.
 //   - body.go: the request body's idle and send timeouts.
 //   - trailer.go: keeping the proxy's names out of trailers.
+//   - shutdown.go: the upstream connections a shutdown past its deadline
+//     cuts (UpstreamConns).
 //
 // The session cookie itself is session's business: proxy asks
 // session.Manager to load, commit and strip it.
