@@ -47,6 +47,13 @@ type idleBody struct {
 	done      bool        // the request is over: the timers must leave it alone
 	idle      bool        // the client's timer fired
 	ended     atomic.Bool // done, for Read: the transport may read on, with no timer to arm
+	// reading is held by every read of the client's body, so that end
+	// knows when none is under way; closed, under it, refuses reads once
+	// the handler is done with a body it did not read to its end.
+	reading sync.Mutex
+	closed  bool
+	w       http.ResponseWriter // the client's, for end
+	start   time.Time           // the request's arrival, for end; set by ServeHTTP
 	// race is decided once, by the first of the upstream's timer and its
 	// answer: stalled (the request is aborted) or answered (the answer
 	// is committed, never cut).
@@ -68,7 +75,7 @@ func (p *Proxy) watchBody(w http.ResponseWriter, r *http.Request, st *state) *id
 	if !hasBody(r) {
 		return nil
 	}
-	b := &idleBody{ReadCloser: r.Body, st: st}
+	b := &idleBody{ReadCloser: r.Body, st: st, w: w}
 	if p.opts.BodyIdleTimeout > 0 {
 		b.rc, b.timeout = http.NewResponseController(w), p.opts.BodyIdleTimeout
 		b.timer = time.AfterFunc(time.Hour, b.fire)
@@ -88,6 +95,11 @@ func hasBody(r *http.Request) bool {
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
+	b.reading.Lock()
+	defer b.reading.Unlock()
+	if b.closed {
+		return 0, http.ErrBodyReadAfterClose
+	}
 	if b.ended.Load() { // the answer came early, the transport still sends
 		return b.ReadCloser.Read(p)
 	}
@@ -175,6 +187,61 @@ func (b *idleBody) stop() {
 	if b.sendTimer != nil {
 		b.sendTimer.Stop()
 	}
+}
+
+// end ends the watch when the handler returns (stop). When the answer
+// went out before the client's body was read to its end (state.unread),
+// Go's HTTP/1 server then reads what is left, looking for its end before
+// it closes the connection (up to 256 KiB, when no more than that is
+// left or the body is chunked), with no deadline of its own: a client
+// that sends nothing more, or waits for the 100 Continue it asked for,
+// would hold the connection for ever. end bounds that read: it ends at
+// most the body idle timeout from now, or at server.ReadTimeout from the
+// request's start when that comes first, and Go's server then closes
+// the connection. The answer is out by then: the server writes all of it
+// before it reads. A client that sends the rest within the bound is read
+// to its end, as before; with both timeouts off, the read is not bounded.
+func (b *idleBody) end() {
+	b.stop()
+	if b.st.unread() {
+		b.bound()
+	}
+}
+
+// bound sets the read deadline that ends the server's read of the rest
+// of the body, once no read of it is under way and none can start: when
+// the server finishes the response, it ends a read still under way (the
+// transport's, sending the body upstream) and then clears the
+// connection's read deadline, ours with it; the deadline the server set
+// from its ReadTimeout went the same way.
+func (b *idleBody) bound() {
+	now := time.Now()
+	var deadline time.Time
+	switch {
+	case b.timedOut():
+		deadline = now // the client went idle: the 408 is out, nothing more is read
+	case b.timeout > 0:
+		deadline = now.Add(b.timeout)
+	}
+	if srv, ok := b.st.in.Context().Value(http.ServerContextKey).(*http.Server); ok && srv.ReadTimeout > 0 {
+		if d := b.start.Add(srv.ReadTimeout); deadline.IsZero() || d.Before(deadline) {
+			deadline = d
+		}
+	}
+	if deadline.IsZero() {
+		return // no bound configured
+	}
+	rc := b.rc
+	if rc == nil {
+		rc = http.NewResponseController(b.w)
+	}
+	if rc.SetReadDeadline(now) != nil { // ends a read under way
+		return // not a connection's writer
+	}
+	b.reading.Lock()
+	b.closed = true
+	_ = rc.SetReadDeadline(deadline)
+	b.reading.Unlock()
 }
 
 // bodyTimedOut answers a request whose body went idle: 408, and the

@@ -257,6 +257,145 @@ func TestAnAnswerBeforeTheBodyIsReadClosesTheConnection(t *testing.T) {
 	}
 }
 
+// readFinalResponse reads the final response from br, past any 100
+// Continue: the transport may have started to send the body first.
+func readFinalResponse(br *bufio.Reader) (*http.Response, error) {
+	for {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode >= 200 {
+			return resp, err
+		}
+	}
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(b []byte) (int, error) { return f(b) }
+
+// After an early answer, Go's server reads what is left of the request
+// body once the handler returns, looking for its end before it closes
+// the connection: up to 256 KiB of it when no more than that is left, or
+// of a chunked body. It sets no deadline of its own for that, and clears
+// the connection's (server.readTimeout's too) when it ends a read the
+// transport still had under way. A client that sends nothing more, or
+// one that sent Expect: 100-continue and waits for a 100 Continue, held
+// the connection for ever: it is closed within the body idle timeout
+// (or server.readTimeout, when that comes first), after the whole answer.
+// Both with the transport still reading the body when the handler
+// returns, and with the transport not reading it (an upstream that has
+// stopped taking it).
+func TestAClientSilentAfterAnEarlyAnswerIsClosed(t *testing.T) {
+	const (
+		cl100k   = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"
+		chunked  = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n"
+		expect   = "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n"
+		cl10M    = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n"
+		short    = 300 * time.Millisecond
+		longIdle = time.Minute
+	)
+	part := strings.Repeat("a", 1000)
+	for _, tc := range []struct {
+		name        string
+		request     string
+		idle        time.Duration // Options.BodyIdleTimeout
+		readTimeout time.Duration // http.Server.ReadTimeout
+		unread      bool          // the transport does not read the body
+	}{
+		{"content-length, 256 KiB or less left", cl100k + part, short, 0, false},
+		{"content-length, more than 256 KiB left", cl10M + part, short, 0, false},
+		{"chunked", chunked + part + "\r\n", short, 0, false},
+		{"expect 100-continue", expect, short, 0, false},
+		{"server.readTimeout first", cl100k + part, longIdle, time.Second, false},
+		{"body idle timeout off, server.readTimeout on", cl100k + part, -1, time.Second, false},
+		{"transport not reading, content-length", cl100k + part, short, 0, true},
+		{"transport not reading, chunked", chunked + part + "\r\n", short, 0, true},
+		{"transport not reading, server.readTimeout first", cl100k + part, longIdle, time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const answer = "no, no."
+			o := Options{Sessions: mustManager(t), TokenSecret: []byte(testSecret), BodyIdleTimeout: tc.idle}
+			if tc.unread {
+				o.Upstream = &url.URL{Scheme: "http", Host: "upstream.invalid"}
+				o.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					return &http.Response{StatusCode: http.StatusUnauthorized, ProtoMajor: 1, ProtoMinor: 1, Header: http.Header{},
+						ContentLength: int64(len(answer)), Body: io.NopCloser(strings.NewReader(answer)), Request: r}, nil
+				})
+			} else {
+				o.Upstream = earlyUpstream(t, fmt.Sprintf("HTTP/1.1 401 Unauthorized\r\nContent-Length: %d\r\n\r\n%s", len(answer), answer))
+			}
+			p, err := New(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewUnstartedServer(p)
+			srv.Config.ReadTimeout = tc.readTimeout
+			srv.Start()
+			t.Cleanup(srv.Close)
+			conn := rawConn(t, srv, 10*time.Second)
+			start := time.Now()
+			io.WriteString(conn, tc.request)
+			br := bufio.NewReader(conn)
+			resp, err := readFinalResponse(br)
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusUnauthorized || string(body) != answer || err != nil || !resp.Close {
+				t.Fatalf("status %d body %q (%v), Connection: close %v; want the whole 401, closing", resp.StatusCode, body, err, resp.Close)
+			}
+			// Then the client sends nothing.
+			_, err = br.ReadByte()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the connection is still open after %v", time.Since(start))
+			}
+			bound := tc.idle
+			if tc.readTimeout > 0 && (bound < 0 || tc.readTimeout < bound) {
+				bound = tc.readTimeout
+			}
+			if d := time.Since(start); d > bound+3*time.Second {
+				t.Errorf("the connection closed after %v, want within %v", d, bound)
+			}
+		})
+	}
+}
+
+// A client that keeps sending the rest of its body after an early answer
+// (one that sends the whole request before it reads) is read to its end
+// within the bound: every part of it is taken, and the connection is
+// closed after its last byte, not cut at the bound.
+func TestAClientSendingTheRestAfterAnEarlyAnswerIsReadToItsEnd(t *testing.T) {
+	const idle = 3 * time.Second
+	u := earlyUpstream(t, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 7\r\n\r\nno, no.")
+	p, err := New(Options{Upstream: u, Sessions: mustManager(t), TokenSecret: []byte(testSecret), BodyIdleTimeout: idle})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	conn := rawConn(t, srv, 10*time.Second)
+	io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"+strings.Repeat("a", 1000))
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusUnauthorized || string(body) != "no, no." || err != nil {
+		t.Fatalf("status %d body %q (%v), want the whole 401", resp.StatusCode, body, err)
+	}
+	for i := range 10 { // 1 s in all, 100 ms apart
+		time.Sleep(100 * time.Millisecond)
+		if _, err := io.WriteString(conn, strings.Repeat("b", 9900)); err != nil {
+			t.Fatalf("part %d of the rest: %v", i, err)
+		}
+	}
+	last := time.Now()
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Errorf("after the last byte: %v, want the connection closed", err)
+	}
+	if d := time.Since(last); d > idle/2 {
+		t.Errorf("the connection closed %v after the last byte, want at once", d)
+	}
+}

@@ -17,7 +17,8 @@
 //   - forwarded.go: the forwarding headers, believed only from trusted
 //     proxies, and what is never passed on: the h2c upgrade, CONNECT
 //     and TRACE.
-//   - body.go: the request body's idle and send timeouts.
+//   - body.go: the request body's idle and send timeouts, and the bound
+//     on reading what is left of it after an early answer.
 //   - trailer.go: keeping the proxy's names out of trailers.
 //   - shutdown.go: the upstream connections a shutdown past its deadline
 //     cuts (UpstreamConns).
@@ -540,8 +541,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer st.release()
 	out := r.WithContext(ctx)
 	if st.body = p.watchBody(w, r, st); st.body != nil {
+		st.body.start = start // not an argument: that grows this frame (TestRequestsFitTheFirstStack)
 		out.Body = st.body
-		defer st.body.stop()
+		defer st.body.end()
 	}
 	p.rp.ServeHTTP(rec, out)
 	p.scrubTrailers(rec.Header(), st)
