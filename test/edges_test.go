@@ -279,6 +279,60 @@ func (u *slowBodyUpstream) state() (reading, cut int, whole []string) {
 	return u.reading, u.cut, append([]string(nil), u.whole...)
 }
 
+// TestAClientSilentAfterAnEarlyAnswerIsClosed: an app that refuses an
+// upload before reading it (a 401, a 413) answers at once; the client
+// gets the whole answer, and if it then sends nothing more (or waited
+// for a 100 Continue), its connection is closed after
+// server.bodyIdleTimeout: Go's server, which reads what is left of a
+// body of up to 256 KiB (or a chunked one) before closing, no longer
+// holds it for ever.
+func TestAClientSilentAfterAnEarlyAnswerIsClosed(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Connection", "close") // refused: the body is not wanted
+		http.Error(w, "no uploads here", http.StatusUnauthorized)
+	}))
+	t.Cleanup(srv.Close)
+	p := startProxy(t, baseConfig(srv.URL).set("server.bodyIdleTimeout", "1s").set("log.access", false))
+	addr := strings.TrimPrefix(p.URL, "http://")
+	for _, tc := range []struct{ name, request string }{
+		{"content-length", "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + strings.Repeat("a", 1000)},
+		{"chunked", "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n" + strings.Repeat("a", 1000) + "\r\n"},
+		{"expect 100-continue", "POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 100000\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			start := time.Now()
+			conn.SetDeadline(start.Add(15 * time.Second))
+			io.WriteString(conn, tc.request)
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			for err == nil && resp.StatusCode < 200 { // a 100 Continue: the transport started to send the body
+				resp, err = http.ReadResponse(br, nil)
+			}
+			if err != nil {
+				t.Fatalf("no answer: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusUnauthorized || string(body) != "no uploads here\n" || err != nil {
+				t.Fatalf("status %d body %q (%v), want the whole 401", resp.StatusCode, body, err)
+			}
+			_, err = br.ReadByte() // the client sends nothing more
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatalf("the connection is still open after %v", time.Since(start))
+			}
+			if d := time.Since(start); d > 6*time.Second {
+				t.Errorf("the connection closed after %v, want about 1 s", d)
+			}
+		})
+	}
+}
+
 // TestSlowClientsAreCut: clients that start a body and stop sending get
 // 408 after server.bodyIdleTimeout, and the upstream requests they held
 // end; an upload that keeps sending, slower than the timeout in all,
