@@ -349,6 +349,11 @@ class SessionMiddleware(_DjangoSessionMiddleware):
             # The response depends on the session, so on the cookie, as
             # with Django's own sessions.
             patch_vary_headers(response, ("Cookie",))
+            # Django's cache middleware keys such a response by the Cookie
+            # header, which never holds the proxy's cookie: stored, it
+            # would be served (X-Session-* directives and all) to every
+            # visitor. UpdateCacheMiddleware, outside this one, reads this.
+            request._cache_update_cache = False
         if not session.verified or session._data._sealed:
             return response
         headers = session._seal()

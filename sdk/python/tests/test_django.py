@@ -435,6 +435,27 @@ class SessionTest(Base):
         # every response varies, as with Django's own sessions.
         self.assertEqual(self.call("/plain", {"a": 1}).headers["Vary"], "Cookie")
 
+    def test_the_cache_middleware_stores_no_page_that_used_the_session(self):
+        """Django's per-site cache keys a page that varies on Cookie by
+        the Cookie header, which never holds the proxy's cookie: stored,
+        one visitor's page and its X-Session-Set would be served to every
+        other (Django's own session cookie keeps them apart)."""
+        cache = {"CACHES": {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                                        "LOCATION": "sessionproxy-cache-test"}},
+                 "MIDDLEWARE": ["django.middleware.cache.UpdateCacheMiddleware", *MIDDLEWARE,
+                                "django.middleware.cache.FetchFromCacheMiddleware"],
+                 "CSRF_USE_SESSIONS": False}
+        with override_settings(**cache):
+            client = Client()
+            for sess in ({"views": 1}, {"views": 41}):
+                r = client.get("/count", headers=headers(SECRET, sess))
+                self.assertEqual(r.json(), {"views": sess["views"] + 1})
+                self.assertEqual(directives(r.headers)["set"], [{"views": sess["views"] + 1}])
+            # A page that does not use the session is still cached.
+            client.get("/plain", headers=headers(SECRET, {"a": 1}))
+            r = client.get("/plain", headers=headers(SECRET, {"a": 2}))
+            self.assertIn("Age", r.headers, "a page without the session is cached as before")
+
     def test_no_token_is_401(self):
         for name, token in {"none": None, "garbage": "garbage", "another secret": mint_token("x" * 32),
                             "expired": mint_token(SECRET, exp=1)}.items():
