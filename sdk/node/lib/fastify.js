@@ -9,6 +9,7 @@ const { Cookie } = require('./express');
 
 const HANDLE = Symbol('sessionproxy.handle');
 const MOUNTED = Symbol('sessionproxy.mounted');
+const ATTACHED = Symbol('sessionproxy.attached');
 
 /**
  * Session is @fastify/session's Session: the data as own properties, and
@@ -243,7 +244,35 @@ function fastify(instance, opts, done) {
       },
     });
   });
+  // A stream (Node's or the web's, or a Response) sends the headers, and
+  // so the directives, from its first write, inside a pipe or a promise:
+  // a session that cannot be encoded (a BigInt, a cycle) would throw
+  // there, out of Fastify's reach, and end the process. Encode it here
+  // instead, where Fastify answers the error with its error handler.
+  instance.addHook('onSend', function sessionproxyEncode(request, reply, payload, next) {
+    const h = request[ATTACHED];
+    // A session the app never touched is as it arrived, JSON.
+    if (h === undefined || !h.state.accessed || h.state.sent !== null || payload === null || typeof payload !== 'object' || Buffer.isBuffer(payload)) {
+      next(null, payload);
+      return;
+    }
+    try {
+      h.state.check(h.current);
+    } catch (err) {
+      discard(payload);
+      next(err);
+      return;
+    }
+    next(null, payload);
+  });
   done();
+}
+
+// discard releases a stream that will not be sent (a file's descriptor).
+function discard(payload) {
+  if (typeof payload.destroy === 'function') payload.destroy();
+  else if (typeof payload.cancel === 'function') payload.cancel().catch(() => {});
+  else if (typeof payload.body?.cancel === 'function') payload.body.cancel().catch(() => {});
 }
 
 // Set as fastify-plugin sets them: the hooks and the decorator belong to
@@ -272,6 +301,7 @@ function attach(request, res, claims, header, report) {
     },
   };
   handle.current = newSession(handle, state.visible(isMember));
+  request[ATTACHED] = handle;
   Object.defineProperty(request, 'session', {
     configurable: true,
     enumerable: true,
@@ -296,7 +326,8 @@ function attach(request, res, claims, header, report) {
   // Write the directives as the headers go out, however the reply is
   // made: reply.send or a route's return value (a stream too), an error
   // reply, or the app writing to reply.raw itself. A session that cannot
-  // be encoded throws here, inside reply.send, and Fastify answers 500.
+  // be encoded throws here, inside reply.send, and Fastify answers 500 (a
+  // stream's, from the onSend hook, before its first write).
   const writeHead = res.writeHead;
   res.writeHead = function sessionproxyWriteHead(...args) {
     if (state.sent === null) {

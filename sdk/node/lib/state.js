@@ -143,6 +143,20 @@ class State {
     return h;
   }
 
+  // check throws what commit would for data (a session that cannot be
+  // encoded), and then counts as commit's failure: nothing is sent. For a
+  // framework that can still answer the error with a 500 where commit,
+  // called from a stream's first write, could not.
+  check(data) {
+    try {
+      this.directives(data);
+    } catch (err) {
+      this.sent = {};
+      this.failed = true;
+      throw err;
+    }
+  }
+
   // lateChange reports whether data now gives other directives than the
   // ones sent with the headers. Data that cannot be encoded (a BigInt or
   // a cycle added to a nested member) is a change too: it runs from the

@@ -415,6 +415,36 @@ test('fastify: a session that cannot be encoded is a 500, and the app hears of i
   assert.equal(r.status, 200, 'the next request is served');
 });
 
+test('fastify: a session that cannot be encoded, with a streamed reply, is a 500, not a crash', async (t) => {
+  // A stream sends its headers from its first write, inside a pipe or a
+  // promise where a throw would end the process.
+  const app = newApp(t);
+  const seen = [];
+  app.setErrorHandler((err, request, reply) => {
+    seen.push(err);
+    reply.code(500).send('failed');
+  });
+  const bodies = {
+    '/node': () => Readable.from(['a', 'b']),
+    '/web': () => new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode('a')); c.close(); } }),
+    '/response': () => new Response('a'),
+  };
+  for (const [path, body] of Object.entries(bodies)) {
+    app.get(path, (request, reply) => {
+      request.session.big = 10n; // JSON cannot hold a BigInt
+      reply.send(body());
+    });
+  }
+  for (const path of Object.keys(bodies)) {
+    const r = await inject(app, path, token({}));
+    assert.equal(r.status, 500, path);
+    assert.equal(r.body, 'failed', path);
+    assert.deepEqual(r.directives, none, path);
+  }
+  assert.equal(seen.length, 3);
+  for (const err of seen) assert.match(String(err), /BigInt/);
+});
+
 test('fastify: a change that cannot be encoded, made after the headers were sent, is reported, not a crash', async (t) => {
   const reported = [];
   const app = newApp(t, { onError: (err) => reported.push(err) });
