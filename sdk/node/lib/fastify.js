@@ -195,6 +195,11 @@ function withoutDirectives(args, names) {
  * registration, so app.ready() and app.listen() reject.
  */
 function fastify(instance, opts, done) {
+  // sessionproxy.koa(opts) and .express(opts) make a middleware; this one
+  // is the plugin itself, and called like them it would fail on done.
+  if (typeof done !== 'function') {
+    throw new TypeError('sessionproxy: sessionproxy.fastify is a Fastify plugin: app.register(sessionproxy.fastify, { secret }), not app.register(sessionproxy.fastify({ secret }))');
+  }
   let verifier;
   try {
     verifier = createVerifier(opts);

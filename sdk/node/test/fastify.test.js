@@ -321,6 +321,13 @@ test('fastify: bad options fail the registration', async (t) => {
   }
 });
 
+test('fastify: called like sessionproxy.koa(opts), the plugin says how to register it', () => {
+  assert.throws(() => sessionproxy.fastify({ secret: SECRET }), {
+    name: 'TypeError',
+    message: /app\.register\(sessionproxy\.fastify, \{ secret \}\)/,
+  });
+});
+
 test('fastify: oldSecrets accepts the previous token.secret, and no other', async (t) => {
   const old = 'node-old-secret-0123456789abcdef';
   const { app } = startApp(t, { oldSecrets: [old] });
