@@ -93,6 +93,18 @@ func (c *upstreamConn) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite half-closes the connection dialed, when it can (TCP): the
+// transport hands it on as an upgraded connection's, and ReverseProxy
+// passes a client's half-close of a WebSocket through it. Without it a
+// client's half-close would end the upgraded connection both ways at
+// once, losing what the upstream still had to send.
+func (c *upstreamConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return fmt.Errorf("CloseWrite: %w", errors.ErrUnsupported)
+}
+
 func (c *upstreamConn) Close() error {
 	c.set.mu.Lock()
 	delete(c.set.conns, c)

@@ -1,7 +1,10 @@
 package proxy
 
 import (
+	"bufio"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -116,5 +119,49 @@ func TestCutEndsAndLogsRequestsInFlight(t *testing.T) {
 	}
 	if shutdowns != 3 {
 		t.Errorf("error kinds %v, want shutdown for /slow, /upload and the /quick after the cut", kinds.all())
+	}
+}
+
+// A connection UpstreamConns holds is still one the transport and
+// ReverseProxy can half-close: when the client of an upgraded connection
+// (a WebSocket, any Upgrade) closes its side for writing, the upstream
+// sees the end of what it sent, and its answer to that still reaches the
+// client, as through a transport without UpstreamConns.
+func TestUpstreamConnsKeepHalfClose(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		conns *UpstreamConns
+	}{{"without UpstreamConns", nil}, {"with UpstreamConns", &UpstreamConns{}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newEdgeProxy(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				conn, rw, err := http.NewResponseController(w).Hijack()
+				if err != nil {
+					return
+				}
+				defer conn.Close()
+				rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+				rw.Flush()
+				got, _ := io.ReadAll(rw.Reader) // until the client's half-close reaches here
+				io.WriteString(conn, "got "+string(got))
+			}), func(o *Options) { o.Transport = NewTransport(TransportOptions{Conns: tc.conns}) }, nil)
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(10 * time.Second))
+			fmt.Fprintf(conn, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+			br := bufio.NewReader(conn)
+			if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+				t.Fatalf("upgrade: %v %v", resp, err)
+			}
+			io.WriteString(conn, "hello")
+			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := io.ReadAll(br); string(b) != "got hello" {
+				t.Errorf("after the client's half-close it read %q (%v), want the upstream's answer %q", b, err, "got hello")
+			}
+		})
 	}
 }
