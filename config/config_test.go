@@ -86,17 +86,25 @@ func TestParseErrorsKeepSecretsOut(t *testing.T) {
 		{"a short password where a duration belongs", minimal + redisPassword + "server:\n  idleTimeout: ${P}\n", "hunt3r"},
 		{"a short koa key where a number belongs", "upstream: http://x\nkeys: [\"${D}\"]\nsession:\n  format: koa\ntoken:\n  secret: ${S}\nserver:\n  maxHeaderBytes: ${D}\n", "1234"},
 		{"a short admin token where a word belongs", minimal + "admin:\n  token: ${P}\nlog:\n  format: ${P}\n", "hunt3r"},
+		// A secret with the newline of the file it was read from, or a
+		// space, where maxAge belongs (which trims it before it parses).
+		{"a key and its newline where maxAge belongs", minimal + "session:\n  maxAge: ${KN}\n", "n0123"},
+		{"a short password and a space where maxAge belongs", minimal + strings.ReplaceAll(redisPassword, "${P}", "${PS}") + "session:\n  maxAge: ${PS}\n", "hunt3r"},
+		{"a numeric password and its newline where maxAge belongs", minimal + strings.ReplaceAll(redisPassword, "${P}", "${PN}") + "session:\n  maxAge: ${PN}\n", "99999999999999"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml), env(map[string]string{
-				"K": "k0123456789abcdef0123456789abcdef",
-				"S": "s0123456789abcdef0123456789abcdef",
-				"B": "Pa5`word0123456789abcdef0123456789",
-				"Q": `hunter"2-is-my-password`,
-				"E": `s3cr\et-password-value`,
-				"N": "abc\ndefghijklmnopqrstuvwxyz0123",
-				"P": "hunt3r",
-				"D": "1234",
+				"K":  "k0123456789abcdef0123456789abcdef",
+				"S":  "s0123456789abcdef0123456789abcdef",
+				"B":  "Pa5`word0123456789abcdef0123456789",
+				"Q":  `hunter"2-is-my-password`,
+				"E":  `s3cr\et-password-value`,
+				"N":  "abc\ndefghijklmnopqrstuvwxyz0123",
+				"P":  "hunt3r",
+				"D":  "1234",
+				"KN": "n0123456789abcdef0123456789abcdef\n",
+				"PS": " hunt3r",
+				"PN": "99999999999999\n",
 			}))
 			if err == nil {
 				t.Fatal("no error")
@@ -143,7 +151,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{"environment variable S is not set"}},
 		{"bad maxAge", minimal + "session:\n  maxAge: soon\n", nil, []string{`maxAge "soon"`}},
 		{"zero maxAge", minimal + "session:\n  maxAge: 0\n", nil, []string{`session.maxAge: must be > 0 or "session"`}},
-		{"1000 years of ms", minimal + "session:\n  maxAge: 31536000000000\n", nil, []string{`maxAge 31536000000000 ms is more than 100 years`}},
+		{"1000 years of ms", minimal + "session:\n  maxAge: 31536000000000\n", nil, []string{`maxAge "31536000000000" ms is more than 100 years`}},
 		{"ms past int64 ns", minimal + "session:\n  maxAge: 1000000000000000\n", nil, []string{`is more than 100 years`}},
 		{"a duration past 100 years", minimal + "session:\n  maxAge: 1000000h\n", nil, []string{`session.maxAge: must be at most 100 years`}},
 		{"every problem at once", `

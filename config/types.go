@@ -31,7 +31,7 @@ func (m *MaxAge) UnmarshalYAML(n *yaml.Node) error {
 	}
 	if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
 		if ms > int64(session.LongestMaxAge/session.MaxAge(time.Millisecond)) {
-			return fmt.Errorf("line %d: maxAge %d ms is more than 100 years", n.Line, ms)
+			return fmt.Errorf("line %d: maxAge %q ms is more than 100 years", n.Line, n.Value)
 		}
 		*m = MaxAge{Duration: time.Duration(ms) * time.Millisecond}
 		return nil
@@ -40,7 +40,10 @@ func (m *MaxAge) UnmarshalYAML(n *yaml.Node) error {
 		*m = MaxAge{Duration: d}
 		return nil
 	}
-	return fmt.Errorf("line %d: maxAge %q is not milliseconds, a duration like \"24h\", or \"session\"", n.Line, v)
+	// n.Value as written, not v: a value from ${VAR} is hidden in an
+	// error by the quoted form of the whole value (a secret with the
+	// trailing newline of the file it came from, put here by mistake).
+	return fmt.Errorf("line %d: maxAge %q is not milliseconds, a duration like \"24h\", or \"session\"", n.Line, n.Value)
 }
 
 // String returns "session" or the duration.
