@@ -3,7 +3,7 @@
 // express-session's API, backed by the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge, varyCookie } = require('./state');
+const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives } = require('./state');
 const { guarded, settle, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
@@ -256,6 +256,7 @@ function attach(req, res, claims, header, report) {
   const writeHead = res.writeHead;
   res.writeHead = function sessionproxyWriteHead(...args) {
     if (state.sent === null) {
+      withoutDirectives(args, state.names);
       state.commit(handle.current ?? null, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
       if (state.accessed) varyCookie(res, args);
     }

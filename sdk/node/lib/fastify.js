@@ -3,7 +3,7 @@
 // the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge, varyCookie } = require('./state');
+const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives } = require('./state');
 const { guarded, settle, isOptional } = require('./guard');
 const { Cookie } = require('./express');
 
@@ -162,21 +162,6 @@ function isMember(k) {
 
 function newSession(handle, data) {
   return guarded(new Session(handle, data), handle.state, 'request.session');
-}
-
-// withoutDirectives drops the names of the directives from the headers
-// given to writeHead (Fastify gives every header set with reply.header()
-// there), so that the ones the session says, set on res, are the ones
-// that go out.
-function withoutDirectives(args, names) {
-  const i = args.length - 1;
-  const last = args[i];
-  if (i < 1 || last === null || typeof last !== 'object' || Array.isArray(last)) return;
-  const own = new Set(Object.values(names).map((n) => n.toLowerCase()));
-  if (!Object.keys(last).some((k) => own.has(k.toLowerCase()))) return;
-  const kept = {};
-  for (const [k, v] of Object.entries(last)) if (!own.has(k.toLowerCase())) kept[k] = v;
-  args[i] = kept;
 }
 
 /**

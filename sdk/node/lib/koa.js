@@ -2,7 +2,7 @@
 // Koa middleware: ctx.session with koa-session's API, backed by the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge, varyCookie } = require('./state');
+const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives } = require('./state');
 const { guarded, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
@@ -236,6 +236,7 @@ function koa(opts = {}) {
     const writeHead = res.writeHead;
     res.writeHead = function sessionproxyWriteHead(...args) {
       if (state.sent === null) {
+        withoutDirectives(args, state.names);
         state.commit(handle.session, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
         if (state.accessed) varyCookie(res, args);
       }

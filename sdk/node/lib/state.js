@@ -180,30 +180,65 @@ class State {
   }
 }
 
+// givenHeaders returns the headers given to writeHead(...args): an
+// object, a raw array [name, value, ...], or undefined. A nested array
+// ([[name, value], ...]) is flattened, in args too: Node takes one only
+// while nothing was set with setHeader, and the directives are. An array
+// is copied into args, so the app's own is never changed.
+function givenHeaders(args) {
+  const i = args.length - 1;
+  const last = i >= 1 ? args[i] : undefined;
+  if (Array.isArray(last)) {
+    args[i] = Array.isArray(last[0]) ? last.flat(1) : [...last];
+    return args[i];
+  }
+  if (last !== null && typeof last === 'object') return last;
+  return undefined;
+}
+
+// withoutDirectives drops the directives (names, as directiveNames gives
+// them, in any case) from the headers given to writeHead(...args), which
+// Node would otherwise put over the ones the session says, set on res
+// with setHeader: the middleware owns them. An array whose length is odd
+// is left for Node to refuse.
+function withoutDirectives(args, names) {
+  const own = new Set(Object.values(names).map((n) => n.toLowerCase()));
+  const given = givenHeaders(args);
+  if (Array.isArray(given)) {
+    if (given.length % 2 !== 0) return;
+    const kept = [];
+    for (let i = 0; i < given.length; i += 2) {
+      if (!own.has(String(given[i]).toLowerCase())) kept.push(given[i], given[i + 1]);
+    }
+    args[args.length - 1] = kept;
+  } else if (given !== undefined && Object.keys(given).some((k) => own.has(k.toLowerCase()))) {
+    const kept = {};
+    for (const [k, v] of Object.entries(given)) if (!own.has(k.toLowerCase())) kept[k] = v;
+    args[args.length - 1] = kept;
+  }
+}
+
 // varyCookie adds Cookie to the Vary of a response whose app read the
 // session, unless it is there or Vary is "*", just before writeHead(...args)
 // sends the headers: a shared cache must not hand the response to another
 // visitor, and the proxy says so only on a response that sets the cookie.
 // Headers given to writeHead win over setHeader's, so a Vary among them is
-// the one extended: in an object, or in a raw array ([name, value, ...] or
-// [[name, value], ...]), where the last Vary is the one Node keeps when it
-// replaces rather than appends. A nested array is flattened: Node takes
-// one only while nothing was set with setHeader, and the directives are.
+// the one extended (see givenHeaders): in an object, or in a raw array,
+// where the last Vary is the one Node keeps when it replaces rather than
+// appends.
 function varyCookie(res, args) {
-  const last = args.length > 1 ? args[args.length - 1] : undefined;
-  if (Array.isArray(last)) {
-    const flat = Array.isArray(last[0]) ? last.flat(1) : [...last];
-    args[args.length - 1] = flat;
+  const given = givenHeaders(args);
+  if (Array.isArray(given)) {
     let at = -1;
-    for (let i = 0; i + 1 < flat.length; i += 2) if (String(flat[i]).toLowerCase() === 'vary') at = i + 1;
+    for (let i = 0; i + 1 < given.length; i += 2) if (String(given[i]).toLowerCase() === 'vary') at = i + 1;
     if (at >= 0) {
-      if (!hasCookie(flat[at])) flat[at] = [].concat(flat[at], 'Cookie').join(', ');
+      if (!hasCookie(given[at])) given[at] = [].concat(given[at], 'Cookie').join(', ');
       return;
     }
-  } else if (last !== null && typeof last === 'object') {
-    const name = Object.keys(last).find((k) => k.toLowerCase() === 'vary');
+  } else if (given !== undefined) {
+    const name = Object.keys(given).find((k) => k.toLowerCase() === 'vary');
     if (name !== undefined) {
-      if (!hasCookie(last[name])) args[args.length - 1] = { ...last, [name]: [].concat(last[name], 'Cookie').join(', ') };
+      if (!hasCookie(given[name])) args[args.length - 1] = { ...given, [name]: [].concat(given[name], 'Cookie').join(', ') };
       return;
     }
   }
@@ -221,4 +256,4 @@ function hasCookie(vary) {
   });
 }
 
-module.exports = { State, varyCookie, LateChangeError, checkMaxAge, plain, directiveNames };
+module.exports = { State, varyCookie, withoutDirectives, LateChangeError, checkMaxAge, plain, directiveNames };

@@ -8,7 +8,7 @@ const { Readable } = require('node:stream');
 const express = require('express');
 const sessionproxy = require('..');
 const { mintToken, readDirectives } = require('../testing');
-const { SECRET, listen, request, none, varyCases, writeHeadHeaders } = require('./helpers');
+const { SECRET, listen, request, none, varyCases, writeHeadHeaders, byHand, forms } = require('./helpers');
 
 const user = { name: 'john doe', age: 30 };
 
@@ -408,5 +408,33 @@ test('express: a response that read or changed req.session varies on Cookie; one
     const r = await request(url, path, tok);
     assert.equal(r.status, 200, path);
     assert.equal(r.headers.get('vary'), want, path);
+  }
+});
+
+test('express: directives given by hand to res.writeHead are replaced by the session\'s', async (t) => {
+  const app = express();
+  app.use(sessionproxy.express({ secret: SECRET }));
+  app.get('/', (req, res) => {
+    req.session.n = 1;
+    res.writeHead(200, writeHeadHeaders(req.query, byHand));
+    res.end('raw');
+  });
+  // Only the proxy's names, from the header option: X-Session-Set is the app's own then.
+  const named = express();
+  named.use(sessionproxy.express({ secret: SECRET, header: 'X-App-Session' }));
+  named.get('/', (req, res) => {
+    res.writeHead(200, writeHeadHeaders(req.query, { 'x-app-session-set': '{"hand":1}', 'X-Session-Set': '{"own":1}' }));
+    res.end('raw');
+  });
+  const url = await listen(t, app);
+  const namedURL = await listen(t, named);
+  for (const form of forms) {
+    let r = await request(url, '/?form=' + form, token({ a: 1 }));
+    assert.equal(r.status, 200, form);
+    assert.deepEqual(r.directives, { ...none, set: { n: 1 } }, form);
+    assert.equal(r.headers.get('x-other'), 'kept', form);
+    r = await request(namedURL, '/?form=' + form, undefined, { 'X-App-Session': token({ a: 1 }) });
+    assert.deepEqual(readDirectives(r.headers, 'X-App-Session'), none, form);
+    assert.equal(r.headers.get('x-session-set'), '{"own":1}', form);
   }
 });

@@ -9,7 +9,7 @@ const { Readable } = require('node:stream');
 const Fastify = require('fastify');
 const sessionproxy = require('..');
 const { mintToken, readDirectives } = require('../testing');
-const { SECRET, inject, none, varyCases, writeHeadHeaders } = require('./helpers');
+const { SECRET, inject, none, varyCases, writeHeadHeaders, byHand, forms } = require('./helpers');
 
 const user = { name: 'john doe', age: 30 };
 
@@ -596,4 +596,20 @@ test('fastify: a reply that read or changed request.session varies on Cookie; on
 test('fastify: the plugin is registered as fastify-plugin would register it', () => {
   assert.equal(sessionproxy.fastify[Symbol.for('skip-override')], true);
   assert.equal(sessionproxy.fastify[Symbol.for('fastify.display-name')], 'sessionproxy');
+});
+
+test('fastify: directives given by hand to reply.raw.writeHead are replaced by the session\'s', async (t) => {
+  const app = newApp(t);
+  app.get('/', (request, reply) => {
+    request.session.n = 1;
+    reply.hijack();
+    reply.raw.writeHead(200, writeHeadHeaders(request.query, byHand));
+    reply.raw.end('raw');
+  });
+  for (const form of forms) {
+    const r = await inject(app, '/?form=' + form, token({ a: 1 }));
+    assert.equal(r.status, 200, form);
+    assert.deepEqual(r.directives, { ...none, set: { n: 1 } }, form);
+    assert.equal(r.headers.get('x-other'), 'kept', form);
+  }
 });

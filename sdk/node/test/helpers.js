@@ -79,4 +79,10 @@ function writeHeadHeaders(query, headers = {}) {
   }
 }
 
-module.exports = { SECRET, listen, request, inject, none, varyCases, writeHeadHeaders };
+// byHand are directives an app writes by hand, in any case, with a header
+// of its own: given to writeHead (as writeHeadHeaders makes them, for each
+// of forms), the directives must be the session's and X-Other kept.
+const byHand = { 'X-Session-Set': '{"hand":1}', 'x-session-destroy': 'true', 'X-SESSION-RENEW': 'true', 'X-Session-Max-Age': '5', 'X-Other': 'kept' };
+const forms = ['object', 'raw', 'nested'];
+
+module.exports = { SECRET, listen, request, inject, none, varyCases, writeHeadHeaders, byHand, forms };

@@ -8,7 +8,7 @@ const { Readable } = require('node:stream');
 const Koa = require('koa');
 const sessionproxy = require('..');
 const { mintToken, readDirectives } = require('../testing');
-const { SECRET, listen, request, none, varyCases, writeHeadHeaders } = require('./helpers');
+const { SECRET, listen, request, none, varyCases, writeHeadHeaders, byHand, forms } = require('./helpers');
 
 const user = { name: 'john doe', age: 30 };
 
@@ -473,5 +473,20 @@ test('koa: a response that read or changed ctx.session varies on Cookie; one tha
     const r = await request(url, path, tok);
     assert.equal(r.status, 200, path);
     assert.equal(r.headers.get('vary'), want, path);
+  }
+});
+
+test('koa: directives given by hand to res.writeHead are replaced by the session\'s', async (t) => {
+  const { url } = await edgeApp(t, (ctx) => {
+    ctx.session.n = 1;
+    ctx.respond = false;
+    ctx.res.writeHead(200, writeHeadHeaders(ctx.query, byHand));
+    ctx.res.end('raw');
+  });
+  for (const form of forms) {
+    const r = await request(url, '/?form=' + form, token({ a: 1 }));
+    assert.equal(r.status, 200, form);
+    assert.deepEqual(r.directives, { ...none, set: { n: 1 } }, form);
+    assert.equal(r.headers.get('x-other'), 'kept', form);
   }
 });
