@@ -3,7 +3,7 @@
 // express-session's API, backed by the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives } = require('./state');
+const { State, LateChangeError, checkMaxAge, hookResponse } = require('./state');
 const { guarded, settle, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
@@ -162,7 +162,8 @@ function newSession(handle, data) {
  * req.sessionID. Options: secret (and oldSecrets) or jwksUrl, audience, header, leeway,
  * optional (true, or (req) => boolean: run without a session instead of
  * answering 401, or 503 when the JWKS cannot be fetched), onError(err, req) for a change made after the headers
- * were sent that no call could report (default: console.error),
+ * were sent that no call could report, or a session that cannot be
+ * encoded, answered 500 (default: console.error),
  * onRefused(err, req) told of a request answered 401 with the
  * InvalidTokenError the client is not shown (default: one console.info
  * line with its reason).
@@ -252,16 +253,11 @@ function attach(req, res, claims, header, report) {
   });
 
   // Write the directives as the headers go out, however the route ends:
-  // res.end, res.write and res.flushHeaders all come through writeHead.
-  const writeHead = res.writeHead;
-  res.writeHead = function sessionproxyWriteHead(...args) {
-    if (state.sent === null) {
-      withoutDirectives(args, state.names);
-      state.commit(handle.current ?? null, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
-      if (state.accessed) varyCookie(res, args);
-    }
-    return writeHead.apply(this, args);
-  };
+  // res.send, res.end, res.writeHead, a piped stream (res.sendFile's
+  // too). Express has no hook before a pipe's first write, nor catches
+  // what a callback, a pipe or its own final handler throws: a session
+  // that cannot be encoded is answered 500 there and told to onError.
+  hookResponse(res, state, () => handle.current ?? null, (err) => report(err, req));
   res.once('finish', () => {
     if (state.lateChange(handle.current ?? null)) report(new LateChangeError('the session changed'), req);
   });

@@ -3,7 +3,7 @@
 // the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives } = require('./state');
+const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives, discard } = require('./state');
 const { guarded, settle, isOptional } = require('./guard');
 const { Cookie } = require('./express');
 
@@ -256,13 +256,6 @@ function fastify(instance, opts, done) {
     next(null, payload);
   });
   done();
-}
-
-// discard releases a stream that will not be sent (a file's descriptor).
-function discard(payload) {
-  if (typeof payload.destroy === 'function') payload.destroy();
-  else if (typeof payload.cancel === 'function') payload.cancel().catch(() => {});
-  else if (typeof payload.body?.cancel === 'function') payload.body.cancel().catch(() => {});
 }
 
 // Set as fastify-plugin sets them: the hooks and the decorator belong to

@@ -180,6 +180,81 @@ class State {
   }
 }
 
+// hookResponse writes the directives for current() on res as its
+// headers go out, however they do: res.writeHead, or the first write() or
+// end(), whether the app, the framework or a stream piped into res calls
+// it. It never throws: a session that cannot be encoded (a BigInt, a
+// cycle) is found as the headers go out, often inside a pipe's write or a
+// framework's error handler, where a throw ends the process. The
+// response is answered 500 instead (the headers are not sent yet), the
+// streams piped into res are unpiped and destroyed (a file's descriptor
+// released), what the app writes afterwards is dropped, and the error goes
+// to fail.
+function hookResponse(res, state, current, fail) {
+  const { writeHead, write, end } = res;
+  const sources = new Set();
+  let headed = false;
+  let dropped = false;
+  res.on('pipe', (src) => sources.add(src));
+  res.on('unpipe', (src) => sources.delete(src));
+  // commit reports whether the response goes on: false when it was
+  // answered 500 instead.
+  const commit = () => {
+    if (dropped) return false;
+    if (state.sent !== null || res.headersSent) return true;
+    try {
+      state.commit(current(), (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
+      return true;
+    } catch (err) {
+      dropped = true;
+      for (const src of sources) {
+        src.unpipe(res);
+        discard(src);
+      }
+      for (const n of res.getHeaderNames()) res.removeHeader(n);
+      const body = 'Internal Server Error\n';
+      writeHead.call(res, 500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+      end.call(res, body);
+      fail(err);
+      return false;
+    }
+  };
+  res.writeHead = function sessionproxyWriteHead(...args) {
+    if (headed) return dropped ? this : writeHead.apply(this, args);
+    headed = true;
+    if (!commit()) return this;
+    withoutDirectives(args, state.names);
+    if (state.accessed) varyCookie(res, args);
+    return writeHead.apply(this, args);
+  };
+  res.write = function sessionproxyWrite(...args) {
+    if (commit()) return write.apply(this, args);
+    calledBack(args);
+    return true;
+  };
+  res.end = function sessionproxyEnd(...args) {
+    if (commit()) return end.apply(this, args);
+    calledBack(args);
+    return this;
+  };
+}
+
+// calledBack calls the callback among a dropped write's arguments, as
+// Node calls one it ignores.
+function calledBack(args) {
+  const cb = args.findLast((a) => typeof a === 'function');
+  if (cb !== undefined) process.nextTick(cb);
+}
+
+// discard releases a stream that will not be sent (a file's descriptor):
+// Node's, the web's, or a Response's body.
+function discard(body) {
+  if (body === null || typeof body !== 'object') return;
+  if (typeof body.destroy === 'function') body.destroy();
+  else if (typeof body.cancel === 'function') body.cancel().catch(() => {});
+  else if (typeof body.body?.cancel === 'function') body.body.cancel().catch(() => {});
+}
+
 // givenHeaders returns the headers given to writeHead(...args): an
 // object, a raw array [name, value, ...], or undefined. A nested array
 // ([[name, value], ...]) is flattened, in args too: Node takes one only
@@ -256,4 +331,4 @@ function hasCookie(vary) {
   });
 }
 
-module.exports = { State, varyCookie, withoutDirectives, LateChangeError, checkMaxAge, plain, directiveNames };
+module.exports = { State, hookResponse, discard, varyCookie, withoutDirectives, LateChangeError, checkMaxAge, plain, directiveNames };

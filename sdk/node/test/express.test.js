@@ -4,6 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const { Readable } = require('node:stream');
 const express = require('express');
 const sessionproxy = require('..');
@@ -257,25 +258,60 @@ test('readDirectives tells a destroy from the end of the user\'s other sessions'
   assert.deepEqual(read('all'), { ...none, destroy: true, destroyOthers: true });
 });
 
-test('express: a session that cannot be encoded is a 500, and the app hears of it', async (t) => {
+test('express: a session that cannot be encoded is a 500 told to onError, however the response is made, never a crash', async (t) => {
+  // Express has no hook before a pipe's first write, and catches nothing
+  // thrown from a pipe, a callback or its final handler: each of these
+  // ended the process.
+  const reported = [];
   const app = express();
-  app.use(sessionproxy.express({ secret: SECRET }));
-  app.get('/', (req, res) => {
-    req.session.big = req.query.big ? 10n : 1; // JSON cannot hold a BigInt
-    res.send('ok');
-  });
-  const seen = [];
-  app.use((err, req, res, next) => {
-    seen.push(err);
-    next(err);
+  app.use(sessionproxy.express({ secret: SECRET, onError: (err) => reported.push(err) }));
+  const files = [];
+  const bodies = {
+    '/send': (req, res) => res.send('ok'),
+    '/later': (req, res) => setTimeout(() => res.send('ok'), 5),
+    '/throw': () => {
+      throw new Error('the route failed');
+    },
+    '/pipe': (req, res) => Readable.from(['a', 'b']).pipe(res),
+    '/file': (req, res) => {
+      const file = fs.createReadStream(__filename);
+      files.push(file);
+      file.pipe(res);
+    },
+    '/sendfile': (req, res) => res.sendFile(__filename),
+  };
+  const values = {
+    bigint: () => 10n, // JSON cannot hold a BigInt (Prisma's BigInt column)
+    cycle: () => {
+      const c = { a: 1 };
+      c.self = c;
+      return c;
+    },
+  };
+  app.get('/:value/:body', (req, res, next) => {
+    if (req.params.value !== 'ok') req.session.bad = values[req.params.value]();
+    return bodies['/' + req.params.body](req, res, next);
   });
   const url = await listen(t, app);
-  let r = await request(url, '/?big=1', token({}));
-  assert.equal(r.status, 500);
-  assert.deepEqual(r.directives, none);
-  assert.match(String(seen[0]), /BigInt/);
-  r = await request(url, '/', token({}));
+  for (const value of Object.keys(values)) {
+    for (const body of Object.keys(bodies)) {
+      const path = '/' + value + body;
+      reported.length = 0;
+      const r = await request(url, path, token({}));
+      assert.equal(r.status, 500, path);
+      assert.equal(r.body, 'Internal Server Error\n', path);
+      assert.deepEqual(r.directives, none, path);
+      assert.equal(r.headers.get('content-type'), 'text/plain; charset=utf-8', path);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.equal(reported.length, 1, path);
+      assert.match(String(reported[0]), value === 'bigint' ? /BigInt/ : /circular/, path);
+    }
+  }
+  assert.equal(files.length, 2);
+  for (const file of files) assert.equal(file.destroyed, true, 'the file is released');
+  const r = await request(url, '/ok/pipe', token({}));
   assert.equal(r.status, 200, 'the next request is served');
+  assert.equal(r.body, 'ab');
 });
 
 test('express: a change that cannot be encoded, made after the headers were sent, is reported, not a crash', async (t) => {
