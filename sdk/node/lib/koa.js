@@ -2,7 +2,7 @@
 // Koa middleware: ctx.session with koa-session's API, backed by the proxy.
 
 const { createVerifier, InvalidTokenError } = require('./verify');
-const { State, LateChangeError, checkMaxAge, varyCookie, withoutDirectives } = require('./state');
+const { State, LateChangeError, checkMaxAge, hookResponse, discard } = require('./state');
 const { guarded, isOptional } = require('./guard');
 
 const HANDLE = Symbol('sessionproxy.handle');
@@ -231,21 +231,35 @@ function koa(opts = {}) {
     // Write the directives as the headers go out, however the response is
     // made: Koa's own respond, ctx.flushHeaders() for a stream, a thrown
     // error answered by Koa or by an outer middleware, or the app writing
-    // to ctx.res itself. All of them come through writeHead.
-    const res = ctx.res;
-    const writeHead = res.writeHead;
-    res.writeHead = function sessionproxyWriteHead(...args) {
-      if (state.sent === null) {
-        withoutDirectives(args, state.names);
-        state.commit(handle.session, (n, v) => res.setHeader(n, v), (n) => res.removeHeader(n));
-        if (state.accessed) varyCookie(res, args);
-      }
-      return writeHead.apply(this, args);
-    };
-    res.once('finish', () => {
+    // to ctx.res itself. All of them come through writeHead, write or end.
+    hookResponse(ctx.res, state, () => handle.session, (err) => report(err, ctx));
+    ctx.res.once('finish', () => {
       if (state.lateChange(handle.session)) report(new LateChangeError('the session changed'), ctx);
     });
-    return next();
+    // Encode the session before Koa's respond pipes a stream body, or its
+    // onerror answers an error: a session that cannot be encoded (a
+    // BigInt, a cycle) is then an error Koa answers with a 500, not one
+    // thrown from the stream's first write (hookResponse answers one
+    // changed later, by an outer middleware, with a 500 of its own).
+    const encode = () => {
+      if (state.accessed && state.sent === null && ctx.respond !== false) state.check(handle.session);
+    };
+    try {
+      await next();
+    } catch (err) {
+      try {
+        encode();
+      } catch (failed) {
+        report(failed, ctx);
+      }
+      throw err;
+    }
+    try {
+      encode();
+    } catch (err) {
+      discard(ctx.body);
+      throw err;
+    }
   };
 }
 

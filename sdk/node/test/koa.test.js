@@ -4,6 +4,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const { Readable } = require('node:stream');
 const Koa = require('koa');
 const sessionproxy = require('..');
@@ -356,6 +357,69 @@ test('koa: a session that cannot be encoded is a 500, and the app hears of it', 
   assert.match(String(errors[0]), /BigInt/);
   r = await request(url, '/', token({}));
   assert.equal(r.status, 200, 'the next request is served');
+});
+
+test('koa: a session that cannot be encoded is a 500 through Koa, with any body, never a crash', async (t) => {
+  // A stream body sends its headers from its first write, inside Koa's
+  // pipeline, and an error's from Koa's onerror: a throw from either ended
+  // the process.
+  const files = [];
+  const bodies = {
+    '/plain': () => 'ok',
+    '/readable': () => Readable.from(['a', 'b']),
+    '/file': () => {
+      const file = fs.createReadStream(__filename);
+      files.push(file);
+      return file;
+    },
+  };
+  const values = {
+    bigint: () => 10n, // JSON cannot hold a BigInt (Prisma's BigInt column)
+    cycle: () => {
+      const c = { a: 1 };
+      c.self = c;
+      return c;
+    },
+  };
+  // outer changes the session after the middleware encoded it: answered
+  // as the headers go out, with a 500 of the middleware's own.
+  const outer = async (ctx, next) => {
+    await next();
+    if (ctx.query.outer) ctx.session.bad = values[ctx.query.outer]();
+  };
+  const { url, errors } = await edgeApp(t, (ctx) => {
+    const [, value, body] = ctx.path.split('/');
+    if (value !== 'ok') ctx.session.bad = values[value]();
+    if (body === 'throw') ctx.throw(409);
+    ctx.body = bodies['/' + body]();
+  }, { before: [outer] });
+  const want = { bigint: /BigInt/, cycle: /circular/ };
+  for (const value of Object.keys(values)) {
+    for (const body of [...Object.keys(bodies), '/throw']) {
+      const path = '/' + value + body;
+      errors.length = 0;
+      const r = await request(url, path, token({}));
+      assert.equal(r.status, body === '/throw' ? 409 : 500, path);
+      assert.deepEqual(r.directives, none, path);
+      assert.ok(errors.some((err) => want[value].test(String(err))), path);
+    }
+    for (const body of ['/readable', '/file']) {
+      const path = '/ok' + body + '?outer=' + value;
+      errors.length = 0;
+      const r = await request(url, path, token({}));
+      assert.equal(r.status, 500, path);
+      assert.equal(r.body, 'Internal Server Error\n', path);
+      assert.deepEqual(r.directives, none, path);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      assert.ok(errors.some((err) => want[value].test(String(err))), path);
+    }
+  }
+  assert.equal(files.length, 4);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  for (const file of files) assert.equal(file.destroyed, true, 'the file is released');
+  const r = await request(url, '/ok/readable', token({}));
+  assert.equal(r.status, 200, 'the next request is served');
+  assert.equal(r.body, 'ab');
 });
 
 test('koa: a change that cannot be encoded, made after the headers were sent, is reported, not a crash', async (t) => {
