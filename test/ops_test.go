@@ -313,22 +313,7 @@ func TestSIGTERMLetsAdminRequestsFinish(t *testing.T) {
 // Shutdown does not wait for a hijacked connection, so the proxy does.
 func TestSIGTERMWaitsForWebSockets(t *testing.T) {
 	t.Parallel()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Upgrade") != "echo" {
-			http.Error(w, "want an upgrade", http.StatusBadRequest)
-			return
-		}
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		io.Copy(conn, rw) // echo until the client closes
-	}))
-	t.Cleanup(up.Close)
-	p := startProxy(t, baseConfig(up.URL).set("server.shutdownTimeout", "10s"))
+	p := startProxy(t, baseConfig(echoUpgradeUpstream(t)).set("server.shutdownTimeout", "10s"))
 
 	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
 	if err != nil {
@@ -381,18 +366,7 @@ func TestSIGTERMWaitsForWebSockets(t *testing.T) {
 // with the 101 it got, before the proxy exits 1.
 func TestShutdownTimeoutCutsWebSockets(t *testing.T) {
 	t.Parallel()
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, rw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
-		rw.Flush()
-		io.Copy(conn, rw) // echo until either side closes
-	}))
-	t.Cleanup(up.Close)
-	p := startProxy(t, baseConfig(up.URL).set("server.shutdownTimeout", "300ms"))
+	p := startProxy(t, baseConfig(echoUpgradeUpstream(t)).set("server.shutdownTimeout", "300ms"))
 	conn, err := net.Dial("tcp", strings.TrimPrefix(p.URL, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -524,4 +498,27 @@ func TestAccessLogOff(t *testing.T) {
 	if strings.Contains(p.Output(), `"msg":"request"`) {
 		t.Errorf("log.access: false still wrote an access line:\n%s", p.Output())
 	}
+}
+
+// echoUpgradeUpstream starts an upstream that answers an "Upgrade: echo"
+// request with 101 and then echoes what it reads until either side
+// closes, and returns its URL.
+func echoUpgradeUpstream(t *testing.T) string {
+	t.Helper()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "echo" {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		io.Copy(conn, rw)
+	}))
+	t.Cleanup(up.Close)
+	return up.URL
 }
