@@ -1,6 +1,7 @@
 'use strict';
 // Koa middleware: ctx.session with koa-session's API, backed by the proxy.
 
+const { Stream } = require('node:stream');
 const { createVerifier, InvalidTokenError } = require('./verify');
 const { State, LateChangeError, checkMaxAge, hookResponse, discard } = require('./state');
 const { guarded, isOptional } = require('./guard');
@@ -257,10 +258,18 @@ function koa(opts = {}) {
     try {
       encode();
     } catch (err) {
-      discard(ctx.body);
+      if (streamBody(ctx.body)) discard(ctx.body);
       throw err;
     }
   };
+}
+
+// streamBody reports whether a body is one Koa sends as a stream (Node's,
+// the web's, a Response's), which holds a resource to release. Any other
+// object is the app's data, serialized as JSON: an ORM record's destroy()
+// (Sequelize's deletes its row) or an order's cancel() is never called.
+function streamBody(body) {
+  return body instanceof Stream || body instanceof ReadableStream || body instanceof Response;
 }
 
 module.exports = { koa, Session };

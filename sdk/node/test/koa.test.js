@@ -372,7 +372,16 @@ test('koa: a session that cannot be encoded is a 500 through Koa, with any body,
       files.push(file);
       return file;
     },
+    // An object body is data, sent as JSON: its own destroy() (an ORM
+    // record's, Sequelize's deletes the row) or cancel() is not the
+    // stream's, and is never called.
+    '/record': () => ({
+      id: 7,
+      destroy: () => called.push('destroy'),
+      cancel: () => called.push('cancel'),
+    }),
   };
+  const called = [];
   const values = {
     bigint: () => 10n, // JSON cannot hold a BigInt (Prisma's BigInt column)
     cycle: () => {
@@ -415,6 +424,7 @@ test('koa: a session that cannot be encoded is a 500 through Koa, with any body,
     }
   }
   assert.equal(files.length, 4);
+  assert.deepEqual(called, [], 'an object body\'s own methods are not called');
   await new Promise((resolve) => setTimeout(resolve, 20));
   for (const file of files) assert.equal(file.destroyed, true, 'the file is released');
   const r = await request(url, '/ok/readable', token({}));
