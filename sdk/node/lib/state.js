@@ -195,11 +195,16 @@ function hookResponse(res, state, current, fail) {
   const sources = new Set();
   let headed = false;
   let dropped = false;
+  // answering is set while the 500 goes out through the original
+  // methods: HTTP/2's end() writes its body through res.write, which
+  // must pass, not be dropped.
+  let answering = false;
   res.on('pipe', (src) => sources.add(src));
   res.on('unpipe', (src) => sources.delete(src));
   // commit reports whether the response goes on: false when it was
   // answered 500 instead.
   const commit = () => {
+    if (answering) return true;
     if (dropped) return false;
     if (state.sent !== null || res.headersSent) return true;
     try {
@@ -213,13 +218,19 @@ function hookResponse(res, state, current, fail) {
       }
       for (const n of res.getHeaderNames()) res.removeHeader(n);
       const body = 'Internal Server Error\n';
-      writeHead.call(res, 500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-      end.call(res, body);
+      answering = true;
+      try {
+        writeHead.call(res, 500, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
+        end.call(res, body);
+      } finally {
+        answering = false;
+      }
       fail(err);
       return false;
     }
   };
   res.writeHead = function sessionproxyWriteHead(...args) {
+    if (answering) return writeHead.apply(this, args);
     if (headed) return dropped ? this : writeHead.apply(this, args);
     headed = true;
     if (!commit()) return this;

@@ -5,6 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const http2 = require('node:http2');
 const { Readable } = require('node:stream');
 const Koa = require('koa');
 const sessionproxy = require('..');
@@ -430,6 +431,46 @@ test('koa: a session that cannot be encoded is a 500 through Koa, with any body,
   const r = await request(url, '/ok/readable', token({}));
   assert.equal(r.status, 200, 'the next request is served');
   assert.equal(r.body, 'ab');
+});
+
+test('koa: over HTTP/2, a session an outer middleware makes unencodable is a whole 500', async (t) => {
+  // Node's HTTP/2 response writes end()'s body through res.write: the
+  // middleware's own 500 went out with its Content-Length and no body, a
+  // protocol error the client saw instead of the 500.
+  const app = new Koa();
+  app.silent = true;
+  const errors = [];
+  app.on('error', (err) => errors.push(err));
+  app.use(async (ctx, next) => {
+    await next();
+    ctx.session.bad = 10n; // JSON cannot hold a BigInt
+  });
+  app.use(sessionproxy.koa({ secret: SECRET }));
+  app.use((ctx) => {
+    ctx.session.visits = 1;
+    ctx.body = 'ok';
+  });
+  const server = http2.createServer(app.callback());
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = http2.connect('http://127.0.0.1:' + server.address().port);
+  t.after(() => new Promise((resolve) => {
+    client.destroy();
+    server.close(resolve);
+  }));
+  const r = await new Promise((resolve, reject) => {
+    const req = client.request({ ':path': '/', 'x-session': token({}) });
+    let headers;
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('response', (h) => (headers = h));
+    req.on('data', (d) => (body += d));
+    req.on('end', () => resolve({ status: headers[':status'], body, directives: readDirectives(headers) }));
+    req.on('error', reject);
+  });
+  assert.equal(r.status, 500);
+  assert.equal(r.body, 'Internal Server Error\n');
+  assert.deepEqual(r.directives, none);
+  assert.match(String(errors[0]), /BigInt/);
 });
 
 test('koa: a change that cannot be encoded, made after the headers were sent, is reported, not a crash', async (t) => {
