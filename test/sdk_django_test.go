@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -80,6 +81,31 @@ func TestDjangoAuthThroughTheProxy(t *testing.T) {
 	wantGet(t, c, p.URL+"/flash?msg=saved", http.StatusOK, "flashed")
 	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":["saved"]}`)
 	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":[]}`)
+}
+
+// TestDjangoSessionKeyLastsAfterCreate: Django's idiom for a key that
+// lasts (if not request.session.session_key: request.session.create()),
+// as an anonymous visitor's cart keyed by it uses, behind the real proxy:
+// the key create() gives is the one the next requests see, though the
+// session holds no data of the app's.
+func TestDjangoSessionKeyLastsAfterCreate(t *testing.T) {
+	t.Parallel()
+	up := pythonExample("../examples/django/app.py")(t, nil)
+	p := startProxy(t, baseConfig(up).set("store.type", "memory"))
+	c := newClient(t)
+	var keys []string
+	for i := range 3 {
+		resp, body := get(t, c, p.URL+"/visitor")
+		var got struct{ Key string }
+		if err := json.Unmarshal([]byte(body), &got); resp.StatusCode != http.StatusOK || err != nil || got.Key == "" {
+			t.Fatalf("request %d: GET /visitor: %d %q (%v), want a key", i+1, resp.StatusCode, body, err)
+		}
+		noDirectives(t, resp, "GET /visitor")
+		keys = append(keys, got.Key)
+	}
+	if keys[1] != keys[0] || keys[2] != keys[0] {
+		t.Errorf("session_key after create() changed between requests: %q, want one key", keys)
+	}
 }
 
 var djangoCSRFInput = regexp.MustCompile(`name="csrfmiddlewaretoken" value="([^"]+)"`)

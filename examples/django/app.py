@@ -169,6 +169,15 @@ def show_messages(request):
 
 
 @require_GET
+def visitor(request):
+    # Django's idiom for a key that lasts, such as an anonymous visitor's
+    # cart: a new, empty session has none until create().
+    s = request.session
+    if not s.session_key:
+        s.create()
+    return JsonResponse({"key": s.session_key})
+
+
 def whoami(request):
     s = request.session
     return JsonResponse({"sid": s.session_key, "new": s.is_new, "session": dict(s.items())})
@@ -215,6 +224,7 @@ urlpatterns = [
     path("flash", flash),
     path("messages", show_messages),
     path("whoami", whoami),
+    path("visitor", visitor),
     path("accounts/login", accounts_login),
     path("accounts/me", accounts_me),
     path("accounts/logout", accounts_logout),

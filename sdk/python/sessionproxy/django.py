@@ -64,11 +64,15 @@ from django.utils.deprecation import MiddlewareMixin
 from ._session import HEADER, Session, SessionSealedError, _to_stored, check_max_age
 from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
 
-__all__ = ["SessionMiddleware", "ProxySession", "SessionStore", "session_optional", "force_login"]
+__all__ = ["SessionMiddleware", "ProxySession", "SessionStore", "session_optional", "force_login", "KEEP"]
 
 logger = logging.getLogger("sessionproxy.django")
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: What ``create()`` stores in a new, empty session so that the proxy
+#: keeps it (a private key: on the wire ``python:_sessionproxy_keep``).
+KEEP = "_sessionproxy_keep"
 
 #: The keys SESSIONPROXY may hold.
 SETTINGS = ("secret", "old_secrets", "jwks_url", "audience", "header", "leeway", "optional")
@@ -111,6 +115,7 @@ class ProxySession(SessionBase):
         # calls it so); without claims this is a session without a token.
         self._data = _Data(claims, header)
         self._cleared = False
+        self._created = False
         super().__init__(None)
         self._session_cache = self._data
         self.error = error
@@ -128,11 +133,21 @@ class ProxySession(SessionBase):
     @property
     def session_key(self) -> Optional[str]:  # type: ignore[override]
         """The proxy's session id (``sid``); None after ``flush()`` (the
-        next session's id is the proxy's to make) and in the koa cookie
-        format, which has none."""
+        next session's id is the proxy's to make), in the koa cookie
+        format, which has none, and, as in Django, for a new session that
+        holds nothing yet: the proxy keeps no empty session, so its id
+        would change with every request. ``create()`` (or ``save()``)
+        makes it one the proxy keeps, as Django's does."""
         if self._data._destroyed:
             return None
-        return self._data.id
+        sid = self._data.id
+        if self._new_and_empty():
+            return None
+        return sid
+
+    def _new_and_empty(self) -> bool:
+        d = self._data
+        return not self._created and d.verified and d._claims_new() and dict.__len__(d) == 0
 
     @property
     def verified(self) -> bool:
@@ -246,10 +261,21 @@ class ProxySession(SessionBase):
         return session_key is not None and session_key == self._data._claims.get("sid")
 
     def create(self) -> None:
-        """Nothing to create: the proxy gives every session its id."""
+        """Makes a new, empty session one the proxy keeps, so that its
+        ``session_key`` lasts (Django's ``if not session_key: create()``,
+        for an anonymous visitor's cart): the proxy keeps no empty
+        session, so this stores :data:`KEEP` in it. A session that holds
+        data already is kept anyway."""
+        if self._new_and_empty():
+            self._data[KEEP] = True
+        self._created = True
 
     def save(self, must_create: bool = False) -> None:
-        """Nothing to save: the middleware sends the changes with the response."""
+        """Nothing to save, the middleware sends the changes with the
+        response; but a new, empty session is created (:meth:`create`), as
+        Django's ``save()`` does to give it a key."""
+        if self._new_and_empty():
+            self.create()
 
     def delete(self, session_key: Optional[str] = None) -> None:
         """Destroy this session, as ``flush()`` does. Another session cannot

@@ -271,6 +271,15 @@ def whoami_id(request):
     return JsonResponse({"key": request.session.session_key})
 
 
+def visitor(request):
+    """Django's idiom for a key that lasts (an anonymous visitor's cart)."""
+    s = request.session
+    before = s.session_key
+    if not s.session_key:
+        s.create()
+    return JsonResponse({"before": before, "key": s.session_key})
+
+
 def others(request):
     request.session.destroy_others()
     return HttpResponse("ok")
@@ -286,7 +295,7 @@ urlpatterns = [
     path("public-write", session_optional(public_write)), path("replace", replace), path("claims", claims),
     path("broken", broken), path("stream", streamed), path("async", async_view), path("async-flush", async_flush),
     path("async-login", async_login), path("async-logout", async_logout),
-    path("plain", plain), path("key", whoami_id), path("others", others),
+    path("plain", plain), path("key", whoami_id), path("others", others), path("visitor", visitor),
 ]
 
 
@@ -318,6 +327,22 @@ class Base(unittest.TestCase):
 
 
 class SessionTest(Base):
+    def test_a_new_empty_sessions_key_is_none_until_create(self):
+        """A new session holding nothing has no key, as in Django: the proxy
+        keeps no empty session, so its sid would change with every request.
+        create() stores a private key that makes the proxy keep it, and the
+        key is the sid from then on; a session the proxy holds is left as
+        it is."""
+        r = self.call("/visitor", {}, sid="abcdefgh", new=True)
+        self.assertEqual(r.json(), {"before": None, "key": "abcdefgh"})
+        self.assertEqual(r.directives["set"], [{"python:_sessionproxy_keep": True}])
+        r = self.call("/visitor", {"python:_sessionproxy_keep": True}, sid="abcdefgh", new=False)
+        self.assertEqual(r.json(), {"before": "abcdefgh", "key": "abcdefgh"})
+        self.assertEqual(r.directives["set"], [])
+        r = self.call("/visitor", {}, sid="abcdefgh", new=False)  # kept for another reason (a max age)
+        self.assertEqual(r.json(), {"before": "abcdefgh", "key": "abcdefgh"})
+        self.assertEqual(r.directives["set"], [])
+
     def test_read(self):
         r = self.call("/get", {"user": "jo"}, sid="abcdefgh", new=False)
         self.assertEqual(r.json(), {"session": {"user": "jo"}, "key": "abcdefgh", "new": False, "empty": False,
@@ -553,7 +578,7 @@ class SessionTest(Base):
             s["c"] = 3
         empty = ProxySession(claims={"sid": "abcdefgh", "sess": {}, "new": True})
         self.assertTrue(empty.is_empty())
-        self.assertEqual(empty.session_key, "abcdefgh")
+        self.assertIsNone(empty.session_key, "a new, empty session's id lasts only this request")
         self.assertTrue(empty.exists("abcdefgh"))
         with self.assertRaises(NotImplementedError):
             empty.delete("another-session-key")
