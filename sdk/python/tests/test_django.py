@@ -8,11 +8,10 @@ import logging
 import os
 import subprocess
 import sys
-import threading
 import unittest
 import urllib.request
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 
 import django
 from django.conf import settings
@@ -67,6 +66,7 @@ from sessionproxy.django import ProxySession, SessionMiddleware, force_login, se
 from sessionproxy.testing import DirectiveError, SessionJar, directives, headers, mint_token  # noqa: E402
 
 from test_directives import CASES, lines  # noqa: E402
+from test_jwks import JWKSServer  # noqa: E402
 from test_vectors import load as load_vectors  # noqa: E402
 
 
@@ -727,26 +727,9 @@ class SharedTablesTest(Base):
 
     def test_token_vectors(self):
         v = load_vectors()
-        doc = json.dumps(v["jwks"]).encode()
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "application/jwk-set+json")
-                self.send_header("Content-Length", str(len(doc)))
-                self.end_headers()
-                self.wfile.write(doc)
-
-            def log_message(self, *args):
-                pass
-
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        self.addCleanup(thread.join)
-        self.addCleanup(httpd.server_close)
-        self.addCleanup(httpd.shutdown)
-        jwks_url = f"http://127.0.0.1:{httpd.server_port}/.well-known/jwks.json"
+        server = JWKSServer([SimpleNamespace(jwk=jwk) for jwk in v["jwks"]["keys"]])
+        self.addCleanup(server.close)
+        jwks_url = server.url
         for tc in v["tokens"]:
             conf = {"secret": tc["secret"]} if "secret" in tc else {"jwks_url": jwks_url}
             if tc.get("audience"):
