@@ -1,0 +1,149 @@
+# frozen_string_literal: true
+
+require_relative "session"
+require_relative "token"
+
+module SessionProxy
+  # Where the session is in the Rack env, as Rack's own session
+  # middlewares put it: Sinatra's +session+, Rack::Request#session and
+  # Rails' +session+ read it there.
+  ENV_KEY = "rack.session"
+  OPTIONS_KEY = "rack.session.options"
+  # Where the InvalidToken (or KeySetError) is, for a request let through
+  # without a session.
+  ERROR_KEY = "sessionproxy.error"
+
+  # Rack middleware that gives the app the proxy's session in
+  # env["rack.session"]:
+  #
+  #   use SessionProxy::Rack, secret: ENV.fetch("UPSTREAM_SECRET")
+  #
+  # Options: +secret+ (the proxy's token.secret, HS256; empty is refused),
+  # +old_secrets+, +jwks_url+ (EdDSA, ES256), +audience+, +leeway+
+  # (seconds, default 5), +header+ (default "X-Session", the proxy's
+  # token.header; the directives are named after it), +required+ (true:
+  # 401 without a valid token, 503 when the JWKS cannot be fetched; false,
+  # or a proc of the env returning false, lets the request through with
+  # an empty, read-only session and the error in env["sessionproxy.error"]),
+  # +verifier+ (a SessionProxy::Verifier to share).
+  #
+  # The directives are written into the response headers when the app
+  # returns: a change made afterwards (while the body streams) raises
+  # SessionSealedError, and a nested change found when the body ends
+  # raises it from the body's #each or #close.
+  class Rack
+    def initialize(app, secret: nil, old_secrets: nil, jwks_url: nil, audience: nil, leeway: DEFAULT_LEEWAY,
+                   header: HEADER, required: true, verifier: nil)
+      @app = app
+      @verifier = verifier || Verifier.new(secret: secret, old_secrets: old_secrets, jwks_url: jwks_url,
+                                           audience: audience, leeway: leeway)
+      @header = header
+      @env_header = "HTTP_#{header.upcase.tr("-", "_")}"
+      @directive_names = %w[Set Destroy Renew Max-Age].map { |d| "#{header}-#{d}".downcase }
+      @required = required
+    end
+
+    attr_reader :verifier
+
+    def call(env)
+      begin
+        claims = @verifier.verify(env[@env_header])
+      rescue InvalidToken, KeySetError => e
+        required = @required.respond_to?(:call) ? @required.call(env) : @required
+        return refuse(503, "503 Service Unavailable: the session keys are unavailable\n") if required && e.is_a?(KeySetError)
+        return refuse(401, "401 Unauthorized: no valid session token\n") if required
+
+        env[ENV_KEY] = Session.new(nil, header: @header, options: env[OPTIONS_KEY] = {})
+        env[ERROR_KEY] = e
+        return @app.call(env)
+      end
+
+      session = Session.new(claims, header: @header, options: env[OPTIONS_KEY] = {})
+      env[ENV_KEY] = session
+      status, headers, body = @app.call(env)
+      begin
+        directives = session.seal
+      rescue StandardError
+        body.close if body.respond_to?(:close)
+        raise
+      end
+      headers = headers.frozen? ? headers.dup : headers
+      headers.keys.each { |k| headers.delete(k) if own?(k) } # set by hand, they would undo the session's changes
+      directives.each { |name, value| headers[name.downcase] = value }
+      vary_cookie(headers) if session.accessed?
+      [status, headers, Body.new(body, session)]
+    end
+
+    private
+
+    def own?(name)
+      @directive_names.include?(name.to_s.downcase)
+    end
+
+    # Cookie in the response's Vary: a response that read the session
+    # depends on the cookie, as with Rack's and Rails' own sessions, and a
+    # shared cache would otherwise hand one visitor's page to another.
+    def vary_cookie(headers)
+      key = headers.keys.find { |k| k.to_s.casecmp?("vary") }
+      if key.nil?
+        headers["vary"] = "Cookie"
+      else
+        fields = headers[key].to_s.split(/[,\n]/).map { |f| f.strip.downcase }
+        headers[key] = "#{headers[key]}, Cookie" unless fields.include?("cookie") || fields.include?("*")
+      end
+    end
+
+    def refuse(status, text)
+      [status, { "content-type" => "text/plain; charset=utf-8", "content-length" => text.bytesize.to_s }, [text]]
+    end
+
+    # A response body, passed through; when it ends, a change the headers
+    # did not carry raises SessionSealedError, so a lost change is never
+    # silent. #close reaches the wrapped body's, and makes the check when
+    # the body was not iterated (a HEAD request, a file sent as it is).
+    class Body
+      def initialize(body, session)
+        @body = body
+        @session = session
+        @checked = false
+      end
+
+      def each(&block)
+        @body.each(&block)
+        check
+      end
+
+      def close
+        @body.close if @body.respond_to?(:close)
+      ensure
+        check
+      end
+
+      # Like Rack::BodyProxy: to_ary is not passed on, since a server that
+      # used it would skip #each and #close.
+      def respond_to_missing?(name, include_all = false)
+        return false if name.to_s == "to_ary"
+
+        @body.respond_to?(name, include_all)
+      end
+
+      def method_missing(name, *args, &block)
+        return super if name.to_s == "to_ary"
+
+        @body.__send__(name, *args, &block)
+      end
+
+      private
+
+      def check
+        return if @checked
+
+        @checked = true
+        return unless @session.changed_since_sealed?
+
+        raise SessionSealedError, "sessionproxy: the session changed after the response's headers were " \
+                                  "returned; the change is lost"
+      end
+    end
+  end
+end
