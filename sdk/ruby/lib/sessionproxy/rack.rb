@@ -25,7 +25,8 @@ module SessionProxy
   # 401 without a valid token, 503 when the JWKS cannot be fetched; false,
   # or a proc of the env returning false, lets the request through with
   # an empty, read-only session and the error in env["sessionproxy.error"]),
-  # +verifier+ (a SessionProxy::Verifier to share).
+  # +verifier+ (a SessionProxy::Verifier to share), and the Verifier's
+  # +jwks_refetch_interval+, +jwks_max_age+, +jwks_timeout+ (seconds).
   #
   # The directives are written into the response headers when the app
   # returns: a change made afterwards (while the body streams) raises
@@ -33,10 +34,10 @@ module SessionProxy
   # raises it from the body's #each or #close.
   class Rack
     def initialize(app, secret: nil, old_secrets: nil, jwks_url: nil, audience: nil, leeway: DEFAULT_LEEWAY,
-                   header: HEADER, required: true, verifier: nil)
+                   header: HEADER, required: true, verifier: nil, **jwks_options)
       @app = app
       @verifier = verifier || Verifier.new(secret: secret, old_secrets: old_secrets, jwks_url: jwks_url,
-                                           audience: audience, leeway: leeway)
+                                           audience: audience, leeway: leeway, **jwks_options)
       @header = header
       @env_header = "HTTP_#{header.upcase.tr("-", "_")}"
       @directive_names = %w[Set Destroy Renew Max-Age].map { |d| "#{header}-#{d}".downcase }
