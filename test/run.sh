@@ -61,6 +61,14 @@ if ! command -v php >/dev/null; then
 	apt_install php-cli
 fi
 
+# Debian's Ruby, Rack, Sinatra and WEBrick run sdk/ruby's tests and the
+# Sinatra example (examples/sinatra) the black-box tests put behind the
+# proxy. As for PHP, the versions are the Debian release's (on bookworm
+# Ruby 3.1, Rack 2.2, Sinatra 3.0, WEBrick 1.8), not pinned.
+if ! command -v ruby >/dev/null || ! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"' >/dev/null 2>&1; then
+	apt_install ruby ruby-rack ruby-sinatra ruby-webrick
+fi
+
 # The app-side libraries' own tests. Each script installs what it needs
 # (the Node one also the examples' pinned packages, which the black-box
 # tests below run behind the proxy).
@@ -68,6 +76,7 @@ sdk/python/test.sh
 export PYTHON="$PWD/sdk/python/.venv/bin/python" # read by the test harness
 sdk/node/test.sh
 sdk/go/test.sh
+sdk/ruby/test.sh
 
 if unformatted=$(gofmt -l cmd config examples internal metrics proxy session test) && [ -n "$unformatted" ]; then
 	echo "gofmt: these files are not formatted:" >&2

@@ -8,7 +8,7 @@ import (
 
 // TestPythonLogsOutOtherDevices: sdk/python's destroy_others() and
 // destroy_all(), in the Flask, WSGI, FastAPI and Django examples (and the PHP example's
-// destroyOthers() and destroyAll()) behind the real proxy with
+// destroyOthers() and destroyAll(), and sdk/ruby's in the Sinatra example) behind the real proxy with
 // session.userKey: one user signed in from two browsers, a third browser
 // another user's. "Log out other devices" ends the other browser's session
 // and keeps this one; "log out everywhere" ends both; the other user is
@@ -22,6 +22,7 @@ func TestPythonLogsOutOtherDevices(t *testing.T) {
 		"fastapi": pythonExample("../examples/fastapi/app.py"),
 		"php":     startPHPExample, // the same routes without a library in sdk/
 		"django":  pythonExample("../examples/django/app.py"),
+		"sinatra": startSinatraExample, // sdk/ruby's destroy_others and destroy_all
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

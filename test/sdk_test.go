@@ -20,7 +20,7 @@ import (
 )
 
 // The example upstreams written with the app-side libraries (sdk/python,
-// sdk/node, sdk/go), and the Java and PHP ones written without one, proven
+// sdk/node, sdk/go, sdk/ruby), and the Java and PHP ones written without one, proven
 // behind the real proxy with the Redis store. Each example has koa-session's
 // seed routes (/set, /get, /destroy, /renew); the library examples also have
 // the same test-facing routes: /login?name=N (set the user and renew),
@@ -62,6 +62,7 @@ var appLibraries = []appLibrary{
 	{name: "go", start: startGoExample, routes: libraryRoutes, header: appHeader},
 	{name: "java", start: startJavaExample, routes: seedRoutes},
 	{name: "php", start: startPHPExample, routes: libraryRoutes, header: appHeader},
+	{name: "sinatra", start: startSinatraExample, routes: libraryRoutes, header: appHeader},
 }
 
 // stories are what every example upstream must do, written once.

@@ -26,6 +26,7 @@ func TestReadingTheSessionVariesOnCookie(t *testing.T) {
 		{"express", nodeExample("express")},
 		{"fastify", nodeExample("fastify")},
 		{"php", startPHPExample},
+		{"sinatra", startSinatraExample},
 	}
 	for _, ex := range examples {
 		t.Run(ex.name, func(t *testing.T) {

@@ -71,6 +71,13 @@ func exampleUpstreams() []exampleUpstream {
 		{name: "examples/koa", cmd: node("koa")},
 		{name: "examples/express", cmd: node("express")},
 		{name: "examples/fastify", cmd: node("fastify")},
+		{name: "examples/sinatra", cmd: func(t *testing.T) ([]string, string, []string) {
+			lib, err := filepath.Abs("../sdk/ruby/lib")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"RUBYLIB=" + lib}, requireTool(t, "ruby"), []string{"../examples/sinatra/app.rb", "--port", "0"}
+		}},
 		{name: "examples/php", cmd: func(t *testing.T) ([]string, string, []string) {
 			return nil, requireTool(t, "php"), []string{"-S", "127.0.0.1:0", "../examples/php/app.php"}
 		}, ready: phpServing, perRequest: true},
