@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
 # Runs sdk/ruby's own tests (minitest, which Debian's ruby ships: the
 # shared vectors and directives table, plain Rack through
-# Rack::MockRequest, Sinatra, JWKS with EdDSA and ES256 from a real local
-# server, errors) with the library from this checkout on the load path.
-# On a Debian machine without them, installs Debian's ruby, ruby-rack,
-# ruby-sinatra and ruby-webrick (the Sinatra example's server, which the
-# black-box tests in test/ run). Exits non-zero on any failure; no test is
+# Rack::MockRequest, Sinatra, Rails' ActionController, JWKS with EdDSA and
+# ES256 from a real local server, errors) with the library from this
+# checkout on the load path. On a Debian machine without them, installs
+# Debian's ruby, ruby-rack, ruby-sinatra, ruby-actionpack (Rails 6.1's
+# ActionController, without the rest of Rails) and ruby-webrick (the
+# Sinatra example's server, which the black-box tests in test/ run). Exits non-zero on any failure; no test is
 # ever skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! command -v ruby >/dev/null || ! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"' >/dev/null 2>&1; then
+if ! command -v ruby >/dev/null ||
+	! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"; require "action_controller"' >/dev/null 2>&1; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq >/dev/null
-	$sudo apt-get install -y -qq ruby ruby-rack ruby-sinatra ruby-webrick >/dev/null
+	$sudo apt-get install -y -qq ruby ruby-rack ruby-sinatra ruby-webrick ruby-actionpack >/dev/null
 fi
 
 ruby -w -Ilib -e 'Dir[File.join(__dir__, "test", "test_*.rb")].sort.each { |f| require f }' -- -v "$@"

@@ -1,0 +1,124 @@
+# frozen_string_literal: true
+
+# Rails' own session API (ActionController's session, reset_session,
+# request.session_options, flash, and CSRF's session[:_csrf_token]) backed
+# by the proxy, with Debian's actionpack (Rails 6.1) and no whole Rails
+# application: SessionProxy::Rack in front of a route set, as in an app's
+# middleware stack in place of the session store.
+require_relative "helper"
+require "action_controller"
+require "action_dispatch/middleware/flash"
+require "rack/mock"
+
+class RailsAppController < ActionController::Base
+  protect_from_forgery with: :exception
+
+  def token
+    render(plain: form_authenticity_token)
+  end
+
+  def login
+    session[:user_id] = params[:id]
+    request.session_options[:renew] = true
+    render plain: "logged in"
+  end
+
+  def whoami
+    render(plain: "#{session[:user_id]}|#{flash[:notice]}")
+  end
+
+  def logout
+    reset_session
+    render plain: "logged out"
+  end
+
+  def relogin
+    reset_session
+    session[:user_id] = params[:id]
+    render plain: "logged in again"
+  end
+
+  def notice
+    flash[:notice] = "saved"
+    render plain: "noticed"
+  end
+
+  def remember
+    request.session_options[:expire_after] = 14.days
+    render plain: "remembered"
+  end
+
+  def change
+    render(plain: "changed")
+  end
+end
+
+class TestRails < Minitest::Test
+  Testing = SessionProxy::Testing
+
+  ROUTES = ActionDispatch::Routing::RouteSet.new.tap do |r|
+    r.draw do
+      get "/token" => "rails_app#token"
+      get "/login" => "rails_app#login"
+      get "/whoami" => "rails_app#whoami"
+      get "/logout" => "rails_app#logout"
+      get "/relogin" => "rails_app#relogin"
+      get "/notice" => "rails_app#notice"
+      get "/remember" => "rails_app#remember"
+      post "/change" => "rails_app#change"
+    end
+  end
+  APP = Rack::Builder.new do
+    use SessionProxy::Rack, secret: SECRET
+    run ROUTES
+  end.to_app
+
+  def setup
+    @jar = Testing::SessionJar.new(SECRET)
+    @m = Rack::MockRequest.new(APP)
+  end
+
+  def get(path)
+    res = @m.get(path, @jar.env)
+    [res, @jar.apply(res.headers)]
+  end
+
+  def test_login_and_reset_session
+    res, d = get("/login?id=7")
+    assert_equal "logged in", res.body
+    assert_equal [{ "user_id" => "7" }], d["set"]
+    assert d["renew"], "session_options[:renew] renews the id"
+    assert_equal "7|", get("/whoami")[0].body
+    assert_includes get("/whoami")[0].headers["Vary"].to_s, "Cookie"
+    _, d = get("/logout")
+    assert d["destroy"], "reset_session destroys the session"
+    assert_equal({}, @jar.data)
+    _, d = get("/login?id=7")
+    _, d = get("/relogin?id=8")
+    assert d["destroy"]
+    assert_equal({ "user_id" => "8" }, @jar.data, "keys set after reset_session start the new session")
+  end
+
+  def test_csrf_token_is_kept_under_its_stored_name
+    token = get("/token")[0].body
+    assert_equal ["ruby:_csrf_token"], @jar.data.keys
+    res = @m.post("/change", @jar.env.merge("HTTP_X_CSRF_TOKEN" => token))
+    assert_equal [200, "changed"], [res.status, res.body]
+    assert_equal Testing.directives({}), Testing.directives(res.headers), "checking the token changes nothing"
+    assert_raises(ActionController::InvalidAuthenticityToken) do
+      @m.post("/change", @jar.env.merge("HTTP_X_CSRF_TOKEN" => Base64.strict_encode64("x" * 64)))
+    end
+  end
+
+  def test_flash_shows_once
+    get("/notice")
+    assert_equal "|saved", get("/whoami")[0].body
+    assert_equal "|", get("/whoami")[0].body
+    assert_equal({}, @jar.data, "the shown flash is removed from the session")
+  end
+
+  def test_expire_after_a_duration
+    _, d = get("/remember")
+    assert_equal 14 * 24 * 3600 * 1000, d["max_age"]
+  end
+end
