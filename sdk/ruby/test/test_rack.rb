@@ -57,6 +57,13 @@ class TestRack < Minitest::Test
     refute ran
   end
 
+  def test_the_session_given_without_braces
+    res = get(app { |s| s["user"]["name"] }, env: Testing.env(SECRET, "user" => { "name" => "jo" }))
+    assert_equal "jo", res.body
+    claims = SessionProxy.verify(Testing.mint_token(SECRET, "a" => 1, exp: Time.now.to_i + 5), secret: SECRET)
+    assert_equal [{ "a" => 1 }, false], [claims["sess"], claims["new"]]
+  end
+
   def test_expired_within_the_leeway_is_accepted
     res = get(app { |s| s["user"] }, { "user" => "jo" }, exp: Time.now.to_i - 2)
     assert_equal [200, "jo"], [res.status, res.body]

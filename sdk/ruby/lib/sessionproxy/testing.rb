@@ -36,6 +36,15 @@ module SessionProxy
     def mint_token(secret, sess = nil, sid: UNSET, new: nil, ttl: 60, iat: nil, audience: nil, issuer: ISSUER, **extra)
       raise ArgumentError, "sessionproxy/testing: the secret is empty" if secret.nil? || secret.empty?
 
+      # Ruby 3 passes a trailing Hash written without braces and with
+      # String keys (mint_token(SECRET, "user" => "jo")) as keywords: it is
+      # the session, not extra claims, which are Symbols.
+      data, extra = extra.partition { |k, _| !k.is_a?(Symbol) }.map(&:to_h)
+      unless data.empty?
+        raise ArgumentError, "sessionproxy/testing: give the session as one Hash" unless sess.nil?
+
+        sess = data
+      end
       now = iat || Time.now.to_i
       claims = {}
       sid = new_sid if sid.equal?(UNSET)
