@@ -76,6 +76,16 @@ class TestJWKS < Minitest::Test
     assert_equal 401, res.status, "a malformed token is a 401 whatever the JWKS"
   end
 
+  def test_a_jwks_that_hangs_is_an_outage_within_the_timeout
+    hang = LocalServer.new { sleep 3; [200, "{}"] }
+    v = SessionProxy::Verifier.new(jwks_url: hang.url, jwks_timeout: 0.3)
+    started = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+    assert_raises(SessionProxy::KeySetError) { v.verify(Keys.mint(@ed, "ed1")) }
+    assert_operator Process.clock_gettime(Process::CLOCK_MONOTONIC) - started, :<, 2, "waited past the timeout"
+  ensure
+    hang&.stop
+  end
+
   def test_the_old_keys_stay_when_a_refresh_fails
     now = 0.0
     ks = SessionProxy::KeySet.new(@server.url, max_age: 100, refetch_interval: 10, now: -> { now })
