@@ -20,7 +20,8 @@
 #
 # It runs under WEBrick (Debian's ruby-webrick), one thread a request; any
 # Rack server (Puma, Falcon) runs it the same: `rackup` with
-# `run SessionApp`.
+# `run SessionApp`. It needs Sinatra 3 and WEBrick: Debian's ruby-sinatra
+# and ruby-webrick, or `gem install sinatra -v '~> 3.0'` and `gem install webrick`.
 require "json"
 require "optparse"
 require "rack"
