@@ -48,9 +48,14 @@ if [ ! -f test/koa/node_modules/.package-lock.json ] ||
 fi
 
 # A JDK runs the Java example (examples/java), the proof that a language
-# without a library needs only its standard library.
-if ! command -v java >/dev/null; then
+# without a library needs only its standard library; with Maven it builds
+# and tests sdk/java and its example upstream, examples/java-servlet
+# (the first run downloads their pinned dependencies into ~/.m2).
+if ! command -v java >/dev/null || ! command -v javac >/dev/null; then
 	apt_install default-jdk-headless
+fi
+if ! command -v mvn >/dev/null; then
+	apt_install maven
 fi
 
 # Debian's PHP CLI runs the PHP example (examples/php) with its built-in
@@ -79,6 +84,7 @@ export PYTHON="$PWD/sdk/python/.venv/bin/python" # read by the test harness
 sdk/node/test.sh
 sdk/go/test.sh
 sdk/ruby/test.sh
+sdk/java/test.sh
 
 if unformatted=$(gofmt -l cmd config examples internal metrics proxy session test) && [ -n "$unformatted" ]; then
 	echo "gofmt: these files are not formatted:" >&2

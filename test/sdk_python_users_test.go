@@ -7,8 +7,10 @@ import (
 )
 
 // TestPythonLogsOutOtherDevices: sdk/python's destroy_others() and
-// destroy_all(), in the Flask, WSGI, FastAPI and Django examples (and the PHP example's
-// destroyOthers() and destroyAll(), and sdk/ruby's in the Sinatra example) behind the real proxy with
+// destroy_all(), in the Flask, WSGI, FastAPI and Django examples (sdk/java's
+// destroyOthers() and destroyAll() in examples/java-servlet, sdk/ruby's in the
+// Sinatra example, and the PHP example's destroyOthers() and destroyAll())
+// behind the real proxy with
 // session.userKey: one user signed in from two browsers, a third browser
 // another user's. "Log out other devices" ends the other browser's session
 // and keeps this one; "log out everywhere" ends both; the other user is
@@ -23,6 +25,8 @@ func TestPythonLogsOutOtherDevices(t *testing.T) {
 		"php":     startPHPExample, // the same routes without a library in sdk/
 		"django":  pythonExample("../examples/django/app.py"),
 		"sinatra": startSinatraExample, // sdk/ruby's destroy_others and destroy_all
+		// sdk/java's ProxySession.destroyOthers() and destroyAll(), the same routes.
+		"java-servlet": startJavaServletExample,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

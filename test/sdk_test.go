@@ -20,7 +20,7 @@ import (
 )
 
 // The example upstreams written with the app-side libraries (sdk/python,
-// sdk/node, sdk/go, sdk/ruby), and the Java and PHP ones written without one, proven
+// sdk/node, sdk/go, sdk/java, sdk/ruby), and the Java and PHP ones written without one, proven
 // behind the real proxy with the Redis store. Each example has koa-session's
 // seed routes (/set, /get, /destroy, /renew); the library examples also have
 // the same test-facing routes: /login?name=N (set the user and renew),
@@ -61,6 +61,7 @@ var appLibraries = []appLibrary{
 	{name: "fastify", start: nodeExample("fastify"), routes: libraryRoutes, noNew: true, header: appHeader}, // nor has @fastify/session
 	{name: "go", start: startGoExample, routes: libraryRoutes, header: appHeader},
 	{name: "java", start: startJavaExample, routes: seedRoutes},
+	{name: "java-servlet", start: startJavaServletExample, routes: libraryRoutes, header: appHeader},
 	{name: "php", start: startPHPExample, routes: libraryRoutes, header: appHeader},
 	{name: "sinatra", start: startSinatraExample, routes: libraryRoutes, header: appHeader},
 }
@@ -160,6 +161,29 @@ func startGoExample(t *testing.T, env []string) string {
 // upstream with no library.
 func startJavaExample(t *testing.T, env []string) string {
 	return startExample(t, env, requireTool(t, "java"), "../examples/java/SessionApp.java", "--port", "0")
+}
+
+// startJavaServletExample runs examples/java-servlet, a servlet app on
+// embedded Jetty whose HttpSession is sdk/java's, as sdk/java/test.sh
+// builds it (its classes and runtime jars in target/).
+func startJavaServletExample(t *testing.T, env []string) string {
+	name, args := javaServletCommand(t)
+	return startExample(t, env, name, args...)
+}
+
+// javaServletCommand is the command that runs examples/java-servlet on a
+// free port.
+func javaServletCommand(t *testing.T) (string, []string) {
+	java := requireTool(t, "java")
+	target := filepath.Join("..", "examples", "java-servlet", "target")
+	if _, err := os.Stat(filepath.Join(target, "lib", "sessionproxy-servlet-0.1.0.jar")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("examples/java-servlet is not built (sdk/java/test.sh builds it): %v", err)
+		}
+		t.Skipf("examples/java-servlet is not built; run sdk/java/test.sh")
+	}
+	cp := filepath.Join(target, "classes") + string(os.PathListSeparator) + filepath.Join(target, "lib", "*")
+	return java, []string{"-cp", cp, "example.SessionServletApp", "--port", "0"}
 }
 
 // TestPythonFlashThroughTheProxy: Flask's flash() keeps its messages in

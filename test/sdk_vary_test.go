@@ -22,6 +22,7 @@ func TestReadingTheSessionVariesOnCookie(t *testing.T) {
 		{"fastapi", pythonExample("../examples/fastapi/app.py")},
 		{"django", pythonExample("../examples/django/app.py")},
 		{"go", startGoExample},
+		{"java-servlet", startJavaServletExample},
 		{"koa", nodeExample("koa")},
 		{"express", nodeExample("express")},
 		{"fastify", nodeExample("fastify")},

@@ -59,6 +59,10 @@ func exampleUpstreams() []exampleUpstream {
 		{name: "examples/java", cmd: func(t *testing.T) ([]string, string, []string) {
 			return nil, requireTool(t, "java"), []string{"../examples/java/SessionApp.java", "--port", "0"}
 		}},
+		{name: "examples/java-servlet", cmd: func(t *testing.T) ([]string, string, []string) {
+			name, args := javaServletCommand(t)
+			return nil, name, args
+		}},
 		{name: "sdk/go/example", cmd: func(t *testing.T) ([]string, string, []string) {
 			bin := filepath.Join(t.TempDir(), "example")
 			build := exec.Command("go", "build", "-o", bin, "./example")
