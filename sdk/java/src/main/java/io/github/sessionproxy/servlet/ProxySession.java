@@ -32,8 +32,8 @@ import java.util.Map;
  *       proxy's longest, 100 years. {@link #setMaxAge(long)} and
  *       {@link #setMaxAgeSession()} set it in ms or as a browser-session
  *       cookie.
- *   <li>{@code getId()}: the token's {@code sid}; {@code isNew()}: its
- *       {@code new}.
+ *   <li>{@code getId()}: the token's {@code sid} (a provisional id where
+ *       the proxy has given none yet); {@code isNew()}: its {@code new}.
  * </ul>
  *
  * <p>Not thread-safe beyond what a request's own threads need: like the
@@ -78,15 +78,25 @@ public final class ProxySession implements HttpSession {
         state.checkWritable();
     }
 
-    /** The token's {@code sid}; "" when there is none yet (koa cookie format, a session renewed or started in this request). */
+    /**
+     * The token's {@code sid}. Where the proxy has given none yet (the koa
+     * cookie format, which has no ids; a session renewed or started in
+     * this request, whose id the proxy picks when it saves it), a
+     * provisional id made here, shaped like the proxy's, that stays the
+     * same for the rest of the request: never empty, as Spring Security's
+     * session-fixation events require, and never one the proxy will use.
+     */
     @Override
     public String getId() {
         state.accessed = true;
-        if (successor || state.renew) {
-            return "";
-        }
         String sid = state.sid();
-        return sid == null ? "" : sid;
+        if (!successor && !state.renew && sid != null) {
+            return sid;
+        }
+        if (state.provisionalId == null) {
+            state.provisionalId = SessionProxyTesting.newSid();
+        }
+        return state.provisionalId;
     }
 
     /** Not known to the app: the time the proxy made this request's token ({@code iat}), in ms. */
@@ -196,9 +206,19 @@ public final class ProxySession implements HttpSession {
         state.data.put(name, value);
     }
 
+    /**
+     * Removes a session key. Removing one the session does not have is no
+     * change, and so allowed after the response committed too (Spring
+     * Security clears its attributes after its redirect).
+     */
     @Override
     public void removeAttribute(String name) {
         checkReserved(name);
+        checkValid();
+        if (!state.data.containsKey(name)) {
+            state.accessed = true;
+            return;
+        }
         checkWritable();
         state.accessed = true;
         state.data.remove(name);
@@ -222,6 +242,7 @@ public final class ProxySession implements HttpSession {
     public void invalidate() {
         checkValid();
         state.destroy();
+        state.provisionalId = null;
         valid = false;
         state.current = null;
         state.exists = false;
@@ -242,6 +263,7 @@ public final class ProxySession implements HttpSession {
         if (!state.destroyed) {
             state.renew = true;
         }
+        state.provisionalId = null; // a new id each time
     }
 
     /**

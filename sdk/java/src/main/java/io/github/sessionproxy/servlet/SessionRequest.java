@@ -38,7 +38,11 @@ final class SessionRequest extends HttpServletRequestWrapper {
         return getSession(true);
     }
 
-    /** Renews the session's id ({@code X-Session-Renew}); the new id is the proxy's to give, so "" is returned. */
+    /**
+     * Renews the session's id ({@code X-Session-Renew}). The new id is the
+     * proxy's to pick when it saves the session; what is returned is the
+     * provisional id {@code getId()} gives for the rest of the request.
+     */
     @Override
     public String changeSessionId() {
         HttpSession s = getSession(false);

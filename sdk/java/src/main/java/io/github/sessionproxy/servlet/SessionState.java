@@ -34,6 +34,8 @@ final class SessionState {
     private volatile boolean sealed;
     private Map<String, Object> sent; // the data as the directives left it
 
+    String provisionalId; // getId() where the proxy has given no id yet
+
     ProxySession current; // the view getSession() returns; null after invalidate()
     boolean exists; // getSession(false) returns current
 

@@ -238,6 +238,10 @@ class FilterTest {
             res.getWriter().print(before + " " + s.isNew() + " " + (req.getSession(false) == s) + " " + req.getRequestedSessionId());
         });
         assertEquals("true true true null", get("/new", Map.of()).body());
+
+        // The koa cookie format has no ids: still a non-empty one, the same all request long.
+        app.routes.put("/koa", (req, res) -> res.getWriter().print(req.getSession().getId().length() + " " + req.getSession().getId().equals(req.getSession().getId())));
+        assertEquals("22 true", get(app.url("/koa"), SessionProxyTesting.token(SECRET).session(Map.of("a", 1)).sid(null).mint()).body());
     }
 
     @Test
@@ -269,11 +273,13 @@ class FilterTest {
     void changeSessionIdRenews() throws Exception {
         app.routes.put("/login", (req, res) -> {
             req.getSession().setAttribute("user", "ann");
+            String before = req.getSession().getId();
             String id = req.changeSessionId();
-            res.getWriter().print("[" + id + "]");
+            // Spring Security's session-fixation event needs both ids, non-empty and different.
+            res.getWriter().print(before + " " + !id.isEmpty() + " " + !id.equals(before) + " " + id.equals(req.getSession().getId()));
         });
         HttpResponse<String> r = get("/login", Map.of("cart", 1));
-        assertEquals("[]", r.body(), "the new id is the proxy's to give");
+        assertEquals("sid-1 true true true", r.body(), "a provisional id until the proxy gives the new one");
         assertEquals(new Directives(List.of(Map.of("user", "ann")), false, false, true, null), directives(r));
     }
 
@@ -377,6 +383,7 @@ class FilterTest {
                 res.setCharacterEncoding("UTF-8");
                 req.getSession().setAttribute("a", 1);
                 c.getValue().serve(req, res);
+                req.getSession().removeAttribute("absent"); // no change: allowed after the commit too
                 try {
                     req.getSession().setAttribute("b", 2);
                     res.setHeader("X-Late", "accepted"); // visible only if nothing committed

@@ -1,0 +1,62 @@
+package example.spring;
+
+import io.github.sessionproxy.servlet.SessionProxyFilter;
+import jakarta.servlet.http.HttpSession;
+import java.security.Principal;
+import java.util.Map;
+import org.springframework.boot.autoconfigure.SpringBootApplication;
+import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.context.annotation.Bean;
+import org.springframework.core.Ordered;
+import org.springframework.security.config.Customizer;
+import org.springframework.security.config.annotation.web.builders.HttpSecurity;
+import org.springframework.security.core.userdetails.User;
+import org.springframework.security.core.userdetails.UserDetailsService;
+import org.springframework.security.provisioning.InMemoryUserDetailsManager;
+import org.springframework.security.web.SecurityFilterChain;
+import org.springframework.security.web.savedrequest.CookieRequestCache;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RequestParam;
+import org.springframework.web.bind.annotation.RestController;
+
+/** A Spring Boot app as the README registers the filter, with Spring Security's form login. */
+@SpringBootApplication
+@RestController
+public class SpringApp {
+    static final String SECRET = "spring-test-secret-0123456789abcdef";
+
+    @Bean
+    FilterRegistrationBean<SessionProxyFilter> sessionProxy() {
+        var reg = new FilterRegistrationBean<>(SessionProxyFilter.builder().secret(SECRET).build());
+        reg.setOrder(Ordered.HIGHEST_PRECEDENCE + 50);
+        return reg;
+    }
+
+    @Bean
+    SecurityFilterChain security(HttpSecurity http) throws Exception {
+        return http
+            .authorizeHttpRequests(a -> a.requestMatchers("/me").authenticated().anyRequest().permitAll())
+            .formLogin(Customizer.withDefaults())
+            .securityContext(c -> c.securityContextRepository(new JsonSessionSecurityContextRepository()))
+            .requestCache(c -> c.requestCache(new CookieRequestCache()))
+            .csrf(c -> c.disable()) // the test posts the login form directly
+            .build();
+    }
+
+    @Bean
+    UserDetailsService users() {
+        return new InMemoryUserDetailsManager(User.withUsername("ann").password("{noop}pw").roles("USER").build());
+    }
+
+    @GetMapping("/me")
+    String me(Principal user) {
+        return user.getName();
+    }
+
+    @GetMapping("/cart/add")
+    Object add(HttpSession session, @RequestParam String item) {
+        Object cart = session.getAttribute("cart");
+        session.setAttribute("cart", cart == null ? java.util.List.of(item) : java.util.List.of(cart, item));
+        return Map.of("cart", session.getAttribute("cart"));
+    }
+}

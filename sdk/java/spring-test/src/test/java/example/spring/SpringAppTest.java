@@ -1,0 +1,75 @@
+package example.spring;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.github.sessionproxy.servlet.SessionProxyTesting;
+import io.github.sessionproxy.servlet.SessionProxyTesting.Directives;
+import io.github.sessionproxy.servlet.SessionProxyTesting.SessionJar;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.web.server.LocalServerPort;
+
+/**
+ * sdk/java in Spring Boot over real HTTP: Spring Security's form login
+ * keeps the user in the proxy's session as JSON, renews the session id
+ * through request.changeSessionId() (its session-fixation protection),
+ * and logout destroys the session.
+ */
+@SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = "server.address=127.0.0.1")
+class SpringAppTest {
+    @LocalServerPort
+    int port;
+
+    final HttpClient client = HttpClient.newHttpClient();
+
+    HttpResponse<String> send(SessionJar jar, String method, String path, String form) throws Exception {
+        HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).header("X-Session", jar.token());
+        if (form != null) {
+            b.header("Content-Type", "application/x-www-form-urlencoded").method(method, HttpRequest.BodyPublishers.ofString(form));
+        } else {
+            b.method(method, HttpRequest.BodyPublishers.noBody());
+        }
+        HttpResponse<String> r = client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+        jar.apply(r.headers().map());
+        return r;
+    }
+
+    @Test
+    void formLoginKeepsTheUserInTheProxysSession() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        assertEquals(302, send(jar, "GET", "/me", null).statusCode(), "not logged in: to the login page");
+
+        send(jar, "GET", "/cart/add?item=book", null);
+        String visitor = jar.sid();
+        HttpResponse<String> login = send(jar, "POST", "/login", "username=ann&password=pw");
+        assertEquals(302, login.statusCode());
+        assertNotEquals(visitor, jar.sid(), "a new session id after the login");
+        Map<?, ?> auth = (Map<?, ?>) jar.data().get("auth");
+        assertEquals("ann", auth.get("name"), "the user, as JSON in the proxy's session");
+        assertTrue(((List<?>) auth.get("roles")).contains("ROLE_USER"), auth.toString());
+        assertEquals(List.of("book"), jar.data().get("cart"), "the visitor's data is kept");
+
+        HttpResponse<String> me = send(jar, "GET", "/me", null);
+        assertEquals(200, me.statusCode());
+        assertEquals("ann", me.body());
+
+        Directives logout = SessionProxyTesting.readDirectives(send(jar, "POST", "/logout", "").headers().map());
+        assertTrue(logout.destroy(), "logout destroys the session");
+        assertEquals(302, send(jar, "GET", "/me", null).statusCode());
+    }
+
+    @Test
+    void withoutAToken401() throws Exception {
+        HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/me")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertEquals(401, r.statusCode());
+    }
+}
