@@ -10,7 +10,6 @@ import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PublicKey;
 import java.security.spec.X509EncodedKeySpec;
-import java.time.Clock;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.HexFormat;
@@ -61,7 +60,7 @@ final class KeySet {
     private CompletableFuture<Void> inflight;
     private int fetches;
 
-    KeySet(URI url, Duration refetchInterval, Duration maxAge, Duration timeout, Clock clock) {
+    KeySet(URI url, Duration refetchInterval, Duration maxAge, Duration timeout) {
         this.url = url;
         this.interval = refetchInterval.toMillis();
         this.maxAge = maxAge.toMillis();

@@ -55,7 +55,7 @@ public final class Verifier {
         }
         this.secrets = List.copyOf(s);
         this.keySet = b.jwksUrl == null ? null
-                : new KeySet(b.jwksUrl, b.jwksRefetchInterval, b.jwksMaxAge, b.jwksTimeout, b.clock);
+                : new KeySet(b.jwksUrl, b.jwksRefetchInterval, b.jwksMaxAge, b.jwksTimeout);
         this.audience = b.audience;
         this.leeway = b.leeway;
         this.clock = b.clock;

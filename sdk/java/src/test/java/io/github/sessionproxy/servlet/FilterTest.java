@@ -55,6 +55,7 @@ class FilterTest {
     static final class App implements AutoCloseable {
         final Map<String, Route> routes = new ConcurrentHashMap<>();
         final LinkedBlockingQueue<Throwable> escaped = new LinkedBlockingQueue<>();
+        final java.util.concurrent.Semaphore returned = new java.util.concurrent.Semaphore(0); // a request's filters returned
         final Server server = new Server();
         final ServerConnector connector = new ServerConnector(server);
 
@@ -67,14 +68,19 @@ class FilterTest {
             Filter catcher = (req, res, chain) -> {
                 try {
                     chain.doFilter(req, res);
+                    returned.release();
                 } catch (IOException | RuntimeException | jakarta.servlet.ServletException e) {
                     escaped.add(e);
                     throw e;
                 }
             };
-            ctx.addFilter(new FilterHolder(catcher), "/*", EnumSet.of(DispatcherType.REQUEST));
-            ctx.addFilter(new FilterHolder(filter), "/*", EnumSet.of(DispatcherType.REQUEST));
-            ctx.addServlet(new ServletHolder(new HttpServlet() {
+            FilterHolder catching = new FilterHolder(catcher);
+            FilterHolder sessions = new FilterHolder(filter);
+            catching.setAsyncSupported(true);
+            sessions.setAsyncSupported(true);
+            ctx.addFilter(catching, "/*", EnumSet.of(DispatcherType.REQUEST));
+            ctx.addFilter(sessions, "/*", EnumSet.of(DispatcherType.REQUEST));
+            ServletHolder servlet = new ServletHolder(new HttpServlet() {
                 private static final long serialVersionUID = 1L;
 
                 @Override
@@ -92,7 +98,9 @@ class FilterTest {
                         throw new IOException(e);
                     }
                 }
-            }), "/*");
+            });
+            servlet.setAsyncSupported(true);
+            ctx.addServlet(servlet, "/*");
             server.setHandler(ctx);
             server.start();
         }
@@ -404,6 +412,39 @@ class FilterTest {
             req.getSession().setAttribute("b", 2);
         });
         assertEquals(List.of(Map.of("a", 1, "b", 2)), directives(get("/commit/none", Map.of())).set());
+    }
+
+    @Test
+    void anAsyncRequestChangesTheSessionBeforeStartAsync() throws Exception {
+        app.routes.put("/async", (req, res) -> {
+            HttpSession s = req.getSession();
+            s.setAttribute("a", 1);
+            jakarta.servlet.AsyncContext async = req.startAsync();
+            app.returned.drainPermits();
+            async.start(() -> {
+                try {
+                    app.returned.tryAcquire(5, TimeUnit.SECONDS); // the filter returned, the servlet's thread is gone
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                String late;
+                try {
+                    s.setAttribute("b", 2);
+                    late = "accepted";
+                } catch (IllegalStateException e) {
+                    late = "refused";
+                }
+                try {
+                    async.getResponse().getWriter().print(late);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                async.complete();
+            });
+        });
+        HttpResponse<String> r = get("/async", Map.of());
+        assertEquals("refused", r.body());
+        assertEquals(List.of(Map.of("a", 1)), directives(r).set());
     }
 
     @Test
