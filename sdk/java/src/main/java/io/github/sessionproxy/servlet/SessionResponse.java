@@ -277,7 +277,14 @@ final class SessionResponse extends HttpServletResponseWrapper {
             } catch (RuntimeException e) {
                 cs = StandardCharsets.UTF_8;
             }
-            writer = new PrintWriter(new CountingWriter(super.getWriter(), cs));
+            PrintWriter container = super.getWriter();
+            writer = new PrintWriter(new CountingWriter(container, cs)) {
+                @Override
+                public boolean checkError() {
+                    // The container's writer keeps the I/O errors (a client gone): ask it too.
+                    return super.checkError() || container.checkError();
+                }
+            };
         }
         return writer;
     }
