@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -192,7 +193,7 @@ func errorKind(err error, r *http.Request) ErrorKind {
 	var de *DirectiveError
 	var oe *net.OpError
 	switch {
-	case errors.Is(err, ErrShutdown): // whatever else failed with it: the cut is the cause
+	case errors.Is(err, ErrShutdown), errors.Is(context.Cause(r.Context()), ErrShutdown): // whatever else failed with it: the cut is the cause
 		return ErrorShutdown
 	case errors.As(err, &de):
 		return ErrorDirective

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sessionproxy/sessionproxy/internal/redistest"
 )
 
 // scrape GETs the admin listener's /metrics and returns every sample,
@@ -242,6 +244,58 @@ func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
 		t.Errorf("the slow request past the deadline: %d %q %v, want 503 saying the proxy is shutting down", r.status, r.body, r.err)
 	}
 	if !regexp.MustCompile(`"msg":"request","method":"GET","path":"/slow","status":503,`).MatchString(p.Output()) {
+		t.Errorf("no access-log line with status 503 for the request cut:\n%s", p.Output())
+	}
+}
+
+// TestShutdownTimeoutCutsRequestsWaitingForRedis: a request waiting on a
+// stuck Redis at server.shutdownTimeout is cut as one waiting on its
+// upstream is: answered 503 at the deadline, with its access-log line,
+// not left to store.redis.timeout and then closed unanswered.
+func TestShutdownTimeoutCutsRequestsWaitingForRedis(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	p := startProxy(t, redisConfig(startUpstream(t), srv.Addr).
+		set("store.redis.timeout", "20s").
+		set("server.shutdownTimeout", "200ms"))
+	c := newClient(t)
+	get(t, c, p.URL+"/set")
+
+	srv.Pause(t)
+	t.Cleanup(func() { srv.Resume(t) })
+	type result struct {
+		status int
+		body   string
+		err    error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := c.Get(p.URL + "/get")
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- result{resp.StatusCode, string(b), err}
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is waiting for Redis
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := waitExit(t, p)
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Errorf("exit: %v, want status 1", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the proxy took %v to stop, want about server.shutdownTimeout (200ms)", took)
+	}
+	if r := <-done; r.status != http.StatusServiceUnavailable || !strings.Contains(r.body, "shutting down") {
+		t.Errorf("the request waiting for Redis past the deadline: %d %q %v, want 503 saying the proxy is shutting down", r.status, r.body, r.err)
+	}
+	if !regexp.MustCompile(`"msg":"request","method":"GET","path":"/get","status":503,`).MatchString(p.Output()) {
 		t.Errorf("no access-log line with status 503 for the request cut:\n%s", p.Output())
 	}
 }

@@ -182,6 +182,12 @@ type app struct {
 	// upstreamConns holds every bundle's connections to the upstreams,
 	// for cut.
 	upstreamConns *proxy.UpstreamConns
+	// requests is the public listener's requests' base context; cut
+	// cancels it with proxy.ErrShutdown, which tells a request failing
+	// then why. (The admin listener's requests are cut by closing their
+	// connections: a CPU profile would end early and look complete.)
+	requests   context.Context
+	cutRequest context.CancelCauseFunc
 }
 
 // newApp builds the proxy. logw is where log writes; the JSON access log
@@ -189,6 +195,7 @@ type app struct {
 func newApp(ctx context.Context, file loaded, log *slog.Logger, logw io.Writer) (_ *app, err error) {
 	cfg := file.cfg
 	a := &app{cfg: cfg, log: log, logw: logw, upstreamConns: &proxy.UpstreamConns{}}
+	a.requests, a.cutRequest = context.WithCancelCause(context.Background())
 	defer func() {
 		if err != nil {
 			a.close() // e.g. the Redis client made before a later step failed
@@ -385,9 +392,13 @@ func adminHandler(ready func(context.Context) error, gatherer prometheus.Gathere
 	return mux
 }
 
+// close closes what the app opened (the Redis client). It runs at exit,
+// and at the shutdown deadline from cut; the second call does nothing.
 func (a *app) close() {
-	for i := len(a.closers) - 1; i >= 0; i-- {
-		a.closers[i]()
+	closers := a.closers
+	a.closers = nil
+	for i := len(closers) - 1; i >= 0; i-- {
+		closers[i]()
 	}
 }
 
@@ -399,6 +410,7 @@ func (a *app) serve(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	servers := []*http.Server{a.server(a.handler)}
+	servers[0].BaseContext = func(net.Listener) context.Context { return a.requests }
 	listeners := []net.Listener{pub}
 	attrs := []any{"listen", pub.Addr().String(), "upstream", a.upstream.Redacted(), "version", version}
 	if a.cert != nil {
@@ -479,10 +491,15 @@ const cutGrace = time.Second
 // process exits. So the upstream connections are closed first: each such
 // request ends at once, answers 503 if it had not answered yet, and
 // writes its access-log line (a stream or a WebSocket ends, logged with
-// the status it sent). Within cutGrace they have; then the listeners'
-// connections still open are closed.
+// the status it sent). Every public request's context is canceled with
+// proxy.ErrShutdown too, and the Redis client is closed, so that a request
+// waiting on the store (which waits out store.redis.timeout whatever its
+// context) ends and answers 503 the same way. Within cutGrace they have;
+// then the listeners' connections still open are closed.
 func (a *app) cut(servers []*http.Server) {
 	a.upstreamConns.Cut()
+	a.cutRequest(proxy.ErrShutdown)
+	a.close() // the Redis client: a request waiting on a stuck Redis ends
 	ctx, cancel := context.WithTimeout(context.Background(), cutGrace)
 	defer cancel()
 	done := make(chan struct{}, len(servers))
