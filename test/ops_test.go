@@ -164,6 +164,30 @@ func TestPprofHeapProfileSamples(t *testing.T) {
 	}
 }
 
+// response is what getInBackground got.
+type response struct {
+	status int
+	body   string
+	err    error
+}
+
+// getInBackground GETs url with c while the test goes on; the response
+// arrives on the channel once its body has been read.
+func getInBackground(c *http.Client, url string) <-chan response {
+	done := make(chan response, 1)
+	go func() {
+		resp, err := c.Get(url)
+		if err != nil {
+			done <- response{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		done <- response{resp.StatusCode, string(b), err}
+	}()
+	return done
+}
+
 // TestSIGTERMLetsInFlightRequestsFinish sends SIGTERM while a slow request
 // is in flight: the request completes and the process exits 0.
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
@@ -171,23 +195,7 @@ func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	upstream, up := startUpstreamProcess(t)
 	p := startProxy(t, baseConfig(upstream))
 
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(p.URL + "/slow?ms=1500&id=graceful")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		_, err = bufio.NewReader(resp.Body).WriteTo(&b)
-		done <- result{resp.StatusCode, b.String(), err}
-	}()
+	done := getInBackground(http.DefaultClient, p.URL+"/slow?ms=1500&id=graceful")
 	up.waitOutput(t, "slow request started: graceful")
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -212,22 +220,7 @@ func TestShutdownTimeoutCutsSlowRequests(t *testing.T) {
 	upstream, up := startUpstreamProcess(t)
 	p := startProxy(t, baseConfig(upstream).set("server.shutdownTimeout", "200ms"))
 
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := http.Get(p.URL + "/slow?ms=5000&id=cut")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, string(b), err}
-	}()
+	done := getInBackground(http.DefaultClient, p.URL+"/slow?ms=5000&id=cut")
 	up.waitOutput(t, "slow request started: cut")
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -263,22 +256,7 @@ func TestShutdownTimeoutCutsRequestsWaitingForRedis(t *testing.T) {
 
 	srv.Pause(t)
 	t.Cleanup(func() { srv.Resume(t) })
-	type result struct {
-		status int
-		body   string
-		err    error
-	}
-	done := make(chan result, 1)
-	go func() {
-		resp, err := c.Get(p.URL + "/get")
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		done <- result{resp.StatusCode, string(b), err}
-	}()
+	done := getInBackground(c, p.URL+"/get")
 	time.Sleep(300 * time.Millisecond) // the request is waiting for Redis
 	start := time.Now()
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
