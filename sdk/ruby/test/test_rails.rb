@@ -51,6 +51,10 @@ class RailsAppController < ActionController::Base
   def change
     render(plain: "changed")
   end
+
+  def public_page
+    render(plain: "the same page for everyone")
+  end
 end
 
 class TestRails < Minitest::Test
@@ -66,6 +70,7 @@ class TestRails < Minitest::Test
       get "/notice" => "rails_app#notice"
       get "/remember" => "rails_app#remember"
       post "/change" => "rails_app#change"
+      get "/public" => "rails_app#public_page"
     end
   end
   APP = Rack::Builder.new do
@@ -115,6 +120,20 @@ class TestRails < Minitest::Test
     assert_equal "|saved", get("/whoami")[0].body
     assert_equal "|", get("/whoami")[0].body
     assert_equal({}, @jar.data, "the shown flash is removed from the session")
+  end
+
+  # Rails' flash asks a session that says it is loaded whether it holds
+  # "flash" after every action; a page that never used the session must
+  # not vary on the cookie for that, or no shared cache keeps it.
+  def test_a_page_that_never_uses_the_session_does_not_vary_on_cookie
+    res, d = get("/public")
+    assert_equal "the same page for everyone", res.body
+    refute_includes res.headers["Vary"].to_s, "Cookie"
+    assert_equal Testing.directives({}), d
+    get("/notice")
+    res, = get("/public")
+    refute_includes res.headers["Vary"].to_s, "Cookie"
+    assert_equal "|saved", get("/whoami")[0].body, "a flash waits for the page that shows it, as with Rails' stores"
   end
 
   def test_expire_after_a_duration

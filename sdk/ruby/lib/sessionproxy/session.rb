@@ -100,9 +100,12 @@ module SessionProxy
       !new?
     end
 
-    # Rack's SessionHash API: the session is read from the token at once.
+    # Rack's SessionHash API: true once the app used the session, as
+    # Rack's sessions load on first use. Rails' flash asks a loaded
+    # session whether it holds "flash" after every action: true from the
+    # start, that read would give every page Vary: Cookie.
     def loaded?
-      true
+      @accessed
     end
 
     # Rails asks a session whether it is enabled.
