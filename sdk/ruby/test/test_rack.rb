@@ -257,6 +257,66 @@ class TestRack < Minitest::Test
     assert_equal "ab", res.body
   end
 
+  # Rack 3's streaming body answers #call(stream) and not #each; a server
+  # calls #each on any body that has it, so the wrapped body must not
+  # claim one it lacks, and a change made in #call is caught at its end.
+  def test_a_rack3_streaming_body_is_called_not_iterated
+    stream = Class.new do
+      attr_reader :out
+
+      def initialize
+        @out = +""
+      end
+
+      def write(s)
+        @out << s
+      end
+
+      def close; end
+    end
+    late = false
+    inner = lambda do |env|
+      s = env["rack.session"]
+      s["a"] = 1
+      [200, {}, lambda { |io|
+        io.write("streamed")
+        s["a"] = 2 if late
+        io.close
+      }]
+    end
+    mw = SessionProxy::Rack.new(inner, secret: SECRET)
+    _, headers, body = mw.call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    refute body.respond_to?(:each), "a streaming body has no #each"
+    assert body.respond_to?(:call)
+    io = stream.new
+    body.call(io)
+    assert_equal "streamed", io.out
+    assert_equal({ "a" => 1 }, JSON.parse(headers["x-session-set"]))
+    late = true
+    _, _, body = mw.call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    assert_raises(SessionProxy::SessionSealedError) { body.call(stream.new) }
+    _, _, body = SessionProxy::Rack.new(->(_) { [200, {}, ["x"]] }, secret: SECRET)
+                                   .call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    assert body.respond_to?(:each)
+    refute body.respond_to?(:call), "an enumerable body is not made a streaming one"
+  end
+
+  # Rack 3 lets a header's value be an Array of values.
+  def test_vary_given_as_a_list_of_values
+    inner = lambda do |env|
+      env["rack.session"]["a"]
+      [200, { "vary" => %w[accept origin] }, ["x"]]
+    end
+    _, headers, = SessionProxy::Rack.new(inner, secret: SECRET).call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    assert_equal %w[accept origin Cookie], headers["vary"]
+    inner = lambda do |env|
+      env["rack.session"]["a"]
+      [200, { "vary" => %w[accept cookie] }, ["x"]]
+    end
+    _, headers, = SessionProxy::Rack.new(inner, secret: SECRET).call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    assert_equal %w[accept cookie], headers["vary"]
+  end
+
   def test_the_jar_plays_the_proxy_across_requests
     a = app do |s, req|
       case req.path_info

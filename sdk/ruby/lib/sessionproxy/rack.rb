@@ -72,7 +72,10 @@ module SessionProxy
       headers.keys.each { |k| headers.delete(k) if own?(k) } # set by hand, they would undo the session's changes
       directives.each { |name, value| headers[name.downcase] = value }
       vary_cookie(headers) if session.accessed?
-      [status, headers, Body.new(body, session)]
+      # Rack 3: a body with #each is iterated, one with only #call is
+      # handed the stream; the wrapper answers to the same one.
+      wrapped = !body.respond_to?(:each) && body.respond_to?(:call) ? StreamingBody : Body
+      [status, headers, wrapped.new(body, session)]
     end
 
     private
@@ -89,8 +92,12 @@ module SessionProxy
       if key.nil?
         headers["vary"] = "Cookie"
       else
-        fields = headers[key].to_s.split(/[,\n]/).map { |f| f.strip.downcase }
-        headers[key] = "#{headers[key]}, Cookie" unless fields.include?("cookie") || fields.include?("*")
+        value = headers[key]
+        values = value.is_a?(Array) ? value : [value] # Rack 3 allows a list of values
+        fields = values.flat_map { |v| v.to_s.split(/[,\n]/) }.map { |f| f.strip.downcase }
+        return if fields.include?("cookie") || fields.include?("*")
+
+        headers[key] = value.is_a?(Array) ? value + ["Cookie"] : "#{value}, Cookie"
       end
     end
 
@@ -144,6 +151,17 @@ module SessionProxy
 
         raise SessionSealedError, "sessionproxy: the session changed after the response's headers were " \
                                   "returned; the change is lost"
+      end
+    end
+
+    # A Rack 3 streaming body (#call(stream), no #each), passed through;
+    # the check is made when #call returns, and on #close.
+    class StreamingBody < Body
+      undef_method :each
+
+      def call(stream)
+        @body.call(stream)
+        check
       end
     end
   end
