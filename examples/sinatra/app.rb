@@ -34,8 +34,13 @@ class SessionApp < Sinatra::Base
   # UPSTREAM_OLD_SECRET: the token.secret before a rotation, accepted too
   # until token.ttl after the proxy switched (docs/rotate-keys.md).
   old_secret = ENV.fetch("UPSTREAM_OLD_SECRET", "")
+  # Sinatra's Rack::Protection would go before (outside) the session, where
+  # it cannot drop the session of a cross-site request it stops: it goes
+  # after it (sdk/ruby/README.md).
+  set :protection, false
   use SessionProxy::Rack, secret: ENV["UPSTREAM_SECRET"], old_secrets: old_secret.empty? ? nil : [old_secret],
                           header: ENV.fetch("UPSTREAM_HEADER", "").then { |h| h.empty? ? "X-Session" : h }
+  use Rack::Protection, reaction: :drop_session, without_session: true
 
   helpers do
     def json(value)

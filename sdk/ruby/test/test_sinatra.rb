@@ -14,7 +14,9 @@ class TestSinatra < Minitest::Test
     set :environment, :test
     set :raise_errors, true
     set :show_exceptions, false
+    set :protection, false # as the README says: Sinatra's own goes before the session...
     use SessionProxy::Rack, secret: SECRET
+    use Rack::Protection, reaction: :drop_session, without_session: true # ...so it goes after it
 
     get("/set") { session[:user] = { name: "john doe", age: 30 }; "session set" }
     get("/get") { session[:user] ? json(session[:user]) : halt(204) }
@@ -23,6 +25,7 @@ class TestSinatra < Minitest::Test
     get("/remember") { request.session_options[:expire_after] = 14 * 24 * 3600; "remembered" }
     get("/flash") { session[:_flash] = params["msg"]; redirect "/show" }
     get("/show") { session.delete(:_flash).to_s }
+    post("/transfer") { "from #{session[:user]&.fetch("name").inspect}" }
     get("/stream") do
       stream do |out|
         out << "a"
@@ -79,6 +82,18 @@ class TestSinatra < Minitest::Test
 
   def test_a_change_in_a_stream_raises
     assert_raises(SessionProxy::SessionSealedError) { @m.get("/stream", @jar.env) }
+  end
+
+  # Sinatra's Rack::Protection stops a cross-site request (HttpOrigin: a
+  # POST from another Origin) by dropping its session, as with
+  # enable :sessions: it must see the proxy's session to drop it.
+  def test_a_cross_site_post_loses_its_session
+    get("/set")
+    res = @m.post("/transfer", @jar.env.merge("HTTP_ORIGIN" => "http://example.org"))
+    assert_equal "from \"john doe\"", res.body, "a POST from the app's own origin"
+    res = @m.post("/transfer", @jar.env.merge("HTTP_ORIGIN" => "http://evil.example"))
+    assert_equal "from nil", res.body, "a POST from another site runs without the session"
+    assert Testing.directives(res.headers)["destroy"], "and the session ends, as Rack's own store is emptied"
   end
 
   def test_without_a_token_401
