@@ -96,6 +96,22 @@ class TestSinatra < Minitest::Test
     assert Testing.directives(res.headers)["destroy"], "and the session ends, as Rack's own store is emptied"
   end
 
+  class OpenApp < Sinatra::Base
+    set :environment, :test
+    set :raise_errors, true
+    set :show_exceptions, false
+    set :protection, false
+    use SessionProxy::Rack, secret: SECRET, required: false
+    use Rack::Protection, reaction: :drop_session, without_session: true
+
+    post("/comment") { "from #{session[:user].inspect}" }
+  end
+
+  def test_a_cross_site_post_without_a_token_runs_without_a_session
+    res = Rack::MockRequest.new(OpenApp).post("/comment", "HTTP_ORIGIN" => "http://evil.example")
+    assert_equal [200, "from nil"], [res.status, res.body]
+  end
+
   def test_without_a_token_401
     assert_equal 401, @m.get("/get").status
   end

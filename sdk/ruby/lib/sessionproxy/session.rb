@@ -225,8 +225,12 @@ module SessionProxy
     # Removes every key, keeping the id, as Rack's clear does. A session
     # left empty by it at response time is destroyed (its cookie expired),
     # since an empty session is no session: so Sinatra's logout idiom,
-    # session.clear, ends the session.
+    # session.clear, ends the session. Without a token (a request let
+    # through with required: false) the session is empty and stays so:
+    # clearing it is nothing, as Rack::Protection's drop_session does.
     def clear
+      return nil unless @verified
+
       check_writable
       @accessed = true
       @data.clear
@@ -238,7 +242,11 @@ module SessionProxy
     # asked for before goes with it; keys (and a max age) set afterwards
     # start a new session with a new id. With #destroy_others in the same
     # request, in either order, the user's other sessions end too.
+    # Without a token there is no session to drop (Rails' reset_session on
+    # such a request): nothing is done.
     def destroy
+      return nil unless @verified
+
       check_writable
       @accessed = true
       @data.clear
@@ -261,6 +269,7 @@ module SessionProxy
     # Ends this session as #destroy does and every other session of its
     # user ("log out everywhere"; X-Session-Destroy: all).
     def destroy_all
+      check_writable
       destroy
       @destroy_others = true
       nil
