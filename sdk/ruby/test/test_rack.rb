@@ -315,6 +315,34 @@ class TestRack < Minitest::Test
     refute body.respond_to?(:call), "an enumerable body is not made a streaming one"
   end
 
+  # Rack 3's Rack::ETag and Rack::ContentLength read a body whole through
+  # #to_ary, and skip one without it (no ETag, no 304); Rack 3 asks that
+  # #to_ary then close the body, since no one else will.
+  def test_to_ary_reads_the_body_whole_and_closes_it_once
+    closes = 0
+    parts = %w[a b]
+    parts.define_singleton_method(:close) { closes += 1 }
+    _, _, body = SessionProxy::Rack.new(->(_) { [200, {}, parts] }, secret: SECRET)
+                                   .call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    assert body.respond_to?(:to_ary), "a body that has #to_ary keeps it"
+    assert_equal %w[a b], body.to_ary
+    assert_equal 1, closes, "#to_ary closes the body"
+    body.close
+    assert_equal 1, closes, "and a later #close does not close it again"
+    inner = lambda do |env|
+      env["rack.session"]["cart"] = []
+      [200, {}, ["x"]]
+    end
+    mw = SessionProxy::Rack.new(inner, secret: SECRET)
+    env = Rack::MockRequest.env_for("/", Testing.env(SECRET))
+    _, _, body = mw.call(env)
+    env["rack.session"]["cart"] << 1 # a nested change the headers missed
+    assert_raises(SessionProxy::SessionSealedError) { body.to_ary }
+    _, _, body = SessionProxy::Rack.new(->(_) { [200, {}, Enumerator.new { |y| y << "a" }] }, secret: SECRET)
+                                   .call(Rack::MockRequest.env_for("/", Testing.env(SECRET)))
+    refute body.respond_to?(:to_ary), "a body without #to_ary gets none"
+  end
+
   # Rack 3 lets a header's value be an Array of values.
   def test_vary_given_as_a_list_of_values
     inner = lambda do |env|

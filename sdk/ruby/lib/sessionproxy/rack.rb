@@ -114,6 +114,7 @@ module SessionProxy
         @body = body
         @session = session
         @checked = false
+        @closed = false
       end
 
       def each(&block)
@@ -122,23 +123,29 @@ module SessionProxy
       end
 
       def close
+        return if @closed
+
+        @closed = true
         @body.close if @body.respond_to?(:close)
       ensure
         check
       end
 
-      # Like Rack::BodyProxy: to_ary is not passed on, since a server that
-      # used it would skip #each and #close.
       def respond_to_missing?(name, include_all = false)
-        return false if name.to_s == "to_ary"
-
         @body.respond_to?(name, include_all)
       end
 
+      # #to_ary (when the body has it) reads the body whole, as Rack 3's
+      # Rack::ETag and Rack::ContentLength do (they skip a body without
+      # it), and closes it, as Rack 3 asks: whoever called it will not.
       def method_missing(name, *args, &block)
-        return super if name.to_s == "to_ary"
+        return @body.__send__(name, *args, &block) unless name == :to_ary && @body.respond_to?(:to_ary)
 
-        @body.__send__(name, *args, &block)
+        begin
+          @body.to_ary
+        ensure
+          close
+        end
       end
 
       private
