@@ -184,6 +184,8 @@ module SessionProxy
     def []=(key, value)
       k = key_of(key)
       check_reserved(k)
+      return if value.nil? && !@verified # removing from the empty session of a request without a token
+
       check_writable
       @accessed = true
       if value.nil? # nil deletes, as in a merge patch
@@ -197,6 +199,8 @@ module SessionProxy
     def delete(key)
       k = key_of(key)
       check_reserved(k)
+      return nil unless @verified # nothing to remove without a token (Rails 7's reset_session)
+
       check_writable
       @accessed = true
       @data.delete(k)
