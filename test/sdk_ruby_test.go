@@ -3,6 +3,7 @@ package test
 import (
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -30,4 +31,39 @@ func TestRubyUnderscoreKeysThroughTheProxy(t *testing.T) {
 	wantGet(t, c, p.URL+"/flash?msg=saved", http.StatusOK, "flashed")
 	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":["saved"]}`)
 	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":[]}`)
+}
+
+// TestRubyCrossSitePostDropsTheSession: Sinatra's Rack::Protection stops
+// a POST whose Origin is another site's by dropping its session, as it
+// does with enable :sessions; the example uses it after SessionProxy::Rack
+// (sdk/ruby/README.md), where the session is there to drop: through the
+// real proxy, which keeps the browser's Host, a POST from the proxy's own
+// origin keeps the session and one from another site ends it. It runs
+// before any route (the example has no POST route: 404 either way).
+func TestRubyCrossSitePostDropsTheSession(t *testing.T) {
+	t.Parallel()
+	up := startSinatraExample(t, nil)
+	p := startProxy(t, baseConfig(up).set("store.type", "memory"))
+	c := newClient(t)
+	post := func(origin string) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, p.URL+"/get", strings.NewReader(""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Origin", origin)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("POST /get from %s: status %d, want 404", origin, resp.StatusCode)
+		}
+	}
+	wantGet(t, c, p.URL+"/set", http.StatusOK, "session set")
+	post(p.URL)
+	wantGet(t, c, p.URL+"/get", http.StatusOK, johnDoe)
+	post("http://evil.example")
+	wantGet(t, c, p.URL+"/get", http.StatusNoContent, "")
 }
