@@ -28,7 +28,11 @@ final class SessionResponse extends HttpServletResponseWrapper {
     private final String own; // the header's name, lower case, '_' as '-'
     private long contentLength = -1;
     private long written;
-    private boolean done;
+    // Written by one thread at a time: an async request's own thread may
+    // flush the body while the filter's thread writes the directives, and
+    // that flush must wait for them. Set once they are added (or could not be).
+    private volatile boolean done;
+    private final Object lock = new Object();
     private final List<String[]> sent = new ArrayList<>();
     private ServletOutputStream stream;
     private PrintWriter writer;
@@ -59,23 +63,31 @@ final class SessionResponse extends HttpServletResponseWrapper {
         if (done) {
             return;
         }
-        done = true;
-        if (super.isCommitted()) {
-            if (!state.seal().isEmpty()) {
-                throw new IllegalStateException("sessionproxy: the response was committed before the session's headers "
-                        + "could be written; the session change is lost");
+        synchronized (lock) {
+            if (done) {
+                return;
             }
-            return;
+            try {
+                if (super.isCommitted()) {
+                    if (!state.seal().isEmpty()) {
+                        throw new IllegalStateException("sessionproxy: the response was committed before the session's headers "
+                                + "could be written; the session change is lost");
+                    }
+                    return;
+                }
+                List<String[]> d = state.seal();
+                if (state.accessed && !varies()) {
+                    d = new ArrayList<>(d);
+                    d.add(new String[] {"Vary", "Cookie"});
+                }
+                for (String[] h : d) {
+                    super.addHeader(h[0], h[1]);
+                }
+                sent.addAll(d);
+            } finally {
+                done = true;
+            }
         }
-        List<String[]> d = state.seal();
-        if (state.accessed && !varies()) {
-            d = new ArrayList<>(d);
-            d.add(new String[] {"Vary", "Cookie"});
-        }
-        for (String[] h : d) {
-            super.addHeader(h[0], h[1]);
-        }
-        sent.addAll(d);
     }
 
     private boolean varies() {

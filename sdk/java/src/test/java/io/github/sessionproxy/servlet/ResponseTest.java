@@ -1,0 +1,106 @@
+package io.github.sessionproxy.servlet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import jakarta.servlet.ServletOutputStream;
+import jakarta.servlet.WriteListener;
+import jakarta.servlet.http.HttpServletResponse;
+import java.lang.reflect.Proxy;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * SessionResponse against a container response it can watch: the order in
+ * which headers are added and the response commits, where threads race.
+ */
+class ResponseTest {
+    /** A container's response: headers, and a commit on flush; each header remembers whether it came after the commit. */
+    static final class Container {
+        volatile boolean committed;
+        final List<String> headers = new ArrayList<>();
+        final List<String> lateHeaders = new ArrayList<>();
+        final CountDownLatch adding = new CountDownLatch(1);
+        final CountDownLatch flushed = new CountDownLatch(1);
+
+        HttpServletResponse response() {
+            ServletOutputStream out = new ServletOutputStream() {
+                @Override
+                public void write(int b) {}
+
+                @Override
+                public void flush() {
+                    committed = true;
+                    flushed.countDown();
+                }
+
+                @Override
+                public boolean isReady() {
+                    return true;
+                }
+
+                @Override
+                public void setWriteListener(WriteListener l) {}
+            };
+            return (HttpServletResponse) Proxy.newProxyInstance(getClass().getClassLoader(),
+                    new Class<?>[] {HttpServletResponse.class}, (proxy, m, args) -> switch (m.getName()) {
+                        case "isCommitted" -> committed;
+                        case "getBufferSize" -> 8192;
+                        case "getOutputStream" -> out;
+                        case "getHeaders" -> List.of();
+                        case "addHeader", "setHeader" -> {
+                            String h = args[0] + ": " + args[1];
+                            if (h.startsWith("X-Session")) {
+                                adding.countDown();
+                                flushed.await(1, TimeUnit.SECONDS); // a flush elsewhere gets its chance now
+                            }
+                            synchronized (headers) {
+                                (committed ? lateHeaders : headers).add(h);
+                            }
+                            yield null;
+                        }
+                        case "hashCode" -> System.identityHashCode(proxy);
+                        case "equals" -> proxy == args[0];
+                        case "toString" -> "container response";
+                        default -> null;
+                    });
+        }
+    }
+
+    static SessionState session(Map<String, Object> sess) {
+        return new SessionState(Map.of("sid", "s1", "new", false, "sess", sess), "X-Session", 86400);
+    }
+
+    /**
+     * An async request whose other thread flushes the body while the
+     * filter's thread writes the directives (a StreamingResponseBody,
+     * an SseEmitter): the flush waits for them, so they go out with the
+     * response instead of being dropped by a committed one.
+     */
+    @Test
+    void aFlushFromAnotherThreadWaitsForTheDirectives() throws Exception {
+        Container container = new Container();
+        SessionState state = session(Map.of());
+        state.current.setAttribute("a", 1);
+        SessionResponse res = new SessionResponse(container.response(), state);
+        ServletOutputStream out = res.getOutputStream();
+        Thread streaming = new Thread(() -> {
+            try {
+                container.adding.await(5, TimeUnit.SECONDS);
+                out.flush();
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        streaming.start();
+        res.finish(); // the filter's thread, as the chain returned
+        streaming.join(5000);
+        assertTrue(container.committed);
+        assertEquals(List.of(), container.lateHeaders, "headers added to a committed response are lost");
+        assertEquals(List.of("X-Session-Set: {\"a\":1}", "Vary: Cookie"), container.headers);
+    }
+}
