@@ -179,7 +179,9 @@ public final class SessionServletApp extends HttpServlet {
         server.addConnector(connector);
         ServletContextHandler ctx = new ServletContextHandler();
         ctx.setContextPath("/");
-        ctx.addFilter(new FilterHolder(filter), "/*", EnumSet.of(DispatcherType.REQUEST));
+        FilterHolder sessions = new FilterHolder(filter);
+        sessions.setAsyncSupported(true);
+        ctx.addFilter(sessions, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR));
         ctx.addServlet(new ServletHolder(new SessionServletApp()), "/*");
         server.setHandler(ctx);
         server.setStopAtShutdown(true);

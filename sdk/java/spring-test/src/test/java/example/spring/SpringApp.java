@@ -1,6 +1,7 @@
 package example.spring;
 
 import io.github.sessionproxy.servlet.SessionProxyFilter;
+import jakarta.servlet.DispatcherType;
 import jakarta.servlet.http.HttpSession;
 import java.security.Principal;
 import java.util.Map;
@@ -29,13 +30,14 @@ public class SpringApp {
     FilterRegistrationBean<SessionProxyFilter> sessionProxy() {
         var reg = new FilterRegistrationBean<>(SessionProxyFilter.builder().secret(SECRET).build());
         reg.setOrder(Ordered.HIGHEST_PRECEDENCE + 50);
+        reg.setDispatcherTypes(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR);
         return reg;
     }
 
     @Bean
     SecurityFilterChain security(HttpSecurity http) throws Exception {
         return http
-            .authorizeHttpRequests(a -> a.requestMatchers("/me").authenticated().anyRequest().permitAll())
+            .authorizeHttpRequests(a -> a.requestMatchers("/cart/**").permitAll().anyRequest().authenticated())
             .formLogin(Customizer.withDefaults())
             .securityContext(c -> c.securityContextRepository(new JsonSessionSecurityContextRepository()))
             .requestCache(c -> c.requestCache(new CookieRequestCache()))
@@ -51,6 +53,11 @@ public class SpringApp {
     @GetMapping("/me")
     String me(Principal user) {
         return user.getName();
+    }
+
+    @GetMapping("/boom")
+    String boom() {
+        throw new IllegalStateException("boom");
     }
 
     @GetMapping("/cart/add")

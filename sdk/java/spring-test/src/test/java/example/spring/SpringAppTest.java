@@ -66,6 +66,21 @@ class SpringAppTest {
         assertEquals(302, send(jar, "GET", "/me", null).statusCode());
     }
 
+    /**
+     * Spring Security checks the error page's dispatch as well: with the
+     * filter registered for it, the user is still logged in there and
+     * sees the error, not the login page.
+     */
+    @Test
+    void aLoggedInUserSeesTheErrorPage() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        assertEquals(302, send(jar, "POST", "/login", "username=ann&password=pw").statusCode());
+        HttpResponse<String> r = send(jar, "GET", "/boom", null);
+        assertEquals(500, r.statusCode(), r.headers().map().toString());
+        assertTrue(r.body().contains("Internal Server Error"), r.body());
+        assertEquals(200, send(jar, "GET", "/me", null).statusCode(), "still logged in");
+    }
+
     @Test
     void withoutAToken401() throws Exception {
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/me")).build(),

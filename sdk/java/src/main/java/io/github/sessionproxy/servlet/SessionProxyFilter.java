@@ -30,7 +30,9 @@ import java.util.function.Predicate;
  * variable holding it), {@code oldSecrets} (comma-separated),
  * {@code jwksUrl}, {@code audience}, {@code header}, {@code required}
  * ({@code true}/{@code false}), {@code leeway} (seconds) and
- * {@code maxInactiveInterval} (seconds).
+ * {@code maxInactiveInterval} (seconds). Map it for the REQUEST, ASYNC
+ * and ERROR dispatches: a later dispatch of a request (its error page, an
+ * async dispatch) gets the session as the request left it, read-only.
  *
  * <p>A request without a valid token gets {@code 401} (a JWKS that cannot
  * be fetched, {@code 503}) unless {@code required} says otherwise; then it
@@ -41,6 +43,8 @@ public final class SessionProxyFilter implements Filter {
     /** The request attribute holding the InvalidTokenException or KeySetUnavailableException of a request let through. */
     public static final String ERROR_ATTRIBUTE = "io.github.sessionproxy.servlet.error";
     private static final String ACTIVE_ATTRIBUTE = "io.github.sessionproxy.servlet.active";
+    /** The request's SessionState, kept for its later dispatches (ERROR, ASYNC), which bring the container's request. */
+    private static final String STATE_ATTRIBUTE = "io.github.sessionproxy.servlet.state";
     private static final System.Logger LOG = System.getLogger(SessionProxyFilter.class.getName());
 
     private Verifier verifier;
@@ -212,23 +216,30 @@ public final class SessionProxyFilter implements Filter {
             throw new ServletException("sessionproxy: SessionProxyFilter has no settings: build it with "
                     + "SessionProxyFilter.builder() or give it init-params");
         }
-        Map<String, Object> claims = null;
-        try {
-            claims = verifier.verify(hreq.getHeader(header));
-        } catch (InvalidTokenException | KeySetUnavailableException e) {
-            boolean outage = e instanceof KeySetUnavailableException;
-            if (outage) {
-                LOG.log(System.Logger.Level.WARNING, e.getMessage());
-            } else {
-                LOG.log(System.Logger.Level.DEBUG, () -> "sessionproxy: refused a token: " + e.getMessage());
+        // A later dispatch of a request served already (its error page, an
+        // async dispatch) has the session as that request left it: its
+        // changes are on their way, so it is read-only.
+        SessionState state = req.getAttribute(STATE_ATTRIBUTE) instanceof SessionState s ? s : null;
+        if (state == null) {
+            Map<String, Object> claims = null;
+            try {
+                claims = verifier.verify(hreq.getHeader(header));
+            } catch (InvalidTokenException | KeySetUnavailableException e) {
+                boolean outage = e instanceof KeySetUnavailableException;
+                if (outage) {
+                    LOG.log(System.Logger.Level.WARNING, e.getMessage());
+                } else {
+                    LOG.log(System.Logger.Level.DEBUG, () -> "sessionproxy: refused a token: " + e.getMessage());
+                }
+                if (required.test(hreq)) {
+                    refuse(hres, outage);
+                    return;
+                }
+                hreq.setAttribute(ERROR_ATTRIBUTE, e);
             }
-            if (required.test(hreq)) {
-                refuse(hres, outage);
-                return;
-            }
-            hreq.setAttribute(ERROR_ATTRIBUTE, e);
+            state = new SessionState(claims, header, maxInactiveInterval);
+            hreq.setAttribute(STATE_ATTRIBUTE, state);
         }
-        SessionState state = new SessionState(claims, header, maxInactiveInterval);
         SessionResponse wres = new SessionResponse(hres, state);
         SessionRequest wreq = new SessionRequest(hreq, state);
         hreq.setAttribute(ACTIVE_ATTRIBUTE, Boolean.TRUE);

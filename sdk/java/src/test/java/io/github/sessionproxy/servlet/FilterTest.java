@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.eclipse.jetty.ee10.servlet.ErrorPageErrorHandler;
 import org.eclipse.jetty.ee10.servlet.FilterHolder;
 import org.eclipse.jetty.ee10.servlet.ServletContextHandler;
 import org.eclipse.jetty.ee10.servlet.ServletHolder;
@@ -60,6 +61,11 @@ class FilterTest {
         final ServerConnector connector = new ServerConnector(server);
 
         App(SessionProxyFilter filter) throws Exception {
+            this(filter, EnumSet.of(DispatcherType.REQUEST));
+        }
+
+        /** The filter mapped for these dispatches; errors (status 500) get the error page at /error. */
+        App(SessionProxyFilter filter, EnumSet<DispatcherType> dispatches) throws Exception {
             connector.setHost("127.0.0.1");
             connector.setPort(0);
             server.addConnector(connector);
@@ -79,7 +85,10 @@ class FilterTest {
             catching.setAsyncSupported(true);
             sessions.setAsyncSupported(true);
             ctx.addFilter(catching, "/*", EnumSet.of(DispatcherType.REQUEST));
-            ctx.addFilter(sessions, "/*", EnumSet.of(DispatcherType.REQUEST));
+            ctx.addFilter(sessions, "/*", dispatches);
+            ErrorPageErrorHandler errors = new ErrorPageErrorHandler();
+            errors.addErrorPage(500, "/error");
+            ctx.setErrorHandler(errors);
             ServletHolder servlet = new ServletHolder(new HttpServlet() {
                 private static final long serialVersionUID = 1L;
 
@@ -493,6 +502,32 @@ class FilterTest {
                     .header("X-App-Session", SessionProxyTesting.mintToken(SECRET, Map.of())).build(), HttpResponse.BodyHandlers.ofString());
             assertEquals(List.of(Map.of("k", "v")), SessionProxyTesting.readDirectives(r.headers().map(), "X-App-Session").set());
             assertEquals(401, get(other.url("/put"), SessionProxyTesting.mintToken(SECRET, Map.of())).statusCode(), "X-Session is not read");
+        }
+    }
+
+    /**
+     * Registered for error dispatches too (as the README says, so that
+     * Spring Security finds the user on the error page), the filter gives
+     * the error page the session as the failed request left it, the
+     * changes made before the exception included, and sends them once.
+     */
+    @Test
+    void theErrorPageSeesTheSessionTheRequestLeft() throws Exception {
+        try (App errors = new App(SessionProxyFilter.builder().secret(SECRET).build(),
+                EnumSet.of(DispatcherType.REQUEST, DispatcherType.ERROR, DispatcherType.ASYNC))) {
+            errors.routes.put("/fails", (req, res) -> {
+                req.getSession().setAttribute("a", 1);
+                throw new IllegalStateException("fails");
+            });
+            errors.routes.put("/error", (req, res) -> {
+                HttpSession s = req.getSession(false);
+                res.getWriter().print(s == null ? "no session" : s.getAttribute("user") + " " + s.getAttribute("a") + " " + s.getId());
+            });
+            HttpResponse<String> r = get(errors.url("/fails"), SessionProxyTesting.token(SECRET).session(Map.of("user", "ann")).sid("sid-1").mint());
+            assertEquals(500, r.statusCode());
+            assertEquals("ann 1 sid-1", r.body());
+            assertEquals(List.of(Map.of("a", 1)), directives(r).set());
+            assertEquals(List.of("Cookie"), r.headers().allValues("Vary"));
         }
     }
 }
