@@ -15,12 +15,13 @@ import org.springframework.security.core.userdetails.User;
 import org.springframework.security.core.userdetails.UserDetailsService;
 import org.springframework.security.provisioning.InMemoryUserDetailsManager;
 import org.springframework.security.web.SecurityFilterChain;
+import org.springframework.security.web.csrf.CookieCsrfTokenRepository;
 import org.springframework.security.web.savedrequest.CookieRequestCache;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
 
-/** A Spring Boot app as the README registers the filter, with Spring Security's form login. */
+/** A Spring Boot app as the README registers the filter, with Spring Security's form login and CSRF as the README sets them. */
 @SpringBootApplication
 @RestController
 public class SpringApp {
@@ -41,7 +42,7 @@ public class SpringApp {
             .formLogin(Customizer.withDefaults())
             .securityContext(c -> c.securityContextRepository(new JsonSessionSecurityContextRepository()))
             .requestCache(c -> c.requestCache(new CookieRequestCache()))
-            .csrf(c -> c.disable()) // the test posts the login form directly
+            .csrf(c -> c.csrfTokenRepository(new CookieCsrfTokenRepository()))
             .build();
     }
 

@@ -7,12 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.github.sessionproxy.servlet.SessionProxyTesting;
 import io.github.sessionproxy.servlet.SessionProxyTesting.Directives;
 import io.github.sessionproxy.servlet.SessionProxyTesting.SessionJar;
+import java.net.CookieManager;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -21,14 +24,23 @@ import org.springframework.boot.test.web.server.LocalServerPort;
  * sdk/java in Spring Boot over real HTTP: Spring Security's form login
  * keeps the user in the proxy's session as JSON, renews the session id
  * through request.changeSessionId() (its session-fixation protection),
- * and logout destroys the session.
+ * and logout destroys the session; the CSRF token is a cookie's, and a
+ * form without it is refused.
  */
 @SpringBootTest(webEnvironment = SpringBootTest.WebEnvironment.RANDOM_PORT, properties = "server.address=127.0.0.1")
 class SpringAppTest {
     @LocalServerPort
     int port;
 
-    final HttpClient client = HttpClient.newHttpClient();
+    // The browser's cookies other than the proxy's: XSRF-TOKEN, REDIRECT_URI.
+    final HttpClient client = HttpClient.newBuilder().cookieHandler(new CookieManager()).build();
+
+    /** The CSRF token of the login page's form, as a browser would post it. */
+    String csrf(SessionJar jar) throws Exception {
+        Matcher m = Pattern.compile("name=\"_csrf\" type=\"hidden\" value=\"([^\"]+)\"").matcher(send(jar, "GET", "/login", null).body());
+        assertTrue(m.find(), "the login form has a CSRF token");
+        return m.group(1);
+    }
 
     HttpResponse<String> send(SessionJar jar, String method, String path, String form) throws Exception {
         HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).header("X-Session", jar.token());
@@ -49,7 +61,9 @@ class SpringAppTest {
 
         send(jar, "GET", "/cart/add?item=book", null);
         String visitor = jar.sid();
-        HttpResponse<String> login = send(jar, "POST", "/login", "username=ann&password=pw");
+        send(jar, "POST", "/login", "username=ann&password=pw"); // no CSRF token: 403, whose error page sends to /login
+        assertEquals(null, jar.data().get("auth"), "no CSRF token, no login");
+        HttpResponse<String> login = send(jar, "POST", "/login", "username=ann&password=pw&_csrf=" + csrf(jar));
         assertEquals(302, login.statusCode());
         assertNotEquals(visitor, jar.sid(), "a new session id after the login");
         Map<?, ?> auth = (Map<?, ?>) jar.data().get("auth");
@@ -61,7 +75,9 @@ class SpringAppTest {
         assertEquals(200, me.statusCode());
         assertEquals("ann", me.body());
 
-        Directives logout = SessionProxyTesting.readDirectives(send(jar, "POST", "/logout", "").headers().map());
+        assertEquals(403, send(jar, "POST", "/logout", "").statusCode(), "no CSRF token");
+        assertEquals(200, send(jar, "GET", "/me", null).statusCode(), "still logged in");
+        Directives logout = SessionProxyTesting.readDirectives(send(jar, "POST", "/logout", "_csrf=" + csrf(jar)).headers().map());
         assertTrue(logout.destroy(), "logout destroys the session");
         assertEquals(302, send(jar, "GET", "/me", null).statusCode());
     }
@@ -74,7 +90,7 @@ class SpringAppTest {
     @Test
     void aLoggedInUserSeesTheErrorPage() throws Exception {
         SessionJar jar = new SessionJar(SpringApp.SECRET);
-        assertEquals(302, send(jar, "POST", "/login", "username=ann&password=pw").statusCode());
+        assertEquals(302, send(jar, "POST", "/login", "username=ann&password=pw&_csrf=" + csrf(jar)).statusCode());
         HttpResponse<String> r = send(jar, "GET", "/boom", null);
         assertEquals(500, r.statusCode(), r.headers().map().toString());
         assertTrue(r.body().contains("Internal Server Error"), r.body());
