@@ -241,7 +241,7 @@ final class Json {
                 continue;
             }
             Object b = before.get(k);
-            if (b instanceof Map<?, ?> bm && v instanceof Map<?, ?> vm) {
+            if (b instanceof Map<?, ?> bm && v instanceof Map<?, ?> vm && stringKeys(vm)) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> sub = diff((Map<String, ?>) bm, (Map<String, ?>) vm);
                 if (!sub.isEmpty()) {
@@ -254,9 +254,18 @@ final class Json {
         return patch;
     }
 
+    private static boolean stringKeys(Map<?, ?> m) {
+        for (Object k : m.keySet()) {
+            if (!(k instanceof String)) {
+                return false; // not JSON: sent whole, so that check() names it
+            }
+        }
+        return true;
+    }
+
     /** v with the null members of its objects left out (arrays keep theirs). */
     static Object stripNulls(Object v) {
-        if (v instanceof Map<?, ?> m) {
+        if (v instanceof Map<?, ?> m && stringKeys(m)) {
             Map<String, Object> out = new LinkedHashMap<>();
             for (Map.Entry<?, ?> e : m.entrySet()) {
                 if (e.getValue() != null) {

@@ -98,12 +98,18 @@ final class SessionState {
         return out;
     }
 
-    /** The session as the app sees it, checked to be JSON; IllegalArgumentException names the key. */
-    private Map<String, Object> checkedData() {
-        for (Map.Entry<String, Object> e : data.entrySet()) {
-            Json.check(e.getKey(), e.getValue());
+    /**
+     * The members to send, checked to be JSON (IllegalArgumentException
+     * names the key). Only what is sent: a value the session arrived with
+     * and the app left alone is whatever the proxy holds, a number past
+     * the double range included.
+     */
+    private static Map<String, Object> checked(Map<String, Object> members) {
+        for (Map.Entry<String, Object> e : members.entrySet()) {
+            String k = e.getKey();
+            Json.check(k.startsWith(PRIVATE_PREFIX + "_") ? k.substring(PRIVATE_PREFIX.length()) : k, e.getValue());
         }
-        return data;
+        return members;
     }
 
     /** The response headers carrying this request's changes; empty when nothing changed. */
@@ -112,18 +118,19 @@ final class SessionState {
         if (!verified) {
             return out;
         }
-        Map<String, Object> after = toStored(checkedData());
+        Map<String, Object> after = toStored(data);
         if (destroyed) {
             out.add(new String[] {header + "-Destroy", destroyOthers ? "all" : "true"});
-            Object fresh = Json.stripNulls(after);
-            if (!((Map<?, ?>) fresh).isEmpty()) {
+            @SuppressWarnings("unchecked")
+            Map<String, Object> fresh = checked((Map<String, Object>) Json.stripNulls(after));
+            if (!fresh.isEmpty()) {
                 out.add(new String[] {header + "-Set", Json.write(fresh)});
             }
         } else {
             if (destroyOthers) {
                 out.add(new String[] {header + "-Destroy", "others"});
             }
-            Map<String, Object> patch = Json.diff(before, after);
+            Map<String, Object> patch = checked(Json.diff(before, after));
             if (!patch.isEmpty()) {
                 out.add(new String[] {header + "-Set", Json.write(patch)});
             }

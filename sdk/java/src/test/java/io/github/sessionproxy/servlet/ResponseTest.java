@@ -103,4 +103,39 @@ class ResponseTest {
         assertEquals(List.of(), container.lateHeaders, "headers added to a committed response are lost");
         assertEquals(List.of("X-Session-Set: {\"a\":1}", "Vary: Cookie"), container.headers);
     }
+
+    /**
+     * The proxy keeps numbers as written, so a session may hold one past
+     * the double range (another app's 1e400): left alone, it is no reason
+     * to refuse this request's change.
+     */
+    @Test
+    @SuppressWarnings("unchecked")
+    void aNumberPastTheDoubleRangeLeftAloneIsNoError() throws Exception {
+        Map<String, Object> sess = (Map<String, Object>) Json.parse("{\"big\":1e400,\"deep\":{\"n\":-1e400}}");
+        SessionState state = session(sess);
+        state.current.setAttribute("a", 1);
+        List<String[]> d = state.seal();
+        assertEquals(1, d.size());
+        assertEquals("X-Session-Set", d.get(0)[0]);
+        assertEquals("{\"a\":1}", d.get(0)[1]);
+    }
+
+    /** A change inside a map that is not JSON is refused by the key's name when the headers are written. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void aNestedValueThatIsNotJsonIsRefusedByName() throws Exception {
+        for (boolean destroyed : new boolean[] {false, true}) {
+            SessionState state = session((Map<String, Object>) Json.parse("{\"java:_m\":{\"a\":1}}"));
+            Map<Object, Object> m = (Map<Object, Object>) state.current.getAttribute("_m");
+            if (destroyed) {
+                state.current.invalidate();
+                state.current = new ProxySession(state, true);
+                state.current.setAttribute("_m", m);
+            }
+            m.put(1, "one");
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, state::seal);
+            assertTrue(e.getMessage().contains("\"_m\"") && e.getMessage().contains("java.lang.Integer"), e.getMessage());
+        }
+    }
 }
