@@ -2,6 +2,7 @@ package example.spring;
 
 import io.github.sessionproxy.servlet.SessionProxyFilter;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpSession;
 import java.security.Principal;
 import java.util.Map;
@@ -20,6 +21,7 @@ import org.springframework.security.web.savedrequest.CookieRequestCache;
 import org.springframework.web.bind.annotation.GetMapping;
 import org.springframework.web.bind.annotation.RequestParam;
 import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.servlet.ModelAndView;
 
 /** A Spring Boot app as the README registers the filter, with Spring Security's form login and CSRF as the README sets them. */
 @SpringBootApplication
@@ -59,6 +61,17 @@ public class SpringApp {
     @GetMapping("/boom")
     String boom() {
         throw new IllegalStateException("boom");
+    }
+
+    @GetMapping("/cart/forward")
+    ModelAndView forward(HttpSession session) {
+        session.setAttribute("forwarded", true);
+        return new ModelAndView("forward:/cart/view");
+    }
+
+    @GetMapping("/cart/view")
+    void view(HttpSession session, HttpServletResponse response) throws java.io.IOException {
+        response.getWriter().print("forwarded " + session.getAttribute("forwarded")); // as a JSP writes, no Content-Length
     }
 
     @GetMapping("/cart/add")

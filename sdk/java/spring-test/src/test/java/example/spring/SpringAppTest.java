@@ -97,6 +97,16 @@ class SpringAppTest {
         assertEquals(200, send(jar, "GET", "/me", null).statusCode(), "still logged in");
     }
 
+    /** Tomcat ends a forwarded response around the filter: the change made before the forward still arrives. */
+    @Test
+    void aForwardKeepsTheChangeMadeBeforeIt() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        HttpResponse<String> r = send(jar, "GET", "/cart/forward", null);
+        assertEquals(200, r.statusCode());
+        assertEquals("forwarded true", r.body());
+        assertEquals(true, jar.data().get("forwarded"));
+    }
+
     @Test
     void withoutAToken401() throws Exception {
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/me")).build(),

@@ -241,7 +241,7 @@ public final class SessionProxyFilter implements Filter {
             hreq.setAttribute(STATE_ATTRIBUTE, state);
         }
         SessionResponse wres = new SessionResponse(hres, state);
-        SessionRequest wreq = new SessionRequest(hreq, state);
+        SessionRequest wreq = new SessionRequest(hreq, state, wres);
         hreq.setAttribute(ACTIVE_ATTRIBUTE, Boolean.TRUE);
         try {
             chain.doFilter(wreq, wres);

@@ -1,16 +1,49 @@
 package io.github.sessionproxy.servlet;
 
+import jakarta.servlet.RequestDispatcher;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.ServletRequest;
+import jakarta.servlet.ServletResponse;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletRequestWrapper;
 import jakarta.servlet.http.HttpSession;
+import java.io.IOException;
 
 /** The request as the app sees it: its session is the proxy's. */
 final class SessionRequest extends HttpServletRequestWrapper {
     private final SessionState state;
+    private final SessionResponse response;
 
-    SessionRequest(HttpServletRequest request, SessionState state) {
+    SessionRequest(HttpServletRequest request, SessionState state, SessionResponse response) {
         super(request);
         this.state = state;
+        this.response = response;
+    }
+
+    /**
+     * The container's dispatcher, whose forward writes the directives
+     * first: a container may end a forwarded response around the filter's
+     * wrappers (Tomcat does), leaving no moment to write them after it. A
+     * change in the forward's target (a view) throws, as after a commit.
+     */
+    @Override
+    public RequestDispatcher getRequestDispatcher(String path) {
+        RequestDispatcher d = super.getRequestDispatcher(path);
+        if (d == null) {
+            return null;
+        }
+        return new RequestDispatcher() {
+            @Override
+            public void forward(ServletRequest req, ServletResponse res) throws ServletException, IOException {
+                response.writeDirectives();
+                d.forward(req, res);
+            }
+
+            @Override
+            public void include(ServletRequest req, ServletResponse res) throws ServletException, IOException {
+                d.include(req, res);
+            }
+        };
     }
 
     @Override

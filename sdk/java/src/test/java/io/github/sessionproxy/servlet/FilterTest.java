@@ -530,4 +530,32 @@ class FilterTest {
             assertEquals(List.of("Cookie"), r.headers().allValues("Vary"));
         }
     }
+
+    /**
+     * A forward (a JSP view, Spring's forward:) ends the response in the
+     * container, around the filter: the directives are written before it,
+     * and a change in the forward's target throws instead of being lost.
+     */
+    @Test
+    void aForwardSendsTheChangesMadeBeforeIt() throws Exception {
+        app.routes.put("/forwarding", (req, res) -> {
+            req.getSession().setAttribute("a", 1);
+            req.getRequestDispatcher("/forwarded").forward(req, res);
+        });
+        app.routes.put("/forwarded", (req, res) -> {
+            String late;
+            try {
+                req.getSession().setAttribute("b", 2);
+                late = "accepted";
+            } catch (IllegalStateException e) {
+                late = "refused";
+            }
+            res.getWriter().print("view " + req.getSession().getAttribute("a") + " " + late);
+        });
+        HttpResponse<String> r = get("/forwarding", Map.of());
+        assertEquals(200, r.statusCode());
+        assertEquals("view 1 refused", r.body());
+        assertEquals(List.of(Map.of("a", 1)), directives(r).set());
+        assertNull(app.escaped.poll(), "nothing thrown from the filter");
+    }
 }
