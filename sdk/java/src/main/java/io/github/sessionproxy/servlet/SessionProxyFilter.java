@@ -190,8 +190,13 @@ public final class SessionProxyFilter implements Filter {
             if (config.getInitParameter("header") != null) {
                 b.header(config.getInitParameter("header"));
             }
-            if (config.getInitParameter("required") != null) {
-                b.required(Boolean.parseBoolean(config.getInitParameter("required").trim()));
+            String required = config.getInitParameter("required");
+            if (required != null) {
+                switch (required.trim().toLowerCase(java.util.Locale.ROOT)) {
+                    case "true" -> b.required(true);
+                    case "false" -> b.required(false);
+                    default -> throw new IllegalArgumentException("init-param required must be true or false, not \"" + required + "\"");
+                }
             }
             if (config.getInitParameter("leeway") != null) {
                 b.leeway(Duration.ofSeconds(Long.parseLong(config.getInitParameter("leeway").trim())));
