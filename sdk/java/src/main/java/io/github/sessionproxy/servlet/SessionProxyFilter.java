@@ -261,7 +261,7 @@ public final class SessionProxyFilter implements Filter {
             hreq.removeAttribute(ACTIVE_ATTRIBUTE);
         }
         // An async request's changes must be made before startAsync(): its
-        // headers are written now, and a later change throws.
+        // headers were written then, and a later change throws.
         wres.finish();
     }
 

@@ -1,5 +1,6 @@
 package io.github.sessionproxy.servlet;
 
+import jakarta.servlet.AsyncContext;
 import jakarta.servlet.RequestDispatcher;
 import jakarta.servlet.ServletException;
 import jakarta.servlet.ServletRequest;
@@ -44,6 +45,25 @@ final class SessionRequest extends HttpServletRequestWrapper {
                 d.include(req, res);
             }
         };
+    }
+
+    /**
+     * Starts async processing and writes the directives: the async
+     * thread may run before the filter returns, and its changes are
+     * refused all the same rather than sent or lost by timing.
+     */
+    @Override
+    public AsyncContext startAsync() {
+        AsyncContext async = super.startAsync();
+        response.writeDirectives();
+        return async;
+    }
+
+    @Override
+    public AsyncContext startAsync(ServletRequest req, ServletResponse res) {
+        AsyncContext async = super.startAsync(req, res);
+        response.writeDirectives();
+        return async;
     }
 
     @Override

@@ -558,4 +558,38 @@ class FilterTest {
         assertEquals(List.of(Map.of("a", 1)), directives(r).set());
         assertNull(app.escaped.poll(), "nothing thrown from the filter");
     }
+
+    /**
+     * The async thread may run before the filter returns: a change made
+     * there is refused all the same, not sent or refused by timing.
+     */
+    @Test
+    void aChangeAfterStartAsyncIsRefusedWhateverTheTiming() throws Exception {
+        app.routes.put("/async-early", (req, res) -> {
+            HttpSession s = req.getSession();
+            s.setAttribute("a", 1);
+            jakarta.servlet.AsyncContext async = req.startAsync();
+            java.util.concurrent.CountDownLatch tried = new java.util.concurrent.CountDownLatch(1);
+            async.start(() -> {
+                String late;
+                try {
+                    s.setAttribute("b", 2);
+                    late = "accepted";
+                } catch (IllegalStateException e) {
+                    late = "refused";
+                }
+                tried.countDown();
+                try {
+                    async.getResponse().getWriter().print(late);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                async.complete();
+            });
+            tried.await(5, TimeUnit.SECONDS); // the async thread changed the session before the filter returned
+        });
+        HttpResponse<String> r = get("/async-early", Map.of());
+        assertEquals("refused", r.body());
+        assertEquals(List.of(Map.of("a", 1)), directives(r).set());
+    }
 }
