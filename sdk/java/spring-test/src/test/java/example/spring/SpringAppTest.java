@@ -107,6 +107,18 @@ class SpringAppTest {
         assertEquals(true, jar.data().get("forwarded"));
     }
 
+    /** Spring stores @SessionAttributes again after a @ResponseBody is written: unchanged, that is no error, after a commit too. */
+    @Test
+    void sessionAttributesWithALargeBody() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        for (String step : new String[] {"one&rows=1", "two&rows=3000"}) { // the first store must precede the commit
+            HttpResponse<String> r = send(jar, "GET", "/cart/wizard?step=" + step, null);
+            assertEquals(200, r.statusCode());
+            assertTrue(r.body().endsWith("}]"), () -> "the body ends as written: " + r.body().substring(Math.max(0, r.body().length() - 200)));
+        }
+        assertEquals(Map.of("one", true, "two", true), jar.data().get("wizard"));
+    }
+
     @Test
     void withoutAToken401() throws Exception {
         HttpResponse<String> r = client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/me")).build(),

@@ -401,6 +401,7 @@ class FilterTest {
                 req.getSession().setAttribute("a", 1);
                 c.getValue().serve(req, res);
                 req.getSession().removeAttribute("absent"); // no change: allowed after the commit too
+                req.getSession().setAttribute("a", 1); // nor is setting the value it holds
                 try {
                     req.getSession().setAttribute("b", 2);
                     res.setHeader("X-Late", "accepted"); // visible only if nothing committed
