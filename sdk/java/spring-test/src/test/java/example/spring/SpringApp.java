@@ -10,12 +10,13 @@ import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.Ordered;
-import org.springframework.security.config.Customizer;
+import org.springframework.security.config.ObjectPostProcessor;
 import org.springframework.security.config.annotation.web.builders.HttpSecurity;
 import org.springframework.security.core.userdetails.User;
 import org.springframework.security.core.userdetails.UserDetailsService;
 import org.springframework.security.provisioning.InMemoryUserDetailsManager;
 import org.springframework.security.web.SecurityFilterChain;
+import org.springframework.security.web.authentication.UsernamePasswordAuthenticationFilter;
 import org.springframework.security.web.csrf.CookieCsrfTokenRepository;
 import org.springframework.security.web.savedrequest.CookieRequestCache;
 import org.springframework.web.bind.annotation.GetMapping;
@@ -41,7 +42,14 @@ public class SpringApp {
     SecurityFilterChain security(HttpSecurity http) throws Exception {
         return http
             .authorizeHttpRequests(a -> a.requestMatchers("/cart/**").permitAll().anyRequest().authenticated())
-            .formLogin(Customizer.withDefaults())
+            .formLogin(f -> f.withObjectPostProcessor(new ObjectPostProcessor<UsernamePasswordAuthenticationFilter>() {
+                @Override
+                public <O extends UsernamePasswordAuthenticationFilter> O postProcess(O filter) {
+                    // To the form again, without keeping the exception (not JSON) in the session.
+                    filter.setAuthenticationFailureHandler((request, response, e) -> response.sendRedirect(request.getContextPath() + "/login?error"));
+                    return filter;
+                }
+            }))
             .securityContext(c -> c.securityContextRepository(new JsonSessionSecurityContextRepository()))
             .requestCache(c -> c.requestCache(new CookieRequestCache()))
             .csrf(c -> c.csrfTokenRepository(new CookieCsrfTokenRepository()))

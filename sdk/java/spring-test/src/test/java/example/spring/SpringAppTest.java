@@ -82,6 +82,18 @@ class SpringAppTest {
         assertEquals(302, send(jar, "GET", "/me", null).statusCode());
     }
 
+    /** A wrong password goes back to the login form; Spring Security's exception is not put in the session, where it would throw. */
+    @Test
+    void aWrongPasswordShowsTheLoginFormAgain() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        send(jar, "GET", "/cart/add?item=book", null); // a session with data, as a visitor's
+        HttpResponse<String> r = send(jar, "POST", "/login", "username=ann&password=wrong&_csrf=" + csrf(jar));
+        assertEquals(302, r.statusCode(), r.body());
+        assertTrue(r.headers().firstValue("Location").orElse("").endsWith("/login?error"), r.headers().map().toString());
+        assertTrue(send(jar, "GET", "/login?error", null).body().contains("Invalid credentials"));
+        assertEquals(Map.of("cart", List.of("book")), jar.data());
+    }
+
     /**
      * Spring Security checks the error page's dispatch as well: with the
      * filter registered for it, the user is still logged in there and
