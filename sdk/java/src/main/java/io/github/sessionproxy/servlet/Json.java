@@ -108,6 +108,10 @@ final class Json {
             double d = ((Number) v).doubleValue();
             return Double.isFinite(d) ? null : "the number " + d + " is not JSON";
         }
+        if ((v instanceof Map || v instanceof List) && !plainContainer(v)) {
+            return "a " + typeName(v) + " would be read back as a plain " + (v instanceof Map ? "Map" : "List")
+                    + ", not as its own class (copy it into a LinkedHashMap or an ArrayList if that is what you want)";
+        }
         if (v instanceof Map<?, ?> m) {
             for (Map.Entry<?, ?> e : m.entrySet()) {
                 if (!(e.getKey() instanceof String)) {
@@ -130,6 +134,17 @@ final class Json {
             return null;
         }
         return "a value of type " + typeName(v) + " is not JSON";
+    }
+
+    /**
+     * Whether a Map or List is one of the JDK's (or Kotlin's) own: one of
+     * another class, such as Spring's FlashMap, comes back from JSON as a
+     * plain one, and the app's cast to its class would fail on the next
+     * request.
+     */
+    private static boolean plainContainer(Object v) {
+        String n = v.getClass().getName();
+        return n.startsWith("java.") || n.startsWith("kotlin.collections.");
     }
 
     private static String typeName(Object o) {
@@ -241,7 +256,7 @@ final class Json {
                 continue;
             }
             Object b = before.get(k);
-            if (b instanceof Map<?, ?> bm && v instanceof Map<?, ?> vm && stringKeys(vm)) {
+            if (b instanceof Map<?, ?> bm && v instanceof Map<?, ?> vm && stringKeys(vm) && plainContainer(vm)) {
                 @SuppressWarnings("unchecked")
                 Map<String, Object> sub = diff((Map<String, ?>) bm, (Map<String, ?>) vm);
                 if (!sub.isEmpty()) {
@@ -265,7 +280,7 @@ final class Json {
 
     /** v with the null members of its objects left out (arrays keep theirs). */
     static Object stripNulls(Object v) {
-        if (v instanceof Map<?, ?> m && stringKeys(m)) {
+        if (v instanceof Map<?, ?> m && stringKeys(m) && plainContainer(m)) {
             Map<String, Object> out = new LinkedHashMap<>();
             for (Map.Entry<?, ?> e : m.entrySet()) {
                 if (e.getValue() != null) {

@@ -138,4 +138,38 @@ class ResponseTest {
             assertTrue(e.getMessage().contains("\"_m\"") && e.getMessage().contains("java.lang.Integer"), e.getMessage());
         }
     }
+
+    /** A subclass of a Map (Spring's FlashMap) or of a List: its own class would be read back as a plain one. */
+    static final class FlashMap extends java.util.HashMap<String, Object> {
+        private static final long serialVersionUID = 1L;
+    }
+
+    static final class Cart extends ArrayList<Object> {
+        private static final long serialVersionUID = 1L;
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void aMapOrListOfItsOwnClassIsRefusedByName() throws Exception {
+        SessionState state = session(Map.of());
+        FlashMap flash = new FlashMap();
+        flash.put("msg", "Saved");
+        for (Object v : new Object[] {flash, List.of(flash), new Cart(), Map.of("cart", new Cart())}) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> state.current.setAttribute("k", v));
+            assertTrue(e.getMessage().contains("\"k\"") && e.getMessage().contains("ResponseTest$"), e.getMessage());
+        }
+        // Put inside a map the session holds, found when the headers are written.
+        SessionState nested = session((Map<String, Object>) Json.parse("{\"m\":{\"x\":{\"a\":1}}}"));
+        flash.put("a", 1);
+        ((Map<String, Object>) nested.current.getAttribute("m")).put("x", flash);
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, nested::seal);
+        assertTrue(e.getMessage().contains("\"m\"") && e.getMessage().contains("FlashMap"), e.getMessage());
+        // Plain ones are JSON, whichever java.util class holds them.
+        for (Object v : new Object[] {new java.util.HashMap<>(Map.of("a", 1)), new java.util.TreeMap<>(Map.of("a", 1)),
+                java.util.Collections.unmodifiableMap(Map.of("a", 1)), new java.util.LinkedList<>(List.of(1)),
+                java.util.Arrays.asList(1, 2), new java.util.concurrent.CopyOnWriteArrayList<>(List.of(1)), List.of(), Map.of()}) {
+            state.current.setAttribute("k", v);
+        }
+    }
 }
