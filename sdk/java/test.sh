@@ -12,6 +12,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# mvnq runs Maven in batch mode, quiet. Maven 3.8 still writes colour
+# resets with -B, which ran into the next line of the log: they are cut.
+mvnq() {
+	mvn -B -q "$@" 2>&1 | sed 's/\x1b\[[0-9;]*m//g'
+}
+
 # summary DIR prints the JUnit counts of a Maven project's tests, and the
 # tail of their logs when one failed.
 summary() {
@@ -21,12 +27,12 @@ summary() {
 	fi
 }
 
-mvn -B -q install || { summary .; exit 1; }
+mvnq install || { summary .; exit 1; }
 summary .
 
 # The library in a Spring Boot 4 app with Spring Security's form login.
-(cd spring-test && mvn -B -q test) || { summary spring-test; exit 1; }
+(cd spring-test && mvnq test) || { summary spring-test; exit 1; }
 summary spring-test
 
 cd ../../examples/java-servlet
-mvn -B -q package dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib
+mvnq package dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=target/lib
