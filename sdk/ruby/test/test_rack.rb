@@ -64,6 +64,14 @@ class TestRack < Minitest::Test
     assert_equal [{ "a" => 1 }, false], [claims["sess"], claims["new"]]
   end
 
+  def test_the_session_given_as_symbol_keywords
+    res = get(app { |s| s["user"]["name"] }, env: Testing.env(SECRET, user: { name: "jo" }))
+    assert_equal [200, "jo"], [res.status, res.body]
+    claims = SessionProxy.verify(Testing.mint_token(SECRET, cart: [1], sub: "u1", claims: { "tenant" => "t" }), secret: SECRET)
+    assert_equal [{ "cart" => [1] }, "u1", "t"], [claims["sess"], claims["sub"], claims["tenant"]]
+    assert_raises(ArgumentError) { Testing.mint_token(SECRET, { "a" => 1 }, b: 2) }
+  end
+
   def test_expired_within_the_leeway_is_accepted
     res = get(app { |s| s["user"] }, { "user" => "jo" }, exp: Time.now.to_i - 2)
     assert_equal [200, "jo"], [res.status, res.body]

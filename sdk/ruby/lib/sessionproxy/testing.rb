@@ -28,23 +28,34 @@ module SessionProxy
       SessionProxy.b64encode(SecureRandom.bytes(16))
     end
 
+    # The registered claims (RFC 7519) mint_token takes as keywords beside
+    # its own; any other keyword is a session key.
+    CLAIM_KEYWORDS = %i[exp nbf jti sub].freeze
+
     # An HS256 token as the proxy would sign it. +sess+ is the session data
-    # (default {}); +sid+ defaults to a random id (pass nil for the koa
-    # cookie format, which has none); +new+ defaults to true when +sess+ is
-    # empty. +extra+ claims are added as given (exp: 0 for an expired
-    # token).
-    def mint_token(secret, sess = nil, sid: UNSET, new: nil, ttl: 60, iat: nil, audience: nil, issuer: ISSUER, **extra)
+    # (default {}), given as a Hash or as the trailing keywords:
+    # mint_token(SECRET, user: { name: "jo" }) and
+    # mint_token(SECRET, "user" => { "name" => "jo" }) both give the session
+    # {"user" => {"name" => "jo"}}. +sid+ defaults to a random id (pass nil
+    # for the koa cookie format, which has none); +new+ defaults to true
+    # when the session is empty. exp:, nbf:, jti: and sub: are claims
+    # (exp: 0 for an expired token); +claims+ adds any other claim.
+    def mint_token(secret, sess = nil, sid: UNSET, new: nil, ttl: 60, iat: nil, audience: nil, issuer: ISSUER, claims: {},
+                   **rest)
       raise ArgumentError, "sessionproxy/testing: the secret is empty" if secret.nil? || secret.empty?
 
-      # Ruby 3 passes a trailing Hash written without braces and with
-      # String keys (mint_token(SECRET, "user" => "jo")) as keywords: it is
-      # the session, not extra claims, which are Symbols.
-      data, extra = extra.partition { |k, _| !k.is_a?(Symbol) }.map(&:to_h)
+      # Ruby 3 passes a trailing Hash written without braces as keywords,
+      # whatever its keys: the session, but for the registered claims.
+      extra, data = rest.partition { |k, _| CLAIM_KEYWORDS.include?(k) }.map(&:to_h)
       unless data.empty?
-        raise ArgumentError, "sessionproxy/testing: give the session as one Hash" unless sess.nil?
+        unless sess.nil?
+          raise ArgumentError, "sessionproxy/testing: the session is given twice, as a Hash and as keywords " \
+                               "(#{data.keys.map(&:inspect).join(", ")}); give it once, or other claims in claims:"
+        end
 
-        sess = data
+        sess = data.transform_keys(&:to_s)
       end
+      extra = extra.merge(claims)
       now = iat || Time.now.to_i
       claims = {}
       sid = new_sid if sid.equal?(UNSET)
