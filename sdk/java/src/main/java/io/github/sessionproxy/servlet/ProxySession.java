@@ -188,10 +188,11 @@ public final class ProxySession implements HttpSession {
     /**
      * Sets a session key to a JSON value; null removes it. A key starting
      * with "java:_" is refused: the library stores the app's "_" keys
-     * under that name. Setting the value the key holds already is no
-     * change, and so allowed after the response committed too (Spring
-     * stores its {@code @SessionAttributes} again after a
-     * {@code @ResponseBody} is written).
+     * under that name. Setting the value the headers carried for the key
+     * is no change, and so allowed after the response committed too
+     * (Spring stores its {@code @SessionAttributes} again after a
+     * {@code @ResponseBody} is written); a map changed in place since is
+     * a change.
      */
     @Override
     public void setAttribute(String name, Object value) {
@@ -205,9 +206,10 @@ public final class ProxySession implements HttpSession {
         checkReserved(name);
         Json.check(name, value);
         checkValid();
-        if (state.sealed() && state.verified && Json.same(state.data.get(name), value)) {
+        if (state.sealed() && state.verified && state.sentAs(name, value)) {
             state.accessed = true;
-            return; // a change made inside it since is found when the filter returns
+            state.data.put(name, value);
+            return;
         }
         checkWritable();
         state.accessed = true;

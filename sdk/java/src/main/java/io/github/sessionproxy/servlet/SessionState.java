@@ -157,6 +157,15 @@ final class SessionState {
         return d;
     }
 
+    /**
+     * Whether the directives carried value for name: setting it after the
+     * seal is no change. Compared with their copy, not with the data, as
+     * the app may have changed in place the very map it puts back.
+     */
+    boolean sentAs(String name, Object value) {
+        return sent != null && Json.same(sent.get(name), value);
+    }
+
     /** True when the data differs from what the directives carried (a nested change made later). */
     boolean changedSinceSealed() {
         if (sent == null) {

@@ -593,4 +593,47 @@ class FilterTest {
         assertEquals("refused", r.body());
         assertEquals(List.of(Map.of("a", 1)), directives(r).set());
     }
+
+    /**
+     * A map changed in place, then put back with setAttribute (the servlet
+     * idiom), after the headers were written: refused, as any change is.
+     * Checked against what the headers carried, not against the map
+     * itself, which is the one the session holds and so always "the same";
+     * an async thread's change would otherwise be lost without a word,
+     * since the filter returned before it.
+     */
+    @Test
+    void aMapChangedInPlaceAndPutBackAfterStartAsyncIsRefused() throws Exception {
+        app.routes.put("/async-put-back", (req, res) -> {
+            HttpSession s = req.getSession();
+            jakarta.servlet.AsyncContext async = req.startAsync();
+            app.returned.drainPermits();
+            async.start(() -> {
+                try {
+                    app.returned.tryAcquire(5, TimeUnit.SECONDS); // the filter returned
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                @SuppressWarnings("unchecked")
+                Map<String, Object> cart = (Map<String, Object>) s.getAttribute("cart");
+                cart.put("n", 2);
+                String late;
+                try {
+                    s.setAttribute("cart", cart);
+                    late = "accepted";
+                } catch (IllegalStateException e) {
+                    late = "refused";
+                }
+                try {
+                    async.getResponse().getWriter().print(late);
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+                async.complete();
+            });
+        });
+        HttpResponse<String> r = get("/async-put-back", Map.of("cart", Map.of("n", 1)));
+        assertEquals("refused", r.body());
+        assertEquals(List.of(), directives(r).set());
+    }
 }
