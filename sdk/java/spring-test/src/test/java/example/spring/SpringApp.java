@@ -82,6 +82,15 @@ public class SpringApp {
         response.getWriter().print("forwarded " + session.getAttribute("forwarded")); // as a JSP writes, no Content-Length
     }
 
+    /** A body written whole, then its length: Tomcat counts the response complete, and so committed, there. */
+    @GetMapping("/cart/length")
+    void length(HttpSession session, HttpServletResponse response) throws java.io.IOException {
+        session.setAttribute("length", true);
+        byte[] body = "written, then measured".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        response.getOutputStream().write(body);
+        response.setContentLength(body.length);
+    }
+
     @GetMapping("/cart/add")
     Object add(HttpSession session, @RequestParam String item) {
         Object cart = session.getAttribute("cart");

@@ -119,6 +119,16 @@ class SpringAppTest {
         assertEquals(true, jar.data().get("forwarded"));
     }
 
+    /** A Content-Length set once the body is written completes the response on Tomcat: the change made before it arrives. */
+    @Test
+    void aContentLengthSetAfterTheBody() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        HttpResponse<String> r = send(jar, "GET", "/cart/length", null);
+        assertEquals(200, r.statusCode(), r.body());
+        assertEquals("written, then measured", r.body());
+        assertEquals(true, jar.data().get("length"));
+    }
+
     /** Spring stores @SessionAttributes again after a @ResponseBody is written: unchanged, that is no error, after a commit too. */
     @Test
     void sessionAttributesWithALargeBody() throws Exception {

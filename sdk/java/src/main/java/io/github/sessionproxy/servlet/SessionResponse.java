@@ -199,20 +199,32 @@ final class SessionResponse extends HttpServletResponseWrapper {
 
     @Override
     public void setContentLength(int len) {
+        lengthSet(len);
         super.setContentLength(len);
-        contentLength = len;
     }
 
     @Override
     public void setContentLengthLong(long len) {
+        lengthSet(len);
         super.setContentLengthLong(len);
+    }
+
+    /**
+     * A Content-Length the body has reached already completes the
+     * response, which Tomcat then counts as committed: the directives go
+     * first.
+     */
+    private void lengthSet(long len) {
         contentLength = len;
+        if (!done && len > 0 && written >= len) {
+            writeDirectives();
+        }
     }
 
     private void trackLength(String name, String value) {
         if ("content-length".equalsIgnoreCase(name)) {
             try {
-                contentLength = value == null ? -1 : Long.parseLong(value.trim());
+                lengthSet(value == null ? -1 : Long.parseLong(value.trim()));
             } catch (NumberFormatException e) {
                 contentLength = -1;
             }
@@ -224,8 +236,8 @@ final class SessionResponse extends HttpServletResponseWrapper {
         if (ownHeader(name)) {
             return;
         }
-        super.setHeader(name, value);
         trackLength(name, value);
+        super.setHeader(name, value);
     }
 
     @Override
@@ -233,8 +245,8 @@ final class SessionResponse extends HttpServletResponseWrapper {
         if (ownHeader(name)) {
             return;
         }
-        super.addHeader(name, value);
         trackLength(name, value);
+        super.addHeader(name, value);
     }
 
     @Override
@@ -242,8 +254,8 @@ final class SessionResponse extends HttpServletResponseWrapper {
         if (ownHeader(name)) {
             return;
         }
-        super.setIntHeader(name, value);
         trackLength(name, Integer.toString(value));
+        super.setIntHeader(name, value);
     }
 
     @Override
@@ -251,8 +263,8 @@ final class SessionResponse extends HttpServletResponseWrapper {
         if (ownHeader(name)) {
             return;
         }
-        super.addIntHeader(name, value);
         trackLength(name, Integer.toString(value));
+        super.addIntHeader(name, value);
     }
 
     @Override

@@ -378,6 +378,14 @@ class FilterTest {
             res.setHeader("Content-Length", "2");
             res.getWriter().print("ok");
         });
+        commits.put("content length set after the body", (req, res) -> {
+            res.getOutputStream().write("ok".getBytes());
+            res.setContentLength(2);
+        });
+        commits.put("content length header set after the body", (req, res) -> {
+            res.getWriter().print("ok");
+            res.setIntHeader("Content-Length", 2);
+        });
         commits.put("one write of a third of the buffer", (req, res) -> res.getOutputStream().write(new byte[res.getBufferSize() / 3]));
         commits.put("one write larger than the buffer", (req, res) -> res.getOutputStream().write(new byte[100_000]));
         commits.put("many small writes", (req, res) -> {
