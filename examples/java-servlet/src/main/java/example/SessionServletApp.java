@@ -181,7 +181,7 @@ public final class SessionServletApp extends HttpServlet {
         ctx.setContextPath("/");
         FilterHolder sessions = new FilterHolder(filter);
         sessions.setAsyncSupported(true);
-        ctx.addFilter(sessions, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR));
+        ctx.addFilter(sessions, "/*", EnumSet.of(DispatcherType.REQUEST, DispatcherType.FORWARD, DispatcherType.ASYNC, DispatcherType.ERROR));
         ctx.addServlet(new ServletHolder(new SessionServletApp()), "/*");
         server.setHandler(ctx);
         server.setStopAtShutdown(true);

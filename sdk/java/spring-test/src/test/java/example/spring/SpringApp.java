@@ -2,12 +2,16 @@ package example.spring;
 
 import io.github.sessionproxy.servlet.SessionProxyFilter;
 import jakarta.servlet.DispatcherType;
+import jakarta.servlet.ServletException;
+import jakarta.servlet.http.HttpServlet;
+import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
 import jakarta.servlet.http.HttpSession;
 import java.security.Principal;
 import java.util.Map;
 import org.springframework.boot.autoconfigure.SpringBootApplication;
 import org.springframework.boot.web.servlet.FilterRegistrationBean;
+import org.springframework.boot.web.servlet.ServletRegistrationBean;
 import org.springframework.context.annotation.Bean;
 import org.springframework.core.Ordered;
 import org.springframework.security.config.ObjectPostProcessor;
@@ -34,8 +38,25 @@ public class SpringApp {
     FilterRegistrationBean<SessionProxyFilter> sessionProxy() {
         var reg = new FilterRegistrationBean<>(SessionProxyFilter.builder().secret(SECRET).build());
         reg.setOrder(Ordered.HIGHEST_PRECEDENCE + 50);
-        reg.setDispatcherTypes(DispatcherType.REQUEST, DispatcherType.ASYNC, DispatcherType.ERROR);
+        reg.setDispatcherTypes(DispatcherType.REQUEST, DispatcherType.FORWARD, DispatcherType.ASYNC, DispatcherType.ERROR);
         return reg;
+    }
+
+    /**
+     * A plain servlet beside Spring MVC that forwards with the servlet
+     * context's dispatcher, as servlet code written before Spring does.
+     */
+    @Bean
+    ServletRegistrationBean<HttpServlet> plainServlet() {
+        return new ServletRegistrationBean<>(new HttpServlet() {
+            private static final long serialVersionUID = 1L;
+
+            @Override
+            protected void doGet(HttpServletRequest req, HttpServletResponse res) throws ServletException, java.io.IOException {
+                req.getSession().setAttribute("forwarded", "by the servlet context");
+                getServletContext().getRequestDispatcher("/cart/view").forward(req, res);
+            }
+        }, "/cart/plain");
     }
 
     @Bean

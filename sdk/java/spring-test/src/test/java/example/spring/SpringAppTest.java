@@ -119,6 +119,16 @@ class SpringAppTest {
         assertEquals(true, jar.data().get("forwarded"));
     }
 
+    /** A plain servlet's forward with its servlet context's dispatcher, which the filter sees only as a FORWARD dispatch. */
+    @Test
+    void aForwardWithTheServletContextsDispatcher() throws Exception {
+        SessionJar jar = new SessionJar(SpringApp.SECRET);
+        HttpResponse<String> r = send(jar, "GET", "/cart/plain", null);
+        assertEquals(200, r.statusCode(), r.headers().map().toString());
+        assertEquals("forwarded by the servlet context", r.body());
+        assertEquals("by the servlet context", jar.data().get("forwarded"));
+    }
+
     /** A Content-Length set once the body is written completes the response on Tomcat: the change made before it arrives. */
     @Test
     void aContentLengthSetAfterTheBody() throws Exception {

@@ -1,5 +1,6 @@
 package io.github.sessionproxy.servlet;
 
+import jakarta.servlet.DispatcherType;
 import jakarta.servlet.Filter;
 import jakarta.servlet.FilterChain;
 import jakarta.servlet.FilterConfig;
@@ -30,9 +31,10 @@ import java.util.function.Predicate;
  * variable holding it), {@code oldSecrets} (comma-separated),
  * {@code jwksUrl}, {@code audience}, {@code header}, {@code required}
  * ({@code true}/{@code false}), {@code leeway} (seconds) and
- * {@code maxInactiveInterval} (seconds). Map it for the REQUEST, ASYNC
- * and ERROR dispatches: a later dispatch of a request (its error page, an
- * async dispatch) gets the session as the request left it, read-only.
+ * {@code maxInactiveInterval} (seconds). Map it for the REQUEST, FORWARD,
+ * ASYNC and ERROR dispatches: a forward writes the session's headers
+ * first, and a later dispatch of a request (its error page, an async
+ * dispatch) gets the session as the request left it, read-only.
  *
  * <p>A request without a valid token gets {@code 401} (a JWKS that cannot
  * be fetched, {@code 503}) unless {@code required} says otherwise; then it
@@ -212,8 +214,15 @@ public final class SessionProxyFilter implements Filter {
 
     @Override
     public void doFilter(ServletRequest req, ServletResponse res, FilterChain chain) throws IOException, ServletException {
-        if (!(req instanceof HttpServletRequest hreq) || !(res instanceof HttpServletResponse hres)
-                || req.getAttribute(ACTIVE_ATTRIBUTE) != null) { // a forward or include inside a request already served
+        Object active = req.getAttribute(ACTIVE_ATTRIBUTE);
+        if (!(req instanceof HttpServletRequest hreq) || !(res instanceof HttpServletResponse hres) || active != null) {
+            // A forward or include inside a request already served. A
+            // forward's end may finish the response out of the filter's
+            // sight (Tomcat does), so the directives go first, whichever
+            // dispatcher it came from (a servlet context's too).
+            if (active instanceof SessionResponse served && req.getDispatcherType() == DispatcherType.FORWARD) {
+                served.writeDirectives();
+            }
             chain.doFilter(req, res);
             return;
         }
@@ -247,7 +256,7 @@ public final class SessionProxyFilter implements Filter {
         }
         SessionResponse wres = new SessionResponse(hres, state);
         SessionRequest wreq = new SessionRequest(hreq, state, wres);
-        hreq.setAttribute(ACTIVE_ATTRIBUTE, Boolean.TRUE);
+        hreq.setAttribute(ACTIVE_ATTRIBUTE, wres);
         try {
             chain.doFilter(wreq, wres);
         } catch (IOException | ServletException | RuntimeException | Error e) {

@@ -569,6 +569,37 @@ class FilterTest {
     }
 
     /**
+     * Mapped for FORWARD dispatches, the filter writes the directives
+     * before any forward, a servlet context dispatcher's too, which the
+     * request does not see (Tomcat would end it around the filter).
+     */
+    @Test
+    void aForwardWithTheServletContextsDispatcher() throws Exception {
+        try (App forwards = new App(SessionProxyFilter.builder().secret(SECRET).build(),
+                EnumSet.of(DispatcherType.REQUEST, DispatcherType.FORWARD, DispatcherType.ASYNC, DispatcherType.ERROR))) {
+            forwards.routes.put("/forwarding", (req, res) -> {
+                req.getSession().setAttribute("a", 1);
+                req.getServletContext().getRequestDispatcher("/forwarded").forward(req, res);
+            });
+            forwards.routes.put("/forwarded", (req, res) -> {
+                String late;
+                try {
+                    req.getSession().setAttribute("b", 2);
+                    late = "accepted";
+                } catch (IllegalStateException e) {
+                    late = "refused";
+                }
+                res.getWriter().print("view " + req.getSession().getAttribute("a") + " " + late);
+            });
+            HttpResponse<String> r = get(forwards.url("/forwarding"), SessionProxyTesting.token(SECRET).session(Map.of()).sid("sid-1").mint());
+            assertEquals(200, r.statusCode());
+            assertEquals("view 1 refused", r.body());
+            assertEquals(List.of(Map.of("a", 1)), directives(r).set());
+            assertNull(forwards.escaped.poll(), "nothing thrown from the filter");
+        }
+    }
+
+    /**
      * The async thread may run before the filter returns: a change made
      * there is refused all the same, not sent or refused by timing.
      */
