@@ -181,6 +181,7 @@ module SessionProxy
       http.use_ssl = @url.scheme == "https"
       http.open_timeout = http.read_timeout = @timeout
       http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
+      http.max_retries = 0 # Net::HTTP retries a GET that timed out: the wait would double
       body = +""
       http.start do
         req = Net::HTTP::Get.new(@url.request_uri, "Accept" => "application/json")
