@@ -69,6 +69,7 @@ class TestJWKS < Minitest::Test
     res = Rack::MockRequest.new(app).get("/", "HTTP_X_SESSION" => Keys.mint(@ed, "ed1"))
     assert_equal 503, res.status
     assert_equal "503 Service Unavailable: the session keys are unavailable\n", res.body
+    assert_match %r{sessionproxy: GET / refused with 503: .*status 500}, res.errors, "the cause is logged"
     res = Rack::MockRequest.new(app).get("/", "HTTP_X_SESSION" => Keys.mint(@ed, "ed1"))
     assert_equal 503, res.status
     assert_equal 1, app.verifier.keyset.fetches, "no fetch again within the interval"

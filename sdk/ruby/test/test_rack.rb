@@ -6,6 +6,8 @@
 require_relative "helper"
 require "rack"
 require "rack/mock"
+require "logger"
+require "stringio"
 
 class TestRack < Minitest::Test
   Testing = SessionProxy::Testing
@@ -55,6 +57,21 @@ class TestRack < Minitest::Test
       assert_equal directives(res), Testing.directives({})
     end
     refute ran
+  end
+
+  # The client is not told why, the log is: a secret that differs from the
+  # proxy's shows there, as with the Go and Python libraries.
+  def test_a_refusal_is_logged_with_its_reason
+    res = get(app { "ran" }, env: Testing.env("another-secret-0123456789abcdef0123"))
+    assert_equal 401, res.status
+    assert_match %r{sessionproxy: GET / refused with 401: signature: }, res.errors
+    refute_match(/signature/, res.body)
+
+    log = StringIO.new
+    logger = Logger.new(log, formatter: ->(severity, _, _, line) { "#{severity} #{line}\n" })
+    res = get(app { "ran" }, env: { "rack.logger" => logger })
+    assert_equal "INFO sessionproxy: GET / refused with 401: malformed: no token\n", log.string
+    assert_equal "", res.errors, "rack.logger takes the line instead"
   end
 
   def test_the_session_given_without_braces

@@ -51,8 +51,8 @@ module SessionProxy
         claims = @verifier.verify(env[@env_header])
       rescue InvalidToken, KeySetError => e
         required = @required.respond_to?(:call) ? @required.call(env) : @required
-        return refuse(503, "503 Service Unavailable: the session keys are unavailable\n") if required && e.is_a?(KeySetError)
-        return refuse(401, "401 Unauthorized: no valid session token\n") if required
+        return refuse(env, e, 503, "503 Service Unavailable: the session keys are unavailable\n") if required && e.is_a?(KeySetError)
+        return refuse(env, e, 401, "401 Unauthorized: no valid session token\n") if required
 
         env[ENV_KEY] = Session.new(nil, header: @header, options: env[OPTIONS_KEY] = {})
         env[ERROR_KEY] = e
@@ -101,7 +101,18 @@ module SessionProxy
       end
     end
 
-    def refuse(status, text)
+    # The client is not told why; the log is, as the Go and Python
+    # libraries log it (info for a bad token, where a secret or audience
+    # that differs from the proxy's shows; error for a JWKS outage): in
+    # env["rack.logger"] when the app has one (Rack::Logger, Sinatra's
+    # logging), else as a line in env["rack.errors"], the server's log.
+    def refuse(env, error, status, text)
+      line = "sessionproxy: #{env["REQUEST_METHOD"]} #{env["PATH_INFO"]} refused with #{status}: #{error.message}"
+      if (logger = env["rack.logger"])
+        status == 503 ? logger.error(line) : logger.info(line)
+      elsif (errors = env["rack.errors"])
+        errors.puts(line)
+      end
       [status, { "content-type" => "text/plain; charset=utf-8", "content-length" => text.bytesize.to_s }, [text]]
     end
 
