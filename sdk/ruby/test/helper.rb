@@ -52,8 +52,9 @@ class LocalServer
   def answer(client)
     while (line = client.gets) && line != "\r\n"; end
     @lock.synchronize { @hits += 1 }
-    status, body = @handler.call
-    client.write("HTTP/1.1 #{status} X\r\nContent-Type: application/json\r\nContent-Length: #{body.bytesize}\r\nConnection: close\r\n\r\n#{body}")
+    status, body, headers = @handler.call
+    extra = (headers || {}).map { |k, v| "#{k}: #{v}\r\n" }.join
+    client.write("HTTP/1.1 #{status} X\r\nContent-Type: application/json\r\nContent-Length: #{body.bytesize}\r\n#{extra}Connection: close\r\n\r\n#{body}")
   rescue IOError, SystemCallError
     nil
   ensure

@@ -88,6 +88,22 @@ class TestJWKS < Minitest::Test
     hang&.stop
   end
 
+  # The JWKS URL the Go, Python, Node and Java libraries are given works
+  # here too when it redirects (to the set's canonical place, a gateway's
+  # path), within a few hops.
+  def test_a_redirect_is_followed
+    hops = LocalServer.new { [302, "", { "Location" => "/moved" }] }
+    relay = LocalServer.new { [301, "", { "Location" => @server.url }] }
+    v = SessionProxy::Verifier.new(jwks_url: relay.url)
+    assert_equal({ "a" => 1 }, v.verify(Keys.mint(@ed, "ed1", { "a" => 1 }))["sess"])
+    loop_v = SessionProxy::Verifier.new(jwks_url: hops.url)
+    err = assert_raises(SessionProxy::KeySetError) { loop_v.verify(Keys.mint(@ed, "ed1")) }
+    assert_match(/redirects/, err.message)
+  ensure
+    hops&.stop
+    relay&.stop
+  end
+
   def test_the_old_keys_stay_when_a_refresh_fails
     now = 0.0
     ks = SessionProxy::KeySet.new(@server.url, max_age: 100, refetch_interval: 10, now: -> { now })

@@ -23,6 +23,10 @@ module SessionProxy
   class KeySet
     # The largest JWKS read: a key set is a few hundred bytes.
     MAX_BYTES = 1 << 20
+    # The most redirects a fetch follows, as Java's HttpClient does (Go,
+    # Python and Node follow more): a JWKS URL that redirects works in
+    # every library.
+    MAX_REDIRECTS = 5
 
     attr_reader :url, :fetches
 
@@ -177,15 +181,33 @@ module SessionProxy
     end
 
     def http_get
-      http = Net::HTTP.new(@url.host, @url.port)
-      http.use_ssl = @url.scheme == "https"
+      url = @url
+      (MAX_REDIRECTS + 1).times do
+        body, location = http_get_once(url)
+        return body if location.nil?
+
+        target = url + location
+        unless %w[http https].include?(target.scheme) && !(url.scheme == "https" && target.scheme == "http")
+          raise ArgumentError, "a redirect to #{target.scheme}: is not followed"
+        end
+
+        url = target
+      end
+      raise ArgumentError, "more than #{MAX_REDIRECTS} redirects"
+    end
+
+    # [body, nil] of one GET of url, or [nil, location] for a redirect.
+    def http_get_once(url)
+      http = Net::HTTP.new(url.host, url.port)
+      http.use_ssl = url.scheme == "https"
       http.open_timeout = http.read_timeout = @timeout
       http.write_timeout = @timeout if http.respond_to?(:write_timeout=)
       http.max_retries = 0 # Net::HTTP retries a GET that timed out: the wait would double
       body = +""
       http.start do
-        req = Net::HTTP::Get.new(@url.request_uri, "Accept" => "application/json")
+        req = Net::HTTP::Get.new(url.request_uri, "Accept" => "application/json")
         http.request(req) do |res|
+          return [nil, res["location"]] if res.is_a?(Net::HTTPRedirection) && res["location"]
           raise ArgumentError, "status #{res.code}" unless res.is_a?(Net::HTTPSuccess)
 
           res.read_body do |chunk|
@@ -194,7 +216,7 @@ module SessionProxy
           end
         end
       end
-      body.force_encoding(Encoding::UTF_8)
+      [body.force_encoding(Encoding::UTF_8), nil]
     end
   end
 end
