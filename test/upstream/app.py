@@ -1,7 +1,8 @@
 """The upstream of the black-box tests: the Flask example plus test routes.
 
 The example's session comes from sessionproxy's library (sdk/python); the
-test routes answer with raw directive headers, so a test can send anything.
+test routes answer with raw directive headers, added outside the library
+(RawHeaders), so a test can send anything.
 
 Every response tells what the upstream saw, and the query string asks for
 directives, so a test can drive any case:
@@ -21,6 +22,26 @@ sys.path.insert(0, os.path.join(_root, "examples", "flask"))
 import app as example  # noqa: E402
 
 app = example.app
+
+
+class RawHeaders:
+    """Adds the headers a test route asked for (environ["test.raw_headers"])
+    outside the library: it drops directive headers an app sets by hand,
+    and the test routes must send any directive, as written."""
+
+    def __init__(self, wsgi_app):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ, start_response):
+        def start(status, headers, exc_info=None):
+            headers = list(headers) + environ.get("test.raw_headers", [])
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+        return self.wsgi_app(environ, start)
+
+
+app.wsgi_app = RawHeaders(app.wsgi_app)
 
 
 @app.before_request
@@ -46,7 +67,8 @@ def echo():
         "headers": {k: v for k, v in request.headers.items()},
         "environ_keys": sorted(k for k in request.environ if k.startswith("HTTP_")),
     }
-    return app.json.response(body), int(request.args.get("status", 200)), headers
+    request.environ["test.raw_headers"] = headers
+    return app.json.response(body), int(request.args.get("status", 200))
 
 
 @app.get("/slow")

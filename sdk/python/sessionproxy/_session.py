@@ -177,6 +177,18 @@ def check_max_age(value: Any) -> MaxAge:
     return int(value)
 
 
+_DIRECTIVE_SUFFIXES = ("-set", "-destroy", "-renew", "-max-age")
+
+
+def is_directive(name: str, header: str = HEADER) -> bool:
+    """Whether the response header ``name`` (any case) is one of the
+    directives named after ``header``. The library writes those from the
+    session; ones the app wrote by hand would undo or add to its changes,
+    so every integration drops them."""
+    n, h = name.lower(), header.lower()
+    return n.startswith(h) and n[len(h):] in _DIRECTIVE_SUFFIXES
+
+
 class SessionBase:
     """What the Flask and WSGI sessions share. Mixed into a dict subclass."""
 

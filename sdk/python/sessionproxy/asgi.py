@@ -32,7 +32,7 @@ import asyncio
 import logging
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, MutableMapping, Optional, Tuple, Union
 
-from ._session import MaxAge, Session, SessionSealedError
+from ._session import MaxAge, Session, SessionSealedError, is_directive
 from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
 
 __all__ = [
@@ -173,7 +173,8 @@ class SessionProxyMiddleware:
 
         async def session_send(message: Message) -> None:
             if message["type"] == "http.response.start" and not session._sealed:
-                headers = [(k, v) for k, v in message.get("headers", ())]
+                headers = [(k, v) for k, v in message.get("headers", ())
+                           if not is_directive(k.decode("latin-1"), self.header)]
                 if session.accessed:
                     headers = _vary_cookie(headers)
                 for name, value in session.seal():

@@ -61,7 +61,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.deprecation import MiddlewareMixin
 
-from ._session import HEADER, Session, SessionSealedError, _to_stored, check_max_age
+from ._session import HEADER, Session, SessionSealedError, _to_stored, check_max_age, is_directive
 from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
 
 __all__ = ["SessionMiddleware", "ProxySession", "SessionStore", "session_optional", "force_login", "KEEP"]
@@ -383,6 +383,8 @@ class SessionMiddleware(_DjangoSessionMiddleware):
         if not session.verified or session._data._sealed:
             return response
         headers = session._seal()
+        for name in [n for n in response.headers if is_directive(n, self.header)]:
+            del response.headers[name]
         if response.status_code >= 500:
             return response  # as Django saves no session on a 5xx response
         for name, value in headers:

@@ -28,7 +28,7 @@ from flask import session as _session
 from flask.globals import request_ctx
 from flask.sessions import SessionInterface, SessionMixin
 
-from ._session import MaxAge, Session
+from ._session import MaxAge, Session, is_directive
 from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier, _old_secrets
 from .wsgi import _Watched
 
@@ -120,6 +120,8 @@ class ProxySessionInterface(SessionInterface):
                 "sessionproxy: these session changes cannot reach the proxy: the session is not this "
                 "request's own (the test client's session_transaction()?). In tests, send the session "
                 "with sessionproxy.testing.headers(SECRET, {...}) or a SessionJar")
+        for name in {n for n in response.headers.keys() if is_directive(n, self.header)}:
+            del response.headers[name]
         for name, value in session.seal():
             response.headers.add(name, value)
         if response.is_streamed and not response.direct_passthrough:

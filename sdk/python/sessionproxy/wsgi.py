@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple, Union
 
-from ._session import Session, SessionSealedError
+from ._session import Session, SessionSealedError, is_directive
 from ._token import DEFAULT_LEEWAY, InvalidToken, KeySetError, Verifier
 
 __all__ = ["SessionMiddleware", "WSGISession", "ENVIRON_KEY", "ERROR_KEY"]
@@ -110,6 +110,7 @@ class SessionMiddleware:
                 if session.accessed:
                     headers = _vary_cookie(headers)
                 written.extend(session.seal())
+            headers = [(k, v) for k, v in headers if not is_directive(k, self.header)]
             if exc_info is None:  # as the app called it: some servers take two arguments
                 return start_response(status, list(headers) + written)
             return start_response(status, list(headers) + written, exc_info)

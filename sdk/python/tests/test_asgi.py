@@ -111,6 +111,19 @@ class PlainASGITest(unittest.TestCase):
         self.assertEqual(header(got, "X-Session-Set"), ['{"views":2}'])
         self.assertEqual(got["body"], b"ok")
 
+    def test_directives_set_by_hand_are_replaced(self):
+        """As in test_wsgi.py: the library owns the directive headers."""
+        async def app(scope, receive, send):
+            scope["session"]["a"] = 1
+            await send({"type": "http.response.start", "status": 200, "headers": [
+                (b"x-session-destroy", b"true"), (b"X-Session-Set", b'{"b":2}'), (b"x-session-renew", b"1"),
+                (b"x-session-id", b"mine")]})
+            await send({"type": "http.response.body", "body": b"ok"})
+        got = call(SessionProxyMiddleware(app, secret=SECRET), mint_token(SECRET))
+        self.assertEqual(header(got, "X-Session-Set"), ['{"a":1}'])
+        self.assertEqual(header(got, "X-Session-Destroy") + header(got, "X-Session-Renew"), [])
+        self.assertEqual(header(got, "X-Session-Id"), ["mine"])
+
     def test_directive_names_are_lowercase(self):
         """ASGI asks for lowercase header names."""
         got = call(self.wrap(lambda s: s.__setitem__("a", 1)), mint_token(SECRET))

@@ -205,6 +205,20 @@ def public(request):
     return JsonResponse({"verified": request.session.verified, "session": dict(request.session.items())})
 
 
+def by_hand(request):
+    request.session["a"] = 1
+    r = HttpResponse("ok")
+    r.headers["X-Session-Destroy"] = "true"
+    r.headers["X-Session-Renew"] = "true"
+    return r
+
+
+def by_hand_5xx(request):
+    r = HttpResponse("failed", status=503)
+    r.headers["X-Session-Destroy"] = "true"
+    return r
+
+
 def public_write(request):
     request.session["a"] = 1
     return HttpResponse("never")
@@ -295,7 +309,7 @@ urlpatterns = [
     path("public-write", session_optional(public_write)), path("replace", replace), path("claims", claims),
     path("broken", broken), path("stream", streamed), path("async", async_view), path("async-flush", async_flush),
     path("async-login", async_login), path("async-logout", async_logout),
-    path("plain", plain), path("key", whoami_id), path("others", others), path("visitor", visitor),
+    path("by-hand", by_hand), path("by-hand-5xx", by_hand_5xx), path("plain", plain), path("key", whoami_id), path("others", others), path("visitor", visitor),
 ]
 
 
@@ -327,6 +341,17 @@ class Base(unittest.TestCase):
 
 
 class SessionTest(Base):
+    def test_directives_set_by_hand_are_replaced(self):
+        """As in test_wsgi.py: the library owns the directive headers, on
+        a 5xx (which sends no directive) too."""
+        r = self.call("/by-hand")
+        self.assertEqual(r.headers.get("X-Session-Set"), '{"a":1}')
+        self.assertNotIn("X-Session-Destroy", r.headers)
+        self.assertNotIn("X-Session-Renew", r.headers)
+        r = self.call("/by-hand-5xx")
+        self.assertEqual(r.status_code, 503)
+        self.assertNotIn("X-Session-Destroy", r.headers)
+
     def test_a_new_empty_sessions_key_is_none_until_create(self):
         """A new session holding nothing has no key, as in Django: the proxy
         keeps no empty session, so its sid would change with every request.

@@ -26,6 +26,11 @@ def make_app(**kwargs):
         session["user"] = {"name": "john doe", "age": 30}
         return "session set"
 
+    @app.get("/by-hand")
+    def by_hand():
+        session["a"] = 1
+        return "ok", {"X-Session-Destroy": "true", "x-session-set": '{"b":2}', "X-Session-Id": "mine"}
+
     @app.get("/del")
     def delete():
         del session["a"]
@@ -177,6 +182,13 @@ class FlaskSessionTest(unittest.TestCase):
     def test_set(self):
         r = self.call("/set")
         self.assertEqual(r.headers.getlist("X-Session-Set"), ['{"user":{"name":"john doe","age":30}}'])
+
+    def test_directives_set_by_hand_are_replaced(self):
+        """As in test_wsgi.py: the library owns the directive headers."""
+        r = self.call("/by-hand")
+        self.assertEqual(r.headers.getlist("X-Session-Set"), ['{"a":1}'])
+        self.assertEqual(r.headers.getlist("X-Session-Destroy"), [])
+        self.assertEqual(r.headers.getlist("X-Session-Id"), ["mine"])
 
     def test_set_same_value_sends_nothing(self):
         r = self.call("/set", {"user": {"age": 30, "name": "john doe"}})

@@ -233,6 +233,22 @@ class MiddlewareTest(unittest.TestCase):
         self.assertIsInstance(result, FileWrapper)
         self.assertEqual(header(got, "X-Session-Set"), ['{"a":1}'])
 
+    def test_directives_set_by_hand_are_replaced(self):
+        """The library owns the directive headers: ones the app wrote
+        itself (any case) would undo or add to the session's changes, so
+        only the session's own go to the proxy. Another X-Session-
+        name is left as it is, for the proxy to refuse (502) and so show
+        the mistake."""
+        def app(environ, start_response):
+            environ["sessionproxy.session"]["a"] = 1
+            start_response("200 OK", [("x-session-destroy", "true"), ("X-Session-Set", '{"b":2}'),
+                                      ("X-Session-Max-Age", "5"), ("X-Session-Id", "mine")])
+            return [b"ok"]
+        got = call(SessionMiddleware(app, secret=SECRET), mint_token(SECRET))
+        self.assertEqual(header(got, "X-Session-Set"), ['{"a":1}'])
+        self.assertEqual(header(got, "X-Session-Destroy") + header(got, "X-Session-Max-Age"), [])
+        self.assertEqual(header(got, "X-Session-Id"), ["mine"])
+
     def test_custom_header(self):
         """token.header names the token and the directives."""
         def fn(s):
