@@ -206,6 +206,11 @@ func (w *responseWriter) commit() error {
 		return err
 	}
 	h := w.ResponseWriter.Header()
+	for name := range h {
+		if isDirective(name, w.header) {
+			delete(h, name) // set by hand: it would undo or add to the session's changes
+		}
+	}
 	for _, d := range ds {
 		h.Set(w.header+d.suffix, d.value)
 	}
@@ -217,6 +222,22 @@ func (w *responseWriter) commit() error {
 		varyCookie(h)
 	}
 	return nil
+}
+
+// isDirective reports whether name, in any case, is one of the directive
+// headers named after header: the middleware writes those from the
+// session, and drops any the handler wrote.
+func isDirective(name, header string) bool {
+	if len(name) <= len(header) || !strings.EqualFold(name[:len(header)], header) {
+		return false
+	}
+	suffix := name[len(header):]
+	for _, d := range [...]string{"-Set", "-Destroy", "-Renew", "-Max-Age"} {
+		if strings.EqualFold(suffix, d) {
+			return true
+		}
+	}
+	return false
 }
 
 // varyCookie adds Cookie to h's Vary, unless it is there or Vary is "*".

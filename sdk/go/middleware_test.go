@@ -304,6 +304,33 @@ func TestVaryCookie(t *testing.T) {
 	}
 }
 
+// TestDirectivesSetByHandAreReplaced: the middleware owns the directive
+// headers. Ones the handler wrote itself would undo or add to the
+// session's changes, so only the session's own go to the proxy; another
+// X-Session- name is left, for the proxy to refuse.
+func TestDirectivesSetByHandAreReplaced(t *testing.T) {
+	arrived := sessionproxytest.Session{ID: "abc", Data: map[string]any{"user": john}}
+	rec := serve(t, sessionproxy.Options{}, arrived, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Session-Destroy", "true")
+		w.Header()["x-session-renew"] = []string{"true"} // not canonical: as a map write leaves it
+		w.Header().Set("X-Session-Max-Age", "5")
+		w.Header().Set("X-Session-Id", "mine")
+		must(t, sessionproxy.FromRequest(r).Set("views", 1))
+	})
+	h := rec.Result().Header
+	for _, name := range []string{"X-Session-Destroy", "X-Session-Renew", "x-session-renew", "X-Session-Max-Age"} {
+		if v, ok := h[name]; ok {
+			t.Errorf("%s: %q set by hand reached the proxy", name, v)
+		}
+	}
+	if got := h.Values("X-Session-Set"); !slices.Equal(got, []string{`{"views":1}`}) {
+		t.Errorf("X-Session-Set = %q, want the session's change", got)
+	}
+	if got := h.Get("X-Session-Id"); got != "mine" {
+		t.Errorf("X-Session-Id = %q, want it left as the handler wrote it", got)
+	}
+}
+
 // TestChangeAfterHeadersSent: every change after the first write returns
 // ErrHeadersSent and leaves the directives alone.
 func TestChangeAfterHeadersSent(t *testing.T) {
