@@ -66,14 +66,15 @@ if ! command -v php >/dev/null; then
 	apt_install php-cli
 fi
 
-# Debian's Ruby, Rack, Sinatra, Rails' actionpack and WEBrick run
-# sdk/ruby's tests and the Sinatra example (examples/sinatra) the
-# black-box tests put behind the proxy. As for PHP, the versions are the
-# Debian release's (on bookworm Ruby 3.1, Rack 2.2, Sinatra 3.0,
-# actionpack 6.1, WEBrick 1.8), not pinned.
+# Debian's Ruby, Rack, Sinatra, Rails (actionpack, and railties for a
+# whole application) and WEBrick run sdk/ruby's tests and the Sinatra and
+# Rails examples (examples/sinatra, examples/rails) the black-box tests
+# put behind the proxy. As for PHP, the versions are the Debian release's
+# (on bookworm Ruby 3.1, Rack 2.2, Sinatra 3.0, Rails 6.1, WEBrick 1.8),
+# not pinned.
 if ! command -v ruby >/dev/null ||
-	! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"; require "action_controller"' >/dev/null 2>&1; then
-	apt_install ruby ruby-rack ruby-sinatra ruby-webrick ruby-actionpack
+	! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"; require "action_controller"; require "rails"' >/dev/null 2>&1; then
+	apt_install ruby ruby-rack ruby-sinatra ruby-webrick ruby-actionpack ruby-railties
 fi
 
 # The app-side libraries' own tests. Each script installs what it needs

@@ -5,19 +5,20 @@
 # ES256 from a real local server, errors) with the library from this
 # checkout on the load path. On a Debian machine without them, installs
 # Debian's ruby, ruby-rack, ruby-sinatra, ruby-actionpack (Rails 6.1's
-# ActionController, without the rest of Rails) and ruby-webrick (the
-# Sinatra example's server, which the black-box tests in test/ run). Exits non-zero on any failure; no test is
-# ever skipped.
+# ActionController), ruby-railties (a whole Rails 6.1 application, as
+# examples/rails is) and ruby-webrick (the Sinatra and Rails examples'
+# server, which the black-box tests in test/ run). Exits non-zero on any
+# failure; no test is ever skipped.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 if ! command -v ruby >/dev/null ||
-	! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"; require "action_controller"' >/dev/null 2>&1; then
+	! ruby -e 'require "rack"; require "sinatra/base"; require "webrick"; require "action_controller"; require "rails"' >/dev/null 2>&1; then
 	sudo=""
 	[ "$(id -u)" -eq 0 ] || sudo="sudo"
 	export DEBIAN_FRONTEND=noninteractive
 	$sudo apt-get update -qq >/dev/null
-	$sudo apt-get install -y -qq ruby ruby-rack ruby-sinatra ruby-webrick ruby-actionpack >/dev/null
+	$sudo apt-get install -y -qq ruby ruby-rack ruby-sinatra ruby-webrick ruby-actionpack ruby-railties >/dev/null
 fi
 
 ruby -w -Ilib -e 'Dir[File.join(__dir__, "test", "test_*.rb")].sort.each { |f| require f }' -- -v "$@"
