@@ -9,7 +9,7 @@ import (
 // TestPythonLogsOutOtherDevices: sdk/python's destroy_others() and
 // destroy_all(), in the Flask, WSGI, FastAPI and Django examples (sdk/java's
 // destroyOthers() and destroyAll() in examples/java-servlet, sdk/ruby's in the
-// Sinatra example, and the PHP example's destroyOthers() and destroyAll())
+// Sinatra and Rails examples, and the PHP example's destroyOthers() and destroyAll())
 // behind the real proxy with
 // session.userKey: one user signed in from two browsers, a third browser
 // another user's. "Log out other devices" ends the other browser's session
@@ -25,6 +25,7 @@ func TestPythonLogsOutOtherDevices(t *testing.T) {
 		"php":     startPHPExample, // the same routes without a library in sdk/
 		"django":  pythonExample("../examples/django/app.py"),
 		"sinatra": startSinatraExample, // sdk/ruby's destroy_others and destroy_all
+		"rails":   startRailsExample,   // the same, from a Rails controller
 		// sdk/java's ProxySession.destroyOthers() and destroyAll(), the same routes.
 		"java-servlet": startJavaServletExample,
 	} {

@@ -64,6 +64,7 @@ var appLibraries = []appLibrary{
 	{name: "java-servlet", start: startJavaServletExample, routes: libraryRoutes, header: appHeader},
 	{name: "php", start: startPHPExample, routes: libraryRoutes, header: appHeader},
 	{name: "sinatra", start: startSinatraExample, routes: libraryRoutes, header: appHeader},
+	{name: "rails", start: startRailsExample, routes: libraryRoutes},
 }
 
 // stories are what every example upstream must do, written once.

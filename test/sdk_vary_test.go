@@ -28,6 +28,7 @@ func TestReadingTheSessionVariesOnCookie(t *testing.T) {
 		{"fastify", nodeExample("fastify")},
 		{"php", startPHPExample},
 		{"sinatra", startSinatraExample},
+		{"rails", startRailsExample},
 	}
 	for _, ex := range examples {
 		t.Run(ex.name, func(t *testing.T) {

@@ -82,6 +82,13 @@ func exampleUpstreams() []exampleUpstream {
 			}
 			return []string{"RUBYLIB=" + lib}, requireTool(t, "ruby"), []string{"../examples/sinatra/app.rb", "--port", "0"}
 		}},
+		{name: "examples/rails", cmd: func(t *testing.T) ([]string, string, []string) {
+			lib, err := filepath.Abs("../sdk/ruby/lib")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{"RUBYLIB=" + lib}, requireTool(t, "ruby"), []string{"../examples/rails/app.rb", "--port", "0"}
+		}},
 		{name: "examples/php", cmd: func(t *testing.T) ([]string, string, []string) {
 			return nil, requireTool(t, "php"), []string{"-S", "127.0.0.1:0", "../examples/php/app.php"}
 		}, ready: phpServing, perRequest: true},
