@@ -185,6 +185,9 @@ class TestRack < Minitest::Test
       "options[:expire_after] nil" => [->(s, env) { s.options[:expire_after] = nil }, { "max_age" => "session" }],
       "a max age, then destroy" => [->(s, env) { s.max_age = 1000; s.destroy }, { "destroy" => true }],
       "options[:skip]" => [->(s, env) { s["a"] = 1; s.options[:skip] = true }, {}],
+      # Rails' request.session_options = ... replaces the Hash in the env.
+      "options replaced by { skip: true }" => [->(s, env) { s["a"] = 1; env["rack.session.options"] = { skip: true } }, {}],
+      "options replaced by { renew: true }" => [->(s, env) { env["rack.session.options"] = { renew: true } }, { "renew" => true }],
       "SessionProxy.destroy_others" => [->(s, env) { SessionProxy.destroy_others(env) }, { "destroy_others" => true }],
       "SessionProxy.destroy_all" => [->(s, env) { SessionProxy.destroy_all(env) }, { "destroy" => true, "destroy_others" => true }],
       "destroy and destroy_others" => [->(s, env) { s.destroy_others; s.destroy }, { "destroy" => true, "destroy_others" => true }],

@@ -57,6 +57,23 @@ class RailsAppController < ActionController::Base
   end
 end
 
+# A controller that refuses a POST without its CSRF token by running it
+# without the session (Rails' null_session, for APIs), after a filter
+# that writes the session.
+class RailsNullSessionController < ActionController::Base
+  before_action { session[:visits] = session.fetch(:visits, 0) + 1 }
+  protect_from_forgery with: :null_session
+
+  def token
+    render(plain: form_authenticity_token)
+  end
+
+  def change
+    session[:changed] = true
+    render plain: "changed: #{session[:changed]}"
+  end
+end
+
 class TestRails < Minitest::Test
   Testing = SessionProxy::Testing
 
@@ -71,6 +88,8 @@ class TestRails < Minitest::Test
       get "/remember" => "rails_app#remember"
       post "/change" => "rails_app#change"
       get "/public" => "rails_app#public_page"
+      get "/null/token" => "rails_null_session#token"
+      post "/null/change" => "rails_null_session#change"
     end
   end
   APP = Rack::Builder.new do
@@ -113,6 +132,23 @@ class TestRails < Minitest::Test
     assert_raises(ActionController::InvalidAuthenticityToken) do
       @m.post("/change", @jar.env.merge("HTTP_X_CSRF_TOKEN" => Base64.strict_encode64("x" * 64)))
     end
+  end
+
+  # protect_from_forgery with: :null_session runs a POST without its
+  # token with an empty session and sets request.session_options to
+  # { skip: true }, a new Hash in the env, so that Rails' stores save
+  # nothing of that request, not even what a filter before the check
+  # wrote. The library reads the options from the env when the app
+  # returns, as Rails' stores do: nothing is sent either.
+  def test_null_session_sends_nothing_for_a_post_without_its_token
+    token = get("/null/token")[0].body
+    assert_equal({ "visits" => 1 }, @jar.data.reject { |k, _| k.start_with?("ruby:") })
+    res = @m.post("/null/change", @jar.env)
+    assert_equal [200, "changed: true"], [res.status, res.body]
+    assert_equal Testing.directives({}), Testing.directives(res.headers), "a refused POST changes nothing"
+    res = @m.post("/null/change", @jar.env.merge("HTTP_X_CSRF_TOKEN" => token))
+    assert_equal [200, "changed: true"], [res.status, res.body]
+    assert_equal [{ "visits" => 2, "changed" => true }], Testing.directives(res.headers)["set"]
   end
 
   def test_flash_shows_once

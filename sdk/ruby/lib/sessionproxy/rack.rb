@@ -54,12 +54,14 @@ module SessionProxy
         return refuse(env, e, 503, "503 Service Unavailable: the session keys are unavailable\n") if required && e.is_a?(KeySetError)
         return refuse(env, e, 401, "401 Unauthorized: no valid session token\n") if required
 
-        env[ENV_KEY] = Session.new(nil, header: @header, options: env[OPTIONS_KEY] = {})
+        env[OPTIONS_KEY] = {}
+        env[ENV_KEY] = Session.new(nil, header: @header, env: env)
         env[ERROR_KEY] = e
         return @app.call(env)
       end
 
-      session = Session.new(claims, header: @header, options: env[OPTIONS_KEY] = {})
+      env[OPTIONS_KEY] = {}
+      session = Session.new(claims, header: @header, env: env)
       env[ENV_KEY] = session
       status, headers, body = @app.call(env)
       begin

@@ -47,9 +47,10 @@ module SessionProxy
   class Session
     include Enumerable
 
-    attr_reader :options
-
-    def initialize(claims = nil, header: HEADER, options: {})
+    # +options+ is the request's session options (Rack's
+    # env["rack.session.options"]); with +env+, they are read from there
+    # each time instead.
+    def initialize(claims = nil, header: HEADER, options: {}, env: nil)
       @header = header
       @claims = claims || {}
       @verified = !claims.nil?
@@ -57,6 +58,7 @@ module SessionProxy
       @data = from_stored(Patch.deep_copy(sess))
       @before = to_stored(Patch.deep_copy(@data))
       @options = options
+      @env = env
       @destroyed = @destroy_others = @renew = @cleared = @sealed = false
       @max_age = nil
       @sent = nil
@@ -106,6 +108,19 @@ module SessionProxy
     # start, that read would give every page Vary: Cookie.
     def loaded?
       @accessed
+    end
+
+    # Rack's SessionHash API: the request's session options, read from
+    # env["rack.session.options"] each time, as Rack's and Rails' sessions
+    # read them: an app may put a new Hash there (Rails'
+    # request.session_options = { skip: true }, which protect_from_forgery
+    # with: :null_session does to a request it refuses), and the
+    # directives follow it.
+    def options
+      return @options if @env.nil?
+
+      opts = @env[OPTIONS_KEY]
+      opts.respond_to?(:key?) ? opts : {}
     end
 
     # Rails asks a session whether it is enabled.
@@ -304,15 +319,16 @@ module SessionProxy
     # changes to the proxy; empty when nothing changed. Raises
     # UnencodableValue for a value JSON cannot carry.
     def directives
-      return [] if !@verified || @options[:skip]
+      opts = options
+      return [] if !@verified || opts[:skip]
 
       h = @header
-      if @options[:drop]
+      if opts[:drop]
         return [["#{h}-Destroy", @destroy_others ? "all" : "true"]]
       end
 
       after = to_stored(encodable(@data))
-      max_age = @max_age.nil? ? options_max_age : @max_age
+      max_age = @max_age.nil? ? options_max_age(opts) : @max_age
       out = []
       if @destroyed || (@cleared && after.empty?)
         out << ["#{h}-Destroy", @destroy_others ? "all" : "true"]
@@ -323,7 +339,7 @@ module SessionProxy
         out << ["#{h}-Destroy", "others"] if @destroy_others
         patch = Patch.diff(@before, after)
         out << ["#{h}-Set", dump(patch)] unless patch.empty?
-        out << ["#{h}-Renew", "true"] if @renew || @options[:renew]
+        out << ["#{h}-Renew", "true"] if @renew || opts[:renew]
       end
       out << ["#{h}-Max-Age", max_age.to_s] unless max_age.nil?
       out
@@ -375,10 +391,10 @@ module SessionProxy
 
     # options[:expire_after] (seconds, Rack's unit) as a max age in ms;
     # nil there is a browser-session cookie, as for Rack's cookies.
-    def options_max_age
-      return nil unless @options.key?(:expire_after)
+    def options_max_age(opts)
+      return nil unless opts.key?(:expire_after)
 
-      secs = @options[:expire_after]
+      secs = opts[:expire_after]
       return "session" if secs.nil?
       unless secs.is_a?(Numeric) || secs.class.name == "ActiveSupport::Duration"
         raise ArgumentError, "sessionproxy: options[:expire_after] must be seconds or nil, not #{secs.inspect}"
