@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs sdk/ruby's own tests (minitest, which Debian's ruby ships: the
 # shared vectors and directives table, plain Rack through
-# Rack::MockRequest, Sinatra, Rails' ActionController, JWKS with EdDSA and
+# Rack::MockRequest, Sinatra, Rails' ActionController and booted Rails
+# applications (in child Rubies), JWKS with EdDSA and
 # ES256 from a real local server, errors) with the library from this
 # checkout on the load path. On a Debian machine without them, installs
 # Debian's ruby, ruby-rack, ruby-sinatra, ruby-actionpack (Rails 6.1's

@@ -7,7 +7,7 @@
 # middleware stack in place of the session store.
 require_relative "helper"
 require "action_controller"
-require "action_dispatch/middleware/flash"
+require "action_dispatch/middleware/flash" # in an application, ActionDispatch::Flash loads it (test_rails_app.rb)
 require "rack/mock"
 
 class RailsAppController < ActionController::Base
