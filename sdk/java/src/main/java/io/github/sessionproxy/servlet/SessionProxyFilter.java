@@ -240,14 +240,20 @@ public final class SessionProxyFilter implements Filter {
                 claims = verifier.verify(hreq.getHeader(header));
             } catch (InvalidTokenException | KeySetUnavailableException e) {
                 boolean outage = e instanceof KeySetUnavailableException;
+                if (required.test(hreq)) {
+                    // The client is not told why; the log is, as the Go and
+                    // Python libraries log it: info for a bad token (a secret
+                    // or audience that differs from the proxy's shows here),
+                    // error for an outage.
+                    LOG.log(outage ? System.Logger.Level.ERROR : System.Logger.Level.INFO, "sessionproxy: "
+                            + hreq.getMethod() + " " + hreq.getRequestURI() + " refused with " + (outage ? 503 : 401) + ": " + e.getMessage());
+                    refuse(hres, outage);
+                    return;
+                }
                 if (outage) {
                     LOG.log(System.Logger.Level.WARNING, e.getMessage());
                 } else {
                     LOG.log(System.Logger.Level.DEBUG, () -> "sessionproxy: refused a token: " + e.getMessage());
-                }
-                if (required.test(hreq)) {
-                    refuse(hres, outage);
-                    return;
                 }
                 hreq.setAttribute(ERROR_ATTRIBUTE, e);
             }

@@ -209,6 +209,40 @@ class FilterTest {
         assertEquals("served", get("/any", Map.of()).body());
     }
 
+    /**
+     * The client is not told why a token was refused; the log is, at INFO,
+     * as the Go, Python and Ruby libraries log it: a secret or audience
+     * that differs from the proxy's (or a test minting with the wrong
+     * one) shows there rather than as a silent wall of 401s.
+     */
+    @Test
+    void aRefusalIsLoggedWithItsReason() throws Exception {
+        app.routes.put("/any", (req, res) -> res.getWriter().print("served"));
+        java.util.logging.Logger log = java.util.logging.Logger.getLogger(SessionProxyFilter.class.getName());
+        List<java.util.logging.LogRecord> records = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler handler = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        log.addHandler(handler);
+        try {
+            assertEquals(401, get(app.url("/any?q=1"), SessionProxyTesting.token("another-secret").mint()).statusCode());
+        } finally {
+            log.removeHandler(handler);
+        }
+        assertEquals(1, records.size(), records.toString());
+        assertEquals(java.util.logging.Level.INFO, records.get(0).getLevel());
+        assertTrue(records.get(0).getMessage().startsWith("sessionproxy: GET /any refused with 401: signature"), records.get(0).getMessage());
+    }
+
     @Test
     void aSessionTheAppNeverReadSendsNothing() throws Exception {
         app.routes.put("/plain", (req, res) -> res.getWriter().print("plain"));
