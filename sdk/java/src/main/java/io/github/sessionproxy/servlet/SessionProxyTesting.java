@@ -176,7 +176,11 @@ public final class SessionProxyTesting {
     private static final int MAX_DEPTH = 32;
     private static final String SPACE = " \t\n\u000b\f\r"; // what Go's strings.TrimSpace trims of a header's bytes
 
-    /** {@link #readDirectives(Iterable, String)} of a header map (java.net.http's {@code headers().map()}, Spring's HttpHeaders). */
+    /**
+     * {@link #readDirectives(Iterable, String)} of a header map: java.net.http's
+     * {@code headers().map()}, Spring 6's {@code HttpHeaders}, Spring 7's
+     * {@code HttpHeaders.asMultiValueMap()} (its HttpHeaders is no Map).
+     */
     public static Directives readDirectives(Map<String, ? extends List<String>> headers) {
         return readDirectives(headers, "X-Session");
     }
