@@ -320,6 +320,54 @@ class FilterTest {
         assertEquals(Map.of("user", "ann"), jar.data());
     }
 
+    /** The old object after invalidate(), as the README lists it: what throws, what still answers. */
+    @Test
+    void theOldSessionAfterInvalidate() throws Exception {
+        app.routes.put("/old", (req, res) -> {
+            HttpSession old = req.getSession();
+            old.invalidate();
+            Map<String, java.util.concurrent.Callable<Object>> calls = new LinkedHashMap<>();
+            calls.put("getAttribute", () -> old.getAttribute("user"));
+            calls.put("getAttributeNames", old::getAttributeNames);
+            calls.put("setAttribute", () -> {
+                old.setAttribute("user", "ann");
+                return null;
+            });
+            calls.put("removeAttribute", () -> {
+                old.removeAttribute("user");
+                return null;
+            });
+            calls.put("isNew", old::isNew);
+            calls.put("getCreationTime", old::getCreationTime);
+            calls.put("getLastAccessedTime", old::getLastAccessedTime);
+            calls.put("setMaxInactiveInterval", () -> {
+                old.setMaxInactiveInterval(60);
+                return null;
+            });
+            calls.put("invalidate", () -> {
+                old.invalidate();
+                return null;
+            });
+            calls.put("getId", old::getId);
+            calls.put("getMaxInactiveInterval", old::getMaxInactiveInterval);
+            StringBuilder out = new StringBuilder();
+            for (Map.Entry<String, java.util.concurrent.Callable<Object>> c : calls.entrySet()) {
+                try {
+                    c.getValue().call();
+                    out.append(c.getKey()).append(" answers\n");
+                } catch (IllegalStateException e) {
+                    out.append(c.getKey()).append(" throws\n");
+                }
+            }
+            res.getWriter().print(out);
+        });
+        HttpResponse<String> r = get("/old", Map.of("user", "bob"));
+        assertEquals("getAttribute throws\ngetAttributeNames throws\nsetAttribute throws\nremoveAttribute throws\n"
+                + "isNew throws\ngetCreationTime throws\ngetLastAccessedTime throws\nsetMaxInactiveInterval throws\n"
+                + "invalidate throws\ngetId answers\ngetMaxInactiveInterval answers\n", r.body());
+        assertEquals(new Directives(List.of(), true, false, false, null), directives(r));
+    }
+
     @Test
     void changeSessionIdRenews() throws Exception {
         app.routes.put("/login", (req, res) -> {
