@@ -88,10 +88,28 @@ final class Json {
     static void check(String key, Object value) {
         String bad = firstNonJson(value, 0);
         if (bad != null) {
-            throw new IllegalArgumentException("sessionproxy: session attribute \"" + key + "\" cannot be sent to the proxy: "
-                    + bad + ". The session holds what JSON holds (Map<String, ?>, List, String, Number, Boolean, null): "
-                    + "store a date as its ISO-8601 string, an object as a Map (e.g. objectMapper.convertValue(obj, Map.class))");
+            String start = "sessionproxy: session attribute \"" + key + "\" cannot be sent to the proxy: " + bad + ". ";
+            if (springsOwn(key, value)) {
+                throw new IllegalArgumentException(start + "Spring keeps this object in the session itself, so the app "
+                        + "cannot convert it: configure Spring to keep it elsewhere, as sessionproxy-servlet's README says "
+                        + "(Spring Security: a SecurityContextRepository that keeps JSON, CookieCsrfTokenRepository, "
+                        + "CookieRequestCache; no flash attributes, @SessionScope beans or SessionLocaleResolver)");
+            }
+            throw new IllegalArgumentException(start + "The session holds what JSON holds (Map<String, ?>, List, String, "
+                    + "Number, Boolean, null): store a date as its ISO-8601 string, an object as a Map "
+                    + "(e.g. objectMapper.convertValue(obj, Map.class))");
         }
+    }
+
+    /**
+     * Whether Spring, not the app, stores this attribute: Spring Security's
+     * context, saved request and last exception, the attributes Spring
+     * names after its classes (CSRF token, flash maps, locale), session
+     * scoped beans, or one of Spring's own objects.
+     */
+    private static boolean springsOwn(String key, Object value) {
+        return key.startsWith("SPRING_SECURITY_") || key.startsWith("org.springframework.") || key.startsWith("scopedTarget.")
+                || value.getClass().getName().startsWith("org.springframework.");
     }
 
     private static final int MAX_DEPTH = 1000;

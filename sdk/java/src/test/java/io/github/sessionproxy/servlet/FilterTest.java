@@ -426,6 +426,26 @@ class FilterTest {
         assertTrue(msg.contains("\"when\"") && msg.contains("java.util.Date"), msg);
     }
 
+    /**
+     * What Spring Security stores with its defaults, the first thing a
+     * Spring Boot app with the filter meets: the app cannot convert those
+     * objects, so the message says to configure Spring instead.
+     */
+    @Test
+    void springsOwnObjectsAreRefusedWithTheWayRound() {
+        for (String key : new String[] {"SPRING_SECURITY_SAVED_REQUEST",
+                "org.springframework.security.web.csrf.HttpSessionCsrfTokenRepository.CSRF_TOKEN"}) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> Json.check(key, new Object()));
+            assertTrue(e.getMessage().contains("Spring keeps this object in the session itself")
+                    && e.getMessage().contains("CookieCsrfTokenRepository"), e.getMessage());
+            assertFalse(e.getMessage().contains("convertValue"), e.getMessage());
+        }
+        IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                () -> Json.check("when", new java.util.Date()));
+        assertTrue(e.getMessage().contains("convertValue") && !e.getMessage().contains("Spring"), e.getMessage());
+    }
+
     @Test
     void aChangeAfterAFlushThrowsAndTheEarlierOneArrives() throws Exception {
         app.routes.put("/stream", (req, res) -> {
