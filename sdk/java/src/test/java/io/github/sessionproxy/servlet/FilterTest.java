@@ -210,6 +210,31 @@ class FilterTest {
     }
 
     /**
+     * A token secret's rotation (docs/rotate-keys.md): the old secret still
+     * verifies through oldSecrets, given to the builder or as the init-param,
+     * and a secret in neither is refused as before.
+     */
+    @Test
+    void oldSecretsVerifyDuringARotation() throws Exception {
+        String old = "the-old-secret-0123456789abcdef";
+        Verifier v = Verifier.builder().secret(SECRET).oldSecrets(List.of("unrelated-0123456789", old)).build();
+        assertEquals("s1", v.verify(SessionProxyTesting.token(old).sid("s1").mint()).get("sid"));
+        assertEquals("s2", v.verify(SessionProxyTesting.token(SECRET).sid("s2").mint()).get("sid"));
+        InvalidTokenException e = org.junit.jupiter.api.Assertions.assertThrows(InvalidTokenException.class,
+                () -> v.verify(SessionProxyTesting.token("another-secret").mint()));
+        assertEquals("signature", e.reason());
+
+        SessionProxyFilter fromInitParams = new SessionProxyFilter();
+        fromInitParams.init(InitParamsTest.config(Map.of("secret", SECRET, "oldSecrets", "unrelated-0123456789, " + old)));
+        try (App rotating = new App(fromInitParams)) {
+            rotating.routes.put("/any", (req, res) -> res.getWriter().print("served"));
+            assertEquals("served", get(rotating.url("/any"), SessionProxyTesting.token(old).mint()).body());
+            assertEquals("served", get(rotating.url("/any"), SessionProxyTesting.token(SECRET).mint()).body());
+            assertEquals(401, get(rotating.url("/any"), SessionProxyTesting.token("another-secret").mint()).statusCode());
+        }
+    }
+
+    /**
      * The client is not told why a token was refused; the log is, at INFO,
      * as the Go, Python and Ruby libraries log it: a secret or audience
      * that differs from the proxy's (or a test minting with the wrong
