@@ -461,8 +461,8 @@ public final class SessionProxyTesting {
             if (d.maxAge() != null) {
                 maxAge = d.maxAge();
             }
-            if (!d.set().isEmpty() || d.renew() || d.maxAge() != null) {
-                isNew = false;
+            if (!data.isEmpty() || d.renew() || d.maxAge() != null) {
+                isNew = false; // saved: the proxy saves no new session left empty
             }
             return d;
         }

@@ -192,6 +192,30 @@ class VectorsTest {
         }));
     }
 
+    /**
+     * A new session the response leaves empty stays new, as the proxy
+     * saves no empty new session (checked against the binary): an empty
+     * patch or one that only removes keeps the next token's new; a renew
+     * or a max age saves it.
+     */
+    @Test
+    void aNewSessionLeftEmptyStaysNew() {
+        for (String set : new String[] {"{}", "{\"a\":null}"}) {
+            SessionJar jar = new SessionJar("s");
+            jar.apply(Map.of("X-Session-Set", List.of(set)));
+            assertTrue(jar.isNew(), set);
+        }
+        SessionJar jar = new SessionJar("s");
+        jar.apply(Map.of("X-Session-Set", List.of("{\"a\":1}")));
+        assertFalse(jar.isNew());
+        jar = new SessionJar("s");
+        jar.apply(Map.of("X-Session-Renew", List.of("true")));
+        assertFalse(jar.isNew());
+        jar = new SessionJar("s");
+        jar.apply(Map.of("X-Session-Max-Age", List.of("60000")));
+        assertFalse(jar.isNew());
+    }
+
     @Test
     void directivesNamedAfterTheHeader() {
         Map<String, List<String>> h = new LinkedHashMap<>();
