@@ -85,20 +85,6 @@ func TestRailsCSRFAndResetSessionThroughTheProxy(t *testing.T) {
 	}
 }
 
-// TestRailsFlashThroughTheProxy: Rails' flash, kept in session["flash"]
-// until a page shows it, survives the real proxy and its store, and shows
-// once.
-func TestRailsFlashThroughTheProxy(t *testing.T) {
-	t.Parallel()
-	up := startRailsExample(t, nil)
-	p := startProxy(t, baseConfig(up).set("store.type", "memory"))
-	c := newClient(t)
-	wantGet(t, c, p.URL+"/flash?msg=saved", http.StatusOK, "flashed")
-	wantGet(t, c, p.URL+"/count", http.StatusOK, `{"views":1}`) // a page that does not show it
-	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":["saved"]}`)
-	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":[]}`)
-}
-
 var (
 	railsFormAction = regexp.MustCompile(`<form [^>]*action="([^"]+)"`)
 	railsCSRFInput  = regexp.MustCompile(`<input type="hidden" name="authenticity_token" value="([^"]+)"`)

@@ -19,20 +19,6 @@ func startSinatraExample(t *testing.T, env []string) string {
 	return startExample(t, append(env, "RUBYLIB="+lib), requireTool(t, "ruby"), "../examples/sinatra/app.rb", "--port", "0")
 }
 
-// TestRubyUnderscoreKeysThroughTheProxy: session[:_flash] is a key the
-// proxy reserves (it answers 502 to an X-Session-Set naming one); sdk/ruby
-// stores it as "ruby:_flash", so a message kept across a redirect survives
-// the real proxy and its store, and shows once.
-func TestRubyUnderscoreKeysThroughTheProxy(t *testing.T) {
-	t.Parallel()
-	up := startSinatraExample(t, nil)
-	p := startProxy(t, baseConfig(up).set("store.type", "memory"))
-	c := newClient(t)
-	wantGet(t, c, p.URL+"/flash?msg=saved", http.StatusOK, "flashed")
-	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":["saved"]}`)
-	wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":[]}`)
-}
-
 // TestRubyCrossSitePostDropsTheSession: Sinatra's Rack::Protection stops
 // a POST whose Origin is another site's by dropping its session, as it
 // does with enable :sessions; the example uses it after SessionProxy::Rack

@@ -187,20 +187,28 @@ func javaServletCommand(t *testing.T) (string, []string) {
 	return java, []string{"-cp", cp, "example.SessionServletApp", "--port", "0"}
 }
 
-// TestPythonFlashThroughTheProxy: Flask's flash() keeps its messages in
-// session["_flashes"], a key the proxy reserves, as the FastAPI example
-// does by hand; the library stores it under another name, so a message
-// survives the redirect and shows once, through the real proxy and its
-// store.
-func TestPythonFlashThroughTheProxy(t *testing.T) {
+// TestFlashThroughTheProxy: a flash message kept in the session until a
+// page shows it survives the real proxy and its store, a page that does
+// not show it, and shows once. Flask's flash() keeps its messages in
+// session["_flashes"], the FastAPI example by hand in a "_" key too, and
+// the Sinatra example in session[:_flash]: keys the proxy reserves (it
+// answers 502 to an X-Session-Set naming one), which the libraries store
+// under another name ("python:_flashes", "ruby:_flash"). Rails' flash is
+// session["flash"].
+func TestFlashThroughTheProxy(t *testing.T) {
 	t.Parallel()
-	for _, example := range []string{"flask", "fastapi"} {
-		t.Run(example, func(t *testing.T) {
+	for name, start := range map[string]func(t *testing.T, env []string) string{
+		"flask":   pythonExample("../examples/flask/app.py"),
+		"fastapi": pythonExample("../examples/fastapi/app.py"),
+		"sinatra": startSinatraExample,
+		"rails":   startRailsExample,
+	} {
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			up := pythonExample("../examples/"+example+"/app.py")(t, nil)
-			p := startProxy(t, baseConfig(up).set("store.type", "memory"))
+			p := startProxy(t, baseConfig(start(t, nil)).set("store.type", "memory"))
 			c := newClient(t)
 			wantGet(t, c, p.URL+"/flash?msg=saved", http.StatusOK, "flashed")
+			wantGet(t, c, p.URL+"/count", http.StatusOK, `{"views":1}`) // a page that does not show it
 			wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":["saved"]}`)
 			wantGet(t, c, p.URL+"/messages", http.StatusOK, `{"messages":[]}`)
 		})
