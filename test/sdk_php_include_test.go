@@ -69,6 +69,43 @@ default: echo 'untouched';
 	}
 }
 
+// TestPHPIncludeReplacesDirectivesSetByHand: the include owns the
+// directive headers, as every library does: ones the app wrote itself
+// with header() (any case) would undo or add to the session's changes, so
+// only the session's own reach the proxy. Another X-Session- name is left
+// for the proxy to refuse.
+func TestPHPIncludeReplacesDirectivesSetByHand(t *testing.T) {
+	t.Parallel()
+	up := startPHPPage(t, `header('X-Session-Destroy: true');
+header('x-session-renew: true');
+header('X-Session-Set: {"b":2}');
+header('X-Session-Id: mine');
+$session['a'] = 1;
+echo 'ok';`)
+	token, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+		"sid": "s1", "sess": map[string]any{}, "new": false,
+		"iss": "sessionproxy", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(),
+	}).SignedString([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, plainClient(), up+"/", "X-Session: "+token)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d %q", resp.StatusCode, body)
+	}
+	if got := resp.Header.Values("X-Session-Set"); len(got) != 1 || got[0] != `{"a":1}` {
+		t.Errorf("X-Session-Set = %q, want only the session's change", got)
+	}
+	for _, name := range []string{"X-Session-Destroy", "X-Session-Renew"} {
+		if got := resp.Header.Values(name); len(got) != 0 {
+			t.Errorf("%s = %q: set by hand, it reached the proxy", name, got)
+		}
+	}
+	if got := resp.Header.Get("X-Session-Id"); got != "mine" {
+		t.Errorf("X-Session-Id = %q, want it left as the app wrote it", got)
+	}
+}
+
 // TestPHPIncludeRefusesWhatTheLibrariesRefuse: a token signed with the
 // secret but not shaped as the proxy's (no sess object, a new or sid of
 // another type) is refused with 401, as Go's Verify refuses it, rather

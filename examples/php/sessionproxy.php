@@ -409,12 +409,17 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
 
     /**
      * The header_register_callback(): writes the directives and, when the
-     * app read the session, Vary: Cookie. A session that cannot be
-     * written (a value JSON cannot carry) turns the response into a 500
-     * rather than losing the change.
+     * app read the session, Vary: Cookie. Directive headers the app wrote
+     * itself with header() would undo or add to the session's changes, so
+     * they are removed first. A session that cannot be written (a value
+     * JSON cannot carry) turns the response into a 500 rather than losing
+     * the change.
      */
     public function writeHeaders(): void
     {
+        foreach (['Set', 'Destroy', 'Renew', 'Max-Age'] as $d) {
+            header_remove("$this->header-$d");
+        }
         try {
             foreach ($this->directives() as [$name, $value]) {
                 header("$name: $value", false);
@@ -422,9 +427,6 @@ final class Session implements \ArrayAccess, \IteratorAggregate, \Countable, \Js
             $this->sent = $this->current();
         } catch (\Throwable $e) {
             error_log('sessionproxy: the session could not be sent: ' . $e->getMessage());
-            foreach (['Set', 'Destroy', 'Renew', 'Max-Age'] as $d) {
-                header_remove("$this->header-$d");
-            }
             http_response_code(500);
             $this->sent = $this->data; // reported; not again at shutdown
         }
