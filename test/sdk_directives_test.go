@@ -15,14 +15,16 @@ import (
 // the libraries' test helpers (sessionproxytest, sessionproxy/testing,
 // sessionproxy.testing) read directives by.
 type directiveCase struct {
-	Name    string      `json:"name"`
-	Headers [][2]string `json:"headers"`
-	Repeat  int         `json:"repeat"`
-	Pad     int         `json:"pad"`
-	PadWith string      `json:"pad_with"`
+	Name    string          `json:"name"`
+	Before  json.RawMessage `json:"before"` // the table's when absent
+	Headers [][2]string     `json:"headers"`
+	Repeat  int             `json:"repeat"`
+	Pad     int             `json:"pad"`
+	PadWith string          `json:"pad_with"`
 	Want    *struct {
 		Destroy bool            `json:"destroy"`
 		Renew   bool            `json:"renew"`
+		New     bool            `json:"new"`
 		Session json.RawMessage `json:"session"`
 	} `json:"want"`
 }
@@ -52,9 +54,13 @@ func (c directiveCase) header() http.Header {
 // sdk/testdata/directives.json that the table says it applies (200), and
 // answers the others with 502, so that the libraries' test helpers,
 // held to the same table, refuse exactly what the proxy refuses. Each
-// case's response comes to a session holding the table's before; the
-// next request's token carries the case's want.session, with a new id
-// when it destroys or renews, or, after a 502, before with its id.
+// case's response comes to a session holding its before (the table's
+// unless the case has its own), new when before is empty, as the proxy
+// saves no empty new session. The next request's token carries the
+// case's want.session and want.new, with a new id when it destroys or
+// renews a saved session, or when it leaves the session unsaved (want.new:
+// the proxy then starts a new one each request); after a 502, before
+// with its id.
 func TestLibraryDirectiveTable(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../sdk/testdata/directives.json")
@@ -68,26 +74,38 @@ func TestLibraryDirectiveTable(t *testing.T) {
 	if err := json.Unmarshal(b, &table); err != nil {
 		t.Fatal(err)
 	}
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/start" {
-			w.Header().Set("X-Session-Set", string(table.Before))
-			return
+	for i := range table.Cases {
+		if table.Cases[i].Before == nil {
+			table.Cases[i].Before = table.Before
 		}
-		if r.URL.Path == "/token" { // the claims the proxy sent
-			_, payload, _ := strings.Cut(r.Header.Get("X-Session"), ".")
-			payload, _, _ = strings.Cut(payload, ".")
-			claims, _ := base64.RawURLEncoding.DecodeString(payload)
+	}
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Every answer's body is the claims of the token the proxy sent.
+		_, payload, _ := strings.Cut(r.Header.Get("X-Session"), ".")
+		payload, _, _ = strings.Cut(payload, ".")
+		claims, _ := base64.RawURLEncoding.DecodeString(payload)
+		if r.URL.Path == "/token" {
 			w.Write(claims)
 			return
 		}
-		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/case/"))
+		what, n, _ := strings.Cut(r.URL.Path[1:], "/")
+		i, err := strconv.Atoi(n)
 		if err != nil || i < 0 || i >= len(table.Cases) {
 			http.NotFound(w, r)
 			return
 		}
-		for name, values := range table.Cases[i].header() {
-			w.Header()[name] = values
+		switch what {
+		case "start":
+			w.Header().Set("X-Session-Set", string(table.Cases[i].Before))
+		case "case":
+			for name, values := range table.Cases[i].header() {
+				w.Header()[name] = values
+			}
+		default:
+			http.NotFound(w, r)
+			return
 		}
+		w.Write(claims)
 	}))
 	t.Cleanup(up.Close)
 	// With session.userKey, as Destroy "others" and "all" need. Every
@@ -98,20 +116,29 @@ func TestLibraryDirectiveTable(t *testing.T) {
 	for i, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			c := newClient(t)
-			if resp, body := get(t, c, p.URL+"/start"); resp.StatusCode != http.StatusOK {
+			if resp, body := get(t, c, p.URL+"/start/"+strconv.Itoa(i)); resp.StatusCode != http.StatusOK {
 				t.Fatalf("/start: status %d %q", resp.StatusCode, body)
 			}
+			beforeNew := sameJSON(t, string(tc.Before), "{}")
 			before := tokenClaims(t, c, p.URL+"/token")
-			if !sameJSON(t, string(before.Sess), string(table.Before)) {
-				t.Fatalf("before the case the token carries %s, want %s", before.Sess, table.Before)
+			if !sameJSON(t, string(before.Sess), string(tc.Before)) || before.New != beforeNew {
+				t.Fatalf("before the case the token carries %s, new %v; want %s, new %v", before.Sess, before.New, tc.Before, beforeNew)
 			}
-			want, wantSession, newID := http.StatusBadGateway, table.Before, false
+			want, wantSession, wantNew, newID := http.StatusBadGateway, tc.Before, beforeNew, beforeNew
 			if tc.Want != nil {
-				want, wantSession, newID = http.StatusOK, tc.Want.Session, tc.Want.Destroy || tc.Want.Renew
+				want, wantSession, wantNew = http.StatusOK, tc.Want.Session, tc.Want.New
+				newID = tc.Want.New || tc.Want.Destroy || tc.Want.Renew && !beforeNew
 			}
 			resp, body := get(t, c, p.URL+"/case/"+strconv.Itoa(i))
 			if resp.StatusCode != want {
 				t.Errorf("%.200v: status %d %q, want %d", tc.Headers, resp.StatusCode, body, want)
+			}
+			if resp.StatusCode == http.StatusOK {
+				// The session the case's response came to: an unsaved new
+				// one has a new id each request.
+				if err := json.Unmarshal([]byte(body), &before); err != nil {
+					t.Fatalf("the case's claims %.200q: %v", body, err)
+				}
 			}
 			for name := range resp.Header {
 				if strings.HasPrefix(strings.ToLower(strings.ReplaceAll(name, "_", "-")), "x-session-") {
@@ -121,6 +148,9 @@ func TestLibraryDirectiveTable(t *testing.T) {
 			after := tokenClaims(t, c, p.URL+"/token")
 			if !sameJSON(t, string(after.Sess), string(wantSession)) {
 				t.Errorf("%.200v: the next token carries %s, want %s", tc.Headers, after.Sess, wantSession)
+			}
+			if after.New != wantNew {
+				t.Errorf("%.200v: the next token says new: %v, want %v", tc.Headers, after.New, wantNew)
 			}
 			if gotNewID := after.SID != before.SID; gotNewID != newID {
 				t.Errorf("%.200v: sid %q, then %q; want a new one: %v", tc.Headers, before.SID, after.SID, newID)
@@ -134,6 +164,7 @@ func TestLibraryDirectiveTable(t *testing.T) {
 func tokenClaims(t *testing.T, c *http.Client, url string) (claims struct {
 	SID  string          `json:"sid"`
 	Sess json.RawMessage `json:"sess"`
+	New  bool            `json:"new"`
 }) {
 	t.Helper()
 	resp, body := get(t, c, url)

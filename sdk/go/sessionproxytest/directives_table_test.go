@@ -14,18 +14,19 @@ import (
 // directiveCase is one case of ../../testdata/directives.json, the table
 // the proxy is held to (test/sdk_directives_test.go).
 type directiveCase struct {
-	Name    string      `json:"name"`
-	Headers [][2]string `json:"headers"`
-	Repeat  int         `json:"repeat"`
-	Pad     int         `json:"pad"`
-	PadWith string      `json:"pad_with"`
+	Name    string          `json:"name"`
+	Before  json.RawMessage `json:"before"` // the table's when absent
+	Headers [][2]string     `json:"headers"`
+	Repeat  int             `json:"repeat"`
+	Pad     int             `json:"pad"`
+	PadWith string          `json:"pad_with"`
 	Want    *struct {
 		Set           []map[string]any `json:"set"`
 		Destroy       bool             `json:"destroy"`
 		DestroyOthers bool             `json:"destroy_others"`
 		Renew         bool             `json:"renew"`
 		MaxAge        json.RawMessage  `json:"max_age"` // a number, "session" or null
-		Session       map[string]any   `json:"session"` // the data the proxy keeps, from the table's before
+		Session       map[string]any   `json:"session"` // the data the proxy keeps, from the case's before
 	} `json:"want"`
 	Error *string `json:"error"` // with Want nil: the header the error names, or any
 }
@@ -54,7 +55,7 @@ func (c directiveCase) header() http.Header {
 // TestReadDirectivesTable: ReadDirectives refuses every response of the
 // shared table that the proxy answers with 502, naming the header, and
 // reads the others as the proxy applies them, and Apply gives the session
-// the proxy keeps from the table's before, so that a handler's unit test
+// the proxy keeps from the case's before, so that a handler's unit test
 // passes exactly when the proxy would apply its directives.
 func TestReadDirectivesTable(t *testing.T) {
 	t.Parallel()
@@ -75,8 +76,11 @@ func TestReadDirectivesTable(t *testing.T) {
 	for _, tc := range table.Cases {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
+			if tc.Before == nil {
+				tc.Before = table.Before
+			}
 			var before map[string]any
-			if err := json.Unmarshal(table.Before, &before); err != nil {
+			if err := json.Unmarshal(tc.Before, &before); err != nil {
 				t.Fatal(err)
 			}
 			after, applyErr := sessionproxytest.Apply(before, tc.header())
@@ -116,7 +120,7 @@ func TestReadDirectivesTable(t *testing.T) {
 				t.Errorf("%.200v: applied as %v, want %v", tc.Headers, after, tc.Want.Session)
 			}
 			var unchanged map[string]any
-			if json.Unmarshal(table.Before, &unchanged); !reflect.DeepEqual(before, unchanged) {
+			if json.Unmarshal(tc.Before, &unchanged); !reflect.DeepEqual(before, unchanged) {
 				t.Errorf("%.200v: Apply changed the session it was given to %v", tc.Headers, before)
 			}
 		})

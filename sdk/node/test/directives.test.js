@@ -12,7 +12,8 @@ const path = require('node:path');
 const { readDirectives, applyDirectives, DirectiveError } = require('../testing');
 const { listen } = require('./helpers');
 
-const { before, cases } = JSON.parse(fs.readFileSync(path.join(__dirname, '../../testdata/directives.json'), 'utf8'));
+const table = JSON.parse(fs.readFileSync(path.join(__dirname, '../../testdata/directives.json'), 'utf8'));
+const { cases } = table;
 
 // lines returns a case's header lines, the last one repeated and <pad>
 // filled in as the table says.
@@ -35,6 +36,7 @@ function object(c) {
 }
 
 function check(c, headers) {
+  const before = c.before ?? table.before;
   if (c.want) {
     assert.deepEqual(readDirectives(headers), {
       set: c.want.set.length ? c.want.set[0] : null,

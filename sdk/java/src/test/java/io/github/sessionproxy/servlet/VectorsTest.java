@@ -161,8 +161,8 @@ class VectorsTest {
     @SuppressWarnings("unchecked")
     @TestFactory
     Stream<DynamicTest> directives() {
-        Map<String, Object> before = (Map<String, Object>) table.get("before");
         return list(table, "cases").stream().map(c -> DynamicTest.dynamicTest((String) c.get("name"), () -> {
+            Map<String, Object> before = (Map<String, Object>) c.getOrDefault("before", table.get("before"));
             List<Map.Entry<String, String>> lines = lines(c);
             SessionJar jar = new SessionJar("s", before);
             String sid = jar.sid();
