@@ -275,6 +275,10 @@ class SessionJar:
             self.sid = new_sid()
         if d["max_age"] is not None:
             self.max_age = d["max_age"]
-        if d["set"] or d["renew"] or d["max_age"] is not None:
+        # The proxy saves a new session (a destroy's successor too) only
+        # when the response leaves it with data, renews it or gives it a
+        # max age; a destroy without a set or a max age only ends it.
+        ended = d["destroy"] and not d["set"] and d["max_age"] is None
+        if not ended and (self.data or d["renew"] or d["max_age"] is not None):
             self.new = False
         return d

@@ -36,11 +36,12 @@ class DirectivesTest(unittest.TestCase):
         if "want" in case:
             want = dict(case["want"])
             session = want.pop("session")
-            want.pop("new")
+            new = want.pop("new")
             self.assertEqual(directives(headers), want)
             # The session the proxy's next token carries, as the jar applies it.
             jar.apply(headers)
             self.assertEqual(jar.data, session)
+            self.assertEqual(jar.new, new, "the next token's new")
             self.assertEqual(jar.sid != sid, want["destroy"] or want["renew"], "a new id")
             return
         with self.assertRaises(DirectiveError):
