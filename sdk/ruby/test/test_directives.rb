@@ -31,10 +31,11 @@ class TestDirectives < Minitest::Test
     if c["want"]
       want = c["want"].dup
       session = want.delete("session")
-      want.delete("new")
+      want_new = want.delete("new")
       assert_equal want, Testing.directives(headers), c["name"]
       jar.apply(headers)
       assert_equal session, jar.data, c["name"]
+      assert_equal want_new, jar.new, "#{c["name"]}: the next token's new"
       assert_equal want["destroy"] || want["renew"], jar.sid != sid, "#{c["name"]}: a new id"
       return
     end

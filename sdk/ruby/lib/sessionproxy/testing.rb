@@ -273,7 +273,11 @@ module SessionProxy
         d["set"].each { |p| @data = Patch.merge_patch(@data, p) }
         @sid = Testing.new_sid if d["renew"]
         @max_age = d["max_age"] unless d["max_age"].nil?
-        @new = false if !d["set"].empty? || d["renew"] || !d["max_age"].nil?
+        # The proxy saves a new session (a destroy's successor too) only
+        # when the response leaves it with data, renews it or gives it a
+        # max age; a destroy without a set or a max age only ends it.
+        ended = d["destroy"] && d["set"].empty? && d["max_age"].nil?
+        @new = false if !ended && (!@data.empty? || d["renew"] || !d["max_age"].nil?)
         d
       end
     end
