@@ -461,7 +461,10 @@ public final class SessionProxyTesting {
             if (d.maxAge() != null) {
                 maxAge = d.maxAge();
             }
-            if (!data.isEmpty() || d.renew() || d.maxAge() != null) {
+            // A destroy without a set or a max age only ends the session,
+            // a renew beside it too.
+            boolean ended = d.destroy() && d.set().isEmpty() && d.maxAge() == null;
+            if (!ended && (!data.isEmpty() || d.renew() || d.maxAge() != null)) {
                 isNew = false; // saved: the proxy saves no new session left empty
             }
             return d;

@@ -177,6 +177,7 @@ class VectorsTest {
                 assertEquals(maxAge, d.maxAge());
                 jar.apply(lines);
                 assertEquals(want.get("session"), jar.data(), "the session the next token carries");
+                assertEquals(want.get("new"), jar.isNew(), "the next token's new");
                 assertEquals((Boolean) want.get("destroy") || (Boolean) want.get("renew"), !jar.sid().equals(sid), "a new id");
                 return;
             }
