@@ -26,6 +26,7 @@ type directiveCase struct {
 		DestroyOthers bool             `json:"destroy_others"`
 		Renew         bool             `json:"renew"`
 		MaxAge        json.RawMessage  `json:"max_age"` // a number, "session" or null
+		New           bool             `json:"new"`     // the next token's new
 		Session       map[string]any   `json:"session"` // the data the proxy keeps, from the case's before
 	} `json:"want"`
 	Error *string `json:"error"` // with Want nil: the header the error names, or any
@@ -56,7 +57,9 @@ func (c directiveCase) header() http.Header {
 // shared table that the proxy answers with 502, naming the header, and
 // reads the others as the proxy applies them, and Apply gives the session
 // the proxy keeps from the case's before, so that a handler's unit test
-// passes exactly when the proxy would apply its directives.
+// passes exactly when the proxy would apply its directives. ApplySession,
+// from before (new when empty), gives that session and the next token's
+// new, with a new id after a destroy or a renew.
 func TestReadDirectivesTable(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../../testdata/directives.json")
@@ -84,9 +87,11 @@ func TestReadDirectivesTable(t *testing.T) {
 				t.Fatal(err)
 			}
 			after, applyErr := sessionproxytest.Apply(before, tc.header())
+			arrived := sessionproxytest.Session{ID: "s1", Data: before, New: len(before) == 0}
+			next, sessionErr := sessionproxytest.ApplySession(arrived, tc.header())
 			got, err := sessionproxytest.ReadDirectives(tc.header())
-			if (applyErr == nil) != (err == nil) {
-				t.Errorf("%.200v: Apply's error %v, ReadDirectives' %v", tc.Headers, applyErr, err)
+			if (applyErr == nil) != (err == nil) || (sessionErr == nil) != (err == nil) {
+				t.Errorf("%.200v: Apply's error %v, ApplySession's %v, ReadDirectives' %v", tc.Headers, applyErr, sessionErr, err)
 			}
 			if tc.Want == nil {
 				switch {
@@ -118,6 +123,12 @@ func TestReadDirectivesTable(t *testing.T) {
 			}
 			if !reflect.DeepEqual(after, tc.Want.Session) {
 				t.Errorf("%.200v: applied as %v, want %v", tc.Headers, after, tc.Want.Session)
+			}
+			if !reflect.DeepEqual(next.Data, tc.Want.Session) || next.New != tc.Want.New {
+				t.Errorf("%.200v: ApplySession gives %v, new %v; want %v, new %v", tc.Headers, next.Data, next.New, tc.Want.Session, tc.Want.New)
+			}
+			if newID := next.ID != arrived.ID; newID != (tc.Want.Destroy || tc.Want.Renew) {
+				t.Errorf("%.200v: ApplySession's ID %q, want a new one: %v", tc.Headers, next.ID, tc.Want.Destroy || tc.Want.Renew)
 			}
 			var unchanged map[string]any
 			if json.Unmarshal(tc.Before, &unchanged); !reflect.DeepEqual(before, unchanged) {

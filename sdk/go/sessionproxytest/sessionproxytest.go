@@ -4,6 +4,7 @@
 package sessionproxytest
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -143,6 +144,43 @@ func ApplyFor(data map[string]any, h http.Header, header string) (map[string]any
 	if err != nil {
 		return nil, err
 	}
+	return apply(data, d, sets), nil
+}
+
+// ApplySession plays the proxy across requests: it returns the session
+// the next request's token carries once the proxy applied the directives
+// in h to s, the session of the request's token (s.Header names them).
+// Data is as Apply gives it. New stays true while the proxy has not
+// saved the session: it saves a new one, or the one a destroy starts,
+// when the response leaves it with data, renews it or gives it a max age,
+// and a destroy with neither a set nor a max age only ends the session.
+// ID is a new random one after a destroy or a renew. It refuses what
+// ReadDirectives refuses.
+func ApplySession(s Session, h http.Header) (Session, error) {
+	header := s.Header
+	if header == "" {
+		header = "X-Session"
+	}
+	d, sets, err := read(h, header)
+	if err != nil {
+		return Session{}, err
+	}
+	s.Data = apply(s.Data, d, sets)
+	if d.Destroy {
+		s.New = true
+	}
+	ended := d.Destroy && len(sets) == 0 && d.MaxAge == ""
+	if !ended && (len(s.Data) > 0 || d.Renew || d.MaxAge != "") {
+		s.New = false // saved: the proxy saves no new session left empty
+	}
+	if d.Destroy || d.Renew {
+		s.ID = rand.Text()
+	}
+	return s, nil
+}
+
+// apply returns data with the directives d and the patches sets applied.
+func apply(data map[string]any, d Directives, sets []map[string]any) map[string]any {
 	out := map[string]any{}
 	if !d.Destroy {
 		out = mergePatch(nil, data).(map[string]any)
@@ -150,7 +188,7 @@ func ApplyFor(data map[string]any, h http.Header, header string) (map[string]any
 	for _, patch := range sets {
 		out = mergePatch(out, patch).(map[string]any)
 	}
-	return out, nil
+	return out
 }
 
 // mergePatch applies the RFC 7396 merge patch patch to target and returns
