@@ -58,10 +58,21 @@ export function readDirectives(headers: HeaderSource, header?: string): Directiv
  */
 export function applyDirectives(sess: Record<string, unknown>, headers: HeaderSource, header?: string): Record<string, unknown>;
 
+/**
+ * The mintToken options of the next request's token once the proxy
+ * applied a response's directives to the session opts minted (left as
+ * they are): sess as applyDirectives gives it, a new sid (when opts has
+ * one) after a destroy or a renew, and isNew true until the proxy saved
+ * the session, which it does not for a new session left empty. Throws a
+ * DirectiveError as readDirectives does.
+ */
+export function applySession<T extends Partial<MintOptions>>(opts: T, headers: HeaderSource, header?: string): T & { sess: Record<string, unknown>; isNew: boolean };
+
 declare const testing: {
   mintToken: typeof mintToken;
   readDirectives: typeof readDirectives;
   applyDirectives: typeof applyDirectives;
+  applySession: typeof applySession;
   DirectiveError: typeof DirectiveError;
 };
 export default testing;

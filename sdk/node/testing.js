@@ -224,11 +224,42 @@ function mergePatch(target, patch) {
  */
 function applyDirectives(sess, headers, header = 'X-Session') {
   const { directives, sets } = read(headers, header);
-  let data = directives.destroy ? {} : structuredClone(sess ?? {});
+  return apply(sess, directives, sets);
+}
+
+/**
+ * applySession plays the proxy across requests: given the mintToken
+ * options a request's token was minted with (opts, left as they are) and
+ * its response's headers, it returns those of the next request's token:
+ * sess as applyDirectives gives it, a new sid (when opts has one) after a
+ * destroy or a renew, and isNew as the proxy's next token says it. The
+ * proxy saves a new session, or the one a destroy starts, only when the
+ * response leaves it with data, renews it or gives it a max age, and a
+ * destroy with neither a set nor a max age only ends the session: until
+ * it is saved, isNew stays true. Header as for readDirectives; it throws
+ * the same DirectiveError.
+ */
+function applySession(opts, headers, header = 'X-Session') {
+  const { directives: d, sets } = read(headers, header);
+  const sess = opts.sess ?? {};
+  const next = { ...opts, sess: apply(sess, d, sets) };
+  next.isNew = d.destroy || (opts.isNew ?? Object.keys(sess).length === 0); // mintToken's default
+  const ended = d.destroy && sets.length === 0 && d.maxAge === null;
+  if (!ended && (Object.keys(next.sess).length > 0 || d.renew || d.maxAge !== null)) {
+    next.isNew = false; // saved: the proxy saves no new session left empty
+  }
+  if (opts.sid !== undefined && (d.destroy || d.renew)) next.sid = crypto.randomBytes(16).toString('base64url');
+  return next;
+}
+
+// apply returns sess (left as it is) with the directives d and the
+// patches sets applied.
+function apply(sess, d, sets) {
+  let data = d.destroy ? {} : structuredClone(sess ?? {});
   for (const patch of sets) data = mergePatch(data, patch);
   return data;
 }
 
-const testing = { mintToken, readDirectives, applyDirectives, DirectiveError };
+const testing = { mintToken, readDirectives, applyDirectives, applySession, DirectiveError };
 testing.default = testing;
 module.exports = testing;

@@ -1,4 +1,4 @@
 import testing from './testing.js';
 
-export const { mintToken, readDirectives, applyDirectives, DirectiveError } = testing;
+export const { mintToken, readDirectives, applyDirectives, applySession, DirectiveError } = testing;
 export default testing;

@@ -1,7 +1,7 @@
 'use strict';
 // readDirectives refuses exactly what the proxy answers with 502, and reads
 // what it applies, and applyDirectives gives the session the proxy keeps,
-// case by case from sdk/testdata/directives.json, the table
+// and applySession that and the next token's new, case by case from sdk/testdata/directives.json, the table
 // test/sdk_directives_test.go holds the real proxy to.
 
 const test = require('node:test');
@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const { readDirectives, applyDirectives, DirectiveError } = require('../testing');
+const { readDirectives, applyDirectives, applySession, DirectiveError } = require('../testing');
 const { listen } = require('./helpers');
 
 const table = JSON.parse(fs.readFileSync(path.join(__dirname, '../../testdata/directives.json'), 'utf8'));
@@ -48,9 +48,14 @@ function check(c, headers) {
     const arrived = structuredClone(before);
     assert.deepEqual(applyDirectives(arrived, headers), c.want.session);
     assert.deepEqual(arrived, before, 'applyDirectives left the session it was given as it was');
+    const opts = { secret: 's', sess: before, sid: 's1' };
+    const next = applySession(opts, headers);
+    assert.deepEqual([next.sess, next.isNew], [c.want.session, c.want.new], "the next token's session and new");
+    assert.equal(next.sid !== opts.sid, c.want.destroy || c.want.renew, 'a new id');
     return;
   }
   assert.throws(() => applyDirectives(before, headers), DirectiveError);
+  assert.throws(() => applySession({ sess: before }, headers), DirectiveError);
   assert.throws(() => readDirectives(headers), (err) => {
     assert.ok(err instanceof DirectiveError, String(err));
     if (c.error) assert.equal(err.header.toLowerCase(), c.error.toLowerCase());

@@ -1,6 +1,6 @@
 // Compiled by tsc --noEmit (test.sh): the typings as an ESM app sees them.
 import sessionproxy, { koa, express, verify, createVerifier, InvalidTokenError, type Claims, type KoaSessionContext, type ExpressSessionRequest } from 'sessionproxy';
-import { mintToken, readDirectives, applyDirectives, DirectiveError } from 'sessionproxy/testing';
+import { mintToken, readDirectives, applyDirectives, applySession, DirectiveError } from 'sessionproxy/testing';
 
 const mw = koa({ secret: 's', optional: (ctx) => ctx.path === '/health', audience: 'orders' });
 const mw2 = sessionproxy.express({ jwksUrl: 'http://127.0.0.1/jwks.json', leeway: 10, header: 'X-App-Session' });
@@ -57,6 +57,9 @@ const d = readDirectives(new Map<string, string>([['x-session-set', '{}']]));
 void readDirectives({ headers: { 'x-app-session-set': '{}' } }, 'X-App-Session');
 const after: Record<string, unknown> = applyDirectives({ a: 1 }, { 'x-app-session-set': '{"b":2}' }, 'X-App-Session');
 void after;
+const next = applySession({ secret: 's', sess: { a: 1 }, sid: 'x' }, { 'x-session-renew': 'true' });
+const nextNew: boolean = next.isNew;
+void (mintToken(next) + nextNew);
 const set: Record<string, unknown> | null = d.set;
 const others: boolean = d.destroyOthers;
 try {
