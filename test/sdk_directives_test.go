@@ -25,6 +25,7 @@ type directiveCase struct {
 		Destroy bool            `json:"destroy"`
 		Renew   bool            `json:"renew"`
 		New     bool            `json:"new"`
+		ID      string          `json:"id"` // "new" or "same"
 		Session json.RawMessage `json:"session"`
 	} `json:"want"`
 }
@@ -57,10 +58,9 @@ func (c directiveCase) header() http.Header {
 // case's response comes to a session holding its before (the table's
 // unless the case has its own), new when before is empty, as the proxy
 // saves no empty new session. The next request's token carries the
-// case's want.session and want.new, with a new id when it destroys or
-// renews a saved session, or when it leaves the session unsaved (want.new:
-// the proxy then starts a new one each request); after a 502, before
-// with its id.
+// case's want.session and want.new, and beside the id the case's request
+// came with, the one want.id says ("new" or "same"); after a 502, before
+// with its id (a new one each request when before is new).
 func TestLibraryDirectiveTable(t *testing.T) {
 	t.Parallel()
 	b, err := os.ReadFile("../sdk/testdata/directives.json")
@@ -127,7 +127,14 @@ func TestLibraryDirectiveTable(t *testing.T) {
 			want, wantSession, wantNew, newID := http.StatusBadGateway, tc.Before, beforeNew, beforeNew
 			if tc.Want != nil {
 				want, wantSession, wantNew = http.StatusOK, tc.Want.Session, tc.Want.New
-				newID = tc.Want.New || tc.Want.Destroy || tc.Want.Renew && !beforeNew
+				switch tc.Want.ID {
+				case "new":
+					newID = true
+				case "same":
+					newID = false
+				default:
+					t.Fatalf("want.id %q: want \"new\" or \"same\"", tc.Want.ID)
+				}
 			}
 			resp, body := get(t, c, p.URL+"/case/"+strconv.Itoa(i))
 			if resp.StatusCode != want {
