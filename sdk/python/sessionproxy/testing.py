@@ -243,7 +243,10 @@ class SessionJar:
 
     :meth:`headers` gives the request headers (a fresh token of the
     current session); :meth:`apply` applies a response's directives as the
-    proxy would (merge patch, destroy, renew with a new id, max age).
+    proxy would (merge patch, destroy, renew, max age), and gives the next
+    token the proxy's id: a new one after a destroy or a renew of a saved
+    session, and after every response while the session is unsaved
+    (``new``), as the proxy keeps no empty new session to remember its id.
     """
 
     def __init__(self, secret: Union[str, bytes], data: Optional[Mapping[str, Any]] = None, *,
@@ -267,12 +270,11 @@ class SessionJar:
         The user's other sessions, which ``destroy_others`` ends, are not
         in the jar: for them, assert on what this returns."""
         d = directives(response_headers, self.header)
+        renewed = d["renew"] and not self.new  # a new session saved keeps its id
         if d["destroy"]:
-            self.data, self.sid, self.new = {}, new_sid(), True
+            self.data, self.new = {}, True
         for patch in d["set"]:
             self.data = merge_patch(self.data, patch)
-        if d["renew"]:
-            self.sid = new_sid()
         if d["max_age"] is not None:
             self.max_age = d["max_age"]
         # The proxy saves a new session (a destroy's successor too) only
@@ -281,4 +283,8 @@ class SessionJar:
         ended = d["destroy"] and not d["set"] and d["max_age"] is None
         if not ended and (self.data or d["renew"] or d["max_age"] is not None):
             self.new = False
+        # Nothing remembers the id of a session the proxy left unsaved: the
+        # next request starts another.
+        if d["destroy"] or renewed or self.new:
+            self.sid = new_sid()
         return d
