@@ -230,7 +230,10 @@ module SessionProxy
     # Plays the proxy for a test: holds a session across requests. #env
     # (or #headers) gives a fresh token of the current session; #apply
     # applies a response's directives as the proxy would (merge patch,
-    # destroy, renew with a new id, max age).
+    # destroy, renew, max age), and gives the next token the proxy's id: a
+    # new one after a destroy or a renew of a saved session, and after
+    # every response while the session is unsaved (#new), as the proxy
+    # keeps no empty new session to remember its id.
     class SessionJar
       attr_accessor :data, :sid, :new, :max_age
       attr_reader :secret, :header, :audience
@@ -265,19 +268,21 @@ module SessionProxy
       # the jar: for them, assert on what this returns.
       def apply(response_headers)
         d = Testing.directives(response_headers, @header)
+        renewed = d["renew"] && !@new # a new session saved keeps its id
         if d["destroy"]
           @data = {}
-          @sid = Testing.new_sid
           @new = true
         end
         d["set"].each { |p| @data = Patch.merge_patch(@data, p) }
-        @sid = Testing.new_sid if d["renew"]
         @max_age = d["max_age"] unless d["max_age"].nil?
         # The proxy saves a new session (a destroy's successor too) only
         # when the response leaves it with data, renews it or gives it a
         # max age; a destroy without a set or a max age only ends it.
         ended = d["destroy"] && d["set"].empty? && d["max_age"].nil?
         @new = false if !ended && (!@data.empty? || d["renew"] || !d["max_age"].nil?)
+        # Nothing remembers the id of a session the proxy left unsaved: the
+        # next request starts another.
+        @sid = Testing.new_sid if d["destroy"] || renewed || @new
         d
       end
     end
