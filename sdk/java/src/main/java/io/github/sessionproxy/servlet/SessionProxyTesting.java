@@ -374,8 +374,12 @@ public final class SessionProxyTesting {
      * SessionJar plays the proxy for a test: it holds a session across
      * requests. {@link #token()} is a fresh token of the current session;
      * {@link #apply} applies a response's directives as the proxy would
-     * (merge patch, destroy, renew with a new id, max age), or throws
-     * {@link DirectiveException} and applies nothing.
+     * (merge patch, destroy, renew, max age), or throws
+     * {@link DirectiveException} and applies nothing. The next token's id
+     * is the proxy's: a new one after a destroy or a renew of a saved
+     * session, and after every response while the session is unsaved
+     * ({@link #isNew()}), as the proxy keeps no empty new session to
+     * remember its id.
      */
     public static final class SessionJar {
         private final String secret;
@@ -447,16 +451,13 @@ public final class SessionProxyTesting {
         /** Applies one response's directives; returns them decoded. */
         public Directives apply(Iterable<? extends Map.Entry<String, String>> lines) {
             Directives d = readDirectives(lines, header);
+            boolean renewed = d.renew() && !isNew; // a new session saved keeps its id
             if (d.destroy()) {
                 data = new LinkedHashMap<>();
-                sid = newSid();
                 isNew = true;
             }
             for (Map<String, Object> p : d.set()) {
                 data = mergePatch(data, p);
-            }
-            if (d.renew()) {
-                sid = newSid();
             }
             if (d.maxAge() != null) {
                 maxAge = d.maxAge();
@@ -466,6 +467,11 @@ public final class SessionProxyTesting {
             boolean ended = d.destroy() && d.set().isEmpty() && d.maxAge() == null;
             if (!ended && (!data.isEmpty() || d.renew() || d.maxAge() != null)) {
                 isNew = false; // saved: the proxy saves no new session left empty
+            }
+            // Nothing remembers the id of a session the proxy left unsaved:
+            // the next request starts another.
+            if (d.destroy() || renewed || isNew) {
+                sid = newSid();
             }
             return d;
         }
