@@ -154,7 +154,10 @@ func ApplyFor(data map[string]any, h http.Header, header string) (map[string]any
 // saved the session: it saves a new one, or the one a destroy starts,
 // when the response leaves it with data, renews it or gives it a max age,
 // and a destroy with neither a set nor a max age only ends the session.
-// ID is a new random one after a destroy or a renew. It refuses what
+// ID is a new random one after a destroy, after a renew of a saved
+// session, and whenever New stays true: the proxy keeps no empty new
+// session, so nothing remembers its id, and a new session it saves keeps
+// the id its request came with, renewed or not. It refuses what
 // ReadDirectives refuses.
 func ApplySession(s Session, h http.Header) (Session, error) {
 	header := s.Header
@@ -165,6 +168,7 @@ func ApplySession(s Session, h http.Header) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	renewed := d.Renew && !s.New // a new session saved keeps its id
 	s.Data = apply(s.Data, d, sets)
 	if d.Destroy {
 		s.New = true
@@ -173,7 +177,7 @@ func ApplySession(s Session, h http.Header) (Session, error) {
 	if !ended && (len(s.Data) > 0 || d.Renew || d.MaxAge != "") {
 		s.New = false // saved: the proxy saves no new session left empty
 	}
-	if d.Destroy || d.Renew {
+	if d.Destroy || renewed || s.New {
 		s.ID = rand.Text()
 	}
 	return s, nil
