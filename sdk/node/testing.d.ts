@@ -61,10 +61,11 @@ export function applyDirectives(sess: Record<string, unknown>, headers: HeaderSo
 /**
  * The mintToken options of the next request's token once the proxy
  * applied a response's directives to the session opts minted (left as
- * they are): sess as applyDirectives gives it, a new sid (when opts has
- * one) after a destroy or a renew, and isNew true until the proxy saved
- * the session, which it does not for a new session left empty. Throws a
- * DirectiveError as readDirectives does.
+ * they are): sess as applyDirectives gives it, isNew true until the proxy
+ * saved the session, which it does not for a new session left empty, and
+ * a new sid (when opts has one) after a destroy, after a renew of a saved
+ * session, and while isNew stays true, as nothing remembers the id of an
+ * unsaved session. Throws a DirectiveError as readDirectives does.
  */
 export function applySession<T extends Partial<MintOptions>>(opts: T, headers: HeaderSource, header?: string): T & { sess: Record<string, unknown>; isNew: boolean };
 

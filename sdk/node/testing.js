@@ -231,24 +231,29 @@ function applyDirectives(sess, headers, header = 'X-Session') {
  * applySession plays the proxy across requests: given the mintToken
  * options a request's token was minted with (opts, left as they are) and
  * its response's headers, it returns those of the next request's token:
- * sess as applyDirectives gives it, a new sid (when opts has one) after a
- * destroy or a renew, and isNew as the proxy's next token says it. The
- * proxy saves a new session, or the one a destroy starts, only when the
- * response leaves it with data, renews it or gives it a max age, and a
- * destroy with neither a set nor a max age only ends the session: until
- * it is saved, isNew stays true. Header as for readDirectives; it throws
- * the same DirectiveError.
+ * sess as applyDirectives gives it, and isNew and sid (when opts has
+ * one) as the proxy's next token carries them. The proxy saves a new
+ * session, or the one a destroy starts, only when the response leaves it
+ * with data, renews it or gives it a max age, and a destroy with neither a
+ * set nor a max age only ends the session: until it is saved, isNew stays
+ * true. The sid is a new one after a destroy, after a renew of a saved
+ * session, and while isNew stays true, as nothing remembers the id of a
+ * session the proxy left unsaved; a new session it saves keeps its id,
+ * renewed or not. Header as for readDirectives; it throws the same
+ * DirectiveError.
  */
 function applySession(opts, headers, header = 'X-Session') {
   const { directives: d, sets } = read(headers, header);
   const sess = opts.sess ?? {};
   const next = { ...opts, sess: apply(sess, d, sets) };
-  next.isNew = d.destroy || (opts.isNew ?? Object.keys(sess).length === 0); // mintToken's default
+  const wasNew = opts.isNew ?? Object.keys(sess).length === 0; // mintToken's default
+  next.isNew = d.destroy || wasNew;
   const ended = d.destroy && sets.length === 0 && d.maxAge === null;
   if (!ended && (Object.keys(next.sess).length > 0 || d.renew || d.maxAge !== null)) {
     next.isNew = false; // saved: the proxy saves no new session left empty
   }
-  if (opts.sid !== undefined && (d.destroy || d.renew)) next.sid = crypto.randomBytes(16).toString('base64url');
+  const newSid = d.destroy || (d.renew && !wasNew) || next.isNew; // a new session saved keeps its id
+  if (opts.sid !== undefined && newSid) next.sid = crypto.randomBytes(16).toString('base64url');
   return next;
 }
 
