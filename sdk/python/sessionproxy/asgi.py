@@ -165,7 +165,17 @@ class SessionProxyMiddleware:
 
         if kind == "websocket":
             scope[SCOPE_KEY] = _WebSocketSession(claims, self.header)
-            await self.app(scope, receive, send)
+
+            async def websocket_send(message: Message) -> None:
+                # The proxy applies directives on the handshake's answer
+                # too: the session, read-only, sends none, and the app's
+                # own are dropped, as on an HTTP response.
+                if message["type"] in ("websocket.accept", "websocket.http.response.start") and "headers" in message:
+                    message = dict(message, headers=[(k, v) for k, v in message["headers"]
+                                                     if not is_directive(k.decode("latin-1"), self.header)])
+                await send(message)
+
+            await self.app(scope, receive, websocket_send)
             return
 
         session = ASGISession(claims, self.header)

@@ -320,6 +320,28 @@ class PlainASGITest(unittest.TestCase):
         self.assertEqual((seen["user"], seen["verified"]), ("jo", True))
         self.assertIn("read-only", seen["refused"])
 
+    def test_websocket_directives_set_by_hand_are_dropped(self):
+        """The proxy applies directives on a handshake's answer too (101,
+        or a denial response), so those the app sets by hand are dropped
+        there, as on an HTTP response; the session, read-only, adds none."""
+        async def app(scope, receive, send):
+            await receive()
+            if scope["path"] == "/deny":
+                await send({"type": "websocket.http.response.start", "status": 403, "headers": [
+                    (b"X-Session-Destroy", b"true"), (b"x-session-id", b"mine")]})
+                await send({"type": "websocket.http.response.body", "body": b"no"})
+                return
+            await send({"type": "websocket.accept", "headers": [
+                (b"x-session-destroy", b"true"), (b"X-Session-Max-Age", b"5"), (b"x-session-id", b"mine")]})
+            await send({"type": "websocket.close", "code": 1000})
+
+        mw = SessionProxyMiddleware(app, secret=SECRET)
+        for path, first in (("/", "websocket.accept"), ("/deny", "websocket.http.response.start")):
+            sent, _ = asyncio.run(run(mw, "websocket", mint_token(SECRET, {"user": "jo"}), path=path,
+                                      receive_messages=[{"type": "websocket.connect"}]))
+            self.assertEqual(sent[0]["type"], first)
+            self.assertEqual(sent[0]["headers"], [(b"x-session-id", b"mine")], path)
+
     def test_websocket_without_a_token(self):
         """Refused before the app runs: a 401 where the server offers the
         denial response extension, else a close before accepting."""
