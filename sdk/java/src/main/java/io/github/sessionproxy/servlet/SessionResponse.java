@@ -20,8 +20,9 @@ import java.util.Locale;
  * the body reaching its Content-Length, or a write that may fill the
  * container's buffer (see {@link #mayCommit}); else when the filter
  * returns. After that a change to the session throws
- * IllegalStateException. The app's own {@code X-Session-*} headers are
- * dropped: the session owns them.
+ * IllegalStateException. The app's own directive headers
+ * ({@code X-Session-Set}, {@code -Destroy}, {@code -Renew},
+ * {@code -Max-Age}) are dropped: the session owns them.
  */
 final class SessionResponse extends HttpServletResponseWrapper {
     private final SessionState state;
@@ -47,10 +48,24 @@ final class SessionResponse extends HttpServletResponseWrapper {
         return name.toLowerCase(Locale.ROOT).replace('_', '-');
     }
 
-    /** Whether name is the token header or one of its directives (X-Session, X-Session-*, any case, '_' for '-'). */
+    /**
+     * Whether name is the token header or one of its four directives
+     * (X-Session, X-Session-Set, -Destroy, -Renew, -Max-Age; any case, '_'
+     * for '-'). Another X-Session- name is the app's: the proxy refuses it
+     * with 502, which shows a typo rather than hiding it.
+     */
     boolean ownHeader(String name) {
         String n = normal(name);
-        return n.equals(own) || n.startsWith(own + "-");
+        if (n.equals(own)) {
+            return true;
+        }
+        if (!n.startsWith(own + "-")) {
+            return false;
+        }
+        return switch (n.substring(own.length())) {
+            case "-set", "-destroy", "-renew", "-max-age" -> true;
+            default -> false;
+        };
     }
 
     /**

@@ -438,6 +438,17 @@ class FilterTest {
         assertEquals("kept", header(r, "X-Sessions"));
     }
 
+    /**
+     * Another X-Session- name (a typo of a directive) is left as the app
+     * wrote it, as every other library leaves it: the proxy refuses it with
+     * 502, which shows the mistake instead of hiding it.
+     */
+    @Test
+    void anotherSessionHeaderIsLeftForTheProxyToRefuse() throws Exception {
+        app.routes.put("/typo", (req, res) -> res.setHeader("X-Session-Sett", "{\"a\":2}"));
+        assertEquals("{\"a\":2}", header(get("/typo", Map.of("a", 1)), "X-Session-Sett"));
+    }
+
     @Test
     void aValueThatIsNotJsonIsRefusedByName() throws Exception {
         app.routes.put("/pojo", (req, res) -> {
