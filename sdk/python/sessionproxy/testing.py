@@ -284,7 +284,8 @@ class SessionJar:
         if not ended and (self.data or d["renew"] or d["max_age"] is not None):
             self.new = False
         # Nothing remembers the id of a session the proxy left unsaved: the
-        # next request starts another.
-        if d["destroy"] or renewed or self.new:
+        # next request starts another. A jar without one (sid None: the
+        # koa cookie format with the cookie store) never gets one.
+        if self.sid is not None and (d["destroy"] or renewed or self.new):
             self.sid = new_sid()
         return d

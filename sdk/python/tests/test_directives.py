@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Tuple
 
 from werkzeug.datastructures import Headers
 
+import sessionproxy
 from sessionproxy.testing import DirectiveError, SessionJar, directives
 
 TABLE = os.path.join(os.path.dirname(__file__), "..", "..", "testdata", "directives.json")
@@ -86,6 +87,18 @@ class DirectivesTest(unittest.TestCase):
         with self.assertRaises(DirectiveError):
             jar.apply([("X-Session-Set", '{"b":2}'), ("X-Session-Destroy", "yes")])
         self.assertEqual(jar.data, {"a": 1}, "nothing of the response applied")
+
+    def test_jar_in_the_koa_format_keeps_no_id(self) -> None:
+        """The koa cookie format with the cookie store gives no sid: a jar
+        set up that way (sid None) never draws one, as the proxy never
+        sends one."""
+        jar = SessionJar("s")
+        jar.sid = None
+        for headers in ([], [("X-Session-Renew", "true")], [("X-Session-Set", '{"a":1}')],
+                        [("X-Session-Renew", "true")], [("X-Session-Destroy", "true")]):
+            jar.apply(headers)
+            self.assertIsNone(jar.sid, headers)
+            self.assertNotIn("sid", sessionproxy.verify(jar.token(), secret="s"))
 
 
 if __name__ == "__main__":

@@ -83,4 +83,17 @@ class TestDirectives < Minitest::Test
     assert_raises(Testing::DirectiveError) { jar.apply([["X-Session-Set", '{"b":2}'], ["X-Session-Destroy", "yes"]]) }
     assert_equal({ "a" => 1 }, jar.data, "nothing of the response applied")
   end
+
+  # The koa cookie format with the cookie store gives no sid: a jar set up
+  # that way (sid nil) never draws one, as the proxy never sends one.
+  def test_jar_in_the_koa_format_keeps_no_id
+    jar = Testing::SessionJar.new("s")
+    jar.sid = nil
+    [[], [["X-Session-Renew", "true"]], [["X-Session-Set", '{"a":1}']], [["X-Session-Renew", "true"]],
+     [["X-Session-Destroy", "true"]]].each do |headers|
+      jar.apply(headers)
+      assert_nil jar.sid, headers.inspect
+      refute SessionProxy.verify(jar.token, secret: "s").key?("sid")
+    end
+  end
 end

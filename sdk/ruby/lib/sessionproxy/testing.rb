@@ -281,8 +281,9 @@ module SessionProxy
         ended = d["destroy"] && d["set"].empty? && d["max_age"].nil?
         @new = false if !ended && (!@data.empty? || d["renew"] || !d["max_age"].nil?)
         # Nothing remembers the id of a session the proxy left unsaved: the
-        # next request starts another.
-        @sid = Testing.new_sid if d["destroy"] || renewed || @new
+        # next request starts another. A jar without one (sid nil: the koa
+        # cookie format with the cookie store) never gets one.
+        @sid = Testing.new_sid if !@sid.nil? && (d["destroy"] || renewed || @new)
         d
       end
     end
